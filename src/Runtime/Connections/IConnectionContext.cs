@@ -1,0 +1,47 @@
+using System.Net;
+
+namespace ShardRuntime.Runtime.Connections;
+
+/// <summary>
+/// What a handler sees of its connection. Implemented by the connection actor (and by test fakes).
+/// Only valid to use from inside handler callbacks.
+/// </summary>
+public interface IConnectionContext
+{
+    /// <summary>Identifier of the connection, unique within the process.</summary>
+    long ConnectionId { get; }
+
+    /// <summary>Name of the listener that accepted the connection.</summary>
+    string ListenerName { get; }
+
+    /// <summary>Shard that accepted the connection.</summary>
+    int ShardId { get; }
+
+    /// <summary>The peer's address.</summary>
+    EndPoint? RemoteEndPoint { get; }
+
+    /// <summary>The local address the connection was accepted on.</summary>
+    EndPoint? LocalEndPoint { get; }
+
+    /// <summary>True once <see cref="Close"/> or <see cref="Abort"/> was called or the connection is gone.</summary>
+    bool IsClosing { get; }
+
+    /// <summary>
+    /// Queues bytes to send. They are copied into pooled buffers and flushed after the current callback;
+    /// while more than the configured limit is pending, the connection stops reading (backpressure).
+    /// Writes after <see cref="Close"/> are ignored.
+    /// </summary>
+    void Write(ReadOnlySpan<byte> data);
+
+    /// <summary>Graceful close: flush queued writes, shut down the sending side, then release the socket. Idempotent.</summary>
+    void Close();
+
+    /// <summary>Hard close: drop queued writes and reset the connection. Idempotent.</summary>
+    void Abort();
+
+    /// <summary>
+    /// An optional capability provided by the host of the connection (for example access to the actor system
+    /// in ShardRuntime.Actors), or null when it offers none of that type.
+    /// </summary>
+    T? GetFeature<T>() where T : class;
+}
