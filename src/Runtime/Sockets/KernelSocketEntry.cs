@@ -14,7 +14,10 @@ namespace ShardRuntime.Runtime.Sockets;
 /// </param>
 /// <param name="Inode">The socket's inode, the number in <c>socket:[N]</c> of <c>/proc/PID/fd</c> links (0 for TIME_WAIT).</param>
 /// <param name="Uid">The owner's uid (the creator's effective uid); the kernel lets only equal uids share a reuseport port.</param>
-/// <param name="Backlog">The listen() backlog (after the somaxconn cap) for TCP LISTEN sockets; -1 otherwise.</param>
+/// <param name="Backlog">
+/// The listen() backlog (after the somaxconn cap) for TCP LISTEN sockets, read through sock_diag netlink since /proc
+/// does not show it (<c>ss</c>'s Send-Q); -1 for other sockets or when netlink is unavailable.
+/// </param>
 /// <param name="QueueLength">Connections waiting in the accept queue for TCP LISTEN sockets; -1 otherwise.</param>
 public sealed record KernelSocketEntry(
     IPEndPoint LocalEndPoint,

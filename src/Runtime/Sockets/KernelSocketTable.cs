@@ -8,7 +8,8 @@ namespace ShardRuntime.Runtime.Sockets;
 /// <summary>
 /// The kernel's view of a port, read from <c>/proc/net/{tcp,tcp6,udp,udp6}</c> of this process's network namespace:
 /// which sockets are bound to it, in which state, and owned by whom. Used to explain a refused bind and to verify
-/// that every shard of a reuseport group is really there (and how full its accept queue is).
+/// that every shard of a reuseport group is really there (and how full its accept queue is). The listen backlog of
+/// TCP listeners, which those files do not carry, is added from the sock_diag netlink interface when it is available.
 /// </summary>
 public static class KernelSocketTable
 {
@@ -32,11 +33,9 @@ public static class KernelSocketTable
         var entries = new List<KernelSocketEntry>();
         foreach (string path in new[] { $"/proc/net/{name}", $"/proc/net/{name}6" })
         {
-            IEnumerable<string> lines;
             try
             {
-                lines = File.ReadLines(path);
-                entries.AddRange(Parse(lines, protocol).Where(e => e.LocalEndPoint.Port == port));
+                entries.AddRange(Parse(File.ReadLines(path), protocol).Where(e => e.LocalEndPoint.Port == port));
             }
             catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
             {
@@ -44,7 +43,7 @@ public static class KernelSocketTable
             }
         }
 
-        return entries;
+        return protocol == TransportProtocol.Tcp ? WithListenBacklogs(entries, port) : entries;
     }
 
     /// <summary>
@@ -77,6 +76,19 @@ public static class KernelSocketTable
         }
     }
 
+    /// <summary>Fills in the listen backlog of TCP listeners, which only sock_diag netlink reports.</summary>
+    private static List<KernelSocketEntry> WithListenBacklogs(List<KernelSocketEntry> entries, int port)
+    {
+        if (!entries.Any(e => e.State == "LISTEN") || InetDiag.ListenBacklogs(port) is not { } backlogs)
+        {
+            return entries;
+        }
+
+        return entries
+            .Select(e => e.State == "LISTEN" && backlogs.TryGetValue(e.Inode, out int backlog) ? e with { Backlog = backlog } : e)
+            .ToList();
+    }
+
     /// <summary>True for a TCP socket in LISTEN or a bound, unconnected UDP socket.</summary>
     internal static bool IsListening(KernelSocketEntry entry) =>
         entry.State == (entry.Protocol == TransportProtocol.Tcp ? "LISTEN" : "UNCONN");
@@ -104,21 +116,21 @@ public static class KernelSocketTable
             string stateHex = f[3];
             bool listening = protocol == TransportProtocol.Tcp && stateHex == TcpListen;
             int colon = f[4].IndexOf(':');
-            int txQueue = int.Parse(f[4].AsSpan(0, colon), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
             int rxQueue = int.Parse(f[4].AsSpan(colon + 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
 
             // uid is printed unsigned; ids above int.MaxValue wrap, compare as uint.
             int uid = unchecked((int)uint.Parse(f[7], CultureInfo.InvariantCulture));
             long inode = long.Parse(f[9], CultureInfo.InvariantCulture);
 
-            // For a listener the kernel prints sk_max_ack_backlog as tx_queue and sk_ack_backlog as rx_queue.
+            // For a listener rx_queue is the accept queue (sk_ack_backlog). Its tx_queue is always 0, not the backlog:
+            // that comes from sock_diag (see InetDiag).
             yield return new KernelSocketEntry(
                 local,
                 protocol,
                 StateName(stateHex, protocol),
                 inode,
                 uid,
-                listening ? txQueue : -1,
+                -1,
                 listening ? rxQueue : -1);
         }
     }
