@@ -1,0 +1,64 @@
+using System.Net.Sockets;
+
+namespace ShardRuntime.Runtime.Sockets;
+
+/// <summary>
+/// Linux socket options set by their raw numbers, because .NET's named options do not map one to one:
+/// <see cref="SocketOptionName.ReuseAddress"/> sets SO_REUSEADDR <em>and</em> SO_REUSEPORT on Linux, which would let
+/// a second server join our port by accident. Never use that named option on a listener; use these.
+/// </summary>
+public static class SocketOptionsNative
+{
+    /// <summary>SOL_SOCKET on Linux.</summary>
+    public const int SolSocket = 1;
+
+    /// <summary>SO_REUSEADDR on Linux: allows binding over TIME_WAIT; does not let two listeners share a port.</summary>
+    public const int SoReuseAddr = 2;
+
+    /// <summary>SO_REUSEPORT on Linux: lets sockets of the same effective user share a port; the kernel spreads load across them.</summary>
+    public const int SoReusePort = 15;
+
+    /// <summary>SO_PEERCRED on Linux: the pid, uid and gid of a Unix domain socket's peer (struct ucred).</summary>
+    public const int SoPeerCred = 17;
+
+    /// <summary>SO_ACCEPTCONN on Linux: 1 when the socket is in listen().</summary>
+    public const int SoAcceptConn = 30;
+
+    /// <summary>Sets SO_REUSEPORT = 1. Must happen before bind() to join or form a reuseport group.</summary>
+    public static void SetReusePort(Socket socket) => SetInt(socket, SoReusePort, 1);
+
+    /// <summary>Reads SO_REUSEPORT back from the kernel.</summary>
+    public static bool GetReusePort(Socket socket) => GetInt(socket, SoReusePort) != 0;
+
+    /// <summary>Sets the raw SO_REUSEADDR = 1 (without the SO_REUSEPORT that .NET's named option adds), as nginx does on TCP listeners.</summary>
+    public static void SetReuseAddress(Socket socket) => SetInt(socket, SoReuseAddr, 1);
+
+    /// <summary>Reads SO_REUSEADDR back from the kernel.</summary>
+    public static bool GetReuseAddress(Socket socket) => GetInt(socket, SoReuseAddr) != 0;
+
+    /// <summary>True when the kernel reports the socket as listening (SO_ACCEPTCONN); useful for sockets adopted from elsewhere.</summary>
+    public static bool IsListening(Socket socket) => GetInt(socket, SoAcceptConn) != 0;
+
+    /// <summary>Sets an int-valued SOL_SOCKET option by its Linux number.</summary>
+    public static void SetInt(Socket socket, int optionName, int value)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        Span<byte> buffer = stackalloc byte[sizeof(int)];
+        BitConverter.TryWriteBytes(buffer, value);
+        socket.SetRawSocketOption(SolSocket, optionName, buffer);
+    }
+
+    /// <summary>Reads an int-valued SOL_SOCKET option by its Linux number.</summary>
+    public static int GetInt(Socket socket, int optionName)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        Span<byte> buffer = stackalloc byte[sizeof(int)];
+        int length = socket.GetRawSocketOption(SolSocket, optionName, buffer);
+        if (length != sizeof(int))
+        {
+            throw new InvalidOperationException($"getsockopt(SOL_SOCKET, {optionName}) returned {length} bytes, expected {sizeof(int)}.");
+        }
+
+        return BitConverter.ToInt32(buffer);
+    }
+}
