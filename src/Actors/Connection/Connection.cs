@@ -1,0 +1,67 @@
+using System.Net.Sockets;
+using Akka.Actor;
+using ShardRuntime.Actors.Listener;
+using ShardRuntime.Runtime.Connections;
+
+namespace ShardRuntime.Actors.Connection;
+
+/// <summary>
+/// Protocol of a connection actor (<c>.../listener-&lt;name&gt;-&lt;id&gt;/conn-&lt;id&gt;</c>): it owns one accepted
+/// socket and drives the connection's handler. Any other message sent to it is given to the handler's
+/// <see cref="IConnectionHandler.OnMessage"/>.
+/// </summary>
+public static class Connection
+{
+    internal static Props Props(
+        Socket socket,
+        long id,
+        int shardId,
+        ConnectionSettings settings,
+        IConnectionHandlerFactory handler,
+        ShardCounters counters) =>
+        Akka.Actor.Props.Create(() => new ConnectionActor(socket, id, shardId, settings, handler, counters));
+
+    /// <summary>Actor name of a connection.</summary>
+    public static string ActorName(long id) => $"conn-{id}";
+
+    /// <summary>
+    /// Sender: its shard (when the drain deadline passes) or anyone. The connection drops queued writes, resets the
+    /// socket and stops. No reply.
+    /// </summary>
+    public sealed class Abort
+    {
+        internal static readonly Abort DrainDeadline = new(ConnectionCloseReason.DrainDeadline);
+
+        public Abort(ConnectionCloseReason reason) => Reason = reason;
+
+        public ConnectionCloseReason Reason { get; }
+    }
+
+    /// <summary>Sender: the connection's receive operation, when data (or the end of input) is ready. Internal.</summary>
+    internal sealed class ReceiveReady
+    {
+        public static readonly ReceiveReady Instance = new();
+        private ReceiveReady() { }
+    }
+
+    /// <summary>Sender: the connection's send operation, when a send that could not finish at once completes. Internal.</summary>
+    internal sealed class SendCompleted
+    {
+        public static readonly SendCompleted Instance = new();
+        private SendCompleted() { }
+    }
+
+    /// <summary>Sender: the connection's own timer, to check whether it has been idle for the idle timeout. Internal.</summary>
+    internal sealed class IdleCheck
+    {
+        public static readonly IdleCheck Instance = new();
+        private IdleCheck() { }
+    }
+
+    /// <summary>Sender: the connection's own timer, when a graceful close waited long enough for the peer's FIN. Internal.</summary>
+    internal sealed class LingerExpired
+    {
+        public static readonly LingerExpired Instance = new();
+        private LingerExpired() { }
+    }
+}

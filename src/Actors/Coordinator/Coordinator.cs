@@ -1,0 +1,124 @@
+using System.Net;
+using Akka.Actor;
+using ShardRuntime.Actors.Handlers;
+using ShardRuntime.Actors.Settings;
+using ShardRuntime.Runtime.Sockets;
+
+namespace ShardRuntime.Actors.Coordinator;
+
+/// <summary>
+/// Protocol of the coordinator (<c>/user/shard-runtime</c>): it holds the desired state of every named listener
+/// and makes the sockets and shard actors match it. Config, the control socket, signals and (later) the cluster
+/// all speak to it with these messages; none of them touches a socket directly.
+/// </summary>
+public static class Coordinator
+{
+    /// <summary>Name of the coordinator actor under /user.</summary>
+    public const string ActorName = "shard-runtime";
+
+    /// <summary>Marker type under which the coordinator is registered in Akka.Hosting's ActorRegistry.</summary>
+    public sealed class Marker
+    {
+        private Marker() { }
+    }
+
+    /// <summary>Props of the coordinator. It binds <paramref name="settings"/>' listeners when it starts.</summary>
+    public static Props Props(ShardRuntimeSettings settings, HandlerCatalog handlers, IListenerSocketFactory? socketFactory = null) =>
+        Akka.Actor.Props.Create(() => new CoordinatorActor(settings, handlers, socketFactory ?? ReuseportSocketFactory.Instance));
+
+    /// <summary>Marker of every command the coordinator accepts, so a refusal can name the command it refuses.</summary>
+    public interface ICommand;
+
+    /// <summary>
+    /// Sender: anyone. Asks the coordinator to reply once its start-up listeners are bound:
+    /// <see cref="Started"/>, or <see cref="CommandFailed"/> with the bind error when a listener could not be bound.
+    /// </summary>
+    public sealed class WaitUntilStarted : ICommand
+    {
+        public static readonly WaitUntilStarted Instance = new();
+        private WaitUntilStarted() { }
+    }
+
+    /// <summary>Reply to <see cref="WaitUntilStarted"/>: every configured listener is bound and accepting.</summary>
+    public sealed class Started
+    {
+        public static readonly Started Instance = new();
+        private Started() { }
+    }
+
+    /// <summary>
+    /// Sender: the CLI (through the control socket), user code, tests. Sets the number of listening sockets of a
+    /// running listener. New shards accept at once; retiring shards stop accepting and drain their connections.
+    /// Reply: <see cref="ScaledTo"/> once the new shards are bound, or <see cref="CommandFailed"/>.
+    /// </summary>
+    public sealed record ScaleTo(string Listener, int Shards) : ICommand;
+
+    /// <summary>Reply to <see cref="ScaleTo"/>: the listener now has <paramref name="Shards"/> accepting shards.</summary>
+    public sealed record ScaledTo(string Listener, int Shards, int Retiring);
+
+    /// <summary>
+    /// Sender: the host (on start and on reload). Replaces the whole desired state: new listeners are bound,
+    /// listeners no longer declared are retired, changed ones are reconciled.
+    /// Reply: <see cref="SettingsApplied"/> or <see cref="CommandFailed"/> (nothing is changed when validation fails).
+    /// </summary>
+    public sealed record ApplySettings(IReadOnlyList<ListenerSettings> Listeners) : ICommand;
+
+    /// <summary>Reply to <see cref="ApplySettings"/>.</summary>
+    public sealed class SettingsApplied
+    {
+        public static readonly SettingsApplied Instance = new();
+        private SettingsApplied() { }
+    }
+
+    /// <summary>Sender: anyone (the CLI's <c>status</c>). Reply: <see cref="NodeStatus"/>.</summary>
+    public sealed class GetStatus : ICommand
+    {
+        public static readonly GetStatus Instance = new();
+        private GetStatus() { }
+    }
+
+    /// <summary>
+    /// Sender: the host on SIGTERM / Ctrl+C. Every shard stops accepting, open connections get until
+    /// <paramref name="Timeout"/> to finish, the rest are aborted. Reply: <see cref="Drained"/> when every listener
+    /// is gone. Any later command that would bind is refused.
+    /// </summary>
+    public sealed record Drain(TimeSpan Timeout) : ICommand;
+
+    /// <summary>Reply to <see cref="Drain"/>: no listener accepts and no connection is open any more.</summary>
+    public sealed class Drained
+    {
+        public static readonly Drained Instance = new();
+        private Drained() { }
+    }
+
+    /// <summary>The coordinator refused or could not carry out <paramref name="Command"/>; <paramref name="Reason"/> says why.</summary>
+    public sealed record CommandFailed(ICommand Command, string Reason);
+
+    /// <summary>The node as the coordinator sees it.</summary>
+    public sealed record NodeStatus(int ProcessId, DateTimeOffset StartedAt, bool Draining, IReadOnlyList<ListenerStatus> Listeners);
+
+    /// <summary>One listener: desired shard count, actual shards, counters summed over its shards.</summary>
+    public sealed record ListenerStatus(
+        string Name,
+        string EndPoint,
+        string Protocol,
+        string Handler,
+        int DesiredShards,
+        int MaxConnections,
+        long Accepted,
+        int OpenConnections,
+        IReadOnlyList<ShardStatus> Shards);
+
+    /// <summary>One shard: its listening socket (kernel inode), state and counters.</summary>
+    public sealed record ShardStatus(
+        int ShardId,
+        string State,
+        long SocketInode,
+        long Accepted,
+        int OpenConnections,
+        long BytesReceived,
+        long BytesSent);
+
+    internal static string Describe(IPEndPoint endPoint, TransportProtocol protocol) =>
+        $"{endPoint}/{protocol.ToString().ToLowerInvariant()}";
+}

@@ -1,0 +1,71 @@
+using Akka;
+using Akka.Actor;
+using Akka.Event;
+using Akka.Hosting;
+using ShardRuntime.Actors.Handlers;
+using ShardRuntime.Actors.Settings;
+using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
+
+namespace ShardRuntime.Actors.Hosting;
+
+/// <summary>
+/// Adds ShardRuntime to an Akka.Hosting actor system: its HOCON (options prepended over the rest, reference.conf
+/// appended as the fallback), the coordinator, registered in the ActorRegistry under
+/// <see cref="CoordinatorProtocol.Marker"/>, which binds the configured listeners as it starts, and the control socket.
+/// </summary>
+public static class ShardRuntimeHostingExtensions
+{
+    /// <summary>ShardRuntime with the listeners declared in HOCON (<c>shard-runtime.listeners</c>).</summary>
+    public static AkkaConfigurationBuilder WithShardRuntime(this AkkaConfigurationBuilder builder) =>
+        builder.WithShardRuntime(new ShardRuntimeOptions());
+
+    /// <summary>ShardRuntime with one listener, for example <c>WithShardRuntime("http", "127.0.0.1:8080", "http-ok")</c>.</summary>
+    public static AkkaConfigurationBuilder WithShardRuntime(
+        this AkkaConfigurationBuilder builder, string listener, string endPoint, string handler, int? shards = null) =>
+        builder.WithShardRuntime(o => o.AddListener(listener, l =>
+        {
+            l.EndPoint = endPoint;
+            l.Handler = handler;
+            l.Shards = shards;
+        }));
+
+    /// <summary>ShardRuntime configured by <paramref name="configure"/>.</summary>
+    public static AkkaConfigurationBuilder WithShardRuntime(this AkkaConfigurationBuilder builder, Action<ShardRuntimeOptions> configure)
+    {
+        var options = new ShardRuntimeOptions();
+        configure(options);
+        return builder.WithShardRuntime(options);
+    }
+
+    /// <summary>ShardRuntime configured by <paramref name="options"/>.</summary>
+    public static AkkaConfigurationBuilder WithShardRuntime(this AkkaConfigurationBuilder builder, ShardRuntimeOptions options)
+    {
+        builder.AddHocon(options.ToConfig(), HoconAddMode.Prepend);
+        builder.AddHocon(ReferenceConfig.Default, HoconAddMode.Append);
+        builder.WithActors((system, registry) =>
+        {
+            var settings = ShardRuntimeSettings.Create(system.Settings.Config);
+            var catalog = HandlerCatalog.WithBuiltIns();
+            foreach (var handler in options.Handlers) catalog.Add(handler);
+            var coordinator = system.ActorOf(CoordinatorProtocol.Props(settings, catalog), CoordinatorProtocol.ActorName);
+            registry.Register<CoordinatorProtocol.Marker>(coordinator);
+
+            // Graceful shutdown (SIGTERM, Ctrl+C, host stop): stop accepting everywhere, then let open connections
+            // finish up to the drain deadline, before the actor system goes down.
+            var drain = new CoordinatorProtocol.Drain(settings.ShutdownDrainTimeout);
+            CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceUnbind, "shard-runtime-drain", async () =>
+            {
+                try
+                {
+                    await coordinator.Ask<CoordinatorProtocol.Drained>(drain, settings.ShutdownDrainTimeout + TimeSpan.FromSeconds(5));
+                }
+                catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+                {
+                    system.Log.Warning("ShardRuntime drain did not finish within {0}", settings.ShutdownDrainTimeout);
+                }
+                return Done.Instance;
+            });
+        });
+        return builder;
+    }
+}

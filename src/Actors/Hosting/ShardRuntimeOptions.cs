@@ -1,0 +1,83 @@
+using System.Text;
+using Akka.Configuration;
+using ShardRuntime.Actors.Settings;
+using ShardRuntime.Runtime.Connections;
+
+namespace ShardRuntime.Actors.Hosting;
+
+/// <summary>
+/// ShardRuntime settings set from code for <see cref="ShardRuntimeHostingExtensions.WithShardRuntime(Akka.Hosting.AkkaConfigurationBuilder, ShardRuntimeOptions)"/>.
+/// Every value is optional: only the values set become HOCON, prepended over the rest of the configuration.
+/// </summary>
+public sealed class ShardRuntimeOptions
+{
+    private readonly List<IConnectionHandlerFactory> _handlers = new();
+
+    /// <summary>Listeners by name.</summary>
+    public Dictionary<string, ListenerOptions> Listeners { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Path of the control socket the CLI talks to.</summary>
+    public string? ControlSocketPath { get; set; }
+
+    /// <summary>How long the node waits for open connections on shutdown.</summary>
+    public TimeSpan? ShutdownDrainTimeout { get; set; }
+
+    /// <summary>Whether to start the control socket (default true). Tests that need no CLI can turn it off.</summary>
+    public bool? EnableControlSocket { get; set; }
+
+    /// <summary>Handler factories of user code, in addition to the built-ins.</summary>
+    public IReadOnlyList<IConnectionHandlerFactory> Handlers => _handlers;
+
+    /// <summary>Declares (or extends) a listener.</summary>
+    public ShardRuntimeOptions AddListener(string name, Action<ListenerOptions> configure)
+    {
+        ListenerSettings.ValidateName(name, $"{ShardRuntimeSettings.Section}.listeners");
+        if (!Listeners.TryGetValue(name, out var listener))
+            Listeners[name] = listener = new ListenerOptions();
+        configure(listener);
+        return this;
+    }
+
+    /// <summary>Makes a handler of user code available by its name.</summary>
+    public ShardRuntimeOptions AddHandler(IConnectionHandlerFactory factory)
+    {
+        _handlers.Add(factory);
+        return this;
+    }
+
+    /// <summary>The HOCON these options stand for (only the values set).</summary>
+    public Config ToConfig() => ConfigurationFactory.ParseString(ToHocon());
+
+    /// <summary>The HOCON text these options stand for (only the values set).</summary>
+    public string ToHocon()
+    {
+        var sb = new StringBuilder();
+        sb.Append(ShardRuntimeSettings.Section).Append(" {\n");
+        if (Listeners.Count > 0)
+        {
+            sb.Append("listeners {\n");
+            foreach (var (name, listener) in Listeners)
+            {
+                sb.Append(name).Append(" {\n");
+                listener.AppendHocon(sb);
+                sb.Append("}\n");
+            }
+            sb.Append("}\n");
+        }
+        if (ControlSocketPath is not null || EnableControlSocket is not null)
+        {
+            sb.Append("control {\n");
+            Hocon.Set(sb, "socket-path", ControlSocketPath);
+            if (EnableControlSocket is not null) sb.Append("enabled = ").Append(EnableControlSocket.Value ? "on" : "off").Append('\n');
+            sb.Append("}\n");
+        }
+        if (ShutdownDrainTimeout is not null)
+        {
+            sb.Append("shutdown {\n");
+            Hocon.Set(sb, "drain-timeout", ShutdownDrainTimeout);
+            sb.Append("}\n");
+        }
+        sb.Append("}\n");
+        return sb.ToString();
+    }
+}

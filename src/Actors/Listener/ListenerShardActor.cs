@@ -1,0 +1,212 @@
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Event;
+using ShardRuntime.Actors.Connection;
+using ShardRuntime.Actors.Settings;
+using ShardRuntime.Runtime.Connections;
+
+namespace ShardRuntime.Actors.Listener;
+
+/// <summary>
+/// Owns one listening socket of a listener: accepts and spawns a <see cref="ConnectionActor"/> child per
+/// connection. States: accepting -> (paused at max-connections | backing off after a resource error) -> retiring.
+/// The socket lives in <see cref="ShardSocket"/>, outside the actor, so a crash of this actor closes nothing:
+/// a restart keeps the children and continues on the same socket.
+/// </summary>
+internal sealed class ListenerShardActor : UntypedActor, IWithTimers
+{
+    /// <summary>Accepts handled in one go before the shard yields to its mailbox.</summary>
+    private const int AcceptBatch = 32;
+
+    private readonly ListenerSettings _settings;
+    private readonly ShardSocket _socket;
+    private readonly IConnectionHandlerFactory _handler;
+    private readonly ConnectionBudget _budget;
+    private readonly ShardCounters _counters;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly ConnectionSettings _connectionSettings;
+
+    private int _open;
+    private bool _retiring;
+    private TimeSpan _backoff;
+
+    public ListenerShardActor(
+        ListenerSettings settings,
+        ShardSocket socket,
+        IConnectionHandlerFactory handler,
+        ConnectionBudget budget,
+        ShardCounters counters)
+    {
+        _settings = settings;
+        _socket = socket;
+        _handler = handler;
+        _budget = budget;
+        _counters = counters;
+        _backoff = settings.AcceptBackoff;
+        _connectionSettings = ConnectionSettings.From(settings);
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    private int ShardId => _socket.ShardId;
+
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        // A connection actor that fails is stopped, never restarted: its socket goes with it.
+        new OneForOneStrategy(_ => Directive.Stop);
+
+    protected override void PreStart()
+    {
+        _socket.Owner = Self;
+        // After a restart the children (open connections) are still here: count and watch them again.
+        foreach (var child in Context.GetChildren())
+        {
+            Context.Watch(child);
+            _open++;
+        }
+        _log.Info("Shard {Listener}/{Shard} accepting on {EndPoint} (socket inode {Inode}, {Open} open connections)",
+            _settings.Name, ShardId, _socket.Socket.LocalEndPoint, _socket.Inode, _open);
+        Accept();
+    }
+
+    protected override void PreRestart(Exception reason, object message)
+    {
+        // Deliberately not base.PreRestart: that would stop every child, i.e. drop every open connection.
+        _log.Error(reason, "Shard {Listener}/{Shard} crashed on {Message}; restarting on the same socket",
+            _settings.Name, ShardId, message.GetType().Name);
+    }
+
+    protected override void PostRestart(Exception reason) => PreStart();
+
+    protected override void PostStop()
+    {
+        _budget.StopWaiting(Self);
+        if (_retiring)
+        {
+            _socket.Owner = null;
+            _socket.Dispose();
+        }
+    }
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case Listener.AcceptCompleted:
+                OnAcceptCompleted();
+                break;
+            case Terminated:
+                _open--;
+                _budget.Release();
+                if (_retiring && _open == 0) Finish();
+                break;
+            case Listener.CapacityAvailable:
+            case Listener.ResumeAccepting:
+                Accept();
+                break;
+            case Listener.Retire retire:
+                BeginRetire(retire.DrainTimeout);
+                break;
+            case Listener.DrainDeadline:
+                _log.Warning("Shard {Listener}/{Shard} drain deadline passed; aborting {Open} connections",
+                    _settings.Name, ShardId, _open);
+                foreach (var child in Context.GetChildren())
+                    child.Tell(Connection.Connection.Abort.DrainDeadline);
+                break;
+            case Listener.CrashForTest when Listener.CrashForTestEnabled:
+                throw new InvalidOperationException($"crash injected into shard {_settings.Name}/{ShardId} by a test");
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    /// <summary>Starts accepting unless an accept is already in flight, the shard retires, or the listener is full.</summary>
+    private void Accept()
+    {
+        for (var i = 0; i < AcceptBatch; i++)
+        {
+            if (_retiring || _socket.AcceptPending || _socket.IsDisposed) return;
+            if (!_budget.TryAcquireOrWait(Self))
+            {
+                _log.Debug("Shard {Listener}/{Shard} paused at max-connections {Max}", _settings.Name, ShardId, _budget.Max);
+                return;
+            }
+            if (!_socket.StartAccept()) return; // completion arrives as AcceptCompleted
+            if (!HandleAcceptResult()) return;
+        }
+        // Yield to the mailbox after a batch of synchronous accepts, then go on.
+        Self.Tell(Listener.ResumeAccepting.Instance);
+    }
+
+    private void OnAcceptCompleted()
+    {
+        if (HandleAcceptResult()) Accept();
+    }
+
+    /// <summary>Serves or sorts the result of the accept that completed. Returns whether to keep accepting now.</summary>
+    private bool HandleAcceptResult()
+    {
+        var (accepted, error) = _socket.TakeResult();
+        if (accepted is not null)
+        {
+            _backoff = _settings.AcceptBackoff;
+            Spawn(accepted);
+            return true;
+        }
+
+        _budget.Release();
+        switch (error)
+        {
+            case SocketError.OperationAborted or SocketError.Shutdown or SocketError.NotSocket or SocketError.Interrupted
+                when _retiring || _socket.IsDisposed:
+                return false; // the socket was closed on purpose
+            case SocketError.ConnectionAborted or SocketError.ConnectionReset:
+                // ECONNABORTED: the peer gave up while in the backlog. Keep accepting.
+                _log.Debug("Shard {Listener}/{Shard} accept: {Error} (peer went away in the backlog)", _settings.Name, ShardId, error);
+                return true;
+            case SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable:
+            default:
+                // EMFILE, ENFILE, ENOBUFS, ENOMEM and the unexpected: never let the listener die; pause and retry.
+                _log.Warning("Shard {Listener}/{Shard} accept failed with {Error}; pausing accepts for {Backoff}",
+                    _settings.Name, ShardId, error, _backoff);
+                Timers.StartSingleTimer("accept-backoff", Listener.ResumeAccepting.Instance, _backoff);
+                _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, _settings.AcceptBackoffMax.Ticks));
+                return false;
+        }
+    }
+
+    private void Spawn(Socket accepted)
+    {
+        var id = ConnectionIds.Next();
+        _counters.ConnectionOpened();
+        _open++;
+        var child = Context.ActorOf(
+            Connection.Connection.Props(accepted, id, ShardId, _connectionSettings, _handler, _counters),
+            Connection.Connection.ActorName(id));
+        Context.Watch(child);
+    }
+
+    private void BeginRetire(TimeSpan drainTimeout)
+    {
+        if (_retiring) return;
+        _retiring = true;
+        _budget.StopWaiting(Self);
+        Timers.Cancel("accept-backoff");
+        _log.Info("Shard {Listener}/{Shard} retiring: closing socket inode {Inode}, draining {Open} connections (deadline {Deadline})",
+            _settings.Name, ShardId, _socket.Inode, _open, drainTimeout);
+        // The accept in flight (if any) completes with OperationAborted, or with a connection that is still served.
+        _socket.Dispose();
+        if (_open == 0)
+        {
+            Finish();
+            return;
+        }
+        Timers.StartSingleTimer("drain-deadline", Listener.DrainDeadline.Instance, drainTimeout);
+    }
+
+    private void Finish()
+    {
+        _log.Info("Shard {Listener}/{Shard} retired", _settings.Name, ShardId);
+        Context.Stop(Self);
+    }
+}

@@ -1,0 +1,31 @@
+using Akka.Configuration;
+
+namespace ShardRuntime.Actors.Settings;
+
+/// <summary>The local control socket the command-line tool talks to (<c>shard-runtime.control</c>).</summary>
+public sealed record ControlSettings(bool Enabled, string SocketPath, int MaxRequestBytes, TimeSpan RequestTimeout)
+{
+    public static ControlSettings Create(Config control, string path)
+    {
+        var r = new ConfigReader(control, path);
+        var socketPath = r.GetString("socket-path", allowEmpty: true);
+        return new ControlSettings(
+            Enabled: r.GetBool("enabled"),
+            SocketPath: socketPath.Length == 0 ? DefaultSocketPath() : socketPath,
+            MaxRequestBytes: (int)r.GetBytes("max-request-bytes", 64, 16 * 1024 * 1024),
+            RequestTimeout: r.GetDuration("request-timeout", TimeSpan.FromMilliseconds(1)));
+    }
+
+    /// <summary>
+    /// Where the control socket lives when no path is configured: $XDG_RUNTIME_DIR/shardruntime, else
+    /// /run/shardruntime for root and /tmp/shardruntime-&lt;uid&gt; for other users.
+    /// </summary>
+    public static string DefaultSocketPath()
+    {
+        var xdg = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
+        if (!string.IsNullOrEmpty(xdg))
+            return Path.Combine(xdg, "shardruntime", "control.sock");
+        var uid = Runtime.Sockets.ProcessIdentity.EffectiveUserId;
+        return uid == 0 ? "/run/shardruntime/control.sock" : $"/tmp/shardruntime-{uid}/control.sock";
+    }
+}

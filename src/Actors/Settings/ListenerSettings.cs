@@ -1,0 +1,71 @@
+using System.Net;
+using Akka.Configuration;
+using ShardRuntime.Runtime.Sockets;
+
+namespace ShardRuntime.Actors.Settings;
+
+/// <summary>
+/// Everything about one named listener: where it listens, how many sockets share the port, which handler
+/// serves it and its limits. Read from <c>shard-runtime.listeners.&lt;name&gt;</c> over
+/// <c>shard-runtime.listener-defaults</c>.
+/// </summary>
+public sealed record ListenerSettings(
+    string Name,
+    IPEndPoint EndPoint,
+    TransportProtocol Protocol,
+    int Shards,
+    string Handler,
+    int Backlog,
+    int MaxConnections,
+    TimeSpan IdleTimeout,
+    TimeSpan DrainTimeout,
+    int ReceiveBufferSize,
+    int MaxReceiveBytes,
+    int MaxPendingWriteBytes,
+    TimeSpan LingerTimeout,
+    TimeSpan AcceptBackoff,
+    TimeSpan AcceptBackoffMax)
+{
+    /// <summary>Largest shard count a listener may ask for.</summary>
+    public const int MaxShards = 256;
+
+    /// <summary>The shard count to run: <see cref="Shards"/>, or one per core when it is 0.</summary>
+    public int EffectiveShards => Shards == 0 ? Environment.ProcessorCount : Shards;
+
+    /// <summary>Reads a listener named <paramref name="name"/> from its block, falling back to <paramref name="defaults"/>.</summary>
+    public static ListenerSettings Create(string name, Config listener, Config defaults, string path)
+    {
+        ValidateName(name, path);
+        var r = new ConfigReader(listener.WithFallback(defaults), path);
+        var settings = new ListenerSettings(
+            Name: name,
+            EndPoint: r.GetEndPoint("endpoint"),
+            Protocol: r.GetEnum<TransportProtocol>("protocol"),
+            Shards: r.GetInt("shards", 0, MaxShards),
+            Handler: r.GetString("handler"),
+            Backlog: r.GetInt("backlog", 1, 65535),
+            MaxConnections: r.GetInt("max-connections", 1, 10_000_000),
+            IdleTimeout: r.GetDuration("idle-timeout", TimeSpan.FromMilliseconds(1)),
+            DrainTimeout: r.GetDuration("drain-timeout", TimeSpan.Zero),
+            ReceiveBufferSize: (int)r.GetBytes("receive-buffer-size", 256, 16 * 1024 * 1024),
+            MaxReceiveBytes: (int)r.GetBytes("max-receive-bytes", 256, 1024 * 1024 * 1024),
+            MaxPendingWriteBytes: (int)r.GetBytes("max-pending-write-bytes", 1024, 1024 * 1024 * 1024),
+            LingerTimeout: r.GetDuration("linger-timeout", TimeSpan.Zero),
+            AcceptBackoff: r.GetDuration("accept-backoff", TimeSpan.FromMilliseconds(1)),
+            AcceptBackoffMax: r.GetDuration("accept-backoff-max", TimeSpan.FromMilliseconds(1)));
+        if (settings.Protocol != TransportProtocol.Tcp)
+            throw new ShardRuntimeConfigurationException(r.KeyOf("protocol"), "only tcp is supported in this release");
+        if (settings.MaxReceiveBytes < settings.ReceiveBufferSize)
+            throw new ShardRuntimeConfigurationException(r.KeyOf("max-receive-bytes"),
+                $"must be at least receive-buffer-size ({settings.ReceiveBufferSize} bytes)");
+        return settings;
+    }
+
+    /// <summary>Listener names become actor names and CLI arguments: letters, digits, '-' and '_' only.</summary>
+    public static void ValidateName(string name, string path)
+    {
+        if (string.IsNullOrEmpty(name) || name.Length > 64 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+            throw new ShardRuntimeConfigurationException(path,
+                $"listener name '{name}' must be 1-64 characters of letters, digits, '-' and '_'");
+    }
+}

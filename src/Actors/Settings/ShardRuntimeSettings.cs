@@ -1,0 +1,57 @@
+using Akka.Configuration;
+
+namespace ShardRuntime.Actors.Settings;
+
+/// <summary>All of <c>shard-runtime { }</c>, read once at start (and on reload) and validated as a whole.</summary>
+public sealed record ShardRuntimeSettings(
+    IReadOnlyList<ListenerSettings> Listeners,
+    ControlSettings Control,
+    TimeSpan ShutdownDrainTimeout)
+{
+    public const string Section = "shard-runtime";
+
+    /// <summary>
+    /// Reads the settings from a full config (the actor system's, or any config that has the
+    /// <c>shard-runtime</c> section); the embedded reference.conf is the fallback for every default.
+    /// Throws <see cref="ShardRuntimeConfigurationException"/> naming the first bad key.
+    /// </summary>
+    public static ShardRuntimeSettings Create(Config config)
+    {
+        var root = config.WithFallback(ReferenceConfig.Default);
+        var section = root.GetConfig(Section)
+            ?? throw new ShardRuntimeConfigurationException(Section, "section is missing");
+        var defaults = section.GetConfig("listener-defaults")
+            ?? throw new ShardRuntimeConfigurationException($"{Section}.listener-defaults", "is missing");
+
+        var listeners = new List<ListenerSettings>();
+        var listenersConfig = section.GetConfig("listeners");
+        if (listenersConfig is not null && !listenersConfig.IsEmpty)
+        {
+            foreach (var (name, value) in listenersConfig.AsEnumerable().Select(kv => (kv.Key, kv.Value)).DistinctBy(kv => kv.Key))
+            {
+                var path = $"{Section}.listeners.{name}";
+                if (!value.IsObject())
+                    throw new ShardRuntimeConfigurationException(path, "must be a block such as { endpoint = \"127.0.0.1:8080\", handler = http-ok }");
+                listeners.Add(ListenerSettings.Create(name, listenersConfig.GetConfig(name), defaults, path));
+            }
+        }
+
+        var duplicate = listeners.GroupBy(l => (l.EndPoint, l.Protocol)).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+            throw new ShardRuntimeConfigurationException($"{Section}.listeners.{duplicate.Skip(1).First().Name}.endpoint",
+                $"{duplicate.Key.EndPoint} is already used by listener '{duplicate.First().Name}'");
+
+        var shutdown = new ConfigReader(section.GetConfig("shutdown") ?? Config.Empty, $"{Section}.shutdown");
+        var drainTimeout = shutdown.GetDuration("drain-timeout", TimeSpan.Zero);
+        var phase = new ConfigReader(root, "");
+        const string phaseKey = "akka.coordinated-shutdown.phases.service-unbind.timeout";
+        var phaseTimeout = phase.GetDuration(phaseKey, TimeSpan.Zero);
+        if (phaseTimeout <= drainTimeout)
+            throw new ShardRuntimeConfigurationException($"{Section}.shutdown.drain-timeout",
+                $"{drainTimeout} must be shorter than {phaseKey} ({phaseTimeout}), or the drain is cut short");
+        return new ShardRuntimeSettings(
+            Listeners: listeners,
+            Control: ControlSettings.Create(section.GetConfig("control") ?? Config.Empty, $"{Section}.control"),
+            ShutdownDrainTimeout: drainTimeout);
+    }
+}
