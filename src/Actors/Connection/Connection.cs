@@ -18,8 +18,12 @@ public static class Connection
         int shardId,
         ConnectionSettings settings,
         IConnectionHandlerFactory handler,
-        ShardCounters counters) =>
-        Akka.Actor.Props.Create(() => new ConnectionActor(socket, id, shardId, settings, handler, counters));
+        ShardCounters counters)
+    {
+        // The state is made once, here: a restarted actor instance gets this same object and continues the connection.
+        var state = new ConnectionState(socket, id, shardId, settings, handler, counters);
+        return Akka.Actor.Props.Create(() => new ConnectionActor(state));
+    }
 
     /// <summary>Actor name of a connection.</summary>
     public static string ActorName(long id) => $"conn-{id}";

@@ -14,93 +14,39 @@ namespace ShardRuntime.Actors.Connection;
 /// receive buffer) or an async send, whose completion comes back to the actor as a message.
 /// Backpressure: while more than max-pending-write-bytes wait to be sent, it stops reading; it reads again once
 /// they fall to half of that. A half-close from the peer is passed to the handler; a graceful close flushes,
-/// shuts down the sending side and lingers for the peer's FIN. Stopped (never restarted) on failure.
+/// shuts down the sending side and lingers for the peer's FIN. Its own failure stops it (the shard's strategy);
+/// when Akka restarts it because its shard restarted, the new instance continues from <see cref="ConnectionState"/>.
 /// </summary>
-internal sealed class ConnectionActor : UntypedActor, IConnectionContext, IConnectionActorFeature, IWithTimers
+internal sealed class ConnectionActor : UntypedActor, IWithTimers
 {
     /// <summary>Reads handled in one go before the actor yields to its mailbox.</summary>
     private const int ReadBatch = 8;
 
-    private readonly Socket _socket;
-    private readonly ConnectionSettings _settings;
-    private readonly IConnectionHandlerFactory _factory;
-    private readonly ShardCounters _counters;
-    private readonly SocketAsyncEventArgs _receiveArgs = new();
-    private readonly SocketAsyncEventArgs _sendArgs = new();
-    private readonly WriteQueue _tx = new();
+    private readonly ConnectionState _s;
 
-    private IActorRef _self = ActorRefs.Nobody;
-    private IConnectionHandler? _handler;
-    private byte[]? _rx;
-    private int _rxCount;
-    private long _bytesIn;
-    private long _bytesOut;
-    private long _lastActivity;
-
-    private bool _receivePending;
-    private bool _sending;
-    private byte[]? _sendingBuffer;
-    private bool _readPaused;
-    private bool _inputEnded;
-    private bool _closeRequested;
-    private bool _abortRequested;
-    private bool _outputShut;
-    private bool _finished;
-    private ConnectionCloseReason _closeReason = ConnectionCloseReason.Closed;
-
-    public ConnectionActor(
-        Socket socket,
-        long id,
-        int shardId,
-        ConnectionSettings settings,
-        IConnectionHandlerFactory factory,
-        ShardCounters counters)
-    {
-        _socket = socket;
-        ConnectionId = id;
-        ShardId = shardId;
-        _settings = settings;
-        _factory = factory;
-        _counters = counters;
-        _receiveArgs.SetBuffer(Array.Empty<byte>(), 0, 0);
-        _receiveArgs.Completed += (_, _) => _self.Tell(Connection.ReceiveReady.Instance);
-        _sendArgs.Completed += (_, _) => _self.Tell(Connection.SendCompleted.Instance);
-    }
+    public ConnectionActor(ConnectionState state) => _s = state;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    // IConnectionContext
-    public long ConnectionId { get; }
-    public string ListenerName => _settings.Listener;
-    public int ShardId { get; }
-    public EndPoint? RemoteEndPoint => _socket.RemoteEndPoint;
-    public EndPoint? LocalEndPoint => _socket.LocalEndPoint;
-    public bool IsClosing => _closeRequested || _abortRequested || _finished;
-
-    // IConnectionActorFeature
-    IActorRef IConnectionActorFeature.Self => _self;
-    ActorSystem IConnectionActorFeature.System => Context.System;
-
-    public T? GetFeature<T>() where T : class => typeof(T) == typeof(IConnectionActorFeature) ? (T)(object)this : null;
-
-    public void Write(ReadOnlySpan<byte> data)
-    {
-        if (IsClosing || data.IsEmpty) return;
-        _tx.Append(data);
-    }
-
-    public void Close() => _closeRequested = true;
-
-    public void Abort() => _abortRequested = true;
+    private long ConnectionId => _s.ConnectionId;
+    private string ListenerName => _s.ListenerName;
+    private int ShardId => _s.ShardId;
 
     protected override void PreStart()
     {
-        _self = Self;
-        _lastActivity = Environment.TickCount64;
+        _s.Self = Self;
+        _s.ActorSystem = Context.System;
+        if (_s.Started)
+        {
+            Resume();
+            return;
+        }
+        _s.Started = true;
+        _s.LastActivity = Environment.TickCount64;
         try
         {
-            _socket.Blocking = false;
-            _socket.NoDelay = true;
+            _s.Socket.Blocking = false;
+            _s.Socket.NoDelay = true;
         }
         catch (SocketException e)
         {
@@ -108,8 +54,8 @@ internal sealed class ConnectionActor : UntypedActor, IConnectionContext, IConne
             Finish(ConnectionCloseReason.PeerClosed, e);
             return;
         }
-        if (!CallHandler(static (h, c, _) => { c._handler = c._factory.Create(c); c._handler.OnConnected(c); }, 0)) return;
-        Timers.StartSingleTimer("idle", Connection.IdleCheck.Instance, _settings.IdleTimeout);
+        if (!CallHandler(static (_, s, _) => { s.Handler = s.Factory.Create(s); s.Handler.OnConnected(s); }, 0)) return;
+        Timers.StartSingleTimer("idle", Connection.IdleCheck.Instance, _s.Settings.IdleTimeout);
         if (AfterCallback()) ReadLoop();
     }
 
@@ -118,9 +64,9 @@ internal sealed class ConnectionActor : UntypedActor, IConnectionContext, IConne
         switch (message)
         {
             case Connection.ReceiveReady:
-                _receivePending = false;
-                if (_receiveArgs.SocketError != SocketError.Success)
-                    OnSocketError(_receiveArgs.SocketError);
+                _s.ReceivePending = false;
+                if (_s.ReceiveArgs.SocketError != SocketError.Success)
+                    OnSocketError(_s.ReceiveArgs.SocketError);
                 else
                     ReadLoop();
                 break;
@@ -131,49 +77,72 @@ internal sealed class ConnectionActor : UntypedActor, IConnectionContext, IConne
                 OnIdleCheck();
                 break;
             case Connection.LingerExpired:
-                Finish(_closeReason);
+                Finish(_s.CloseReason);
                 break;
             case Connection.Abort abort:
                 AbortNow(abort.Reason);
                 break;
             default:
-                if (_finished) return;
-                if (CallHandler(static (h, c, m) => h!.OnMessage(c, m!), message) && AfterCallback()) ReadLoop();
+                if (_s.Finished) return;
+                if (CallHandler(static (h, s, m) => h!.OnMessage(s, m!), message) && AfterCallback()) ReadLoop();
                 break;
         }
+    }
+
+    protected override void PreRestart(Exception reason, object message)
+    {
+        // Deliberately not base.PreRestart (which would run PostStop and abort the socket): the connection lives
+        // in its ConnectionState and the next instance carries on with it. Only a parent's restart restarts a
+        // connection actor; its own failures stop it (see the shard's supervisor strategy).
+    }
+
+    protected override void PostRestart(Exception reason) => PreStart();
+
+    /// <summary>Continues a connection after a restart: timers were cancelled, I/O in flight reports to the same ref.</summary>
+    private void Resume()
+    {
+        if (_s.Finished)
+        {
+            Context.Stop(Self);
+            return;
+        }
+        Timers.StartSingleTimer("idle", Connection.IdleCheck.Instance, _s.Settings.IdleTimeout);
+        if (_s.OutputShut) Timers.StartSingleTimer("linger", Connection.LingerExpired.Instance, _s.Settings.LingerTimeout);
+        if (!_s.Sending) Flush();
+        if (!_s.ReceivePending) ReadLoop();
     }
 
     protected override void PostStop()
     {
         // Stopped from outside (or after a failure of this actor): never leave the socket open.
-        if (!_finished) AbortNow(ConnectionCloseReason.Aborted, stopping: true);
+        if (!_s.Finished) AbortNow(ConnectionCloseReason.Aborted, stopping: true);
     }
 
     private void ReadLoop()
     {
         for (var i = 0; i < ReadBatch; i++)
         {
-            if (_finished || _receivePending || _inputEnded) return;
-            if (_tx.Pending > _settings.MaxPendingWriteBytes)
+            if (_s.Finished || _s.ReceivePending || _s.InputEnded) return;
+            if (_s.Tx.Pending > _s.Settings.MaxPendingWriteBytes)
             {
-                _readPaused = true; // backpressure: the reader reads again when the queue has drained to half
+                _s.ReadPaused = true; // backpressure: the reader reads again when the queue has drained to half
                 return;
             }
 
-            var rx = _rx ??= ArrayPool<byte>.Shared.Rent(_settings.ReceiveBufferSize);
-            if (_rxCount == rx.Length && !GrowReceiveBuffer()) return;
+            var rx = _s.Rx ??= ArrayPool<byte>.Shared.Rent(_s.Settings.ReceiveBufferSize);
+            if (_s.RxCount == rx.Length && !GrowReceiveBuffer()) return;
 
-            var n = _socket.Receive(_rx, _rxCount, _rx.Length - _rxCount, SocketFlags.None, out var error);
+            var n = _s.Socket.Receive(_s.Rx, _s.RxCount, _s.Rx.Length - _s.RxCount, SocketFlags.None, out var error);
             if (error == SocketError.WouldBlock)
             {
                 ReleaseReceiveBufferIfEmpty();
                 // Wait for data without holding a buffer.
-                _receivePending = true;
-                if (_socket.ReceiveAsync(_receiveArgs)) return;
-                _receivePending = false;
-                if (_receiveArgs.SocketError != SocketError.Success)
+                _s.ReceivePending = true;
+                if (_s.Socket.ReceiveAsync(_s.ReceiveArgs)) return;
+                _s.ReceivePending = false;
+                if (_s.ReceiveArgs.SocketError != SocketError.Success)
                 {
-                    OnSocketError(_receiveArgs.SocketError);
+                    OnSocketError(_s.ReceiveArgs.SocketError);
                     return;
                 }
                 continue;
@@ -189,21 +158,21 @@ internal sealed class ConnectionActor : UntypedActor, IConnectionContext, IConne
                 return;
             }
 
-            _bytesIn += n;
-            _lastActivity = Environment.TickCount64;
-            if (_outputShut)
+            _s.BytesIn += n;
+            _s.LastActivity = Environment.TickCount64;
+            if (_s.OutputShut)
             {
                 // Closing: the handler is done; discard what the peer still sends until its FIN.
-                _rxCount = 0;
+                _s.RxCount = 0;
                 continue;
             }
-            _rxCount += n;
+            _s.RxCount += n;
             if (!Deliver() || !AfterCallback()) return;
         }
         // Yield to other messages (and other actors on this dispatcher thread), then read on.
-        _receivePending = true;
-        _self.Tell(Connection.ReceiveReady.Instance);
-        _receiveArgs.SocketError = SocketError.Success;
+        _s.ReceivePending = true;
+        _s.Self.Tell(Connection.ReceiveReady.Instance);
+        _s.ReceiveArgs.SocketError = SocketError.Success;
     }
 
     /// <summary>Gives the unconsumed bytes to the handler and keeps what it leaves. False when the connection ended.</summary>
@@ -212,96 +181,96 @@ internal sealed class ConnectionActor : UntypedActor, IConnectionContext, IConne
         var consumed = 0;
         try
         {
-            consumed = _handler!.OnReceived(this, _rx.AsSpan(0, _rxCount));
+            consumed = _s.Handler!.OnReceived(_s, _s.Rx.AsSpan(0, _s.RxCount));
         }
         catch (Exception e)
         {
             HandlerFailed(e);
             return false;
         }
-        if (consumed < 0 || consumed > _rxCount)
+        if (consumed < 0 || consumed > _s.RxCount)
         {
             HandlerFailed(new InvalidOperationException(
-                $"handler {_handler.GetType().Name} returned {consumed} consumed bytes of {_rxCount} received"));
+                $"handler {_s.Handler.GetType().Name} returned {consumed} consumed bytes of {_s.RxCount} received"));
             return false;
         }
-        _rxCount -= consumed;
-        if (_rxCount > 0 && consumed > 0)
-            Buffer.BlockCopy(_rx!, consumed, _rx!, 0, _rxCount);
+        _s.RxCount -= consumed;
+        if (_s.RxCount > 0 && consumed > 0)
+            Buffer.BlockCopy(_s.Rx!, consumed, _s.Rx!, 0, _s.RxCount);
         ReleaseReceiveBufferIfEmpty();
         return true;
     }
 
     private bool GrowReceiveBuffer()
     {
-        if (_rxCount >= _settings.MaxReceiveBytes)
+        if (_s.RxCount >= _s.Settings.MaxReceiveBytes)
         {
             Log.Info("Connection {Listener}/{Shard}/{Connection} closed: handler left {Bytes} unconsumed bytes (max-receive-bytes {Max})",
-                ListenerName, ShardId, ConnectionId, _rxCount, _settings.MaxReceiveBytes);
+                ListenerName, ShardId, ConnectionId, _s.RxCount, _s.Settings.MaxReceiveBytes);
             AbortNow(ConnectionCloseReason.ReceiveLimitExceeded);
             return false;
         }
-        var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(_rx!.Length * 2, _settings.MaxReceiveBytes));
-        Buffer.BlockCopy(_rx, 0, bigger, 0, _rxCount);
-        ArrayPool<byte>.Shared.Return(_rx);
-        _rx = bigger;
+        var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(_s.Rx!.Length * 2, _s.Settings.MaxReceiveBytes));
+        Buffer.BlockCopy(_s.Rx, 0, bigger, 0, _s.RxCount);
+        ArrayPool<byte>.Shared.Return(_s.Rx);
+        _s.Rx = bigger;
         return true;
     }
 
     private void ReleaseReceiveBufferIfEmpty()
     {
-        if (_rxCount != 0 || _rx is null) return;
-        ArrayPool<byte>.Shared.Return(_rx);
-        _rx = null;
+        if (_s.RxCount != 0 || _s.Rx is null) return;
+        ArrayPool<byte>.Shared.Return(_s.Rx);
+        _s.Rx = null;
     }
 
     private void OnInputEnded()
     {
-        _inputEnded = true;
-        if (_outputShut)
+        _s.InputEnded = true;
+        if (_s.OutputShut)
         {
-            Finish(_closeReason); // the FIN we lingered for
+            Finish(_s.CloseReason); // the FIN we lingered for
             return;
         }
-        var unconsumed = _rxCount;
-        if (CallHandler(static (h, c, n) => h!.OnInputEnded(c, n), unconsumed))
+        var unconsumed = _s.RxCount;
+        if (CallHandler(static (h, s, n) => h!.OnInputEnded(s, n), unconsumed))
             AfterCallback();
     }
 
     /// <summary>Acts on what the handler asked for during a callback: abort, or flush (and close). False when the connection ended.</summary>
     private bool AfterCallback()
     {
-        if (_finished) return false;
-        if (_abortRequested)
+        if (_s.Finished) return false;
+        if (_s.AbortRequested)
         {
             AbortNow(ConnectionCloseReason.Aborted);
             return false;
         }
         Flush();
-        return !_finished;
+        return !_s.Finished;
     }
 
     private void Flush()
     {
-        while (!_sending && !_finished && !_tx.IsEmpty)
+        while (!_s.Sending && !_s.Finished && !_s.Tx.IsEmpty)
         {
-            var head = _tx.Head;
-            var n = _socket.Send(head.Array!, head.Offset, head.Count, SocketFlags.None, out var error);
+            var head = _s.Tx.Head;
+            var n = _s.Socket.Send(head.Array!, head.Offset, head.Count, SocketFlags.None, out var error);
             if (error == SocketError.WouldBlock)
             {
-                _sending = true;
-                _sendingBuffer = head.Array;
-                _sendArgs.SetBuffer(head.Array, head.Offset, head.Count);
-                if (_socket.SendAsync(_sendArgs)) return;
+                _s.Sending = true;
+                _s.SendingBuffer = head.Array;
+                _s.SendArgs.SetBuffer(head.Array, head.Offset, head.Count);
+                if (_s.Socket.SendAsync(_s.SendArgs)) return;
                 // Completed synchronously after all.
-                _sending = false;
-                _sendingBuffer = null;
-                if (_sendArgs.SocketError != SocketError.Success)
+                _s.Sending = false;
+                _s.SendingBuffer = null;
+                if (_s.SendArgs.SocketError != SocketError.Success)
                 {
-                    OnSocketError(_sendArgs.SocketError);
+                    OnSocketError(_s.SendArgs.SocketError);
                     return;
                 }
-                n = _sendArgs.BytesTransferred;
+                n = _s.SendArgs.BytesTransferred;
             }
             else if (error != SocketError.Success)
             {
@@ -310,87 +279,87 @@ internal sealed class ConnectionActor : UntypedActor, IConnectionContext, IConne
             }
             Sent(n);
         }
-        if (_finished || _sending) return;
+        if (_s.Finished || _s.Sending) return;
 
-        if (_readPaused && _tx.Pending <= _settings.MaxPendingWriteBytes / 2)
+        if (_s.ReadPaused && _s.Tx.Pending <= _s.Settings.MaxPendingWriteBytes / 2)
         {
-            _readPaused = false;
+            _s.ReadPaused = false;
             ReadLoop();
-            if (_finished) return;
+            if (_s.Finished) return;
         }
-        if (_closeRequested && _tx.IsEmpty && !_outputShut)
+        if (_s.CloseRequested && _s.Tx.IsEmpty && !_s.OutputShut)
             ShutdownOutput();
     }
 
     private void Sent(int n)
     {
-        _tx.Advance(n);
-        _bytesOut += n;
-        _lastActivity = Environment.TickCount64;
+        _s.Tx.Advance(n);
+        _s.BytesOut += n;
+        _s.LastActivity = Environment.TickCount64;
     }
 
     private void OnSendCompleted()
     {
-        _sending = false;
-        _sendingBuffer = null;
-        if (_finished) return;
-        if (_sendArgs.SocketError != SocketError.Success)
+        _s.Sending = false;
+        _s.SendingBuffer = null;
+        if (_s.Finished) return;
+        if (_s.SendArgs.SocketError != SocketError.Success)
         {
-            OnSocketError(_sendArgs.SocketError);
+            OnSocketError(_s.SendArgs.SocketError);
             return;
         }
-        Sent(_sendArgs.BytesTransferred);
+        Sent(_s.SendArgs.BytesTransferred);
         Flush();
     }
 
     private void ShutdownOutput()
     {
-        _outputShut = true;
+        _s.OutputShut = true;
         try
         {
-            _socket.Shutdown(SocketShutdown.Send);
+            _s.Socket.Shutdown(SocketShutdown.Send);
         }
         catch (SocketException)
         {
             Finish(ConnectionCloseReason.PeerClosed);
             return;
         }
-        if (_inputEnded)
+        if (_s.InputEnded)
         {
-            Finish(_closeReason);
+            Finish(_s.CloseReason);
             return;
         }
         // Wait (bounded) for the peer's FIN so that unread bytes do not turn our close into a reset.
-        _rxCount = 0;
-        Timers.StartSingleTimer("linger", Connection.LingerExpired.Instance, _settings.LingerTimeout);
+        _s.RxCount = 0;
+        Timers.StartSingleTimer("linger", Connection.LingerExpired.Instance, _s.Settings.LingerTimeout);
         ReadLoop();
     }
 
     private void OnIdleCheck()
     {
-        if (_finished) return;
-        var idle = TimeSpan.FromMilliseconds(Environment.TickCount64 - _lastActivity);
-        if (idle < _settings.IdleTimeout)
+        if (_s.Finished) return;
+        var idle = TimeSpan.FromMilliseconds(Environment.TickCount64 - _s.LastActivity);
+        if (idle < _s.Settings.IdleTimeout)
         {
-            Timers.StartSingleTimer("idle", Connection.IdleCheck.Instance, _settings.IdleTimeout - idle);
+            Timers.StartSingleTimer("idle", Connection.IdleCheck.Instance, _s.Settings.IdleTimeout - idle);
             return;
         }
         Log.Debug("Connection {Listener}/{Shard}/{Connection} idle for {Idle}; closing", ListenerName, ShardId, ConnectionId, idle);
-        if (_closeRequested || !_tx.IsEmpty)
+        if (_s.CloseRequested || !_s.Tx.IsEmpty)
         {
             // Already closing, or the peer stopped reading what we send: nothing moves, so give up.
             AbortNow(ConnectionCloseReason.IdleTimeout);
             return;
         }
-        _closeReason = ConnectionCloseReason.IdleTimeout;
-        _closeRequested = true;
-        Timers.StartSingleTimer("idle", Connection.IdleCheck.Instance, _settings.IdleTimeout);
+        _s.CloseReason = ConnectionCloseReason.IdleTimeout;
+        _s.CloseRequested = true;
+        Timers.StartSingleTimer("idle", Connection.IdleCheck.Instance, _s.Settings.IdleTimeout);
         Flush();
     }
 
     private void OnSocketError(SocketError error)
     {
-        if (_finished) return;
+        if (_s.Finished) return;
         switch (error)
         {
             case SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.Shutdown
@@ -407,16 +376,16 @@ internal sealed class ConnectionActor : UntypedActor, IConnectionContext, IConne
     private void HandlerFailed(Exception e)
     {
         Log.Warning("Connection {Listener}/{Shard}/{Connection} handler {Handler} failed: {Error}; closing this connection only",
-            ListenerName, ShardId, ConnectionId, _handler?.GetType().Name ?? _factory.Name, e.Message);
+            ListenerName, ShardId, ConnectionId, _s.Handler?.GetType().Name ?? _s.Factory.Name, e.Message);
         AbortNow(ConnectionCloseReason.HandlerFailed);
     }
 
     private void AbortNow(ConnectionCloseReason reason, bool stopping = false)
     {
-        if (_finished) return;
+        if (_s.Finished) return;
         try
         {
-            _socket.LingerState = new LingerOption(true, 0); // close() then sends RST and drops unsent data
+            _s.Socket.LingerState = new LingerOption(true, 0); // close() then sends RST and drops unsent data
         }
         catch (Exception)
         {
@@ -427,41 +396,41 @@ internal sealed class ConnectionActor : UntypedActor, IConnectionContext, IConne
 
     private void Finish(ConnectionCloseReason reason, Exception? error = null, bool stopping = false)
     {
-        if (_finished) return;
-        _finished = true;
-        _socket.Dispose();
-        _tx.Clear(keep: _sendingBuffer);
-        if (_rx is not null)
+        if (_s.Finished) return;
+        _s.Finished = true;
+        _s.Socket.Dispose();
+        _s.Tx.Clear(keep: _s.SendingBuffer);
+        if (_s.Rx is not null)
         {
-            ArrayPool<byte>.Shared.Return(_rx);
-            _rx = null;
+            ArrayPool<byte>.Shared.Return(_s.Rx);
+            _s.Rx = null;
         }
-        _rxCount = 0;
-        if (_handler is not null)
+        _s.RxCount = 0;
+        if (_s.Handler is not null)
         {
             try
             {
-                _handler.OnClosed(this, reason);
+                _s.Handler.OnClosed(_s, reason);
             }
             catch (Exception e)
             {
                 Log.Warning("Connection {Listener}/{Shard}/{Connection} handler OnClosed threw: {Error}", ListenerName, ShardId, ConnectionId, e.Message);
             }
         }
-        _counters.ConnectionClosed(_bytesIn, _bytesOut);
+        _s.Counters.ConnectionClosed(_s.BytesIn, _s.BytesOut);
         if (error is not null)
             Log.Debug("Connection {Listener}/{Shard}/{Connection} ended early: {Error}", ListenerName, ShardId, ConnectionId, error.Message);
-        if (!_receivePending) _receiveArgs.Dispose();
-        if (!_sending) _sendArgs.Dispose();
+        if (!_s.ReceivePending) _s.ReceiveArgs.Dispose();
+        if (!_s.Sending) _s.SendArgs.Dispose();
         if (!stopping) Context.Stop(Self);
     }
 
     /// <summary>Runs a handler callback; a throw closes this connection only. False when the connection ended.</summary>
-    private bool CallHandler<TArg>(Action<IConnectionHandler?, ConnectionActor, TArg> callback, TArg arg)
+    private bool CallHandler<TArg>(Action<IConnectionHandler?, ConnectionState, TArg> callback, TArg arg)
     {
         try
         {
-            callback(_handler, this, arg);
+            callback(_s.Handler, _s, arg);
             return true;
         }
         catch (Exception e)

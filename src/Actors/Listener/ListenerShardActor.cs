@@ -27,6 +27,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
     private readonly ConnectionSettings _connectionSettings;
 
     private int _open;
+    private Socket? _parked;
     private bool _retiring;
     private TimeSpan _backoff;
 
@@ -71,7 +72,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
     protected override void PreRestart(Exception reason, object message)
     {
         // Deliberately not base.PreRestart: that would stop every child, i.e. drop every open connection.
-        _log.Error(reason, "Shard {Listener}/{Shard} crashed on {Message}; restarting on the same socket",
+        _log.Warning("Shard {Listener}/{Shard} crashed on {Message}; restarting on the same socket with its connections",
             _settings.Name, ShardId, message.GetType().Name);
     }
 
@@ -80,6 +81,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
     protected override void PostStop()
     {
         _budget.StopWaiting(Self);
+        _parked?.Dispose();
         if (_retiring)
         {
             _socket.Owner = null;
@@ -97,7 +99,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
             case Terminated:
                 _open--;
                 _budget.Release();
-                if (_retiring && _open == 0) Finish();
+                if (_retiring && _open == 0 && _parked is null) Finish();
                 break;
             case Listener.CapacityAvailable:
             case Listener.ResumeAccepting:
@@ -120,17 +122,24 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         }
     }
 
-    /// <summary>Starts accepting unless an accept is already in flight, the shard retires, or the listener is full.</summary>
+    /// <summary>
+    /// Accepts unless an accept is already in flight, the shard retires, or the listener is full. A connection
+    /// accepted when the listener just filled up is parked (one per shard) until a slot frees; the rest wait in
+    /// the kernel's backlog.
+    /// </summary>
     private void Accept()
     {
         for (var i = 0; i < AcceptBatch; i++)
         {
-            if (_retiring || _socket.AcceptPending || _socket.IsDisposed) return;
-            if (!_budget.TryAcquireOrWait(Self))
+            if (_parked is not null)
             {
-                _log.Debug("Shard {Listener}/{Shard} paused at max-connections {Max}", _settings.Name, ShardId, _budget.Max);
-                return;
+                if (!_budget.TryAcquireOrWait(Self)) return;
+                var parked = _parked;
+                _parked = null;
+                Spawn(parked);
+                continue;
             }
+            if (_retiring || _socket.AcceptPending || _socket.IsDisposed) return;
             if (!_socket.StartAccept()) return; // completion arrives as AcceptCompleted
             if (!HandleAcceptResult()) return;
         }
@@ -150,11 +159,16 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         if (accepted is not null)
         {
             _backoff = _settings.AcceptBackoff;
-            Spawn(accepted);
-            return true;
+            if (_budget.TryAcquireOrWait(Self))
+            {
+                Spawn(accepted);
+                return true;
+            }
+            _parked = accepted;
+            _log.Debug("Shard {Listener}/{Shard} paused at max-connections {Max}", _settings.Name, ShardId, _budget.Max);
+            return false;
         }
 
-        _budget.Release();
         switch (error)
         {
             case SocketError.OperationAborted or SocketError.Shutdown or SocketError.NotSocket or SocketError.Interrupted
@@ -196,7 +210,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
             _settings.Name, ShardId, _socket.Inode, _open, drainTimeout);
         // The accept in flight (if any) completes with OperationAborted, or with a connection that is still served.
         _socket.Dispose();
-        if (_open == 0)
+        if (_open == 0 && _parked is null)
         {
             Finish();
             return;

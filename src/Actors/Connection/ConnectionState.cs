@@ -1,0 +1,83 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using ShardRuntime.Actors.Listener;
+using ShardRuntime.Runtime.Connections;
+
+namespace ShardRuntime.Actors.Connection;
+
+/// <summary>
+/// Everything one connection is: its socket, pending I/O, buffers, handler and flags. It lives outside the
+/// <see cref="ConnectionActor"/> instance (it is an argument of the actor's Props), so that when the actor is
+/// restarted (Akka restarts the children of a shard actor that restarts) the new instance continues the very same
+/// connection, with the handler's state and any I/O in flight. It is also the handler's <see cref="IConnectionContext"/>.
+/// Only the owning actor touches it, except the I/O completions, which only tell the actor.
+/// </summary>
+internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeature
+{
+    public ConnectionState(Socket socket, long id, int shardId, ConnectionSettings settings, IConnectionHandlerFactory factory, ShardCounters counters)
+    {
+        Socket = socket;
+        ConnectionId = id;
+        ShardId = shardId;
+        Settings = settings;
+        Factory = factory;
+        Counters = counters;
+        ReceiveArgs.SetBuffer(Array.Empty<byte>(), 0, 0);
+        ReceiveArgs.Completed += (_, _) => Self.Tell(Connection.ReceiveReady.Instance);
+        SendArgs.Completed += (_, _) => Self.Tell(Connection.SendCompleted.Instance);
+    }
+
+    public readonly Socket Socket;
+    public readonly ConnectionSettings Settings;
+    public readonly IConnectionHandlerFactory Factory;
+    public readonly ShardCounters Counters;
+    public readonly SocketAsyncEventArgs ReceiveArgs = new();
+    public readonly SocketAsyncEventArgs SendArgs = new();
+    public readonly WriteQueue Tx = new();
+
+    public IActorRef Self = ActorRefs.Nobody;
+    public ActorSystem? ActorSystem;
+    public IConnectionHandler? Handler;
+    public bool Started;
+    public byte[]? Rx;
+    public int RxCount;
+    public long BytesIn;
+    public long BytesOut;
+    public long LastActivity;
+
+    public bool ReceivePending;
+    public bool Sending;
+    public byte[]? SendingBuffer;
+    public bool ReadPaused;
+    public bool InputEnded;
+    public bool CloseRequested;
+    public bool AbortRequested;
+    public bool OutputShut;
+    public bool Finished;
+    public ConnectionCloseReason CloseReason = ConnectionCloseReason.Closed;
+
+    // IConnectionContext
+    public long ConnectionId { get; }
+    public string ListenerName => Settings.Listener;
+    public int ShardId { get; }
+    public EndPoint? RemoteEndPoint => Finished ? null : Socket.RemoteEndPoint;
+    public EndPoint? LocalEndPoint => Finished ? null : Socket.LocalEndPoint;
+    public bool IsClosing => CloseRequested || AbortRequested || Finished;
+
+    public void Write(ReadOnlySpan<byte> data)
+    {
+        if (IsClosing || data.IsEmpty) return;
+        Tx.Append(data);
+    }
+
+    public void Close() => CloseRequested = true;
+
+    public void Abort() => AbortRequested = true;
+
+    public T? GetFeature<T>() where T : class => typeof(T) == typeof(IConnectionActorFeature) ? (T)(object)this : null;
+
+    // IConnectionActorFeature
+    IActorRef IConnectionActorFeature.Self => Self;
+    ActorSystem IConnectionActorFeature.System => ActorSystem!;
+}

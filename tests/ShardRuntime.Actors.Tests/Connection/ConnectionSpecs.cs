@@ -1,0 +1,218 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using Akka.TestKit.Xunit2;
+using ShardRuntime.Actors.Handlers;
+using ShardRuntime.Actors.Tests.Support;
+using ShardRuntime.Runtime.Connections;
+using Xunit.Abstractions;
+
+namespace ShardRuntime.Actors.Tests.Connection;
+
+public sealed class ConnectionSpecs : TestKit
+{
+    private readonly ITestOutputHelper _output;
+
+    public ConnectionSpecs(ITestOutputHelper output) : base(output: output) => _output = output;
+
+    [Fact]
+    public async Task A_handler_exception_must_close_only_its_own_connection()
+    {
+        var handlers = HandlerCatalog.WithBuiltIns().Add(new ThrowingEchoFactory());
+        var coordinator = Specs.StartCoordinator(Sys,
+            Specs.Settings("""t { endpoint = "127.0.0.1:0", handler = throwing-echo, shards = 2 }"""), handlers);
+        var endPoint = Specs.EndPoint(coordinator, "t");
+        using var victim = await Clients.ConnectAsync(endPoint);
+        using var bystander = await Clients.ConnectAsync(endPoint);
+        await Clients.SendAsync(bystander, "hello");
+        Assert.Equal("hello"u8.ToArray(), await Clients.ReceiveExactlyAsync(bystander, 5));
+
+        await Clients.SendAsync(victim, "boom");
+        // The victim's connection is aborted (reset) or closed: either way it ends without an echo.
+        try
+        {
+            Assert.Equal("", await Clients.ReceiveToEndAsync(victim));
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+        }
+
+        await Clients.SendAsync(bystander, "still fine");
+        Assert.Equal("still fine"u8.ToArray(), await Clients.ReceiveExactlyAsync(bystander, 10));
+        await AwaitAssertAsync(() => Assert.Equal(1, Specs.Listener(coordinator, "t").OpenConnections), Clients.Timeout);
+        // And the listener still accepts.
+        using var next = await Clients.ConnectAsync(endPoint);
+        await Clients.SendAsync(next, "next");
+        Assert.Equal("next"u8.ToArray(), await Clients.ReceiveExactlyAsync(next, 4));
+    }
+
+    [Fact]
+    public async Task An_idle_connection_must_be_closed_after_the_idle_timeout_and_an_active_one_kept()
+    {
+        var recording = new RecordingEchoFactory();
+        var coordinator = Specs.StartCoordinator(Sys,
+            Specs.Settings("""e { endpoint = "127.0.0.1:0", handler = recording-echo, shards = 1, idle-timeout = 1500ms }"""),
+            HandlerCatalog.WithBuiltIns().Add(recording));
+        var endPoint = Specs.EndPoint(coordinator, "e");
+
+        using var idle = await Clients.ConnectAsync(endPoint);
+        using var active = await Clients.ConnectAsync(endPoint);
+        var watch = Stopwatch.StartNew();
+        var idleClosed = Clients.ReceiveToEndAsync(idle);
+
+        // Keep the active one busy for longer than the idle timeout.
+        while (!idleClosed.IsCompleted && watch.Elapsed < Clients.Timeout)
+        {
+            await Clients.SendAsync(active, "k");
+            Assert.Equal("k"u8.ToArray(), await Clients.ReceiveExactlyAsync(active, 1));
+            await Task.WhenAny(idleClosed, Task.Delay(100));
+        }
+
+        Assert.Equal("", await idleClosed); // a graceful close (FIN), not a reset
+        Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(1400), $"closed after {watch.Elapsed}, before the idle timeout");
+        await Clients.SendAsync(active, "alive");
+        Assert.Equal("alive"u8.ToArray(), await Clients.ReceiveExactlyAsync(active, 5));
+        await AwaitAssertAsync(() => Assert.Contains(ConnectionCloseReason.IdleTimeout, recording.Closed), Clients.Timeout);
+    }
+
+    [Fact]
+    public async Task A_slow_reader_must_make_the_connection_stop_reading_and_keep_memory_bounded()
+    {
+        // The client sends without reading what is echoed back.
+        var coordinator = Specs.StartCoordinator(Sys,
+            Specs.Settings("""e { endpoint = "127.0.0.1:0", handler = echo, shards = 1, max-pending-write-bytes = 256 KiB }"""));
+        using var client = await Clients.ConnectAsync(Specs.EndPoint(coordinator, "e"));
+        client.Blocking = false;
+
+        GC.Collect();
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+
+        // Send until the server stops reading and our send stalls for good (bounded by count and time).
+        const long limit = 512L * 1024 * 1024;
+        var chunk = new byte[64 * 1024];
+        var sent = 0L;
+        var deadline = Stopwatch.StartNew();
+        var stalledSince = Stopwatch.StartNew();
+        while (sent < limit && deadline.Elapsed < TimeSpan.FromSeconds(90) && stalledSince.Elapsed < TimeSpan.FromSeconds(3))
+        {
+            if (!client.Poll(100_000, SelectMode.SelectWrite)) continue;
+            var n = client.Send(chunk, 0, chunk.Length, SocketFlags.None, out var error);
+            if (error == SocketError.Success && n > 0)
+            {
+                sent += n;
+                stalledSince.Restart();
+            }
+        }
+
+        GC.Collect();
+        var growth = GC.GetTotalMemory(forceFullCollection: true) - before;
+        _output.WriteLine($"{sent / 1024} KiB sent before the stall; managed heap grew by {growth / 1024} KiB");
+
+        // Without backpressure the server would have read (and queued) everything; with it, it stops at the bound
+        // and the rest waits in the kernel's socket buffers.
+        Assert.True(sent < limit, "the server kept reading: no backpressure");
+        Assert.True(growth < 16L * 1024 * 1024, $"managed heap grew by {growth} bytes while the reader stalled");
+
+        // Now read: every byte comes back, in order.
+        client.Blocking = true;
+        var received = 0L;
+        var buffer = new byte[256 * 1024];
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        while (received < sent)
+        {
+            var n = await client.ReceiveAsync(buffer, SocketFlags.None, cts.Token);
+            Assert.NotEqual(0, n);
+            received += n;
+        }
+        Assert.Equal(sent, received);
+    }
+
+    [Fact]
+    public async Task A_half_closed_echo_connection_must_get_every_byte_back_and_then_a_FIN()
+    {
+        var coordinator = Specs.StartCoordinator(Sys, Specs.Settings("""e { endpoint = "127.0.0.1:0", handler = echo, shards = 1 }"""));
+        using var client = await Clients.ConnectAsync(Specs.EndPoint(coordinator, "e"));
+        var payload = string.Concat(Enumerable.Repeat("0123456789abcdef", 64 * 1024)); // 1 MiB
+        var sending = Task.Run(async () =>
+        {
+            await Clients.SendAsync(client, payload);
+            client.Shutdown(SocketShutdown.Send);
+        });
+        var echoed = await Clients.ReceiveToEndAsync(client, TimeSpan.FromMinutes(1));
+        await sending;
+        Assert.Equal(payload.Length, echoed.Length);
+        Assert.Equal(payload, echoed);
+    }
+
+    [Fact]
+    public async Task At_max_connections_shards_must_stop_accepting_and_resume_below_it()
+    {
+        var coordinator = Specs.StartCoordinator(Sys,
+            Specs.Settings("""e { endpoint = "127.0.0.1:0", handler = echo, shards = 2, max-connections = 5 }"""));
+        var endPoint = Specs.EndPoint(coordinator, "e");
+
+        var clients = new List<Socket>();
+        for (var i = 0; i < 8; i++)
+        {
+            var c = await Clients.ConnectAsync(endPoint); // the kernel completes the handshake into the backlog
+            await Clients.SendAsync(c, "?");
+            clients.Add(c);
+        }
+
+        // Exactly five are served.
+        await AwaitAssertAsync(() =>
+        {
+            var listener = Specs.Listener(coordinator, "e");
+            Assert.Equal(5, listener.OpenConnections);
+            Assert.Equal(5, listener.Accepted);
+        }, Clients.Timeout);
+        var served = new List<Socket>();
+        var waiting = new List<Socket>();
+        foreach (var c in clients)
+        {
+            if (c.Poll(200_000, SelectMode.SelectRead)) served.Add(c);
+            else waiting.Add(c);
+        }
+        Assert.Equal(5, served.Count);
+        Assert.Equal(5, Specs.Listener(coordinator, "e").Accepted);
+
+        // Closing three of the served ones lets the three waiting ones in.
+        foreach (var c in served.Take(3)) c.Dispose();
+        foreach (var c in waiting)
+            Assert.Equal("?"u8.ToArray(), await Clients.ReceiveExactlyAsync(c, 1));
+        Assert.Equal(8, Specs.Listener(coordinator, "e").Accepted);
+        Assert.Equal(5, Specs.Listener(coordinator, "e").OpenConnections);
+        foreach (var c in clients) c.Dispose();
+    }
+
+    [Fact]
+    public async Task A_crash_of_a_shard_actor_must_close_no_socket_and_drop_no_connection()
+    {
+        var coordinator = Specs.StartCoordinator(Sys, Specs.Settings("""e { endpoint = "127.0.0.1:0", handler = echo, shards = 1 }"""));
+        var endPoint = Specs.EndPoint(coordinator, "e");
+        var inode = Specs.Listener(coordinator, "e").Shards.Single().SocketInode;
+        using var client = await Clients.ConnectAsync(endPoint);
+        await Clients.SendAsync(client, "a");
+        await Clients.ReceiveExactlyAsync(client, 1);
+
+        ShardRuntime.Actors.Listener.Listener.CrashForTestEnabled = true;
+        try
+        {
+            var shard = await Sys.ActorSelection("/user/shard-runtime/listener-e-0").ResolveOne(Clients.Timeout);
+            EventFilter.Exception<InvalidOperationException>().ExpectOne(() => shard.Tell(ShardRuntime.Actors.Listener.Listener.CrashForTest.Instance, TestActor));
+        }
+        finally
+        {
+            ShardRuntime.Actors.Listener.Listener.CrashForTestEnabled = false;
+        }
+
+        // Same socket, same connection, and new connections are still accepted.
+        Assert.Equal(inode, Specs.Listener(coordinator, "e").Shards.Single().SocketInode);
+        await Clients.SendAsync(client, "b");
+        Assert.Equal("b"u8.ToArray(), await Clients.ReceiveExactlyAsync(client, 1));
+        using var next = await Clients.ConnectAsync(endPoint);
+        await Clients.SendAsync(next, Encoding.ASCII.GetString("c"u8));
+        Assert.Equal("c"u8.ToArray(), await Clients.ReceiveExactlyAsync(next, 1));
+        Assert.Equal(2, Specs.Listener(coordinator, "e").OpenConnections);
+    }
+}
