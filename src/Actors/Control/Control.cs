@@ -1,0 +1,50 @@
+using Akka.Actor;
+using ShardRuntime.Actors.Settings;
+
+namespace ShardRuntime.Actors.Control;
+
+/// <summary>
+/// Protocol of the control socket server (<c>/user/control</c>): a Unix domain socket, mode 0600, through which the
+/// command-line tool of the same user talks to this node. Each connection carries one request and one reply
+/// (<see cref="ControlJson"/>); the server turns the request into a coordinator command and the coordinator's answer
+/// into the reply. Peers whose uid (SO_PEERCRED) is not the node's are refused before anything is read.
+/// </summary>
+public static class Control
+{
+    /// <summary>Name of the control socket server under /user.</summary>
+    public const string ActorName = "control";
+
+    /// <summary>Marker type under which the server is registered in Akka.Hosting's ActorRegistry.</summary>
+    public sealed class Marker
+    {
+        private Marker() { }
+    }
+
+    /// <summary>
+    /// Props of the server. It binds <see cref="ControlSettings.SocketPath"/> as it starts and asks
+    /// <paramref name="coordinator"/> on behalf of its clients. Whether binding worked: <see cref="WaitUntilBound"/>.
+    /// </summary>
+    public static Props Props(ControlSettings settings, IActorRef coordinator)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(coordinator);
+        return Akka.Actor.Props.Create(() => new ControlServerActor(settings, coordinator));
+    }
+
+    /// <summary>
+    /// Sender: the host, tests. Asks the server to reply once its socket is bound: <see cref="Bound"/>, or
+    /// <see cref="BindFailed"/> (another node serves the path, a file that is not a socket is in the way, no permission).
+    /// A server that failed to bind stays alive without a socket and gives the same answer to every later ask.
+    /// </summary>
+    public sealed class WaitUntilBound
+    {
+        public static readonly WaitUntilBound Instance = new();
+        private WaitUntilBound() { }
+    }
+
+    /// <summary>Reply to <see cref="WaitUntilBound"/>: clients can connect to <paramref name="SocketPath"/>.</summary>
+    public sealed record Bound(string SocketPath);
+
+    /// <summary>Reply to <see cref="WaitUntilBound"/>: the server does not serve <paramref name="SocketPath"/>; <paramref name="Reason"/> says why.</summary>
+    public sealed record BindFailed(string SocketPath, string Reason);
+}

@@ -1,0 +1,163 @@
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Event;
+using ShardRuntime.Actors.Settings;
+
+namespace ShardRuntime.Actors.Control;
+
+/// <summary>
+/// Owns the control socket. Binding -> Serving (accepts, one <see cref="ControlConnectionActor"/> per client), or
+/// Binding -> Failed (answers <see cref="Control.WaitUntilBound"/> with the reason). Closes the socket and removes its
+/// file when it stops. A client's failure stops that client's actor only.
+/// </summary>
+internal sealed class ControlServerActor : ReceiveActor, IWithTimers
+{
+    /// <summary>Pause before accepting again after an accept error that is not the socket being closed.</summary>
+    private static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(100);
+
+    private readonly ControlSettings _settings;
+    private readonly IActorRef _coordinator;
+    private readonly uint _nodeUserId = ControlPeerCredentials.EffectiveUserId;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly List<IActorRef> _waitingForBind = [];
+    private Task<ControlSocketFile.Bound>? _binding;
+    private ControlSocketFile.Bound? _bound;
+    private CancellationTokenSource? _accepting;
+    private long _clients;
+
+    public ControlServerActor(ControlSettings settings, IActorRef coordinator)
+    {
+        _settings = settings;
+        _coordinator = coordinator;
+        Binding();
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        // A client's actor owns that client's socket: stop it, never restart it.
+        new OneForOneStrategy(_ => Directive.Stop);
+
+    protected override void PreStart()
+    {
+        _binding = ControlSocketFile.BindAsync(_settings.SocketPath, _settings.RequestTimeout);
+        _binding.PipeTo(Self, success: bound => new SocketBound(bound), failure: e => new SocketBindFailed(e));
+    }
+
+    protected override void PostStop()
+    {
+        _accepting?.Cancel();
+        _accepting?.Dispose();
+        if (_bound is not null)
+        {
+            ControlSocketFile.Close(_bound);
+            _log.Info("Control socket {0} closed", _bound.Path);
+        }
+        else if (_binding is { IsCompleted: false })
+        {
+            // Stopped while binding: whatever the bind produces is nobody's, close it when it arrives.
+            _binding.ContinueWith(t => ControlSocketFile.Close(t.Result), TaskContinuationOptions.OnlyOnRanToCompletion);
+        }
+    }
+
+    private void Binding()
+    {
+        Receive<Control.WaitUntilBound>(_ => _waitingForBind.Add(Sender));
+        Receive<SocketBound>(m =>
+        {
+            _bound = m.Bound;
+            _accepting = new CancellationTokenSource();
+            _log.Info("Control socket listening on {0}", m.Bound.Path);
+            foreach (var waiting in _waitingForBind)
+                waiting.Tell(new Control.Bound(m.Bound.Path));
+            _waitingForBind.Clear();
+            Become(Serving);
+            Accept();
+        });
+        Receive<SocketBindFailed>(m =>
+        {
+            string reason;
+            if (m.Cause is ControlBindException)
+            {
+                reason = m.Cause.Message;
+                _log.Error("Control socket not served: {0}", reason);
+            }
+            else
+            {
+                reason = $"cannot serve the control socket {_settings.SocketPath}: {m.Cause.Message}";
+                _log.Error(m.Cause, "Control socket not served: {0}", reason);
+            }
+            foreach (var waiting in _waitingForBind)
+                waiting.Tell(new Control.BindFailed(_settings.SocketPath, reason));
+            _waitingForBind.Clear();
+            Become(() => Failed(reason));
+        });
+    }
+
+    private void Serving()
+    {
+        Receive<Control.WaitUntilBound>(_ => Sender.Tell(new Control.Bound(_bound!.Path)));
+        Receive<ClientAccepted>(m =>
+        {
+            var name = $"client-{++_clients}";
+            try
+            {
+                Context.ActorOf(
+                    Akka.Actor.Props.Create(() => new ControlConnectionActor(m.Client, _settings, _coordinator, _nodeUserId)),
+                    name);
+            }
+            catch (Exception e)
+            {
+                _log.Error(e, "Control socket could not start {0}", name);
+                m.Client.Dispose();
+            }
+            Accept();
+        });
+        Receive<AcceptFailed>(m =>
+        {
+            if (m.Cause is ObjectDisposedException or OperationCanceledException
+                || m.Cause is SocketException { SocketErrorCode: SocketError.OperationAborted or SocketError.Shutdown })
+            {
+                // The listening socket is gone: nothing will be accepted any more.
+                _log.Warning("Control socket {0} stopped accepting: {1}", _bound!.Path, m.Cause.Message);
+                Context.Stop(Self);
+                return;
+            }
+
+            // ECONNABORTED, EMFILE, ENOBUFS ...: never let a transient error end the server.
+            _log.Warning("Control socket {0} accept failed, retrying in {1}: {2}", _bound!.Path, AcceptRetryDelay, m.Cause.Message);
+            Timers.StartSingleTimer(nameof(AcceptAgain), AcceptAgain.Instance, AcceptRetryDelay);
+        });
+        Receive<AcceptAgain>(_ => Accept());
+    }
+
+    private void Failed(string reason)
+    {
+        Receive<Control.WaitUntilBound>(_ => Sender.Tell(new Control.BindFailed(_settings.SocketPath, reason)));
+    }
+
+    private void Accept()
+    {
+        _bound!.Socket.AcceptAsync(_accepting!.Token).AsTask()
+            .PipeTo(Self, success: client => new ClientAccepted(client), failure: e => new AcceptFailed(e));
+    }
+
+    /// <summary>Sender: the bind started in PreStart (piped to self). The socket is bound and listening.</summary>
+    private sealed record SocketBound(ControlSocketFile.Bound Bound);
+
+    /// <summary>Sender: the bind started in PreStart (piped to self). The socket could not be served; the server moves to Failed.</summary>
+    private sealed record SocketBindFailed(Exception Cause);
+
+    /// <summary>Sender: the pending accept (piped to self). A client connected; a connection actor takes it over.</summary>
+    private sealed record ClientAccepted(Socket Client);
+
+    /// <summary>Sender: the pending accept (piped to self). Either the socket closed (stop) or a transient error (retry).</summary>
+    private sealed record AcceptFailed(Exception Cause) : IDeadLetterSuppression;
+
+    /// <summary>Sender: the retry timer after a transient accept error. The server accepts again.</summary>
+    private sealed class AcceptAgain
+    {
+        public static readonly AcceptAgain Instance = new();
+        private AcceptAgain() { }
+    }
+}

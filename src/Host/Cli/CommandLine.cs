@@ -1,0 +1,176 @@
+using System.CommandLine;
+using System.CommandLine.Invocation;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using System.Text.Json;
+using ShardRuntime.Actors.Control;
+using ShardRuntime.Actors.Settings;
+
+namespace ShardRuntime.Host.Cli;
+
+using Coordinator = ShardRuntime.Actors.Coordinator.Coordinator;
+
+/// <summary>
+/// The command line of the <c>shardruntime</c> executable: <c>run</c> starts a node, the other commands talk to a
+/// running node through its control socket. Exit codes: <see cref="ExitCodes"/>.
+/// </summary>
+public static class CommandLine
+{
+    /// <summary>
+    /// <c>run --config &lt;file&gt;</c>: the node's HOCON file; read it in the run delegate with
+    /// <c>parseResult.GetValue(CommandLine.ConfigOption)</c>.
+    /// </summary>
+    public static Option<FileInfo?> ConfigOption { get; } = new("--config")
+    {
+        Description = "HOCON file with the node's configuration (shard-runtime { ... })",
+        HelpName = "file",
+    };
+
+    /// <summary>
+    /// Global <c>--control-socket &lt;path&gt;</c>: the control socket's path, null when not given. <c>status</c> and
+    /// <c>scale</c> then use the path of reference.conf (<see cref="ControlSettings.DefaultSocketPath"/> unless set);
+    /// <c>run</c> may use a given path to override <c>shard-runtime.control.socket-path</c>.
+    /// </summary>
+    public static Option<string?> ControlSocketOption { get; } = new("--control-socket")
+    {
+        Description = $"Path of the node's control socket [default: {ControlSettings.DefaultSocketPath()}]",
+        HelpName = "path",
+        Recursive = true,
+    };
+
+    /// <summary>
+    /// How much longer than the node's request timeout (reference.conf) the tool waits for a reply, so that the node's
+    /// own timeout error arrives first.
+    /// </summary>
+    private static readonly TimeSpan ReplyMargin = TimeSpan.FromSeconds(5);
+
+    /// <summary>The root command; <c>run</c> invokes <paramref name="run"/>, the rest is handled here.</summary>
+    public static RootCommand Build(Func<ParseResult, CancellationToken, Task<int>> run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+
+        var controlSocket = ControlSocketOption;
+        var runCommand = new Command("run", "Run a node: serve the configured listeners until SIGTERM or Ctrl+C (the default command)")
+        {
+            ConfigOption,
+        };
+        runCommand.SetAction(run);
+
+        var json = new Option<bool>("--json") { Description = "Print the node's status as JSON instead of tables" };
+        var status = new Command("status", "Show the running node's listeners and shards") { json };
+        status.SetAction((result, cancellationToken) =>
+            StatusAsync(ClientFor(result, controlSocket), result.GetValue(json), result.InvocationConfiguration, cancellationToken));
+
+        var listener = new Argument<string>("listener") { Description = "Name of the listener (its key under shard-runtime.listeners)" };
+        var shards = new Argument<int>("n")
+        {
+            Description = "Number of listening sockets the listener should have",
+            CustomParser = ParseShardCount,
+        };
+        var scale = new Command("scale", "Set the number of listening sockets (shards) of a listener on the running node")
+        {
+            listener,
+            shards,
+        };
+        scale.SetAction((result, cancellationToken) =>
+            ScaleAsync(ClientFor(result, controlSocket), result.GetValue(listener)!, result.GetValue(shards), result.InvocationConfiguration, cancellationToken));
+
+        return new RootCommand("ShardRuntime: TCP servers on SO_REUSEPORT socket shards, scaled and upgraded without dropping a connection")
+        {
+            controlSocket,
+            runCommand,
+            status,
+            scale,
+        };
+    }
+
+    /// <summary>
+    /// Parses and runs <paramref name="args"/>: no arguments means <c>run</c>, and a malformed command line exits
+    /// with <see cref="ExitCodes.Usage"/> (System.CommandLine alone would exit with 1, which here means "refused").
+    /// </summary>
+    public static async Task<int> InvokeAsync(string[] args, Func<ParseResult, CancellationToken, Task<int>> run, CancellationToken cancellationToken = default)
+    {
+        var result = Build(run).Parse(args.Length == 0 ? ["run"] : args);
+        if (result.Action is ParseErrorAction)
+        {
+            var error = result.InvocationConfiguration.Error;
+            foreach (var parseError in result.Errors)
+                await error.WriteLineAsync(parseError.Message).ConfigureAwait(false);
+            await error.WriteLineAsync("Run 'shardruntime --help' for usage.").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+        return await result.InvokeAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
+
+    private static int ParseShardCount(ArgumentResult result)
+    {
+        var token = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+        if (!int.TryParse(token, NumberStyles.None, CultureInfo.InvariantCulture, out var shards))
+        {
+            result.AddError($"<n> must be a whole number of shards, 0 or more, got '{token}'");
+            return 0;
+        }
+        return shards;
+    }
+
+    private static ControlClient ClientFor(ParseResult result, Option<string?> controlSocket)
+    {
+        var path = result.GetValue(controlSocket);
+        var reference = ControlSettings.Create(ReferenceConfig.Default.GetConfig("shard-runtime.control"), "shard-runtime.control");
+        return new ControlClient(string.IsNullOrEmpty(path) ? reference.SocketPath : path, reference.RequestTimeout + ReplyMargin);
+    }
+
+    private static async Task<int> StatusAsync(ControlClient client, bool json, InvocationConfiguration console, CancellationToken cancellationToken)
+    {
+        return await SendAsync(client, ControlJson.StatusRequest(), console, cancellationToken, async reply =>
+        {
+            var status = reply.Root.GetProperty(ControlJson.StatusField);
+            if (json)
+            {
+                await console.Output.WriteLineAsync(status.GetRawText()).ConfigureAwait(false);
+                return;
+            }
+            var node = status.Deserialize<Coordinator.NodeStatus>(ControlJson.Options)
+                ?? throw new InvalidDataException("the node's status is null");
+            await console.Output.WriteAsync(StatusReport.Format(node)).ConfigureAwait(false);
+        }).ConfigureAwait(false);
+    }
+
+    private static async Task<int> ScaleAsync(ControlClient client, string listener, int shards, InvocationConfiguration console, CancellationToken cancellationToken)
+    {
+        return await SendAsync(client, ControlJson.ScaleRequest(listener, shards), console, cancellationToken, async reply =>
+        {
+            var scaled = reply.Root.GetProperty(ControlJson.ResultField).Deserialize<Coordinator.ScaledTo>(ControlJson.Options)
+                ?? throw new InvalidDataException("the node's result is null");
+            await console.Output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"{scaled.Listener}: {scaled.Shards} shard(s) accepting, {scaled.Retiring} retiring")).ConfigureAwait(false);
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>Sends one request and maps every outcome to an exit code; <paramref name="onSuccess"/> prints an ok reply.</summary>
+    private static async Task<int> SendAsync(
+        ControlClient client, string request, InvocationConfiguration console, CancellationToken cancellationToken, Func<ControlReply, Task> onSuccess)
+    {
+        try
+        {
+            var reply = await client.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            if (!reply.Ok)
+            {
+                await console.Error.WriteLineAsync($"error: {reply.Error ?? "the node refused the command without a reason"}").ConfigureAwait(false);
+                return ExitCodes.Refused;
+            }
+            await onSuccess(reply).ConfigureAwait(false);
+            return ExitCodes.Success;
+        }
+        catch (NodeUnreachableException e)
+        {
+            await console.Error.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
+            return ExitCodes.Unreachable;
+        }
+        catch (Exception e) when (e is InvalidDataException or JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            await console.Error.WriteLineAsync($"error: unreadable reply from the node at {client.SocketPath}: {e.Message}").ConfigureAwait(false);
+            return ExitCodes.Refused;
+        }
+    }
+}

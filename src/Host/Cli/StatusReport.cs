@@ -1,0 +1,64 @@
+using System.Globalization;
+using System.Text;
+
+namespace ShardRuntime.Host.Cli;
+
+using Coordinator = ShardRuntime.Actors.Coordinator.Coordinator;
+
+/// <summary>The human-readable <c>status</c>: a line about the node, a table of listeners, then a table of shards per listener.</summary>
+internal static class StatusReport
+{
+    public static string Format(Coordinator.NodeStatus node)
+    {
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture,
+            $"node pid {node.ProcessId}, started {node.StartedAt:yyyy-MM-dd HH:mm:ss zzz}{(node.Draining ? ", DRAINING" : "")}\n");
+        if (node.Listeners.Count == 0)
+        {
+            text.Append("no listeners\n");
+            return text.ToString();
+        }
+
+        text.Append('\n');
+        AppendTable(text, ["LISTENER", "ENDPOINT", "HANDLER", "SHARDS", "OPEN", "ACCEPTED"],
+            node.Listeners.Select(l => new[]
+            {
+                l.Name, l.EndPoint, l.Handler, Number(l.DesiredShards), Number(l.OpenConnections), Number(l.Accepted),
+            }),
+            rightAligned: [3, 4, 5]);
+
+        foreach (var listener in node.Listeners)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"\n{listener.Name}:\n");
+            if (listener.Shards.Count == 0)
+            {
+                text.Append("  no shards\n");
+                continue;
+            }
+            AppendTable(text, ["  SHARD", "STATE", "INODE", "ACCEPTED", "OPEN"],
+                listener.Shards.Select(s => new[]
+                {
+                    "  " + Number(s.ShardId), s.State, Number(s.SocketInode), Number(s.Accepted), Number(s.OpenConnections),
+                }),
+                rightAligned: [2, 3, 4]);
+        }
+        return text.ToString();
+    }
+
+    private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static void AppendTable(StringBuilder text, string[] header, IEnumerable<string[]> rows, int[] rightAligned)
+    {
+        var all = new List<string[]> { header };
+        all.AddRange(rows);
+        var widths = header.Select((_, column) => all.Max(row => row[column].Length)).ToArray();
+        foreach (var row in all)
+        {
+            var cells = row.Select((cell, column) =>
+                column == row.Length - 1 && !rightAligned.Contains(column) ? cell
+                : rightAligned.Contains(column) ? cell.PadLeft(widths[column])
+                : cell.PadRight(widths[column]));
+            text.Append(string.Join("  ", cells).TrimEnd()).Append('\n');
+        }
+    }
+}
