@@ -1,3 +1,4 @@
+using ShardRuntime.Runtime.Sockets;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
@@ -37,7 +38,8 @@ internal sealed class ControlConnectionActor : ReceiveActor
         uint peerUserId;
         try
         {
-            (peerProcessId, peerUserId) = ControlPeerCredentials.Of(_client);
+            var peer = PeerCredentials.Of(_client);
+            (peerProcessId, peerUserId) = (peer.ProcessId, peer.UserId);
         }
         catch (Exception e)
         {

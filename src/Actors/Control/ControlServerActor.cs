@@ -1,3 +1,4 @@
+using ShardRuntime.Runtime.Sockets;
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
@@ -17,7 +18,7 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
 
     private readonly ControlSettings _settings;
     private readonly IActorRef _coordinator;
-    private readonly uint _nodeUserId = ControlPeerCredentials.EffectiveUserId;
+    private readonly uint _nodeUserId = ProcessIdentity.EffectiveUserId;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly List<IActorRef> _waitingForBind = [];
     private Task<ControlSocketFile.Bound>? _binding;

@@ -4,6 +4,7 @@ using Akka.Event;
 using Akka.Hosting;
 using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Settings;
+using ControlProtocol = ShardRuntime.Actors.Control.Control;
 using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
 
 namespace ShardRuntime.Actors.Hosting;
@@ -49,6 +50,12 @@ public static class ShardRuntimeHostingExtensions
             foreach (var handler in options.Handlers) catalog.Add(handler);
             var coordinator = system.ActorOf(CoordinatorProtocol.Props(settings, catalog), CoordinatorProtocol.ActorName);
             registry.Register<CoordinatorProtocol.Marker>(coordinator);
+
+            if (settings.Control.Enabled)
+            {
+                var control = system.ActorOf(ControlProtocol.Props(settings.Control, coordinator), ControlProtocol.ActorName);
+                registry.Register<ControlProtocol.Marker>(control);
+            }
 
             // Graceful shutdown (SIGTERM, Ctrl+C, host stop): stop accepting everywhere, then let open connections
             // finish up to the drain deadline, before the actor system goes down.

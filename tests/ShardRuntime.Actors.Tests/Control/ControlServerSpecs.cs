@@ -40,7 +40,7 @@ public sealed class ControlServerSpecs : Akka.TestKit.Xunit2.TestKit
     private Started Start(string? path = null, int maxRequestBytes = 1024, TimeSpan? requestTimeout = null)
     {
         var coordinator = CreateTestProbe("coordinator");
-        var settings = new ControlSettings(path ?? SocketPath, maxRequestBytes, requestTimeout ?? TimeSpan.FromSeconds(5));
+        var settings = new ControlSettings(true, path ?? SocketPath, maxRequestBytes, requestTimeout ?? TimeSpan.FromSeconds(5));
         var server = Sys.ActorOf(ControlProtocol.Props(settings, coordinator.Ref));
         server.Tell(ControlProtocol.WaitUntilBound.Instance, TestActor);
         var bound = ExpectMsg<ControlProtocol.Bound>(Patience);
@@ -279,7 +279,7 @@ public sealed class ControlServerSpecs : Akka.TestKit.Xunit2.TestKit
     {
         var (_, coordinator, path) = Start();
 
-        var second = Sys.ActorOf(ControlProtocol.Props(new ControlSettings(path, 1024, TimeSpan.FromSeconds(5)), CreateTestProbe().Ref));
+        var second = Sys.ActorOf(ControlProtocol.Props(new ControlSettings(true, path, 1024, TimeSpan.FromSeconds(5)), CreateTestProbe().Ref));
         second.Tell(ControlProtocol.WaitUntilBound.Instance, TestActor);
         var failed = ExpectMsg<ControlProtocol.BindFailed>(Patience);
         Assert.Equal($"another node already serves {path}", failed.Reason);
@@ -299,7 +299,7 @@ public sealed class ControlServerSpecs : Akka.TestKit.Xunit2.TestKit
     {
         File.WriteAllText(SocketPath, "precious");
 
-        var server = Sys.ActorOf(ControlProtocol.Props(new ControlSettings(SocketPath, 1024, TimeSpan.FromSeconds(5)), CreateTestProbe().Ref));
+        var server = Sys.ActorOf(ControlProtocol.Props(new ControlSettings(true, SocketPath, 1024, TimeSpan.FromSeconds(5)), CreateTestProbe().Ref));
         server.Tell(ControlProtocol.WaitUntilBound.Instance, TestActor);
 
         var failed = ExpectMsg<ControlProtocol.BindFailed>(Patience);
@@ -324,7 +324,7 @@ public sealed class ControlServerSpecs : Akka.TestKit.Xunit2.TestKit
     [Fact]
     public async Task Peer_with_another_uid_is_refused_before_its_request_is_read()
     {
-        if (ControlPeerCredentials.EffectiveUserId != 0)
+        if (ShardRuntime.Runtime.Sockets.ProcessIdentity.EffectiveUserId != 0)
         {
             _output.WriteLine("Not run: needs root to start a client as user nobody (runuser).");
             return;

@@ -1,0 +1,65 @@
+using Akka.Configuration;
+using ShardRuntime.Actors.Settings;
+
+namespace ShardRuntime.Host.Node;
+
+/// <summary>
+/// The HOCON a node runs on: the file named with <c>--config</c>, or the host's embedded copy of
+/// config/hocon/shard-runtime.conf. Parsed and validated before anything starts, so that a bad file stops
+/// start-up with a message naming the file and the key.
+/// </summary>
+internal sealed record NodeConfig(Config Config, ShardRuntimeSettings Settings, string Source)
+{
+    private static string Quote(string value) => System.Text.Json.JsonSerializer.Serialize(value);
+
+    public const string EmbeddedName = "embedded config/hocon/shard-runtime.conf";
+
+    public static NodeConfig Load(FileInfo? file, string? controlSocket = null)
+    {
+        string text, source;
+        if (file is null)
+        {
+            using var stream = typeof(NodeConfig).Assembly.GetManifestResourceStream("ShardRuntime.Host.shard-runtime.conf")
+                ?? throw new InvalidOperationException("the host was built without its embedded shard-runtime.conf");
+            text = new StreamReader(stream).ReadToEnd();
+            source = EmbeddedName;
+        }
+        else
+        {
+            source = file.FullName;
+            try
+            {
+                text = File.ReadAllText(file.FullName);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new NodeConfigException(source, $"cannot be read: {e.Message}");
+            }
+        }
+
+        Config config;
+        try
+        {
+            config = ConfigurationFactory.ParseString(text);
+        }
+        catch (Exception e)
+        {
+            throw new NodeConfigException(source, $"is not valid HOCON: {e.Message}");
+        }
+
+        if (controlSocket is not null)
+            config = ConfigurationFactory.ParseString($"shard-runtime.control.socket-path = {Quote(controlSocket)}").WithFallback(config);
+
+        try
+        {
+            return new NodeConfig(config, ShardRuntimeSettings.Create(config), source);
+        }
+        catch (ShardRuntimeConfigurationException e)
+        {
+            throw new NodeConfigException(source, e.Message);
+        }
+    }
+}
+
+/// <summary>The node's configuration is unusable; the message names the file and what is wrong.</summary>
+internal sealed class NodeConfigException(string source, string problem) : Exception($"{source}: {problem}");

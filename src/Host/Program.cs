@@ -1,0 +1,9 @@
+using ShardRuntime.Host.Cli;
+using ShardRuntime.Host.Node;
+
+// The node and its command-line tool in one executable: no arguments (or `run`) starts a node,
+// the other commands talk to a running node over its control socket.
+return await CommandLine.InvokeAsync(args, (parse, token) => NodeRunner.RunAsync(
+    parse.GetValue(CommandLine.ConfigOption),
+    parse.GetValue(CommandLine.ControlSocketOption),
+    token));
