@@ -1,0 +1,132 @@
+using System.Net;
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using ShardRuntime.Actors.Hosting;
+using ShardRuntime.Actors.Settings;
+using ShardRuntime.Actors.Tests.Support;
+using ShardRuntime.Runtime.Connections;
+using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
+
+namespace ShardRuntime.Actors.Tests.Hosting;
+
+public sealed class ShardRuntimeHostingSpecs
+{
+    [Fact]
+    public void Options_must_become_HOCON_that_reads_back_into_the_same_settings()
+    {
+        var options = new ShardRuntimeOptions { ControlSocketPath = "/tmp/x \"quoted\"/control.sock", ShutdownDrainTimeout = TimeSpan.FromSeconds(7) };
+        options.AddListener("http", l =>
+        {
+            l.EndPoint = "127.0.0.1:8081";
+            l.Handler = "http-ok";
+            l.Shards = 3;
+            l.Backlog = 1024;
+            l.MaxConnections = 77;
+            l.IdleTimeout = TimeSpan.FromMilliseconds(1500);
+            l.DrainTimeout = TimeSpan.FromSeconds(9);
+            l.MaxPendingWriteBytes = 128 * 1024;
+        });
+
+        var settings = ShardRuntimeSettings.Create(options.ToConfig());
+
+        var http = Assert.Single(settings.Listeners);
+        Assert.Equal(new IPEndPoint(IPAddress.Loopback, 8081), http.EndPoint);
+        Assert.Equal("http-ok", http.Handler);
+        Assert.Equal(3, http.Shards);
+        Assert.Equal(1024, http.Backlog);
+        Assert.Equal(77, http.MaxConnections);
+        Assert.Equal(TimeSpan.FromMilliseconds(1500), http.IdleTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(9), http.DrainTimeout);
+        Assert.Equal(128 * 1024, http.MaxPendingWriteBytes);
+        Assert.Equal("/tmp/x \"quoted\"/control.sock", settings.Control.SocketPath);
+        Assert.Equal(TimeSpan.FromSeconds(7), settings.ShutdownDrainTimeout);
+    }
+
+    [Fact]
+    public void Options_left_unset_must_write_no_HOCON_so_reference_conf_decides()
+    {
+        var options = new ShardRuntimeOptions();
+        options.AddListener("echo", l => l.EndPoint = "127.0.0.1:7001");
+        var hocon = options.ToHocon();
+
+        Assert.DoesNotContain("idle-timeout", hocon);
+        Assert.DoesNotContain("shards", hocon);
+        Assert.DoesNotContain("control", hocon);
+        var echo = Assert.Single(ShardRuntimeSettings.Create(options.ToConfig()).Listeners);
+        Assert.Equal(ReferenceConfig.Default.GetTimeSpan("shard-runtime.listener-defaults.idle-timeout"), echo.IdleTimeout);
+    }
+
+    [Fact]
+    public async Task WithShardRuntime_must_serve_a_user_handler_register_the_coordinator_and_drain_on_host_stop()
+    {
+        var controlDir = Directory.CreateTempSubdirectory("shardruntime-hosting-");
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddAkka("hosting-spec", akka => akka.WithShardRuntime(o =>
+        {
+            o.ControlSocketPath = Path.Combine(controlDir.FullName, "control.sock");
+            o.AddHandler(new UpperCaseFactory());
+            o.AddListener("upper", l =>
+            {
+                l.EndPoint = "127.0.0.1:0";
+                l.Handler = "upper";
+                l.Shards = 2;
+            });
+        }));
+        using var host = builder.Build();
+        await host.StartAsync();
+        try
+        {
+            var registry = host.Services.GetRequiredService<ActorRegistry>();
+            var coordinator = await registry.GetAsync<CoordinatorProtocol.Marker>();
+            Assert.IsType<CoordinatorProtocol.Started>(await coordinator.Ask<object>(CoordinatorProtocol.WaitUntilStarted.Instance, Clients.Timeout));
+            var status = await coordinator.Ask<CoordinatorProtocol.NodeStatus>(CoordinatorProtocol.GetStatus.Instance, Clients.Timeout);
+            var upper = Assert.Single(status.Listeners);
+            Assert.Equal(2, upper.Shards.Count);
+            Assert.True(File.Exists(Path.Combine(controlDir.FullName, "control.sock")));
+
+            using var client = await Clients.ConnectAsync(IPEndPoint.Parse(upper.EndPoint));
+            await Clients.SendAsync(client, "shard me");
+            Assert.Equal("SHARD ME"u8.ToArray(), await Clients.ReceiveExactlyAsync(client, 8));
+
+            // Host stop drains: the open connection is let finish, so close it from our side while stopping.
+            var stopping = host.StopAsync();
+            await Clients.SendAsync(client, "bye");
+            Assert.Equal("BYE"u8.ToArray(), await Clients.ReceiveExactlyAsync(client, 3));
+            client.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+            Assert.Equal("", await Clients.ReceiveToEndAsync(client));
+            await stopping.WaitAsync(Clients.Timeout);
+            Assert.False(File.Exists(Path.Combine(controlDir.FullName, "control.sock")));
+        }
+        finally
+        {
+            await host.StopAsync();
+            controlDir.Delete(recursive: true);
+        }
+    }
+
+    private sealed class UpperCaseFactory : IConnectionHandlerFactory
+    {
+        public string Name => "upper";
+
+        public IConnectionHandler Create(IConnectionContext context) => new Handler();
+
+        private sealed class Handler : IConnectionHandler
+        {
+            public int OnReceived(IConnectionContext context, ReadOnlySpan<byte> data)
+            {
+                Span<byte> upper = stackalloc byte[Math.Min(data.Length, 256)];
+                var done = 0;
+                while (done < data.Length)
+                {
+                    var n = Math.Min(upper.Length, data.Length - done);
+                    for (var i = 0; i < n; i++) upper[i] = (byte)char.ToUpperInvariant((char)data[done + i]);
+                    context.Write(upper[..n]);
+                    done += n;
+                }
+                return data.Length;
+            }
+        }
+    }
+}
