@@ -215,4 +215,31 @@ public sealed class ConnectionSpecs : TestKit
         Assert.Equal("c"u8.ToArray(), await Clients.ReceiveExactlyAsync(next, 1));
         Assert.Equal(2, Specs.Listener(coordinator, "e").OpenConnections);
     }
+
+    [Fact]
+    public async Task Connections_reset_while_waiting_in_the_backlog_must_not_stop_the_listener()
+    {
+        // One slot: the first client holds it, the next ones wait (parked or in the kernel's backlog) and reset.
+        var coordinator = Specs.StartCoordinator(Sys,
+            Specs.Settings("""e { endpoint = "127.0.0.1:0", handler = echo, shards = 1, max-connections = 1 }"""));
+        var endPoint = Specs.EndPoint(coordinator, "e");
+        var holder = await Clients.ConnectAsync(endPoint);
+        await Clients.SendAsync(holder, "h");
+        await Clients.ReceiveExactlyAsync(holder, 1);
+
+        for (var i = 0; i < 10; i++)
+        {
+            var quitter = await Clients.ConnectAsync(endPoint);
+            await Clients.SendAsync(quitter, "never answered");
+            quitter.LingerState = new LingerOption(true, 0);
+            quitter.Dispose(); // RST while it waits
+        }
+
+        holder.Dispose();
+        // The listener survives every reset and serves the next client.
+        using var next = await Clients.ConnectAsync(endPoint);
+        await Clients.SendAsync(next, "next");
+        Assert.Equal("next"u8.ToArray(), await Clients.ReceiveExactlyAsync(next, 4));
+        await AwaitAssertAsync(() => Assert.Equal(1, Specs.Listener(coordinator, "e").OpenConnections), Clients.Timeout);
+    }
 }
