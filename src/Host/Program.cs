@@ -6,4 +6,5 @@ using ShardRuntime.Host.Node;
 return await CommandLine.InvokeAsync(args, (parse, token) => NodeRunner.RunAsync(
     parse.GetValue(CommandLine.ConfigOption),
     parse.GetValue(CommandLine.ControlSocketOption),
+    parse.GetValue(CommandLine.LogFormatOption) == "json",
     token));

@@ -43,14 +43,14 @@ internal sealed class ControlConnectionActor : ReceiveActor
         }
         catch (Exception e)
         {
-            _log.Warning("Control client refused: its credentials could not be read: {0}", e.Message);
+            _log.Warning("Control client refused: its credentials could not be read: {Error}", e.Message);
             Reply(ControlJson.Failure("permission denied: the peer's credentials could not be read"));
             return;
         }
 
         if (peerUserId != _nodeUserId)
         {
-            _log.Warning("Control client refused: peer pid {0} uid {1} is not the node's uid {2}", peerProcessId, peerUserId, _nodeUserId);
+            _log.Warning("Control client refused: peer pid {PeerPid} uid {PeerUid} is not the node's uid {NodeUid}", peerProcessId, peerUserId, _nodeUserId);
             Reply(ControlJson.Failure(string.Create(CultureInfo.InvariantCulture,
                 $"permission denied: peer uid {peerUserId} is not the node's uid {_nodeUserId}")));
             return;
@@ -84,25 +84,25 @@ internal sealed class ControlConnectionActor : ReceiveActor
             }
             catch (ControlRequestException e)
             {
-                _log.Info("Control request refused: {0}", e.Message);
+                _log.Info("Control request refused: {Reason}", e.Message);
                 Reply(ControlJson.Failure(e.Message));
                 return;
             }
 
-            _log.Debug("Control request {0}: asking the coordinator {1}", command.Name, message);
+            _log.Debug("Control request {Command}: asking the coordinator {Message}", command.Name, message);
             Become(() => Asking(command));
             _coordinator.Ask<object>(message, _settings.RequestTimeout)
                 .PipeTo(Self, success: answer => new CoordinatorAnswered(answer), failure: e => new CoordinatorAnswered(new Status.Failure(e)));
         });
         Receive<RequestUnreadable>(m =>
         {
-            _log.Info("Control request refused: {0}", m.Error);
+            _log.Info("Control request refused: {Reason}", m.Error);
             Reply(ControlJson.Failure(m.Error));
         });
         Receive<ClientGone>(m =>
         {
             if (m.Cause is not null)
-                _log.Debug("Control client left before sending a request: {0}", m.Cause.Message);
+                _log.Debug("Control client left before sending a request: {Error}", m.Cause.Message);
             Context.Stop(Self);
         });
     }
@@ -129,7 +129,7 @@ internal sealed class ControlConnectionActor : ReceiveActor
         Receive<ReplySent>(_ => Context.Stop(Self));
         Receive<ReplyFailed>(m =>
         {
-            _log.Debug("Control reply not delivered: {0}", m.Cause.Message);
+            _log.Debug("Control reply not delivered: {Error}", m.Cause.Message);
             Context.Stop(Self);
         });
     }

@@ -52,7 +52,7 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
         if (_bound is not null)
         {
             ControlSocketFile.Close(_bound);
-            _log.Info("Control socket {0} closed", _bound.Path);
+            _log.Info("Control socket {SocketPath} closed", _bound.Path);
         }
         else if (_binding is { IsCompleted: false })
         {
@@ -68,7 +68,7 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
         {
             _bound = m.Bound;
             _accepting = new CancellationTokenSource();
-            _log.Info("Control socket listening on {0}", m.Bound.Path);
+            _log.Info("Control socket listening on {SocketPath}", m.Bound.Path);
             foreach (var waiting in _waitingForBind)
                 waiting.Tell(new Control.Bound(m.Bound.Path));
             _waitingForBind.Clear();
@@ -81,12 +81,12 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
             if (m.Cause is ControlBindException)
             {
                 reason = m.Cause.Message;
-                _log.Error("Control socket not served: {0}", reason);
+                _log.Error("Control socket not served: {Reason}", reason);
             }
             else
             {
                 reason = $"cannot serve the control socket {_settings.SocketPath}: {m.Cause.Message}";
-                _log.Error(m.Cause, "Control socket not served: {0}", reason);
+                _log.Error(m.Cause, "Control socket not served: {Reason}", reason);
             }
             foreach (var waiting in _waitingForBind)
                 waiting.Tell(new Control.BindFailed(_settings.SocketPath, reason));

@@ -26,6 +26,20 @@ public static class CommandLine
         HelpName = "file",
     };
 
+    /// <summary><c>run --log-format text|json</c>: human-readable console lines (default) or one JSON object per event.</summary>
+    public static Option<string> LogFormatOption { get; } = CreateLogFormatOption();
+
+    private static Option<string> CreateLogFormatOption()
+    {
+        var option = new Option<string>("--log-format")
+        {
+            Description = "Console log format: text, or json (one structured event per line)",
+            DefaultValueFactory = _ => "text",
+        };
+        option.AcceptOnlyFromAmong("text", "json");
+        return option;
+    }
+
     /// <summary>
     /// Global <c>--control-socket &lt;path&gt;</c>: the control socket's path, null when not given. <c>status</c> and
     /// <c>scale</c> then use the path of reference.conf (<see cref="ControlSettings.DefaultSocketPath"/> unless set);
@@ -53,6 +67,7 @@ public static class CommandLine
         var runCommand = new Command("run", "Run a node: serve the configured listeners until SIGTERM or Ctrl+C (the default command)")
         {
             ConfigOption,
+            LogFormatOption,
         };
         runCommand.SetAction(run);
 

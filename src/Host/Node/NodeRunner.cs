@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Serilog;
 using Serilog.Events;
+using Serilog.Formatting.Json;
 using ShardRuntime.Actors.Hosting;
 using ControlProtocol = ShardRuntime.Actors.Control.Control;
 using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
@@ -28,15 +29,17 @@ internal static class NodeRunner
     /// <summary>Exit code when the configuration is unusable.</summary>
     public const int ConfigInvalid = 2;
 
-    public static async Task<int> RunAsync(FileInfo? configFile, string? controlSocket, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(FileInfo? configFile, string? controlSocket, bool jsonLogs, CancellationToken cancellationToken)
     {
-        Log.Logger = new LoggerConfiguration()
+        var logging = new LoggerConfiguration()
             .MinimumLevel.Information()
             .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
-            .Enrich.FromLogContext()
-            .WriteTo.Console(
-                outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {Message:lj} {Properties:j}{NewLine}{Exception}",
-                standardErrorFromLevel: LogEventLevel.Verbose)
+            .Enrich.FromLogContext();
+        // Listener, Shard and Connection are properties of every event about them: in JSON they are fields,
+        // in text they are part of the rendered message.
+        Log.Logger = (jsonLogs
+                ? logging.WriteTo.Console(new JsonFormatter(renderMessage: true))
+                : logging.WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {Message:lj}{NewLine}{Exception}"))
             .CreateLogger();
         try
         {
