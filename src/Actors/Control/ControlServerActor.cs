@@ -109,7 +109,7 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
             }
             catch (Exception e)
             {
-                _log.Error(e, "Control socket could not start {0}", name);
+                _log.Error(e, "Control socket could not start {Name}", name);
                 m.Client.Dispose();
             }
             Accept();
@@ -120,13 +120,13 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
                 || m.Cause is SocketException { SocketErrorCode: SocketError.OperationAborted or SocketError.Shutdown })
             {
                 // The listening socket is gone: nothing will be accepted any more.
-                _log.Warning("Control socket {0} stopped accepting: {1}", _bound!.Path, m.Cause.Message);
+                _log.Warning("Control socket {SocketPath} stopped accepting: {Error}", _bound!.Path, m.Cause.Message);
                 Context.Stop(Self);
                 return;
             }
 
             // ECONNABORTED, EMFILE, ENOBUFS ...: never let a transient error end the server.
-            _log.Warning("Control socket {0} accept failed, retrying in {1}: {2}", _bound!.Path, AcceptRetryDelay, m.Cause.Message);
+            _log.Warning("Control socket {SocketPath} accept failed, retrying in {Delay}: {Error}", _bound!.Path, AcceptRetryDelay, m.Cause.Message);
             Timers.StartSingleTimer(nameof(AcceptAgain), AcceptAgain.Instance, AcceptRetryDelay);
         });
         Receive<AcceptAgain>(_ => Accept());

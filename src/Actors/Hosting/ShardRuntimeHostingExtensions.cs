@@ -68,7 +68,7 @@ public static class ShardRuntimeHostingExtensions
                 }
                 catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
                 {
-                    system.Log.Warning("ShardRuntime drain did not finish within {0}", settings.ShutdownDrainTimeout);
+                    system.Log.Warning("ShardRuntime drain did not finish within {DrainTimeout}", settings.ShutdownDrainTimeout);
                 }
                 return Done.Instance;
             });
