@@ -159,6 +159,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
             }
 
             _s.BytesIn += n;
+            _s.Counters.Received(n);
             _s.LastActivity = Environment.TickCount64;
             if (_s.OutputShut)
             {
@@ -295,6 +296,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
     {
         _s.Tx.Advance(n);
         _s.BytesOut += n;
+        _s.Counters.Sent(n);
         _s.LastActivity = Environment.TickCount64;
     }
 
@@ -417,7 +419,9 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
                 Log.Warning("Connection {Listener}/{Shard}/{Connection} handler OnClosed threw: {Error}", ListenerName, ShardId, ConnectionId, e.Message);
             }
         }
-        _s.Counters.ConnectionClosed(_s.BytesIn, _s.BytesOut);
+        _s.Counters.ConnectionClosed();
+        Log.Debug("Connection {Listener}/{Shard}/{Connection} closed ({Reason}): {BytesIn} bytes in, {BytesOut} bytes out",
+            ListenerName, ShardId, ConnectionId, reason, _s.BytesIn, _s.BytesOut);
         if (error is not null)
             Log.Debug("Connection {Listener}/{Shard}/{Connection} ended early: {Error}", ListenerName, ShardId, ConnectionId, error.Message);
         if (!_s.ReceivePending) _s.ReceiveArgs.Dispose();

@@ -22,10 +22,9 @@ internal sealed class ShardCounters
         Interlocked.Increment(ref _open);
     }
 
-    public void ConnectionClosed(long received, long sent)
-    {
-        Interlocked.Decrement(ref _open);
-        Interlocked.Add(ref _bytesReceived, received);
-        Interlocked.Add(ref _bytesSent, sent);
-    }
+    public void ConnectionClosed() => Interlocked.Decrement(ref _open);
+
+    public void Received(int bytes) => Interlocked.Add(ref _bytesReceived, bytes);
+
+    public void Sent(int bytes) => Interlocked.Add(ref _bytesSent, bytes);
 }

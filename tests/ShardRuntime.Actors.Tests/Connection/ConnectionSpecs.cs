@@ -142,6 +142,9 @@ public sealed class ConnectionSpecs : TestKit
         await sending;
         Assert.Equal(payload.Length, echoed.Length);
         Assert.Equal(payload, echoed);
+        var shard = Specs.Listener(coordinator, "e").Shards.Single();
+        Assert.Equal(payload.Length, shard.BytesReceived);
+        Assert.Equal(payload.Length, shard.BytesSent);
     }
 
     [Fact]
