@@ -18,10 +18,11 @@ public static class Connection
         int shardId,
         ConnectionSettings settings,
         IConnectionHandlerFactory handler,
-        ShardCounters counters)
+        ShardCounters counters,
+        ConnectionBudget budget)
     {
         // The state is made once, here: a restarted actor instance gets this same object and continues the connection.
-        var state = new ConnectionState(socket, id, shardId, settings, handler, counters);
+        var state = new ConnectionState(socket, id, shardId, settings, handler, counters, budget);
         return Akka.Actor.Props.Create(() => new ConnectionActor(state));
     }
 
@@ -46,6 +47,13 @@ public static class Connection
     {
         public static readonly ReceiveReady Instance = new();
         private ReceiveReady() { }
+    }
+
+    /// <summary>Sender: the connection itself, after a batch of reads, to read on after other messages had their turn. Internal.</summary>
+    internal sealed class ReadMore
+    {
+        public static readonly ReadMore Instance = new();
+        private ReadMore() { }
     }
 
     /// <summary>Sender: the connection's send operation, when a send that could not finish at once completes. Internal.</summary>

@@ -64,11 +64,15 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
         switch (message)
         {
             case Connection.ReceiveReady:
+                if (!_s.ReceivePending) break; // stale: the operation it reports was already taken care of
                 _s.ReceivePending = false;
                 if (_s.ReceiveArgs.SocketError != SocketError.Success)
                     OnSocketError(_s.ReceiveArgs.SocketError);
                 else
                     ReadLoop();
+                break;
+            case Connection.ReadMore:
+                ReadLoop();
                 break;
             case Connection.SendCompleted:
                 OnSendCompleted();
@@ -118,11 +122,30 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
         if (!_s.Finished) AbortNow(ConnectionCloseReason.Aborted, stopping: true);
     }
 
+    /// <summary>
+    /// Reads and delivers while data is there, up to a batch. Handler callbacks can lead back here (a close, a
+    /// resumed reader); such a nested call returns at once and this loop, which re-checks its state every turn,
+    /// goes on, so that only one receive is ever in flight.
+    /// </summary>
     private void ReadLoop()
+    {
+        if (_s.InReadLoop) return;
+        _s.InReadLoop = true;
+        try
+        {
+            ReadBatchOnce();
+        }
+        finally
+        {
+            _s.InReadLoop = false;
+        }
+    }
+
+    private void ReadBatchOnce()
     {
         for (var i = 0; i < ReadBatch; i++)
         {
-            if (_s.Finished || _s.ReceivePending || _s.InputEnded) return;
+            if (_s.Finished || _s.ReceivePending || _s.InputEnded || _s.ReadPaused) return;
             if (_s.Tx.Pending > _s.Settings.MaxPendingWriteBytes)
             {
                 _s.ReadPaused = true; // backpressure: the reader reads again when the queue has drained to half
@@ -171,9 +194,8 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
             if (!Deliver() || !AfterCallback()) return;
         }
         // Yield to other messages (and other actors on this dispatcher thread), then read on.
-        _s.ReceivePending = true;
-        _s.Self.Tell(Connection.ReceiveReady.Instance);
-        _s.ReceiveArgs.SocketError = SocketError.Success;
+        if (!_s.Finished && !_s.ReceivePending && !_s.InputEnded && !_s.ReadPaused)
+            _s.Self.Tell(Connection.ReadMore.Instance);
     }
 
     /// <summary>Gives the unconsumed bytes to the handler and keeps what it leaves. False when the connection ended.</summary>
@@ -399,7 +421,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
     private void Finish(ConnectionCloseReason reason, Exception? error = null, bool stopping = false)
     {
         if (_s.Finished) return;
-        _s.Finished = true;
+        Volatile.Write(ref _s.Finished, true);
         _s.Socket.Dispose();
         _s.Tx.Clear(keep: _s.SendingBuffer);
         if (_s.Rx is not null)
@@ -420,6 +442,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
             }
         }
         _s.Counters.ConnectionClosed();
+        _s.Budget.Release();
         Log.Debug("Connection {Listener}/{Shard}/{Connection} closed ({Reason}): {BytesIn} bytes in, {BytesOut} bytes out",
             ListenerName, ShardId, ConnectionId, reason, _s.BytesIn, _s.BytesOut);
         if (error is not null)

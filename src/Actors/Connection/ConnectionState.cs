@@ -15,7 +15,9 @@ namespace ShardRuntime.Actors.Connection;
 /// </summary>
 internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeature
 {
-    public ConnectionState(Socket socket, long id, int shardId, ConnectionSettings settings, IConnectionHandlerFactory factory, ShardCounters counters)
+    public ConnectionState(
+        Socket socket, long id, int shardId, ConnectionSettings settings, IConnectionHandlerFactory factory,
+        ShardCounters counters, ConnectionBudget budget)
     {
         Socket = socket;
         ConnectionId = id;
@@ -23,15 +25,31 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
         Settings = settings;
         Factory = factory;
         Counters = counters;
+        Budget = budget;
         ReceiveArgs.SetBuffer(Array.Empty<byte>(), 0, 0);
-        ReceiveArgs.Completed += (_, _) => Self.Tell(Connection.ReceiveReady.Instance);
-        SendArgs.Completed += (_, _) => Self.Tell(Connection.SendCompleted.Instance);
+        ReceiveArgs.Completed += (_, args) => Completed(args, Connection.ReceiveReady.Instance);
+        SendArgs.Completed += (_, args) => Completed(args, Connection.SendCompleted.Instance);
+    }
+
+    /// <summary>
+    /// An I/O operation finished on a pool thread: tell the actor, or, when the connection already ended (the
+    /// operation was cancelled by closing the socket), free the operation's resources here.
+    /// </summary>
+    private void Completed(SocketAsyncEventArgs args, object message)
+    {
+        if (!Volatile.Read(ref Finished))
+        {
+            Self.Tell(message);
+            return;
+        }
+        args.Dispose();
     }
 
     public readonly Socket Socket;
     public readonly ConnectionSettings Settings;
     public readonly IConnectionHandlerFactory Factory;
     public readonly ShardCounters Counters;
+    public readonly ConnectionBudget Budget;
     public readonly SocketAsyncEventArgs ReceiveArgs = new();
     public readonly SocketAsyncEventArgs SendArgs = new();
     public readonly WriteQueue Tx = new();
@@ -47,6 +65,7 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
     public long LastActivity;
 
     public bool ReceivePending;
+    public bool InReadLoop;
     public bool Sending;
     public byte[]? SendingBuffer;
     public bool ReadPaused;

@@ -24,7 +24,11 @@ public static class Coordinator
 
     /// <summary>Props of the coordinator. It binds <paramref name="settings"/>' listeners when it starts.</summary>
     public static Props Props(ShardRuntimeSettings settings, HandlerCatalog handlers, IListenerSocketFactory? socketFactory = null) =>
-        Akka.Actor.Props.Create(() => new CoordinatorActor(settings, handlers, socketFactory ?? ReuseportSocketFactory.Instance));
+        CreateProps(new CoordinatorState(), settings, handlers, socketFactory ?? ReuseportSocketFactory.Instance);
+
+    private static Props CreateProps(CoordinatorState state, ShardRuntimeSettings settings, HandlerCatalog handlers, IListenerSocketFactory socketFactory) =>
+        // The registry is made once, here: a restarted coordinator gets this same object.
+        Akka.Actor.Props.Create(() => new CoordinatorActor(state, settings, handlers, socketFactory));
 
     /// <summary>Marker of every command the coordinator accepts, so a refusal can name the command it refuses.</summary>
     public interface ICommand;

@@ -5,7 +5,6 @@ using Akka.Event;
 using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Listener;
 using ShardRuntime.Actors.Settings;
-using ShardRuntime.Runtime.Connections;
 using ShardRuntime.Runtime.Sockets;
 using ListenerProtocol = ShardRuntime.Actors.Listener.Listener;
 
@@ -13,24 +12,22 @@ namespace ShardRuntime.Actors.Coordinator;
 
 /// <summary>
 /// The one owner of every state change on the node: holds the desired state of each named listener and makes
-/// reality match it, binding sockets and starting or retiring shard actors. Shards it supervises are restarted
-/// on the same socket; sockets live in its registry so a crash of a shard closes none.
+/// reality match it, binding sockets and starting or retiring shard actors. Changes bind every new socket first and
+/// only then retire old ones, so a change that fails (a port held by someone else) changes nothing. Shards it
+/// supervises are restarted on the same socket; its registry (<see cref="CoordinatorState"/>) outlives a restart
+/// of the coordinator itself.
 /// </summary>
 internal sealed class CoordinatorActor : UntypedActor
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly CoordinatorState _s;
+    private readonly IReadOnlyList<ListenerSettings> _initial;
     private readonly HandlerCatalog _handlers;
     private readonly IListenerSocketFactory _socketFactory;
-    private readonly Dictionary<string, ListenerState> _listeners = new(StringComparer.Ordinal);
-    private readonly Dictionary<IActorRef, (ListenerState Listener, ShardState Shard)> _byActor = new();
-    private readonly DateTimeOffset _startedAt = DateTimeOffset.UtcNow;
-    private readonly IReadOnlyList<ListenerSettings> _initial;
-    private string? _startFailure;
-    private bool _draining;
-    private IActorRef? _drainRequester;
 
-    public CoordinatorActor(ShardRuntimeSettings settings, HandlerCatalog handlers, IListenerSocketFactory socketFactory)
+    public CoordinatorActor(CoordinatorState state, ShardRuntimeSettings settings, HandlerCatalog handlers, IListenerSocketFactory socketFactory)
     {
+        _s = state;
         _initial = settings.Listeners;
         _handlers = handlers;
         _socketFactory = socketFactory;
@@ -42,19 +39,34 @@ internal sealed class CoordinatorActor : UntypedActor
 
     protected override void PreStart()
     {
+        if (_s.Started)
+        {
+            // Restarted: the shards (restarted along with us, sockets untouched) are watched again.
+            foreach (var actor in _s.ByActor.Keys) Context.Watch(actor);
+            return;
+        }
+        _s.Started = true;
         var failure = Apply(_initial);
         if (failure is not null)
         {
-            _startFailure = failure;
+            _s.StartFailure = failure;
             _log.Error("Start-up failed: {Reason}", failure);
         }
     }
 
+    protected override void PreRestart(Exception reason, object message)
+    {
+        // Deliberately not base.PreRestart: stopping the shards would close every socket and connection.
+        _log.Error(reason, "Coordinator crashed on {Message}; restarting with its registry, sockets and shards", message?.GetType().Name ?? "start-up");
+    }
+
+    protected override void PostRestart(Exception reason) => PreStart();
+
     protected override void PostStop()
     {
         // The node is going away: release every socket the shards did not close themselves.
-        foreach (var shard in _listeners.Values.SelectMany(l => l.Shards.Values))
-            shard.Socket.Dispose();
+        foreach (var shard in _s.Listeners.Values.Concat(_s.Retired).SelectMany(l => l.Shards.Values))
+            shard.Socket.DisposeAll();
     }
 
     protected override void OnReceive(object message)
@@ -62,19 +74,14 @@ internal sealed class CoordinatorActor : UntypedActor
         switch (message)
         {
             case Coordinator.WaitUntilStarted cmd:
-                Sender.Tell(_startFailure is null ? Coordinator.Started.Instance : new Coordinator.CommandFailed(cmd, _startFailure));
+                Sender.Tell(_s.StartFailure is null ? Coordinator.Started.Instance : new Coordinator.CommandFailed(cmd, _s.StartFailure));
                 break;
             case Coordinator.ScaleTo scale:
                 Sender.Tell(Scale(scale));
                 break;
             case Coordinator.ApplySettings apply:
             {
-                if (_draining)
-                {
-                    Sender.Tell(new Coordinator.CommandFailed(apply, "the node is draining for shutdown"));
-                    break;
-                }
-                var failure = Apply(apply.Listeners);
+                var failure = _s.Draining ? "the node is draining for shutdown" : Apply(apply.Listeners);
                 Sender.Tell(failure is null ? Coordinator.SettingsApplied.Instance : new Coordinator.CommandFailed(apply, failure));
                 break;
             }
@@ -95,98 +102,131 @@ internal sealed class CoordinatorActor : UntypedActor
 
     private object Scale(Coordinator.ScaleTo scale)
     {
-        if (_draining)
+        if (_s.Draining)
             return new Coordinator.CommandFailed(scale, "the node is draining for shutdown");
-        if (!_listeners.TryGetValue(scale.Listener, out var listener) || listener.Removed)
-            return new Coordinator.CommandFailed(scale, $"no listener named '{scale.Listener}' (listeners: {string.Join(", ", _listeners.Keys.Order())})");
+        if (!_s.Listeners.TryGetValue(scale.Listener, out var listener))
+            return new Coordinator.CommandFailed(scale, $"no listener named '{scale.Listener}' (listeners: {string.Join(", ", _s.Listeners.Keys.Order(StringComparer.Ordinal))})");
         if (scale.Shards < 1 || scale.Shards > ListenerSettings.MaxShards)
             return new Coordinator.CommandFailed(scale, $"shard count must be between 1 and {ListenerSettings.MaxShards}, got {scale.Shards}");
 
-        var failure = Reconcile(listener, scale.Shards);
-        if (failure is not null) return new Coordinator.CommandFailed(scale, failure);
+        if (!TryBind(listener.Settings, Math.Max(0, scale.Shards - listener.ActiveCount), listener.BoundEndPoint, out var sockets, out var failure))
+            return new Coordinator.CommandFailed(scale, failure);
         listener.Desired = scale.Shards;
+        StartShards(listener, sockets);
+        RetireShards(listener, listener.ActiveCount - scale.Shards);
         _log.Info("Listener {Listener} scaled to {Shards} shards", listener.Name, scale.Shards);
         return new Coordinator.ScaledTo(listener.Name, listener.ActiveCount, listener.Shards.Values.Count(s => s.Retiring));
     }
 
-    /// <summary>Makes the listeners match <paramref name="desired"/>. Returns why it could not, or null.</summary>
+    /// <summary>
+    /// Makes the listeners match <paramref name="desired"/>: first validates and binds every socket the change
+    /// needs (on failure those are closed and nothing changes), then starts new shards and retires old ones.
+    /// Returns why it could not, or null.
+    /// </summary>
     private string? Apply(IReadOnlyList<ListenerSettings> desired)
     {
+        var duplicate = desired.GroupBy(l => l.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+            return $"listener '{duplicate.Key}' is declared more than once";
         foreach (var settings in desired)
         {
             if (!_handlers.TryGet(settings.Handler, out _))
                 return $"listener '{settings.Name}': {_handlers.UnknownHandlerReason(settings.Handler)}";
         }
 
-        var wanted = desired.ToDictionary(l => l.Name, StringComparer.Ordinal);
-        foreach (var listener in _listeners.Values.Where(l => !l.Removed && !wanted.ContainsKey(l.Name)).ToList())
-        {
-            _log.Info("Listener {Listener} is no longer configured; retiring it", listener.Name);
-            listener.Removed = true;
-            Reconcile(listener, 0);
-        }
-
+        // Phase 1: bind.
+        var plan = new List<(ListenerSettings Settings, ListenerState? Existing, bool Replace, List<Socket> Sockets)>();
         foreach (var settings in desired)
         {
-            if (_listeners.TryGetValue(settings.Name, out var existing) && !existing.Removed)
+            _s.Listeners.TryGetValue(settings.Name, out var existing);
+            // Anything but the shard count changed: a new set of sockets replaces the old one. On the same endpoint
+            // the new sockets join the old ones' reuseport group, so the port never stops accepting.
+            var replace = existing is null || existing.Settings with { Shards = settings.Shards } != settings;
+            var keepPort = existing is not null && existing.Settings.EndPoint.Equals(settings.EndPoint) ? existing.BoundEndPoint : null;
+            var count = replace ? settings.EffectiveShards : Math.Max(0, settings.EffectiveShards - existing!.ActiveCount);
+            if (!TryBind(settings, count, keepPort, out var sockets, out var failure))
             {
-                if (!SameSocket(existing.Settings, settings))
-                {
-                    // A different endpoint or backlog is a different set of sockets: retire the old ones.
-                    existing.Removed = true;
-                    Reconcile(existing, 0);
-                }
-                else
-                {
-                    existing.Settings = settings;
-                    existing.Desired = settings.EffectiveShards;
-                    var failure = Reconcile(existing, existing.Desired);
-                    if (failure is not null) return failure;
-                    continue;
-                }
+                foreach (var bound in plan.SelectMany(p => p.Sockets)) bound.Dispose();
+                return failure;
             }
+            plan.Add((settings, existing, replace, sockets));
+        }
 
-            _handlers.TryGet(settings.Handler, out var handler);
-            var listener = new ListenerState(settings, handler, new ConnectionBudget(settings.MaxConnections));
-            if (_listeners.TryGetValue(settings.Name, out var old))
-                listener.InheritRetiring(old);
-            _listeners[settings.Name] = listener;
-            var bindFailure = Reconcile(listener, settings.EffectiveShards);
-            if (bindFailure is not null) return bindFailure;
+        // Phase 2: commit.
+        var wanted = desired.Select(l => l.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var removed in _s.Listeners.Values.Where(l => !wanted.Contains(l.Name)).ToList())
+        {
+            _log.Info("Listener {Listener} is no longer configured; retiring it", removed.Name);
+            RetireListener(removed);
+        }
+        foreach (var (settings, existing, replace, sockets) in plan)
+        {
+            if (replace)
+            {
+                if (existing is not null)
+                {
+                    _log.Info("Listener {Listener} changed; new sockets replace its {Shards} shards", settings.Name, existing.ActiveCount);
+                    RetireListener(existing);
+                }
+                _handlers.TryGet(settings.Handler, out var handler);
+                var listener = new ListenerState(settings, handler);
+                _s.Listeners[settings.Name] = listener;
+                StartShards(listener, sockets);
+            }
+            else
+            {
+                existing!.Desired = settings.EffectiveShards;
+                StartShards(existing, sockets);
+                RetireShards(existing, existing.ActiveCount - settings.EffectiveShards);
+            }
         }
         return null;
     }
 
-    private static bool SameSocket(ListenerSettings a, ListenerSettings b) =>
-        a.EndPoint.Equals(b.EndPoint) && a.Protocol == b.Protocol && a.Backlog == b.Backlog;
-
-    /// <summary>Binds or retires shards until <paramref name="listener"/> has <paramref name="count"/> accepting ones.</summary>
-    private string? Reconcile(ListenerState listener, int count)
+    /// <summary>Binds <paramref name="count"/> sockets for a listener, all or none.</summary>
+    private bool TryBind(ListenerSettings settings, int count, IPEndPoint? boundEndPoint, out List<Socket> sockets, out string failure)
     {
-        while (listener.ActiveCount < count)
+        sockets = new List<Socket>(count);
+        failure = "";
+        var endPoint = boundEndPoint ?? settings.EndPoint;
+        try
         {
-            Socket socket;
-            var endPoint = listener.BoundEndPoint ?? listener.Settings.EndPoint;
+            for (var i = 0; i < count; i++)
+            {
+                var socket = _socketFactory.Bind(new ListenerSocketOptions(endPoint, settings.Protocol, settings.Backlog));
+                sockets.Add(socket);
+                // Port 0: the first socket got an ephemeral port; the others join it there.
+                endPoint = (IPEndPoint)socket.LocalEndPoint!;
+            }
+            return true;
+        }
+        catch (ListenerBindException e)
+        {
+            _log.Error("Listener {Listener}: {Reason}", settings.Name, e.Message);
+            failure = $"listener '{settings.Name}': {e.Message}";
+        }
+        foreach (var socket in sockets) socket.Dispose();
+        sockets.Clear();
+        return false;
+    }
+
+    private void StartShards(ListenerState listener, List<Socket> sockets)
+    {
+        foreach (var socket in sockets)
+        {
+            ShardSocket shardSocket;
             try
             {
-                socket = _socketFactory.Bind(new ListenerSocketOptions(endPoint, listener.Settings.Protocol, listener.Settings.Backlog));
+                shardSocket = new ShardSocket(socket, _s.TakeShardId(listener.Name));
             }
-            catch (ListenerBindException e)
+            catch
             {
-                _log.Error("Listener {Listener}: {Reason}", listener.Name, e.Message);
-                return $"listener '{listener.Name}': {e.Message}";
+                socket.Dispose();
+                throw;
             }
-            listener.BoundEndPoint ??= (IPEndPoint)socket.LocalEndPoint!;
-            StartShard(listener, new ShardState(new ShardSocket(socket, listener.NextShardId++), new ShardCounters()));
+            listener.BoundEndPoint ??= shardSocket.EndPoint;
+            StartShard(listener, new ShardState(shardSocket));
         }
-
-        foreach (var shard in listener.Shards.Values.Where(s => !s.Retiring).OrderByDescending(s => s.Socket.ShardId)
-                     .Take(Math.Max(0, listener.ActiveCount - count)).ToList())
-        {
-            shard.Retiring = true;
-            shard.Actor.Tell(new ListenerProtocol.Retire(listener.Settings.DrainTimeout));
-        }
-        return null;
     }
 
     private void StartShard(ListenerState listener, ShardState shard)
@@ -197,20 +237,38 @@ internal sealed class CoordinatorActor : UntypedActor
         Context.Watch(actor);
         shard.Actor = actor;
         listener.Shards[shard.Socket.ShardId] = shard;
-        _byActor[actor] = (listener, shard);
+        _s.ByActor[actor] = (listener, shard);
+    }
+
+    /// <summary>Retires the <paramref name="count"/> accepting shards with the highest ids.</summary>
+    private void RetireShards(ListenerState listener, int count)
+    {
+        foreach (var shard in listener.Shards.Values.Where(s => !s.Retiring).OrderByDescending(s => s.Socket.ShardId).Take(Math.Max(0, count)).ToList())
+        {
+            shard.Retiring = true;
+            shard.Actor.Tell(new ListenerProtocol.Retire(listener.Settings.DrainTimeout));
+        }
+    }
+
+    private void RetireListener(ListenerState listener)
+    {
+        listener.Retired = true;
+        if (_s.Listeners.TryGetValue(listener.Name, out var current) && ReferenceEquals(current, listener))
+            _s.Listeners.Remove(listener.Name);
+        RetireShards(listener, listener.ActiveCount);
+        if (listener.Shards.Count > 0) _s.Retired.Add(listener);
     }
 
     private void OnShardTerminated(IActorRef actor)
     {
-        if (!_byActor.Remove(actor, out var entry)) return;
+        if (!_s.ByActor.Remove(actor, out var entry)) return;
         var (listener, shard) = entry;
-        if (shard.Retiring || _draining)
+        if (shard.Retiring || _s.Draining)
         {
-            shard.Socket.Dispose();
+            shard.Socket.DisposeAll();
             listener.Shards.Remove(shard.Socket.ShardId);
-            if (listener.Removed && listener.Shards.Count == 0 && _listeners.TryGetValue(listener.Name, out var current) && ReferenceEquals(current, listener))
-                _listeners.Remove(listener.Name);
-            if (_draining) CheckDrained();
+            if (listener.Retired && listener.Shards.Count == 0) _s.Retired.Remove(listener);
+            if (_s.Draining) CheckDrained();
             return;
         }
         // An accepting shard stopped after exhausting its restarts: start a fresh actor on the very same socket.
@@ -220,78 +278,50 @@ internal sealed class CoordinatorActor : UntypedActor
 
     private void BeginDrain(Coordinator.Drain drain)
     {
-        if (_draining)
+        _s.DrainRequesters.Add(Sender);
+        if (!_s.Draining)
         {
-            Sender.Tell(new Coordinator.CommandFailed(drain, "a drain is already in progress"));
-            return;
+            _s.Draining = true;
+            _log.Info("Draining: every listener stops accepting; open connections have {Timeout} to finish", drain.Timeout);
         }
-        _draining = true;
-        _drainRequester = Sender;
-        _log.Info("Draining: every listener stops accepting; open connections have {Timeout} to finish", drain.Timeout);
-        foreach (var listener in _listeners.Values)
+        // Every shard retires (again, for those already retiring: a nearer deadline wins).
+        foreach (var shard in _s.ByActor.Values.Select(e => e.Shard))
         {
-            foreach (var shard in listener.Shards.Values)
-            {
-                shard.Retiring = true;
-                shard.Actor.Tell(new ListenerProtocol.Retire(drain.Timeout));
-            }
+            shard.Retiring = true;
+            shard.Actor.Tell(new ListenerProtocol.Retire(drain.Timeout));
         }
         CheckDrained();
     }
 
     private void CheckDrained()
     {
-        if (_drainRequester is null || _byActor.Count > 0) return;
+        if (_s.DrainRequesters.Count == 0 || _s.ByActor.Count > 0) return;
         _log.Info("Drained: no listener accepts and no connection is open");
-        _drainRequester.Tell(Coordinator.Drained.Instance);
-        _drainRequester = null;
+        foreach (var requester in _s.DrainRequesters) requester.Tell(Coordinator.Drained.Instance);
+        _s.DrainRequesters.Clear();
     }
 
     private Coordinator.NodeStatus Status() =>
-        new(Environment.ProcessId, _startedAt, _draining, _listeners.Values.OrderBy(l => l.Name, StringComparer.Ordinal).Select(l =>
-        {
-            var shards = l.Shards.Values.OrderBy(s => s.Socket.ShardId).Select(s => new Coordinator.ShardStatus(
-                s.Socket.ShardId,
-                s.Retiring ? "retiring" : "accepting",
-                s.Socket.Inode,
-                s.Counters.Accepted,
-                s.Counters.Open,
-                s.Counters.BytesReceived,
-                s.Counters.BytesSent)).ToList();
-            return new Coordinator.ListenerStatus(
-                l.Name,
-                (l.BoundEndPoint ?? l.Settings.EndPoint).ToString(),
-                l.Settings.Protocol.ToString().ToLowerInvariant(),
-                l.Settings.Handler,
-                l.Removed ? 0 : l.Desired,
-                l.Settings.MaxConnections,
-                shards.Sum(s => s.Accepted),
-                shards.Sum(s => s.OpenConnections),
-                shards);
-        }).ToList());
-
-    private sealed class ListenerState(ListenerSettings settings, IConnectionHandlerFactory handler, ConnectionBudget budget)
-    {
-        public string Name => Settings.Name;
-        public ListenerSettings Settings { get; set; } = settings;
-        public IConnectionHandlerFactory Handler { get; } = handler;
-        public ConnectionBudget Budget { get; } = budget;
-        public int Desired { get; set; } = settings.EffectiveShards;
-        public bool Removed { get; set; }
-        public IPEndPoint? BoundEndPoint { get; set; }
-        public int NextShardId { get; set; }
-        public Dictionary<int, ShardState> Shards { get; } = new();
-        public int ActiveCount => Shards.Values.Count(s => !s.Retiring);
-
-        /// <summary>A listener re-declared on another endpoint keeps its old shards' ids apart from the new ones.</summary>
-        public void InheritRetiring(ListenerState old) => NextShardId = old.NextShardId;
-    }
-
-    private sealed class ShardState(ShardSocket socket, ShardCounters counters)
-    {
-        public ShardSocket Socket { get; } = socket;
-        public ShardCounters Counters { get; } = counters;
-        public IActorRef Actor { get; set; } = ActorRefs.Nobody;
-        public bool Retiring { get; set; }
-    }
+        new(Environment.ProcessId, _s.StartedAt, _s.Draining,
+            _s.Listeners.Values.Concat(_s.Retired).OrderBy(l => l.Name, StringComparer.Ordinal).ThenBy(l => l.Retired).Select(l =>
+            {
+                var shards = l.Shards.Values.OrderBy(s => s.Socket.ShardId).Select(s => new Coordinator.ShardStatus(
+                    s.Socket.ShardId,
+                    s.Retiring ? "retiring" : "accepting",
+                    s.Socket.Inode,
+                    s.Counters.Accepted,
+                    s.Counters.Open,
+                    s.Counters.BytesReceived,
+                    s.Counters.BytesSent)).ToList();
+                return new Coordinator.ListenerStatus(
+                    l.Name,
+                    (l.BoundEndPoint ?? l.Settings.EndPoint).ToString(),
+                    l.Settings.Protocol.ToString().ToLowerInvariant(),
+                    l.Settings.Handler,
+                    l.Retired ? 0 : l.Desired,
+                    l.Settings.MaxConnections,
+                    shards.Sum(s => s.Accepted),
+                    shards.Sum(s => s.OpenConnections),
+                    shards);
+            }).ToList());
 }

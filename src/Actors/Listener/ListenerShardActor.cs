@@ -10,8 +10,8 @@ namespace ShardRuntime.Actors.Listener;
 /// <summary>
 /// Owns one listening socket of a listener: accepts and spawns a <see cref="ConnectionActor"/> child per
 /// connection. States: accepting -> (paused at max-connections | backing off after a resource error) -> retiring.
-/// The socket lives in <see cref="ShardSocket"/>, outside the actor, so a crash of this actor closes nothing:
-/// a restart keeps the children and continues on the same socket.
+/// The socket and everything about the shard that must outlive the actor instance live in <see cref="ShardSocket"/>,
+/// so a crash of this actor closes nothing: the restart keeps the children and continues where it was.
 /// </summary>
 internal sealed class ListenerShardActor : UntypedActor, IWithTimers
 {
@@ -25,10 +25,6 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
     private readonly ShardCounters _counters;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly ConnectionSettings _connectionSettings;
-
-    private int _open;
-    private Socket? _parked;
-    private bool _retiring;
     private TimeSpan _backoff;
 
     public ListenerShardActor(
@@ -51,6 +47,8 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
 
     private int ShardId => _socket.ShardId;
 
+    private bool HasConnections => Context.GetChildren().Any();
+
     protected override SupervisorStrategy SupervisorStrategy() =>
         // A connection actor that fails is stopped, never restarted: its socket goes with it.
         new OneForOneStrategy(_ => Directive.Stop);
@@ -58,22 +56,33 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
     protected override void PreStart()
     {
         _socket.Owner = Self;
-        // After a restart the children (open connections) are still here: count and watch them again.
+        // After a restart the children (open connections) are still here: watch them again.
+        var open = 0;
         foreach (var child in Context.GetChildren())
         {
             Context.Watch(child);
-            _open++;
+            open++;
         }
-        _log.Info("Shard {Listener}/{Shard} accepting on {EndPoint} (socket inode {Inode}, {Open} open connections)",
-            _settings.Name, ShardId, _socket.Socket.LocalEndPoint, _socket.Inode, _open);
-        Accept();
+        if (_socket.Retiring)
+        {
+            _log.Info("Shard {Listener}/{Shard} resumed retiring with {Open} open connections", _settings.Name, ShardId, open);
+            ArmDrainDeadline();
+        }
+        else
+        {
+            _log.Info("Shard {Listener}/{Shard} accepting on {EndPoint} (socket inode {Inode}, {Open} open connections)",
+                _settings.Name, ShardId, _socket.EndPoint, _socket.Inode, open);
+        }
+        if (_socket.CompletionReady) OnAcceptCompleted(); // completed while nobody owned the socket
+        else Accept();
+        TryFinish();
     }
 
     protected override void PreRestart(Exception reason, object message)
     {
         // Deliberately not base.PreRestart: that would stop every child, i.e. drop every open connection.
-        _log.Warning("Shard {Listener}/{Shard} crashed on {Message}; restarting on the same socket with its connections",
-            _settings.Name, ShardId, message.GetType().Name);
+        _log.Warning("Shard {Listener}/{Shard} crashed on {Message}: {Error}; restarting on the same socket with its connections",
+            _settings.Name, ShardId, message?.GetType().Name ?? "start-up", reason.Message);
     }
 
     protected override void PostRestart(Exception reason) => PreStart();
@@ -81,12 +90,10 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
     protected override void PostStop()
     {
         _budget.StopWaiting(Self);
-        _parked?.Dispose();
-        if (_retiring)
-        {
-            _socket.Owner = null;
-            _socket.Dispose();
-        }
+        _socket.Owner = null;
+        // A retired shard lets go of its socket; a shard that stopped otherwise leaves it to the coordinator,
+        // which starts a new shard actor on it.
+        if (_socket.Retiring) _socket.DisposeAll();
     }
 
     protected override void OnReceive(object message)
@@ -95,24 +102,21 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         {
             case Listener.AcceptCompleted:
                 OnAcceptCompleted();
+                TryFinish();
                 break;
             case Terminated:
-                _open--;
-                _budget.Release();
-                if (_retiring && _open == 0 && _parked is null) Finish();
+                TryFinish();
                 break;
             case Listener.CapacityAvailable:
             case Listener.ResumeAccepting:
                 Accept();
+                TryFinish();
                 break;
             case Listener.Retire retire:
                 BeginRetire(retire.DrainTimeout);
                 break;
             case Listener.DrainDeadline:
-                _log.Warning("Shard {Listener}/{Shard} drain deadline passed; aborting {Open} connections",
-                    _settings.Name, ShardId, _open);
-                foreach (var child in Context.GetChildren())
-                    child.Tell(Connection.Connection.Abort.DrainDeadline);
+                OnDrainDeadline();
                 break;
             case Listener.CrashForTest when Listener.CrashForTestEnabled:
                 throw new InvalidOperationException($"crash injected into shard {_settings.Name}/{ShardId} by a test");
@@ -123,23 +127,22 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
     }
 
     /// <summary>
-    /// Accepts unless an accept is already in flight, the shard retires, or the listener is full. A connection
-    /// accepted when the listener just filled up is parked (one per shard) until a slot frees; the rest wait in
-    /// the kernel's backlog.
+    /// Serves a parked connection once a slot is free, then accepts unless an accept is already in flight, the
+    /// shard retires, or the listener is full. A connection accepted when the listener just filled up is parked
+    /// (one per shard) until a slot frees; the rest wait in the kernel's backlog.
     /// </summary>
     private void Accept()
     {
         for (var i = 0; i < AcceptBatch; i++)
         {
-            if (_parked is not null)
+            if (_socket.Parked is { } parked)
             {
                 if (!_budget.TryAcquireOrWait(Self)) return;
-                var parked = _parked;
-                _parked = null;
+                _socket.Parked = null;
                 Spawn(parked);
                 continue;
             }
-            if (_retiring || _socket.AcceptPending || _socket.IsDisposed) return;
+            if (_socket.Retiring || _socket.AcceptPending || _socket.IsDisposed) return;
             if (!_socket.StartAccept()) return; // completion arrives as AcceptCompleted
             if (!HandleAcceptResult()) return;
         }
@@ -149,6 +152,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
 
     private void OnAcceptCompleted()
     {
+        if (!_socket.CompletionReady) return; // already taken (a restarted owner took it in PreStart)
         if (HandleAcceptResult()) Accept();
     }
 
@@ -164,7 +168,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 Spawn(accepted);
                 return true;
             }
-            _parked = accepted;
+            _socket.Parked = accepted;
             _log.Debug("Shard {Listener}/{Shard} paused at max-connections {Max}", _settings.Name, ShardId, _budget.Max);
             return false;
         }
@@ -172,13 +176,12 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         switch (error)
         {
             case SocketError.OperationAborted or SocketError.Shutdown or SocketError.NotSocket or SocketError.Interrupted
-                when _retiring || _socket.IsDisposed:
+                when _socket.Retiring || _socket.IsDisposed:
                 return false; // the socket was closed on purpose
             case SocketError.ConnectionAborted or SocketError.ConnectionReset:
                 // ECONNABORTED: the peer gave up while in the backlog. Keep accepting.
                 _log.Debug("Shard {Listener}/{Shard} accept: {Error} (peer went away in the backlog)", _settings.Name, ShardId, error);
                 return true;
-            case SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable:
             default:
                 // EMFILE, ENFILE, ENOBUFS, ENOMEM and the unexpected: never let the listener die; pause and retry.
                 _log.Warning("Shard {Listener}/{Shard} accept failed with {Error}; pausing accepts for {Backoff}",
@@ -193,33 +196,64 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
     {
         var id = ConnectionIds.Next();
         _counters.ConnectionOpened();
-        _open++;
         var child = Context.ActorOf(
-            Connection.Connection.Props(accepted, id, ShardId, _connectionSettings, _handler, _counters),
+            Connection.Connection.Props(accepted, id, ShardId, _connectionSettings, _handler, _counters, _budget),
             Connection.Connection.ActorName(id));
         Context.Watch(child);
     }
 
     private void BeginRetire(TimeSpan drainTimeout)
     {
-        if (_retiring) return;
-        _retiring = true;
-        _budget.StopWaiting(Self);
-        Timers.Cancel("accept-backoff");
-        _log.Info("Shard {Listener}/{Shard} retiring: closing socket inode {Inode}, draining {Open} connections (deadline {Deadline})",
-            _settings.Name, ShardId, _socket.Inode, _open, drainTimeout);
-        // The accept in flight (if any) completes with OperationAborted, or with a connection that is still served.
-        _socket.Dispose();
-        if (_open == 0 && _parked is null)
+        var deadline = DateTime.UtcNow + drainTimeout;
+        if (_socket.Retiring)
         {
-            Finish();
+            // Already retiring (a scale-down, then shutdown): a nearer deadline wins.
+            if (deadline < _socket.DrainDeadline)
+            {
+                _socket.DrainDeadline = deadline;
+                ArmDrainDeadline();
+            }
             return;
         }
-        Timers.StartSingleTimer("drain-deadline", Listener.DrainDeadline.Instance, drainTimeout);
+        _socket.Retiring = true;
+        _socket.DrainDeadline = deadline;
+        Timers.Cancel("accept-backoff");
+        _log.Info("Shard {Listener}/{Shard} retiring: closing socket inode {Inode}, draining {Open} connections (deadline {Deadline})",
+            _settings.Name, ShardId, _socket.Inode, Context.GetChildren().Count(), drainTimeout);
+        // The accept in flight (if any) completes with OperationAborted, or with a connection that is still served.
+        // A parked connection stays parked until a slot frees or the deadline passes.
+        _socket.Dispose();
+        ArmDrainDeadline();
+        TryFinish();
     }
 
-    private void Finish()
+    private void ArmDrainDeadline()
     {
+        var left = _socket.DrainDeadline - DateTime.UtcNow;
+        if (left <= TimeSpan.Zero) Self.Tell(Listener.DrainDeadline.Instance);
+        else Timers.StartSingleTimer("drain-deadline", Listener.DrainDeadline.Instance, left);
+    }
+
+    private void OnDrainDeadline()
+    {
+        var open = Context.GetChildren().Count();
+        _log.Warning("Shard {Listener}/{Shard} drain deadline passed; aborting {Open} connections", _settings.Name, ShardId, open);
+        foreach (var child in Context.GetChildren())
+            child.Tell(Connection.Connection.Abort.DrainDeadline);
+        if (_socket.Parked is { } parked)
+        {
+            _socket.Parked = null;
+            parked.LingerState = new LingerOption(true, 0);
+            parked.Dispose();
+        }
+        _budget.StopWaiting(Self);
+        TryFinish();
+    }
+
+    /// <summary>A retiring shard stops once nothing is left: no connection, no parked one, no accept in flight.</summary>
+    private void TryFinish()
+    {
+        if (!_socket.Retiring || HasConnections || _socket.Parked is not null || _socket.AcceptPending) return;
         _log.Info("Shard {Listener}/{Shard} retired", _settings.Name, ShardId);
         Context.Stop(Self);
     }

@@ -1,31 +1,34 @@
+using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
 
 namespace ShardRuntime.Actors.Listener;
 
 /// <summary>
-/// One listening socket and its pending accept, owned by the coordinator's registry rather than by the shard
-/// actor, so that a crash and restart of the actor neither closes the socket nor loses an accept in flight:
-/// the completion is told to the same actor reference, which the restarted instance keeps.
+/// One listening socket, its pending accept and the shard's lasting state (retiring, drain deadline, a parked
+/// connection), owned by the coordinator's registry rather than by the shard actor. A crash and restart of the
+/// actor therefore neither closes the socket nor loses an accept in flight or a retirement in progress: the
+/// completion is told to the same actor reference, and a completion that nobody received yet is kept here for the
+/// next owner.
 /// </summary>
 internal sealed class ShardSocket : IDisposable
 {
     private readonly SocketAsyncEventArgs _accept = new();
     private int _acceptPending;
+    private int _completed;
     private int _disposed;
 
     public ShardSocket(Socket socket, int shardId)
     {
         Socket = socket;
         ShardId = shardId;
+        EndPoint = (IPEndPoint)socket.LocalEndPoint!;
         Inode = Runtime.Sockets.KernelSocketTable.GetInode(socket);
         _accept.Completed += (_, _) =>
         {
-            var owner = Owner;
-            if (owner is not null)
-                owner.Tell(Listener.AcceptCompleted.Instance);
-            else
-                TakeResult().Accepted?.Dispose(); // the shard is gone: nobody can serve it
+            // Record first, then tell: a new owner that starts in between finds the result in PreStart.
+            Volatile.Write(ref _completed, 1);
+            Owner?.Tell(Listener.AcceptCompleted.Instance);
         };
     }
 
@@ -33,13 +36,28 @@ internal sealed class ShardSocket : IDisposable
 
     public int ShardId { get; }
 
+    /// <summary>The address the socket is bound to (kept, since a closed socket no longer tells).</summary>
+    public IPEndPoint EndPoint { get; }
+
     /// <summary>The kernel's inode of the socket: what <c>ss -e</c> shows, and what stays the same across a handover.</summary>
     public long Inode { get; }
 
     /// <summary>The shard actor told of accept completions.</summary>
     public IActorRef? Owner { get; set; }
 
+    /// <summary>The shard retires: it accepts no more and stops once its connections are gone.</summary>
+    public bool Retiring { get; set; }
+
+    /// <summary>When a retiring shard aborts the connections it still has.</summary>
+    public DateTime DrainDeadline { get; set; } = DateTime.MaxValue;
+
+    /// <summary>A connection accepted when the listener was full, waiting for a slot (at most one per shard).</summary>
+    public Socket? Parked { get; set; }
+
     public bool AcceptPending => Volatile.Read(ref _acceptPending) == 1;
+
+    /// <summary>An accept completed asynchronously and its result was not taken yet.</summary>
+    public bool CompletionReady => Volatile.Read(ref _completed) == 1;
 
     public bool IsDisposed => Volatile.Read(ref _disposed) == 1;
 
@@ -66,16 +84,18 @@ internal sealed class ShardSocket : IDisposable
     /// <summary>Takes the result of the accept that completed: the accepted socket or the error.</summary>
     public (Socket? Accepted, SocketError Error) TakeResult()
     {
-        Volatile.Write(ref _acceptPending, 0);
         var accepted = _accept.AcceptSocket;
-        _accept.AcceptSocket = null;
         var error = _accept.SocketError;
+        _accept.AcceptSocket = null;
+        Volatile.Write(ref _completed, 0);
+        Volatile.Write(ref _acceptPending, 0);
         if (IsDisposed)
             _accept.Dispose();
         // A connection accepted just before the socket was closed is still served, never dropped.
         if (accepted is not null && error == SocketError.Success)
             return (accepted, SocketError.Success);
-        return error == SocketError.Success ? (accepted, SocketError.Success) : (null, error);
+        accepted?.Dispose();
+        return (null, error == SocketError.Success ? SocketError.OperationAborted : error);
     }
 
     /// <summary>Closes the listening socket (a pending accept completes with OperationAborted). Idempotent.</summary>
@@ -84,5 +104,13 @@ internal sealed class ShardSocket : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         Socket.Dispose();
         if (!AcceptPending) _accept.Dispose();
+    }
+
+    /// <summary>Closes everything, a parked connection included: for when the node lets go of this shard for good.</summary>
+    public void DisposeAll()
+    {
+        Dispose();
+        Parked?.Dispose();
+        Parked = null;
     }
 }

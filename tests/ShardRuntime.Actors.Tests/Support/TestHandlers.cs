@@ -66,3 +66,30 @@ internal sealed class RecordingEchoFactory : IConnectionHandlerFactory
         public void OnClosed(IConnectionContext context, ConnectionCloseReason reason) => owner.Closed.Enqueue(reason);
     }
 }
+
+/// <summary>Counts reads and, on the Nth, writes "bye" and closes: a handler ending a connection while the peer streams.</summary>
+internal sealed class CloseOnNthReadFactory(int n) : IConnectionHandlerFactory
+{
+    public readonly System.Collections.Concurrent.ConcurrentQueue<ConnectionCloseReason> Closed = new();
+
+    public string Name => "close-on-nth";
+
+    public IConnectionHandler Create(IConnectionContext context) => new Handler(n, this);
+
+    private sealed class Handler(int n, CloseOnNthReadFactory owner) : IConnectionHandler
+    {
+        private int _reads;
+
+        public void OnClosed(IConnectionContext context, ConnectionCloseReason reason) => owner.Closed.Enqueue(reason);
+
+        public int OnReceived(IConnectionContext context, ReadOnlySpan<byte> data)
+        {
+            if (++_reads == n)
+            {
+                context.Write("bye"u8);
+                context.Close();
+            }
+            return data.Length;
+        }
+    }
+}

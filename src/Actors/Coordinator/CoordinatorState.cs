@@ -1,0 +1,63 @@
+using System.Net;
+using Akka.Actor;
+using ShardRuntime.Actors.Listener;
+using ShardRuntime.Actors.Settings;
+using ShardRuntime.Runtime.Connections;
+
+namespace ShardRuntime.Actors.Coordinator;
+
+/// <summary>
+/// The coordinator's registry: desired and actual state of every listener, their shards and sockets. It is an
+/// argument of the coordinator's Props, not a field made by the actor, so a restart of the coordinator keeps
+/// every socket, shard and connection and the new instance carries on with the same registry.
+/// </summary>
+internal sealed class CoordinatorState
+{
+    public bool Started;
+    public string? StartFailure;
+    public bool Draining;
+    public readonly List<IActorRef> DrainRequesters = new();
+    public readonly DateTimeOffset StartedAt = DateTimeOffset.UtcNow;
+
+    /// <summary>The listener currently serving each name.</summary>
+    public readonly Dictionary<string, ListenerState> Listeners = new(StringComparer.Ordinal);
+
+    /// <summary>Listeners replaced or removed whose shards still drain.</summary>
+    public readonly List<ListenerState> Retired = new();
+
+    /// <summary>Every shard actor, to find its listener and shard when it terminates.</summary>
+    public readonly Dictionary<IActorRef, (ListenerState Listener, ShardState Shard)> ByActor = new();
+
+    /// <summary>Shard ids per listener name, never reused while the node runs (they name the actors).</summary>
+    public readonly Dictionary<string, int> NextShardId = new(StringComparer.Ordinal);
+
+    public int TakeShardId(string listener)
+    {
+        NextShardId.TryGetValue(listener, out var id);
+        NextShardId[listener] = id + 1;
+        return id;
+    }
+}
+
+/// <summary>One listener: its settings, handler and budget, desired shard count and its shards.</summary>
+internal sealed class ListenerState(ListenerSettings settings, IConnectionHandlerFactory handler)
+{
+    public string Name => Settings.Name;
+    public ListenerSettings Settings { get; } = settings;
+    public IConnectionHandlerFactory Handler { get; } = handler;
+    public ConnectionBudget Budget { get; } = new(settings.MaxConnections);
+    public int Desired { get; set; } = settings.EffectiveShards;
+    public bool Retired { get; set; }
+    public IPEndPoint? BoundEndPoint { get; set; }
+    public Dictionary<int, ShardState> Shards { get; } = new();
+    public int ActiveCount => Shards.Values.Count(s => !s.Retiring);
+}
+
+/// <summary>One shard as the coordinator sees it.</summary>
+internal sealed class ShardState(ShardSocket socket)
+{
+    public ShardSocket Socket { get; } = socket;
+    public ShardCounters Counters { get; } = new();
+    public IActorRef Actor { get; set; } = ActorRefs.Nobody;
+    public bool Retiring { get; set; }
+}
