@@ -304,4 +304,54 @@ public sealed class ConnectionSpecs : TestKit
         Assert.IsType<ShardRuntime.Actors.Coordinator.Coordinator.Drained>(drained);
         Assert.Empty(Specs.Status(coordinator).Listeners.SelectMany(l => l.Shards));
     }
+
+    [Fact]
+    public async Task A_crash_of_a_retiring_shard_must_keep_draining_its_connections()
+    {
+        var coordinator = Specs.StartCoordinator(Sys, Specs.Settings("""e { endpoint = "127.0.0.1:0", handler = echo, shards = 2, drain-timeout = 60s }"""));
+        var endPoint = Specs.EndPoint(coordinator, "e");
+        var clients = new List<Socket>();
+        for (var i = 0; i < 32; i++)
+        {
+            var c = await Clients.ConnectAsync(endPoint);
+            await Clients.SendAsync(c, "a");
+            await Clients.ReceiveExactlyAsync(c, 1);
+            clients.Add(c);
+        }
+        var onShard1 = Specs.Listener(coordinator, "e").Shards.Single(s => s.ShardId == 1).OpenConnections;
+        Assert.True(onShard1 > 0, "the kernel put none of 32 connections on shard 1");
+        var shard = await Sys.ActorSelection("/user/shard-runtime/listener-e-1").ResolveOne(Clients.Timeout);
+        var probe = CreateTestProbe();
+        probe.Watch(shard);
+
+        // Shard 1 retires with its connections, then crashes while it drains.
+        await coordinator.Ask<ShardRuntime.Actors.Coordinator.Coordinator.ScaledTo>(new ShardRuntime.Actors.Coordinator.Coordinator.ScaleTo("e", 1), Clients.Timeout);
+        ShardRuntime.Actors.Listener.Listener.CrashForTestEnabled = true;
+        try
+        {
+            EventFilter.Exception<InvalidOperationException>().ExpectOne(() => shard.Tell(ShardRuntime.Actors.Listener.Listener.CrashForTest.Instance, TestActor));
+        }
+        finally
+        {
+            ShardRuntime.Actors.Listener.Listener.CrashForTestEnabled = false;
+        }
+
+        // Every connection still works; the retiring shard still waits for its own and stops once they are gone.
+        foreach (var c in clients)
+        {
+            await Clients.SendAsync(c, "b");
+            Assert.Equal("b"u8.ToArray(), await Clients.ReceiveExactlyAsync(c, 1));
+        }
+        var retiring = Specs.Listener(coordinator, "e").Shards.Single(s => s.ShardId == 1);
+        Assert.Equal("retiring", retiring.State);
+        Assert.Equal(onShard1, retiring.OpenConnections);
+        probe.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        foreach (var c in clients)
+        {
+            c.Shutdown(SocketShutdown.Send);
+            Assert.Equal("", await Clients.ReceiveToEndAsync(c));
+            c.Dispose();
+        }
+        probe.ExpectTerminated(shard, Clients.Timeout);
+    }
 }
