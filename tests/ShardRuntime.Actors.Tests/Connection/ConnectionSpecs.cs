@@ -310,14 +310,7 @@ public sealed class ConnectionSpecs : TestKit
     {
         var coordinator = Specs.StartCoordinator(Sys, Specs.Settings("""e { endpoint = "127.0.0.1:0", handler = echo, shards = 2, drain-timeout = 60s }"""));
         var endPoint = Specs.EndPoint(coordinator, "e");
-        var clients = new List<Socket>();
-        for (var i = 0; i < 32; i++)
-        {
-            var c = await Clients.ConnectAsync(endPoint);
-            await Clients.SendAsync(c, "a");
-            await Clients.ReceiveExactlyAsync(c, 1);
-            clients.Add(c);
-        }
+        var clients = await Clients.OpenEchoedAsync(endPoint, 32, "a");
         var onShard1 = Specs.Listener(coordinator, "e").Shards.Single(s => s.ShardId == 1).OpenConnections;
         Assert.True(onShard1 > 0, "the kernel put none of 32 connections on shard 1");
         var shard = await Sys.ActorSelection("/user/shard-runtime/listener-e-1").ResolveOne(Clients.Timeout);

@@ -122,14 +122,7 @@ public sealed class ListenerShardingSpecs(ITestOutputHelper output) : TestKit(ou
     {
         var coordinator = Specs.StartCoordinator(Sys, Specs.Settings("""echo { endpoint = "127.0.0.1:0", handler = echo, shards = 2, drain-timeout = 60s }"""));
         var endPoint = Specs.EndPoint(coordinator, "echo");
-        var clients = new List<Socket>();
-        for (var i = 0; i < 32; i++)
-        {
-            var client = await Clients.ConnectAsync(endPoint);
-            await Clients.SendAsync(client, "ping");
-            Assert.Equal("ping"u8.ToArray(), await Clients.ReceiveExactlyAsync(client, 4));
-            clients.Add(client);
-        }
+        var clients = await Clients.OpenEchoedAsync(endPoint, 32, "ping");
         var onShard1 = Specs.Listener(coordinator, "echo").Shards.Single(s => s.ShardId == 1).OpenConnections;
         Assert.True(onShard1 > 0, "the kernel put none of 32 connections on shard 1");
 
@@ -166,14 +159,7 @@ public sealed class ListenerShardingSpecs(ITestOutputHelper output) : TestKit(ou
     {
         var coordinator = Specs.StartCoordinator(Sys, Specs.Settings("""echo { endpoint = "127.0.0.1:0", handler = echo, shards = 2, drain-timeout = 300ms }"""));
         var endPoint = Specs.EndPoint(coordinator, "echo");
-        var clients = new List<Socket>();
-        for (var i = 0; i < 20; i++)
-        {
-            var client = await Clients.ConnectAsync(endPoint);
-            await Clients.SendAsync(client, "x");
-            await Clients.ReceiveExactlyAsync(client, 1);
-            clients.Add(client);
-        }
+        var clients = await Clients.OpenEchoedAsync(endPoint, 20, "x");
 
         await coordinator.Ask<CoordinatorProtocol.ScaledTo>(new CoordinatorProtocol.ScaleTo("echo", 1), Clients.Timeout);
         await AwaitAssertAsync(() => Assert.Single(Specs.Listener(coordinator, "echo").Shards), Clients.Timeout);

@@ -17,6 +17,20 @@ internal static class Clients
         return socket;
     }
 
+    /// <summary>Opens <paramref name="count"/> echo connections, each echoing one round trip so it is certainly accepted.</summary>
+    public static async Task<List<Socket>> OpenEchoedAsync(IPEndPoint endPoint, int count, string probe = "x")
+    {
+        var clients = new List<Socket>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var client = await ConnectAsync(endPoint);
+            await SendAsync(client, probe);
+            Assert.Equal(Encoding.ASCII.GetBytes(probe), await ReceiveExactlyAsync(client, probe.Length));
+            clients.Add(client);
+        }
+        return clients;
+    }
+
     public static async Task SendAsync(Socket socket, string text)
     {
         using var cts = new CancellationTokenSource(Timeout);
