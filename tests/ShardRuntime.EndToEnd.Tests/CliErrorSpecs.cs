@@ -1,0 +1,95 @@
+using System.Net.Sockets;
+using ShardRuntime.EndToEnd.Tests.Support;
+using Xunit.Abstractions;
+
+namespace ShardRuntime.EndToEnd.Tests;
+
+/// <summary>The command-line tool's failures: stable exit codes and a reason on stderr.</summary>
+public sealed class CliErrorSpecs(ITestOutputHelper output)
+{
+    private const string Listeners = """
+            http { endpoint = "127.0.0.1:0", handler = http-ok, shards = 2 }
+        """;
+
+    [Fact]
+    public async Task Scale_of_an_unknown_listener_must_exit_1_with_the_reason_on_stderr_and_change_nothing()
+    {
+        await using var host = HostProcess.Start(output, HostProcess.Config(Listeners));
+        var http = (await host.WaitUntilReadyAsync()).Listener("http");
+
+        var result = await host.RunCliAsync("scale", "nope", "2");
+
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.Contains("nope", result.StdErr);
+        Assert.Contains("no listener named", result.StdErr);
+        Assert.Equal("", result.StdOut.Trim());
+        Assert.Equal(2, (await KernelSockets.ListeningInodesAsync(http.Bound)).Count);
+    }
+
+    [Fact]
+    public async Task Scale_to_zero_shards_must_exit_1_with_the_reason_on_stderr_and_keep_the_shards()
+    {
+        await using var host = HostProcess.Start(output, HostProcess.Config(Listeners));
+        var http = (await host.WaitUntilReadyAsync()).Listener("http");
+
+        var result = await host.RunCliAsync("scale", "http", "0");
+
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.StartsWith("error: ", result.StdErr);
+        Assert.Contains("0", result.StdErr);
+        Assert.Equal(2, (await host.StatusAsync()).Listener("http").Accepting.Count());
+        Assert.Equal(2, (await KernelSockets.ListeningInodesAsync(http.Bound)).Count);
+    }
+
+    [Fact]
+    public async Task An_unknown_command_must_exit_2_with_usage_on_stderr()
+    {
+        var result = await HostCli.RunAsync(["frobnicate", "--control-socket", Path.Combine(Path.GetTempPath(), "sr-e2e-none.sock")]);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("frobnicate", result.StdErr);
+    }
+
+    [Fact]
+    public async Task Status_where_no_socket_exists_must_exit_3_saying_no_node_is_running()
+    {
+        var directory = Directory.CreateTempSubdirectory("sr-e2e-");
+        try
+        {
+            var path = Path.Combine(directory.FullName, "control.sock");
+            var result = await HostCli.RunAsync(["status", "--control-socket", path]);
+
+            Assert.True(result.ExitCode == 3, result.ToString());
+            Assert.Contains("no node is running", result.StdErr);
+            Assert.Contains(path, result.StdErr);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Status_on_a_socket_file_left_by_a_node_that_is_gone_must_exit_3_saying_no_node_is_running()
+    {
+        var directory = Directory.CreateTempSubdirectory("sr-e2e-");
+        try
+        {
+            var path = Path.Combine(directory.FullName, "control.sock");
+            // Bound but never listening: connect() gets ECONNREFUSED, as on the file of a node that is gone.
+            // (Kept open: .NET unlinks the file when the socket that bound it is disposed.)
+            using var stale = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            stale.Bind(new UnixDomainSocketEndPoint(path));
+            Assert.True(File.Exists(path));
+
+            var result = await HostCli.RunAsync(["status", "--control-socket", path]);
+
+            Assert.True(result.ExitCode == 3, result.ToString());
+            Assert.Contains("no node is running", result.StdErr);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+}

@@ -1,0 +1,65 @@
+using System.Diagnostics;
+
+namespace ShardRuntime.EndToEnd.Tests.Support;
+
+/// <summary>Runs <c>dotnet shardruntime.dll &lt;args&gt;</c> (the host's build output next to the tests) as a child process.</summary>
+internal static class HostCli
+{
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>The host's entry assembly, copied next to the tests by the project reference.</summary>
+    public static string HostDll { get; } = FindHost();
+
+    public static ProcessStartInfo StartInfo(IEnumerable<string> args, string? workingDirectory = null)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
+        };
+        info.ArgumentList.Add(HostDll);
+        foreach (var arg in args)
+            info.ArgumentList.Add(arg);
+        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        info.Environment["DOTNET_NOLOGO"] = "1";
+        return info;
+    }
+
+    /// <summary>Runs the tool to completion; kills it (by its own PID) and throws when it outlives <paramref name="timeout"/>.</summary>
+    public static async Task<CliResult> RunAsync(IEnumerable<string> args, TimeSpan? timeout = null)
+    {
+        var argList = args.ToList();
+        using var process = Process.Start(StartInfo(argList))
+            ?? throw new InvalidOperationException("dotnet did not start");
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout ?? DefaultTimeout);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(CancellationToken.None);
+            throw new TimeoutException(
+                $"'shardruntime {string.Join(' ', argList)}' did not finish within {(timeout ?? DefaultTimeout).TotalSeconds}s\n" +
+                $"--- stdout ---\n{await stdout}\n--- stderr ---\n{await stderr}");
+        }
+        return new CliResult(process.ExitCode, await stdout, await stderr);
+    }
+
+    private static string FindHost()
+    {
+        var next = Path.Combine(AppContext.BaseDirectory, "shardruntime.dll");
+        if (File.Exists(next) && File.Exists(Path.Combine(AppContext.BaseDirectory, "shardruntime.runtimeconfig.json")))
+            return next;
+        throw new FileNotFoundException(
+            $"shardruntime.dll and shardruntime.runtimeconfig.json must be next to the tests in {AppContext.BaseDirectory} " +
+            "(the project reference to src/Host copies them)");
+    }
+}

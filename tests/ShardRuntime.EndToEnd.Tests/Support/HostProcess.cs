@@ -1,0 +1,208 @@
+using System.Diagnostics;
+using Xunit.Abstractions;
+
+namespace ShardRuntime.EndToEnd.Tests.Support;
+
+/// <summary>
+/// One real node: <c>dotnet shardruntime.dll run --config &lt;file&gt; --control-socket &lt;path&gt;</c> with its own temp
+/// directory (config file, control socket), its output captured, the command-line tool pointed at its control socket,
+/// and SIGTERM by PID on dispose (a kill of that PID only when it outlives the bound).
+/// </summary>
+internal sealed class HostProcess : IAsyncDisposable
+{
+    public static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
+    public static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(45);
+
+    private const int KeptLines = 2000;
+    private const int PrintedLines = 60;
+
+    private readonly ITestOutputHelper output;
+    private readonly DirectoryInfo directory;
+    private readonly Process process;
+    private readonly Queue<string> lines = new();
+    private readonly Stopwatch started = Stopwatch.StartNew();
+
+    private HostProcess(ITestOutputHelper output, DirectoryInfo directory, string configPath, string controlSocket, Process process)
+    {
+        this.output = output;
+        this.directory = directory;
+        ConfigPath = configPath;
+        ControlSocket = controlSocket;
+        this.process = process;
+    }
+
+    public string ConfigPath { get; }
+
+    public string ControlSocket { get; }
+
+    public int ProcessId => process.Id;
+
+    public bool HasExited => process.HasExited;
+
+    /// <summary>Everything the node wrote so far (stdout and stderr, interleaved, the last <see cref="KeptLines"/> lines).</summary>
+    public string Output
+    {
+        get
+        {
+            lock (lines)
+                return string.Join('\n', lines);
+        }
+    }
+
+    /// <summary>
+    /// A node config with the given listeners block (the contents of <c>shard-runtime.listeners { }</c>) and a short
+    /// shutdown drain so that a forgotten connection cannot hold a test for the default 30 s.
+    /// </summary>
+    public static string Config(string listeners, string more = "") => $$"""
+        shard-runtime {
+          listeners {
+        {{listeners}}
+          }
+          shutdown.drain-timeout = 10s
+        }
+        {{more}}
+        """;
+
+    /// <summary>
+    /// Writes <paramref name="configText"/> to a fresh temp directory and starts a node on it (null: no file is
+    /// written, the node is pointed at a path that does not exist).
+    /// </summary>
+    public static HostProcess Start(ITestOutputHelper output, string? configText)
+    {
+        var directory = Directory.CreateTempSubdirectory("sr-e2e-");
+        var configPath = Path.Combine(directory.FullName, "node.conf");
+        var controlSocket = Path.Combine(directory.FullName, "control.sock");
+        if (configText is not null)
+            File.WriteAllText(configPath, configText);
+
+        var info = HostCli.StartInfo(["run", "--config", configPath, "--control-socket", controlSocket], directory.FullName);
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        var host = new HostProcess(output, directory, configPath, controlSocket, process);
+        process.OutputDataReceived += (_, e) => host.Keep(e.Data);
+        process.ErrorDataReceived += (_, e) => host.Keep(e.Data);
+        if (!process.Start())
+            throw new InvalidOperationException("dotnet did not start");
+        process.StandardInput.Close();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        output.WriteLine($"started node pid {process.Id} with {configPath}");
+        return host;
+    }
+
+    /// <summary>Runs the command-line tool against this node's control socket.</summary>
+    public Task<CliResult> RunCliAsync(params string[] args) =>
+        HostCli.RunAsync([.. args, "--control-socket", ControlSocket]);
+
+    /// <summary><c>status --json</c>, which must succeed.</summary>
+    public async Task<NodeStatus> StatusAsync()
+    {
+        var result = await RunCliAsync("status", "--json");
+        if (result.ExitCode != 0)
+            throw new InvalidOperationException($"status failed: {result}\n{Tail()}");
+        return NodeStatus.Parse(result.StdOut);
+    }
+
+    /// <summary>
+    /// Polls <c>status --json</c> through the tool until every listener has all its desired shards accepting; fails
+    /// at once (with the node's output) when the node exits, and after <see cref="ReadyTimeout"/>.
+    /// </summary>
+    public async Task<NodeStatus> WaitUntilReadyAsync()
+    {
+        var stopwatch = Stopwatch.StartNew();
+        CliResult? last = null;
+        while (stopwatch.Elapsed < ReadyTimeout)
+        {
+            if (process.HasExited)
+                throw new InvalidOperationException($"the node exited with code {process.ExitCode} before it was ready\n{Tail()}");
+            last = await RunCliAsync("status", "--json");
+            if (last.ExitCode == 0)
+            {
+                var status = NodeStatus.Parse(last.StdOut);
+                if (status.Listeners.All(l => l.Shards.Count == l.DesiredShards && l.Accepting.Count() == l.DesiredShards && l.Bound.Port != 0))
+                {
+                    output.WriteLine($"node pid {process.Id} ready after {stopwatch.Elapsed.TotalSeconds:0.00}s");
+                    return status;
+                }
+            }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"the node was not ready within {ReadyTimeout.TotalSeconds}s; last status: {last}\n{Tail()}");
+    }
+
+    /// <summary>Sends SIGTERM to the node's PID.</summary>
+    public void Terminate()
+    {
+        if (!process.HasExited)
+            Posix.Signal(process.Id, Posix.SigTerm);
+    }
+
+    /// <summary>Waits for the node to exit by itself; returns its exit code, or throws (with its output) after <paramref name="timeout"/>.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"the node (pid {process.Id}) did not exit within {timeout.TotalSeconds}s\n{Tail()}");
+        }
+        return process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                Terminate();
+                using var cts = new CancellationTokenSource(StopTimeout);
+                try
+                {
+                    await process.WaitForExitAsync(cts.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    output.WriteLine($"node pid {process.Id} ignored SIGTERM for {StopTimeout.TotalSeconds}s; killing it");
+                    process.Kill(entireProcessTree: true);
+                    await process.WaitForExitAsync(CancellationToken.None);
+                }
+            }
+            output.WriteLine($"node pid {process.Id} exited with code {process.ExitCode} after {started.Elapsed.TotalSeconds:0.0}s");
+            output.WriteLine(Tail());
+        }
+        finally
+        {
+            process.Dispose();
+            try
+            {
+                directory.Delete(recursive: true);
+            }
+            catch (IOException)
+            {
+                // a leftover temp directory is harmless
+            }
+        }
+    }
+
+    private void Keep(string? line)
+    {
+        if (line is null)
+            return;
+        lock (lines)
+        {
+            lines.Enqueue(line);
+            while (lines.Count > KeptLines)
+                lines.Dequeue();
+        }
+    }
+
+    private string Tail()
+    {
+        lock (lines)
+            return $"--- last {Math.Min(PrintedLines, lines.Count)} line(s) of node pid {process.Id} ---\n" +
+                string.Join('\n', lines.Skip(Math.Max(0, lines.Count - PrintedLines)));
+    }
+}

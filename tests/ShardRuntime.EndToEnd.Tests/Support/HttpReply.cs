@@ -1,0 +1,7 @@
+namespace ShardRuntime.EndToEnd.Tests.Support;
+
+/// <summary>One HTTP/1.1 response: its head (status line and headers) and its body.</summary>
+internal sealed record HttpReply(string Head, string Body)
+{
+    public string StatusLine => Head.Split("\r\n")[0];
+}
