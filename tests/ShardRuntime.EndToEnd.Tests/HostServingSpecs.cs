@@ -7,11 +7,10 @@ namespace ShardRuntime.EndToEnd.Tests;
 /// <summary>The real host serves its built-in handlers on the listeners of its config.</summary>
 public sealed class HostServingSpecs(ITestOutputHelper output)
 {
-    // Two listeners cannot both be configured as 127.0.0.1:0 in this release (the settings reject the second as a
-    // duplicate endpoint before port 0 is resolved), so the echo listener takes another loopback address.
+    // Both on port 0: each listener gets its own ephemeral port.
     internal const string HttpAndEcho = """
             http { endpoint = "127.0.0.1:0", handler = http-ok, shards = 2 }
-            echo { endpoint = "127.0.0.2:0", handler = echo, shards = 1 }
+            echo { endpoint = "127.0.0.1:0", handler = echo, shards = 1 }
         """;
 
     [Fact]

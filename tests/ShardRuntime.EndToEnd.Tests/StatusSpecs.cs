@@ -8,7 +8,7 @@ public sealed class StatusSpecs(ITestOutputHelper output)
 {
     private const string Listeners = """
             http { endpoint = "127.0.0.1:0", handler = http-ok, shards = 3 }
-            echo { endpoint = "127.0.0.2:0", handler = echo, shards = 2 }
+            echo { endpoint = "127.0.0.1:0", handler = echo, shards = 2 }
         """;
 
     [Fact]

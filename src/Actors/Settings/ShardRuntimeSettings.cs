@@ -36,7 +36,8 @@ public sealed record ShardRuntimeSettings(
             }
         }
 
-        var duplicate = listeners.GroupBy(l => (l.EndPoint, l.Protocol)).FirstOrDefault(g => g.Count() > 1);
+        // Port 0 asks the kernel for a fresh port per listener, so only fixed ports can collide.
+        var duplicate = listeners.Where(l => l.EndPoint.Port != 0).GroupBy(l => (l.EndPoint, l.Protocol)).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
             throw new ShardRuntimeConfigurationException($"{Section}.listeners.{duplicate.Skip(1).First().Name}.endpoint",
                 $"{duplicate.Key.EndPoint} is already used by listener '{duplicate.First().Name}'");

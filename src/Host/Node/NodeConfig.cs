@@ -37,6 +37,9 @@ internal sealed record NodeConfig(Config Config, ShardRuntimeSettings Settings, 
             }
         }
 
+        if (HoconSyntax.FindError(text) is { } syntaxError)
+            throw new NodeConfigException(source, $"is not valid HOCON: {syntaxError}");
+
         Config config;
         try
         {

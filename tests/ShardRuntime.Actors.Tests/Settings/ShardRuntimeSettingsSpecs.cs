@@ -40,6 +40,13 @@ public sealed class ShardRuntimeSettingsSpecs
     }
 
     [Fact]
+    public void Two_listeners_on_port_0_must_not_count_as_the_same_endpoint()
+    {
+        var settings = Read("shard-runtime.listeners { a { endpoint = \"127.0.0.1:0\" }\n b { endpoint = \"127.0.0.1:0\" } }");
+        Assert.Equal(2, settings.Listeners.Count);
+    }
+
+    [Fact]
     public void IPv6_endpoints_must_be_accepted_in_brackets()
     {
         var listener = Assert.Single(Read("""shard-runtime.listeners.v6 { endpoint = "[::1]:9000" }""").Listeners);
