@@ -34,6 +34,7 @@ public static class ListenerDrain
     private const int TcpInfoUnackedOffset = 24;
     private const int TcpInfoMinimumLength = 32;
     private const byte TcpListenState = 10;
+    private static readonly TimeSpan MinimumWait = TimeSpan.FromMilliseconds(1);
 
     /// <summary>
     /// Accepts, without waiting, up to <paramref name="max"/> connections that are queued on
@@ -108,6 +109,7 @@ public static class ListenerDrain
         ArgumentOutOfRangeException.ThrowIfLessThan(deadline, quietPeriod);
 
         var clock = Stopwatch.StartNew();
+        TimeSpan quietSince = TimeSpan.Zero;
         int accepted = 0;
         var batch = new List<Socket>();
         while (true)
@@ -116,33 +118,41 @@ public static class ListenerDrain
 
             // Everything already queued, without waiting.
             batch.Clear();
-            accepted += AcceptQueued(listener, batch, int.MaxValue);
-            batch.ForEach(onAccepted);
+            if (AcceptQueued(listener, batch, int.MaxValue) > 0)
+            {
+                accepted += batch.Count;
+                batch.ForEach(onAccepted);
+                quietSince = clock.Elapsed;
+            }
 
             TimeSpan left = deadline - clock.Elapsed;
+            TimeSpan quietFor = clock.Elapsed - quietSince;
+            if (quietFor >= quietPeriod && QueueLength(listener) == 0)
+            {
+                return new ListenerDrainResult(accepted, true, 0, clock.Elapsed);
+            }
+
             if (left <= TimeSpan.Zero)
             {
                 return new ListenerDrainResult(accepted, false, QueueLength(listener), clock.Elapsed);
             }
 
-            // Then wait up to a quiet period for the next one.
-            TimeSpan wait = quietPeriod < left ? quietPeriod : left;
+            // Wait for the next connection until the quiet period is complete (timers may fire early: measured above).
+            TimeSpan wait = quietPeriod - quietFor;
+            wait = wait < MinimumWait ? MinimumWait : wait;
+            wait = wait < left ? wait : left;
             using var quiet = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             quiet.CancelAfter(wait);
             try
             {
                 Socket socket = await listener.AcceptAsync(quiet.Token).ConfigureAwait(false);
                 accepted++;
+                quietSince = clock.Elapsed;
                 onAccepted(socket);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                // Quiet for `wait`. A connection that arrived just as the wait ended is still in the queue: go round.
-                int queued = QueueLength(listener);
-                if (queued == 0 && wait == quietPeriod)
-                {
-                    return new ListenerDrainResult(accepted, true, 0, clock.Elapsed);
-                }
+                // Nothing arrived during the wait; the top of the loop decides whether that completes the quiet period.
             }
             catch (SocketException ex) when (IsConnectionOnly(ex.SocketErrorCode))
             {
