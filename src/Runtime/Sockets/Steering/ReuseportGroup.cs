@@ -1,0 +1,169 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace ShardRuntime.Runtime.Sockets;
+
+/// <summary>
+/// This process's model of one kernel reuseport group (the sockets sharing one address and port), so that steering
+/// programs can name members by position, and the procedure that retires a member without resetting a connection.
+/// <para>
+/// The model (net/core/sock_reuseport.c): the group is an array. A TCP socket joins at the end when it calls listen()
+/// (a UDP socket when it binds), so positions follow listen() order. When a member leaves, the last member moves
+/// into its slot and the array shrinks by one; nobody else moves. A member leaves when its kernel socket stops
+/// listening: the last file descriptor of it is closed, or it is shut down. Closing one of several descriptors of the
+/// same socket (another process holds a copy after a handover) changes nothing. With tcp_migrate_req=1 the
+/// kernel parks a closed listener in a hidden section at the far end of the array until its requests are migrated,
+/// but the listening positions change exactly as without it.
+/// </para>
+/// <para>
+/// Tell the model every change (<see cref="Add"/> right after listen(), <see cref="Remove"/> right after close) and
+/// re-apply the steering (<see cref="ApplySteering"/>) after each: a program built for the old membership names
+/// positions that now hold other sockets, or no socket (then the kernel falls back to its hash over all members).
+/// Not thread-safe: one owner (the coordinator) makes every change.
+/// </para>
+/// </summary>
+public sealed class ReuseportGroup
+{
+    private readonly List<Socket> members = [];
+    private readonly HashSet<Socket> retiring = [];
+
+    /// <summary>The members in the kernel's order: <c>Members[i]</c> is the socket at position i.</summary>
+    public IReadOnlyList<Socket> Members => members;
+
+    /// <summary>The number of members.</summary>
+    public int Count => members.Count;
+
+    /// <summary>The members that get new connections: all but the retiring ones, in position order.</summary>
+    public IReadOnlyList<Socket> Accepting => members.Where(m => !retiring.Contains(m)).ToList();
+
+    /// <summary>
+    /// Records that <paramref name="listening"/> has just joined the group (TCP: listen() returned; UDP: bind()
+    /// returned): it takes the last position. Sockets must be added in the order they joined.
+    /// </summary>
+    public void Add(Socket listening)
+    {
+        ArgumentNullException.ThrowIfNull(listening);
+        if (members.Contains(listening))
+        {
+            throw new InvalidOperationException($"The socket on {listening.LocalEndPoint} is already a member of this group.");
+        }
+
+        if (listening.LocalEndPoint is not IPEndPoint endPoint)
+        {
+            throw new InvalidOperationException("Only a bound (and, for TCP, listening) socket joins a reuseport group; this one is not bound.");
+        }
+
+        if (members.Count > 0 && !endPoint.Equals(members[0].LocalEndPoint))
+        {
+            throw new InvalidOperationException(
+                $"The socket on {endPoint} cannot be in the same reuseport group as the sockets on {members[0].LocalEndPoint}.");
+        }
+
+        members.Add(listening);
+    }
+
+    /// <summary>The position of <paramref name="member"/> in the group; throws when it is not a member.</summary>
+    public int PositionOf(Socket member)
+    {
+        int position = members.IndexOf(member);
+        return position >= 0 ? position : throw new InvalidOperationException("The socket is not a member of this reuseport group.");
+    }
+
+    /// <summary>
+    /// Records that <paramref name="member"/> has left the group (its socket was closed or shut down): the last member
+    /// moves into its position. Returns the member that moved, or null when the one that left was the last.
+    /// </summary>
+    public Socket? Remove(Socket member)
+    {
+        int position = PositionOf(member);
+        int last = members.Count - 1;
+        Socket? moved = position == last ? null : members[last];
+        members[position] = members[last];
+        members.RemoveAt(last);
+        retiring.Remove(member);
+        return moved;
+    }
+
+    /// <summary>True when <paramref name="member"/> is marked as retiring (gets no new connections once steering is applied).</summary>
+    public bool IsRetiring(Socket member) => retiring.Contains(member);
+
+    /// <summary>Marks <paramref name="member"/> as retiring; call <see cref="ApplySteering"/> to make the kernel follow.</summary>
+    public void MarkRetiring(Socket member)
+    {
+        PositionOf(member);
+        if (retiring.Count == members.Count - 1 && !retiring.Contains(member))
+        {
+            throw new InvalidOperationException(
+                $"Cannot retire the last accepting member of the reuseport group on {member.LocalEndPoint}: no socket would take its new connections.");
+        }
+
+        retiring.Add(member);
+    }
+
+    /// <summary>
+    /// The program that steers every new connection to the accepting members, or null when every member accepts
+    /// (then the kernel's own hash should spread them: no program is needed).
+    /// </summary>
+    public ReuseportSteeringProgram? BuildProgram()
+    {
+        if (retiring.Count == 0)
+        {
+            return null;
+        }
+
+        var accepting = Enumerable.Range(0, members.Count).Where(i => !retiring.Contains(members[i])).ToList();
+        return ReuseportSteeringProgram.Create(members.Count, accepting);
+    }
+
+    /// <summary>
+    /// Makes the kernel follow the model: attaches <see cref="BuildProgram"/>'s program to the group, or detaches the
+    /// group's program when every member accepts. Returns the program attached (null when detached).
+    /// </summary>
+    public ReuseportSteeringProgram? ApplySteering()
+    {
+        if (members.Count == 0)
+        {
+            return null;
+        }
+
+        var program = BuildProgram();
+        if (program is null)
+        {
+            ReuseportSteering.Detach(members[0]);
+        }
+        else
+        {
+            ReuseportSteering.Attach(members[0], program);
+        }
+
+        return program;
+    }
+
+    /// <summary>
+    /// Retires <paramref name="member"/> without resetting a connection: steers new connections away from it, drains
+    /// its accept queue into <paramref name="onAccepted"/> (see <see cref="ListenerDrain.DrainAsync"/>), closes it,
+    /// removes it from the model and re-applies the steering for the members left. When the deadline passes before
+    /// the queue is empty it is closed all the same (the connections still queued are reset:
+    /// <see cref="ListenerDrainResult.QueuedAtEnd"/> says how many). The caller must have stopped its own accepting on
+    /// the member (no accept pending) and owns the rest of the member's life: this closes the socket.
+    /// </summary>
+    public async Task<ListenerDrainResult> RetireAsync(
+        Socket member,
+        Action<Socket> onAccepted,
+        TimeSpan quietPeriod,
+        TimeSpan deadline,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(onAccepted);
+        MarkRetiring(member);
+        ApplySteering();
+
+        // Cancelled or failed: the member stays open and steered away from; the caller decides what follows.
+        var result = await ListenerDrain.DrainAsync(member, onAccepted, quietPeriod, deadline, cancellationToken).ConfigureAwait(false);
+
+        member.Dispose();
+        Remove(member);
+        ApplySteering();
+        return result;
+    }
+}
