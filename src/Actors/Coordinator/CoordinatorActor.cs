@@ -46,11 +46,25 @@ internal sealed class CoordinatorActor : UntypedActor
             return;
         }
         _s.Started = true;
+        _log.Info("Retiring shards: new connections are steered away with a reuseport BPF program, the accept queue is drained until it stays empty, then the socket closes; net.ipv4.tcp_migrate_req = {MigrateReq} ({SafetyNet})",
+            TcpMigrateReq() ?? "unavailable", TcpMigrateReq() == "1" ? "the kernel also migrates queued connections: a safety net" : "no kernel safety net");
         var failure = Apply(_initial);
         if (failure is not null)
         {
             _s.StartFailure = failure;
             _log.Error("Start-up failed: {Reason}", failure);
+        }
+    }
+
+    private static string? TcpMigrateReq()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/sys/net/ipv4/tcp_migrate_req").Trim();
+        }
+        catch (IOException)
+        {
+            return null;
         }
     }
 
@@ -90,6 +104,9 @@ internal sealed class CoordinatorActor : UntypedActor
                 break;
             case Coordinator.Drain drain:
                 BeginDrain(drain);
+                break;
+            case ListenerProtocol.SocketClosed closed:
+                OnSocketClosed(Sender, closed);
                 break;
             case Terminated terminated:
                 OnShardTerminated(terminated.ActorRef);
@@ -225,7 +242,36 @@ internal sealed class CoordinatorActor : UntypedActor
                 throw;
             }
             listener.BoundEndPoint ??= shardSocket.EndPoint;
+            GroupOf(listener, shardSocket).Add(socket);
             StartShard(listener, new ShardState(shardSocket));
+        }
+        if (sockets.Count > 0 && listener.BoundEndPoint is not null)
+            Steer(listener.Settings, GroupKey(listener.Settings, listener.BoundEndPoint));
+    }
+
+    private static string GroupKey(ListenerSettings settings, IPEndPoint bound) => Coordinator.Describe(bound, settings.Protocol);
+
+    private ReuseportGroup GroupOf(ListenerState listener, ShardSocket socket)
+    {
+        var key = GroupKey(listener.Settings, socket.EndPoint);
+        if (!_s.Groups.TryGetValue(key, out var group))
+            _s.Groups[key] = group = new ReuseportGroup();
+        return group;
+    }
+
+    /// <summary>Makes the kernel steer the group's new connections to its accepting members. False when it could not.</summary>
+    private bool Steer(ListenerSettings settings, string key)
+    {
+        if (!_s.Groups.TryGetValue(key, out var group) || group.Count == 0) return true;
+        try
+        {
+            group.ApplySteering();
+            return true;
+        }
+        catch (Exception e) when (e is ReuseportSteeringException or SocketException or ObjectDisposedException or InvalidOperationException)
+        {
+            _log.Warning("Listener {Listener}: steering of {Group} failed: {Error}; retiring sockets close without draining", settings.Name, key, e.Message);
+            return false;
         }
     }
 
@@ -240,13 +286,57 @@ internal sealed class CoordinatorActor : UntypedActor
         _s.ByActor[actor] = (listener, shard);
     }
 
-    /// <summary>Retires the <paramref name="count"/> accepting shards with the highest ids.</summary>
+    /// <summary>
+    /// Retires the <paramref name="count"/> accepting shards with the highest ids. While other sockets of the same
+    /// reuseport group keep accepting, new connections are steered away from the retiring ones first, which then drain
+    /// their accept queues before they close; the last sockets of a port close at once.
+    /// </summary>
     private void RetireShards(ListenerState listener, int count)
     {
-        foreach (var shard in listener.Shards.Values.Where(s => !s.Retiring).OrderByDescending(s => s.Socket.ShardId).Take(Math.Max(0, count)).ToList())
+        var retiring = listener.Shards.Values.Where(s => !s.Retiring).OrderByDescending(s => s.Socket.ShardId).Take(Math.Max(0, count)).ToList();
+        if (retiring.Count == 0) return;
+        var steered = new HashSet<ShardState>();
+        foreach (var shard in retiring)
         {
             shard.Retiring = true;
-            shard.Actor.Tell(new ListenerProtocol.Retire(listener.Settings.DrainTimeout));
+            var group = GroupOf(listener, shard.Socket);
+            if (!shard.Socket.IsDisposed && group.Members.Contains(shard.Socket.Socket) && group.Accepting.Count > 1)
+            {
+                group.MarkRetiring(shard.Socket.Socket);
+                steered.Add(shard);
+            }
+        }
+        if (steered.Count > 0 && !Steer(listener.Settings, GroupKey(listener.Settings, steered.First().Socket.EndPoint)))
+            steered.Clear();
+        foreach (var shard in retiring)
+            shard.Actor.Tell(new ListenerProtocol.Retire(listener.Settings.DrainTimeout, steered.Contains(shard)));
+    }
+
+    /// <summary>A retiring shard closed its socket: the kernel's group shrank, so the model follows and steering is rebuilt.</summary>
+    private void OnSocketClosed(IActorRef shardActor, ListenerProtocol.SocketClosed closed)
+    {
+        if (!_s.ByActor.TryGetValue(shardActor, out var entry)) return;
+        if (closed.QueuedAtClose > 0)
+            _log.Warning("Listener {Listener}: shard {Shard} closed with {Queued} connections still queued", entry.Listener.Name, closed.ShardId, closed.QueuedAtClose);
+        LeaveGroup(entry.Listener, entry.Shard);
+    }
+
+    private void LeaveGroup(ListenerState listener, ShardState shard)
+    {
+        var key = GroupKey(listener.Settings, shard.Socket.EndPoint);
+        if (!_s.Groups.TryGetValue(key, out var group) || !group.Members.Contains(shard.Socket.Socket)) return;
+        group.Remove(shard.Socket.Socket);
+        if (group.Count == 0)
+        {
+            _s.Groups.Remove(key);
+            return;
+        }
+        Steer(listener.Settings, key);
+        // Connections steered by the old program may still be on their way to the other retiring members.
+        foreach (var (other, otherShard) in _s.ByActor.Values)
+        {
+            if (otherShard.Retiring && group.Members.Contains(otherShard.Socket.Socket))
+                otherShard.Actor.Tell(ListenerProtocol.SteeringChanged.Instance);
         }
     }
 
@@ -266,6 +356,7 @@ internal sealed class CoordinatorActor : UntypedActor
         if (shard.Retiring || _s.Draining)
         {
             shard.Socket.DisposeAll();
+            LeaveGroup(listener, shard);
             listener.Shards.Remove(shard.Socket.ShardId);
             if (listener.Retired && listener.Shards.Count == 0) _s.Retired.Remove(listener);
             if (_s.Draining) CheckDrained();
@@ -288,7 +379,7 @@ internal sealed class CoordinatorActor : UntypedActor
         foreach (var shard in _s.ByActor.Values.Select(e => e.Shard))
         {
             shard.Retiring = true;
-            shard.Actor.Tell(new ListenerProtocol.Retire(drain.Timeout));
+            shard.Actor.Tell(new ListenerProtocol.Retire(drain.Timeout, Steered: false));
         }
         CheckDrained();
     }

@@ -3,6 +3,7 @@ using Akka.Actor;
 using ShardRuntime.Actors.Listener;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Connections;
+using ShardRuntime.Runtime.Sockets;
 
 namespace ShardRuntime.Actors.Coordinator;
 
@@ -27,6 +28,9 @@ internal sealed class CoordinatorState
 
     /// <summary>Every shard actor, to find its listener and shard when it terminates.</summary>
     public readonly Dictionary<IActorRef, (ListenerState Listener, ShardState Shard)> ByActor = new();
+
+    /// <summary>The model of each kernel reuseport group (one per bound endpoint), in the kernel's member order.</summary>
+    public readonly Dictionary<string, ReuseportGroup> Groups = new(StringComparer.Ordinal);
 
     /// <summary>Shard ids per listener name, never reused while the node runs (they name the actors).</summary>
     public readonly Dictionary<string, int> NextShardId = new(StringComparer.Ordinal);

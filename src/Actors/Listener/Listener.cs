@@ -22,11 +22,37 @@ public static class Listener
     public static string ActorName(string listener, int shardId) => $"listener-{listener}-{shardId}";
 
     /// <summary>
-    /// Sender: the coordinator. The shard stops accepting, closes its listening socket and lets its open connections
-    /// finish; after <paramref name="DrainTimeout"/> it aborts the rest. It stops itself when the last one is gone;
-    /// the coordinator watches it. No reply.
+    /// Sender: the coordinator. The shard retires. When <paramref name="Steered"/> (the coordinator has steered new
+    /// connections away from this socket), it keeps accepting until its accept queue has stayed empty for the quiet
+    /// period, so no queued connection is reset, then closes the socket; otherwise it closes it at once (the last
+    /// socket of a port, or shutdown). Either way it then lets its open connections finish, aborts the rest after
+    /// <paramref name="DrainTimeout"/>, and stops; the coordinator watches it. Told again, a nearer deadline wins and
+    /// an unsteered retire closes the socket at once. Reply when the socket is closed: <see cref="SocketClosed"/>.
     /// </summary>
-    public sealed record Retire(TimeSpan DrainTimeout);
+    public sealed record Retire(TimeSpan DrainTimeout, bool Steered);
+
+    /// <summary>
+    /// Sender: a retiring shard, to the coordinator, once it closed its listening socket (after draining the queue
+    /// when it was steered away from). The coordinator updates its model of the reuseport group and re-steers.
+    /// </summary>
+    public sealed record SocketClosed(int ShardId, int Drained, int QueuedAtClose);
+
+    /// <summary>
+    /// Sender: the coordinator, to retiring shards of a group whose steering program changed. Connections steered
+    /// by the old program may still arrive, so the quiet period starts again. No reply.
+    /// </summary>
+    public sealed class SteeringChanged
+    {
+        public static readonly SteeringChanged Instance = new();
+        private SteeringChanged() { }
+    }
+
+    /// <summary>Sender: a retiring shard's own timer, to see whether its accept queue stayed empty long enough.</summary>
+    internal sealed class QuietCheck
+    {
+        public static readonly QuietCheck Instance = new();
+        private QuietCheck() { }
+    }
 
     /// <summary>
     /// Sender: test code. Makes the shard actor throw, to prove that a crash closes no socket and drops no

@@ -67,6 +67,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         {
             _log.Info("Shard {Listener}/{Shard} resumed retiring with {Open} open connections", _settings.Name, ShardId, open);
             ArmDrainDeadline();
+            if (_socket.DrainingQueue) ArmQuietCheck();
         }
         else
         {
@@ -113,7 +114,13 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 TryFinish();
                 break;
             case Listener.Retire retire:
-                BeginRetire(retire.DrainTimeout);
+                BeginRetire(retire.DrainTimeout, retire.Steered);
+                break;
+            case Listener.QuietCheck:
+                OnQuietCheck();
+                break;
+            case Listener.SteeringChanged:
+                if (_socket.DrainingQueue) _socket.QuietSince = DateTime.UtcNow;
                 break;
             case Listener.DrainDeadline:
                 OnDrainDeadline();
@@ -142,7 +149,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 Spawn(parked);
                 continue;
             }
-            if (_socket.Retiring || _socket.AcceptPending || _socket.IsDisposed) return;
+            if ((_socket.Retiring && !_socket.DrainingQueue) || _socket.AcceptPending || _socket.IsDisposed) return;
             if (!_socket.StartAccept()) return; // completion arrives as AcceptCompleted
             if (!HandleAcceptResult()) return;
         }
@@ -163,6 +170,11 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         if (accepted is not null)
         {
             _backoff = _settings.AcceptBackoff;
+            if (_socket.DrainingQueue)
+            {
+                _socket.QuietSince = DateTime.UtcNow;
+                _socket.DrainedFromQueue++;
+            }
             if (_budget.TryAcquireOrWait(Self))
             {
                 Spawn(accepted);
@@ -202,29 +214,95 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         Context.Watch(child);
     }
 
-    private void BeginRetire(TimeSpan drainTimeout)
+    private void BeginRetire(TimeSpan drainTimeout, bool steered)
     {
         var deadline = DateTime.UtcNow + drainTimeout;
         if (_socket.Retiring)
         {
-            // Already retiring (a scale-down, then shutdown): a nearer deadline wins.
+            // Already retiring (a scale-down, then shutdown): a nearer deadline wins, and no more waiting for the queue
+            // unless new connections are still steered elsewhere.
             if (deadline < _socket.DrainDeadline)
             {
                 _socket.DrainDeadline = deadline;
                 ArmDrainDeadline();
             }
+            if (!steered && _socket.DrainingQueue) CloseSocket("retired again without steering");
+            TryFinish();
             return;
         }
         _socket.Retiring = true;
         _socket.DrainDeadline = deadline;
         Timers.Cancel("accept-backoff");
-        _log.Info("Shard {Listener}/{Shard} retiring: closing socket inode {Inode}, draining {Open} connections (deadline {Deadline})",
-            _settings.Name, ShardId, _socket.Inode, Context.GetChildren().Count(), drainTimeout);
-        // The accept in flight (if any) completes with OperationAborted, or with a connection that is still served.
-        // A parked connection stays parked until a slot frees or the deadline passes.
-        _socket.Dispose();
+        if (steered)
+        {
+            // New connections go to the other sockets now; accept what is queued (and what is still in flight)
+            // until the queue stays empty, then close.
+            _socket.DrainingQueue = true;
+            _socket.QueueDeadline = DateTime.UtcNow + _settings.RetireQueueTimeout;
+            _socket.QuietSince = DateTime.UtcNow;
+            _log.Info("Shard {Listener}/{Shard} retiring: new connections steered away; draining the accept queue of socket inode {Inode} ({Open} open connections, deadline {Deadline})",
+                _settings.Name, ShardId, _socket.Inode, Context.GetChildren().Count(), drainTimeout);
+            ArmQuietCheck();
+            Accept();
+        }
+        else
+        {
+            _log.Info("Shard {Listener}/{Shard} retiring: closing socket inode {Inode}, draining {Open} connections (deadline {Deadline})",
+                _settings.Name, ShardId, _socket.Inode, Context.GetChildren().Count(), drainTimeout);
+            CloseSocket("no other socket takes its connections");
+        }
         ArmDrainDeadline();
         TryFinish();
+    }
+
+    private void ArmQuietCheck()
+    {
+        var every = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(10).Ticks, _settings.RetireQuietPeriod.Ticks / 4));
+        Timers.StartPeriodicTimer("quiet-check", Listener.QuietCheck.Instance, every);
+    }
+
+    /// <summary>Closes the socket of a draining shard once its queue stayed empty for the quiet period (or time ran out).</summary>
+    private void OnQuietCheck()
+    {
+        if (!_socket.DrainingQueue) return;
+        var now = DateTime.UtcNow;
+        if (now >= _socket.QueueDeadline)
+        {
+            CloseSocket("the accept queue did not stay empty within retire-queue-timeout");
+            TryFinish();
+            return;
+        }
+        if (now - _socket.QuietSince < _settings.RetireQuietPeriod || QueueLength() > 0) return;
+        CloseSocket("its accept queue stayed empty");
+        TryFinish();
+    }
+
+    private int QueueLength()
+    {
+        try
+        {
+            return Runtime.Sockets.ListenerDrain.QueueLength(_socket.Socket);
+        }
+        catch (Exception e) when (e is SocketException or InvalidOperationException or ObjectDisposedException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>Closes the listening socket (a pending accept completes with OperationAborted) and tells the coordinator.</summary>
+    private void CloseSocket(string why)
+    {
+        var queued = _socket.IsDisposed ? 0 : QueueLength();
+        _socket.DrainingQueue = false;
+        Timers.Cancel("quiet-check");
+        _socket.Dispose();
+        if (queued > 0)
+            _log.Warning("Shard {Listener}/{Shard} closed socket inode {Inode} with {Queued} connections still queued ({Why})",
+                _settings.Name, ShardId, _socket.Inode, queued, why);
+        else
+            _log.Info("Shard {Listener}/{Shard} closed socket inode {Inode} after draining {Drained} queued connections ({Why})",
+                _settings.Name, ShardId, _socket.Inode, _socket.DrainedFromQueue, why);
+        Context.Parent.Tell(new Listener.SocketClosed(ShardId, _socket.DrainedFromQueue, queued));
     }
 
     private void ArmDrainDeadline()
@@ -236,6 +314,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
 
     private void OnDrainDeadline()
     {
+        if (_socket.DrainingQueue) CloseSocket("the drain deadline passed");
         var open = Context.GetChildren().Count();
         _log.Warning("Shard {Listener}/{Shard} drain deadline passed; aborting {Open} connections", _settings.Name, ShardId, open);
         foreach (var child in Context.GetChildren())
@@ -253,7 +332,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
     /// <summary>A retiring shard stops once nothing is left: no connection, no parked one, no accept in flight.</summary>
     private void TryFinish()
     {
-        if (!_socket.Retiring || HasConnections || _socket.Parked is not null || _socket.AcceptPending) return;
+        if (!_socket.Retiring || _socket.DrainingQueue || HasConnections || _socket.Parked is not null || _socket.AcceptPending) return;
         _log.Info("Shard {Listener}/{Shard} retired", _settings.Name, ShardId);
         Context.Stop(Self);
     }

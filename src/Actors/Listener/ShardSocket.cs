@@ -48,6 +48,18 @@ internal sealed class ShardSocket : IDisposable
     /// <summary>The shard retires: it accepts no more and stops once its connections are gone.</summary>
     public bool Retiring { get; set; }
 
+    /// <summary>The retiring shard drains its accept queue before closing (new connections are steered away).</summary>
+    public bool DrainingQueue { get; set; }
+
+    /// <summary>When the retiring shard stops waiting for its accept queue to stay empty and closes the socket anyway.</summary>
+    public DateTime QueueDeadline { get; set; } = DateTime.MaxValue;
+
+    /// <summary>When the last connection was accepted (or steering last changed): the start of the quiet period.</summary>
+    public DateTime QuietSince { get; set; } = DateTime.MinValue;
+
+    /// <summary>Connections accepted while the retiring shard drained its queue.</summary>
+    public int DrainedFromQueue { get; set; }
+
     /// <summary>When a retiring shard aborts the connections it still has.</summary>
     public DateTime DrainDeadline { get; set; } = DateTime.MaxValue;
 

@@ -24,7 +24,9 @@ public sealed record ListenerSettings(
     int MaxPendingWriteBytes,
     TimeSpan LingerTimeout,
     TimeSpan AcceptBackoff,
-    TimeSpan AcceptBackoffMax)
+    TimeSpan AcceptBackoffMax,
+    TimeSpan RetireQuietPeriod,
+    TimeSpan RetireQueueTimeout)
 {
     /// <summary>Largest shard count a listener may ask for.</summary>
     public const int MaxShards = 256;
@@ -52,7 +54,9 @@ public sealed record ListenerSettings(
             MaxPendingWriteBytes: (int)r.GetBytes("max-pending-write-bytes", 1024, 1024 * 1024 * 1024),
             LingerTimeout: r.GetDuration("linger-timeout", TimeSpan.Zero),
             AcceptBackoff: r.GetDuration("accept-backoff", TimeSpan.FromMilliseconds(1)),
-            AcceptBackoffMax: r.GetDuration("accept-backoff-max", TimeSpan.FromMilliseconds(1)));
+            AcceptBackoffMax: r.GetDuration("accept-backoff-max", TimeSpan.FromMilliseconds(1)),
+            RetireQuietPeriod: r.GetDuration("retire-quiet-period", TimeSpan.FromMilliseconds(1)),
+            RetireQueueTimeout: r.GetDuration("retire-queue-timeout", TimeSpan.FromMilliseconds(1)));
         if (settings.Protocol != TransportProtocol.Tcp)
             throw new ShardRuntimeConfigurationException(r.KeyOf("protocol"), "only tcp is supported in this release");
         if (settings.MaxReceiveBytes < settings.ReceiveBufferSize)

@@ -58,7 +58,7 @@ public sealed class ListenerShardingSpecs(ITestOutputHelper output) : TestKit(ou
     }
 
     [Fact]
-    public async Task Scaling_up_and_down_under_traffic_must_lose_no_accepted_connection()
+    public async Task Scaling_up_and_down_under_churn_must_lose_no_connection_queued_or_accepted()
     {
         var coordinator = Specs.StartCoordinator(Sys, Specs.Settings("""http { endpoint = "127.0.0.1:0", handler = http-ok, shards = 2, drain-timeout = 60s }"""));
         var endPoint = Specs.EndPoint(coordinator, "http");
@@ -75,6 +75,7 @@ public sealed class ListenerShardingSpecs(ITestOutputHelper output) : TestKit(ou
         // Churn beside it: new connections while the shard count changes.
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var churned = 0;
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
         var churn = Task.Run(async () =>
         {
             while (!stop.IsCancellationRequested && churned < 20_000)
@@ -90,12 +91,13 @@ public sealed class ListenerShardingSpecs(ITestOutputHelper output) : TestKit(ou
                 }
                 catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
                 {
-                    // A connection queued on a retiring socket may be reset in this release; the handover issue fixes that.
+                    // A retiring socket is steered away from and drained before it closes: nothing queued may be lost.
+                    failures.Enqueue($"{e.GetType().Name}: {e.Message}");
                 }
             }
         });
 
-        foreach (var shards in new[] { 4, 1, 3, 1, 2 })
+        foreach (var shards in new[] { 4, 1, 3, 1, 2, 4, 2, 3, 1 })
         {
             var reply = await coordinator.Ask<CoordinatorProtocol.ScaledTo>(new CoordinatorProtocol.ScaleTo("http", shards), Clients.Timeout);
             Assert.Equal(shards, reply.Shards);
@@ -114,6 +116,7 @@ public sealed class ListenerShardingSpecs(ITestOutputHelper output) : TestKit(ou
         stop.Cancel();
         await churn;
         Assert.True(churned > 0, "no churn connection was served while scaling");
+        Assert.Empty(failures);
         foreach (var client in open) client.Dispose();
     }
 
