@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using Akka.Actor;
 using ShardRuntime.Actors.Listener;
 using ShardRuntime.Runtime.Connections;
+using ShardRuntime.Runtime.Loading;
 
 namespace ShardRuntime.Actors.Connection;
 
@@ -17,7 +18,7 @@ public static class Connection
         long id,
         int shardId,
         ConnectionSettings settings,
-        IConnectionHandlerFactory handler,
+        HandlerLease handler,
         ShardCounters counters,
         ConnectionBudget budget)
     {

@@ -54,7 +54,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
             Finish(ConnectionCloseReason.PeerClosed, e);
             return;
         }
-        if (!CallHandler(static (_, s, _) => { s.Handler = s.Factory.Create(s); s.Handler.OnConnected(s); }, 0)) return;
+        if (!CallHandler(static (_, s, _) => { s.Handler = s.Lease.CreateHandler(s); s.Handler.OnConnected(s); }, 0)) return;
         Timers.StartSingleTimer("idle", Connection.IdleCheck.Instance, _s.Settings.IdleTimeout);
         if (AfterCallback()) ReadLoop();
     }
@@ -400,7 +400,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
     private void HandlerFailed(Exception e)
     {
         Log.Warning("Connection {Listener}/{Shard}/{Connection} handler {Handler} failed: {Error}; closing this connection only",
-            ListenerName, ShardId, ConnectionId, _s.Handler?.GetType().Name ?? _s.Factory.Name, e.Message);
+            ListenerName, ShardId, ConnectionId, _s.Handler?.GetType().Name ?? _s.Lease.Generation.Name, e.Message);
         AbortNow(ConnectionCloseReason.HandlerFailed);
     }
 
@@ -443,6 +443,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
         }
         _s.Counters.ConnectionClosed();
         _s.Budget.Release();
+        _s.Lease.Dispose(); // the last connection of a retired generation lets it unload
         Log.Debug("Connection {Listener}/{Shard}/{Connection} closed ({Reason}): {BytesIn} bytes in, {BytesOut} bytes out",
             ListenerName, ShardId, ConnectionId, reason, _s.BytesIn, _s.BytesOut);
         if (error is not null)

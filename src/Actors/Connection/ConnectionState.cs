@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Akka.Actor;
 using ShardRuntime.Actors.Listener;
 using ShardRuntime.Runtime.Connections;
+using ShardRuntime.Runtime.Loading;
 
 namespace ShardRuntime.Actors.Connection;
 
@@ -16,14 +17,14 @@ namespace ShardRuntime.Actors.Connection;
 internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeature
 {
     public ConnectionState(
-        Socket socket, long id, int shardId, ConnectionSettings settings, IConnectionHandlerFactory factory,
+        Socket socket, long id, int shardId, ConnectionSettings settings, HandlerLease lease,
         ShardCounters counters, ConnectionBudget budget)
     {
         Socket = socket;
         ConnectionId = id;
         ShardId = shardId;
         Settings = settings;
-        Factory = factory;
+        Lease = lease;
         Counters = counters;
         Budget = budget;
         ReceiveArgs.SetBuffer(Array.Empty<byte>(), 0, 0);
@@ -47,7 +48,8 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
 
     public readonly Socket Socket;
     public readonly ConnectionSettings Settings;
-    public readonly IConnectionHandlerFactory Factory;
+    /// <summary>The handler generation this connection runs on, held until the connection ends.</summary>
+    public readonly HandlerLease Lease;
     public readonly ShardCounters Counters;
     public readonly ConnectionBudget Budget;
     public readonly SocketAsyncEventArgs ReceiveArgs = new();
@@ -80,6 +82,7 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
     public long ConnectionId { get; }
     public string ListenerName => Settings.Listener;
     public int ShardId { get; }
+    public int HandlerGeneration => Lease.Generation.Number;
     public EndPoint? RemoteEndPoint => Finished ? null : Socket.RemoteEndPoint;
     public EndPoint? LocalEndPoint => Finished ? null : Socket.LocalEndPoint;
     public bool IsClosing => CloseRequested || AbortRequested || Finished;

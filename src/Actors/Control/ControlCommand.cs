@@ -20,7 +20,7 @@ internal abstract class ControlCommand
 
     /// <summary>Every command the control socket understands, by name.</summary>
     public static IReadOnlyDictionary<string, ControlCommand> All { get; } =
-        new ControlCommand[] { new StatusCommand(), new ScaleCommand() }.ToDictionary(c => c.Name, StringComparer.Ordinal);
+        new ControlCommand[] { new StatusCommand(), new ScaleCommand(), new ReloadCommand() }.ToDictionary(c => c.Name, StringComparer.Ordinal);
 
     /// <summary>The command a request names; throws <see cref="ControlRequestException"/> for an unknown one.</summary>
     public static ControlCommand Of(ControlRequest request) =>
@@ -50,5 +50,16 @@ internal abstract class ControlCommand
 
         public override string? Reply(object answer) =>
             answer is Coordinator.ScaledTo scaled ? ControlJson.Success(ControlJson.ResultField, scaled) : null;
+    }
+
+    private sealed class ReloadCommand : ControlCommand
+    {
+        public override string Name => "reload";
+
+        public override Coordinator.ICommand Read(ControlRequest request) =>
+            new Coordinator.Reload(request.Has("listener") ? request.GetString("listener") : null);
+
+        public override string? Reply(object answer) =>
+            answer is Coordinator.Reloaded reloaded ? ControlJson.Success(ControlJson.ResultField, reloaded) : null;
     }
 }

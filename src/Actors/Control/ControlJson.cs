@@ -45,6 +45,14 @@ public static class ControlJson
     public static string ScaleRequest(string listener, int shards) =>
         new JsonObject { [CommandField] = "scale", ["listener"] = listener, ["shards"] = shards }.ToJsonString(Options);
 
+    /// <summary>The request line of <c>reload</c>: load every listener's handler (or one listener's) as a new generation.</summary>
+    public static string ReloadRequest(string? listener)
+    {
+        var request = new JsonObject { [CommandField] = "reload" };
+        if (listener is not null) request["listener"] = listener;
+        return request.ToJsonString(Options);
+    }
+
     internal static string Success(string member, object payload) =>
         new JsonObject
         {

@@ -47,6 +47,9 @@ internal sealed class ControlRequest
         return new ControlRequest(request.GetString(ControlJson.CommandField), root);
     }
 
+    /// <summary>Whether the request has the member at all (an optional one), null counting as absent.</summary>
+    public bool Has(string field) => _root.TryGetProperty(field, out var value) && value.ValueKind != JsonValueKind.Null;
+
     /// <summary>A required, non-empty string member.</summary>
     public string GetString(string field)
     {

@@ -74,6 +74,22 @@ public static class Coordinator
         private SettingsApplied() { }
     }
 
+    /// <summary>
+    /// Sender: the CLI (<c>reload [listener]</c>), SIGHUP, user code. Loads the handler of <paramref name="Listener"/>
+    /// (null: of every listener) again as a new generation: from its assembly file for a user handler, the same code
+    /// for a built-in. New connections get the new generation at once; open ones finish on theirs, and a generation
+    /// whose last connection ended is unloaded. A handler that fails to load or initialise is refused and its
+    /// listener keeps its running generation. Reply: <see cref="Reloaded"/>, or <see cref="CommandFailed"/> naming
+    /// each listener that refused (the others did reload).
+    /// </summary>
+    public sealed record Reload(string? Listener) : ICommand;
+
+    /// <summary>Reply to <see cref="Reload"/>: the generation each reloaded listener serves now.</summary>
+    public sealed record Reloaded(IReadOnlyList<ListenerGeneration> Listeners);
+
+    /// <summary>A listener and the handler generation it serves.</summary>
+    public sealed record ListenerGeneration(string Listener, int Generation);
+
     /// <summary>Sender: anyone (the CLI's <c>status</c>). Reply: <see cref="NodeStatus"/>.</summary>
     public sealed class GetStatus : ICommand
     {
@@ -101,7 +117,10 @@ public static class Coordinator
     /// <summary>The node as the coordinator sees it.</summary>
     public sealed record NodeStatus(int ProcessId, DateTimeOffset StartedAt, bool Draining, IReadOnlyList<ListenerStatus> Listeners);
 
-    /// <summary>One listener: desired shard count, actual shards, counters summed over its shards.</summary>
+    /// <summary>
+    /// One listener: desired shard count, actual shards, counters summed over its shards, and its handler generations
+    /// (the current one first, then older ones whose connections still run).
+    /// </summary>
     public sealed record ListenerStatus(
         string Name,
         string EndPoint,
@@ -111,7 +130,13 @@ public static class Coordinator
         int MaxConnections,
         long Accepted,
         int OpenConnections,
+        int Generation,
+        IReadOnlyList<GenerationStatus> Generations,
+        string? LastReloadFailure,
         IReadOnlyList<ShardStatus> Shards);
+
+    /// <summary>One live handler generation of a listener.</summary>
+    public sealed record GenerationStatus(int Generation, string Handler, bool Current, int OpenConnections, string? Assembly, string? Sha256);
 
     /// <summary>One shard: its listening socket (kernel inode), state and counters.</summary>
     public sealed record ShardStatus(

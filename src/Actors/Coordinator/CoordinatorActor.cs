@@ -5,6 +5,7 @@ using Akka.Event;
 using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Listener;
 using ShardRuntime.Actors.Settings;
+using ShardRuntime.Runtime.Loading;
 using ShardRuntime.Runtime.Sockets;
 using ListenerProtocol = ShardRuntime.Actors.Listener.Listener;
 
@@ -46,6 +47,8 @@ internal sealed class CoordinatorActor : UntypedActor
             return;
         }
         _s.Started = true;
+        if (!DescriptorReserve.TryHold())
+            _log.Warning("Could not hold back {Reserve} file descriptors for the process: it is already near its limit (ulimit -n)", DescriptorReserve.Size);
         _log.Info("Retiring shards: new connections are steered away with a reuseport BPF program, the accept queue is drained until it stays empty, then the socket closes; net.ipv4.tcp_migrate_req = {MigrateReq} ({SafetyNet})",
             TcpMigrateReq() ?? "unavailable", TcpMigrateReq() == "1" ? "the kernel also migrates queued connections: a safety net" : "no kernel safety net");
         var failure = Apply(_initial);
@@ -81,6 +84,8 @@ internal sealed class CoordinatorActor : UntypedActor
         // The node is going away: release every socket the shards did not close themselves.
         foreach (var shard in _s.Listeners.Values.Concat(_s.Retired).SelectMany(l => l.Shards.Values))
             shard.Socket.DisposeAll();
+        foreach (var listener in _s.Listeners.Values.Concat(_s.Retired))
+            listener.Handlers.Dispose();
     }
 
     protected override void OnReceive(object message)
@@ -99,6 +104,9 @@ internal sealed class CoordinatorActor : UntypedActor
                 Sender.Tell(failure is null ? Coordinator.SettingsApplied.Instance : new Coordinator.CommandFailed(apply, failure));
                 break;
             }
+            case Coordinator.Reload reload:
+                Sender.Tell(Reload(reload));
+                break;
             case Coordinator.GetStatus:
                 Sender.Tell(Status());
                 break;
@@ -147,12 +155,20 @@ internal sealed class CoordinatorActor : UntypedActor
             return $"listener '{duplicate.Key}' is declared more than once";
         foreach (var settings in desired)
         {
-            if (!_handlers.TryGet(settings.Handler, out _))
+            if (settings.HandlerAssembly is null && !_handlers.TryGet(settings.Handler, out _))
                 return $"listener '{settings.Name}': {_handlers.UnknownHandlerReason(settings.Handler)}";
         }
 
-        // Phase 1: bind.
-        var plan = new List<(ListenerSettings Settings, ListenerState? Existing, bool Replace, List<Socket> Sockets)>();
+        // Phase 1: load handlers and bind.
+        var plan = new List<(ListenerSettings Settings, ListenerState? Existing, HandlerRegistry? Handlers, List<Socket> Sockets)>();
+        void Undo()
+        {
+            foreach (var (_, _, handlers, bound) in plan)
+            {
+                handlers?.Dispose();
+                foreach (var socket in bound) socket.Dispose();
+            }
+        }
         foreach (var settings in desired)
         {
             _s.Listeners.TryGetValue(settings.Name, out var existing);
@@ -161,12 +177,26 @@ internal sealed class CoordinatorActor : UntypedActor
             var replace = existing is null || existing.Settings with { Shards = settings.Shards } != settings;
             var keepPort = existing is not null && existing.Settings.EndPoint.Equals(settings.EndPoint) ? existing.BoundEndPoint : null;
             var count = replace ? settings.EffectiveShards : Math.Max(0, settings.EffectiveShards - existing!.ActiveCount);
+            HandlerRegistry? handlers = null;
+            if (replace)
+            {
+                try
+                {
+                    handlers = CreateHandlers(settings);
+                }
+                catch (HandlerLoadException e)
+                {
+                    Undo();
+                    return $"listener '{settings.Name}': {e.Message}";
+                }
+            }
             if (!TryBind(settings, count, keepPort, out var sockets, out var failure))
             {
-                foreach (var bound in plan.SelectMany(p => p.Sockets)) bound.Dispose();
+                handlers?.Dispose();
+                Undo();
                 return failure;
             }
-            plan.Add((settings, existing, replace, sockets));
+            plan.Add((settings, existing, handlers, sockets));
         }
 
         // Phase 2: commit.
@@ -176,17 +206,16 @@ internal sealed class CoordinatorActor : UntypedActor
             _log.Info("Listener {Listener} is no longer configured; retiring it", removed.Name);
             RetireListener(removed);
         }
-        foreach (var (settings, existing, replace, sockets) in plan)
+        foreach (var (settings, existing, handlers, sockets) in plan)
         {
-            if (replace)
+            if (handlers is not null)
             {
                 if (existing is not null)
                 {
                     _log.Info("Listener {Listener} changed; new sockets replace its {Shards} shards", settings.Name, existing.ActiveCount);
                     RetireListener(existing);
                 }
-                _handlers.TryGet(settings.Handler, out var handler);
-                var listener = new ListenerState(settings, handler);
+                var listener = new ListenerState(settings, handlers);
                 _s.Listeners[settings.Name] = listener;
                 StartShards(listener, sockets);
             }
@@ -198,6 +227,56 @@ internal sealed class CoordinatorActor : UntypedActor
             }
         }
         return null;
+    }
+
+    /// <summary>The handler generations of a new listener: its user assembly's first load, or a registry over a known factory.</summary>
+    private HandlerRegistry CreateHandlers(ListenerSettings settings)
+    {
+        if (settings.HandlerAssembly is { } assembly)
+            return HandlerRegistry.ForAssembly(settings.Name, new HandlerAssemblySpec(assembly, settings.HandlerType!));
+        _handlers.TryGet(settings.Handler, out var factory);
+        return HandlerRegistry.ForFactory(settings.Name, factory);
+    }
+
+    private object Reload(Coordinator.Reload reload)
+    {
+        if (_s.Draining)
+            return new Coordinator.CommandFailed(reload, "the node is draining for shutdown");
+        List<ListenerState> listeners;
+        if (reload.Listener is null)
+        {
+            listeners = _s.Listeners.Values.OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
+        }
+        else if (_s.Listeners.TryGetValue(reload.Listener, out var one))
+        {
+            listeners = [one];
+        }
+        else
+        {
+            return new Coordinator.CommandFailed(reload, $"no listener named '{reload.Listener}' (listeners: {string.Join(", ", _s.Listeners.Keys.Order(StringComparer.Ordinal))})");
+        }
+
+        var reloaded = new List<Coordinator.ListenerGeneration>();
+        var refused = new List<string>();
+        foreach (var listener in listeners)
+        {
+            try
+            {
+                var generation = listener.Handlers.Reload();
+                reloaded.Add(new Coordinator.ListenerGeneration(listener.Name, generation.Number));
+                _log.Info("Listener {Listener} reloaded its handler {Handler}: generation {Generation} serves new connections",
+                    listener.Name, generation.Name, generation.Number);
+            }
+            catch (HandlerLoadException e)
+            {
+                _log.Warning("Listener {Listener} refused the reload: {Reason}; generation {Generation} keeps serving",
+                    listener.Name, e.Message, listener.Handlers.Current.Number);
+                refused.Add($"listener '{listener.Name}': {e.Message} (generation {listener.Handlers.Current.Number} keeps serving)");
+            }
+        }
+        if (refused.Count == 0) return new Coordinator.Reloaded(reloaded);
+        var done = reloaded.Count == 0 ? "" : $"; reloaded: {string.Join(", ", reloaded.Select(r => $"{r.Listener} (generation {r.Generation})"))}";
+        return new Coordinator.CommandFailed(reload, string.Join("; ", refused) + done);
     }
 
     /// <summary>Binds <paramref name="count"/> sockets for a listener, all or none.</summary>
@@ -278,7 +357,7 @@ internal sealed class CoordinatorActor : UntypedActor
     private void StartShard(ListenerState listener, ShardState shard)
     {
         var actor = Context.ActorOf(
-            ListenerProtocol.Props(listener.Settings, shard.Socket, listener.Handler, listener.Budget, shard.Counters),
+            ListenerProtocol.Props(listener.Settings, shard.Socket, listener.Handlers, listener.Budget, shard.Counters),
             ListenerProtocol.ActorName(listener.Name, shard.Socket.ShardId));
         Context.Watch(actor);
         shard.Actor = actor;
@@ -358,7 +437,11 @@ internal sealed class CoordinatorActor : UntypedActor
             shard.Socket.DisposeAll();
             LeaveGroup(listener, shard);
             listener.Shards.Remove(shard.Socket.ShardId);
-            if (listener.Retired && listener.Shards.Count == 0) _s.Retired.Remove(listener);
+            if (listener.Retired && listener.Shards.Count == 0)
+            {
+                _s.Retired.Remove(listener);
+                listener.Handlers.Dispose(); // no shard can acquire any more; generations unload as connections end
+            }
             if (_s.Draining) CheckDrained();
             return;
         }
@@ -404,15 +487,20 @@ internal sealed class CoordinatorActor : UntypedActor
                     s.Counters.Open,
                     s.Counters.BytesReceived,
                     s.Counters.BytesSent)).ToList();
+                var handlers = l.Handlers.Snapshot();
                 return new Coordinator.ListenerStatus(
                     l.Name,
                     (l.BoundEndPoint ?? l.Settings.EndPoint).ToString(),
                     l.Settings.Protocol.ToString().ToLowerInvariant(),
-                    l.Settings.Handler,
+                    handlers.Generations.FirstOrDefault()?.Name ?? l.Settings.Handler,
                     l.Retired ? 0 : l.Desired,
                     l.Settings.MaxConnections,
                     shards.Sum(s => s.Accepted),
                     shards.Sum(s => s.OpenConnections),
+                    handlers.CurrentGeneration,
+                    handlers.Generations.Select(g => new Coordinator.GenerationStatus(
+                        g.Number, g.Name, g.IsCurrent, g.LiveConnections, g.AssemblyPath, g.FileSha256)).ToList(),
+                    handlers.LastReloadFailure,
                     shards);
             }).ToList());
 }

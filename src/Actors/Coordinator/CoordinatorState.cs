@@ -2,7 +2,7 @@ using System.Net;
 using Akka.Actor;
 using ShardRuntime.Actors.Listener;
 using ShardRuntime.Actors.Settings;
-using ShardRuntime.Runtime.Connections;
+using ShardRuntime.Runtime.Loading;
 using ShardRuntime.Runtime.Sockets;
 
 namespace ShardRuntime.Actors.Coordinator;
@@ -44,11 +44,13 @@ internal sealed class CoordinatorState
 }
 
 /// <summary>One listener: its settings, handler and budget, desired shard count and its shards.</summary>
-internal sealed class ListenerState(ListenerSettings settings, IConnectionHandlerFactory handler)
+internal sealed class ListenerState(ListenerSettings settings, HandlerRegistry handlers)
 {
     public string Name => Settings.Name;
     public ListenerSettings Settings { get; } = settings;
-    public IConnectionHandlerFactory Handler { get; } = handler;
+
+    /// <summary>The listener's handler generations; disposed once the listener is retired and its last shard stopped.</summary>
+    public HandlerRegistry Handlers { get; } = handlers;
     public ConnectionBudget Budget { get; } = new(settings.MaxConnections);
     public int Desired { get; set; } = settings.EffectiveShards;
     public bool Retired { get; set; }

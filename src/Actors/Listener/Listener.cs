@@ -1,6 +1,6 @@
 using Akka.Actor;
 using ShardRuntime.Actors.Settings;
-using ShardRuntime.Runtime.Connections;
+using ShardRuntime.Runtime.Loading;
 
 namespace ShardRuntime.Actors.Listener;
 
@@ -13,10 +13,10 @@ public static class Listener
     internal static Props Props(
         ListenerSettings settings,
         ShardSocket socket,
-        IConnectionHandlerFactory handler,
+        HandlerRegistry handlers,
         ConnectionBudget budget,
         ShardCounters counters) =>
-        Akka.Actor.Props.Create(() => new ListenerShardActor(settings, socket, handler, budget, counters));
+        Akka.Actor.Props.Create(() => new ListenerShardActor(settings, socket, handlers, budget, counters));
 
     /// <summary>Actor name of a shard.</summary>
     public static string ActorName(string listener, int shardId) => $"listener-{listener}-{shardId}";

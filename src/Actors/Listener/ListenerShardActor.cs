@@ -3,7 +3,8 @@ using Akka.Actor;
 using Akka.Event;
 using ShardRuntime.Actors.Connection;
 using ShardRuntime.Actors.Settings;
-using ShardRuntime.Runtime.Connections;
+using ShardRuntime.Runtime.Loading;
+using ShardRuntime.Runtime.Sockets;
 
 namespace ShardRuntime.Actors.Listener;
 
@@ -20,7 +21,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
 
     private readonly ListenerSettings _settings;
     private readonly ShardSocket _socket;
-    private readonly IConnectionHandlerFactory _handler;
+    private readonly HandlerRegistry _handlers;
     private readonly ConnectionBudget _budget;
     private readonly ShardCounters _counters;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -30,13 +31,13 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
     public ListenerShardActor(
         ListenerSettings settings,
         ShardSocket socket,
-        IConnectionHandlerFactory handler,
+        HandlerRegistry handlers,
         ConnectionBudget budget,
         ShardCounters counters)
     {
         _settings = settings;
         _socket = socket;
-        _handler = handler;
+        _handlers = handlers;
         _budget = budget;
         _counters = counters;
         _backoff = settings.AcceptBackoff;
@@ -109,7 +110,15 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 TryFinish();
                 break;
             case Listener.CapacityAvailable:
+                Accept();
+                TryFinish();
+                break;
             case Listener.ResumeAccepting:
+                if (!DescriptorReserve.TryHold())
+                {
+                    BackOff("too few file descriptors to hold the reserve back");
+                    break;
+                }
                 Accept();
                 TryFinish();
                 break;
@@ -194,14 +203,24 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 // ECONNABORTED: the peer gave up while in the backlog. Keep accepting.
                 _log.Debug("Shard {Listener}/{Shard} accept: {Error} (peer went away in the backlog)", _settings.Name, ShardId, error);
                 return true;
+            case SocketError.TooManyOpenSockets:
+                // EMFILE/ENFILE: give the process its reserved descriptors (the runtime needs some to keep going) and
+                // pause; the reserve is taken back before accepting again.
+                DescriptorReserve.Release();
+                BackOff(error.ToString());
+                return false;
             default:
-                // EMFILE, ENFILE, ENOBUFS, ENOMEM and the unexpected: never let the listener die; pause and retry.
-                _log.Warning("Shard {Listener}/{Shard} accept failed with {Error}; pausing accepts for {Backoff}",
-                    _settings.Name, ShardId, error, _backoff);
-                Timers.StartSingleTimer("accept-backoff", Listener.ResumeAccepting.Instance, _backoff);
-                _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, _settings.AcceptBackoffMax.Ticks));
+                // ENOBUFS, ENOMEM and the unexpected: never let the listener die; pause and retry.
+                BackOff(error.ToString());
                 return false;
         }
+    }
+
+    private void BackOff(string why)
+    {
+        _log.Warning("Shard {Listener}/{Shard} accept failed ({Error}); pausing accepts for {Backoff}", _settings.Name, ShardId, why, _backoff);
+        Timers.StartSingleTimer("accept-backoff", Listener.ResumeAccepting.Instance, _backoff);
+        _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, _settings.AcceptBackoffMax.Ticks));
     }
 
     private void Spawn(Socket accepted)
@@ -209,7 +228,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         var id = ConnectionIds.Next();
         _counters.ConnectionOpened();
         var child = Context.ActorOf(
-            Connection.Connection.Props(accepted, id, ShardId, _connectionSettings, _handler, _counters, _budget),
+            Connection.Connection.Props(accepted, id, ShardId, _connectionSettings, _handlers.Acquire(), _counters, _budget),
             Connection.Connection.ActorName(id));
         Context.Watch(child);
     }

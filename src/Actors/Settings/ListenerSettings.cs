@@ -15,6 +15,8 @@ public sealed record ListenerSettings(
     TransportProtocol Protocol,
     int Shards,
     string Handler,
+    string? HandlerAssembly,
+    string? HandlerType,
     int Backlog,
     int MaxConnections,
     TimeSpan IdleTimeout,
@@ -45,6 +47,8 @@ public sealed record ListenerSettings(
             Protocol: r.GetEnum<TransportProtocol>("protocol"),
             Shards: r.GetInt("shards", 0, MaxShards),
             Handler: r.GetString("handler"),
+            HandlerAssembly: NullIfEmpty(r.GetString("handler-assembly", allowEmpty: true)) is { } assembly ? Path.GetFullPath(assembly) : null,
+            HandlerType: NullIfEmpty(r.GetString("handler-type", allowEmpty: true)),
             Backlog: r.GetInt("backlog", 1, 65535),
             MaxConnections: r.GetInt("max-connections", 1, 10_000_000),
             IdleTimeout: r.GetDuration("idle-timeout", TimeSpan.FromMilliseconds(1)),
@@ -57,6 +61,11 @@ public sealed record ListenerSettings(
             AcceptBackoffMax: r.GetDuration("accept-backoff-max", TimeSpan.FromMilliseconds(1)),
             RetireQuietPeriod: r.GetDuration("retire-quiet-period", TimeSpan.FromMilliseconds(1)),
             RetireQueueTimeout: r.GetDuration("retire-queue-timeout", TimeSpan.FromMilliseconds(1)));
+        if (settings.HandlerAssembly is not null && settings.HandlerType is null)
+            throw new ShardRuntimeConfigurationException(r.KeyOf("handler-type"),
+                "is required with handler-assembly: the full name of the type that implements IConnectionHandlerFactory or IConnectionHandler");
+        if (settings.HandlerAssembly is null && settings.HandlerType is not null)
+            throw new ShardRuntimeConfigurationException(r.KeyOf("handler-assembly"), "is required with handler-type: the path of the .dll");
         if (settings.Protocol != TransportProtocol.Tcp)
             throw new ShardRuntimeConfigurationException(r.KeyOf("protocol"), "only tcp is supported in this release");
         if (settings.MaxReceiveBytes < settings.ReceiveBufferSize)
@@ -64,6 +73,8 @@ public sealed record ListenerSettings(
                 $"must be at least receive-buffer-size ({settings.ReceiveBufferSize} bytes)");
         return settings;
     }
+
+    private static string? NullIfEmpty(string value) => string.IsNullOrWhiteSpace(value) ? null : value;
 
     /// <summary>Listener names become actor names and CLI arguments: letters, digits, '-' and '_' only.</summary>
     public static void ValidateName(string name, string path)

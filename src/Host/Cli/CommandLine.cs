@@ -90,12 +90,25 @@ public static class CommandLine
         scale.SetAction((result, cancellationToken) =>
             ScaleAsync(ClientFor(result, controlSocket), result.GetValue(listener)!, result.GetValue(shards), result.InvocationConfiguration, cancellationToken));
 
+        var reloadListener = new Argument<string?>("listener")
+        {
+            Description = "Only this listener (default: every listener)",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var reload = new Command("reload", "Load the handler code again as a new generation: new connections get it at once, open ones finish on theirs")
+        {
+            reloadListener,
+        };
+        reload.SetAction((result, cancellationToken) =>
+            ReloadAsync(ClientFor(result, controlSocket), result.GetValue(reloadListener), result.InvocationConfiguration, cancellationToken));
+
         return new RootCommand("ShardRuntime: TCP servers on SO_REUSEPORT socket shards, scaled and upgraded without dropping a connection")
         {
             controlSocket,
             runCommand,
             status,
             scale,
+            reload,
         };
     }
 
@@ -159,6 +172,17 @@ public static class CommandLine
                 ?? throw new InvalidDataException("the node's result is null");
             await console.Output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"{scaled.Listener}: {scaled.Shards} shard(s) accepting, {scaled.Retiring} retiring")).ConfigureAwait(false);
+        }).ConfigureAwait(false);
+    }
+
+    private static async Task<int> ReloadAsync(ControlClient client, string? listener, InvocationConfiguration console, CancellationToken cancellationToken)
+    {
+        return await SendAsync(client, ControlJson.ReloadRequest(listener), console, cancellationToken, async reply =>
+        {
+            var reloaded = reply.Root.GetProperty(ControlJson.ResultField).Deserialize<Coordinator.Reloaded>(ControlJson.Options)
+                ?? throw new InvalidDataException("the node's result is null");
+            foreach (var l in reloaded.Listeners)
+                await console.Output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{l.Listener}: generation {l.Generation}")).ConfigureAwait(false);
         }).ConfigureAwait(false);
     }
 

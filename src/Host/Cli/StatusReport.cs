@@ -20,12 +20,12 @@ internal static class StatusReport
         }
 
         text.Append('\n');
-        AppendTable(text, ["LISTENER", "ENDPOINT", "HANDLER", "SHARDS", "OPEN", "ACCEPTED"],
+        AppendTable(text, ["LISTENER", "ENDPOINT", "HANDLER", "GENERATION", "SHARDS", "OPEN", "ACCEPTED"],
             node.Listeners.Select(l => new[]
             {
-                l.Name, l.EndPoint, l.Handler, Number(l.DesiredShards), Number(l.OpenConnections), Number(l.Accepted),
+                l.Name, l.EndPoint, l.Handler, Number(l.Generation), Number(l.DesiredShards), Number(l.OpenConnections), Number(l.Accepted),
             }),
-            rightAligned: [3, 4, 5]);
+            rightAligned: [3, 4, 5, 6]);
 
         foreach (var listener in node.Listeners)
         {
@@ -35,6 +35,14 @@ internal static class StatusReport
                 text.Append("  no shards\n");
                 continue;
             }
+            if (listener.LastReloadFailure is { } failure)
+                text.Append(CultureInfo.InvariantCulture, $"  last reload refused: {failure}\n");
+            AppendTable(text, ["  GENERATION", "HANDLER", "CONNECTIONS", "ASSEMBLY"],
+                listener.Generations.Select(g => new[]
+                {
+                    "  " + Number(g.Generation) + (g.Current ? " (current)" : ""), g.Handler, Number(g.OpenConnections), g.Assembly ?? "built-in",
+                }),
+                rightAligned: [2]);
             AppendTable(text, ["  SHARD", "STATE", "INODE", "ACCEPTED", "OPEN"],
                 listener.Shards.Select(s => new[]
                 {

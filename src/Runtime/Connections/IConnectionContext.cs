@@ -17,6 +17,12 @@ public interface IConnectionContext
     /// <summary>Shard that accepted the connection.</summary>
     int ShardId { get; }
 
+    /// <summary>
+    /// The generation of the handler code serving this connection: 1 for the first load, one more for every reload
+    /// of the listener's handler (0 where nobody counts generations, as in test fakes).
+    /// </summary>
+    int HandlerGeneration => 0;
+
     /// <summary>The peer's address.</summary>
     EndPoint? RemoteEndPoint { get; }
 

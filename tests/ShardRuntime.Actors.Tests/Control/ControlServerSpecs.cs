@@ -54,6 +54,7 @@ public sealed class ControlServerSpecs : Akka.TestKit.Xunit2.TestKit
         Listeners:
         [
             new Coordinator.ListenerStatus("http", "127.0.0.1:8080/tcp", "tcp", "http-ok", 2, 1000, 42, 3,
+            2, [new Coordinator.GenerationStatus(2, "http-ok", true, 2, null, null), new Coordinator.GenerationStatus(1, "http-ok", false, 1, null, null)], null,
             [
                 new Coordinator.ShardStatus(0, "accepting", 987654, 40, 2, 100, 200),
                 new Coordinator.ShardStatus(1, "retiring", 987655, 2, 1, 10, 20),
@@ -114,7 +115,7 @@ public sealed class ControlServerSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Theory]
-    [InlineData("{\"command\":\"reload-everything\"}", "unknown command 'reload-everything' (known: scale, status)")]
+    [InlineData("{\"command\":\"reload-everything\"}", "unknown command 'reload-everything' (known: reload, scale, status)")]
     [InlineData("{not json", "malformed JSON")]
     [InlineData("", "malformed JSON")]
     [InlineData("[1,2]", "the request must be a JSON object, got an array")]
