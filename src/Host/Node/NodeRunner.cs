@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Hosting;
@@ -106,7 +107,21 @@ internal static class NodeRunner
                 Log.Information("Control socket {SocketPath} ready", config.Settings.Control.SocketPath);
             }
 
-            Log.Information("Node {ProcessId} serving; send SIGTERM or press Ctrl+C to drain and stop", Environment.ProcessId);
+            // SIGHUP reloads every listener's handler, as `reload` does.
+            using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, signal =>
+            {
+                signal.Cancel = true;
+                Log.Information("SIGHUP: reloading every listener's handler");
+                coordinator.Ask<object>(new CoordinatorProtocol.Reload(null), TimeSpan.FromMinutes(1)).ContinueWith(t =>
+                {
+                    if (t.IsCompletedSuccessfully && t.Result is CoordinatorProtocol.CommandFailed refused)
+                        Log.Warning("SIGHUP reload refused: {Reason}", refused.Reason);
+                    else if (!t.IsCompletedSuccessfully)
+                        Log.Warning("SIGHUP reload did not complete: {Error}", t.Exception?.GetBaseException().Message ?? "cancelled");
+                }, TaskScheduler.Default);
+            });
+
+            Log.Information("Node {ProcessId} serving; send SIGTERM or press Ctrl+C to drain and stop, SIGHUP to reload handlers", Environment.ProcessId);
             await host.WaitForShutdownAsync(cancellationToken);
             Log.Information("Node {ProcessId} stopped", Environment.ProcessId);
             return 0;

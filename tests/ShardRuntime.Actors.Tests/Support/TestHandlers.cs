@@ -93,3 +93,21 @@ internal sealed class CloseOnNthReadFactory(int n) : IConnectionHandlerFactory
         }
     }
 }
+
+/// <summary>Echoes with its handler generation in front ("2:data"): shows which generation serves a connection.</summary>
+internal sealed class GenerationEchoFactory : IConnectionHandlerFactory
+{
+    public string Name => "generation-echo";
+
+    public IConnectionHandler Create(IConnectionContext context) => new Handler();
+
+    private sealed class Handler : IConnectionHandler
+    {
+        public int OnReceived(IConnectionContext context, ReadOnlySpan<byte> data)
+        {
+            context.Write(Encoding.ASCII.GetBytes($"{context.HandlerGeneration}:"));
+            context.Write(data);
+            return data.Length;
+        }
+    }
+}
