@@ -27,6 +27,9 @@ internal sealed record ListenerStatus(
     int DesiredShards,
     long Accepted,
     int OpenConnections,
+    int Generation,
+    IReadOnlyList<GenerationStatus> Generations,
+    string? LastReloadFailure,
     IReadOnlyList<ShardStatus> Shards)
 {
     /// <summary>The endpoint the node actually bound ("127.0.0.1:41234/tcp" or "127.0.0.1:41234").</summary>
@@ -34,5 +37,7 @@ internal sealed record ListenerStatus(
 
     public IEnumerable<ShardStatus> Accepting => Shards.Where(s => s.State == "accepting");
 }
+
+internal sealed record GenerationStatus(int Generation, string Handler, bool Current, int OpenConnections, string? Assembly, string? Sha256);
 
 internal sealed record ShardStatus(int ShardId, string State, long SocketInode, long Accepted, int OpenConnections);
