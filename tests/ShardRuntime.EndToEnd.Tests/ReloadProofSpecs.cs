@@ -99,6 +99,41 @@ public sealed class ReloadProofSpecs(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task A_reload_of_a_broken_handler_must_be_refused_with_the_reason_and_the_running_generation_must_keep_serving()
+    {
+        var handlerDirectory = Directory.CreateTempSubdirectory("sr-e2e-handler-");
+        try
+        {
+            CopyFixture("v1", handlerDirectory.FullName);
+            var assembly = Path.Combine(handlerDirectory.FullName, "SampleHandlers.dll");
+            await using var host = HostProcess.Start(output, HostProcess.Config($$"""
+                http { endpoint = "127.0.0.1:0", handler-assembly = "{{assembly}}", handler-type = "{{HandlerType}}", shards = 1 }
+                """));
+            var http = (await host.WaitUntilReadyAsync()).Listener("http");
+            Assert.Equal(0, (await host.RunCliAsync("reload")).ExitCode);
+
+            // A build that went wrong: the file is not an assembly any more.
+            await File.WriteAllTextAsync(assembly, "not an assembly");
+            var refused = await host.RunCliAsync("reload", "http");
+            Assert.Equal(1, refused.ExitCode);
+            Assert.Contains("listener 'http'", refused.StdErr);
+            Assert.Contains("generation 2 keeps serving", refused.StdErr);
+
+            using var client = await Clients.ConnectAsync(http.Bound);
+            var reply = await Clients.HttpGetAsync(client);
+            Assert.Equal("HTTP/1.1 200 OK", reply.StatusLine);
+            Assert.Contains("X-Handler-Generation: 2", reply.Head);
+            var listener = (await host.StatusAsync()).Listener("http");
+            Assert.Equal(2, listener.Generation);
+            Assert.NotNull(listener.LastReloadFailure);
+        }
+        finally
+        {
+            handlerDirectory.Delete(recursive: true);
+        }
+    }
+
     private static void CopyFixture(string variant, string into)
     {
         var from = Path.Combine(AppContext.BaseDirectory, "fixtures", variant);
