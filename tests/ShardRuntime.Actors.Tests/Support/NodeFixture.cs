@@ -15,9 +15,11 @@ internal static class Specs
             $"shard-runtime {{ control.enabled = off\n listeners {{ {listenersHocon} }}\n {extra} }}"));
 
     /// <summary>Starts a coordinator on <paramref name="settings"/> and waits until its listeners are bound.</summary>
-    public static IActorRef StartCoordinator(ActorSystem system, ShardRuntimeSettings settings, HandlerCatalog? handlers = null, string name = "shard-runtime")
+    public static IActorRef StartCoordinator(
+        ActorSystem system, ShardRuntimeSettings settings, HandlerCatalog? handlers = null, string name = "shard-runtime",
+        ShardRuntime.Runtime.Sockets.IListenerSocketFactory? sockets = null)
     {
-        var coordinator = system.ActorOf(CoordinatorProtocol.Props(settings, handlers ?? HandlerCatalog.WithBuiltIns()), name);
+        var coordinator = system.ActorOf(CoordinatorProtocol.Props(settings, handlers ?? HandlerCatalog.WithBuiltIns(), sockets), name);
         var started = coordinator.Ask<object>(CoordinatorProtocol.WaitUntilStarted.Instance, Clients.Timeout).GetAwaiter().GetResult();
         Assert.IsType<CoordinatorProtocol.Started>(started);
         return coordinator;
