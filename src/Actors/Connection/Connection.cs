@@ -43,6 +43,20 @@ public static class Connection
         public ConnectionCloseReason Reason { get; }
     }
 
+    /// <summary>
+    /// Sender: its shard, after the listener's handler was reloaded. A connection running on a generation older than
+    /// <paramref name="Current"/> gets <paramref name="DrainTimeout"/> to finish on its own; then it closes gracefully
+    /// (pending replies are flushed). Connections on the current generation ignore it. No reply.
+    /// </summary>
+    public sealed record RetireGeneration(int Current, TimeSpan DrainTimeout);
+
+    /// <summary>Sender: the connection's own timer, when its retired generation's drain deadline passed. Internal.</summary>
+    internal sealed class GenerationDeadline
+    {
+        public static readonly GenerationDeadline Instance = new();
+        private GenerationDeadline() { }
+    }
+
     /// <summary>Sender: the connection's receive operation, when data (or the end of input) is ready. Internal.</summary>
     internal sealed class ReceiveReady
     {

@@ -86,6 +86,21 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
             case Connection.Abort abort:
                 AbortNow(abort.Reason);
                 break;
+            case Connection.RetireGeneration retire:
+                if (!_s.Finished && _s.HandlerGeneration < retire.Current && !_s.GenerationRetired)
+                {
+                    _s.GenerationRetired = true;
+                    Timers.StartSingleTimer("generation", Connection.GenerationDeadline.Instance, retire.DrainTimeout);
+                }
+                break;
+            case Connection.GenerationDeadline:
+                if (_s.Finished || _s.CloseRequested) break;
+                Log.Debug("Connection {Listener}/{Shard}/{Connection} of retired handler generation {Generation}: drain deadline passed; closing",
+                    ListenerName, ShardId, ConnectionId, _s.HandlerGeneration);
+                _s.CloseReason = ConnectionCloseReason.DrainDeadline;
+                _s.CloseRequested = true;
+                Flush();
+                break;
             default:
                 if (_s.Finished) return;
                 if (CallHandler(static (h, s, m) => h!.OnMessage(s, m!), message) && AfterCallback()) ReadLoop();

@@ -66,6 +66,7 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
     public long BytesOut;
     public long LastActivity;
 
+    public bool GenerationRetired;
     public bool ReceivePending;
     public bool InReadLoop;
     public bool Sending;

@@ -264,6 +264,9 @@ internal sealed class CoordinatorActor : UntypedActor
             {
                 var generation = listener.Handlers.Reload();
                 reloaded.Add(new Coordinator.ListenerGeneration(listener.Name, generation.Number));
+                // Connections of older generations get the listener's drain timeout, then close.
+                var changed = new ListenerProtocol.GenerationChanged(generation.Number, listener.Settings.DrainTimeout);
+                foreach (var shard in listener.Shards.Values) shard.Actor.Tell(changed);
                 _log.Info("Listener {Listener} reloaded its handler {Handler}: generation {Generation} serves new connections",
                     listener.Name, generation.Name, generation.Number);
             }

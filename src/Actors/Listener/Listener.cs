@@ -47,6 +47,13 @@ public static class Listener
         private SteeringChanged() { }
     }
 
+    /// <summary>
+    /// Sender: the coordinator, after a reload of the listener's handler. The shard passes it on to its connections
+    /// (<see cref="Connection.Connection.RetireGeneration"/>): those of older generations get the drain timeout to
+    /// finish, then close. No reply.
+    /// </summary>
+    public sealed record GenerationChanged(int Current, TimeSpan DrainTimeout);
+
     /// <summary>Sender: a retiring shard's own timer, to see whether its accept queue stayed empty long enough.</summary>
     internal sealed class QuietCheck
     {

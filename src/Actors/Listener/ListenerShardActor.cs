@@ -125,6 +125,10 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
             case Listener.Retire retire:
                 BeginRetire(retire.DrainTimeout, retire.Steered);
                 break;
+            case Listener.GenerationChanged changed:
+                var retireGeneration = new Connection.Connection.RetireGeneration(changed.Current, changed.DrainTimeout);
+                foreach (var child in Context.GetChildren()) child.Tell(retireGeneration);
+                break;
             case Listener.QuietCheck:
                 OnQuietCheck();
                 break;

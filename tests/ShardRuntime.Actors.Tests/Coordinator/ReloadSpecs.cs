@@ -92,4 +92,28 @@ public sealed class ReloadSpecs(ITestOutputHelper output) : TestKit(output: outp
         foreach (var client in held) client.Dispose();
         await AwaitAssertAsync(() => Assert.Equal([51], Specs.Listener(coordinator, "e").Generations.Select(g => g.Generation)), Clients.Timeout);
     }
+
+    [Fact]
+    public async Task Connections_of_a_reloaded_generation_must_get_the_drain_timeout_and_then_be_closed_gracefully()
+    {
+        var coordinator = Specs.StartCoordinator(Sys,
+            Specs.Settings("g { endpoint = \"127.0.0.1:0\", handler = generation-echo, shards = 1, drain-timeout = 1s }"),
+            HandlerCatalog.WithBuiltIns().Add(new GenerationEchoFactory()));
+        var endPoint = Specs.EndPoint(coordinator, "g");
+        using var old = await Clients.ConnectAsync(endPoint);
+        Assert.Equal("1:a", await RoundTrip(old, "a"));
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        await coordinator.Ask<CoordinatorProtocol.Reloaded>(new CoordinatorProtocol.Reload("g"), Clients.Timeout);
+        using var fresh = await Clients.ConnectAsync(endPoint);
+        Assert.Equal("2:b", await RoundTrip(fresh, "b"));
+
+        // The old connection still works within its drain timeout, then gets a FIN (not a reset).
+        Assert.Equal("1:c", await RoundTrip(old, "c"));
+        Assert.Equal("", await Clients.ReceiveToEndAsync(old));
+        Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(900), $"closed after {watch.Elapsed}, before the drain timeout");
+        await AwaitAssertAsync(() => Assert.Equal([2], Specs.Listener(coordinator, "g").Generations.Select(g => g.Generation)), Clients.Timeout);
+        // The current generation's connection is untouched.
+        Assert.Equal("2:d", await RoundTrip(fresh, "d"));
+    }
 }
