@@ -23,12 +23,25 @@ public static class Coordinator
     }
 
     /// <summary>Props of the coordinator. It binds <paramref name="settings"/>' listeners when it starts.</summary>
-    public static Props Props(ShardRuntimeSettings settings, HandlerCatalog handlers, IListenerSocketFactory? socketFactory = null) =>
-        CreateProps(new CoordinatorState(), settings, handlers, socketFactory ?? ReuseportSocketFactory.Instance);
+    /// <param name="settings">The listeners to bind at start.</param>
+    /// <param name="handlers">The handlers known by name.</param>
+    /// <param name="socketFactory">How listening sockets are made (default: <see cref="ReuseportSocketFactory"/>).</param>
+    /// <param name="readListeners">
+    /// Where a <see cref="Reload"/> of every listener reads the listeners again (the host: its config file); it may
+    /// throw to refuse the reload with the exception's message. Null: a reload reloads handler code only.
+    /// </param>
+    public static Props Props(
+        ShardRuntimeSettings settings,
+        HandlerCatalog handlers,
+        IListenerSocketFactory? socketFactory = null,
+        Func<IReadOnlyList<ListenerSettings>>? readListeners = null) =>
+        CreateProps(new CoordinatorState(), settings, handlers, socketFactory ?? ReuseportSocketFactory.Instance, readListeners);
 
-    private static Props CreateProps(CoordinatorState state, ShardRuntimeSettings settings, HandlerCatalog handlers, IListenerSocketFactory socketFactory) =>
+    private static Props CreateProps(
+        CoordinatorState state, ShardRuntimeSettings settings, HandlerCatalog handlers, IListenerSocketFactory socketFactory,
+        Func<IReadOnlyList<ListenerSettings>>? readListeners) =>
         // The registry is made once, here: a restarted coordinator gets this same object.
-        Akka.Actor.Props.Create(() => new CoordinatorActor(state, settings, handlers, socketFactory));
+        Akka.Actor.Props.Create(() => new CoordinatorActor(state, settings, handlers, socketFactory, readListeners));
 
     /// <summary>Marker of every command the coordinator accepts, so a refusal can name the command it refuses.</summary>
     public interface ICommand;
@@ -75,8 +88,11 @@ public static class Coordinator
     }
 
     /// <summary>
-    /// Sender: the CLI (<c>reload [listener]</c>), SIGHUP, user code. Loads the handler of <paramref name="Listener"/>
-    /// (null: of every listener) again as a new generation: from its assembly file for a user handler, the same code
+    /// Sender: the CLI (<c>reload [listener]</c>), SIGHUP, user code. For every listener (null), first reads the
+    /// listeners again where the node was told to (the host: its config file) and applies them: listeners no longer
+    /// declared retire, new ones are bound, changed ones reconciled; a file that cannot be read refuses the whole
+    /// reload. Then loads the handler of <paramref name="Listener"/> (null: of every listener that was not just
+    /// created) again as a new generation: from its assembly file for a user handler, the same code
     /// for a built-in. New connections get the new generation at once; open ones finish on theirs, and a generation
     /// whose last connection ended is unloaded. A handler that fails to load or initialise is refused and its
     /// listener keeps its running generation. Reply: <see cref="Reloaded"/>, or <see cref="CommandFailed"/> naming

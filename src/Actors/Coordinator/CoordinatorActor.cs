@@ -26,8 +26,13 @@ internal sealed class CoordinatorActor : UntypedActor
     private readonly HandlerCatalog _handlers;
     private readonly IListenerSocketFactory _socketFactory;
 
-    public CoordinatorActor(CoordinatorState state, ShardRuntimeSettings settings, HandlerCatalog handlers, IListenerSocketFactory socketFactory)
+    private readonly Func<IReadOnlyList<ListenerSettings>>? _readListeners;
+
+    public CoordinatorActor(
+        CoordinatorState state, ShardRuntimeSettings settings, HandlerCatalog handlers, IListenerSocketFactory socketFactory,
+        Func<IReadOnlyList<ListenerSettings>>? readListeners)
     {
+        _readListeners = readListeners;
         _s = state;
         _initial = settings.Listeners;
         _handlers = handlers;
@@ -245,7 +250,24 @@ internal sealed class CoordinatorActor : UntypedActor
         List<ListenerState> listeners;
         if (reload.Listener is null)
         {
-            listeners = _s.Listeners.Values.OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
+            var before = _s.Listeners.Values.ToHashSet();
+            if (_readListeners is not null)
+            {
+                IReadOnlyList<ListenerSettings> desired;
+                try
+                {
+                    desired = _readListeners();
+                }
+                catch (Exception e)
+                {
+                    _log.Warning("Reload refused: the listeners could not be read again: {Reason}", e.Message);
+                    return new Coordinator.CommandFailed(reload, $"configuration not reloaded, nothing changed: {e.Message}");
+                }
+                if (Apply(desired) is { } failure)
+                    return new Coordinator.CommandFailed(reload, $"configuration not applied, nothing changed: {failure}");
+            }
+            // Listeners the configuration just created (or replaced) start at generation 1; the others reload.
+            listeners = _s.Listeners.Values.Where(before.Contains).OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
         }
         else if (_s.Listeners.TryGetValue(reload.Listener, out var one))
         {

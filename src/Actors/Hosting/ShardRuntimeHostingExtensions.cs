@@ -48,7 +48,7 @@ public static class ShardRuntimeHostingExtensions
             var settings = ShardRuntimeSettings.Create(system.Settings.Config);
             var catalog = HandlerCatalog.WithBuiltIns();
             foreach (var handler in options.Handlers) catalog.Add(handler);
-            var coordinator = system.ActorOf(CoordinatorProtocol.Props(settings, catalog), CoordinatorProtocol.ActorName);
+            var coordinator = system.ActorOf(CoordinatorProtocol.Props(settings, catalog, readListeners: options.ReloadListeners), CoordinatorProtocol.ActorName);
             registry.Register<CoordinatorProtocol.Marker>(coordinator);
 
             if (settings.Control.Enabled)

@@ -25,6 +25,13 @@ public sealed class ShardRuntimeOptions
     /// <summary>Whether to start the control socket (default true). Tests that need no CLI can turn it off.</summary>
     public bool? EnableControlSocket { get; set; }
 
+    /// <summary>
+    /// Where a reload of every listener (CLI <c>reload</c>, SIGHUP) reads the listeners again, for example from the
+    /// configuration file the node started with; throw to refuse the reload with the exception's message. Not HOCON:
+    /// code only. Null (the default): a reload reloads handler code only.
+    /// </summary>
+    public Func<IReadOnlyList<ListenerSettings>>? ReloadListeners { get; set; }
+
     /// <summary>Handler factories of user code, in addition to the built-ins.</summary>
     public IReadOnlyList<IConnectionHandlerFactory> Handlers => _handlers;
 

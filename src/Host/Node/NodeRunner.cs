@@ -72,7 +72,8 @@ internal static class NodeRunner
                 akka.WithClustering(new ClusterOptions());
                 // The node's file comes last so that anything it says (akka.* included) wins.
                 akka.AddHocon(config.Config, HoconAddMode.Prepend);
-                akka.WithShardRuntime();
+                // `reload` and SIGHUP read the config file again: listeners follow it (added, removed, reconciled).
+                akka.WithShardRuntime(o => o.ReloadListeners = () => NodeConfig.Load(configFile, controlSocket).Settings.Listeners);
                 akka.AddStartup((system, _) =>
                 {
                     var cluster = Cluster.Get(system);
@@ -107,11 +108,11 @@ internal static class NodeRunner
                 Log.Information("Control socket {SocketPath} ready", config.Settings.Control.SocketPath);
             }
 
-            // SIGHUP reloads every listener's handler, as `reload` does.
+            // SIGHUP reloads the config file's listeners and every listener's handler, as `reload` does.
             using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, signal =>
             {
                 signal.Cancel = true;
-                Log.Information("SIGHUP: reloading every listener's handler");
+                Log.Information("SIGHUP: reloading the configuration and every listener's handler");
                 coordinator.Ask<object>(new CoordinatorProtocol.Reload(null), TimeSpan.FromMinutes(1)).ContinueWith(t =>
                 {
                     if (t.IsCompletedSuccessfully && t.Result is CoordinatorProtocol.CommandFailed refused)

@@ -1,0 +1,54 @@
+using System.Text;
+using ShardRuntime.EndToEnd.Tests.Support;
+using Xunit.Abstractions;
+
+namespace ShardRuntime.EndToEnd.Tests;
+
+/// <summary><c>reload</c> reads the config file again: listeners are added, removed and reconciled; a broken file changes nothing.</summary>
+public sealed class ConfigReloadSpecs(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Reload_must_apply_the_edited_config_file_and_refuse_a_broken_one_changing_nothing()
+    {
+        await using var host = HostProcess.Start(output, HostProcess.Config("""
+                keep { endpoint = "127.0.0.1:0", handler = echo, shards = 1 }
+                drop { endpoint = "127.0.0.1:0", handler = http-ok, shards = 2 }
+            """));
+        var before = await host.WaitUntilReadyAsync();
+        var keep = before.Listener("keep").Bound;
+        var drop = before.Listener("drop").Bound;
+        using var client = await Clients.ConnectAsync(keep);
+        Assert.Equal("one"u8.ToArray(), await Clients.EchoAsync(client, "one"u8.ToArray()));
+
+        // keep grows to 3 shards, drop goes, added arrives.
+        await File.WriteAllTextAsync(host.ConfigPath, HostProcess.Config("""
+                keep { endpoint = "127.0.0.1:0", handler = echo, shards = 3 }
+                added { endpoint = "127.0.0.1:0", handler = echo, shards = 1 }
+            """));
+        var reload = await host.RunCliAsync("reload");
+        Assert.True(reload.ExitCode == 0, reload.ToString());
+        Assert.Equal("keep: generation 2", reload.StdOut.Trim());
+
+        var after = await host.StatusAsync();
+        Assert.Equal(["added", "keep"], after.Listeners.Select(l => l.Name).Order());
+        Assert.Equal(keep, after.Listener("keep").Bound); // same port, three sockets in its group now
+        await KernelSockets.WaitForListeningCountAsync(keep, 3, TimeSpan.FromSeconds(15));
+        await KernelSockets.WaitForListeningCountAsync(drop, 0, TimeSpan.FromSeconds(15));
+        using (var added = await Clients.ConnectAsync(after.Listener("added").Bound))
+            Assert.Equal("new"u8.ToArray(), await Clients.EchoAsync(added, "new"u8.ToArray()));
+        Assert.Equal("two"u8.ToArray(), await Clients.EchoAsync(client, "two"u8.ToArray())); // untouched
+
+        // A broken edit is refused with the key and the file, and nothing changes.
+        await File.WriteAllTextAsync(host.ConfigPath, HostProcess.Config("""
+                keep { endpoint = "127.0.0.1:0", handler = echo, shards = 1, idle-timeout = banana }
+            """));
+        var refused = await host.RunCliAsync("reload");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("shard-runtime.listeners.keep.idle-timeout", refused.StdErr);
+        Assert.Contains(host.ConfigPath, refused.StdErr);
+        var unchanged = await host.StatusAsync();
+        Assert.Equal(["added", "keep"], unchanged.Listeners.Select(l => l.Name).Order());
+        Assert.Equal(3, unchanged.Listener("keep").Accepting.Count());
+        Assert.Equal("three"u8.ToArray(), await Clients.EchoAsync(client, "three"u8.ToArray()));
+    }
+}
