@@ -51,4 +51,32 @@ public sealed class ConfigReloadSpecs(ITestOutputHelper output)
         Assert.Equal(3, unchanged.Listener("keep").Accepting.Count());
         Assert.Equal("three"u8.ToArray(), await Clients.EchoAsync(client, "three"u8.ToArray()));
     }
+
+    [Fact]
+    public async Task Sighup_must_reload_like_the_reload_command()
+    {
+        await using var host = HostProcess.Start(output, HostProcess.Config("""
+                e { endpoint = "127.0.0.1:0", handler = echo, shards = 1 }
+            """));
+        await host.WaitUntilReadyAsync();
+        await File.WriteAllTextAsync(host.ConfigPath, HostProcess.Config("""
+                e { endpoint = "127.0.0.1:0", handler = echo, shards = 2 }
+            """));
+
+        Posix.Signal(host.ProcessId, Posix.SigHup);
+
+        // Bounded polling of status until the reload shows (a signal has no reply to wait for).
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        ListenerStatus e;
+        do
+        {
+            e = (await host.StatusAsync()).Listener("e");
+            if (e.Generation == 2 && e.Accepting.Count() == 2) break;
+            await Task.Delay(100);
+        }
+        while (DateTime.UtcNow < deadline);
+        Assert.Equal(2, e.Generation);
+        Assert.Equal(2, e.Accepting.Count());
+        Assert.False(host.HasExited);
+    }
 }

@@ -392,8 +392,8 @@ internal sealed class CoordinatorActor : UntypedActor
 
     /// <summary>
     /// Retires the <paramref name="count"/> accepting shards with the highest ids. While other sockets of the same
-    /// reuseport group keep accepting, new connections are steered away from the retiring ones first, which then drain
-    /// their accept queues before they close; the last sockets of a port close at once.
+    /// reuseport group keep accepting, new connections are steered away from the retiring ones first; every retiring
+    /// shard drains its accept queue before it closes (the last sockets of a removed listener serve until quiet).
     /// </summary>
     private void RetireShards(ListenerState listener, int count)
     {
@@ -413,7 +413,12 @@ internal sealed class CoordinatorActor : UntypedActor
         if (steered.Count > 0 && !Steer(listener.Settings, GroupKey(listener.Settings, steered.First().Socket.EndPoint)))
             steered.Clear();
         foreach (var shard in retiring)
-            shard.Actor.Tell(new ListenerProtocol.Retire(listener.Settings.DrainTimeout, steered.Contains(shard)));
+        {
+            if (!steered.Contains(shard))
+                _log.Info("Shard {Listener}/{Shard} retires without steering (no other socket of its port accepts); it drains its queue until quiet",
+                    listener.Name, shard.Socket.ShardId);
+            shard.Actor.Tell(new ListenerProtocol.Retire(listener.Settings.DrainTimeout, DrainQueue: true));
+        }
     }
 
     /// <summary>A retiring shard closed its socket: the kernel's group shrank, so the model follows and steering is rebuilt.</summary>
@@ -487,7 +492,7 @@ internal sealed class CoordinatorActor : UntypedActor
         foreach (var shard in _s.ByActor.Values.Select(e => e.Shard))
         {
             shard.Retiring = true;
-            shard.Actor.Tell(new ListenerProtocol.Retire(drain.Timeout, Steered: false));
+            shard.Actor.Tell(new ListenerProtocol.Retire(drain.Timeout, DrainQueue: false));
         }
         CheckDrained();
     }

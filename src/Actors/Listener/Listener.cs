@@ -22,14 +22,15 @@ public static class Listener
     public static string ActorName(string listener, int shardId) => $"listener-{listener}-{shardId}";
 
     /// <summary>
-    /// Sender: the coordinator. The shard retires. When <paramref name="Steered"/> (the coordinator has steered new
-    /// connections away from this socket), it keeps accepting until its accept queue has stayed empty for the quiet
-    /// period, so no queued connection is reset, then closes the socket; otherwise it closes it at once (the last
-    /// socket of a port, or shutdown). Either way it then lets its open connections finish, aborts the rest after
+    /// Sender: the coordinator. The shard retires. With <paramref name="DrainQueue"/> it keeps accepting until its
+    /// accept queue has stayed empty for the quiet period (bounded by retire-queue-timeout), so no queued connection is
+    /// reset, then closes the socket: the coordinator has steered new connections to the other sockets of the port,
+    /// or, for a listener removed altogether, there are none and the port is served until it goes quiet. Without it
+    /// (shutdown) it closes the socket at once. Either way it then lets its open connections finish, aborts the rest after
     /// <paramref name="DrainTimeout"/>, and stops; the coordinator watches it. Told again, a nearer deadline wins and
-    /// an unsteered retire closes the socket at once. Reply when the socket is closed: <see cref="SocketClosed"/>.
+    /// a retire without DrainQueue closes the socket at once. Reply when the socket is closed: <see cref="SocketClosed"/>.
     /// </summary>
-    public sealed record Retire(TimeSpan DrainTimeout, bool Steered);
+    public sealed record Retire(TimeSpan DrainTimeout, bool DrainQueue);
 
     /// <summary>
     /// Sender: a retiring shard, to the coordinator, once it closed its listening socket (after draining the queue

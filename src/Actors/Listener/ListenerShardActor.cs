@@ -123,7 +123,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 TryFinish();
                 break;
             case Listener.Retire retire:
-                BeginRetire(retire.DrainTimeout, retire.Steered);
+                BeginRetire(retire.DrainTimeout, retire.DrainQueue);
                 break;
             case Listener.GenerationChanged changed:
                 var retireGeneration = new Connection.Connection.RetireGeneration(changed.Current, changed.DrainTimeout);
@@ -237,33 +237,33 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         Context.Watch(child);
     }
 
-    private void BeginRetire(TimeSpan drainTimeout, bool steered)
+    private void BeginRetire(TimeSpan drainTimeout, bool drainQueue)
     {
         var deadline = DateTime.UtcNow + drainTimeout;
         if (_socket.Retiring)
         {
-            // Already retiring (a scale-down, then shutdown): a nearer deadline wins, and no more waiting for the queue
-            // unless new connections are still steered elsewhere.
+            // Already retiring (a scale-down, then shutdown): a nearer deadline wins, and shutdown stops waiting for the
+            // queue.
             if (deadline < _socket.DrainDeadline)
             {
                 _socket.DrainDeadline = deadline;
                 ArmDrainDeadline();
             }
-            if (!steered && _socket.DrainingQueue) CloseSocket("retired again without steering");
+            if (!drainQueue && _socket.DrainingQueue) CloseSocket("retired again for shutdown");
             TryFinish();
             return;
         }
         _socket.Retiring = true;
         _socket.DrainDeadline = deadline;
         Timers.Cancel("accept-backoff");
-        if (steered)
+        if (drainQueue)
         {
-            // New connections go to the other sockets now; accept what is queued (and what is still in flight)
-            // until the queue stays empty, then close.
+            // New connections go to the other sockets now (or nowhere else: a removed listener); accept what is queued
+            // (and what is still in flight) until the queue stays empty, then close.
             _socket.DrainingQueue = true;
             _socket.QueueDeadline = DateTime.UtcNow + _settings.RetireQueueTimeout;
             _socket.QuietSince = DateTime.UtcNow;
-            _log.Info("Shard {Listener}/{Shard} retiring: new connections steered away; draining the accept queue of socket inode {Inode} ({Open} open connections, deadline {Deadline})",
+            _log.Info("Shard {Listener}/{Shard} retiring: draining the accept queue of socket inode {Inode} until it stays empty ({Open} open connections, deadline {Deadline})",
                 _settings.Name, ShardId, _socket.Inode, Context.GetChildren().Count(), drainTimeout);
             ArmQuietCheck();
             Accept();
@@ -272,7 +272,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         {
             _log.Info("Shard {Listener}/{Shard} retiring: closing socket inode {Inode}, draining {Open} connections (deadline {Deadline})",
                 _settings.Name, ShardId, _socket.Inode, Context.GetChildren().Count(), drainTimeout);
-            CloseSocket("no other socket takes its connections");
+            CloseSocket("shutdown");
         }
         ArmDrainDeadline();
         TryFinish();

@@ -5,6 +5,7 @@ namespace ShardRuntime.EndToEnd.Tests.Support;
 /// <summary>The few libc calls the specs need: signals by PID and the effective user.</summary>
 internal static partial class Posix
 {
+    public const int SigHup = 1;
     public const int SigTerm = 15;
 
     /// <summary>Sends <paramref name="signal"/> to the process <paramref name="pid"/>; throws on failure (ESRCH, EPERM).</summary>
