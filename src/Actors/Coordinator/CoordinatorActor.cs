@@ -215,14 +215,15 @@ internal sealed class CoordinatorActor : UntypedActor
         {
             if (handlers is not null)
             {
+                // The new sockets join the model first, so the old ones can all be steered away from.
+                var listener = new ListenerState(settings, handlers);
+                _s.Listeners[settings.Name] = listener;
+                StartShards(listener, sockets);
                 if (existing is not null)
                 {
                     _log.Info("Listener {Listener} changed; new sockets replace its {Shards} shards", settings.Name, existing.ActiveCount);
                     RetireListener(existing);
                 }
-                var listener = new ListenerState(settings, handlers);
-                _s.Listeners[settings.Name] = listener;
-                StartShards(listener, sockets);
             }
             else
             {

@@ -185,4 +185,55 @@ public sealed class ListenerShardingSpecs(ITestOutputHelper output) : TestKit(ou
         Assert.Equal(alive, Specs.Listener(coordinator, "echo").OpenConnections);
         foreach (var client in clients) client.Dispose();
     }
+
+    [Fact]
+    public async Task Changing_a_listener_s_settings_under_churn_must_replace_its_sockets_on_the_same_port_without_loss()
+    {
+        var settings = Specs.Settings("""http { endpoint = "127.0.0.1:0", handler = http-ok, shards = 2, max-connections = 1000, retire-queue-timeout = 60s }""");
+        var coordinator = Specs.StartCoordinator(Sys, settings);
+        var endPoint = Specs.EndPoint(coordinator, "http");
+        var oldInodes = Specs.Listener(coordinator, "http").Shards.Select(s => s.SocketInode).ToList();
+
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var served = 0;
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var churn = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested && served < 40_000)
+            {
+                try
+                {
+                    using var client = await Clients.ConnectAsync(endPoint);
+                    await Clients.HttpGetAsync(client);
+                    Interlocked.Increment(ref served);
+                }
+                catch (Exception) when (stop.IsCancellationRequested)
+                {
+                }
+                catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
+                {
+                    failures.Enqueue($"{e.GetType().Name}: {e.Message}");
+                }
+            }
+        })).ToList();
+
+        // A different max-connections is a different listener: a new socket set replaces the old one on the same port.
+        var changed = Specs.Settings("""http { endpoint = "127.0.0.1:0", handler = http-ok, shards = 3, max-connections = 2000, retire-queue-timeout = 60s }""");
+        var reply = await coordinator.Ask<object>(new CoordinatorProtocol.ApplySettings(changed.Listeners), Clients.Timeout);
+        Assert.IsType<CoordinatorProtocol.SettingsApplied>(reply);
+        await AwaitAssertAsync(() =>
+        {
+            var status = Specs.Status(coordinator);
+            var http = Assert.Single(status.Listeners); // the old set has drained and gone
+            Assert.Equal(2000, http.MaxConnections);
+            Assert.Equal(3, http.Shards.Count);
+            Assert.Empty(http.Shards.Select(s => s.SocketInode).Intersect(oldInodes));
+            Assert.Equal(endPoint, IPEndPoint.Parse(http.EndPoint));
+            Assert.True(served > 100);
+        }, Clients.Timeout);
+
+        await stop.CancelAsync();
+        await Task.WhenAll(churn);
+        Assert.Empty(failures);
+    }
 }
