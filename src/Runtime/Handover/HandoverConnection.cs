@@ -13,7 +13,7 @@ namespace ShardRuntime.Runtime.Handover;
 /// A stream socket does not keep message boundaries: one recvmsg may return the end of one frame and the start of
 /// the next, and a frame may need several reads. The descriptors arrive with the bytes of the sendmsg that carried
 /// them, which is the first sendmsg of their frame, so each read's descriptors are remembered with the stream offsets
-/// of its bytes and given to the frame that starts among them.
+/// of its bytes and given to the last frame that starts among them.
 /// </remarks>
 internal sealed class HandoverConnection : IDisposable
 {
@@ -171,11 +171,15 @@ internal sealed class HandoverConnection : IDisposable
         _start += PrefixLength + length;
         _streamOffsetOfStart += PrefixLength + length;
 
-        // Descriptors that came with this frame's first byte belong to it; any that came earlier belong to nothing.
+        // The kernel ends a recvmsg right after the message that carried descriptors (unix_stream_read_generic), and the
+        // sender attaches them to a frame's first bytes: so they belong to the LAST frame that starts among the bytes of
+        // the read that brought them. A read may begin with the tail of earlier frames. Descriptors that came before
+        // this frame and were claimed by none belong to nothing.
+        long nextFrameOffset = _streamOffsetOfStart;
         for (int i = 0; i < _arrivals.Count; i++)
         {
             var arrival = _arrivals[i];
-            if (arrival.From <= frameOffset && frameOffset < arrival.To)
+            if (arrival.From <= frameOffset && frameOffset < arrival.To && nextFrameOffset >= arrival.To)
             {
                 fds = arrival.Fds;
                 _arrivals.RemoveAt(i);
