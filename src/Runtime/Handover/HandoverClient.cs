@@ -1,0 +1,199 @@
+using System.Net.Sockets;
+
+namespace ShardRuntime.Runtime.Handover;
+
+/// <summary>
+/// The successor's side of a process upgrade: connects to the old process's handoff socket, receives every listening
+/// socket with its label, checks each against its label before adopting it, and says <c>Ready</c> when the caller
+/// has started accepting on them (<see cref="SendReadyAsync"/>). Disposing before that makes the old process roll
+/// back and keep serving. One client serves one handover.
+/// </summary>
+public sealed class HandoverClient : IDisposable
+{
+    private HandoverConnection? _connection;
+    private bool _received;
+    private bool _disposed;
+
+    /// <summary>A client that waits at most <paramref name="stepTimeout"/> for connecting and for each frame of the old process.</summary>
+    public HandoverClient(TimeSpan stepTimeout)
+    {
+        if (stepTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(stepTimeout), stepTimeout, "The step timeout must be positive.");
+        }
+
+        StepTimeout = stepTimeout;
+    }
+
+    public TimeSpan StepTimeout { get; }
+
+    /// <summary>
+    /// Connects to the handoff socket at <paramref name="path"/> and receives every socket. The returned sockets belong
+    /// to the caller. On failure the sockets received so far are closed (the old process still has them) and a
+    /// <see cref="HandoverException"/> (or <see cref="HandoverRefusedException"/>) says why.
+    /// </summary>
+    public async Task<IReadOnlyList<(Socket Socket, HandoverSocketLabel Label)>> ReceiveAsync(string path, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_connection is not null)
+        {
+            throw new InvalidOperationException("This client already received its sockets; one client serves one handover.");
+        }
+
+        var unix = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        _connection = new HandoverConnection(unix);
+        using (var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            connectTimeout.CancelAfter(StepTimeout);
+            try
+            {
+                await unix.ConnectAsync(new UnixDomainSocketEndPoint(path), connectTimeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new HandoverException($"Connecting to the handoff socket {path} timed out after {StepTimeout.TotalSeconds:0.###} s.", ex);
+            }
+            catch (SocketException ex)
+            {
+                throw new HandoverException($"Cannot connect to the handoff socket {path}: {ex.SocketErrorCode} ({ex.Message}).", ex);
+            }
+        }
+
+        var adopted = new List<(Socket Socket, HandoverSocketLabel Label)>();
+        try
+        {
+            await _connection.WriteAsync(HandoverFrame.Hello(Environment.ProcessId), [], StepTimeout, cancellationToken).ConfigureAwait(false);
+            while (true)
+            {
+                var (frame, fds) = await _connection.ReadAsync("the next batch or Done", StepTimeout, cancellationToken).ConfigureAwait(false);
+                switch (frame.Type)
+                {
+                    case HandoverFrameType.Batch:
+                        int batch = frame.Batch ?? 0;
+                        AdoptBatch(batch, frame.Labels!, fds, adopted);
+                        await _connection.WriteAsync(HandoverFrame.Ack(batch, fds.Count), [], StepTimeout, cancellationToken).ConfigureAwait(false);
+                        break;
+                    case HandoverFrameType.Done:
+                        if (frame.Total != adopted.Count)
+                        {
+                            throw new HandoverException($"Done says {frame.Total} socket(s) were passed, {adopted.Count} arrived.");
+                        }
+
+                        _received = true;
+                        return adopted;
+                    case HandoverFrameType.Refused:
+                        throw new HandoverRefusedException(frame.Reason ?? "no reason given");
+                    case HandoverFrameType.Abort:
+                        throw new HandoverException($"The old process abandoned the handover: {frame.Reason}");
+                    default:
+                        throw new HandoverException($"Expected a batch or Done, the old process sent {frame.Type}.");
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            foreach (var (socket, _) in adopted)
+            {
+                socket.Dispose();
+            }
+
+            if (ex is HandoverException and not HandoverRefusedException)
+            {
+                await TryAbortAsync(ex.Message).ConfigureAwait(false);
+            }
+
+            _connection.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Tells the old process that this one accepts on the sockets, so it may stop accepting and drain. Call it once,
+    /// after <see cref="ReceiveAsync"/> and after accepting started.
+    /// </summary>
+    public async Task SendReadyAsync()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_connection is null || !_received)
+        {
+            throw new InvalidOperationException("Ready comes after every socket was received.");
+        }
+
+        await _connection.WriteAsync(HandoverFrame.Ready(), [], StepTimeout, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>Closes the handoff connection (never the received sockets). Before Ready, the old process rolls back.</summary>
+    public void Dispose()
+    {
+        _disposed = true;
+        _connection?.Dispose();
+    }
+
+    private static void AdoptBatch(
+        int batch, List<HandoverFrame.LabelFrame> labels, List<int> fds, List<(Socket Socket, HandoverSocketLabel Label)> adopted)
+    {
+        // Every descriptor becomes a Socket first, so each is closed exactly once whatever fails later.
+        var sockets = new List<Socket>(fds.Count);
+        try
+        {
+            for (int i = 0; i < fds.Count; i++)
+            {
+                sockets.Add(new Socket(new SafeSocketHandle(fds[i], ownsHandle: true)));
+            }
+        }
+        catch
+        {
+            foreach (var socket in sockets)
+            {
+                socket.Dispose();
+            }
+
+            UnixFdPassing.CloseAll(fds.Skip(sockets.Count));
+            throw;
+        }
+
+        string? failure = null;
+        for (int i = 0; i < sockets.Count && failure is null; i++)
+        {
+            try
+            {
+                var label = labels[i].ToLabel();
+                failure = HandoverSocketCheck.Mismatch(sockets[i], label);
+                if (failure is null)
+                {
+                    adopted.Add((sockets[i], label));
+                    sockets[i] = null!;
+                }
+            }
+            catch (HandoverException ex)
+            {
+                failure = ex.Message;
+            }
+        }
+
+        if (failure is not null)
+        {
+            foreach (var socket in sockets)
+            {
+                socket?.Dispose();
+            }
+
+            throw new HandoverException($"Batch {batch}: a received socket does not match its label. {failure}");
+        }
+    }
+
+    private async Task TryAbortAsync(string reason)
+    {
+        try
+        {
+            await _connection!.WriteAsync(HandoverFrame.Abort(reason), [], StepTimeout, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (HandoverException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+}

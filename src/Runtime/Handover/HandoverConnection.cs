@@ -1,0 +1,236 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Text.Json;
+
+namespace ShardRuntime.Runtime.Handover;
+
+/// <summary>
+/// One end of a handover conversation: writes and reads length-prefixed JSON frames over a connected Unix domain
+/// stream socket, with descriptors attached to batch frames. Owns the socket and any descriptor received but not yet
+/// claimed by a frame; disposing closes both.
+/// </summary>
+/// <remarks>
+/// A stream socket does not keep message boundaries: one recvmsg may return the end of one frame and the start of
+/// the next, and a frame may need several reads. The descriptors arrive with the bytes of the sendmsg that carried
+/// them, which is the first sendmsg of their frame, so each read's descriptors are remembered with the stream offsets
+/// of its bytes and given to the last frame that starts among them.
+/// </remarks>
+internal sealed class HandoverConnection : IDisposable
+{
+    /// <summary>The largest frame accepted; 32 labels take a few kilobytes.</summary>
+    public const int MaxFrameLength = 1 << 20;
+
+    private const int PrefixLength = 4;
+
+    private readonly List<Arrival> _arrivals = [];
+    private byte[] _buffer = new byte[16 * 1024];
+    private int _start;
+    private int _end;
+    private long _streamOffsetOfStart;
+    private bool _disposed;
+
+    public HandoverConnection(Socket socket)
+    {
+        Socket = socket;
+    }
+
+    public Socket Socket { get; }
+
+    /// <summary>Writes <paramref name="frame"/>, with <paramref name="fds"/> attached to its first bytes; bounded by <paramref name="timeout"/>.</summary>
+    public async Task WriteAsync(HandoverFrame frame, IReadOnlyList<int> fds, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        byte[] json = JsonSerializer.SerializeToUtf8Bytes(frame, HandoverJsonContext.Default.HandoverFrame);
+        byte[] bytes = new byte[PrefixLength + json.Length];
+        BinaryPrimitives.WriteInt32BigEndian(bytes, json.Length);
+        json.CopyTo(bytes, PrefixLength);
+
+        using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeoutSource.CancelAfter(timeout);
+        try
+        {
+            int sent = 0;
+            if (fds.Count > 0)
+            {
+                sent = UnixFdPassing.Send(Socket, bytes, fds.ToArray(), timeout);
+            }
+
+            while (sent < bytes.Length)
+            {
+                sent += await Socket.SendAsync(bytes.AsMemory(sent), SocketFlags.None, timeoutSource.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or TimeoutException && !cancellationToken.IsCancellationRequested)
+        {
+            throw new HandoverException($"Sending {frame.Type} timed out after {timeout.TotalSeconds:0.###} s: the peer does not read.", ex);
+        }
+        catch (SocketException ex)
+        {
+            throw new HandoverException($"Sending {frame.Type} failed: {ex.SocketErrorCode} ({ex.Message}); the peer has gone.", ex);
+        }
+    }
+
+    /// <summary>
+    /// Reads the next frame, waiting at most <paramref name="timeout"/>; <paramref name="waitingFor"/> names it in errors.
+    /// A batch frame comes with one descriptor per label (the caller owns them); any other frame with none.
+    /// </summary>
+    public async Task<(HandoverFrame Frame, List<int> Fds)> ReadAsync(string waitingFor, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeoutSource.CancelAfter(timeout);
+        try
+        {
+            while (true)
+            {
+                if (TryTakeFrame(out var frame, out var fds))
+                {
+                    return (frame, fds);
+                }
+
+                // A zero-byte receive completes when data (or end of stream) is there, without taking any.
+                await Socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, timeoutSource.Token).ConfigureAwait(false);
+                EnsureRoom();
+                var received = new List<int>();
+                int count = UnixFdPassing.Receive(Socket, _buffer.AsSpan(_end), received);
+                long from = _streamOffsetOfStart + (_end - _start);
+                if (received.Count > 0)
+                {
+                    _arrivals.Add(new Arrival(from, from + count, received));
+                }
+
+                if (count == 0)
+                {
+                    throw new HandoverException($"The peer closed the connection while this side waited for {waitingFor}.");
+                }
+
+                _end += count;
+            }
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new HandoverException($"No {waitingFor} within {timeout.TotalSeconds:0.###} s.", ex);
+        }
+        catch (SocketException ex)
+        {
+            throw new HandoverException($"Reading {waitingFor} failed: {ex.SocketErrorCode} ({ex.Message}).", ex);
+        }
+        catch (IOException ex)
+        {
+            throw new HandoverException($"Reading {waitingFor} failed: {ex.Message}", ex);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        foreach (var arrival in _arrivals)
+        {
+            UnixFdPassing.CloseAll(arrival.Fds);
+        }
+
+        _arrivals.Clear();
+        Socket.Dispose();
+    }
+
+    private bool TryTakeFrame(out HandoverFrame frame, out List<int> fds)
+    {
+        frame = null!;
+        fds = [];
+        int available = _end - _start;
+        if (available < PrefixLength)
+        {
+            return false;
+        }
+
+        int length = BinaryPrimitives.ReadInt32BigEndian(_buffer.AsSpan(_start));
+        if (length is <= 0 or > MaxFrameLength)
+        {
+            throw new HandoverException($"The peer sent a frame of {length} bytes; frames are 1 to {MaxFrameLength} bytes. Not a handover peer?");
+        }
+
+        if (available < PrefixLength + length)
+        {
+            return false;
+        }
+
+        long frameOffset = _streamOffsetOfStart;
+        try
+        {
+            frame = JsonSerializer.Deserialize(_buffer.AsSpan(_start + PrefixLength, length), HandoverJsonContext.Default.HandoverFrame)
+                ?? throw new HandoverException("The peer sent a null frame.");
+        }
+        catch (JsonException ex)
+        {
+            throw new HandoverException($"The peer sent a frame that is not handover JSON: {ex.Message}", ex);
+        }
+
+        _start += PrefixLength + length;
+        _streamOffsetOfStart += PrefixLength + length;
+
+        // The kernel ends a recvmsg right after the message that carried descriptors (unix_stream_read_generic), and the
+        // sender attaches them to a frame's first bytes: so they belong to the LAST frame that starts among the bytes of
+        // the read that brought them. A read may begin with the tail of earlier frames. Descriptors that came before
+        // this frame and were claimed by none belong to nothing.
+        long nextFrameOffset = _streamOffsetOfStart;
+        for (int i = 0; i < _arrivals.Count; i++)
+        {
+            var arrival = _arrivals[i];
+            if (arrival.From <= frameOffset && frameOffset < arrival.To && nextFrameOffset >= arrival.To)
+            {
+                fds = arrival.Fds;
+                _arrivals.RemoveAt(i);
+                break;
+            }
+
+            if (arrival.To <= frameOffset)
+            {
+                throw new HandoverException($"{arrival.Fds.Count} descriptor(s) arrived that belong to no frame.");
+            }
+        }
+
+        int expected = frame.Type == HandoverFrameType.Batch ? frame.Labels?.Count ?? 0 : 0;
+        if (fds.Count != expected)
+        {
+            UnixFdPassing.CloseAll(fds);
+            throw new HandoverException(
+                $"A {frame.Type} frame{(frame.Batch is { } b ? $" (batch {b})" : "")} came with {fds.Count} descriptor(s), expected {expected}; " +
+                "descriptors were lost or the peer is not a handover server.");
+        }
+
+        return true;
+    }
+
+    private void EnsureRoom()
+    {
+        if (_start == _end)
+        {
+            _start = _end = 0;
+        }
+
+        if (_end < _buffer.Length)
+        {
+            return;
+        }
+
+        int used = _end - _start;
+        if (used < _buffer.Length / 2)
+        {
+            Array.Copy(_buffer, _start, _buffer, 0, used);
+        }
+        else
+        {
+            var bigger = new byte[Math.Min(_buffer.Length * 2, MaxFrameLength + PrefixLength)];
+            Array.Copy(_buffer, _start, bigger, 0, used);
+            _buffer = bigger;
+        }
+
+        _start = 0;
+        _end = used;
+    }
+
+    private sealed record Arrival(long From, long To, List<int> Fds);
+}

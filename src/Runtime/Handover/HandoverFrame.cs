@@ -1,0 +1,118 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json.Serialization;
+using ShardRuntime.Runtime.Sockets;
+
+namespace ShardRuntime.Runtime.Handover;
+
+/// <summary>
+/// One message of the handover protocol as it goes over the wire: a 4-byte big-endian length, then this object as
+/// UTF-8 JSON. A <see cref="HandoverFrameType.Batch"/> frame carries its sockets' descriptors (SCM_RIGHTS) on the
+/// first sendmsg of the frame, in the order of <see cref="Labels"/>.
+/// </summary>
+internal sealed class HandoverFrame
+{
+    public HandoverFrameType Type { get; set; }
+
+    /// <summary>Hello: the successor's pid.</summary>
+    public int? ProcessId { get; set; }
+
+    /// <summary>Batch and Ack: the batch number, from 1.</summary>
+    public int? Batch { get; set; }
+
+    /// <summary>Ack: how many sockets of the batch the successor adopted.</summary>
+    public int? Count { get; set; }
+
+    /// <summary>Done: how many sockets were passed in all.</summary>
+    public int? Total { get; set; }
+
+    /// <summary>Refused and Abort: why.</summary>
+    public string? Reason { get; set; }
+
+    /// <summary>Batch: what each passed socket is.</summary>
+    public List<LabelFrame>? Labels { get; set; }
+
+    public static HandoverFrame Hello(int processId) => new() { Type = HandoverFrameType.Hello, ProcessId = processId };
+
+    public static HandoverFrame Refused(string reason) => new() { Type = HandoverFrameType.Refused, Reason = reason };
+
+    public static HandoverFrame Abort(string reason) => new() { Type = HandoverFrameType.Abort, Reason = reason };
+
+    public static HandoverFrame ForBatch(int batch, IEnumerable<HandoverSocketLabel> labels) =>
+        new() { Type = HandoverFrameType.Batch, Batch = batch, Labels = labels.Select(LabelFrame.From).ToList() };
+
+    public static HandoverFrame Ack(int batch, int count) => new() { Type = HandoverFrameType.Ack, Batch = batch, Count = count };
+
+    public static HandoverFrame Done(int total) => new() { Type = HandoverFrameType.Done, Total = total };
+
+    public static HandoverFrame Ready() => new() { Type = HandoverFrameType.Ready };
+
+    /// <summary>A label as JSON has it: the endpoint split into address and port.</summary>
+    internal sealed class LabelFrame
+    {
+        public string Listener { get; set; } = "";
+
+        public string Address { get; set; } = "";
+
+        public int Port { get; set; }
+
+        public TransportProtocol Protocol { get; set; }
+
+        public int ShardIndex { get; set; }
+
+        public long Inode { get; set; }
+
+        public static LabelFrame From(HandoverSocketLabel label) => new()
+        {
+            Listener = label.Listener,
+            Address = label.EndPoint.Address.ToString(),
+            Port = label.EndPoint.Port,
+            Protocol = label.Protocol,
+            ShardIndex = label.ShardIndex,
+            Inode = label.Inode,
+        };
+
+        public HandoverSocketLabel ToLabel()
+        {
+            if (!IPAddress.TryParse(Address, out var address) || Port is < 0 or > IPEndPoint.MaxPort)
+            {
+                throw new HandoverException(
+                    $"Socket label of listener '{Listener}' has a malformed endpoint '{Address}' port {Port.ToString(CultureInfo.InvariantCulture)}.");
+            }
+
+            return new HandoverSocketLabel(Listener, new IPEndPoint(address, Port), Protocol, ShardIndex, Inode);
+        }
+    }
+}
+
+/// <summary>The kinds of <see cref="HandoverFrame"/>, in the order a handover uses them.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<HandoverFrameType>))]
+internal enum HandoverFrameType
+{
+    /// <summary>Server to a peer of another user, then the server closes: the reason.</summary>
+    Refused,
+
+    /// <summary>Successor to server, first: who it is.</summary>
+    Hello,
+
+    /// <summary>Server to successor: labels plus the descriptors of one batch.</summary>
+    Batch,
+
+    /// <summary>Successor to server: the batch was adopted.</summary>
+    Ack,
+
+    /// <summary>Server to successor: every socket was passed.</summary>
+    Done,
+
+    /// <summary>Successor to server: it accepts on the sockets; the old process may stop accepting and drain.</summary>
+    Ready,
+
+    /// <summary>Either side: the handover is abandoned, with the reason; the old process keeps its sockets.</summary>
+    Abort,
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(HandoverFrame))]
+internal sealed partial class HandoverJsonContext : JsonSerializerContext
+{
+}

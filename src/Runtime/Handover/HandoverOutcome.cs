@@ -1,0 +1,14 @@
+using ShardRuntime.Runtime.Sockets;
+
+namespace ShardRuntime.Runtime.Handover;
+
+/// <summary>The end of one <see cref="HandoverServer.ServeAsync"/>: how it ended, to whom, how far it got and why.</summary>
+/// <param name="Result">Completed, refused or rolled back.</param>
+/// <param name="Peer">The successor's credentials (SO_PEERCRED), or null when they could not be read.</param>
+/// <param name="SocketsPassed">How many sockets the successor acknowledged.</param>
+/// <param name="Reason">Why it was refused or rolled back; null when completed.</param>
+public sealed record HandoverOutcome(HandoverResult Result, PeerCredentials? Peer, int SocketsPassed, string? Reason)
+{
+    /// <summary>True when the successor took every socket and is ready.</summary>
+    public bool IsCompleted => Result == HandoverResult.Completed;
+}

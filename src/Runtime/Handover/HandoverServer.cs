@@ -1,0 +1,204 @@
+using System.Net.Sockets;
+using ShardRuntime.Runtime.Sockets;
+
+namespace ShardRuntime.Runtime.Handover;
+
+/// <summary>
+/// The old process's side of a process upgrade: hands every listening socket of this node, with its label, to ONE
+/// successor connected to the handoff socket, and reports whether the successor took them all and said it is ready.
+/// </summary>
+/// <remarks>
+/// The conversation (frames are a 4-byte big-endian length plus UTF-8 JSON):
+/// <list type="number">
+/// <item>The successor connects. A peer whose uid (SO_PEERCRED) is not this process's effective uid gets a
+/// <c>Refused</c> frame with the reason and the connection is closed; nothing else is sent.</item>
+/// <item>successor: <c>Hello(processId)</c>.</item>
+/// <item>server: <c>Batch(n, labels)</c> with the batch's descriptors (SCM_RIGHTS); successor: <c>Ack(n, count)</c>
+/// after it adopted them. Repeated until every socket went.</item>
+/// <item>server: <c>Done(total)</c>; successor: <c>Ready</c> once it accepts on the sockets.</item>
+/// </list>
+/// Any error, timeout, <c>Abort</c> or end of stream before <c>Ready</c> is a rollback: this process keeps (and never
+/// touched) its sockets; the successor's copies are its own to close. Every wait is bounded.
+/// </remarks>
+public sealed class HandoverServer
+{
+    /// <summary>Sockets per batch when none is given.</summary>
+    public const int DefaultBatchSize = 16;
+
+    /// <summary>
+    /// A server that passes <paramref name="batchSize"/> sockets per batch and waits at most <paramref name="stepTimeout"/>
+    /// for each step of the successor (hello, each ack) and for each send.
+    /// </summary>
+    public HandoverServer(int batchSize, TimeSpan stepTimeout)
+    {
+        if (batchSize is < 1 or > UnixFdPassing.MaxDescriptorsPerMessage)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(batchSize), batchSize, $"A batch holds 1 to {UnixFdPassing.MaxDescriptorsPerMessage} sockets.");
+        }
+
+        if (stepTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(stepTimeout), stepTimeout, "The step timeout must be positive.");
+        }
+
+        BatchSize = batchSize;
+        StepTimeout = stepTimeout;
+    }
+
+    public int BatchSize { get; }
+
+    public TimeSpan StepTimeout { get; }
+
+    /// <summary>
+    /// Serves one successor on <paramref name="acceptedUnixConnection"/> (accepted from the handoff socket; this call
+    /// owns and closes it). The sockets are never closed or changed here: the caller decides what to do with them
+    /// from the outcome (stop accepting and drain when completed, go on serving otherwise).
+    /// </summary>
+    /// <param name="sockets">Every socket to pass with its label; the label's inode is filled in from the socket.</param>
+    /// <param name="readyTimeout">How long the successor may take, after <c>Done</c>, to start accepting and say <c>Ready</c>.</param>
+    /// <param name="cancellationToken">Cancelling rolls back (the outcome says so); it does not throw.</param>
+    public async Task<HandoverOutcome> ServeAsync(
+        Socket acceptedUnixConnection,
+        IReadOnlyList<(Socket Socket, HandoverSocketLabel Label)> sockets,
+        TimeSpan readyTimeout,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(acceptedUnixConnection);
+        ArgumentNullException.ThrowIfNull(sockets);
+        using var connection = new HandoverConnection(acceptedUnixConnection);
+        PeerCredentials? peer = null;
+        int acknowledged = 0;
+        try
+        {
+            peer = PeerCredentials.Of(acceptedUnixConnection);
+            uint ours = ProcessIdentity.EffectiveUserId;
+            if (peer.Value.UserId != ours)
+            {
+                string reason =
+                    $"peer pid {peer.Value.ProcessId} runs as uid {ProcessIdentity.DescribeUser(peer.Value.UserId)}; " +
+                    $"only uid {ProcessIdentity.DescribeUser(ours)} (this node's user) may take its sockets";
+                await TrySendAsync(connection, HandoverFrame.Refused(reason), cancellationToken).ConfigureAwait(false);
+                return new HandoverOutcome(HandoverResult.Refused, peer, 0, reason);
+            }
+
+            var labelled = Label(sockets);
+            var hello = await ExpectAsync(connection, HandoverFrameType.Hello, "Hello", StepTimeout, cancellationToken).ConfigureAwait(false);
+            // The pid is only informative: a successor in another pid namespace names a pid we see differently.
+            if (hello.ProcessId is null)
+            {
+                throw new HandoverException("Hello names no process id.");
+            }
+
+            int batchNumber = 0;
+            foreach (var batch in labelled.Chunk(BatchSize))
+            {
+                batchNumber++;
+                await SendBatchAsync(connection, batchNumber, batch, cancellationToken).ConfigureAwait(false);
+                var ack = await ExpectAsync(connection, HandoverFrameType.Ack, $"Ack of batch {batchNumber}", StepTimeout, cancellationToken)
+                    .ConfigureAwait(false);
+                if (ack.Batch != batchNumber || ack.Count != batch.Length)
+                {
+                    throw new HandoverException(
+                        $"Ack names batch {ack.Batch} with {ack.Count} socket(s); batch {batchNumber} had {batch.Length}.");
+                }
+
+                acknowledged += batch.Length;
+            }
+
+            await connection.WriteAsync(HandoverFrame.Done(acknowledged), [], StepTimeout, cancellationToken).ConfigureAwait(false);
+            await ExpectAsync(connection, HandoverFrameType.Ready, "Ready", readyTimeout, cancellationToken).ConfigureAwait(false);
+            return new HandoverOutcome(HandoverResult.Completed, peer, acknowledged, null);
+        }
+        catch (HandoverException ex)
+        {
+            await TrySendAsync(connection, HandoverFrame.Abort(ex.Message), CancellationToken.None).ConfigureAwait(false);
+            return new HandoverOutcome(HandoverResult.RolledBack, peer, acknowledged, ex.Message);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            const string reason = "the handover was cancelled on this side";
+            await TrySendAsync(connection, HandoverFrame.Abort(reason), CancellationToken.None).ConfigureAwait(false);
+            return new HandoverOutcome(HandoverResult.RolledBack, peer, acknowledged, reason);
+        }
+        catch (SocketException ex)
+        {
+            string reason = $"the handoff connection failed: {ex.SocketErrorCode} ({ex.Message})";
+            return new HandoverOutcome(HandoverResult.RolledBack, peer, acknowledged, reason);
+        }
+    }
+
+    private static List<(Socket Socket, HandoverSocketLabel Label)> Label(IReadOnlyList<(Socket Socket, HandoverSocketLabel Label)> sockets)
+    {
+        var labelled = new List<(Socket, HandoverSocketLabel)>(sockets.Count);
+        foreach (var (socket, label) in sockets)
+        {
+            ArgumentNullException.ThrowIfNull(socket);
+            ArgumentNullException.ThrowIfNull(label);
+            var withInode = label with { Inode = KernelSocketTable.GetInode(socket) };
+            if (HandoverSocketCheck.Mismatch(socket, withInode, checkInode: false) is { } mismatch)
+            {
+                throw new HandoverException($"This process labelled a socket wrongly, nothing was passed. {mismatch}");
+            }
+
+            labelled.Add((socket, withInode));
+        }
+
+        return labelled;
+    }
+
+    private async Task SendBatchAsync(
+        HandoverConnection connection, int batchNumber, (Socket Socket, HandoverSocketLabel Label)[] batch, CancellationToken cancellationToken)
+    {
+        // The kernel takes its own reference to each open file while it is in flight, so the copies are closed right after.
+        var copies = new List<int>(batch.Length);
+        try
+        {
+            foreach (var (socket, _) in batch)
+            {
+                copies.Add(UnixFdPassing.Duplicate(socket));
+            }
+
+            var frame = HandoverFrame.ForBatch(batchNumber, batch.Select(b => b.Label));
+            await connection.WriteAsync(frame, copies, StepTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            throw new HandoverException($"Could not copy the descriptors of batch {batchNumber}: {ex.Message}", ex);
+        }
+        finally
+        {
+            UnixFdPassing.CloseAll(copies);
+        }
+    }
+
+    private static async Task<HandoverFrame> ExpectAsync(
+        HandoverConnection connection, HandoverFrameType type, string waitingFor, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var (frame, fds) = await connection.ReadAsync(waitingFor, timeout, cancellationToken).ConfigureAwait(false);
+        UnixFdPassing.CloseAll(fds);
+        if (frame.Type == HandoverFrameType.Abort)
+        {
+            throw new HandoverException($"The successor gave up while this side waited for {waitingFor}: {frame.Reason}");
+        }
+
+        if (frame.Type != type)
+        {
+            throw new HandoverException($"Expected {waitingFor}, the successor sent {frame.Type}.");
+        }
+
+        return frame;
+    }
+
+    private async Task TrySendAsync(HandoverConnection connection, HandoverFrame frame, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await connection.WriteAsync(frame, [], StepTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is HandoverException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The peer is gone or stuck; the outcome already says why.
+        }
+    }
+}

@@ -1,0 +1,74 @@
+using System.Net.Sockets;
+using ShardRuntime.Runtime.Handover;
+
+// The successor of the handover tests. Usage: HandoverChild <handoff socket path>
+// Receives every socket, accepts on each and echoes whatever a connection sends, prints "ready <count>", says Ready,
+// and runs until its stdin closes (or the test ends it by pid).
+if (args.Length != 1)
+{
+    Console.Error.WriteLine("usage: HandoverChild <handoff socket path>");
+    return 2;
+}
+
+using var client = new HandoverClient(TimeSpan.FromSeconds(10));
+IReadOnlyList<(Socket Socket, HandoverSocketLabel Label)> sockets;
+try
+{
+    sockets = await client.ReceiveAsync(args[0], CancellationToken.None);
+}
+catch (HandoverException ex)
+{
+    Console.Error.WriteLine($"handover failed: {ex.Message}");
+    return 1;
+}
+
+foreach (var (socket, _) in sockets)
+{
+    _ = AcceptLoopAsync(socket);
+}
+
+Console.WriteLine($"ready {sockets.Count}");
+await client.SendReadyAsync();
+await Console.In.ReadToEndAsync();
+return 0;
+
+static async Task AcceptLoopAsync(Socket listener)
+{
+    while (true)
+    {
+        Socket connection;
+        try
+        {
+            connection = await listener.AcceptAsync();
+        }
+        catch (SocketException)
+        {
+            continue;
+        }
+        catch (ObjectDisposedException)
+        {
+            return;
+        }
+
+        _ = EchoAsync(connection);
+    }
+}
+
+static async Task EchoAsync(Socket connection)
+{
+    using (connection)
+    {
+        var buffer = new byte[4096];
+        try
+        {
+            int read;
+            while ((read = await connection.ReceiveAsync(buffer, SocketFlags.None)) > 0)
+            {
+                await connection.SendAsync(buffer.AsMemory(0, read), SocketFlags.None);
+            }
+        }
+        catch (SocketException)
+        {
+        }
+    }
+}

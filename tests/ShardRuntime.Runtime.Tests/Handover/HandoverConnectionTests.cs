@@ -1,0 +1,78 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Text;
+using ShardRuntime.Runtime.Handover;
+using ShardRuntime.Runtime.Sockets;
+using static ShardRuntime.Runtime.Tests.Sockets.SocketTestKit;
+
+namespace ShardRuntime.Runtime.Tests.Handover;
+
+public sealed class HandoverConnectionTests
+{
+    [Fact]
+    public async Task Frame_reader_must_give_descriptors_to_their_frame_when_frames_are_split_and_glued()
+    {
+        using var kit = HandoverTestKit.Create();
+        var shards = BindShards(2);
+        using var sender = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await sender.ConnectAsync(new UnixDomainSocketEndPoint(kit.SocketPath));
+        using var reader = new HandoverConnection(await kit.Listener.AcceptAsync());
+        var copies = shards.Select(UnixFdPassing.Duplicate).ToList();
+        var received = new List<int>();
+        try
+        {
+            byte[] done = Frame("""{"type":"Done","total":0}""");
+            var labels = HandoverTestKit.Labelled(shards).Select(l => l.Item2 with { Inode = KernelSocketTable.GetInode(l.Item1) });
+            byte[] batch = Frame(Encoding.UTF8.GetString(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(
+                HandoverFrame.ForBatch(1, labels), HandoverJsonContext.Default.HandoverFrame)));
+
+            // Half of a Done frame, then the rest of it glued to the batch's first 3 bytes with the descriptors, then
+            // the batch one byte at a time.
+            await sender.SendAsync(done.AsMemory(0, 3), SocketFlags.None);
+            byte[] glued = [.. done[3..], .. batch[..3]];
+            int sent = UnixFdPassing.Send(sender, glued, copies.ToArray());
+            Assert.Equal(glued.Length, sent);
+            for (int i = 3; i < batch.Length; i++)
+            {
+                await sender.SendAsync(batch.AsMemory(i, 1), SocketFlags.None);
+            }
+
+            var (first, firstFds) = await reader.ReadAsync("Done", HandoverTestKit.StepTimeout, CancellationToken.None);
+            Assert.Equal(HandoverFrameType.Done, first.Type);
+            Assert.Empty(firstFds);
+
+            var (second, secondFds) = await reader.ReadAsync("a batch", HandoverTestKit.StepTimeout, CancellationToken.None);
+            received.AddRange(secondFds);
+            Assert.Equal(HandoverFrameType.Batch, second.Type);
+            Assert.Equal(2, secondFds.Count);
+            for (int i = 0; i < 2; i++)
+            {
+                using var adopted = new Socket(new SafeSocketHandle(secondFds[i], ownsHandle: false));
+                Assert.Equal(KernelSocketTable.GetInode(shards[i]), KernelSocketTable.GetInode(adopted));
+            }
+        }
+        finally
+        {
+            UnixFdPassing.CloseAll(copies);
+            UnixFdPassing.CloseAll(received);
+            DisposeAll(shards);
+        }
+    }
+
+    [Fact]
+    public void Control_message_arithmetic_must_match_64_bit_linux()
+    {
+        Assert.Equal(16 + 4, UnixFdPassing.CmsgLen(4));
+        Assert.Equal(16 + 8, UnixFdPassing.CmsgSpace(4));
+        Assert.Equal(16 + 128, UnixFdPassing.CmsgSpace(32 * 4));
+    }
+
+    private static byte[] Frame(string json)
+    {
+        byte[] body = Encoding.UTF8.GetBytes(json);
+        var bytes = new byte[4 + body.Length];
+        BinaryPrimitives.WriteInt32BigEndian(bytes, body.Length);
+        body.CopyTo(bytes, 4);
+        return bytes;
+    }
+}

@@ -1,0 +1,225 @@
+using System.Net;
+using System.Net.Sockets;
+using ShardRuntime.Runtime.Handover;
+using ShardRuntime.Runtime.Sockets;
+using static ShardRuntime.Runtime.Tests.Sockets.SocketTestKit;
+
+namespace ShardRuntime.Runtime.Tests.Handover;
+
+public sealed class HandoverTests
+{
+    [Fact]
+    public async Task Handover_must_pass_40_listeners_in_batches_of_16_as_the_same_kernel_sockets()
+    {
+        using var kit = HandoverTestKit.Create();
+        var shards = BindShards(40);
+        var received = new List<(Socket Socket, HandoverSocketLabel Label)>();
+        try
+        {
+            var serving = kit.ServeOneAsync(HandoverTestKit.Labelled(shards), batchSize: 16);
+            using (var client = new HandoverClient(HandoverTestKit.StepTimeout))
+            {
+                received.AddRange(await client.ReceiveAsync(kit.SocketPath, CancellationToken.None));
+                await client.SendReadyAsync();
+                var outcome = await serving.WaitAsync(HandoverTestKit.TestTimeout);
+                Assert.True(outcome.IsCompleted, outcome.Reason);
+                Assert.Equal(40, outcome.SocketsPassed);
+                Assert.Equal(ProcessIdentity.EffectiveUserId, outcome.Peer!.Value.UserId);
+            }
+
+            Assert.Equal(40, received.Count);
+            for (int i = 0; i < shards.Count; i++)
+            {
+                var (socket, label) = received[i];
+                Assert.Equal(i, label.ShardIndex);
+                Assert.Equal("web", label.Listener);
+                Assert.Equal(KernelSocketTable.GetInode(shards[i]), KernelSocketTable.GetInode(socket));
+                Assert.Equal(label.Inode, KernelSocketTable.GetInode(socket));
+                Assert.Equal(shards[i].LocalEndPoint, socket.LocalEndPoint);
+                Assert.True(SocketOptionsNative.IsListening(socket));
+            }
+
+            // Each received socket accepts: the original copies are closed, so only the received ones are left.
+            DisposeAll(shards);
+            var endPoint = (IPEndPoint)received[0].Socket.LocalEndPoint!;
+            Assert.Equal(40, KernelSocketTable.ListListening(endPoint.Port, TransportProtocol.Tcp).Count);
+            foreach (var (socket, _) in received.Take(3))
+            {
+                using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                await probe.ConnectAsync(endPoint);
+                var echo = AcceptFromAnyAsync(received.Select(r => r.Socket).ToList());
+                await HandoverTestKit.EchoOneByteAsync(probe, 42);
+                await echo;
+            }
+        }
+        finally
+        {
+            DisposeAll(shards);
+            DisposeAll(received.Select(r => r.Socket));
+        }
+    }
+
+    [Fact]
+    public async Task Handover_must_keep_every_queued_connection_of_a_passed_listener()
+    {
+        using var kit = HandoverTestKit.Create();
+        var shards = BindShards(1);
+        var clients = new List<Socket>();
+        var received = new List<(Socket Socket, HandoverSocketLabel Label)>();
+        try
+        {
+            int port = PortOf(shards[0]);
+            for (int i = 0; i < 50; i++)
+            {
+                var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                clients.Add(client);
+                await client.ConnectAsync(shards[0].LocalEndPoint!);
+            }
+
+            Assert.True(
+                await EventuallyAsync(
+                    () => KernelSocketTable.ListListening(port, TransportProtocol.Tcp).Single().QueueLength == 50,
+                    HandoverTestKit.StepTimeout),
+                "the 50 connections never all waited in the accept queue");
+
+            var serving = kit.ServeOneAsync(HandoverTestKit.Labelled(shards));
+            using (var client = new HandoverClient(HandoverTestKit.StepTimeout))
+            {
+                received.AddRange(await client.ReceiveAsync(kit.SocketPath, CancellationToken.None));
+                await client.SendReadyAsync();
+                Assert.True((await serving.WaitAsync(HandoverTestKit.TestTimeout)).IsCompleted);
+            }
+
+            // The sender closes its copy: the kernel socket, and its queue, live on in the received one.
+            shards[0].Dispose();
+            var listener = Assert.Single(received).Socket;
+            for (int i = 0; i < clients.Count; i++)
+            {
+                var served = HandoverTestKit.AcceptAndEchoAsync(listener);
+                await HandoverTestKit.EchoOneByteAsync(clients[i], (byte)i);
+                await served;
+            }
+
+            Assert.Equal(0, KernelSocketTable.ListListening(port, TransportProtocol.Tcp).Single().QueueLength);
+        }
+        finally
+        {
+            DisposeAll(clients);
+            DisposeAll(shards);
+            DisposeAll(received.Select(r => r.Socket));
+        }
+    }
+
+    [Fact]
+    public async Task Handover_must_roll_back_and_leave_the_sockets_serving_when_the_successor_leaves_before_ready()
+    {
+        using var kit = HandoverTestKit.Create();
+        var shards = BindShards(3);
+        try
+        {
+            var serving = kit.ServeOneAsync(HandoverTestKit.Labelled(shards), batchSize: 2);
+            using (var client = new HandoverClient(HandoverTestKit.StepTimeout))
+            {
+                var received = await client.ReceiveAsync(kit.SocketPath, CancellationToken.None);
+                Assert.Equal(3, received.Count);
+
+                // The successor dies: its copies close, and it never says Ready.
+                DisposeAll(received.Select(r => r.Socket));
+            }
+
+            var outcome = await serving.WaitAsync(HandoverTestKit.TestTimeout);
+            Assert.Equal(HandoverResult.RolledBack, outcome.Result);
+            Assert.Equal(3, outcome.SocketsPassed);
+            Assert.Contains("Ready", outcome.Reason);
+
+            // The old process's sockets are untouched: all listening, all accepting.
+            int port = PortOf(shards[0]);
+            Assert.Equal(3, KernelSocketTable.ListListening(port, TransportProtocol.Tcp).Count);
+            foreach (var shard in shards)
+            {
+                Assert.True(SocketOptionsNative.IsListening(shard));
+            }
+
+            using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await probe.ConnectAsync(shards[0].LocalEndPoint!);
+            var echo = AcceptFromAnyAsync(shards);
+            await HandoverTestKit.EchoOneByteAsync(probe, 7);
+            await echo;
+        }
+        finally
+        {
+            DisposeAll(shards);
+        }
+    }
+
+    [Fact]
+    public async Task Handover_must_roll_back_when_the_successor_never_says_ready()
+    {
+        using var kit = HandoverTestKit.Create();
+        var shards = BindShards(1);
+        try
+        {
+            var serving = kit.ServeOneAsync(HandoverTestKit.Labelled(shards), readyTimeout: TimeSpan.FromMilliseconds(300));
+            using var client = new HandoverClient(HandoverTestKit.StepTimeout);
+            var received = await client.ReceiveAsync(kit.SocketPath, CancellationToken.None);
+            DisposeAll(received.Select(r => r.Socket));
+
+            var outcome = await serving.WaitAsync(HandoverTestKit.TestTimeout);
+            Assert.Equal(HandoverResult.RolledBack, outcome.Result);
+            Assert.Contains("No Ready within", outcome.Reason);
+            Assert.True(SocketOptionsNative.IsListening(shards[0]));
+        }
+        finally
+        {
+            DisposeAll(shards);
+        }
+    }
+
+    [Fact]
+    public async Task Handover_must_refuse_to_pass_a_socket_whose_label_is_wrong()
+    {
+        using var kit = HandoverTestKit.Create();
+        var shards = BindShards(1);
+        try
+        {
+            var wrong = new HandoverSocketLabel("web", new IPEndPoint(IPAddress.Loopback, 1), TransportProtocol.Udp, 0, 0);
+            var serving = kit.ServeOneAsync([(shards[0], wrong)]);
+            using var client = new HandoverClient(HandoverTestKit.StepTimeout);
+            var error = await Assert.ThrowsAsync<HandoverException>(() => client.ReceiveAsync(kit.SocketPath, CancellationToken.None));
+            Assert.Contains("SOCK_STREAM", error.Message);
+
+            var outcome = await serving.WaitAsync(HandoverTestKit.TestTimeout);
+            Assert.Equal(HandoverResult.RolledBack, outcome.Result);
+            Assert.Contains("bound to 127.0.0.1", outcome.Reason);
+            Assert.Contains("the label says 127.0.0.1:1", outcome.Reason);
+            Assert.Equal(0, outcome.SocketsPassed);
+        }
+        finally
+        {
+            DisposeAll(shards);
+        }
+    }
+
+    private static async Task AcceptFromAnyAsync(IReadOnlyList<Socket> listeners)
+    {
+        // The kernel picks one socket of the group by hash; serve whichever got the connection.
+        using var timeout = new CancellationTokenSource(HandoverTestKit.StepTimeout);
+        var accepts = listeners.Select(l => l.AcceptAsync(timeout.Token).AsTask()).ToList();
+        var first = await Task.WhenAny(accepts);
+        await timeout.CancelAsync();
+        using var connection = await first;
+        var buffer = new byte[1];
+        Assert.Equal(1, await connection.ReceiveAsync(buffer, SocketFlags.None));
+        await connection.SendAsync(buffer, SocketFlags.None);
+        foreach (var other in accepts.Where(a => a != first))
+        {
+            try
+            {
+                (await other).Dispose();
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+    }
+}
