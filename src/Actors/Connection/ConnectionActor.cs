@@ -90,6 +90,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
                 if (!_s.Finished && _s.HandlerGeneration < retire.Current && !_s.GenerationRetired)
                 {
                     _s.GenerationRetired = true;
+                    _s.GenerationDeadlineAt = Environment.TickCount64 + (long)retire.DrainTimeout.TotalMilliseconds;
                     Timers.StartSingleTimer("generation", Connection.GenerationDeadline.Instance, retire.DrainTimeout);
                 }
                 break;
@@ -127,6 +128,9 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
         }
         Timers.StartSingleTimer("idle", Connection.IdleCheck.Instance, _s.Settings.IdleTimeout);
         if (_s.OutputShut) Timers.StartSingleTimer("linger", Connection.LingerExpired.Instance, _s.Settings.LingerTimeout);
+        if (_s.GenerationRetired)
+            Timers.StartSingleTimer("generation", Connection.GenerationDeadline.Instance,
+                TimeSpan.FromMilliseconds(Math.Max(0, _s.GenerationDeadlineAt - Environment.TickCount64)));
         if (!_s.Sending) Flush();
         if (!_s.ReceivePending) ReadLoop();
     }

@@ -67,6 +67,7 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
     public long LastActivity;
 
     public bool GenerationRetired;
+    public long GenerationDeadlineAt;
     public bool ReceivePending;
     public bool InReadLoop;
     public bool Sending;

@@ -158,6 +158,10 @@ internal sealed class CoordinatorActor : UntypedActor
         var duplicate = desired.GroupBy(l => l.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
             return $"listener '{duplicate.Key}' is declared more than once";
+        // Two listeners on one fixed endpoint would join one reuseport group and split its traffic between handlers.
+        var shared = desired.Where(l => l.EndPoint.Port != 0).GroupBy(l => Coordinator.Describe(l.EndPoint, l.Protocol)).FirstOrDefault(g => g.Count() > 1);
+        if (shared is not null)
+            return $"listeners {string.Join(" and ", shared.Select(l => $"'{l.Name}'"))} are both declared on {shared.Key}";
         foreach (var settings in desired)
         {
             if (settings.HandlerAssembly is null && !_handlers.TryGet(settings.Handler, out _))
@@ -368,12 +372,14 @@ internal sealed class CoordinatorActor : UntypedActor
     private bool Steer(ListenerSettings settings, string key)
     {
         if (!_s.Groups.TryGetValue(key, out var group) || group.Count == 0) return true;
+        // Every member retiring (shutdown, a removed listener): nothing to steer to; the drains finish on their own.
+        if (group.Accepting.Count == 0) return true;
         try
         {
             group.ApplySteering();
             return true;
         }
-        catch (Exception e) when (e is ReuseportSteeringException or SocketException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception e) when (e is ReuseportSteeringException or SocketException or ObjectDisposedException or InvalidOperationException or ArgumentException)
         {
             _log.Warning("Listener {Listener}: steering of {Group} failed: {Error}; retiring sockets close without draining", settings.Name, key, e.Message);
             return false;
@@ -457,6 +463,7 @@ internal sealed class CoordinatorActor : UntypedActor
             _s.Listeners.Remove(listener.Name);
         RetireShards(listener, listener.ActiveCount);
         if (listener.Shards.Count > 0) _s.Retired.Add(listener);
+        else listener.Handlers.Dispose();
     }
 
     private void OnShardTerminated(IActorRef actor)

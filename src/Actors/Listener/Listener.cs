@@ -89,7 +89,14 @@ public static class Listener
         private CapacityAvailable() { }
     }
 
-    /// <summary>Sender: the shard's own timer, when an accept back-off (EMFILE and the like) is over.</summary>
+    /// <summary>Sender: the shard itself, after a batch of accepts, to accept on once other messages had their turn.</summary>
+    internal sealed class AcceptMore
+    {
+        public static readonly AcceptMore Instance = new();
+        private AcceptMore() { }
+    }
+
+    /// <summary>Sender: the shard's own timer, when an accept back-off (EMFILE and the like) is over, or the shard itself after a restart.</summary>
     internal sealed class ResumeAccepting
     {
         public static readonly ResumeAccepting Instance = new();

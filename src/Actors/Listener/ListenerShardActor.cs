@@ -76,7 +76,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 _settings.Name, ShardId, _socket.EndPoint, _socket.Inode, open);
         }
         if (_socket.CompletionReady) OnAcceptCompleted(); // completed while nobody owned the socket
-        else Accept();
+        else Self.Tell(Listener.ResumeAccepting.Instance); // through the descriptor reserve, like after a back-off
         TryFinish();
     }
 
@@ -110,6 +110,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 TryFinish();
                 break;
             case Listener.CapacityAvailable:
+            case Listener.AcceptMore:
                 Accept();
                 TryFinish();
                 break;
@@ -167,7 +168,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
             if (!HandleAcceptResult()) return;
         }
         // Yield to the mailbox after a batch of synchronous accepts, then go on.
-        Self.Tell(Listener.ResumeAccepting.Instance);
+        Self.Tell(Listener.AcceptMore.Instance);
     }
 
     private void OnAcceptCompleted()
@@ -266,7 +267,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
             _log.Info("Shard {Listener}/{Shard} retiring: draining the accept queue of socket inode {Inode} until it stays empty ({Open} open connections, deadline {Deadline})",
                 _settings.Name, ShardId, _socket.Inode, Context.GetChildren().Count(), drainTimeout);
             ArmQuietCheck();
-            Accept();
+            Self.Tell(Listener.ResumeAccepting.Instance);
         }
         else
         {
