@@ -118,8 +118,8 @@ internal sealed class CoordinatorActor : UntypedActor
             case Coordinator.Drain drain:
                 BeginDrain(drain);
                 break;
-            case ListenerProtocol.SocketClosed closed:
-                OnSocketClosed(Sender, closed);
+            case ListenerProtocol.ReadyToClose ready:
+                OnReadyToClose(Sender, ready);
                 break;
             case Terminated terminated:
                 OnShardTerminated(terminated.ActorRef);
@@ -428,13 +428,22 @@ internal sealed class CoordinatorActor : UntypedActor
         }
     }
 
-    /// <summary>A retiring shard closed its socket: the kernel's group shrank, so the model follows and steering is rebuilt.</summary>
-    private void OnSocketClosed(IActorRef shardActor, ListenerProtocol.SocketClosed closed)
+    /// <summary>
+    /// A retiring shard drained its queue: close its socket here, where the group model lives, so that model and kernel
+    /// change in the same order (the last member moves into the closed one's slot), re-steer, and tell the shard.
+    /// </summary>
+    private void OnReadyToClose(IActorRef shardActor, ListenerProtocol.ReadyToClose ready)
     {
-        if (!_s.ByActor.TryGetValue(shardActor, out var entry)) return;
-        if (closed.QueuedAtClose > 0)
-            _log.Warning("Listener {Listener}: shard {Shard} closed with {Queued} connections still queued", entry.Listener.Name, closed.ShardId, closed.QueuedAtClose);
+        if (!_s.ByActor.TryGetValue(shardActor, out var entry))
+        {
+            shardActor.Tell(ListenerProtocol.SocketClosed.Instance);
+            return;
+        }
+        if (ready.QueuedAtClose > 0)
+            _log.Warning("Listener {Listener}: shard {Shard} closes with {Queued} connections still queued", entry.Listener.Name, ready.ShardId, ready.QueuedAtClose);
+        entry.Shard.Socket.Dispose();
         LeaveGroup(entry.Listener, entry.Shard);
+        shardActor.Tell(ListenerProtocol.SocketClosed.Instance);
     }
 
     private void LeaveGroup(ListenerState listener, ShardState shard)

@@ -28,15 +28,25 @@ public static class Listener
     /// or, for a listener removed altogether, there are none and the port is served until it goes quiet. Without it
     /// (shutdown) it closes the socket at once. Either way it then lets its open connections finish, aborts the rest after
     /// <paramref name="DrainTimeout"/>, and stops; the coordinator watches it. Told again, a nearer deadline wins and
-    /// a retire without DrainQueue closes the socket at once. Reply when the socket is closed: <see cref="SocketClosed"/>.
+    /// a retire without DrainQueue closes the socket at once. The shard does not close the socket itself: it asks the
+    /// coordinator (<see cref="ReadyToClose"/>), which closes it and updates its model of the reuseport group in one
+    /// step, so the model follows the kernel's order of closes, and answers <see cref="SocketClosed"/>.
     /// </summary>
     public sealed record Retire(TimeSpan DrainTimeout, bool DrainQueue);
 
     /// <summary>
-    /// Sender: a retiring shard, to the coordinator, once it closed its listening socket (after draining the queue
-    /// when it was steered away from). The coordinator updates its model of the reuseport group and re-steers.
+    /// Sender: a retiring shard, to the coordinator, once its accept queue is drained (or it must close anyway).
+    /// The coordinator closes the listening socket, updates its model of the reuseport group, re-steers, and
+    /// answers <see cref="SocketClosed"/>.
     /// </summary>
-    public sealed record SocketClosed(int ShardId, int Drained, int QueuedAtClose);
+    public sealed record ReadyToClose(int ShardId, int Drained, int QueuedAtClose);
+
+    /// <summary>Sender: the coordinator, to a shard whose socket it closed after <see cref="ReadyToClose"/>. No reply.</summary>
+    public sealed class SocketClosed
+    {
+        public static readonly SocketClosed Instance = new();
+        private SocketClosed() { }
+    }
 
     /// <summary>
     /// Sender: the coordinator, to retiring shards of a group whose steering program changed. Connections steered

@@ -68,7 +68,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         {
             _log.Info("Shard {Listener}/{Shard} resumed retiring with {Open} open connections", _settings.Name, ShardId, open);
             ArmDrainDeadline();
-            if (_socket.DrainingQueue) ArmQuietCheck();
+            if (_socket.DrainingQueue && !_socket.CloseRequested) ArmQuietCheck();
         }
         else
         {
@@ -132,6 +132,9 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 break;
             case Listener.QuietCheck:
                 OnQuietCheck();
+                break;
+            case Listener.SocketClosed:
+                OnSocketClosed();
                 break;
             case Listener.SteeringChanged:
                 if (_socket.DrainingQueue) _socket.QuietSince = DateTime.UtcNow;
@@ -273,6 +276,8 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         {
             _log.Info("Shard {Listener}/{Shard} retiring: closing socket inode {Inode}, draining {Open} connections (deadline {Deadline})",
                 _settings.Name, ShardId, _socket.Inode, Context.GetChildren().Count(), drainTimeout);
+            // Closed by the coordinator too (see CloseSocket); TryFinish waits for its answer.
+            _socket.DrainingQueue = true;
             CloseSocket("shutdown");
         }
         ArmDrainDeadline();
@@ -288,7 +293,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
     /// <summary>Closes the socket of a draining shard once its queue stayed empty for the quiet period (or time ran out).</summary>
     private void OnQuietCheck()
     {
-        if (!_socket.DrainingQueue) return;
+        if (!_socket.DrainingQueue || _socket.CloseRequested) return;
         var now = DateTime.UtcNow;
         if (now >= _socket.QueueDeadline)
         {
@@ -313,20 +318,30 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         }
     }
 
-    /// <summary>Closes the listening socket (a pending accept completes with OperationAborted) and tells the coordinator.</summary>
+    /// <summary>
+    /// Asks the coordinator to close the listening socket (a pending accept then completes with OperationAborted):
+    /// it closes it and updates the group model in one step. The shard goes on draining until <see cref="Listener.SocketClosed"/>.
+    /// </summary>
     private void CloseSocket(string why)
     {
-        var queued = _socket.IsDisposed ? 0 : QueueLength();
-        _socket.DrainingQueue = false;
+        if (_socket.CloseRequested) return;
+        _socket.CloseRequested = true;
         Timers.Cancel("quiet-check");
-        _socket.Dispose();
+        var queued = _socket.IsDisposed ? 0 : QueueLength();
         if (queued > 0)
-            _log.Warning("Shard {Listener}/{Shard} closed socket inode {Inode} with {Queued} connections still queued ({Why})",
+            _log.Warning("Shard {Listener}/{Shard} closing socket inode {Inode} with {Queued} connections still queued ({Why})",
                 _settings.Name, ShardId, _socket.Inode, queued, why);
         else
-            _log.Info("Shard {Listener}/{Shard} closed socket inode {Inode} after draining {Drained} queued connections ({Why})",
+            _log.Info("Shard {Listener}/{Shard} closing socket inode {Inode} after draining {Drained} queued connections ({Why})",
                 _settings.Name, ShardId, _socket.Inode, _socket.DrainedFromQueue, why);
-        Context.Parent.Tell(new Listener.SocketClosed(ShardId, _socket.DrainedFromQueue, queued));
+        Context.Parent.Tell(new Listener.ReadyToClose(ShardId, _socket.DrainedFromQueue, queued));
+    }
+
+    private void OnSocketClosed()
+    {
+        _socket.Dispose(); // idempotent: the coordinator closed it
+        _socket.DrainingQueue = false;
+        TryFinish();
     }
 
     private void ArmDrainDeadline()

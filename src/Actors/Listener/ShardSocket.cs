@@ -57,6 +57,9 @@ internal sealed class ShardSocket : IDisposable
     /// <summary>When the last connection was accepted (or steering last changed): the start of the quiet period.</summary>
     public DateTime QuietSince { get; set; } = DateTime.MinValue;
 
+    /// <summary>The shard asked the coordinator to close the socket and waits for <see cref="Listener.SocketClosed"/>.</summary>
+    public bool CloseRequested { get; set; }
+
     /// <summary>Connections accepted while the retiring shard drained its queue.</summary>
     public int DrainedFromQueue { get; set; }
 

@@ -52,7 +52,7 @@ public sealed class ConnectionSpecs : TestKit
     {
         var recording = new RecordingEchoFactory();
         var coordinator = Specs.StartCoordinator(Sys,
-            Specs.Settings("""e { endpoint = "127.0.0.1:0", handler = recording-echo, shards = 1, idle-timeout = 1500ms }"""),
+            Specs.Settings("""e { endpoint = "127.0.0.1:0", handler = recording-echo, shards = 1, idle-timeout = 3s }"""),
             HandlerCatalog.WithBuiltIns().Add(recording));
         var endPoint = Specs.EndPoint(coordinator, "e");
 
@@ -70,7 +70,7 @@ public sealed class ConnectionSpecs : TestKit
         }
 
         Assert.Equal("", await idleClosed); // a graceful close (FIN), not a reset
-        Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(1400), $"closed after {watch.Elapsed}, before the idle timeout");
+        Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(2900), $"closed after {watch.Elapsed}, before the idle timeout");
         await Clients.SendAsync(active, "alive");
         Assert.Equal("alive"u8.ToArray(), await Clients.ReceiveExactlyAsync(active, 5));
         await AwaitAssertAsync(() => Assert.Contains(ConnectionCloseReason.IdleTimeout, recording.Closed), Clients.Timeout);
