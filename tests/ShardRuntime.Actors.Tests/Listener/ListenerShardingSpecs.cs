@@ -73,29 +73,7 @@ public sealed class ListenerShardingSpecs(ITestOutputHelper output) : TestKit(ou
         }
 
         // Churn beside it: new connections while the shard count changes.
-        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        var churned = 0;
-        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        var churn = Task.Run(async () =>
-        {
-            while (!stop.IsCancellationRequested && churned < 20_000)
-            {
-                try
-                {
-                    using var client = await Clients.ConnectAsync(endPoint);
-                    await Clients.HttpGetAsync(client);
-                    churned++;
-                }
-                catch (Exception) when (stop.IsCancellationRequested)
-                {
-                }
-                catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
-                {
-                    // A retiring socket is steered away from and drained before it closes: nothing queued may be lost.
-                    failures.Enqueue($"{e.GetType().Name}: {e.Message}");
-                }
-            }
-        });
+        var churn = ChurnLoad.Start(endPoint, workers: 1, limit: 20_000);
 
         foreach (var shards in new[] { 4, 1, 3, 1, 2, 4, 2, 3, 1 })
         {
@@ -113,10 +91,9 @@ public sealed class ListenerShardingSpecs(ITestOutputHelper output) : TestKit(ou
                 Assert.StartsWith("HTTP/1.1 200 OK", await Clients.HttpGetAsync(client));
         }
 
-        stop.Cancel();
-        await churn;
-        Assert.True(churned > 0, "no churn connection was served while scaling");
-        Assert.Empty(failures);
+        await churn.StopAsync();
+        Assert.True(churn.Served > 0, "no churn connection was served while scaling");
+        Assert.Empty(churn.Failures);
         foreach (var client in open) client.Dispose();
     }
 
@@ -194,28 +171,7 @@ public sealed class ListenerShardingSpecs(ITestOutputHelper output) : TestKit(ou
         var endPoint = Specs.EndPoint(coordinator, "http");
         var oldInodes = Specs.Listener(coordinator, "http").Shards.Select(s => s.SocketInode).ToList();
 
-        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        var served = 0;
-        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        var churn = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
-        {
-            while (!stop.IsCancellationRequested && served < 40_000)
-            {
-                try
-                {
-                    using var client = await Clients.ConnectAsync(endPoint);
-                    await Clients.HttpGetAsync(client);
-                    Interlocked.Increment(ref served);
-                }
-                catch (Exception) when (stop.IsCancellationRequested)
-                {
-                }
-                catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
-                {
-                    failures.Enqueue($"{e.GetType().Name}: {e.Message}");
-                }
-            }
-        })).ToList();
+        var churn = ChurnLoad.Start(endPoint, workers: 4);
 
         // A different max-connections is a different listener: a new socket set replaces the old one on the same port.
         var changed = Specs.Settings("""http { endpoint = "127.0.0.1:0", handler = http-ok, shards = 3, max-connections = 2000, retire-queue-timeout = 60s }""");
@@ -229,11 +185,10 @@ public sealed class ListenerShardingSpecs(ITestOutputHelper output) : TestKit(ou
             Assert.Equal(3, http.Shards.Count);
             Assert.Empty(http.Shards.Select(s => s.SocketInode).Intersect(oldInodes));
             Assert.Equal(endPoint, IPEndPoint.Parse(http.EndPoint));
-            Assert.True(served > 100);
+            Assert.True(churn.Served > 100);
         }, Clients.Timeout);
 
-        await stop.CancelAsync();
-        await Task.WhenAll(churn);
-        Assert.Empty(failures);
+        await churn.StopAsync();
+        Assert.Empty(churn.Failures);
     }
 }

@@ -35,49 +35,26 @@ public sealed class NamespacedScalingSpecs : TestKit
             sockets: new NamespacedSocketFactory(ns));
         var endPoint = Specs.EndPoint(coordinator, "http");
 
-        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        var served = 0;
-        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        var churn = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
-        {
-            while (!stop.IsCancellationRequested && served < 40_000)
-            {
-                try
-                {
-                    // Created inside the namespace: the connection goes to the namespace's loopback.
-                    using var client = ns.Create(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
-                    using var cts = new CancellationTokenSource(Clients.Timeout);
-                    await client.ConnectAsync(endPoint, cts.Token);
-                    Assert.StartsWith("HTTP/1.1 200 OK", await Clients.HttpGetAsync(client));
-                    Interlocked.Increment(ref served);
-                }
-                catch (Exception) when (stop.IsCancellationRequested)
-                {
-                }
-                catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
-                {
-                    failures.Enqueue($"{e.GetType().Name}: {e.Message}");
-                }
-            }
-        })).ToList();
+        // Client sockets made inside the namespace: their connections go to the namespace's loopback.
+        var churn = ChurnLoad.Start(endPoint, workers: 4,
+            newSocket: () => ns.Create(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)));
 
         foreach (var shards in new[] { 1, 3, 1, 2, 4, 1 })
         {
-            var before = Volatile.Read(ref served);
+            var before = churn.Served;
             await coordinator.Ask<CoordinatorProtocol.ScaledTo>(new CoordinatorProtocol.ScaleTo("http", shards), Clients.Timeout);
             await AwaitAssertAsync(() =>
             {
                 var listener = Specs.Listener(coordinator, "http");
                 Assert.Equal(shards, listener.Shards.Count(s => s.State == "accepting"));
                 Assert.DoesNotContain(listener.Shards, s => s.State == "retiring"); // drained and closed
-                Assert.True(Volatile.Read(ref served) > before + 50, "churn made no progress since the change");
+                Assert.True(churn.Served > before + 50, "churn made no progress since the change");
             }, Clients.Timeout);
         }
 
-        await stop.CancelAsync();
-        await Task.WhenAll(churn);
-        _output.WriteLine($"tcp_migrate_req={tcpMigrateReq}: {served} churn connections served, {failures.Count} failed");
-        Assert.Empty(failures);
+        await churn.StopAsync();
+        _output.WriteLine($"tcp_migrate_req={tcpMigrateReq}: {churn.Served} churn connections served, {churn.Failures.Count} failed");
+        Assert.Empty(churn.Failures);
     }
 
     private sealed class NamespacedSocketFactory(NetworkNamespace ns) : IListenerSocketFactory
