@@ -54,8 +54,9 @@ internal sealed class CoordinatorActor : UntypedActor
         _s.Started = true;
         if (!DescriptorReserve.TryHold())
             _log.Warning("Could not hold back {Reserve} file descriptors for the process: it is already near its limit (ulimit -n)", DescriptorReserve.Size);
+        var migrateReq = TcpMigrateReq();
         _log.Info("Retiring shards: new connections are steered away with a reuseport BPF program, the accept queue is drained until it stays empty, then the socket closes; net.ipv4.tcp_migrate_req = {MigrateReq} ({SafetyNet})",
-            TcpMigrateReq() ?? "unavailable", TcpMigrateReq() == "1" ? "the kernel also migrates queued connections: a safety net" : "no kernel safety net");
+            migrateReq ?? "unavailable", migrateReq == "1" ? "the kernel also migrates queued connections: a safety net" : "no kernel safety net");
         var failure = Apply(_initial);
         if (failure is not null)
         {

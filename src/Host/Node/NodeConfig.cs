@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using ShardRuntime.Actors.Hosting;
 using ShardRuntime.Actors.Settings;
 
 namespace ShardRuntime.Host.Node;
@@ -10,7 +11,6 @@ namespace ShardRuntime.Host.Node;
 /// </summary>
 internal sealed record NodeConfig(Config Config, ShardRuntimeSettings Settings, string Source)
 {
-    private static string Quote(string value) => System.Text.Json.JsonSerializer.Serialize(value);
 
     public const string EmbeddedName = "embedded config/hocon/shard-runtime.conf";
 
@@ -51,7 +51,7 @@ internal sealed record NodeConfig(Config Config, ShardRuntimeSettings Settings, 
         }
 
         if (controlSocket is not null)
-            config = ConfigurationFactory.ParseString($"shard-runtime.control.socket-path = {Quote(controlSocket)}").WithFallback(config);
+            config = new ShardRuntimeOptions { ControlSocketPath = controlSocket }.ToConfig().WithFallback(config);
 
         try
         {
