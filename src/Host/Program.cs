@@ -4,7 +4,11 @@ using ShardRuntime.Host.Node;
 // The node and its command-line tool in one executable: no arguments (or `run`) starts a node,
 // the other commands talk to a running node over its control socket.
 return await CommandLine.InvokeAsync(args, (parse, token) => NodeRunner.RunAsync(
-    parse.GetValue(CommandLine.ConfigOption),
-    parse.GetValue(CommandLine.ControlSocketOption),
-    parse.GetValue(CommandLine.LogFormatOption) == "json",
+    new NodeLaunch(
+        parse.GetValue(CommandLine.ConfigOption),
+        parse.GetValue(CommandLine.ControlSocketOption),
+        parse.GetValue(CommandLine.LogFormatOption) ?? "text",
+        Takeover: parse.GetResult(CommandLine.TakeoverOption) is not null,
+        TakeoverPath: parse.GetValue(CommandLine.TakeoverOption),
+        ArgumentCount: args.Length),
     token));

@@ -24,11 +24,26 @@ public static class Control
     /// Props of the server. It binds <see cref="ControlSettings.SocketPath"/> as it starts and asks
     /// <paramref name="coordinator"/> on behalf of its clients. Whether binding worked: <see cref="WaitUntilBound"/>.
     /// </summary>
-    public static Props Props(ControlSettings settings, IActorRef coordinator)
+    /// <param name="deferBind">
+    /// A successor process: bind only when told <see cref="Claim"/> (once the predecessor released the listening
+    /// sockets), replacing the predecessor's socket file at the same path.
+    /// </param>
+    public static Props Props(ControlSettings settings, IActorRef coordinator, bool deferBind = false)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(coordinator);
-        return Akka.Actor.Props.Create(() => new ControlServerActor(settings, coordinator));
+        return Akka.Actor.Props.Create(() => new ControlServerActor(settings, coordinator, deferBind));
+    }
+
+    /// <summary>
+    /// Sender: the host of a successor, once its predecessor released the listening sockets. The server binds now,
+    /// renaming its fresh socket over the predecessor's file (atomic), so the command-line tool reaches this process
+    /// from then on. Reply: <see cref="Bound"/> or <see cref="BindFailed"/>.
+    /// </summary>
+    public sealed class Claim
+    {
+        public static readonly Claim Instance = new();
+        private Claim() { }
     }
 
     /// <summary>

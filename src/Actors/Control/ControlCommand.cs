@@ -18,9 +18,12 @@ internal abstract class ControlCommand
     /// <summary>The reply line for the coordinator's answer, or null when the answer is not one this command expects.</summary>
     public abstract string? Reply(object answer);
 
+    /// <summary>How long the coordinator's answer may take.</summary>
+    public virtual TimeSpan AnswerTimeout(Settings.ControlSettings settings) => settings.RequestTimeout;
+
     /// <summary>Every command the control socket understands, by name.</summary>
     public static IReadOnlyDictionary<string, ControlCommand> All { get; } =
-        new ControlCommand[] { new StatusCommand(), new ScaleCommand(), new ReloadCommand() }.ToDictionary(c => c.Name, StringComparer.Ordinal);
+        new ControlCommand[] { new StatusCommand(), new ScaleCommand(), new ReloadCommand(), new UpgradeCommand() }.ToDictionary(c => c.Name, StringComparer.Ordinal);
 
     /// <summary>The command a request names; throws <see cref="ControlRequestException"/> for an unknown one.</summary>
     public static ControlCommand Of(ControlRequest request) =>
@@ -61,5 +64,18 @@ internal abstract class ControlCommand
 
         public override string? Reply(object answer) =>
             answer is Coordinator.Reloaded reloaded ? ControlJson.Success(ControlJson.ResultField, reloaded) : null;
+    }
+
+    /// <summary><c>{"command":"upgrade"}</c>: <c>{"ok":true,"result":{...Upgraded...}}</c> once the successor took over.</summary>
+    private sealed class UpgradeCommand : ControlCommand
+    {
+        public override string Name => "upgrade";
+
+        public override Coordinator.ICommand Read(ControlRequest request) => Coordinator.Upgrade.Instance;
+
+        public override string? Reply(object answer) =>
+            answer is Coordinator.Upgraded upgraded ? ControlJson.Success(ControlJson.ResultField, upgraded) : null;
+
+        public override TimeSpan AnswerTimeout(Settings.ControlSettings settings) => settings.UpgradeAnswerTimeout;
     }
 }

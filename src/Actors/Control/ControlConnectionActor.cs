@@ -91,7 +91,7 @@ internal sealed class ControlConnectionActor : ReceiveActor
 
             _log.Debug("Control request {Command}: asking the coordinator {Message}", command.Name, message);
             Become(() => Asking(command));
-            _coordinator.Ask<object>(message, _settings.RequestTimeout)
+            _coordinator.Ask<object>(message, command.AnswerTimeout(_settings))
                 .PipeTo(Self, success: answer => new CoordinatorAnswered(answer), failure: e => new CoordinatorAnswered(new Status.Failure(e)));
         });
         Receive<RequestUnreadable>(m =>
@@ -115,7 +115,7 @@ internal sealed class ControlConnectionActor : ReceiveActor
             {
                 Coordinator.CommandFailed failed => ControlJson.Failure(failed.Reason),
                 Status.Failure { Cause: AskTimeoutException } => ControlJson.Failure(
-                    $"the coordinator did not answer '{command.Name}' within {Describe(_settings.RequestTimeout)}"),
+                    $"the coordinator did not answer '{command.Name}' within {Describe(command.AnswerTimeout(_settings))}"),
                 Status.Failure failure => ControlJson.Failure($"'{command.Name}' failed: {failure.Cause.Message}"),
                 var answer => command.Reply(answer)
                     ?? ControlJson.Failure($"the coordinator answered '{command.Name}' with an unexpected {answer.GetType().Name}"),

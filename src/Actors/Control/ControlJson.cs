@@ -53,6 +53,10 @@ public static class ControlJson
         return request.ToJsonString(Options);
     }
 
+    /// <summary>The request line of <c>upgrade</c>: start a successor process and hand it every listening socket.</summary>
+    public static string UpgradeRequest() =>
+        new JsonObject { [CommandField] = "upgrade" }.ToJsonString(Options);
+
     internal static string Success(string member, object payload) =>
         new JsonObject
         {

@@ -26,10 +26,13 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
     private CancellationTokenSource? _accepting;
     private long _clients;
 
-    public ControlServerActor(ControlSettings settings, IActorRef coordinator)
+    private readonly bool _deferBind;
+
+    public ControlServerActor(ControlSettings settings, IActorRef coordinator, bool deferBind)
     {
         _settings = settings;
         _coordinator = coordinator;
+        _deferBind = deferBind;
         Binding();
     }
 
@@ -41,7 +44,12 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        _binding = ControlSocketFile.BindAsync(_settings.SocketPath, _settings.RequestTimeout);
+        if (!_deferBind) Bind(ControlSocketFile.BindAsync(_settings.SocketPath, _settings.RequestTimeout));
+    }
+
+    private void Bind(Task<ControlSocketFile.Bound> binding)
+    {
+        _binding = binding;
         _binding.PipeTo(Self, success: bound => new SocketBound(bound), failure: e => new SocketBindFailed(e));
     }
 
@@ -64,6 +72,11 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
     private void Binding()
     {
         Receive<Control.WaitUntilBound>(_ => _waitingForBind.Add(Sender));
+        Receive<Control.Claim>(_ =>
+        {
+            _waitingForBind.Add(Sender);
+            if (_binding is null) Bind(ControlSocketFile.ReplaceAsync(_settings.SocketPath));
+        });
         Receive<SocketBound>(m =>
         {
             _bound = m.Bound;
@@ -98,6 +111,7 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
     private void Serving()
     {
         Receive<Control.WaitUntilBound>(_ => Sender.Tell(new Control.Bound(_bound!.Path)));
+        Receive<Control.Claim>(_ => Sender.Tell(new Control.Bound(_bound!.Path)));
         Receive<ClientAccepted>(m =>
         {
             var name = $"client-{++_clients}";

@@ -23,6 +23,18 @@ internal static partial class ControlSocketFile
     /// </summary>
     public static async Task<Bound> BindAsync(string path, TimeSpan probeTimeout)
     {
+        return await BindAsync(path, probeTimeout, replace: false).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Binds a fresh socket next to <paramref name="path"/> and renames it over the path in one step (rename(2) is
+    /// atomic): clients that connect by path reach this process from then on. This is how a successor takes over the
+    /// control and handoff sockets of the node it replaced, which still holds (and no longer removes) the old file.
+    /// </summary>
+    public static Task<Bound> ReplaceAsync(string path) => BindAsync(path, TimeSpan.Zero, replace: true);
+
+    private static async Task<Bound> BindAsync(string path, TimeSpan probeTimeout, bool replace)
+    {
         if (OperatingSystem.IsWindows())
             throw new ControlBindException("the control socket needs Linux (SO_PEERCRED, Unix file modes)");
         try
@@ -33,6 +45,25 @@ internal static partial class ControlSocketFile
                 Directory.CreateDirectory(directory, DirectoryMode);
 
             var existing = Inspect(fullPath);
+            if (replace)
+            {
+                if (existing.Kind == FileKind.Other)
+                    throw new ControlBindException($"{path} exists and is not a socket; it is not replaced");
+                var fresh = $"{fullPath}.{Environment.ProcessId}.new";
+                File.Delete(fresh);
+                var replacing = BindAt(fresh);
+                try
+                {
+                    File.Move(fresh, fullPath, overwrite: true);
+                }
+                catch
+                {
+                    replacing.Dispose();
+                    File.Delete(fresh);
+                    throw;
+                }
+                return new Bound(replacing, fullPath, Inspect(fullPath).Inode);
+            }
             if (existing.Kind == FileKind.Other)
                 throw new ControlBindException($"{path} exists and is not a socket; remove it or set shard-runtime.control.socket-path to another path");
             if (existing.Kind is FileKind.Socket or FileKind.Unknown)
@@ -42,19 +73,8 @@ internal static partial class ControlSocketFile
                 File.Delete(fullPath);
             }
 
-            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            try
-            {
-                socket.Bind(new UnixDomainSocketEndPoint(fullPath));
-                File.SetUnixFileMode(fullPath, SocketMode);
-                socket.Listen(Backlog);
-                return new Bound(socket, fullPath, Inspect(fullPath).Inode);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
+            var socket = BindAt(fullPath);
+            return new Bound(socket, fullPath, Inspect(fullPath).Inode);
         }
         catch (Exception e) when (e is not ControlBindException)
         {
@@ -68,8 +88,7 @@ internal static partial class ControlSocketFile
     /// </summary>
     public static void Close(Bound bound)
     {
-        // .NET unlinks the file of a socket it bound when the socket is disposed; the explicit delete covers a
-        // runtime that does not.
+        // The socket was bound by bind(2) (BindAt), so disposing it leaves the file alone: a successor may own it now.
         bound.Socket.Dispose();
         var now = Inspect(bound.Path);
         if (now.Kind == FileKind.Socket && bound.Inode != 0 && now.Inode == bound.Inode)
@@ -79,6 +98,56 @@ internal static partial class ControlSocketFile
             catch (UnauthorizedAccessException) { }
         }
     }
+
+    /// <summary>
+    /// A listening Unix domain socket bound to <paramref name="path"/> with mode 0600, bound by bind(2) directly: a .NET
+    /// <see cref="Socket"/> that bound a path itself removes the path when disposed, whoever's file it is by then (a
+    /// successor's, after <see cref="ReplaceAsync"/>). <see cref="Close"/> removes only this socket's own file.
+    /// </summary>
+    private static Socket BindAt(string path)
+    {
+        var fd = NativeSocket(AfUnix, SockStream | SockCloexec, 0);
+        if (fd < 0)
+            throw new IOException($"socket(AF_UNIX) failed: errno {Marshal.GetLastPInvokeError()}");
+        var socket = (Socket?)null;
+        try
+        {
+            var address = new byte[110]; // struct sockaddr_un: sun_family (u16), sun_path[108]
+            var bytes = System.Text.Encoding.UTF8.GetBytes(path);
+            if (bytes.Length >= 108)
+                throw new ControlBindException($"{path} is too long for a Unix domain socket (at most 107 bytes)");
+            BitConverter.TryWriteBytes(address.AsSpan(0, 2), (ushort)AfUnix);
+            bytes.CopyTo(address, 2);
+            if (NativeBind(fd, address, 2 + bytes.Length + 1) != 0)
+                throw new IOException($"bind({path}) failed: errno {Marshal.GetLastPInvokeError()}");
+            File.SetUnixFileMode(path, SocketMode);
+            if (NativeListen(fd, Backlog) != 0)
+                throw new IOException($"listen({path}) failed: errno {Marshal.GetLastPInvokeError()}");
+            socket = new Socket(new SafeSocketHandle(fd, ownsHandle: true));
+            return socket;
+        }
+        catch
+        {
+            if (socket is null) NativeClose(fd);
+            throw;
+        }
+    }
+
+    private const int AfUnix = 1;
+    private const int SockStream = 1;
+    private const int SockCloexec = 0x80000;
+
+    [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
+    private static partial int NativeSocket(int domain, int type, int protocol);
+
+    [LibraryImport("libc", EntryPoint = "bind", SetLastError = true)]
+    private static partial int NativeBind(int fd, byte[] address, int length);
+
+    [LibraryImport("libc", EntryPoint = "listen", SetLastError = true)]
+    private static partial int NativeListen(int fd, int backlog);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int NativeClose(int fd);
 
     /// <summary>True when something accepts connections on <paramref name="path"/> (or holds it without accepting in time).</summary>
     private static async Task<bool> IsServedAsync(string path, TimeSpan timeout)

@@ -1,7 +1,9 @@
 using System.Net;
+using System.Net.Sockets;
 using Akka.Actor;
 using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Settings;
+using ShardRuntime.Runtime.Handover;
 using ShardRuntime.Runtime.Sockets;
 
 namespace ShardRuntime.Actors.Coordinator;
@@ -30,18 +32,75 @@ public static class Coordinator
     /// Where a <see cref="Reload"/> of every listener reads the listeners again (the host: its config file); it may
     /// throw to refuse the reload with the exception's message. Null: a reload reloads handler code only.
     /// </param>
+    /// <param name="upgrade">
+    /// How this node takes part in process upgrades: sockets it inherited (from a predecessor process or systemd), and
+    /// how it starts a successor. Null: it binds every socket itself and `upgrade` is refused.
+    /// </param>
     public static Props Props(
         ShardRuntimeSettings settings,
         HandlerCatalog handlers,
         IListenerSocketFactory? socketFactory = null,
-        Func<IReadOnlyList<ListenerSettings>>? readListeners = null) =>
-        CreateProps(new CoordinatorState(), settings, handlers, socketFactory ?? ReuseportSocketFactory.Instance, readListeners);
+        Func<IReadOnlyList<ListenerSettings>>? readListeners = null,
+        UpgradeOptions? upgrade = null) =>
+        CreateProps(new CoordinatorState(upgrade ?? new UpgradeOptions()), settings, handlers, socketFactory ?? ReuseportSocketFactory.Instance, readListeners);
 
     private static Props CreateProps(
         CoordinatorState state, ShardRuntimeSettings settings, HandlerCatalog handlers, IListenerSocketFactory socketFactory,
         Func<IReadOnlyList<ListenerSettings>>? readListeners) =>
         // The registry is made once, here: a restarted coordinator gets this same object.
         Akka.Actor.Props.Create(() => new CoordinatorActor(state, settings, handlers, socketFactory, readListeners));
+
+    /// <summary>
+    /// Sender: the CLI (<c>upgrade</c>), user code. Starts a successor process (<see cref="UpgradeOptions.StartSuccessor"/>),
+    /// serves it every listening socket through the handoff socket and, once it says it accepts, stops accepting and
+    /// drains; the node then exits. Refused while another upgrade runs, while the node drains, while a shard still
+    /// drains its accept queue, and when the node cannot start a successor. Reply: <see cref="Upgraded"/> once the
+    /// successor took over, or <see cref="CommandFailed"/> saying why it did not (the node serves on).
+    /// </summary>
+    public sealed class Upgrade : ICommand
+    {
+        public static readonly Upgrade Instance = new();
+        private Upgrade() { }
+    }
+
+    /// <summary>Reply to <see cref="Upgrade"/>: the successor (its pid and process generation) serves the sockets now.</summary>
+    public sealed record Upgraded(int SuccessorProcessId, int ProcessGeneration, int Sockets, IReadOnlyList<long> Declined);
+
+    /// <summary>
+    /// Sender: the host of a successor that inherited sockets. Which of them it serves (by inode) and which it declined
+    /// (no listener of its configuration wants them; it closed its copies). Reply: <see cref="Inheritance"/>.
+    /// </summary>
+    public sealed class GetInheritance : ICommand
+    {
+        public static readonly GetInheritance Instance = new();
+        private GetInheritance() { }
+    }
+
+    /// <summary>Reply to <see cref="GetInheritance"/>.</summary>
+    public sealed record Inheritance(IReadOnlyList<long> Adopted, IReadOnlyList<long> Declined);
+
+    /// <summary>
+    /// Sender: the host of a successor whose predecessor abandoned the handover (it timed out and serves on). Every
+    /// shard stops accepting without closing the shared sockets for the predecessor, open connections drain, and the
+    /// node stops. No reply; the node's actor system terminates.
+    /// </summary>
+    public sealed class StandDown : ICommand
+    {
+        public static readonly StandDown Instance = new();
+        private StandDown() { }
+    }
+
+    /// <summary>Sender: the handoff actor. A successor (pid as seen here) asks for the sockets. Reply: <see cref="HandoverSockets"/> or <see cref="CommandFailed"/>.</summary>
+    internal sealed record BeginHandover(int PeerProcessId) : ICommand;
+
+    /// <summary>Reply to <see cref="BeginHandover"/>: every accepting socket with its label, and this node's process generation.</summary>
+    internal sealed record HandoverSockets(IReadOnlyList<(Socket Socket, HandoverSocketLabel Label)> Sockets, int ProcessGeneration);
+
+    /// <summary>Sender: the handoff actor. The successor it started has pid <paramref name="ProcessId"/>. No reply.</summary>
+    internal sealed record SuccessorStarted(int ProcessId);
+
+    /// <summary>Sender: the handoff actor. How a handover (or an upgrade that never reached one) ended. No reply.</summary>
+    internal sealed record HandoverFinished(int? PeerProcessId, HandoverOutcome Outcome);
 
     /// <summary>Marker of every command the coordinator accepts, so a refusal can name the command it refuses.</summary>
     public interface ICommand;
@@ -131,7 +190,22 @@ public static class Coordinator
     public sealed record CommandFailed(ICommand Command, string Reason);
 
     /// <summary>The node as the coordinator sees it.</summary>
-    public sealed record NodeStatus(int ProcessId, DateTimeOffset StartedAt, bool Draining, IReadOnlyList<ListenerStatus> Listeners);
+    /// <param name="ProcessGeneration">1 for a node that bound its sockets itself; one more than its predecessor's after an upgrade.</param>
+    /// <param name="Upgrade">The upgrade in progress, if any.</param>
+    /// <param name="LastUpgradeFailure">Why the last upgrade was refused or rolled back, if it was.</param>
+    /// <param name="HandedOver">The node passed its sockets to a successor and only drains.</param>
+    public sealed record NodeStatus(
+        int ProcessId,
+        DateTimeOffset StartedAt,
+        bool Draining,
+        IReadOnlyList<ListenerStatus> Listeners,
+        int ProcessGeneration = 1,
+        UpgradeStatus? Upgrade = null,
+        string? LastUpgradeFailure = null,
+        bool HandedOver = false);
+
+    /// <summary>An upgrade in progress: the successor's pid once known, what it waits for, and since when.</summary>
+    public sealed record UpgradeStatus(int? SuccessorProcessId, string Phase, DateTimeOffset Since);
 
     /// <summary>
     /// One listener: desired shard count, actual shards, counters summed over its shards, and its handler generations

@@ -3,8 +3,10 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
 using ShardRuntime.Actors.Handlers;
+using ShardRuntime.Actors.Handoff;
 using ShardRuntime.Actors.Listener;
 using ShardRuntime.Actors.Settings;
+using ShardRuntime.Runtime.Handover;
 using ShardRuntime.Runtime.Loading;
 using ShardRuntime.Runtime.Sockets;
 using ListenerProtocol = ShardRuntime.Actors.Listener.Listener;
@@ -27,12 +29,14 @@ internal sealed class CoordinatorActor : UntypedActor
     private readonly IListenerSocketFactory _socketFactory;
 
     private readonly Func<IReadOnlyList<ListenerSettings>>? _readListeners;
+    private readonly ShardRuntimeSettings _settings;
 
     public CoordinatorActor(
         CoordinatorState state, ShardRuntimeSettings settings, HandlerCatalog handlers, IListenerSocketFactory socketFactory,
         Func<IReadOnlyList<ListenerSettings>>? readListeners)
     {
         _readListeners = readListeners;
+        _settings = settings;
         _s = state;
         _initial = settings.Listeners;
         _handlers = handlers;
@@ -57,12 +61,70 @@ internal sealed class CoordinatorActor : UntypedActor
         var migrateReq = TcpMigrateReq();
         _log.Info("Retiring shards: new connections are steered away with a reuseport BPF program, the accept queue is drained until it stays empty, then the socket closes; net.ipv4.tcp_migrate_req = {MigrateReq} ({SafetyNet})",
             migrateReq ?? "unavailable", migrateReq == "1" ? "the kernel also migrates queued connections: a safety net" : "no kernel safety net");
+        if (_s.Inherited.Count > 0)
+            _log.Info("Process generation {Generation}: {Count} inherited listening sockets from {Source}",
+                _s.UpgradeOptions.ProcessGeneration, _s.Inherited.Count, _s.UpgradeOptions.InheritedFrom);
         var failure = Apply(_initial);
+        DeclineInherited();
         if (failure is not null)
         {
             _s.StartFailure = failure;
             _log.Error("Start-up failed: {Reason}", failure);
         }
+        if (_settings.Upgrade.Enabled)
+            Context.ActorOf(Handoff.Handoff.Props(_settings.Upgrade, Self, _s.UpgradeOptions), Handoff.Handoff.ActorName);
+    }
+
+    private IActorRef? HandoffActor => Context.Child(Handoff.Handoff.ActorName) is var child && !child.IsNobody() ? child : null;
+
+    /// <summary>Inherited sockets no listener took: close this process's copies (the predecessor or systemd keeps its own).</summary>
+    private void DeclineInherited()
+    {
+        foreach (var (socket, label) in _s.Inherited)
+        {
+            _log.Warning("Inherited socket {Label} is declined: no listener of this configuration is on {EndPoint}", label, label.EndPoint);
+            _s.Declined.Add(label.Inode);
+            socket.Dispose();
+        }
+        _s.Inherited.Clear();
+    }
+
+    /// <summary>
+    /// The inherited sockets for <paramref name="settings"/>: a whole reuseport group (one endpoint), matched by endpoint
+    /// for a fixed port and by listener name for port 0, in the group's kernel order.
+    /// </summary>
+    private List<(Socket Socket, HandoverSocketLabel Label)> Adopt(ListenerSettings settings)
+    {
+        if (_s.Inherited.Count == 0) return [];
+        bool Matches(HandoverSocketLabel l) =>
+            l.Protocol == settings.Protocol && (settings.EndPoint.Port != 0
+                ? l.EndPoint.Equals(settings.EndPoint)
+                : l.Listener == settings.Name && l.EndPoint.Address.Equals(settings.EndPoint.Address));
+        var first = _s.Inherited.FirstOrDefault(i => Matches(i.Label));
+        if (first.Socket is null) return [];
+        var group = _s.Inherited
+            .Where(i => i.Label.EndPoint.Equals(first.Label.EndPoint) && i.Label.Protocol == first.Label.Protocol)
+            .OrderBy(i => i.Label.Position < 0 ? int.MaxValue : i.Label.Position).ThenBy(i => i.Label.ShardIndex)
+            .ToList();
+        _s.Inherited.RemoveAll(group.Contains);
+        if (group.Count > 1 && group.Any(g => g.Label.Position < 0))
+            _log.Warning("Listener {Listener}: the inherited sockets on {EndPoint} carry no group positions; steering assumes their order", settings.Name, first.Label.EndPoint);
+        foreach (var (socket, label) in group)
+        {
+            if (settings.Protocol != TransportProtocol.Tcp) continue;
+            try
+            {
+                socket.Listen(settings.Backlog); // listen() again only sets the backlog of a listening socket
+            }
+            catch (SocketException e)
+            {
+                _log.Warning("Listener {Listener}: could not set backlog {Backlog} on inherited socket {Label}: {Error}", settings.Name, settings.Backlog, label, e.Message);
+            }
+        }
+        _s.Adopted.AddRange(group.Select(g => g.Label.Inode));
+        _log.Info("Listener {Listener} adopts {Count} inherited sockets on {EndPoint} (inodes {Inodes}) instead of binding",
+            settings.Name, group.Count, first.Label.EndPoint, string.Join(", ", group.Select(g => g.Label.Inode)));
+        return group;
     }
 
     private static string? TcpMigrateReq()
@@ -106,7 +168,7 @@ internal sealed class CoordinatorActor : UntypedActor
                 break;
             case Coordinator.ApplySettings apply:
             {
-                var failure = _s.Draining ? "the node is draining for shutdown" : Apply(apply.Listeners);
+                var failure = Busy() ?? Apply(apply.Listeners);
                 Sender.Tell(failure is null ? Coordinator.SettingsApplied.Instance : new Coordinator.CommandFailed(apply, failure));
                 break;
             }
@@ -118,6 +180,25 @@ internal sealed class CoordinatorActor : UntypedActor
                 break;
             case Coordinator.Drain drain:
                 BeginDrain(drain);
+                break;
+            case Coordinator.Upgrade upgrade:
+                StartUpgrade(upgrade);
+                break;
+            case Coordinator.BeginHandover begin:
+                Sender.Tell(BeginHandover(begin));
+                break;
+            case Coordinator.SuccessorStarted started when _s.Upgrade is { } running:
+                running.SuccessorProcessId = started.ProcessId;
+                running.Phase = "waiting for the successor to connect";
+                break;
+            case Coordinator.HandoverFinished finished:
+                OnHandoverFinished(finished);
+                break;
+            case Coordinator.GetInheritance:
+                Sender.Tell(new Coordinator.Inheritance(_s.Adopted.ToList(), _s.Declined.ToList()));
+                break;
+            case Coordinator.StandDown:
+                Release("the predecessor abandoned the handover and serves on; this successor stands down", []);
                 break;
             case ListenerProtocol.ReadyToClose ready:
                 OnReadyToClose(Sender, ready);
@@ -131,10 +212,20 @@ internal sealed class CoordinatorActor : UntypedActor
         }
     }
 
+    /// <summary>Why no change can be made now (the node drains, or hands over), or null.</summary>
+    private string? Busy()
+    {
+        if (_s.HandedOver) return "the node handed its listening sockets over and is draining";
+        if (_s.Draining) return "the node is draining for shutdown";
+        if (_s.Upgrade is { } upgrade)
+            return $"an upgrade is in progress ({upgrade.Phase}{(upgrade.SuccessorProcessId is { } pid ? $", successor pid {pid}" : "")}, since {upgrade.Since:HH:mm:ss})";
+        return null;
+    }
+
     private object Scale(Coordinator.ScaleTo scale)
     {
-        if (_s.Draining)
-            return new Coordinator.CommandFailed(scale, "the node is draining for shutdown");
+        if (Busy() is { } busy)
+            return new Coordinator.CommandFailed(scale, busy);
         if (!_s.Listeners.TryGetValue(scale.Listener, out var listener))
             return new Coordinator.CommandFailed(scale, $"no listener named '{scale.Listener}' (listeners: {string.Join(", ", _s.Listeners.Keys.Order(StringComparer.Ordinal))})");
         if (scale.Shards < 1 || scale.Shards > ListenerSettings.MaxShards)
@@ -143,7 +234,7 @@ internal sealed class CoordinatorActor : UntypedActor
         if (!TryBind(listener.Settings, Math.Max(0, scale.Shards - listener.ActiveCount), listener.BoundEndPoint, out var sockets, out var failure))
             return new Coordinator.CommandFailed(scale, failure);
         listener.Desired = scale.Shards;
-        StartShards(listener, sockets);
+        StartShards(listener, sockets.Select(b => (b, (int?)null)).ToList());
         RetireShards(listener, listener.ActiveCount - scale.Shards);
         _log.Info("Listener {Listener} scaled to {Shards} shards", listener.Name, scale.Shards);
         return new Coordinator.ScaledTo(listener.Name, listener.ActiveCount, listener.Shards.Values.Count(s => s.Retiring));
@@ -170,13 +261,13 @@ internal sealed class CoordinatorActor : UntypedActor
         }
 
         // Phase 1: load handlers and bind.
-        var plan = new List<(ListenerSettings Settings, ListenerState? Existing, HandlerRegistry? Handlers, List<Socket> Sockets)>();
+        var plan = new List<(ListenerSettings Settings, ListenerState? Existing, HandlerRegistry? Handlers, List<(Socket Socket, HandoverSocketLabel Label)> Adopted, List<Socket> Sockets)>();
         void Undo()
         {
-            foreach (var (_, _, handlers, bound) in plan)
+            foreach (var (_, _, handlers, adopted, bound) in plan)
             {
                 handlers?.Dispose();
-                foreach (var socket in bound) socket.Dispose();
+                foreach (var socket in bound.Concat(adopted.Select(a => a.Socket))) socket.Dispose();
             }
         }
         foreach (var settings in desired)
@@ -186,7 +277,10 @@ internal sealed class CoordinatorActor : UntypedActor
             // the new sockets join the old ones' reuseport group, so the port never stops accepting.
             var replace = existing is null || existing.Settings with { Shards = settings.Shards } != settings;
             var keepPort = existing is not null && existing.Settings.EndPoint.Equals(settings.EndPoint) ? existing.BoundEndPoint : null;
-            var count = replace ? settings.EffectiveShards : Math.Max(0, settings.EffectiveShards - existing!.ActiveCount);
+            // Sockets inherited from a predecessor (or systemd) are adopted instead of bound; only the rest is bound.
+            var adopted = replace ? Adopt(settings) : [];
+            if (adopted.Count > 0) keepPort = adopted[0].Label.EndPoint;
+            var count = replace ? Math.Max(0, settings.EffectiveShards - adopted.Count) : Math.Max(0, settings.EffectiveShards - existing!.ActiveCount);
             HandlerRegistry? handlers = null;
             if (replace)
             {
@@ -197,16 +291,18 @@ internal sealed class CoordinatorActor : UntypedActor
                 catch (HandlerLoadException e)
                 {
                     Undo();
+                    DeclineInherited();
                     return $"listener '{settings.Name}': {e.Message}";
                 }
             }
             if (!TryBind(settings, count, keepPort, out var sockets, out var failure))
             {
                 handlers?.Dispose();
+                foreach (var (socket, _) in adopted) socket.Dispose();
                 Undo();
                 return failure;
             }
-            plan.Add((settings, existing, handlers, sockets));
+            plan.Add((settings, existing, handlers, adopted, sockets));
         }
 
         // Phase 2: commit.
@@ -216,14 +312,20 @@ internal sealed class CoordinatorActor : UntypedActor
             _log.Info("Listener {Listener} is no longer configured; retiring it", removed.Name);
             RetireListener(removed);
         }
-        foreach (var (settings, existing, handlers, sockets) in plan)
+        foreach (var (settings, existing, handlers, adopted, sockets) in plan)
         {
             if (handlers is not null)
             {
                 // The new sockets join the model first, so the old ones can all be steered away from.
                 var listener = new ListenerState(settings, handlers);
                 _s.Listeners[settings.Name] = listener;
-                StartShards(listener, sockets);
+                // Adopted sockets are group members already, in their positions; the ones bound here listen() after them.
+                StartShards(listener, adopted.Select(a => (a.Socket, (int?)a.Label.ShardIndex)).Concat(sockets.Select(b => (b, (int?)null))).ToList());
+                if (adopted.Count > settings.EffectiveShards)
+                {
+                    _log.Info("Listener {Listener} inherited {Adopted} sockets but is configured for {Shards}; retiring the rest", settings.Name, adopted.Count, settings.EffectiveShards);
+                    RetireShards(listener, listener.ActiveCount - settings.EffectiveShards);
+                }
                 if (existing is not null)
                 {
                     _log.Info("Listener {Listener} changed; new sockets replace its {Shards} shards", settings.Name, existing.ActiveCount);
@@ -233,7 +335,7 @@ internal sealed class CoordinatorActor : UntypedActor
             else
             {
                 existing!.Desired = settings.EffectiveShards;
-                StartShards(existing, sockets);
+                StartShards(existing, sockets.Select(b => (b, (int?)null)).ToList());
                 RetireShards(existing, existing.ActiveCount - settings.EffectiveShards);
             }
         }
@@ -251,8 +353,8 @@ internal sealed class CoordinatorActor : UntypedActor
 
     private object Reload(Coordinator.Reload reload)
     {
-        if (_s.Draining)
-            return new Coordinator.CommandFailed(reload, "the node is draining for shutdown");
+        if (Busy() is { } busy)
+            return new Coordinator.CommandFailed(reload, busy);
         List<ListenerState> listeners;
         if (reload.Listener is null)
         {
@@ -337,14 +439,15 @@ internal sealed class CoordinatorActor : UntypedActor
         return false;
     }
 
-    private void StartShards(ListenerState listener, List<Socket> sockets)
+    /// <summary>Starts a shard on each socket, in the order they joined their reuseport group; an adopted socket keeps its shard id when free.</summary>
+    private void StartShards(ListenerState listener, List<(Socket Socket, int? ShardId)> sockets)
     {
-        foreach (var socket in sockets)
+        foreach (var (socket, preferredId) in sockets)
         {
             ShardSocket shardSocket;
             try
             {
-                shardSocket = new ShardSocket(socket, _s.TakeShardId(listener.Name));
+                shardSocket = new ShardSocket(socket, _s.TakeShardId(listener.Name, preferredId, listener.Shards.Keys));
             }
             catch
             {
@@ -440,7 +543,8 @@ internal sealed class CoordinatorActor : UntypedActor
             shardActor.Tell(ListenerProtocol.SocketClosed.Instance);
             return;
         }
-        if (ready.QueuedAtClose > 0)
+        // Handed over (Shared): the successor holds the same socket and accepts its queue; only this process's copy closes.
+        if (ready.QueuedAtClose > 0 && !entry.Shard.Socket.Shared)
             _log.Warning("Listener {Listener}: shard {Shard} closes with {Queued} connections still queued", entry.Listener.Name, ready.ShardId, ready.QueuedAtClose);
         entry.Shard.Socket.Dispose();
         LeaveGroup(entry.Listener, entry.Shard);
@@ -505,6 +609,8 @@ internal sealed class CoordinatorActor : UntypedActor
         {
             _s.Draining = true;
             _log.Info("Draining: every listener stops accepting; open connections have {Timeout} to finish", drain.Timeout);
+            // A successor being served gets an Abort: it stands down, and the sockets close with this node.
+            HandoffActor?.Tell(new Handoff.Handoff.Abort("the node is shutting down"));
         }
         // Every shard retires (again, for those already retiring: a nearer deadline wins).
         foreach (var shard in _s.ByActor.Values.Select(e => e.Shard))
@@ -517,10 +623,142 @@ internal sealed class CoordinatorActor : UntypedActor
 
     private void CheckDrained()
     {
-        if (_s.DrainRequesters.Count == 0 || _s.ByActor.Count > 0) return;
-        _log.Info("Drained: no listener accepts and no connection is open");
-        foreach (var requester in _s.DrainRequesters) requester.Tell(Coordinator.Drained.Instance);
-        _s.DrainRequesters.Clear();
+        if (_s.ByActor.Count > 0) return;
+        if (_s.DrainRequesters.Count > 0)
+        {
+            _log.Info("Drained: no listener accepts and no connection is open");
+            foreach (var requester in _s.DrainRequesters) requester.Tell(Coordinator.Drained.Instance);
+            _s.DrainRequesters.Clear();
+        }
+        if (_s.HandedOver && !_s.StopRequested)
+        {
+            // Its successor serves the sockets now: the node's work is done.
+            _s.StopRequested = true;
+            _log.Info("Handed over and drained: node {ProcessId} stops", Environment.ProcessId);
+            CoordinatedShutdown.Get(Context.System).Run(HandedOverReason.Instance);
+        }
+    }
+
+    /// <summary>Why a handover cannot start now, or null.</summary>
+    private string? HandoverRefusal()
+    {
+        if (Busy() is { } busy) return busy;
+        if (_s.StartFailure is not null) return $"the node did not start: {_s.StartFailure}";
+        // A retiring socket still drains its queue; the successor would have to steer it without knowing it drains.
+        var draining = _s.Listeners.Values.Concat(_s.Retired)
+            .SelectMany(l => l.Shards.Values.Where(s => s.Retiring && !s.Socket.IsDisposed).Select(s => $"{l.Name}/{s.Socket.ShardId}"))
+            .ToList();
+        if (draining.Count > 0)
+            return $"shard(s) {string.Join(", ", draining)} still drain their accept queues; try again once they closed (retire-queue-timeout at most)";
+        return null;
+    }
+
+    private void StartUpgrade(Coordinator.Upgrade upgrade)
+    {
+        var refusal = HandoverRefusal();
+        if (refusal is null && HandoffActor is null)
+            refusal = "upgrades are off on this node (shard-runtime.upgrade.enabled = off)";
+        if (refusal is null && _s.UpgradeOptions.StartSuccessor is null)
+            refusal = "this node cannot start a successor (it was not started by the shardruntime host); start one with `run --takeover`";
+        if (refusal is not null)
+        {
+            _log.Warning("Upgrade refused: {Reason}", refusal);
+            _s.LastUpgradeFailure = $"refused: {refusal}";
+            Sender.Tell(new Coordinator.CommandFailed(upgrade, refusal));
+            return;
+        }
+        _s.Upgrade = new UpgradeInProgress(Sender);
+        _log.Info("Upgrade: starting a successor process to take over the listening sockets");
+        HandoffActor!.Tell(Handoff.Handoff.StartSuccessor.Instance);
+    }
+
+    private object BeginHandover(Coordinator.BeginHandover begin)
+    {
+        string? refusal;
+        if (_s.Draining || _s.Upgrade is null)
+            refusal = HandoverRefusal();
+        else if (_s.Upgrade.Phase == UpgradeInProgress.PassingSockets)
+            refusal = $"an upgrade is in progress (passing sockets to successor pid {_s.Upgrade.SuccessorProcessId})";
+        else if (_s.Upgrade.SuccessorProcessId is not { } expected)
+            refusal = "an upgrade is starting its own successor";
+        else if (expected != begin.PeerProcessId)
+            refusal = $"an upgrade to successor pid {expected} is in progress";
+        else
+            refusal = null; // the successor this node started
+        if (refusal is not null)
+        {
+            _log.Warning("Handover to pid {Peer} refused: {Reason}", begin.PeerProcessId, refusal);
+            return new Coordinator.CommandFailed(begin, refusal);
+        }
+
+        var upgrade = _s.Upgrade ??= new UpgradeInProgress(null);
+        upgrade.SuccessorProcessId = begin.PeerProcessId;
+        upgrade.Phase = UpgradeInProgress.PassingSockets;
+        var sockets = new List<(Socket, HandoverSocketLabel)>();
+        foreach (var listener in _s.Listeners.Values.OrderBy(l => l.Name, StringComparer.Ordinal))
+        {
+            foreach (var shard in listener.Shards.Values.Where(s => !s.Retiring).OrderBy(s => s.Socket.ShardId))
+            {
+                var position = _s.Groups.TryGetValue(GroupKey(listener.Settings, shard.Socket.EndPoint), out var group) && group.Members.Contains(shard.Socket.Socket)
+                    ? group.PositionOf(shard.Socket.Socket)
+                    : -1;
+                sockets.Add((shard.Socket.Socket, new HandoverSocketLabel(listener.Name, shard.Socket.EndPoint, listener.Settings.Protocol, shard.Socket.ShardId, shard.Socket.Inode, position)));
+            }
+        }
+        _log.Info("Handover: passing {Count} listening sockets to successor pid {Peer}", sockets.Count, begin.PeerProcessId);
+        return new Coordinator.HandoverSockets(sockets, _s.UpgradeOptions.ProcessGeneration);
+    }
+
+    private void OnHandoverFinished(Coordinator.HandoverFinished finished)
+    {
+        var upgrade = _s.Upgrade;
+        _s.Upgrade = null;
+        var outcome = finished.Outcome;
+        var pid = finished.PeerProcessId ?? upgrade?.SuccessorProcessId ?? 0;
+        if (outcome.IsCompleted)
+        {
+            _s.LastUpgradeFailure = null;
+            upgrade?.Requester?.Tell(new Coordinator.Upgraded(pid, _s.UpgradeOptions.ProcessGeneration + 1, outcome.SocketsPassed, outcome.Declined));
+            Release($"successor pid {pid} (process generation {_s.UpgradeOptions.ProcessGeneration + 1}) accepts on {outcome.SocketsPassed} sockets", outcome.Declined);
+            return;
+        }
+        var reason = outcome.Reason ?? outcome.Result.ToString();
+        _s.LastUpgradeFailure = $"rolled back: {reason}";
+        _log.Warning("Upgrade rolled back, node {ProcessId} serves on: {Reason}", Environment.ProcessId, reason);
+        upgrade?.Requester?.Tell(new Coordinator.CommandFailed(Coordinator.Upgrade.Instance, $"upgrade rolled back, node {Environment.ProcessId} serves on: {reason}"));
+    }
+
+    /// <summary>
+    /// This node no longer serves its sockets: another process accepts on them. Every shard stops accepting and closes
+    /// only this process's descriptor (never shutdown(): the kernel socket is shared), without steering (the group is
+    /// the other process's to steer now). Declined sockets (their listener left the successor's configuration) retire
+    /// here as a removed listener does, draining their queues. Open connections drain; then the node stops.
+    /// </summary>
+    private void Release(string why, IReadOnlyList<long> declined)
+    {
+        if (_s.HandedOver) return;
+        _s.HandedOver = true;
+        _s.Draining = true;
+        var timeout = _settings.ShutdownDrainTimeout;
+        _log.Info("Released the listening sockets: {Why}; open connections have {Timeout} to finish", why, timeout);
+        var declinedSet = declined.ToHashSet();
+        foreach (var listener in _s.Listeners.Values.ToList())
+        {
+            if (listener.Shards.Values.Any(s => declinedSet.Contains(s.Socket.Inode)))
+            {
+                _log.Info("Listener {Listener} is not in the successor's configuration; it drains its accept queue here", listener.Name);
+                RetireListener(listener);
+                continue;
+            }
+            foreach (var shard in listener.Shards.Values)
+            {
+                _s.Groups.Remove(GroupKey(listener.Settings, shard.Socket.EndPoint));
+                shard.Socket.Shared = true;
+                shard.Retiring = true;
+                shard.Actor.Tell(new ListenerProtocol.Retire(timeout, DrainQueue: false));
+            }
+        }
+        CheckDrained();
     }
 
     private Coordinator.NodeStatus Status() =>
@@ -550,5 +788,19 @@ internal sealed class CoordinatorActor : UntypedActor
                         g.Number, g.Name, g.IsCurrent, g.LiveConnections, g.AssemblyPath, g.FileSha256)).ToList(),
                     handlers.LastReloadFailure,
                     shards);
-            }).ToList());
+            }).ToList(),
+            _s.UpgradeOptions.ProcessGeneration,
+            _s.Upgrade is { } upgrade ? new Coordinator.UpgradeStatus(upgrade.SuccessorProcessId, upgrade.Phase, upgrade.Since) : null,
+            _s.LastUpgradeFailure,
+            _s.HandedOver);
+}
+
+/// <summary>Why the node's actor system stops after a process upgrade: a successor serves its sockets.</summary>
+internal sealed class HandedOverReason : CoordinatedShutdown.Reason
+{
+    public static readonly HandedOverReason Instance = new();
+    private HandedOverReason() { }
+
+    /// <inheritdoc />
+    public override int ExitCode => 0;
 }

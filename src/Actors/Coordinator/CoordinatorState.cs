@@ -12,8 +12,9 @@ namespace ShardRuntime.Actors.Coordinator;
 /// argument of the coordinator's Props, not a field made by the actor, so a restart of the coordinator keeps
 /// every socket, shard and connection and the new instance carries on with the same registry.
 /// </summary>
-internal sealed class CoordinatorState
+internal sealed class CoordinatorState(UpgradeOptions upgrade)
 {
+    public readonly UpgradeOptions UpgradeOptions = upgrade;
     public bool Started;
     public string? StartFailure;
     public bool Draining;
@@ -32,12 +33,37 @@ internal sealed class CoordinatorState
     /// <summary>The model of each kernel reuseport group (one per bound endpoint), in the kernel's member order.</summary>
     public readonly Dictionary<string, ReuseportGroup> Groups = new(StringComparer.Ordinal);
 
+    /// <summary>Inherited sockets not yet adopted (start-up only: the rest are declined once the first settings are applied).</summary>
+    public readonly List<(System.Net.Sockets.Socket Socket, Runtime.Handover.HandoverSocketLabel Label)> Inherited = upgrade.Inherited.ToList();
+
+    /// <summary>Inodes of inherited sockets this node serves, and of those it declined (closed its copies).</summary>
+    public readonly List<long> Adopted = new();
+    public readonly List<long> Declined = new();
+
+    /// <summary>The upgrade in progress (this node handing its sockets to a successor), or null.</summary>
+    public UpgradeInProgress? Upgrade;
+
+    /// <summary>Why the last upgrade did not happen.</summary>
+    public string? LastUpgradeFailure;
+
+    /// <summary>The node passed its sockets to a successor (or stood down for its predecessor): it only drains, then stops.</summary>
+    public bool HandedOver;
+
+    /// <summary>The node asked its actor system to stop (after handing over and draining).</summary>
+    public bool StopRequested;
+
     /// <summary>Shard ids per listener name, never reused while the node runs (they name the actors).</summary>
     public readonly Dictionary<string, int> NextShardId = new(StringComparer.Ordinal);
 
-    public int TakeShardId(string listener)
+    /// <summary>The next free shard id of <paramref name="listener"/>, or <paramref name="preferred"/> (an adopted socket's) when it is free.</summary>
+    public int TakeShardId(string listener, int? preferred = null, ICollection<int>? used = null)
     {
         NextShardId.TryGetValue(listener, out var id);
+        if (preferred is { } wanted && wanted >= 0 && (used is null || !used.Contains(wanted)))
+        {
+            NextShardId[listener] = Math.Max(id, wanted + 1);
+            return wanted;
+        }
         NextShardId[listener] = id + 1;
         return id;
     }
@@ -66,4 +92,15 @@ internal sealed class ShardState(ShardSocket socket)
     public ShardCounters Counters { get; } = new();
     public IActorRef Actor { get; set; } = ActorRefs.Nobody;
     public bool Retiring { get; set; }
+}
+
+/// <summary>An upgrade under way: who asked (null for a successor started by hand), the successor's pid once known, and what it waits for.</summary>
+internal sealed class UpgradeInProgress(Akka.Actor.IActorRef? requester)
+{
+    public const string PassingSockets = "passing sockets";
+
+    public Akka.Actor.IActorRef? Requester { get; } = requester;
+    public int? SuccessorProcessId { get; set; }
+    public string Phase { get; set; } = "starting the successor";
+    public DateTimeOffset Since { get; } = DateTimeOffset.UtcNow;
 }

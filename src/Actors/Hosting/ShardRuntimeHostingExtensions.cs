@@ -48,12 +48,16 @@ public static class ShardRuntimeHostingExtensions
             var settings = ShardRuntimeSettings.Create(system.Settings.Config);
             var catalog = HandlerCatalog.WithBuiltIns();
             foreach (var handler in options.Handlers) catalog.Add(handler);
-            var coordinator = system.ActorOf(CoordinatorProtocol.Props(settings, catalog, readListeners: options.ReloadListeners), CoordinatorProtocol.ActorName);
+            var coordinator = system.ActorOf(
+                CoordinatorProtocol.Props(settings, catalog, readListeners: options.ReloadListeners, upgrade: options.Upgrade),
+                CoordinatorProtocol.ActorName);
             registry.Register<CoordinatorProtocol.Marker>(coordinator);
 
             if (settings.Control.Enabled)
             {
-                var control = system.ActorOf(ControlProtocol.Props(settings.Control, coordinator), ControlProtocol.ActorName);
+                var control = system.ActorOf(
+                    ControlProtocol.Props(settings.Control, coordinator, deferBind: options.Upgrade?.DeferSocketFiles ?? false),
+                    ControlProtocol.ActorName);
                 registry.Register<ControlProtocol.Marker>(control);
             }
 

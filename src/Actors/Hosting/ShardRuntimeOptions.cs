@@ -32,6 +32,13 @@ public sealed class ShardRuntimeOptions
     /// </summary>
     public Func<IReadOnlyList<ListenerSettings>>? ReloadListeners { get; set; }
 
+    /// <summary>
+    /// Process upgrades: sockets inherited from a predecessor or systemd, the process generation, and how to start a
+    /// successor. Not HOCON: code only. Null (the default): every socket is bound here and <c>upgrade</c> is refused,
+    /// though a successor started by hand (<c>run --takeover</c>) is still served.
+    /// </summary>
+    public Coordinator.UpgradeOptions? Upgrade { get; set; }
+
     /// <summary>Handler factories of user code, in addition to the built-ins.</summary>
     public IReadOnlyList<IConnectionHandlerFactory> Handlers => _handlers;
 

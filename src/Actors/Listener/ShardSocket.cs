@@ -13,8 +13,18 @@ namespace ShardRuntime.Actors.Listener;
 /// </summary>
 internal sealed class ShardSocket : IDisposable
 {
-    private readonly SocketAsyncEventArgs _accept = new();
+    // Accepts are cancellable (Socket.AcceptAsync with a token), not SocketAsyncEventArgs: .NET closes a socket that
+    // still has an operation pending abortively, which sets SO_LINGER {1, 0} on the kernel socket. After a handover
+    // that socket is the successor's too, and every connection it accepts would inherit the zero linger (a reset on
+    // close). Cancelling first makes the close a plain close() of this process's descriptor.
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Action _onCompleted;
+    private ValueTask<Socket> _pending;
+    private Socket? _accepted;
+    private SocketError _error;
+    private readonly object _gate = new();
     private int _acceptPending;
+    private int _inFlight;
     private int _completed;
     private int _disposed;
 
@@ -24,8 +34,10 @@ internal sealed class ShardSocket : IDisposable
         ShardId = shardId;
         EndPoint = (IPEndPoint)socket.LocalEndPoint!;
         Inode = Runtime.Sockets.KernelSocketTable.GetInode(socket);
-        _accept.Completed += (_, _) =>
+        _onCompleted = () =>
         {
+            Complete(_pending);
+            Volatile.Write(ref _inFlight, 0);
             // Record first, then tell: a new owner that starts in between finds the result in PreStart.
             Volatile.Write(ref _completed, 1);
             Owner?.Tell(Listener.AcceptCompleted.Instance);
@@ -41,6 +53,13 @@ internal sealed class ShardSocket : IDisposable
 
     /// <summary>The kernel's inode of the socket: what <c>ss -e</c> shows, and what stays the same across a handover.</summary>
     public long Inode { get; }
+
+    /// <summary>
+    /// Another process (a successor) holds this socket too. Closing then also clears FD_CLOEXEC first, which is how .NET
+    /// tells a descriptor shared with other processes and never "unblocks" it with connect(AF_UNSPEC), which would stop
+    /// it listening for every holder. Only for a process that starts no child any more (it would inherit the descriptor).
+    /// </summary>
+    public bool Shared { get; set; }
 
     /// <summary>The shard actor told of accept completions.</summary>
     public IActorRef? Owner { get; set; }
@@ -84,28 +103,64 @@ internal sealed class ShardSocket : IDisposable
     {
         if (Interlocked.Exchange(ref _acceptPending, 1) == 1)
             throw new InvalidOperationException("an accept is already pending");
-        _accept.AcceptSocket = null;
+        _accepted = null;
+        ValueTask<Socket> accept;
+        // Never at the same time as Dispose: .NET closing a socket while a call holds its handle "unblocks" it with
+        // connect(AF_UNSPEC), which stops a listening socket listening, in every process that shares it.
+        lock (_gate)
+        {
+            if (IsDisposed)
+            {
+                _error = SocketError.OperationAborted;
+                return true;
+            }
+            try
+            {
+                accept = Socket.AcceptAsync(_stop.Token);
+            }
+            catch (ObjectDisposedException)
+            {
+                _error = SocketError.OperationAborted;
+                return true;
+            }
+        }
+        if (accept.IsCompleted)
+        {
+            Complete(accept);
+            return true;
+        }
+        _pending = accept;
+        Volatile.Write(ref _inFlight, 1);
+        accept.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onCompleted);
+        return false;
+    }
+
+    private void Complete(ValueTask<Socket> accept)
+    {
         try
         {
-            if (Socket.AcceptAsync(_accept)) return false;
+            _accepted = accept.GetAwaiter().GetResult();
+            _error = SocketError.Success;
         }
-        catch (ObjectDisposedException)
+        catch (SocketException e)
         {
-            _accept.SocketError = SocketError.OperationAborted;
+            _error = e.SocketErrorCode;
         }
-        return true;
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+        {
+            _error = SocketError.OperationAborted;
+        }
+        _pending = default;
     }
 
     /// <summary>Takes the result of the accept that completed: the accepted socket or the error.</summary>
     public (Socket? Accepted, SocketError Error) TakeResult()
     {
-        var accepted = _accept.AcceptSocket;
-        var error = _accept.SocketError;
-        _accept.AcceptSocket = null;
+        var accepted = _accepted;
+        var error = _error;
+        _accepted = null;
         Volatile.Write(ref _completed, 0);
         Volatile.Write(ref _acceptPending, 0);
-        if (IsDisposed)
-            _accept.Dispose();
         // A connection accepted just before the socket was closed is still served, never dropped.
         if (accepted is not null && error == SocketError.Success)
             return (accepted, SocketError.Success);
@@ -113,12 +168,26 @@ internal sealed class ShardSocket : IDisposable
         return (null, error == SocketError.Success ? SocketError.OperationAborted : error);
     }
 
-    /// <summary>Closes the listening socket (a pending accept completes with OperationAborted). Idempotent.</summary>
+    /// <summary>
+    /// Closes this process's descriptor of the listening socket: a pending accept is cancelled first (it completes with
+    /// OperationAborted, or with a connection that had just arrived, which is then still served), so the close never
+    /// touches the kernel socket's options. Another process holding the same socket (a successor) keeps it listening.
+    /// Idempotent.
+    /// </summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
+        lock (_gate)
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
+        }
+        if (Shared) Runtime.Sockets.SocketOptionsNative.ClearCloseOnExec(Socket);
+        _stop.Cancel();
+        // The cancellation completes the accept at once (its continuation may run on another thread); wait for it, so
+        // no operation is pending when the descriptor closes.
+        var wait = new SpinWait();
+        var until = Environment.TickCount64 + 1000;
+        while (Volatile.Read(ref _inFlight) == 1 && Environment.TickCount64 < until) wait.SpinOnce();
         Socket.Dispose();
-        if (!AcceptPending) _accept.Dispose();
     }
 
     /// <summary>Closes everything, a parked connection included: for when the node lets go of this shard for good.</summary>

@@ -5,6 +5,12 @@ namespace ShardRuntime.Actors.Settings;
 /// <summary>The local control socket the command-line tool talks to (<c>shard-runtime.control</c>).</summary>
 public sealed record ControlSettings(bool Enabled, string SocketPath, int MaxRequestBytes, TimeSpan RequestTimeout)
 {
+    /// <summary>
+    /// How long the control socket waits for the answer to <c>upgrade</c>: the upgrade's own timeout and the steps
+    /// after Ready (from <c>shard-runtime.upgrade</c>; the request timeout when that section is not read).
+    /// </summary>
+    public TimeSpan UpgradeAnswerTimeout { get; init; } = RequestTimeout;
+
     public static ControlSettings Create(Config control, string path)
     {
         var r = new ConfigReader(control, path);

@@ -6,7 +6,8 @@ namespace ShardRuntime.Actors.Settings;
 public sealed record ShardRuntimeSettings(
     IReadOnlyList<ListenerSettings> Listeners,
     ControlSettings Control,
-    TimeSpan ShutdownDrainTimeout)
+    TimeSpan ShutdownDrainTimeout,
+    UpgradeSettings Upgrade)
 {
     public const string Section = "shard-runtime";
 
@@ -50,9 +51,12 @@ public sealed record ShardRuntimeSettings(
         if (phaseTimeout <= drainTimeout)
             throw new ShardRuntimeConfigurationException($"{Section}.shutdown.drain-timeout",
                 $"{drainTimeout} must be shorter than {phaseKey} ({phaseTimeout}), or the drain is cut short");
+        var control = ControlSettings.Create(section.GetConfig("control") ?? Config.Empty, $"{Section}.control");
+        var upgrade = UpgradeSettings.Create(section.GetConfig("upgrade") ?? Config.Empty, $"{Section}.upgrade", control);
         return new ShardRuntimeSettings(
             Listeners: listeners,
-            Control: ControlSettings.Create(section.GetConfig("control") ?? Config.Empty, $"{Section}.control"),
-            ShutdownDrainTimeout: drainTimeout);
+            Control: control with { UpgradeAnswerTimeout = upgrade.AnswerTimeout },
+            ShutdownDrainTimeout: drainTimeout,
+            Upgrade: upgrade);
     }
 }

@@ -41,6 +41,19 @@ public static class CommandLine
     }
 
     /// <summary>
+    /// <c>run --takeover [handoff-socket]</c>: adopt the running node's listening sockets through its handoff socket
+    /// instead of binding them (a process upgrade). Given without a path: <c>shard-runtime.upgrade.socket-path</c>.
+    /// Whether it was given at all: <c>parseResult.GetResult(TakeoverOption) is not null</c>.
+    /// </summary>
+    public static Option<string?> TakeoverOption { get; } = new("--takeover")
+    {
+        Description = "Take over the listening sockets of the running node through its handoff socket instead of binding them " +
+                      "(what `upgrade` starts) [default path: shard-runtime.upgrade.socket-path]",
+        HelpName = "handoff-socket",
+        Arity = ArgumentArity.ZeroOrOne,
+    };
+
+    /// <summary>
     /// Global <c>--control-socket &lt;path&gt;</c>: the control socket's path, null when not given. <c>status</c> and
     /// <c>scale</c> then use the path of reference.conf (<see cref="ControlSettings.DefaultSocketPath"/> unless set);
     /// <c>run</c> may use a given path to override <c>shard-runtime.control.socket-path</c>.
@@ -68,6 +81,7 @@ public static class CommandLine
         {
             ConfigOption,
             LogFormatOption,
+            TakeoverOption,
         };
         runCommand.SetAction(run);
 
@@ -102,6 +116,12 @@ public static class CommandLine
         reload.SetAction((result, cancellationToken) =>
             ReloadAsync(ClientFor(result, controlSocket), result.GetValue(reloadListener), result.InvocationConfiguration, cancellationToken));
 
+        var upgrade = new Command("upgrade",
+            "Replace the running node's process: start a successor (the same command line, so the binaries and config on disk now) " +
+            "that takes over every listening socket; the old process then drains and exits. Rolls back if the successor fails");
+        upgrade.SetAction((result, cancellationToken) =>
+            UpgradeAsync(ClientFor(result, controlSocket, upgrade: true), result.InvocationConfiguration, cancellationToken));
+
         return new RootCommand("ShardRuntime: TCP servers on SO_REUSEPORT socket shards, scaled and upgraded without dropping a connection")
         {
             controlSocket,
@@ -109,6 +129,7 @@ public static class CommandLine
             status,
             scale,
             reload,
+            upgrade,
         };
     }
 
@@ -141,11 +162,12 @@ public static class CommandLine
         return shards;
     }
 
-    private static ControlClient ClientFor(ParseResult result, Option<string?> controlSocket)
+    private static ControlClient ClientFor(ParseResult result, Option<string?> controlSocket, bool upgrade = false)
     {
         var path = result.GetValue(controlSocket);
-        var reference = ControlSettings.Create(ReferenceConfig.Default.GetConfig("shard-runtime.control"), "shard-runtime.control");
-        return new ControlClient(string.IsNullOrEmpty(path) ? reference.SocketPath : path, reference.RequestTimeout + ReplyMargin);
+        var reference = ShardRuntimeSettings.Create(Akka.Configuration.Config.Empty).Control;
+        var timeout = upgrade ? reference.UpgradeAnswerTimeout : reference.RequestTimeout;
+        return new ControlClient(string.IsNullOrEmpty(path) ? reference.SocketPath : path, timeout + ReplyMargin);
     }
 
     private static async Task<int> StatusAsync(ControlClient client, bool json, InvocationConfiguration console, CancellationToken cancellationToken)
@@ -183,6 +205,19 @@ public static class CommandLine
                 ?? throw new InvalidDataException("the node's result is null");
             foreach (var l in reloaded.Listeners)
                 await console.Output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{l.Listener}: generation {l.Generation}")).ConfigureAwait(false);
+        }).ConfigureAwait(false);
+    }
+
+    private static async Task<int> UpgradeAsync(ControlClient client, InvocationConfiguration console, CancellationToken cancellationToken)
+    {
+        return await SendAsync(client, ControlJson.UpgradeRequest(), console, cancellationToken, async reply =>
+        {
+            var upgraded = reply.Root.GetProperty(ControlJson.ResultField).Deserialize<Coordinator.Upgraded>(ControlJson.Options)
+                ?? throw new InvalidDataException("the node's result is null");
+            var declined = upgraded.Declined.Count == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $", {upgraded.Declined.Count} declined (their listeners are gone)");
+            await console.Output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"upgraded: successor pid {upgraded.SuccessorProcessId} (process generation {upgraded.ProcessGeneration}) took {upgraded.Sockets} listening socket(s){declined}; the old process drains and exits"))
+                .ConfigureAwait(false);
         }).ConfigureAwait(false);
     }
 

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Cluster;
@@ -10,7 +11,12 @@ using Microsoft.Extensions.Hosting;
 using Serilog;
 using Serilog.Events;
 using Serilog.Formatting.Json;
+using ShardRuntime.Actors.Coordinator;
 using ShardRuntime.Actors.Hosting;
+using ShardRuntime.Runtime.Handover;
+using ShardRuntime.Runtime.Inheritance;
+using ShardRuntime.Runtime.Sockets;
+using HandoffProtocol = ShardRuntime.Actors.Handoff.Handoff;
 using ControlProtocol = ShardRuntime.Actors.Control.Control;
 using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
 
@@ -30,17 +36,20 @@ internal static class NodeRunner
     /// <summary>Exit code when the configuration is unusable.</summary>
     public const int ConfigInvalid = 2;
 
-    public static async Task<int> RunAsync(FileInfo? configFile, string? controlSocket, bool jsonLogs, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(NodeLaunch launch, CancellationToken cancellationToken)
     {
+        var (configFile, controlSocket, jsonLogs) = (launch.ConfigFile, launch.ControlSocket, launch.JsonLogs);
         var logging = new LoggerConfiguration()
             .MinimumLevel.Information()
             .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
-            .Enrich.FromLogContext();
+            .Enrich.FromLogContext()
+            .Enrich.WithProperty("ProcessId", Environment.ProcessId)
+            .Enrich.With(ProcessGenerationEnricher.Instance);
         // Listener, Shard and Connection are properties of every event about them: in JSON they are fields,
         // in text they are part of the rendered message.
         Log.Logger = (jsonLogs
                 ? logging.WriteTo.Console(new JsonFormatter(renderMessage: true))
-                : logging.WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {Message:lj}{NewLine}{Exception}"))
+                : logging.WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3} {ProcessId} g{ProcessGeneration}] {Message:lj}{NewLine}{Exception}"))
             .CreateLogger();
         try
         {
@@ -56,6 +65,25 @@ internal static class NodeRunner
             }
             Log.Information("Starting ShardRuntime node {ProcessId} with {Config} ({Listeners} listeners)",
                 Environment.ProcessId, config.Source, config.Settings.Listeners.Count);
+
+            // Sockets this process inherits: from the running node (a process upgrade), or from systemd.
+            using var handover = launch.Takeover ? new HandoverClient(config.Settings.Upgrade.StepTimeout) : null;
+            UpgradeOptions upgrade;
+            try
+            {
+                upgrade = await InheritAsync(launch, config, handover, cancellationToken);
+                ProcessGenerationEnricher.Instance.Generation = upgrade.ProcessGeneration;
+            }
+            catch (HandoverException e)
+            {
+                Log.Fatal("Take-over failed, the running node keeps its sockets: {Reason}", e.Message);
+                return StartupFailed;
+            }
+            catch (InvalidOperationException e)
+            {
+                Log.Fatal("Inherited sockets unusable: {Reason}", e.Message);
+                return StartupFailed;
+            }
 
             var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
             builder.Services.AddSerilog();
@@ -73,7 +101,11 @@ internal static class NodeRunner
                 // The node's file comes last so that anything it says (akka.* included) wins.
                 akka.AddHocon(config.Config, HoconAddMode.Prepend);
                 // `reload` and SIGHUP read the config file again: listeners follow it (added, removed, reconciled).
-                akka.WithShardRuntime(o => o.ReloadListeners = () => NodeConfig.Load(configFile, controlSocket).Settings.Listeners);
+                akka.WithShardRuntime(o =>
+                {
+                    o.ReloadListeners = () => NodeConfig.Load(configFile, controlSocket).Settings.Listeners;
+                    o.Upgrade = upgrade;
+                });
                 akka.AddStartup((system, _) =>
                 {
                     var cluster = Cluster.Get(system);
@@ -91,14 +123,48 @@ internal static class NodeRunner
             if (started is CoordinatorProtocol.CommandFailed failed)
             {
                 Log.Fatal("Start-up failed: {Reason}", failed.Reason);
+                handover?.Dispose(); // before Ready: the running node rolls back and serves on
                 await host.StopAsync(CancellationToken.None);
                 return StartupFailed;
+            }
+
+            if (handover is not null)
+            {
+                var inheritance = await coordinator.Ask<CoordinatorProtocol.Inheritance>(CoordinatorProtocol.GetInheritance.Instance, TimeSpan.FromSeconds(10), cancellationToken);
+                HandoverRelease release;
+                try
+                {
+                    release = await handover.SendReadyAsync(inheritance.Declined);
+                }
+                catch (HandoverException e)
+                {
+                    Log.Error("Take-over abandoned by the running node, which serves on: {Reason}; standing down", e.Message);
+                    coordinator.Tell(CoordinatorProtocol.StandDown.Instance);
+                    await host.WaitForShutdownAsync(CancellationToken.None);
+                    return StartupFailed;
+                }
+                if (release == HandoverRelease.Released)
+                    Log.Information("Took over {Adopted} listening sockets ({Declined} declined); the predecessor stops accepting and drains; process generation {Generation}",
+                        inheritance.Adopted.Count, inheritance.Declined.Count, upgrade.ProcessGeneration);
+                else
+                    Log.Warning("The predecessor went away without confirming the take-over; this node serves the sockets alone now");
+                handover.Dispose();
+                // The control and handoff socket paths are this node's now: its files replace the predecessor's.
+                if (config.Settings.Upgrade.Enabled)
+                {
+                    var handoff = await ActorSystemOf(host).ActorSelection($"/user/{CoordinatorProtocol.ActorName}/{HandoffProtocol.ActorName}")
+                        .ResolveOne(TimeSpan.FromSeconds(10), cancellationToken);
+                    var claimed = await handoff.Ask<object>(HandoffProtocol.Claim.Instance, TimeSpan.FromSeconds(30), cancellationToken);
+                    if (claimed is HandoffProtocol.BindFailed handoffFailed)
+                        Log.Error("Handoff socket {SocketPath} not taken over, later upgrades are refused: {Reason}", handoffFailed.SocketPath, handoffFailed.Reason);
+                }
+                if (SystemdNotify.Enabled) TryNotify($"MAINPID={Environment.ProcessId}\nREADY=1\nSTATUS=took over from its predecessor (process generation {upgrade.ProcessGeneration})");
             }
 
             if (config.Settings.Control.Enabled)
             {
                 var control = await registry.GetAsync<ControlProtocol.Marker>(cancellationToken);
-                var bound = await control.Ask<object>(ControlProtocol.WaitUntilBound.Instance, TimeSpan.FromSeconds(60), cancellationToken);
+                var bound = await control.Ask<object>(handover is null ? ControlProtocol.WaitUntilBound.Instance : ControlProtocol.Claim.Instance, TimeSpan.FromSeconds(60), cancellationToken);
                 if (bound is ControlProtocol.BindFailed bindFailed)
                 {
                     Log.Fatal("Start-up failed: control socket {SocketPath}: {Reason}", bindFailed.SocketPath, bindFailed.Reason);
@@ -108,13 +174,17 @@ internal static class NodeRunner
                 Log.Information("Control socket {SocketPath} ready", config.Settings.Control.SocketPath);
             }
 
+            if (handover is null) TryNotify($"READY=1\nSTATUS=serving {config.Settings.Listeners.Count} listener(s), process generation {upgrade.ProcessGeneration}");
+
             // SIGHUP reloads the config file's listeners and every listener's handler, as `reload` does.
             using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, signal =>
             {
                 signal.Cancel = true;
                 Log.Information("SIGHUP: reloading the configuration and every listener's handler");
+                TryNotify("RELOADING=1");
                 coordinator.Ask<object>(new CoordinatorProtocol.Reload(null), TimeSpan.FromMinutes(1)).ContinueWith(t =>
                 {
+                    TryNotify("READY=1");
                     if (t.IsCompletedSuccessfully && t.Result is CoordinatorProtocol.CommandFailed refused)
                         Log.Warning("SIGHUP reload refused: {Reason}", refused.Reason);
                     else if (!t.IsCompletedSuccessfully)
@@ -122,6 +192,7 @@ internal static class NodeRunner
                 }, TaskScheduler.Default);
             });
 
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => TryNotify("STOPPING=1"));
             Log.Information("Node {ProcessId} serving; send SIGTERM or press Ctrl+C to drain and stop, SIGHUP to reload handlers", Environment.ProcessId);
             await host.WaitForShutdownAsync(cancellationToken);
             Log.Information("Node {ProcessId} stopped", Environment.ProcessId);
@@ -136,5 +207,67 @@ internal static class NodeRunner
         {
             await Log.CloseAndFlushAsync();
         }
+    }
+
+    private static ActorSystem ActorSystemOf(IHost host) => host.Services.GetRequiredService<ActorSystem>();
+
+    /// <summary>
+    /// The sockets this process starts with. <c>--takeover</c>: received from the running node through its handoff
+    /// socket (throws <see cref="HandoverException"/> when it refuses or fails; it keeps them then). Otherwise systemd's
+    /// (LISTEN_FDS, labelled with their FileDescriptorName=, which names the listener), or none.
+    /// </summary>
+    private static async Task<UpgradeOptions> InheritAsync(NodeLaunch launch, NodeConfig config, HandoverClient? handover, CancellationToken cancellationToken)
+    {
+        var upgrade = config.Settings.Upgrade;
+        Func<string, System.Diagnostics.Process> startSuccessor = handoffSocket => SuccessorCommand.Start(launch, handoffSocket);
+        if (handover is not null)
+        {
+            var path = string.IsNullOrEmpty(launch.TakeoverPath) ? upgrade.SocketPath : launch.TakeoverPath;
+            Log.Information("Taking over the listening sockets of the node serving {HandoffSocket}", path);
+            var sockets = await handover.ReceiveAsync(path, cancellationToken);
+            Log.Information("Received {Count} listening sockets: {Sockets}", sockets.Count, string.Join(", ", sockets.Select(s => s.Label)));
+            return new UpgradeOptions
+            {
+                Inherited = sockets,
+                InheritedFrom = $"the node at {path} (process generation {handover.PredecessorGeneration})",
+                ProcessGeneration = handover.PredecessorGeneration + 1,
+                DeferSocketFiles = true,
+                StartSuccessor = startSuccessor,
+            };
+        }
+
+        var activated = SystemdSocketActivation.Take();
+        if (activated.Count > 0)
+            Log.Information("systemd passed {Count} listening sockets: {Sockets}", activated.Count,
+                string.Join(", ", activated.Select(a => $"{a.Name} ({a.EndPoint}/{a.Protocol.ToString().ToLowerInvariant()})")));
+        return new UpgradeOptions
+        {
+            Inherited = activated.Select((a, i) => (a.Socket, new HandoverSocketLabel(a.Name, a.EndPoint, a.Protocol, i, KernelSocketTable.GetInode(a.Socket)))).ToList(),
+            InheritedFrom = "systemd socket activation",
+            StartSuccessor = startSuccessor,
+        };
+    }
+
+    private static void TryNotify(string state)
+    {
+        try
+        {
+            SystemdNotify.Notify(state);
+        }
+        catch (Exception e) when (e is SocketException or ArgumentException)
+        {
+            Log.Warning("Could not notify systemd ({State}): {Error}", state.Split('\n')[0], e.Message);
+        }
+    }
+
+    /// <summary>Every event carries the node's process generation (1, or one more than its predecessor's) once it is known.</summary>
+    private sealed class ProcessGenerationEnricher : Serilog.Core.ILogEventEnricher
+    {
+        public static readonly ProcessGenerationEnricher Instance = new();
+
+        public int Generation { get; set; } = 1;
+
+        public void Enrich(LogEvent logEvent, Serilog.Core.ILogEventPropertyFactory propertyFactory) =>
+            logEvent.AddPropertyIfAbsent(propertyFactory.CreateProperty("ProcessGeneration", Generation));
     }
 }

@@ -27,6 +27,9 @@ public sealed class HandoverClient : IDisposable
 
     public TimeSpan StepTimeout { get; }
 
+    /// <summary>The old process's generation (from <c>Done</c>); 0 until every socket was received.</summary>
+    public int PredecessorGeneration { get; private set; }
+
     /// <summary>
     /// Connects to the handoff socket at <paramref name="path"/> and receives every socket. The returned sockets belong
     /// to the caller. On failure the sockets received so far are closed (the old process still has them) and a
@@ -81,6 +84,7 @@ public sealed class HandoverClient : IDisposable
                         }
 
                         _received = true;
+                        PredecessorGeneration = frame.Generation ?? 1;
                         return adopted;
                     case HandoverFrameType.Refused:
                         throw new HandoverRefusedException(frame.Reason ?? "no reason given");
@@ -109,10 +113,15 @@ public sealed class HandoverClient : IDisposable
     }
 
     /// <summary>
-    /// Tells the old process that this one accepts on the sockets, so it may stop accepting and drain. Call it once,
-    /// after <see cref="ReceiveAsync"/> and after accepting started.
+    /// Tells the old process that this one accepts on the sockets, so it may stop accepting and drain, and waits for it
+    /// to commit. Call it once, after <see cref="ReceiveAsync"/> and after accepting started.
+    /// <paramref name="declined"/> names (by inode) received sockets this process does not serve; the old process
+    /// retires them. Returns <see cref="HandoverRelease.Released"/> when the old process committed, or
+    /// <see cref="HandoverRelease.PredecessorGone"/> when it went away without a word (it crashed: this process is the
+    /// only one left and keeps serving). Throws <see cref="HandoverException"/> when the old process abandoned the
+    /// handover (it timed out and serves on): then this process must stop accepting and leave the sockets to it.
     /// </summary>
-    public async Task SendReadyAsync()
+    public async Task<HandoverRelease> SendReadyAsync(IEnumerable<long>? declined = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_connection is null || !_received)
@@ -120,7 +129,32 @@ public sealed class HandoverClient : IDisposable
             throw new InvalidOperationException("Ready comes after every socket was received.");
         }
 
-        await _connection.WriteAsync(HandoverFrame.Ready(), [], StepTimeout, CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            await _connection.WriteAsync(HandoverFrame.Ready(declined ?? []), [], StepTimeout, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (HandoverPeerGoneException)
+        {
+            return HandoverRelease.PredecessorGone;
+        }
+
+        HandoverFrame frame;
+        try
+        {
+            (frame, var fds) = await _connection.ReadAsync("Released", StepTimeout, CancellationToken.None).ConfigureAwait(false);
+            UnixFdPassing.CloseAll(fds);
+        }
+        catch (HandoverPeerGoneException)
+        {
+            return HandoverRelease.PredecessorGone;
+        }
+
+        return frame.Type switch
+        {
+            HandoverFrameType.Released => HandoverRelease.Released,
+            HandoverFrameType.Abort => throw new HandoverException($"The old process abandoned the handover and serves on: {frame.Reason}"),
+            _ => throw new HandoverException($"Expected Released, the old process sent {frame.Type}."),
+        };
     }
 
     /// <summary>Closes the handoff connection (never the received sockets). Before Ready, the old process rolls back.</summary>

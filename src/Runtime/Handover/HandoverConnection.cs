@@ -65,7 +65,7 @@ internal sealed class HandoverConnection : IDisposable
         }
         catch (SocketException ex)
         {
-            throw new HandoverException($"Sending {frame.Type} failed: {ex.SocketErrorCode} ({ex.Message}); the peer has gone.", ex);
+            throw new HandoverPeerGoneException($"Sending {frame.Type} failed: {ex.SocketErrorCode} ({ex.Message}); the peer has gone.", ex);
         }
     }
 
@@ -99,7 +99,7 @@ internal sealed class HandoverConnection : IDisposable
 
                 if (count == 0)
                 {
-                    throw new HandoverException($"The peer closed the connection while this side waited for {waitingFor}.");
+                    throw new HandoverPeerGoneException($"The peer closed the connection while this side waited for {waitingFor}.");
                 }
 
                 _end += count;
@@ -111,7 +111,7 @@ internal sealed class HandoverConnection : IDisposable
         }
         catch (SocketException ex)
         {
-            throw new HandoverException($"Reading {waitingFor} failed: {ex.SocketErrorCode} ({ex.Message}).", ex);
+            throw new HandoverPeerGoneException($"Reading {waitingFor} failed: {ex.SocketErrorCode} ({ex.Message}).", ex);
         }
         catch (IOException ex)
         {

@@ -26,6 +26,12 @@ internal sealed class HandoverFrame
     /// <summary>Done: how many sockets were passed in all.</summary>
     public int? Total { get; set; }
 
+    /// <summary>Done: the sender's process generation (1 for a process that bound its sockets itself).</summary>
+    public int? Generation { get; set; }
+
+    /// <summary>Ready: the inodes of the passed sockets the successor does not serve (their listener is gone from its configuration).</summary>
+    public List<long>? Declined { get; set; }
+
     /// <summary>Refused and Abort: why.</summary>
     public string? Reason { get; set; }
 
@@ -43,9 +49,11 @@ internal sealed class HandoverFrame
 
     public static HandoverFrame Ack(int batch, int count) => new() { Type = HandoverFrameType.Ack, Batch = batch, Count = count };
 
-    public static HandoverFrame Done(int total) => new() { Type = HandoverFrameType.Done, Total = total };
+    public static HandoverFrame Done(int total, int generation) => new() { Type = HandoverFrameType.Done, Total = total, Generation = generation };
 
-    public static HandoverFrame Ready() => new() { Type = HandoverFrameType.Ready };
+    public static HandoverFrame Ready(IEnumerable<long> declined) => new() { Type = HandoverFrameType.Ready, Declined = declined.ToList() };
+
+    public static HandoverFrame Released() => new() { Type = HandoverFrameType.Released };
 
     /// <summary>A label as JSON has it: the endpoint split into address and port.</summary>
     internal sealed class LabelFrame
@@ -62,6 +70,8 @@ internal sealed class HandoverFrame
 
         public long Inode { get; set; }
 
+        public int Position { get; set; } = -1;
+
         public static LabelFrame From(HandoverSocketLabel label) => new()
         {
             Listener = label.Listener,
@@ -70,6 +80,7 @@ internal sealed class HandoverFrame
             Protocol = label.Protocol,
             ShardIndex = label.ShardIndex,
             Inode = label.Inode,
+            Position = label.Position,
         };
 
         public HandoverSocketLabel ToLabel()
@@ -80,7 +91,7 @@ internal sealed class HandoverFrame
                     $"Socket label of listener '{Listener}' has a malformed endpoint '{Address}' port {Port.ToString(CultureInfo.InvariantCulture)}.");
             }
 
-            return new HandoverSocketLabel(Listener, new IPEndPoint(address, Port), Protocol, ShardIndex, Inode);
+            return new HandoverSocketLabel(Listener, new IPEndPoint(address, Port), Protocol, ShardIndex, Inode, Position);
         }
     }
 }
@@ -104,8 +115,11 @@ internal enum HandoverFrameType
     /// <summary>Server to successor: every socket was passed.</summary>
     Done,
 
-    /// <summary>Successor to server: it accepts on the sockets; the old process may stop accepting and drain.</summary>
+    /// <summary>Successor to server: it accepts on the sockets (but the declined ones); the old process may stop accepting and drain.</summary>
     Ready,
+
+    /// <summary>Server to successor, after Ready: the old process has committed and stops accepting; the successor is in charge.</summary>
+    Released,
 
     /// <summary>Either side: the handover is abandoned, with the reason; the old process keeps its sockets.</summary>
     Abort,

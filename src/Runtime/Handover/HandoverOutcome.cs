@@ -11,4 +11,7 @@ public sealed record HandoverOutcome(HandoverResult Result, PeerCredentials? Pee
 {
     /// <summary>True when the successor took every socket and is ready.</summary>
     public bool IsCompleted => Result == HandoverResult.Completed;
+
+    /// <summary>Completed: inodes of the passed sockets the successor does not serve; this process retires them.</summary>
+    public IReadOnlyList<long> Declined { get; init; } = [];
 }

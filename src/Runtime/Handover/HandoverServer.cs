@@ -15,7 +15,9 @@ namespace ShardRuntime.Runtime.Handover;
 /// <item>successor: <c>Hello(processId)</c>.</item>
 /// <item>server: <c>Batch(n, labels)</c> with the batch's descriptors (SCM_RIGHTS); successor: <c>Ack(n, count)</c>
 /// after it adopted them. Repeated until every socket went.</item>
-/// <item>server: <c>Done(total)</c>; successor: <c>Ready</c> once it accepts on the sockets.</item>
+/// <item>server: <c>Done(total, generation)</c>; successor: <c>Ready(declined)</c> once it accepts on the sockets,
+/// naming the sockets it does not serve (their listener left its configuration).</item>
+/// <item>server: <c>Released</c>: this process commits, stops accepting and drains; the successor is in charge.</item>
 /// </list>
 /// Any error, timeout, <c>Abort</c> or end of stream before <c>Ready</c> is a rollback: this process keeps (and never
 /// touched) its sockets; the successor's copies are its own to close. Every wait is bounded.
@@ -49,6 +51,9 @@ public sealed class HandoverServer
     public int BatchSize { get; }
 
     public TimeSpan StepTimeout { get; }
+
+    /// <summary>This process's generation, told to the successor (which counts one more).</summary>
+    public int ProcessGeneration { get; init; } = 1;
 
     /// <summary>
     /// Serves one successor on <paramref name="acceptedUnixConnection"/> (accepted from the handoff socket; this call
@@ -106,9 +111,18 @@ public sealed class HandoverServer
                 acknowledged += batch.Length;
             }
 
-            await connection.WriteAsync(HandoverFrame.Done(acknowledged), [], StepTimeout, cancellationToken).ConfigureAwait(false);
-            await ExpectAsync(connection, HandoverFrameType.Ready, "Ready", readyTimeout, cancellationToken).ConfigureAwait(false);
-            return new HandoverOutcome(HandoverResult.Completed, peer, acknowledged, null);
+            await connection.WriteAsync(HandoverFrame.Done(acknowledged, ProcessGeneration), [], StepTimeout, cancellationToken).ConfigureAwait(false);
+            var ready = await ExpectAsync(connection, HandoverFrameType.Ready, "Ready", readyTimeout, cancellationToken).ConfigureAwait(false);
+            var passed = labelled.Select(l => l.Label.Inode).ToHashSet();
+            var declined = (ready.Declined ?? []).Distinct().ToList();
+            if (declined.FirstOrDefault(inode => !passed.Contains(inode)) is var unknown and not 0)
+            {
+                throw new HandoverException($"Ready declines socket inode {unknown}, which was not passed.");
+            }
+
+            // Released is the commit: once it is written this process stops accepting. Before that, any failure rolls back.
+            await connection.WriteAsync(HandoverFrame.Released(), [], StepTimeout, CancellationToken.None).ConfigureAwait(false);
+            return new HandoverOutcome(HandoverResult.Completed, peer, acknowledged, null) { Declined = declined };
         }
         catch (HandoverException ex)
         {
@@ -125,6 +139,24 @@ public sealed class HandoverServer
         {
             string reason = $"the handoff connection failed: {ex.SocketErrorCode} ({ex.Message})";
             return new HandoverOutcome(HandoverResult.RolledBack, peer, acknowledged, reason);
+        }
+    }
+
+    /// <summary>
+    /// Answers a successor that may not have the sockets now (another upgrade runs, the node is draining) with a
+    /// <c>Refused</c> frame naming <paramref name="reason"/>, and closes the connection. Never throws for a peer that went away.
+    /// </summary>
+    public static async Task RefuseAsync(Socket acceptedUnixConnection, string reason, TimeSpan timeout)
+    {
+        ArgumentNullException.ThrowIfNull(acceptedUnixConnection);
+        using var connection = new HandoverConnection(acceptedUnixConnection);
+        try
+        {
+            await connection.WriteAsync(HandoverFrame.Refused(reason), [], timeout, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is HandoverException or ObjectDisposedException)
+        {
+            // Gone already: nothing to tell.
         }
     }
 

@@ -12,7 +12,11 @@ namespace ShardRuntime.Runtime.Handover;
 /// <param name="Protocol">TCP (a listening stream socket) or UDP (a bound datagram socket).</param>
 /// <param name="ShardIndex">The shard of the listener that owns the socket.</param>
 /// <param name="Inode">The kernel's inode of the socket (<see cref="KernelSocketTable.GetInode"/>); the sender fills it in.</param>
-public sealed record HandoverSocketLabel(string Listener, IPEndPoint EndPoint, TransportProtocol Protocol, int ShardIndex, long Inode)
+/// <param name="Position">
+/// The socket's position in its kernel reuseport group (listen() order, see <c>ReuseportGroup</c>), so the successor can
+/// steer connections by position without having seen the group form; -1 when the sender does not know it.
+/// </param>
+public sealed record HandoverSocketLabel(string Listener, IPEndPoint EndPoint, TransportProtocol Protocol, int ShardIndex, long Inode, int Position = -1)
 {
     /// <inheritdoc />
     public override string ToString() => $"{Listener}#{ShardIndex} ({Protocol} {EndPoint}, inode {Inode})";

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
 namespace ShardRuntime.Runtime.Sockets;
 
@@ -7,7 +8,7 @@ namespace ShardRuntime.Runtime.Sockets;
 /// <see cref="SocketOptionName.ReuseAddress"/> sets SO_REUSEADDR <em>and</em> SO_REUSEPORT on Linux, which would let
 /// a second server join our port by accident. Never use that named option on a listener; use these.
 /// </summary>
-public static class SocketOptionsNative
+public static partial class SocketOptionsNative
 {
     /// <summary>SOL_SOCKET on Linux.</summary>
     public const int SolSocket = 1;
@@ -61,4 +62,32 @@ public static class SocketOptionsNative
 
         return BitConverter.ToInt32(buffer);
     }
+
+    /// <summary>
+    /// Clears FD_CLOEXEC on the socket's descriptor. .NET treats a descriptor without it as shared with other processes
+    /// and, on a non-abortive close, never "unblocks" it with connect(AF_UNSPEC), which would stop a listening socket
+    /// listening for every process that holds it. A child started afterwards inherits the descriptor.
+    /// </summary>
+    public static void ClearCloseOnExec(Socket socket)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        const int FGetFd = 1, FSetFd = 2, FdCloexec = 1;
+        var handle = socket.SafeHandle;
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            var fd = (int)handle.DangerousGetHandle();
+            var flags = Fcntl(fd, FGetFd, 0);
+            if (flags < 0 || Fcntl(fd, FSetFd, flags & ~FdCloexec) < 0)
+                throw new SocketException(Marshal.GetLastPInvokeError());
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int Fcntl(int fd, int command, int argument);
 }

@@ -1,0 +1,35 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using ShardRuntime.Runtime.Handover;
+
+namespace ShardRuntime.Actors.Coordinator;
+
+/// <summary>How a node takes part in process upgrades.</summary>
+public sealed class UpgradeOptions
+{
+    /// <summary>
+    /// Listening sockets this process inherited, each with its label: from a predecessor through the handoff socket
+    /// (<c>run --takeover</c>), or from systemd (LISTEN_FDS, labelled by FileDescriptorName=). The coordinator adopts
+    /// them for the listeners of its configuration instead of binding, and closes its copies of the rest.
+    /// </summary>
+    public IReadOnlyList<(Socket Socket, HandoverSocketLabel Label)> Inherited { get; init; } = [];
+
+    /// <summary>Where the inherited sockets came from, for logs ("predecessor pid 1234", "systemd").</summary>
+    public string InheritedFrom { get; init; } = "";
+
+    /// <summary>This process's generation: 1, or one more than the predecessor's.</summary>
+    public int ProcessGeneration { get; init; } = 1;
+
+    /// <summary>
+    /// A successor takes over this node's control and handoff socket paths only once its predecessor released the
+    /// sockets (the host tells them to bind then); until then they are not bound.
+    /// </summary>
+    public bool DeferSocketFiles { get; init; }
+
+    /// <summary>
+    /// Starts a successor process that connects to the given handoff socket path (<c>run --takeover &lt;path&gt;</c>);
+    /// null when this node cannot start one (then <see cref="Coordinator.Upgrade"/> is refused, but a successor started
+    /// by hand is still served).
+    /// </summary>
+    public Func<string, Process>? StartSuccessor { get; init; }
+}

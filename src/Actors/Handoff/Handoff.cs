@@ -1,0 +1,54 @@
+using Akka.Actor;
+using ShardRuntime.Actors.Coordinator;
+using ShardRuntime.Actors.Settings;
+
+namespace ShardRuntime.Actors.Handoff;
+
+/// <summary>
+/// Protocol of the handoff actor (<c>/user/shard-runtime/handoff</c>): it serves the handoff socket (a Unix domain
+/// socket, mode 0600) through which a successor process receives this node's listening sockets, refuses peers of
+/// another uid (SO_PEERCRED) and second successors while one is served, and starts the successor for an
+/// <see cref="Coordinator.Coordinator.Upgrade"/>. The coordinator decides; this actor talks to the successor.
+/// </summary>
+public static class Handoff
+{
+    /// <summary>Name of the handoff actor under the coordinator.</summary>
+    public const string ActorName = "handoff";
+
+    internal static Props Props(UpgradeSettings settings, IActorRef coordinator, UpgradeOptions options) =>
+        Akka.Actor.Props.Create(() => new HandoffActor(settings, coordinator, options));
+
+    /// <summary>Sender: the coordinator, for an upgrade it accepted. Starts the successor process. No reply (the coordinator hears of the outcome).</summary>
+    internal sealed class StartSuccessor
+    {
+        public static readonly StartSuccessor Instance = new();
+        private StartSuccessor() { }
+    }
+
+    /// <summary>Sender: the coordinator (the node drains). A handover in progress is abandoned with <paramref name="Reason"/>. No reply.</summary>
+    internal sealed record Abort(string Reason);
+
+    /// <summary>
+    /// Sender: the host of a successor, once its predecessor released the sockets. The handoff socket is bound now,
+    /// replacing the predecessor's file at the same path (it was deferred, <see cref="UpgradeOptions.DeferSocketFiles"/>).
+    /// Reply: <see cref="Bound"/> or <see cref="BindFailed"/>.
+    /// </summary>
+    public sealed class Claim
+    {
+        public static readonly Claim Instance = new();
+        private Claim() { }
+    }
+
+    /// <summary>Sender: the host, tests. Reply once the handoff socket is bound: <see cref="Bound"/> or <see cref="BindFailed"/>.</summary>
+    public sealed class WaitUntilBound
+    {
+        public static readonly WaitUntilBound Instance = new();
+        private WaitUntilBound() { }
+    }
+
+    /// <summary>The handoff socket is served at <paramref name="SocketPath"/>.</summary>
+    public sealed record Bound(string SocketPath);
+
+    /// <summary>The handoff socket could not be served; <paramref name="Reason"/> says why. Upgrades are refused then.</summary>
+    public sealed record BindFailed(string SocketPath, string Reason);
+}

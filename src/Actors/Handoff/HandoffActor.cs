@@ -1,0 +1,354 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Event;
+using ShardRuntime.Actors.Control;
+using ShardRuntime.Actors.Coordinator;
+using ShardRuntime.Actors.Settings;
+using ShardRuntime.Runtime.Handover;
+using ShardRuntime.Runtime.Sockets;
+using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
+
+namespace ShardRuntime.Actors.Handoff;
+
+/// <summary>
+/// Serves the handoff socket. One successor at a time: a peer of another uid is refused and logged before anything
+/// else; a second peer while one is served is refused with the reason; the coordinator decides whether a handover may
+/// start (<see cref="CoordinatorProtocol.BeginHandover"/>) and hears how it ended
+/// (<see cref="CoordinatorProtocol.HandoverFinished"/>), exactly once per attempt. For an upgrade it also starts the
+/// successor process and bounds the whole attempt by <see cref="UpgradeSettings.Timeout"/>: a successor that exits
+/// first or is not ready in time means a rollback (one that never connected is killed).
+/// </summary>
+internal sealed class HandoffActor : ReceiveActor, IWithTimers
+{
+    private static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(100);
+
+    private readonly UpgradeSettings _settings;
+    private readonly IActorRef _coordinator;
+    private readonly UpgradeOptions _options;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly List<IActorRef> _waitingForBind = [];
+    private readonly CancellationTokenSource _stopping = new();
+    private ControlSocketFile.Bound? _bound;
+    private string? _bindFailure;
+
+    // The attempt in progress: a successor this node started (until it connects), and/or the session serving one.
+    private Process? _successor;
+    private DateTime _deadline;
+    private Session? _session;
+
+    public HandoffActor(UpgradeSettings settings, IActorRef coordinator, UpgradeOptions options)
+    {
+        _settings = settings;
+        _coordinator = coordinator;
+        _options = options;
+
+        Receive<Handoff.WaitUntilBound>(_ =>
+        {
+            if (_bound is not null) Sender.Tell(new Handoff.Bound(_bound.Path));
+            else if (_bindFailure is not null) Sender.Tell(new Handoff.BindFailed(_settings.SocketPath, _bindFailure));
+            else _waitingForBind.Add(Sender);
+        });
+        Receive<Handoff.Claim>(_ =>
+        {
+            _waitingForBind.Add(Sender);
+            if (_bound is null) Bind(replace: true);
+        });
+        Receive<SocketBound>(m =>
+        {
+            _bound = m.Bound;
+            _log.Info("Handoff socket listening on {SocketPath}: a successor (`run --takeover`) receives the listening sockets here", m.Bound.Path);
+            foreach (var waiting in _waitingForBind) waiting.Tell(new Handoff.Bound(m.Bound.Path));
+            _waitingForBind.Clear();
+            Accept();
+        });
+        Receive<SocketBindFailed>(m =>
+        {
+            _bindFailure = m.Cause.Message;
+            _log.Error("Handoff socket not served, upgrades are refused: {Reason}", _bindFailure);
+            foreach (var waiting in _waitingForBind) waiting.Tell(new Handoff.BindFailed(_settings.SocketPath, _bindFailure));
+            _waitingForBind.Clear();
+        });
+        Receive<PeerAccepted>(m =>
+        {
+            OnPeer(m.Peer);
+            Accept();
+        });
+        Receive<AcceptFailed>(m =>
+        {
+            if (_stopping.IsCancellationRequested || m.Cause is ObjectDisposedException or OperationCanceledException) return;
+            _log.Warning("Handoff socket accept failed, retrying in {Delay}: {Error}", AcceptRetryDelay, m.Cause.Message);
+            Timers.StartSingleTimer(nameof(AcceptAgain), AcceptAgain.Instance, AcceptRetryDelay);
+        });
+        Receive<AcceptAgain>(_ => Accept());
+        Receive<Handoff.StartSuccessor>(_ => StartSuccessor());
+        Receive<SuccessorExited>(OnSuccessorExited);
+        Receive<AttemptTimedOut>(_ => OnTimedOut());
+        Receive<Handoff.Abort>(m => EndAttempt(m.Reason, kill: true));
+        Receive<Granted>(m => Serve(m));
+        Receive<SessionEnded>(OnSessionEnded);
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override void PreStart()
+    {
+        if (!_options.DeferSocketFiles) Bind(replace: false);
+        else _log.Info("Handoff socket {SocketPath} is taken over once the predecessor released the listening sockets", _settings.SocketPath);
+    }
+
+    protected override void PostStop()
+    {
+        _stopping.Cancel();
+        _session?.Cancel.Cancel();
+        if (_bound is not null) ControlSocketFile.Close(_bound);
+    }
+
+    private void Bind(bool replace)
+    {
+        (replace ? ControlSocketFile.ReplaceAsync(_settings.SocketPath) : ControlSocketFile.BindAsync(_settings.SocketPath, _settings.StepTimeout))
+            .PipeTo(Self, success: bound => new SocketBound(bound), failure: e => new SocketBindFailed(e.GetBaseException()));
+    }
+
+    private void Accept()
+    {
+        if (_bound is null || _stopping.IsCancellationRequested) return;
+        _bound.Socket.AcceptAsync(_stopping.Token).AsTask()
+            .PipeTo(Self, success: peer => new PeerAccepted(peer), failure: e => new AcceptFailed(e));
+    }
+
+    private void OnPeer(Socket peer)
+    {
+        PeerCredentials credentials;
+        try
+        {
+            credentials = PeerCredentials.Of(peer);
+        }
+        catch (Exception e) when (e is SocketException or InvalidOperationException)
+        {
+            _log.Warning("Handoff peer refused: its credentials could not be read: {Error}", e.Message);
+            Refuse(peer, "permission denied: the peer's credentials could not be read");
+            return;
+        }
+
+        var ours = ProcessIdentity.EffectiveUserId;
+        if (credentials.UserId != ours)
+        {
+            _log.Warning("Handoff peer pid {Peer} refused: it runs as uid {PeerUid}, the node as uid {NodeUid}; no socket was passed",
+                credentials.ProcessId, credentials.UserId, ours);
+            Refuse(peer, $"permission denied: peer pid {credentials.ProcessId} runs as uid {ProcessIdentity.DescribeUser(credentials.UserId)}; " +
+                         $"only uid {ProcessIdentity.DescribeUser(ours)} (this node's user) may take its sockets");
+            return;
+        }
+
+        if (_session is not null)
+        {
+            var reason = $"an upgrade is in progress (passing sockets to successor pid {_session.ProcessId})";
+            _log.Warning("Handoff peer pid {Peer} refused: {Reason}", credentials.ProcessId, reason);
+            Refuse(peer, reason);
+            return;
+        }
+
+        // The coordinator decides; the peer waits meanwhile (its step timeout bounds that).
+        var pid = credentials.ProcessId;
+        _coordinator.Ask<object>(new CoordinatorProtocol.BeginHandover(pid), _settings.StepTimeout)
+            .PipeTo(Self, success: answer => new Granted(peer, pid, answer), failure: e => new Granted(peer, pid, new Status.Failure(e)));
+        _session = new Session(pid, new CancellationTokenSource());
+    }
+
+    private void Serve(Granted granted)
+    {
+        if (granted.Answer is not CoordinatorProtocol.HandoverSockets sockets)
+        {
+            var reason = granted.Answer switch
+            {
+                CoordinatorProtocol.CommandFailed failed => failed.Reason,
+                Status.Failure failure => $"the coordinator did not answer: {failure.Cause.Message}",
+                var other => $"unexpected answer {other.GetType().Name}",
+            };
+            _session = null;
+            Refuse(granted.Peer, reason);
+            return;
+        }
+
+        // The peer is the successor this node started: it connected, so it is no longer killed on timeout.
+        if (_successor is { } started && SafeId(started) == granted.ProcessId) _successor = null;
+        if (_deadline == default) _deadline = DateTime.UtcNow + _settings.Timeout;
+        ArmTimeout();
+        var session = _session!;
+        var readyTimeout = _deadline - DateTime.UtcNow;
+        if (readyTimeout < TimeSpan.FromMilliseconds(1)) readyTimeout = TimeSpan.FromMilliseconds(1);
+        var server = new HandoverServer(_settings.BatchSize, _settings.StepTimeout) { ProcessGeneration = sockets.ProcessGeneration };
+        server.ServeAsync(granted.Peer, sockets.Sockets, readyTimeout, session.Cancel.Token)
+            .PipeTo(Self, success: outcome => new SessionEnded(session, outcome),
+                failure: e => new SessionEnded(session, new HandoverOutcome(HandoverResult.RolledBack, null, 0, $"the handover failed: {e.GetBaseException().Message}")));
+    }
+
+    private void OnSessionEnded(SessionEnded ended)
+    {
+        if (!ReferenceEquals(ended.Session, _session)) return;
+        _session = null;
+        var outcome = ended.Outcome;
+        if (!outcome.IsCompleted && ended.Session.Why is { } why)
+            outcome = outcome with { Reason = why };
+        if (outcome.IsCompleted)
+            _log.Info("Handover to pid {Peer} completed: {Count} sockets passed, {Declined} declined", ended.Session.ProcessId, outcome.SocketsPassed, outcome.Declined.Count);
+        Report(ended.Session.ProcessId, outcome);
+    }
+
+    private void StartSuccessor()
+    {
+        if (_options.StartSuccessor is null || _bound is null)
+        {
+            Report(null, RolledBack(_bound is null ? $"the handoff socket is not served: {_bindFailure ?? "not bound yet"}" : "no successor command"));
+            return;
+        }
+        Process process;
+        try
+        {
+            process = _options.StartSuccessor(_bound.Path);
+        }
+        catch (Exception e)
+        {
+            _log.Error(e, "Upgrade: the successor could not be started: {Error}", e.Message);
+            Report(null, RolledBack($"the successor could not be started: {e.Message}"));
+            return;
+        }
+        _successor = process;
+        var pid = process.Id;
+        var self = Self; // the Exited event runs outside the actor
+        process.EnableRaisingEvents = true;
+        process.Exited += (_, _) => self.Tell(new SuccessorExited(pid, SafeExitCode(process)));
+        if (process.HasExited) self.Tell(new SuccessorExited(pid, SafeExitCode(process)));
+        _deadline = DateTime.UtcNow + _settings.Timeout;
+        ArmTimeout();
+        _log.Info("Upgrade: successor pid {Pid} started; it has {Timeout} to take over", pid, _settings.Timeout);
+        _coordinator.Tell(new CoordinatorProtocol.SuccessorStarted(pid));
+    }
+
+    private void OnSuccessorExited(SuccessorExited exited)
+    {
+        if (_session is { } session && session.ProcessId == exited.ProcessId)
+        {
+            // The session sees the connection end; say why.
+            session.Why = $"successor pid {exited.ProcessId} exited with code {exited.ExitCode} before it was ready";
+            return;
+        }
+        if (_successor is not null && SafeId(_successor) == exited.ProcessId)
+        {
+            _successor = null;
+            Report(exited.ProcessId, RolledBack($"successor pid {exited.ProcessId} exited with code {exited.ExitCode} before it connected to the handoff socket"));
+        }
+    }
+
+    private void OnTimedOut()
+    {
+        if (_session is null && _successor is null) return;
+        EndAttempt($"the successor was not ready within {_settings.Timeout.TotalSeconds:0.###} s (shard-runtime.upgrade.timeout)", kill: true);
+    }
+
+    /// <summary>Abandons the attempt: a session is cancelled (the successor gets Abort), a successor that never connected is killed.</summary>
+    private void EndAttempt(string reason, bool kill)
+    {
+        if (_session is { } session)
+        {
+            session.Why ??= reason;
+            session.Cancel.Cancel();
+        }
+        if (_successor is { } process)
+        {
+            _successor = null;
+            var pid = SafeId(process);
+            if (kill)
+            {
+                try
+                {
+                    process.Kill();
+                    _log.Warning("Upgrade: successor pid {Pid} killed: {Reason}", pid, reason);
+                }
+                catch (InvalidOperationException)
+                {
+                    // Exited already.
+                }
+            }
+            if (_session is null) Report(pid, RolledBack(reason));
+        }
+    }
+
+    private void Report(int? pid, HandoverOutcome outcome)
+    {
+        Timers.Cancel(nameof(AttemptTimedOut));
+        _deadline = default;
+        _coordinator.Tell(new CoordinatorProtocol.HandoverFinished(pid, outcome));
+    }
+
+    private void ArmTimeout()
+    {
+        var left = _deadline - DateTime.UtcNow;
+        Timers.StartSingleTimer(nameof(AttemptTimedOut), AttemptTimedOut.Instance, left > TimeSpan.Zero ? left : TimeSpan.Zero);
+    }
+
+    private void Refuse(Socket peer, string reason) =>
+        _ = HandoverServer.RefuseAsync(peer, reason, _settings.StepTimeout);
+
+    private static HandoverOutcome RolledBack(string reason) => new(HandoverResult.RolledBack, null, 0, reason);
+
+    private static int SafeId(Process process)
+    {
+        try
+        {
+            return process.Id;
+        }
+        catch (InvalidOperationException)
+        {
+            return 0;
+        }
+    }
+
+    private static int SafeExitCode(Process process)
+    {
+        try
+        {
+            return process.ExitCode;
+        }
+        catch (InvalidOperationException)
+        {
+            return -1;
+        }
+    }
+
+    private sealed class Session(int processId, CancellationTokenSource cancel)
+    {
+        public int ProcessId { get; } = processId;
+        public CancellationTokenSource Cancel { get; } = cancel;
+
+        /// <summary>Why this side ended it (timeout, abort, the successor exited), to report instead of the protocol's view.</summary>
+        public string? Why { get; set; }
+    }
+
+    private sealed record SocketBound(ControlSocketFile.Bound Bound);
+
+    private sealed record SocketBindFailed(Exception Cause);
+
+    private sealed record PeerAccepted(Socket Peer);
+
+    private sealed record AcceptFailed(Exception Cause) : IDeadLetterSuppression;
+
+    private sealed record Granted(Socket Peer, int ProcessId, object Answer);
+
+    private sealed record SessionEnded(Session Session, HandoverOutcome Outcome);
+
+    private sealed record SuccessorExited(int ProcessId, int ExitCode);
+
+    private sealed class AttemptTimedOut
+    {
+        public static readonly AttemptTimedOut Instance = new();
+        private AttemptTimedOut() { }
+    }
+
+    private sealed class AcceptAgain
+    {
+        public static readonly AcceptAgain Instance = new();
+        private AcceptAgain() { }
+    }
+}
