@@ -1,12 +1,14 @@
 using System.Net.Sockets;
 using ShardRuntime.Runtime.Handover;
 
-// The successor of the handover tests. Usage: HandoverChild <handoff socket path>
+// The successor of the handover tests. Usage: HandoverChild <handoff socket path> [--hold]
 // Receives every socket, accepts on each and echoes whatever a connection sends, prints "ready <count>", says Ready,
 // and runs until its stdin closes (or the test ends it by pid).
-if (args.Length != 1)
+// --hold: a successor stuck mid-handover: it receives every socket, prints "received <count> <inodes>", and then neither
+// accepts nor says Ready; it waits for its stdin to close or for the test to kill it by pid.
+if (args.Length is < 1 or > 2 || (args.Length == 2 && args[1] != "--hold"))
 {
-    Console.Error.WriteLine("usage: HandoverChild <handoff socket path>");
+    Console.Error.WriteLine("usage: HandoverChild <handoff socket path> [--hold]");
     return 2;
 }
 
@@ -20,6 +22,13 @@ catch (HandoverException ex)
 {
     Console.Error.WriteLine($"handover failed: {ex.Message}");
     return 1;
+}
+
+if (args.Length == 2)
+{
+    Console.WriteLine($"received {sockets.Count} {string.Join(",", sockets.Select(s => s.Label.Inode))}");
+    await Console.In.ReadToEndAsync();
+    return 0;
 }
 
 foreach (var (socket, _) in sockets)

@@ -115,7 +115,7 @@ public sealed class ControlServerSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Theory]
-    [InlineData("{\"command\":\"reload-everything\"}", "unknown command 'reload-everything' (known: reload, scale, status)")]
+    [InlineData("{\"command\":\"reload-everything\"}", "unknown command 'reload-everything' (known: reload, scale, status, upgrade)")]
     [InlineData("{not json", "malformed JSON")]
     [InlineData("", "malformed JSON")]
     [InlineData("[1,2]", "the request must be a JSON object, got an array")]

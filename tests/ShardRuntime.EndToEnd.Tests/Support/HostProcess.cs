@@ -151,6 +151,22 @@ internal sealed class HostProcess : IAsyncDisposable
         return process.ExitCode;
     }
 
+    /// <summary>
+    /// Waits for the node's process to exit, without waiting for the end of its output: successors it started write to
+    /// the same pipes and keep them open. Returns the exit code, or throws after <paramref name="timeout"/>.
+    /// </summary>
+    public async Task<int> WaitForProcessExitAsync(TimeSpan timeout)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        while (!process.WaitForExit(0))
+        {
+            if (stopwatch.Elapsed > timeout)
+                throw new TimeoutException($"the node (pid {process.Id}) did not exit within {timeout.TotalSeconds}s\n{Tail()}");
+            await Task.Delay(50);
+        }
+        return process.ExitCode;
+    }
+
     public async ValueTask DisposeAsync()
     {
         try

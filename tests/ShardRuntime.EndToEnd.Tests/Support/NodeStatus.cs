@@ -7,7 +7,14 @@ namespace ShardRuntime.EndToEnd.Tests.Support;
 /// <c>status --json</c> as a script sees it: read from the JSON text, not from the product's own types, so that a change
 /// of the wire format shows here.
 /// </summary>
-internal sealed record NodeStatus(int ProcessId, bool Draining, IReadOnlyList<ListenerStatus> Listeners)
+internal sealed record NodeStatus(
+    int ProcessId,
+    bool Draining,
+    IReadOnlyList<ListenerStatus> Listeners,
+    int ProcessGeneration,
+    UpgradeStatus? Upgrade,
+    string? LastUpgradeFailure,
+    bool HandedOver)
 {
     private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web);
 
@@ -41,3 +48,5 @@ internal sealed record ListenerStatus(
 internal sealed record GenerationStatus(int Generation, string Handler, bool Current, int OpenConnections, string? Assembly, string? Sha256);
 
 internal sealed record ShardStatus(int ShardId, string State, long SocketInode, long Accepted, int OpenConnections);
+
+internal sealed record UpgradeStatus(int? SuccessorProcessId, string Phase, DateTimeOffset Since);

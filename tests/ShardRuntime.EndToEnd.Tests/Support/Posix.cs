@@ -6,7 +6,26 @@ namespace ShardRuntime.EndToEnd.Tests.Support;
 internal static partial class Posix
 {
     public const int SigHup = 1;
+    public const int SigKill = 9;
     public const int SigTerm = 15;
+
+    /// <summary>
+    /// Whether <paramref name="pid"/> still runs: it has a /proc entry that is not a zombie (a successor node is not the
+    /// test's child, so nobody here reaps it).
+    /// </summary>
+    public static bool IsRunning(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var state = stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[0];
+            return state != "Z" && state != "X";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>Sends <paramref name="signal"/> to the process <paramref name="pid"/>; throws on failure (ESRCH, EPERM).</summary>
     public static void Signal(int pid, int signal)

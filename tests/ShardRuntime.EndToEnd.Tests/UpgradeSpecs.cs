@@ -1,0 +1,395 @@
+using System.Diagnostics;
+using System.Globalization;
+using ShardRuntime.EndToEnd.Tests.Support;
+using ShardRuntime.LoadGen.Run;
+using Xunit.Abstractions;
+
+namespace ShardRuntime.EndToEnd.Tests;
+
+/// <summary>
+/// Process upgrades with real processes: the node passes its listening sockets to a successor (SCM_RIGHTS through the
+/// handoff socket), which adopts them, accepts, says Ready; only then does the old process stop accepting, drain and exit.
+/// </summary>
+public sealed class UpgradeSpecs(ITestOutputHelper output)
+{
+    private static readonly TimeSpan UpgradeCliTimeout = TimeSpan.FromMinutes(2);
+
+    [Fact]
+    public async Task Ten_upgrades_in_a_row_under_connection_churn_must_lose_no_connection_and_keep_the_very_same_kernel_sockets()
+    {
+        await using var chain = new NodeChain(output);
+        await using var host = HostProcess.Start(output, HostProcess.Config("""
+            http { endpoint = "127.0.0.1:0", handler = http-ok, shards = 2 }
+            """, "shard-runtime.shutdown.drain-timeout = 5s"));
+        var http = (await host.WaitUntilReadyAsync()).Listener("http");
+        var inodes = http.Shards.Select(s => s.SocketInode).Order().ToList();
+        Assert.Equal(inodes, (await KernelSockets.ListeningInodesAsync(http.Bound)).Order().ToList());
+
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(8));
+        var load = LoadRun.RunAsync(new LoadOptions
+        {
+            Target = http.Bound,
+            Mode = LoadMode.Churn,
+            Protocol = LoadProtocol.Http,
+            Rate = 300,
+            MaxInFlight = 300,
+            Duration = TimeSpan.FromMinutes(8), // the test ends it (stop) once the upgrades are done
+            Timeout = TimeSpan.FromSeconds(15),
+        }, cancellationToken: stop.Token);
+
+        var predecessors = new List<int> { host.ProcessId };
+        for (var generation = 2; generation <= 11; generation++)
+        {
+            var upgrade = await HostCli.RunAsync(["upgrade", "--control-socket", host.ControlSocket], UpgradeCliTimeout);
+            Assert.True(upgrade.ExitCode == 0, $"{upgrade}\n{host.Output}");
+            var successor = int.Parse(upgrade.StdOut.Split("successor pid ")[1].Split(' ')[0], CultureInfo.InvariantCulture);
+            chain.Track(successor);
+            Assert.Contains($"process generation {generation}", upgrade.StdOut);
+
+            var status = await host.StatusAsync();
+            Assert.Equal(successor, status.ProcessId);
+            Assert.Equal(generation, status.ProcessGeneration);
+            Assert.Null(status.Upgrade);
+            // The successor serves the very sockets the first process bound: same inodes, in its status and in the kernel.
+            Assert.Equal(inodes, status.Listener("http").Shards.Select(s => s.SocketInode).Order().ToList());
+            Assert.Equal(inodes, (await KernelSockets.ListeningInodesAsync(http.Bound)).Order().ToList());
+            Assert.False(load.IsCompleted, "the load ended before the upgrades did");
+            predecessors.Add(successor);
+        }
+
+        await stop.CancelAsync();
+        var report = await load;
+        var total = report.Total;
+        output.WriteLine($"{total.Attempts} attempts: {total.Succeeded} succeeded, {total.Refused} refused, {total.Reset} reset, " +
+                         $"{total.Closed} closed, {total.TimedOut} timed out, {total.WrongReply} wrong, {total.OtherError} other");
+        Assert.True(total.Succeeded > 1000, $"only {total.Succeeded} requests succeeded");
+        Assert.Equal(0, total.Refused);
+        Assert.Equal(0, total.Reset);
+        Assert.Equal(0, total.Closed);
+        Assert.Equal(0, total.TimedOut);
+        Assert.Equal(0, total.WrongReply);
+        Assert.Equal(0, total.OtherError);
+
+        // Every predecessor drained and exited by itself; the first one (the test's child) with exit code 0.
+        Assert.Equal(0, await host.WaitForProcessExitAsync(HostProcess.StopTimeout));
+        foreach (var pid in predecessors.Take(predecessors.Count - 1))
+        {
+            Assert.True(await NodeChain.WaitUntilGoneAsync(pid, HostProcess.StopTimeout), $"predecessor pid {pid} did not exit\n{host.Output}");
+            Assert.Contains($"Node {pid} stopped", host.Output);
+        }
+    }
+
+    [Fact]
+    public async Task A_successor_killed_mid_handover_must_leave_the_old_node_serving_without_loss_and_a_second_upgrade_meanwhile_is_refused()
+    {
+        await using var chain = new NodeChain(output);
+        await using var host = HostProcess.Start(output, HostProcess.Config("""
+            http { endpoint = "127.0.0.1:0", handler = http-ok, shards = 2 }
+            """));
+        var http = (await host.WaitUntilReadyAsync()).Listener("http");
+        var inodes = http.Shards.Select(s => s.SocketInode).Order().ToList();
+
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        var load = LoadRun.RunAsync(new LoadOptions
+        {
+            Target = http.Bound,
+            Mode = LoadMode.Churn,
+            Protocol = LoadProtocol.Http,
+            Rate = 300,
+            MaxInFlight = 300,
+            Duration = TimeSpan.FromMinutes(5),
+            Timeout = TimeSpan.FromSeconds(15),
+        }, cancellationToken: stop.Token);
+
+        // A successor that takes every socket and then stalls: it neither accepts nor says Ready.
+        using var stalled = StartStalledSuccessor(HandoffSocketOf(host));
+        var received = await ReadLineAsync(stalled, TimeSpan.FromSeconds(60));
+        Assert.StartsWith("received 2 ", received);
+        Assert.Equal(inodes, received.Split(' ')[2].Split(',').Select(long.Parse).Order().ToList());
+        var during = await host.StatusAsync();
+        Assert.Equal(stalled.Id, during.Upgrade?.SuccessorProcessId);
+
+        // One upgrade at a time: the CLI's upgrade is refused with the reason while this one runs.
+        var second = await HostCli.RunAsync(["upgrade", "--control-socket", host.ControlSocket], UpgradeCliTimeout);
+        Assert.Equal(1, second.ExitCode);
+        Assert.Contains("an upgrade is in progress", second.StdErr);
+        Assert.Contains(stalled.Id.ToString(CultureInfo.InvariantCulture), second.StdErr);
+
+        // kill -9 of the successor mid-handover: the old node rolls back and says why.
+        stalled.Kill();
+        await stalled.WaitForExitAsync();
+        var after = await WaitForAsync(host, s => s.Upgrade is null && s.LastUpgradeFailure is not null);
+        Assert.Contains("rolled back", after.LastUpgradeFailure);
+        Assert.Equal(host.ProcessId, after.ProcessId);
+        Assert.Equal(1, after.ProcessGeneration);
+        Assert.Equal(inodes, (await KernelSockets.ListeningInodesAsync(http.Bound)).Order().ToList());
+        Assert.Contains($"Upgrade rolled back, node {host.ProcessId} serves on", host.Output);
+
+        // It serves on through the churn; and a later upgrade works.
+        var upgrade = await HostCli.RunAsync(["upgrade", "--control-socket", host.ControlSocket], UpgradeCliTimeout);
+        Assert.True(upgrade.ExitCode == 0, $"{upgrade}\n{host.Output}");
+        chain.Track((await host.StatusAsync()).ProcessId);
+
+        await stop.CancelAsync();
+        var total = (await load).Total;
+        output.WriteLine($"{total.Attempts} attempts: {total.Succeeded} succeeded, {total.Refused} refused, {total.Reset} reset, " +
+                         $"{total.Closed} closed, {total.TimedOut} timed out, {total.WrongReply} wrong, {total.OtherError} other");
+        Assert.True(total.Succeeded > 100, $"only {total.Succeeded} requests succeeded");
+        Assert.Equal(0, total.Refused + total.Reset + total.Closed + total.TimedOut + total.WrongReply + total.OtherError);
+    }
+
+    [Fact]
+    public async Task A_successor_that_is_not_ready_within_the_upgrade_timeout_must_be_abandoned_and_the_old_node_must_serve_on()
+    {
+        await using var host = HostProcess.Start(output, HostProcess.Config("""
+            http { endpoint = "127.0.0.1:0", handler = http-ok, shards = 1 }
+            """, "shard-runtime.upgrade.timeout = 2s"));
+        var http = (await host.WaitUntilReadyAsync()).Listener("http");
+
+        using var stalled = StartStalledSuccessor(HandoffSocketOf(host));
+        Assert.StartsWith("received 1 ", await ReadLineAsync(stalled, TimeSpan.FromSeconds(60)));
+        var after = await WaitForAsync(host, s => s.Upgrade is null && s.LastUpgradeFailure is not null);
+        Assert.Contains("not ready within 2 s", after.LastUpgradeFailure);
+        // The successor heard that it was abandoned (Abort), and the old node still answers on the same socket.
+        Assert.Equal(http.Shards.Single().SocketInode, (await KernelSockets.ListeningInodesAsync(http.Bound)).Single());
+        Assert.Equal("HTTP/1.1 200 OK", (await GetAsync(http)).StatusLine);
+        stalled.Kill();
+        await stalled.WaitForExitAsync();
+    }
+
+    [Fact]
+    public async Task A_successor_that_exits_before_it_connects_must_roll_the_upgrade_back_with_its_exit_code()
+    {
+        await using var chain = new NodeChain(output);
+        var listeners = """
+            http { endpoint = "127.0.0.1:0", handler = http-ok, shards = 1 }
+            """;
+        await using var host = HostProcess.Start(output, HostProcess.Config(listeners));
+        var http = (await host.WaitUntilReadyAsync()).Listener("http");
+        var good = await File.ReadAllTextAsync(host.ConfigPath);
+
+        // The successor reads the configuration on disk now: a broken one makes it exit 2 before it asks for sockets.
+        await File.WriteAllTextAsync(host.ConfigPath, "shard-runtime { listeners { http { endpoint = nowhere } } }");
+        var refused = await HostCli.RunAsync(["upgrade", "--control-socket", host.ControlSocket], UpgradeCliTimeout);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("upgrade rolled back", refused.StdErr);
+        Assert.Contains("exited with code 2 before it connected", refused.StdErr);
+        var status = await host.StatusAsync();
+        Assert.Equal(host.ProcessId, status.ProcessId);
+        Assert.Equal(1, status.ProcessGeneration);
+        Assert.Equal("HTTP/1.1 200 OK", (await GetAsync(http)).StatusLine);
+
+        await File.WriteAllTextAsync(host.ConfigPath, good);
+        var upgrade = await HostCli.RunAsync(["upgrade", "--control-socket", host.ControlSocket], UpgradeCliTimeout);
+        Assert.True(upgrade.ExitCode == 0, $"{upgrade}\n{host.Output}");
+        var successor = await host.StatusAsync();
+        chain.Track(successor.ProcessId);
+        Assert.Equal(2, successor.ProcessGeneration);
+    }
+
+    [Fact]
+    public async Task A_successor_with_another_configuration_must_retire_removed_listeners_bind_new_ones_and_reconcile_shard_counts_without_loss()
+    {
+        await using var chain = new NodeChain(output);
+        await using var host = HostProcess.Start(output, HostProcess.Config("""
+            web { endpoint = "127.0.0.1:0", handler = http-ok, shards = 2 }
+            old { endpoint = "127.0.0.1:0", handler = echo, shards = 1 }
+            """, "shard-runtime.shutdown.drain-timeout = 5s"));
+        var before = await host.WaitUntilReadyAsync();
+        var web = before.Listener("web");
+        var old = before.Listener("old");
+        var webInodes = web.Shards.Select(s => s.SocketInode).ToHashSet();
+
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        var load = LoadRun.RunAsync(new LoadOptions
+        {
+            Target = web.Bound,
+            Mode = LoadMode.Churn,
+            Protocol = LoadProtocol.Http,
+            Rate = 300,
+            MaxInFlight = 300,
+            Duration = TimeSpan.FromMinutes(5),
+            Timeout = TimeSpan.FromSeconds(15),
+        }, cancellationToken: stop.Token);
+
+        // The new release's configuration: web gets a third shard, old is gone, fresh is new.
+        await File.WriteAllTextAsync(host.ConfigPath, HostProcess.Config("""
+            web { endpoint = "127.0.0.1:0", handler = http-ok, shards = 3 }
+            fresh { endpoint = "127.0.0.1:0", handler = echo, shards = 1 }
+            """, "shard-runtime.shutdown.drain-timeout = 5s"));
+        var upgrade = await HostCli.RunAsync(["upgrade", "--control-socket", host.ControlSocket], UpgradeCliTimeout);
+        Assert.True(upgrade.ExitCode == 0, $"{upgrade}\n{host.Output}");
+        Assert.Contains("1 declined", upgrade.StdOut);
+        var after = await host.StatusAsync();
+        chain.Track(after.ProcessId);
+
+        var newWeb = after.Listener("web");
+        Assert.Equal(web.Bound, newWeb.Bound);
+        Assert.Equal(3, newWeb.Accepting.Count());
+        Assert.Equal(2, newWeb.Shards.Count(s => webInodes.Contains(s.SocketInode))); // adopted, plus one bound
+        Assert.Equal(3, (await KernelSockets.ListeningInodesAsync(web.Bound)).Count);
+        Assert.DoesNotContain(after.Listeners, l => l.Name == "old");
+        Assert.Equal("echo", after.Listener("fresh").Handler);
+
+        // The old process retired the declined listener as a removed one (queue drained), then stopped; its port closes.
+        Assert.True(await NodeChain.WaitUntilGoneAsync(host.ProcessId, HostProcess.StopTimeout + HostProcess.StopTimeout), host.Output);
+        Assert.Empty(await KernelSockets.ListeningInodesAsync(old.Bound));
+
+        await stop.CancelAsync();
+        var total = (await load).Total;
+        output.WriteLine($"{total.Attempts} attempts: {total.Succeeded} succeeded, {total.Refused} refused, {total.Reset} reset, " +
+                         $"{total.Closed} closed, {total.TimedOut} timed out, {total.WrongReply} wrong, {total.OtherError} other");
+        Assert.True(total.Succeeded > 100, $"only {total.Succeeded} requests succeeded");
+        Assert.Equal(0, total.Refused + total.Reset + total.Closed + total.TimedOut + total.WrongReply + total.OtherError);
+    }
+
+    [SkippableFact]
+    public async Task A_peer_of_another_uid_must_get_no_socket_and_be_logged()
+    {
+        Skip.IfNot(Posix.IsRoot, "needs root: the peer runs as user nobody (runuser -u nobody)");
+        await using var host = HostProcess.Start(output, HostProcess.Config("""
+            http { endpoint = "127.0.0.1:0", handler = http-ok, shards = 1 }
+            """));
+        var http = (await host.WaitUntilReadyAsync()).Listener("http");
+        var handoff = HandoffSocketOf(host);
+
+        // The socket file is 0600: nobody cannot even connect.
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(handoff));
+        var denied = await RunAsNobodyAsync(handoff);
+        Assert.True(denied.StdOut.StartsWith("connect-failed 13", StringComparison.Ordinal), denied.ToString()); // EACCES
+
+        // Even with the file opened up (an operator's mistake), SO_PEERCRED refuses the peer: no descriptor, a reason, a log line.
+        var directory = Path.GetDirectoryName(handoff)!;
+        File.SetUnixFileMode(directory, File.GetUnixFileMode(directory) | UnixFileMode.OtherExecute);
+        File.SetUnixFileMode(handoff, File.GetUnixFileMode(handoff) | UnixFileMode.OtherRead | UnixFileMode.OtherWrite);
+        var refused = await RunAsNobodyAsync(handoff);
+        Assert.True(refused.ExitCode == 0, refused.ToString());
+        Assert.Contains("descriptors 0", refused.StdOut);
+        Assert.Contains("Refused", refused.StdOut);
+        Assert.Contains("uid 65534", refused.StdOut);
+        await WaitForOutputAsync(host, "refused: it runs as uid 65534");
+
+        var status = await host.StatusAsync();
+        Assert.Null(status.Upgrade);
+        Assert.Equal(host.ProcessId, status.ProcessId);
+        Assert.Equal(http.Shards.Single().SocketInode, (await KernelSockets.ListeningInodesAsync(http.Bound)).Single());
+    }
+
+    private static string HandoffSocketOf(HostProcess host) =>
+        Path.Combine(Path.GetDirectoryName(host.ControlSocket)!, "control-handoff.sock");
+
+    private static string HandoverChildDll()
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "fixtures", "handover-child", "HandoverChild.dll");
+        Assert.True(File.Exists(dll), $"{dll} is missing: the HandoverChild fixture was not built and copied");
+        return dll;
+    }
+
+    private static Process StartStalledSuccessor(string handoffSocket)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(HandoverChildDll());
+        info.ArgumentList.Add(handoffSocket);
+        info.ArgumentList.Add("--hold");
+        return Process.Start(info) ?? throw new InvalidOperationException("the HandoverChild process did not start");
+    }
+
+    private static async Task<string> ReadLineAsync(Process process, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        var line = await process.StandardOutput.ReadLineAsync(cts.Token);
+        if (line is null)
+            throw new InvalidOperationException($"the successor exited with code {process.ExitCode}: {await process.StandardError.ReadToEndAsync()}");
+        return line;
+    }
+
+    /// <summary>
+    /// Connects to the handoff socket as user nobody and reads until the node closes: prints "connect-failed errno", or
+    /// "descriptors N" (SCM_RIGHTS received) and the bytes received.
+    /// </summary>
+    private static async Task<CliResult> RunAsNobodyAsync(string handoffSocket)
+    {
+        Skip.IfNot(File.Exists("/usr/bin/python3"), "needs /usr/bin/python3 for the peer of user nobody");
+        const string peer = """
+            import array, socket, sys
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(sys.argv[1])
+            except OSError as e:
+                print("connect-failed", e.errno, flush=True)
+                sys.exit(0)
+            data, fds = b"", 0
+            while True:
+                chunk, ancillary, flags, _ = s.recvmsg(65536, socket.CMSG_SPACE(64 * 4))
+                for level, kind, payload in ancillary:
+                    if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                        fds += len(payload) // 4
+                if not chunk:
+                    break
+                data += chunk
+            print("descriptors", fds)
+            print(data.decode("utf-8", "replace"), flush=True)
+            """;
+        var info = new ProcessStartInfo("runuser")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[] { "-u", "nobody", "--", "/usr/bin/python3", "-c", peer, handoffSocket })
+            info.ArgumentList.Add(arg);
+        using var process = Process.Start(info) ?? throw new InvalidOperationException("runuser did not start");
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+        return new CliResult(process.ExitCode, await stdout, await stderr);
+    }
+
+    private static async Task<HttpReply> GetAsync(ListenerStatus listener)
+    {
+        using var socket = await Clients.ConnectAsync(listener.Bound);
+        return await Clients.HttpGetAsync(socket);
+    }
+
+    private static async Task<NodeStatus> WaitForAsync(HostProcess host, Func<NodeStatus, bool> condition)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        while (true)
+        {
+            var status = await host.StatusAsync();
+            if (condition(status))
+                return status;
+            if (stopwatch.Elapsed > TimeSpan.FromSeconds(60))
+                throw new TimeoutException($"the node's status did not reach the expected state within 60s: {status}\n{host.Output}");
+            await Task.Delay(100);
+        }
+    }
+
+    private static async Task WaitForOutputAsync(HostProcess host, string text)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        while (!host.Output.Contains(text, StringComparison.Ordinal))
+        {
+            if (stopwatch.Elapsed > TimeSpan.FromSeconds(30))
+                throw new TimeoutException($"the node did not log '{text}' within 30s\n{host.Output}");
+            await Task.Delay(50);
+        }
+    }
+}
