@@ -17,10 +17,10 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
     [Fact]
     public async Task Ten_upgrades_in_a_row_under_connection_churn_must_lose_no_connection_and_keep_the_very_same_kernel_sockets()
     {
-        await using var chain = new NodeChain(output);
         await using var host = HostProcess.Start(output, HostProcess.Config("""
             http { endpoint = "127.0.0.1:0", handler = http-ok, shards = 2 }
             """, "shard-runtime.shutdown.drain-timeout = 5s"));
+        await using var chain = new NodeChain(output); // ended first: successors share the first node's output pipes
         var http = (await host.WaitUntilReadyAsync()).Listener("http");
         var inodes = http.Shards.Select(s => s.SocketInode).Order().ToList();
         Assert.Equal(inodes, (await KernelSockets.ListeningInodesAsync(http.Bound)).Order().ToList());
@@ -82,10 +82,10 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
     [Fact]
     public async Task A_successor_killed_mid_handover_must_leave_the_old_node_serving_without_loss_and_a_second_upgrade_meanwhile_is_refused()
     {
-        await using var chain = new NodeChain(output);
         await using var host = HostProcess.Start(output, HostProcess.Config("""
             http { endpoint = "127.0.0.1:0", handler = http-ok, shards = 2 }
             """));
+        await using var chain = new NodeChain(output); // ended first: successors share the first node's output pipes
         var http = (await host.WaitUntilReadyAsync()).Listener("http");
         var inodes = http.Shards.Select(s => s.SocketInode).Order().ToList();
 
@@ -160,11 +160,11 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
     [Fact]
     public async Task A_successor_that_exits_before_it_connects_must_roll_the_upgrade_back_with_its_exit_code()
     {
-        await using var chain = new NodeChain(output);
         var listeners = """
             http { endpoint = "127.0.0.1:0", handler = http-ok, shards = 1 }
             """;
         await using var host = HostProcess.Start(output, HostProcess.Config(listeners));
+        await using var chain = new NodeChain(output); // ended first: successors share the first node's output pipes
         var http = (await host.WaitUntilReadyAsync()).Listener("http");
         var good = await File.ReadAllTextAsync(host.ConfigPath);
 
@@ -190,11 +190,11 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
     [Fact]
     public async Task A_successor_with_another_configuration_must_retire_removed_listeners_bind_new_ones_and_reconcile_shard_counts_without_loss()
     {
-        await using var chain = new NodeChain(output);
         await using var host = HostProcess.Start(output, HostProcess.Config("""
             web { endpoint = "127.0.0.1:0", handler = http-ok, shards = 2 }
             old { endpoint = "127.0.0.1:0", handler = echo, shards = 1 }
             """, "shard-runtime.shutdown.drain-timeout = 5s"));
+        await using var chain = new NodeChain(output); // ended first: successors share the first node's output pipes
         var before = await host.WaitUntilReadyAsync();
         var web = before.Listener("web");
         var old = before.Listener("old");

@@ -755,7 +755,8 @@ internal sealed class CoordinatorActor : UntypedActor
                 _s.Groups.Remove(GroupKey(listener.Settings, shard.Socket.EndPoint));
                 shard.Socket.Shared = true;
                 shard.Retiring = true;
-                shard.Actor.Tell(new ListenerProtocol.Retire(timeout, DrainQueue: false));
+                // Open connections finish on their own, or close gracefully at the deadline (FIN after what is queued).
+                shard.Actor.Tell(new ListenerProtocol.Retire(timeout, DrainQueue: false, Graceful: true));
             }
         }
         CheckDrained();

@@ -32,7 +32,12 @@ public static class Listener
     /// coordinator (<see cref="ReadyToClose"/>), which closes it and updates its model of the reuseport group in one
     /// step, so the model follows the kernel's order of closes, and answers <see cref="SocketClosed"/>.
     /// </summary>
-    public sealed record Retire(TimeSpan DrainTimeout, bool DrainQueue);
+    /// <param name="Graceful">
+    /// At the deadline, connections still open are closed gracefully first (as those of a retired handler generation:
+    /// FIN after what is queued) and only aborted once the listener's linger-timeout (and a second) has passed too.
+    /// Used when the node hands its sockets to a successor.
+    /// </param>
+    public sealed record Retire(TimeSpan DrainTimeout, bool DrainQueue, bool Graceful = false);
 
     /// <summary>
     /// Sender: a retiring shard, to the coordinator, once its accept queue is drained (or it must close anyway).

@@ -124,6 +124,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 TryFinish();
                 break;
             case Listener.Retire retire:
+                if (retire.Graceful) _socket.GracefulDeadline = true;
                 BeginRetire(retire.DrainTimeout, retire.DrainQueue);
                 break;
             case Listener.GenerationChanged changed:
@@ -328,7 +329,10 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         _socket.CloseRequested = true;
         Timers.Cancel("quiet-check");
         var queued = _socket.IsDisposed ? 0 : QueueLength();
-        if (queued > 0)
+        if (_socket.Shared)
+            _log.Info("Shard {Listener}/{Shard} lets go of socket inode {Inode}: the successor accepts on it ({Queued} queued connections are its)",
+                _settings.Name, ShardId, _socket.Inode, queued);
+        else if (queued > 0)
             _log.Warning("Shard {Listener}/{Shard} closing socket inode {Inode} with {Queued} connections still queued ({Why})",
                 _settings.Name, ShardId, _socket.Inode, queued, why);
         else
@@ -355,6 +359,18 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
     {
         if (_socket.DrainingQueue) CloseSocket("the drain deadline passed");
         var open = Context.GetChildren().Count();
+        if (_socket.GracefulDeadline && !_socket.GracefulCloseSent && open > 0)
+        {
+            _socket.GracefulCloseSent = true;
+            var grace = _settings.LingerTimeout + TimeSpan.FromSeconds(1);
+            _log.Info("Shard {Listener}/{Shard} drain deadline passed; closing {Open} connections gracefully (aborting what is left after {Grace})",
+                _settings.Name, ShardId, open, grace);
+            var close = new Connection.Connection.RetireGeneration(int.MaxValue, TimeSpan.Zero);
+            foreach (var child in Context.GetChildren()) child.Tell(close);
+            _socket.DrainDeadline = DateTime.UtcNow + grace;
+            ArmDrainDeadline();
+            return;
+        }
         _log.Warning("Shard {Listener}/{Shard} drain deadline passed; aborting {Open} connections", _settings.Name, ShardId, open);
         foreach (var child in Context.GetChildren())
             child.Tell(Connection.Connection.Abort.DrainDeadline);

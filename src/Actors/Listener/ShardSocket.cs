@@ -85,6 +85,12 @@ internal sealed class ShardSocket : IDisposable
     /// <summary>When a retiring shard aborts the connections it still has.</summary>
     public DateTime DrainDeadline { get; set; } = DateTime.MaxValue;
 
+    /// <summary>At the drain deadline, close connections gracefully first and abort only after the linger time (see <see cref="Listener.Retire"/>).</summary>
+    public bool GracefulDeadline { get; set; }
+
+    /// <summary>The graceful close was asked of every connection; the next deadline aborts.</summary>
+    public bool GracefulCloseSent { get; set; }
+
     /// <summary>A connection accepted when the listener was full, waiting for a slot (at most one per shard).</summary>
     public Socket? Parked { get; set; }
 

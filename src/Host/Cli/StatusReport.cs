@@ -11,8 +11,16 @@ internal static class StatusReport
     public static string Format(Coordinator.NodeStatus node)
     {
         var text = new StringBuilder();
+        var state = node.HandedOver ? ", HANDED OVER (draining)" : node.Draining ? ", DRAINING" : "";
         text.Append(CultureInfo.InvariantCulture,
-            $"node pid {node.ProcessId}, started {node.StartedAt:yyyy-MM-dd HH:mm:ss zzz}{(node.Draining ? ", DRAINING" : "")}\n");
+            $"node pid {node.ProcessId}, process generation {node.ProcessGeneration}, started {node.StartedAt:yyyy-MM-dd HH:mm:ss zzz}{state}\n");
+        if (node.Upgrade is { } upgrade)
+        {
+            var successor = upgrade.SuccessorProcessId is { } pid ? string.Create(CultureInfo.InvariantCulture, $" to successor pid {pid}") : "";
+            text.Append(CultureInfo.InvariantCulture, $"upgrade in progress{successor}: {upgrade.Phase} (since {upgrade.Since:HH:mm:ss})\n");
+        }
+        if (node.LastUpgradeFailure is { } upgradeFailure)
+            text.Append(CultureInfo.InvariantCulture, $"last upgrade {upgradeFailure}\n");
         if (node.Listeners.Count == 0)
         {
             text.Append("no listeners\n");

@@ -174,16 +174,16 @@ internal sealed class HostProcess : IAsyncDisposable
             if (!process.HasExited)
             {
                 Terminate();
-                using var cts = new CancellationTokenSource(StopTimeout);
+                // Not WaitForExitAsync: it also waits for the end of the output, which a successor (sharing the pipes) holds.
                 try
                 {
-                    await process.WaitForExitAsync(cts.Token);
+                    await WaitForProcessExitAsync(StopTimeout);
                 }
-                catch (OperationCanceledException)
+                catch (TimeoutException)
                 {
                     output.WriteLine($"node pid {process.Id} ignored SIGTERM for {StopTimeout.TotalSeconds}s; killing it");
                     process.Kill(entireProcessTree: true);
-                    await process.WaitForExitAsync(CancellationToken.None);
+                    await WaitForProcessExitAsync(StopTimeout);
                 }
             }
             output.WriteLine($"node pid {process.Id} exited with code {process.ExitCode} after {started.Elapsed.TotalSeconds:0.0}s");
