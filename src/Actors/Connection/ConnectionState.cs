@@ -85,6 +85,8 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
     public string ListenerName => Settings.Listener;
     public int ShardId { get; }
     public int HandlerGeneration => Lease.Generation.Number;
+
+    public bool IsDraining => GenerationRetired;
     public EndPoint? RemoteEndPoint => Finished ? null : Socket.RemoteEndPoint;
     public EndPoint? LocalEndPoint => Finished ? null : Socket.LocalEndPoint;
     public bool IsClosing => CloseRequested || AbortRequested || Finished;

@@ -126,6 +126,11 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
             case Listener.Retire retire:
                 if (retire.Graceful) _socket.GracefulDeadline = true;
                 BeginRetire(retire.DrainTimeout, retire.DrainQueue);
+                if (retire.Graceful)
+                {
+                    // The connections learn now that they drain (a protocol can end at its next boundary) and get the deadline.
+                    foreach (var child in Context.GetChildren()) child.Tell(DrainConnection());
+                }
                 break;
             case Listener.GenerationChanged changed:
                 var retireGeneration = new Connection.Connection.RetireGeneration(changed.Current, changed.DrainTimeout);
@@ -240,6 +245,15 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
             Connection.Connection.Props(accepted, id, ShardId, _connectionSettings, _handlers.Acquire(), _counters, _budget),
             Connection.Connection.ActorName(id));
         Context.Watch(child);
+        // Accepted while the shard hands its socket over: it drains from the start.
+        if (_socket.Retiring && _socket.GracefulDeadline) child.Tell(DrainConnection());
+    }
+
+    /// <summary>Ends a connection like a retired handler generation's: told it drains, closed gracefully at the shard's drain deadline.</summary>
+    private Connection.Connection.RetireGeneration DrainConnection()
+    {
+        var left = _socket.DrainDeadline - DateTime.UtcNow;
+        return new Connection.Connection.RetireGeneration(int.MaxValue, left > TimeSpan.Zero ? left : TimeSpan.Zero);
     }
 
     private void BeginRetire(TimeSpan drainTimeout, bool drainQueue)

@@ -23,6 +23,14 @@ public interface IConnectionContext
     /// </summary>
     int HandlerGeneration => 0;
 
+    /// <summary>
+    /// True once the node wants this connection to end: its handler generation was replaced by a reload, or the node
+    /// handed its sockets to a successor process. A protocol that can say so ends the connection at its next natural
+    /// boundary (HTTP: the next response carries <c>Connection: close</c>), so a busy client never races a close;
+    /// otherwise the connection is closed gracefully at the drain deadline.
+    /// </summary>
+    bool IsDraining => false;
+
     /// <summary>The peer's address.</summary>
     EndPoint? RemoteEndPoint { get; }
 

@@ -20,6 +20,7 @@ namespace ShardRuntime.Runtime.Handlers;
 /// <para>
 /// Connection. HTTP/1.1 keeps the connection open unless the request says <c>Connection: close</c>;
 /// HTTP/1.0 closes unless it says <c>Connection: keep-alive</c> (answered with <c>Connection: keep-alive</c>).
+/// A connection the node drains (<see cref="IConnectionContext.IsDraining"/>) closes after its next response.
 /// A closing response carries <c>Connection: close</c>, then the connection is closed gracefully and any
 /// bytes that follow are ignored. When the peer half-closes, the requests already complete have been answered;
 /// an incomplete one is dropped and the connection closed.
@@ -425,6 +426,8 @@ public sealed class HttpOkHandler : IConnectionHandler
 
     private void Complete(IConnectionContext context)
     {
+        // A draining connection says so on its next response and closes after it, so the client never races the close.
+        if (context.IsDraining) _persistence = Persistence.Close;
         var end = _persistence switch
         {
             Persistence.KeepAlive => KeepAliveEnd,

@@ -39,7 +39,7 @@ public sealed class HandoverSpecs(ITestOutputHelper output) : TestKit(output: ou
         using var client = new HandoverClient(TimeSpan.FromSeconds(10));
         var received = await client.ReceiveAsync(HandoffPath, CancellationToken.None);
 
-        // Every accepting socket, labelled; the web group's members in their kernel positions 0, 1, 2.
+        // Every accepting socket (in two batches of at most 3), labelled; the web group's members in their kernel positions 0, 1, 2.
         Assert.Equal(4, received.Count);
         Assert.Equal(1, client.PredecessorGeneration);
         var webLabels = received.Where(r => r.Label.Listener == "web").Select(r => r.Label).OrderBy(l => l.Position).ToList();
@@ -133,7 +133,7 @@ public sealed class HandoverSpecs(ITestOutputHelper output) : TestKit(output: ou
             shard-runtime {
               control.enabled = off
               listeners { {{listeners}} }
-              upgrade { enabled = {{(handoff ? "on" : "off")}}, socket-path = "{{HandoffPath}}" }
+              upgrade { enabled = {{(handoff ? "on" : "off")}}, socket-path = "{{HandoffPath}}", batch-size = 3 }
               shutdown.drain-timeout = 5s
             }
             """;

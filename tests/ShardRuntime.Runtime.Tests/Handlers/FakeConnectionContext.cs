@@ -27,6 +27,9 @@ internal sealed class FakeConnectionContext : IConnectionContext
 
     public bool IsClosing => CloseCount > 0 || AbortCount > 0;
 
+    /// <summary>What the node says of the connection: it should end at its next natural boundary.</summary>
+    public bool IsDraining { get; set; }
+
     public int CloseCount { get; private set; }
 
     public int AbortCount { get; private set; }

@@ -76,6 +76,24 @@ public sealed class HttpOkHandlerTests
         Assert.Equal(1, driver.Context.CloseCount);
     }
 
+    [Fact]
+    public void Http_ok_must_close_a_draining_connection_after_its_next_response_and_say_so()
+    {
+        var driver = NewDriver();
+        driver.Receive(Get);
+        AssertOk(Assert.Single(HttpResponse.ReadAll(driver.Context.Written)));
+        Assert.False(driver.Context.IsClosing);
+
+        // The node drains the connection (a reload replaced its generation, or the node handed its sockets over):
+        // the next response carries Connection: close, so a keep-alive client reconnects instead of racing a close.
+        driver.Context.IsDraining = true;
+        driver.Context.ClearWritten();
+        driver.Receive(Get);
+
+        AssertOk(Assert.Single(HttpResponse.ReadAll(driver.Context.Written)), closes: true);
+        Assert.Equal(1, driver.Context.CloseCount);
+    }
+
     [Theory]
     [InlineData("GET /index.html HTTP/1.1\r\nHost: localhost\r\nUser-Agent: test\r\nAccept: */*\r\n\r\n")]
     [InlineData("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")]
