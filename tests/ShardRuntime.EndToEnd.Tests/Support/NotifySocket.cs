@@ -33,9 +33,6 @@ internal sealed partial class NotifySocket : IDisposable
     /// <summary>The socket's path: the value of NOTIFY_SOCKET.</summary>
     public string Path { get; }
 
-    /// <summary>Every message read so far, in arrival order.</summary>
-    public IReadOnlyList<NotifyMessage> Received => received;
-
     /// <summary>A fresh socket in its own temp directory.</summary>
     public static NotifySocket Bind()
     {
@@ -79,7 +76,7 @@ internal sealed partial class NotifySocket : IDisposable
         }
     }
 
-    /// <summary>Reads every datagram already queued, without waiting.</summary>
+    /// <summary>Reads every datagram already queued, without waiting; returns every message read so far, in arrival order.</summary>
     public IReadOnlyList<NotifyMessage> ReadPending()
     {
         while (TryReceive() is { } message)
