@@ -10,9 +10,13 @@ internal static class HostCli
     /// <summary>The host's entry assembly, copied next to the tests by the project reference.</summary>
     public static string HostDll { get; } = FindHost();
 
-    public static ProcessStartInfo StartInfo(IEnumerable<string> args, string? workingDirectory = null)
+    /// <summary>
+    /// <c>dotnet shardruntime.dll &lt;args&gt;</c>; with a <paramref name="launcher"/> (a program and its arguments that
+    /// runs the command given after them, e.g. <c>systemd-socket-activate -l ...</c>), that program runs the same command.
+    /// </summary>
+    public static ProcessStartInfo StartInfo(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyList<string>? launcher = null)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(launcher is { Count: > 0 } ? launcher[0] : "dotnet")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -20,6 +24,12 @@ internal static class HostCli
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
         };
+        if (launcher is { Count: > 0 })
+        {
+            foreach (var word in launcher.Skip(1))
+                info.ArgumentList.Add(word);
+            info.ArgumentList.Add("dotnet");
+        }
         info.ArgumentList.Add(HostDll);
         foreach (var arg in args)
             info.ArgumentList.Add(arg);

@@ -39,6 +39,9 @@ internal sealed class HostProcess : IAsyncDisposable
 
     public bool HasExited => process.HasExited;
 
+    /// <summary>When the node's process exited (local time, as .NET saw it reaped); only once <see cref="HasExited"/>.</summary>
+    public DateTime ExitTime => process.ExitTime;
+
     /// <summary>Everything the node wrote so far (stdout and stderr, interleaved, the last <see cref="KeptLines"/> lines).</summary>
     public string Output
     {
@@ -65,9 +68,16 @@ internal sealed class HostProcess : IAsyncDisposable
 
     /// <summary>
     /// Writes <paramref name="configText"/> to a fresh temp directory and starts a node on it (null: no file is
-    /// written, the node is pointed at a path that does not exist).
+    /// written, the node is pointed at a path that does not exist, or one the test writes before the node reads it).
+    /// <paramref name="environment"/> adds variables to the node's environment; <paramref name="launcher"/> runs the
+    /// node's command line through another program (see <see cref="HostCli.StartInfo"/>), whose PID is then the one
+    /// signalled and awaited.
     /// </summary>
-    public static HostProcess Start(ITestOutputHelper output, string? configText)
+    public static HostProcess Start(
+        ITestOutputHelper output,
+        string? configText,
+        IReadOnlyDictionary<string, string>? environment = null,
+        IReadOnlyList<string>? launcher = null)
     {
         var directory = Directory.CreateTempSubdirectory("sr-e2e-");
         var configPath = Path.Combine(directory.FullName, "node.conf");
@@ -75,7 +85,9 @@ internal sealed class HostProcess : IAsyncDisposable
         if (configText is not null)
             File.WriteAllText(configPath, configText);
 
-        var info = HostCli.StartInfo(["run", "--config", configPath, "--control-socket", controlSocket], directory.FullName);
+        var info = HostCli.StartInfo(["run", "--config", configPath, "--control-socket", controlSocket], directory.FullName, launcher);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+            info.Environment[name] = value;
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var host = new HostProcess(output, directory, configPath, controlSocket, process);
         process.OutputDataReceived += (_, e) => host.Keep(e.Data);
@@ -85,7 +97,7 @@ internal sealed class HostProcess : IAsyncDisposable
         process.StandardInput.Close();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        output.WriteLine($"started node pid {process.Id} with {configPath}");
+        output.WriteLine($"started node pid {process.Id} with {configPath}{(launcher is { Count: > 0 } ? $" through {launcher[0]}" : "")}");
         return host;
     }
 

@@ -1,0 +1,236 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.RegularExpressions;
+using ShardRuntime.EndToEnd.Tests.Support;
+using Xunit.Abstractions;
+
+namespace ShardRuntime.EndToEnd.Tests;
+
+/// <summary>
+/// The node under systemd, with the real protocols and no systemd as PID 1: socket activation through
+/// <c>systemd-socket-activate</c> (it binds, waits for the first connection, then execs the node with LISTEN_FDS,
+/// LISTEN_PID and LISTEN_FDNAMES, keeping its PID), and sd_notify through a datagram socket of the test's own, read as
+/// systemd reads it (with each sender's credentials).
+/// </summary>
+public sealed partial class SystemdActivationSpecs(ITestOutputHelper output)
+{
+    private const string Activator = "/usr/bin/systemd-socket-activate";
+    private const int PortAttempts = 5;
+
+    private static readonly TimeSpan NotifyTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan UpgradeCliTimeout = TimeSpan.FromMinutes(2);
+
+    [SkippableFact]
+    public async Task A_socket_activated_node_must_adopt_the_inherited_socket_instead_of_binding_and_serve_the_connection_that_started_it()
+    {
+        var (host, endPoints, inodes) = await StartActivatedAsync(["http"]);
+        await using var node = host;
+        var http = endPoints[0];
+        await File.WriteAllTextAsync(host.ConfigPath, HostProcess.Config($$"""
+            http { endpoint = "{{http}}", handler = http-ok, shards = 1 }
+            """));
+
+        // The first connection makes systemd-socket-activate exec the node; it waits in the socket's queue meanwhile.
+        using var first = await Clients.ConnectAsync(http);
+        var status = await host.WaitUntilReadyAsync();
+
+        Assert.Equal(host.ProcessId, status.ProcessId); // exec: the activator's PID is the node's
+        var listener = status.Listener("http");
+        Assert.Equal(http, listener.Bound);
+        var shard = Assert.Single(listener.Shards);
+        // The node serves descriptor 3, the very socket the activator bound (same inode), and the kernel shows no other.
+        Assert.Equal(inodes[0], InodeOfDescriptor(host.ProcessId, 3));
+        Assert.Equal(inodes[0], shard.SocketInode);
+        Assert.Equal([inodes[0]], await KernelSockets.ListeningInodesAsync(http));
+        Assert.Contains($"Listener http adopts 1 inherited sockets on {http}", host.Output);
+
+        Assert.Equal("HTTP/1.1 200 OK", (await Clients.HttpGetAsync(first)).StatusLine);
+        using var later = await Clients.ConnectAsync(http);
+        Assert.Equal("HTTP/1.1 200 OK", (await Clients.HttpGetAsync(later)).StatusLine);
+    }
+
+    [SkippableFact]
+    public async Task An_inherited_socket_no_listener_wants_must_be_declined_and_a_listener_that_names_no_inherited_socket_must_bind_its_own()
+    {
+        var (host, endPoints, inodes) = await StartActivatedAsync(["http", "spare"]);
+        await using var node = host;
+        var (http, spare) = (endPoints[0], endPoints[1]);
+        // "other" is on port 0, where a listener adopts only an inherited socket of its own name: there is none.
+        await File.WriteAllTextAsync(host.ConfigPath, HostProcess.Config($$"""
+            http { endpoint = "{{http}}", handler = http-ok, shards = 1 }
+            other { endpoint = "127.0.0.1:0", handler = echo, shards = 1 }
+            """));
+
+        using var first = await Clients.ConnectAsync(http);
+        var status = await host.WaitUntilReadyAsync();
+
+        Assert.Equal(inodes[0], Assert.Single(status.Listener("http").Shards).SocketInode);
+        var other = status.Listener("other");
+        var otherInode = Assert.Single(other.Shards).SocketInode;
+        Assert.DoesNotContain(otherInode, inodes);
+        Assert.NotEqual(spare.Port, other.Bound.Port);
+        Assert.Equal([otherInode], await KernelSockets.ListeningInodesAsync(other.Bound));
+
+        // Declined: the node closed its descriptor, the only one left (the activator became the node), so the port closed.
+        Assert.Contains(host.Output.Split('\n'), line => line.Contains("is declined", StringComparison.Ordinal) && line.Contains($"spare#1 (Tcp {spare}", StringComparison.Ordinal));
+        Assert.Empty(await KernelSockets.ListeningInodesAsync(spare));
+
+        Assert.Equal("HTTP/1.1 200 OK", (await Clients.HttpGetAsync(first)).StatusLine);
+        using var echo = await Clients.ConnectAsync(other.Bound);
+        var payload = Encoding.ASCII.GetBytes("bound, not inherited\n");
+        Assert.Equal(payload, await Clients.EchoAsync(echo, payload));
+    }
+
+    [Fact]
+    public async Task A_node_must_notify_ready_its_successor_must_notify_its_main_pid_and_sigterm_must_notify_stopping()
+    {
+        using var notify = NotifySocket.Bind();
+        await using var chain = new NodeChain(output);
+        await using var host = HostProcess.Start(output, HostProcess.Config("""
+            http { endpoint = "127.0.0.1:0", handler = http-ok, shards = 1 }
+            """, "shard-runtime.shutdown.drain-timeout = 5s"), new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notify.Path });
+
+        var ready = await notify.WaitForAsync(m => m.Says("READY=1"), NotifyTimeout, "READY=1");
+        Assert.Equal(host.ProcessId, ready.SenderPid);
+        var http = (await host.WaitUntilReadyAsync()).Listener("http");
+        using (var client = await Clients.ConnectAsync(http.Bound))
+            Assert.Equal("HTTP/1.1 200 OK", (await Clients.HttpGetAsync(client)).StatusLine);
+
+        var upgrade = await HostCli.RunAsync(["upgrade", "--control-socket", host.ControlSocket], UpgradeCliTimeout);
+        Assert.True(upgrade.ExitCode == 0, $"{upgrade}\n{host.Output}");
+        var successor = await SuccessorStatusAsync(host);
+        chain.Track(successor.ProcessId);
+        Assert.Contains($"successor pid {successor.ProcessId.ToString(CultureInfo.InvariantCulture)} ", upgrade.StdOut);
+
+        // The successor is not systemd's main process: it says so itself (MAINPID=), which needs NotifyAccess=all.
+        var mainPid = await notify.WaitForAsync(
+            m => m.Says($"MAINPID={successor.ProcessId.ToString(CultureInfo.InvariantCulture)}"), NotifyTimeout, $"MAINPID={successor.ProcessId}");
+        Assert.Equal(successor.ProcessId, mainPid.SenderPid);
+        Assert.True(mainPid.Says("READY=1"), mainPid.ToString());
+
+        // The predecessor drains and exits 0 without telling systemd that the service stops.
+        Assert.Equal(0, await host.WaitForProcessExitAsync(HostProcess.StopTimeout));
+        Assert.DoesNotContain(notify.ReadPending(), m => m.Says("STOPPING=1"));
+        // Only reported: systemd must hear MAINPID= before the old main process exits, and nothing orders the two yet.
+        var margin = new DateTimeOffset(host.ExitTime) - mainPid.QueuedAt;
+        output.WriteLine($"MAINPID={successor.ProcessId} was queued {margin.TotalMilliseconds:0} ms before the predecessor exited");
+
+        Posix.Signal(successor.ProcessId, Posix.SigTerm);
+        var stopping = await notify.WaitForAsync(m => m.Says("STOPPING=1"), NotifyTimeout, "STOPPING=1");
+        Assert.Equal(successor.ProcessId, stopping.SenderPid);
+        Assert.True(await NodeChain.WaitUntilGoneAsync(successor.ProcessId, HostProcess.StopTimeout), $"the successor did not stop\n{host.Output}");
+        output.WriteLine($"notifications: {notify.Describe()}");
+    }
+
+    /// <summary>
+    /// Starts the node under systemd-socket-activate listening on one free loopback port per name (named in that order
+    /// by --fdname) and waits until the activator holds them as descriptors 3, 4, ... Returns the endpoints and the
+    /// sockets' inodes. A port taken by someone else between choosing it and the activator's bind makes the activator
+    /// exit: then it starts again on other ports.
+    /// </summary>
+    private async Task<(HostProcess Host, IReadOnlyList<IPEndPoint> EndPoints, IReadOnlyList<long> Inodes)> StartActivatedAsync(IReadOnlyList<string> names)
+    {
+        Skip.IfNot(File.Exists(Activator), $"needs {Activator} (Debian package systemd) to run the node socket-activated");
+        for (var attempt = 1; ; attempt++)
+        {
+            var endPoints = FreeLoopbackEndPoints(names.Count);
+            var launcher = new List<string> { Activator };
+            foreach (var endPoint in endPoints)
+                launcher.AddRange(["-l", endPoint.ToString()]);
+            launcher.Add($"--fdname={string.Join(':', names)}");
+            // The activator gives its command only TERM, PATH, USER, HOME and the variables named with -E.
+            if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DOTNET_ROOT")))
+                launcher.AddRange(["-E", "DOTNET_ROOT"]);
+
+            var host = HostProcess.Start(output, configText: null, launcher: launcher);
+            var inodes = await WaitUntilActivatorListensAsync(host, endPoints);
+            if (inodes is not null)
+                return (host, endPoints, inodes);
+            output.WriteLine($"attempt {attempt}: the activator exited before it listened on {string.Join(", ", endPoints)}");
+            var log = host.Output;
+            await host.DisposeAsync();
+            if (attempt == PortAttempts || !log.Contains("Address already in use", StringComparison.Ordinal))
+                throw new InvalidOperationException($"{Activator} did not listen on {string.Join(", ", endPoints)} (attempt {attempt}):\n{log}");
+        }
+    }
+
+    /// <summary>The activator's descriptors 3, 4, ... as inodes once each is the one socket listening on its endpoint; null when it exited.</summary>
+    private static async Task<IReadOnlyList<long>?> WaitUntilActivatorListensAsync(HostProcess host, IReadOnlyList<IPEndPoint> endPoints)
+    {
+        var timeout = TimeSpan.FromSeconds(30);
+        var stopwatch = Stopwatch.StartNew();
+        while (!host.HasExited)
+        {
+            var inodes = new List<long>();
+            foreach (var (endPoint, i) in endPoints.Select((e, i) => (e, i)))
+            {
+                var inode = InodeOfDescriptor(host.ProcessId, 3 + i);
+                if (inode is not null && (await KernelSockets.ListeningInodesAsync(endPoint)).SequenceEqual([inode.Value]))
+                    inodes.Add(inode.Value);
+            }
+            if (inodes.Count == endPoints.Count)
+                return inodes;
+            if (stopwatch.Elapsed > timeout)
+                throw new TimeoutException($"{Activator} did not listen on {string.Join(", ", endPoints)} within {timeout.TotalSeconds}s\n{host.Output}");
+            await Task.Delay(50);
+        }
+        return null;
+    }
+
+    /// <summary>Distinct loopback ports that were free a moment ago (each bound at once to port 0, then released).</summary>
+    private static List<IPEndPoint> FreeLoopbackEndPoints(int count)
+    {
+        var probes = Enumerable.Range(0, count).Select(_ => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)).ToList();
+        try
+        {
+            foreach (var probe in probes)
+                probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            return probes.Select(p => (IPEndPoint)p.LocalEndPoint!).ToList();
+        }
+        finally
+        {
+            foreach (var probe in probes)
+                probe.Dispose();
+        }
+    }
+
+    /// <summary>The inode of the socket <c>/proc/&lt;pid&gt;/fd/&lt;fd&gt;</c> points to (<c>socket:[inode]</c>); null when it is no socket.</summary>
+    private static long? InodeOfDescriptor(int pid, int fd)
+    {
+        string? target;
+        try
+        {
+            target = new FileInfo($"/proc/{pid}/fd/{fd}").LinkTarget;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        var match = target is null ? null : SocketLink().Match(target);
+        return match is { Success: true } ? long.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : null;
+    }
+
+    /// <summary>
+    /// <c>status --json</c> once the successor answers on the control socket (it renames its socket over the
+    /// predecessor's right after the handover, so a status asked at once may still reach the draining predecessor).
+    /// </summary>
+    private static async Task<NodeStatus> SuccessorStatusAsync(HostProcess host)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        while (true)
+        {
+            var status = await host.StatusAsync();
+            if (status.ProcessId != host.ProcessId && !status.HandedOver)
+                return status;
+            if (stopwatch.Elapsed > TimeSpan.FromSeconds(30))
+                throw new TimeoutException($"the successor did not answer on the control socket within 30s: {status}\n{host.Output}");
+            await Task.Delay(50);
+        }
+    }
+
+    [GeneratedRegex(@"^socket:\[(\d+)\]$")]
+    private static partial Regex SocketLink();
+}
