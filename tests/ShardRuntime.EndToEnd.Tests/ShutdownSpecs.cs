@@ -35,6 +35,15 @@ public sealed class ShutdownSpecs(ITestOutputHelper output)
         Assert.Equal(during, await Clients.EchoAsync(client, during));
         Assert.False(host.HasExited, "the node exited while a connection was still open");
 
+        // Well past the 2 s after which System.CommandLine would end a process on SIGTERM by default: the drain holds.
+        while (stopwatch.Elapsed < TimeSpan.FromSeconds(3.5))
+        {
+            Assert.False(host.HasExited, $"the node exited {stopwatch.ElapsedMilliseconds} ms after SIGTERM with a connection still open");
+            await Task.Delay(100);
+        }
+        var later = Encoding.ASCII.GetBytes("still draining\n");
+        Assert.Equal(later, await Clients.EchoAsync(client, later));
+
         client.Shutdown(SocketShutdown.Both);
         client.Close();
         stopwatch.Restart();

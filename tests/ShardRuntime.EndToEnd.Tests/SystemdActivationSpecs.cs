@@ -50,6 +50,18 @@ public sealed partial class SystemdActivationSpecs(ITestOutputHelper output)
         Assert.Equal("HTTP/1.1 200 OK", (await Clients.HttpGetAsync(first)).StatusLine);
         using var later = await Clients.ConnectAsync(http);
         Assert.Equal("HTTP/1.1 200 OK", (await Clients.HttpGetAsync(later)).StatusLine);
+
+        // A reload that would replace the listener's socket is refused: a socket systemd holds would listen on with
+        // nobody accepting. The node serves on, on the same socket.
+        await File.WriteAllTextAsync(host.ConfigPath, HostProcess.Config($$"""
+            http { endpoint = "{{http}}", handler = echo, shards = 1 }
+            """));
+        var reload = await host.RunCliAsync("reload");
+        Assert.Equal(1, reload.ExitCode);
+        Assert.Contains("systemd holds", reload.StdErr);
+        Assert.Equal(inodes[0], Assert.Single((await host.StatusAsync()).Listener("http").Shards).SocketInode);
+        using var after = await Clients.ConnectAsync(http);
+        Assert.Equal("HTTP/1.1 200 OK", (await Clients.HttpGetAsync(after)).StatusLine);
     }
 
     [SkippableFact]
@@ -105,18 +117,19 @@ public sealed partial class SystemdActivationSpecs(ITestOutputHelper output)
         chain.Track(successor.ProcessId);
         Assert.Contains($"successor pid {successor.ProcessId.ToString(CultureInfo.InvariantCulture)} ", upgrade.StdOut);
 
-        // The successor is not systemd's main process: it says so itself (MAINPID=), which needs NotifyAccess=all.
-        var mainPid = await notify.WaitForAsync(
+        // The old node, still the main process, names its successor (MAINPID=) before it lets go of the sockets, so
+        // systemd never sees its main process exit without one; the successor confirms once it took over (READY=1).
+        var named = await notify.WaitForAsync(
             m => m.Says($"MAINPID={successor.ProcessId.ToString(CultureInfo.InvariantCulture)}"), NotifyTimeout, $"MAINPID={successor.ProcessId}");
-        Assert.Equal(successor.ProcessId, mainPid.SenderPid);
-        Assert.True(mainPid.Says("READY=1"), mainPid.ToString());
+        Assert.Equal(host.ProcessId, named.SenderPid);
+        var confirmed = await notify.WaitForAsync(
+            m => m.SenderPid == successor.ProcessId && m.Says("READY=1"), NotifyTimeout, $"READY=1 from {successor.ProcessId}");
+        Assert.True(confirmed.Says($"MAINPID={successor.ProcessId.ToString(CultureInfo.InvariantCulture)}"), confirmed.ToString());
 
-        // The predecessor drains and exits 0 without telling systemd that the service stops.
+        // The predecessor drains and exits 0 without telling systemd that the service stops; it named its successor first.
         Assert.Equal(0, await host.WaitForProcessExitAsync(HostProcess.StopTimeout));
         Assert.DoesNotContain(notify.ReadPending(), m => m.Says("STOPPING=1"));
-        // Only reported: systemd must hear MAINPID= before the old main process exits, and nothing orders the two yet.
-        var margin = new DateTimeOffset(host.ExitTime) - mainPid.QueuedAt;
-        output.WriteLine($"MAINPID={successor.ProcessId} was queued {margin.TotalMilliseconds:0} ms before the predecessor exited");
+        Assert.True(named.QueuedAt < new DateTimeOffset(host.ExitTime), $"MAINPID= came at {named.QueuedAt:O}, the predecessor exited at {host.ExitTime:O}");
 
         Posix.Signal(successor.ProcessId, Posix.SigTerm);
         var stopping = await notify.WaitForAsync(m => m.Says("STOPPING=1"), NotifyTimeout, "STOPPING=1");

@@ -44,7 +44,7 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         {
             var upgrade = await HostCli.RunAsync(["upgrade", "--control-socket", host.ControlSocket], UpgradeCliTimeout);
             Assert.True(upgrade.ExitCode == 0, $"{upgrade}\n{host.Output}");
-            var successor = int.Parse(upgrade.StdOut.Split("successor pid ")[1].Split(' ')[0], CultureInfo.InvariantCulture);
+            var successor = SuccessorOf(upgrade);
             chain.Track(successor);
             Assert.Contains($"process generation {generation}", upgrade.StdOut);
 
@@ -130,7 +130,8 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         // It serves on through the churn; and a later upgrade works.
         var upgrade = await HostCli.RunAsync(["upgrade", "--control-socket", host.ControlSocket], UpgradeCliTimeout);
         Assert.True(upgrade.ExitCode == 0, $"{upgrade}\n{host.Output}");
-        chain.Track((await host.StatusAsync()).ProcessId);
+        chain.Track(SuccessorOf(upgrade));
+        Assert.Equal(SuccessorOf(upgrade), (await host.StatusAsync()).ProcessId); // upgrade returns once the CLI reaches the successor
 
         await stop.CancelAsync();
         var total = (await load).Total;
@@ -184,8 +185,9 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         await File.WriteAllTextAsync(host.ConfigPath, good);
         var upgrade = await HostCli.RunAsync(["upgrade", "--control-socket", host.ControlSocket], UpgradeCliTimeout);
         Assert.True(upgrade.ExitCode == 0, $"{upgrade}\n{host.Output}");
+        chain.Track(SuccessorOf(upgrade));
         var successor = await host.StatusAsync();
-        chain.Track(successor.ProcessId);
+        Assert.Equal(SuccessorOf(upgrade), successor.ProcessId);
         Assert.Equal(2, successor.ProcessGeneration);
     }
 
@@ -194,11 +196,13 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
     {
         await using var host = HostProcess.Start(output, HostProcess.Config("""
             web { endpoint = "127.0.0.1:0", handler = http-ok, shards = 2 }
+            wide { endpoint = "127.0.0.1:0", handler = http-ok, shards = 3 }
             old { endpoint = "127.0.0.1:0", handler = echo, shards = 1 }
             """, "shard-runtime.shutdown.drain-timeout = 5s"));
         await using var chain = new NodeChain(output); // ended first: successors share the first node's output pipes
         var before = await host.WaitUntilReadyAsync();
         var web = before.Listener("web");
+        var wide = before.Listener("wide");
         var old = before.Listener("old");
         var webInodes = web.Shards.Select(s => s.SocketInode).ToHashSet();
 
@@ -214,16 +218,29 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
             Timeout = TimeSpan.FromSeconds(15),
         }, cancellationToken: stop.Token);
 
-        // The new release's configuration: web gets a third shard, old is gone, fresh is new.
+        var wideLoad = LoadRun.RunAsync(new LoadOptions
+        {
+            Target = wide.Bound,
+            Mode = LoadMode.Churn,
+            Protocol = LoadProtocol.Http,
+            Rate = 150,
+            MaxInFlight = 300,
+            Duration = TimeSpan.FromMinutes(5),
+            Timeout = TimeSpan.FromSeconds(15),
+        }, cancellationToken: stop.Token);
+
+        // The new release's configuration: web gets a third shard, wide keeps one of its three, old is gone, fresh is new.
         await File.WriteAllTextAsync(host.ConfigPath, HostProcess.Config("""
             web { endpoint = "127.0.0.1:0", handler = http-ok, shards = 3 }
+            wide { endpoint = "127.0.0.1:0", handler = http-ok, shards = 1 }
             fresh { endpoint = "127.0.0.1:0", handler = echo, shards = 1 }
             """, "shard-runtime.shutdown.drain-timeout = 5s"));
         var upgrade = await HostCli.RunAsync(["upgrade", "--control-socket", host.ControlSocket], UpgradeCliTimeout);
         Assert.True(upgrade.ExitCode == 0, $"{upgrade}\n{host.Output}");
         Assert.Contains("1 declined", upgrade.StdOut);
+        chain.Track(SuccessorOf(upgrade));
         var after = await host.StatusAsync();
-        chain.Track(after.ProcessId);
+        Assert.Equal(SuccessorOf(upgrade), after.ProcessId);
 
         var newWeb = after.Listener("web");
         Assert.Equal(web.Bound, newWeb.Bound);
@@ -237,12 +254,20 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         Assert.True(await NodeChain.WaitUntilGoneAsync(host.ProcessId, HostProcess.StopTimeout + HostProcess.StopTimeout), host.Output);
         Assert.Empty(await KernelSockets.ListeningInodesAsync(old.Bound));
 
+        // wide retired two of its adopted sockets (steered away from, queues drained) once the old process let go.
+        var wideInodes = wide.Shards.Select(s => s.SocketInode).ToHashSet();
+        var kept = await KernelSockets.WaitForListeningCountAsync(wide.Bound, 1, TimeSpan.FromSeconds(60));
+        Assert.Contains(kept.Single(), wideInodes);
+
         await stop.CancelAsync();
-        var total = (await load).Total;
-        output.WriteLine($"{total.Attempts} attempts: {total.Succeeded} succeeded, {total.Refused} refused, {total.Reset} reset, " +
-                         $"{total.Closed} closed, {total.TimedOut} timed out, {total.WrongReply} wrong, {total.OtherError} other");
-        Assert.True(total.Succeeded > 100, $"only {total.Succeeded} requests succeeded");
-        Assert.Equal(0, total.Refused + total.Reset + total.Closed + total.TimedOut + total.WrongReply + total.OtherError);
+        foreach (var (name, run) in new[] { ("web", load), ("wide", wideLoad) })
+        {
+            var total = (await run).Total;
+            output.WriteLine($"{name}: {total.Attempts} attempts: {total.Succeeded} succeeded, {total.Refused} refused, {total.Reset} reset, " +
+                             $"{total.Closed} closed, {total.TimedOut} timed out, {total.WrongReply} wrong, {total.OtherError} other");
+            Assert.True(total.Succeeded > 100, $"{name}: only {total.Succeeded} requests succeeded");
+            Assert.Equal(0, total.Refused + total.Reset + total.Closed + total.TimedOut + total.WrongReply + total.OtherError);
+        }
     }
 
     [SkippableFact]
@@ -276,6 +301,10 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         Assert.Equal(host.ProcessId, status.ProcessId);
         Assert.Equal(http.Shards.Single().SocketInode, (await KernelSockets.ListeningInodesAsync(http.Bound)).Single());
     }
+
+    /// <summary>The successor's pid from the output of <c>upgrade</c>.</summary>
+    private static int SuccessorOf(CliResult upgrade) =>
+        int.Parse(upgrade.StdOut.Split("successor pid ")[1].Split(' ')[0], CultureInfo.InvariantCulture);
 
     private static string HandoffSocketOf(HostProcess host) =>
         Path.Combine(Path.GetDirectoryName(host.ControlSocket)!, "control-handoff.sock");

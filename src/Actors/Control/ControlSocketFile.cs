@@ -12,6 +12,7 @@ internal static partial class ControlSocketFile
     private const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const UnixFileMode SocketMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const int Backlog = 64;
+    private static int _replacements;
 
     /// <summary>A bound, listening control socket and the kernel inode of its file (0 when unknown).</summary>
     public sealed record Bound(Socket Socket, string Path, ulong Inode);
@@ -49,7 +50,8 @@ internal static partial class ControlSocketFile
             {
                 if (existing.Kind == FileKind.Other)
                     throw new ControlBindException($"{path} exists and is not a socket; it is not replaced");
-                var fresh = $"{fullPath}.{Environment.ProcessId}.new";
+                // A short temporary name in the same directory (rename(2) is atomic only within one file system).
+                var fresh = System.IO.Path.Combine(directory, $".sr{Environment.ProcessId}.{Interlocked.Increment(ref _replacements)}");
                 File.Delete(fresh);
                 var replacing = BindAt(fresh);
                 try

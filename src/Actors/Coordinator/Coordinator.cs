@@ -90,6 +90,17 @@ public static class Coordinator
         private StandDown() { }
     }
 
+    /// <summary>
+    /// Sender: the host of a successor, once its predecessor released the sockets (or is gone). Until then the successor
+    /// leaves the shared reuseport groups as the predecessor set them (no steering, no retiring of adopted sockets,
+    /// which the predecessor still holds); now it steers them and retires adopted sockets beyond its shard counts. No reply.
+    /// </summary>
+    public sealed class TakeoverCompleted : ICommand
+    {
+        public static readonly TakeoverCompleted Instance = new();
+        private TakeoverCompleted() { }
+    }
+
     /// <summary>Sender: the handoff actor. A successor (pid as seen here) asks for the sockets. Reply: <see cref="HandoverSockets"/> or <see cref="CommandFailed"/>.</summary>
     internal sealed record BeginHandover(int PeerProcessId) : ICommand;
 

@@ -197,6 +197,9 @@ internal sealed class CoordinatorActor : UntypedActor
             case Coordinator.GetInheritance:
                 Sender.Tell(new Coordinator.Inheritance(_s.Adopted.ToList(), _s.Declined.ToList()));
                 break;
+            case Coordinator.TakeoverCompleted:
+                CompleteTakeover();
+                break;
             case Coordinator.StandDown:
                 Release("the predecessor abandoned the handover and serves on; this successor stands down", []);
                 break;
@@ -254,6 +257,13 @@ internal sealed class CoordinatorActor : UntypedActor
         var shared = desired.Where(l => l.EndPoint.Port != 0).GroupBy(l => Coordinator.Describe(l.EndPoint, l.Protocol)).FirstOrDefault(g => g.Count() > 1);
         if (shared is not null)
             return $"listeners {string.Join(" and ", shared.Select(l => $"'{l.Name}'"))} are both declared on {shared.Key}";
+        var kept = desired.Select(l => l.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var gone in _s.Listeners.Values.Where(l => !kept.Contains(l.Name)))
+        {
+            if (gone.Shards.Values.FirstOrDefault(s => s.Socket.Pinned && !s.Retiring) is { } pinned)
+                return $"listener '{gone.Name}' serves socket inode {pinned.Socket.Inode}, which systemd holds and would keep listening with nobody accepting; " +
+                       "removing it needs `shardruntime upgrade` or a restart (and the socket taken out of the .socket unit)";
+        }
         foreach (var settings in desired)
         {
             if (settings.HandlerAssembly is null && !_handlers.TryGet(settings.Handler, out _))
@@ -276,10 +286,23 @@ internal sealed class CoordinatorActor : UntypedActor
             // Anything but the shard count changed: a new set of sockets replaces the old one. On the same endpoint
             // the new sockets join the old ones' reuseport group, so the port never stops accepting.
             var replace = existing is null || existing.Settings with { Shards = settings.Shards } != settings;
+            if (replace && existing is not null && existing.Shards.Values.FirstOrDefault(s => s.Socket.Pinned && !s.Retiring) is { } pinned)
+            {
+                Undo();
+                return $"listener '{settings.Name}' serves socket inode {pinned.Socket.Inode}, which systemd holds and would keep listening with nobody accepting; " +
+                       "a change other than its shard count needs `shardruntime upgrade` (the successor adopts the socket) or a restart";
+            }
             var keepPort = existing is not null && existing.Settings.EndPoint.Equals(settings.EndPoint) ? existing.BoundEndPoint : null;
             // Sockets inherited from a predecessor (or systemd) are adopted instead of bound; only the rest is bound.
             var adopted = replace ? Adopt(settings) : [];
             if (adopted.Count > 0) keepPort = adopted[0].Label.EndPoint;
+            if (adopted.Count > 0 && settings.EffectiveShards > adopted.Count && !SocketOptionsNative.GetReusePort(adopted[0].Socket))
+            {
+                foreach (var (socket, _) in adopted) socket.Dispose();
+                Undo();
+                return $"listener '{settings.Name}': the inherited socket on {adopted[0].Label.EndPoint} has no SO_REUSEPORT, so no other socket can " +
+                       $"join it for {settings.EffectiveShards} shards; set ReusePort=yes in its systemd .socket unit, or shards = {adopted.Count}";
+            }
             var count = replace ? Math.Max(0, settings.EffectiveShards - adopted.Count) : Math.Max(0, settings.EffectiveShards - existing!.ActiveCount);
             HandlerRegistry? handlers = null;
             if (replace)
@@ -321,10 +344,15 @@ internal sealed class CoordinatorActor : UntypedActor
                 _s.Listeners[settings.Name] = listener;
                 // Adopted sockets are group members already, in their positions; the ones bound here listen() after them.
                 StartShards(listener, adopted.Select(a => (a.Socket, (int?)a.Label.ShardIndex)).Concat(sockets.Select(b => (b, (int?)null))).ToList());
+                foreach (var shard in listener.Shards.Values)
+                    shard.Socket.Pinned = adopted.Any(a => a.Label.Pinned && ReferenceEquals(a.Socket, shard.Socket.Socket));
                 if (adopted.Count > settings.EffectiveShards)
                 {
-                    _log.Info("Listener {Listener} inherited {Adopted} sockets but is configured for {Shards}; retiring the rest", settings.Name, adopted.Count, settings.EffectiveShards);
-                    RetireShards(listener, listener.ActiveCount - settings.EffectiveShards);
+                    _log.Info("Listener {Listener} inherited {Adopted} sockets but is configured for {Shards}; retiring the rest{When}",
+                        settings.Name, adopted.Count, settings.EffectiveShards, _s.TakingOver ? " once the predecessor released them" : "");
+                    // While the predecessor still holds them, closing our copy would not take them out of the group.
+                    if (_s.TakingOver) _s.RetireAfterTakeover.Add(settings.Name);
+                    else RetireShards(listener, listener.ActiveCount - settings.EffectiveShards);
                 }
                 if (existing is not null)
                 {
@@ -472,10 +500,29 @@ internal sealed class CoordinatorActor : UntypedActor
         return group;
     }
 
+    private void CompleteTakeover()
+    {
+        if (!_s.TakingOver) return;
+        _s.TakingOver = false;
+        foreach (var listener in _s.Listeners.Values.OrderBy(l => l.Name, StringComparer.Ordinal))
+        {
+            if (_s.RetireAfterTakeover.Contains(listener.Name))
+                RetireShards(listener, listener.ActiveCount - listener.Desired);
+            else if (listener.BoundEndPoint is not null)
+                Steer(listener.Settings, GroupKey(listener.Settings, listener.BoundEndPoint));
+        }
+        _s.RetireAfterTakeover.Clear();
+    }
+
     /// <summary>Makes the kernel steer the group's new connections to its accepting members. False when it could not.</summary>
     private bool Steer(ListenerSettings settings, string key)
     {
+        // The predecessor still holds the groups (and their program) until it released them.
+        if (_s.TakingOver) return true;
         if (!_s.Groups.TryGetValue(key, out var group) || group.Count == 0) return true;
+        // One member: every connection goes to it anyway (and a socket without SO_REUSEPORT, such as one systemd made
+        // without ReusePort=yes, takes no program).
+        if (group.Count == 1 && group.Accepting.Count == 1) return true;
         // Every member retiring (shutdown, a removed listener): nothing to steer to; the drains finish on their own.
         if (group.Accepting.Count == 0) return true;
         try
@@ -508,7 +555,9 @@ internal sealed class CoordinatorActor : UntypedActor
     /// </summary>
     private void RetireShards(ListenerState listener, int count)
     {
-        var retiring = listener.Shards.Values.Where(s => !s.Retiring).OrderByDescending(s => s.Socket.ShardId).Take(Math.Max(0, count)).ToList();
+        // A pinned socket (systemd holds it too) never retires while the node runs: it would listen on with nobody accepting.
+        var retiring = listener.Shards.Values.Where(s => !s.Retiring && (!s.Socket.Pinned || _s.Draining))
+            .OrderByDescending(s => s.Socket.ShardId).Take(Math.Max(0, count)).ToList();
         if (retiring.Count == 0) return;
         var steered = new HashSet<ShardState>();
         foreach (var shard in retiring)
@@ -702,7 +751,8 @@ internal sealed class CoordinatorActor : UntypedActor
                 var position = _s.Groups.TryGetValue(GroupKey(listener.Settings, shard.Socket.EndPoint), out var group) && group.Members.Contains(shard.Socket.Socket)
                     ? group.PositionOf(shard.Socket.Socket)
                     : -1;
-                sockets.Add((shard.Socket.Socket, new HandoverSocketLabel(listener.Name, shard.Socket.EndPoint, listener.Settings.Protocol, shard.Socket.ShardId, shard.Socket.Inode, position)));
+                sockets.Add((shard.Socket.Socket, new HandoverSocketLabel(
+                    listener.Name, shard.Socket.EndPoint, listener.Settings.Protocol, shard.Socket.ShardId, shard.Socket.Inode, position, shard.Socket.Pinned)));
             }
         }
         _log.Info("Handover: passing {Count} listening sockets to successor pid {Peer}", sockets.Count, begin.PeerProcessId);
@@ -712,6 +762,17 @@ internal sealed class CoordinatorActor : UntypedActor
     private void OnHandoverFinished(Coordinator.HandoverFinished finished)
     {
         var upgrade = _s.Upgrade;
+        // Only the attempt that runs ends: a report about another peer (one refused meanwhile) changes nothing.
+        if (upgrade?.SuccessorProcessId is { } expected && finished.PeerProcessId is { } peer && peer != expected)
+        {
+            _log.Debug("Handover report about pid {Peer} ignored: the upgrade in progress is with pid {Expected}", peer, expected);
+            return;
+        }
+        if (upgrade is null && !finished.Outcome.IsCompleted)
+        {
+            _log.Debug("Handover report about pid {Peer} ignored: no upgrade in progress", finished.PeerProcessId);
+            return;
+        }
         _s.Upgrade = null;
         var outcome = finished.Outcome;
         var pid = finished.PeerProcessId ?? upgrade?.SuccessorProcessId ?? 0;
@@ -724,6 +785,11 @@ internal sealed class CoordinatorActor : UntypedActor
         }
         var reason = outcome.Reason ?? outcome.Result.ToString();
         _s.LastUpgradeFailure = $"rolled back: {reason}";
+        // A successor may have attached its own steering program to the groups (they are the same kernel groups): put ours back.
+        foreach (var listener in _s.Listeners.Values)
+        {
+            if (listener.BoundEndPoint is not null) Steer(listener.Settings, GroupKey(listener.Settings, listener.BoundEndPoint));
+        }
         _log.Warning("Upgrade rolled back, node {ProcessId} serves on: {Reason}", Environment.ProcessId, reason);
         upgrade?.Requester?.Tell(new Coordinator.CommandFailed(Coordinator.Upgrade.Instance, $"upgrade rolled back, node {Environment.ProcessId} serves on: {reason}"));
     }

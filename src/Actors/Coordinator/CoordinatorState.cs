@@ -40,6 +40,15 @@ internal sealed class CoordinatorState(UpgradeOptions upgrade)
     public readonly List<long> Adopted = new();
     public readonly List<long> Declined = new();
 
+    /// <summary>
+    /// This node took sockets from a predecessor that has not released them yet: it changes nothing in the shared
+    /// reuseport groups (no steering program, no retiring of an adopted socket) until <see cref="Coordinator.TakeoverCompleted"/>.
+    /// </summary>
+    public bool TakingOver = upgrade.DeferSocketFiles && upgrade.Inherited.Count > 0;
+
+    /// <summary>Listeners that adopted more sockets than they want; the surplus retires once the take-over completed.</summary>
+    public readonly List<string> RetireAfterTakeover = new();
+
     /// <summary>The upgrade in progress (this node handing its sockets to a successor), or null.</summary>
     public UpgradeInProgress? Upgrade;
 

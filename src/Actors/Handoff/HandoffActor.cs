@@ -6,6 +6,7 @@ using ShardRuntime.Actors.Control;
 using ShardRuntime.Actors.Coordinator;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Handover;
+using ShardRuntime.Runtime.Inheritance;
 using ShardRuntime.Runtime.Sockets;
 using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
 
@@ -91,6 +92,23 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    /// <summary>
+    /// Never restarts: a restart would close the handoff socket and forget the attempt in progress (whose outcome the
+    /// coordinator waits for). A failure in a handler is logged and the actor carries on with its state.
+    /// </summary>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        try
+        {
+            return base.AroundReceive(receive, message);
+        }
+        catch (Exception e)
+        {
+            _log.Error(e, "Handoff actor failed on {Message}; it carries on", message.GetType().Name);
+            return true;
+        }
+    }
+
     protected override void PreStart()
     {
         if (!_options.DeferSocketFiles) Bind(replace: false);
@@ -160,14 +178,24 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
     {
         if (granted.Answer is not CoordinatorProtocol.HandoverSockets sockets)
         {
+            var refused = _session;
             var reason = granted.Answer switch
             {
                 CoordinatorProtocol.CommandFailed failed => failed.Reason,
-                Status.Failure failure => $"the coordinator did not answer: {failure.Cause.Message}",
+                Status.Failure failure => $"the coordinator did not answer in time: {failure.Cause.Message}",
                 var other => $"unexpected answer {other.GetType().Name}",
             };
             _session = null;
-            Refuse(granted.Peer, reason);
+            refused?.Cancel.Dispose();
+            Refuse(granted.Peer, refused?.Why ?? reason);
+            // An attempt ends here if the coordinator may have begun it (no answer in time), if it was this node's own
+            // successor, or if this side had already ended it (abort, exit): report it, or the upgrade would hang.
+            var ownSuccessor = _successor is { } spawned && SafeId(spawned) == granted.ProcessId;
+            if (granted.Answer is Status.Failure || ownSuccessor || refused?.Why is not null)
+            {
+                if (ownSuccessor) _successor = null;
+                Report(granted.ProcessId, RolledBack(refused?.Why ?? reason));
+            }
             return;
         }
 
@@ -178,7 +206,17 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
         var session = _session!;
         var readyTimeout = _deadline - DateTime.UtcNow;
         if (readyTimeout < TimeSpan.FromMilliseconds(1)) readyTimeout = TimeSpan.FromMilliseconds(1);
-        var server = new HandoverServer(_settings.BatchSize, _settings.StepTimeout) { ProcessGeneration = sockets.ProcessGeneration };
+        var server = new HandoverServer(_settings.BatchSize, _settings.StepTimeout)
+        {
+            ProcessGeneration = sockets.ProcessGeneration,
+            // Under systemd this node is the main process: it names its successor before it lets go, so systemd never
+            // sees the main process exit without one (the successor confirms once it took over).
+            OnReady = pid =>
+            {
+                session.NamedSuccessor = true;
+                SystemdNotify.TryNotify($"MAINPID={pid}");
+            },
+        };
         server.ServeAsync(granted.Peer, sockets.Sockets, readyTimeout, session.Cancel.Token)
             .PipeTo(Self, success: outcome => new SessionEnded(session, outcome),
                 failure: e => new SessionEnded(session, new HandoverOutcome(HandoverResult.RolledBack, null, 0, $"the handover failed: {e.GetBaseException().Message}")));
@@ -191,6 +229,9 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
         var outcome = ended.Outcome;
         if (!outcome.IsCompleted && ended.Session.Why is { } why)
             outcome = outcome with { Reason = why };
+        if (!outcome.IsCompleted && ended.Session.NamedSuccessor)
+            SystemdNotify.TryNotify($"MAINPID={Environment.ProcessId}"); // the successor was named, then the commit failed
+        ended.Session.Cancel.Dispose();
         if (outcome.IsCompleted)
             _log.Info("Handover to pid {Peer} completed: {Count} sockets passed, {Declined} declined", ended.Session.ProcessId, outcome.SocketsPassed, outcome.Declined.Count);
         Report(ended.Session.ProcessId, outcome);
@@ -277,6 +318,7 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
 
     private void Report(int? pid, HandoverOutcome outcome)
     {
+        // (A successor still running is no longer watched: the Process object goes; the kernel process is not touched.)
         Timers.Cancel(nameof(AttemptTimedOut));
         _deadline = default;
         _coordinator.Tell(new CoordinatorProtocol.HandoverFinished(pid, outcome));
@@ -324,6 +366,9 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
 
         /// <summary>Why this side ended it (timeout, abort, the successor exited), to report instead of the protocol's view.</summary>
         public string? Why { get; set; }
+
+        /// <summary>systemd was told the successor is the main process (set from the handover's thread).</summary>
+        public volatile bool NamedSuccessor;
     }
 
     private sealed record SocketBound(ControlSocketFile.Bound Bound);

@@ -61,6 +61,9 @@ internal sealed class ShardSocket : IDisposable
     /// </summary>
     public bool Shared { get; set; }
 
+    /// <summary>Another process that never lets go holds this socket (systemd): it is never retired while the node runs.</summary>
+    public bool Pinned { get; set; }
+
     /// <summary>The shard actor told of accept completions.</summary>
     public IActorRef? Owner { get; set; }
 
@@ -186,13 +189,24 @@ internal sealed class ShardSocket : IDisposable
         {
             if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         }
-        if (Shared) Runtime.Sockets.SocketOptionsNative.ClearCloseOnExec(Socket);
         _stop.Cancel();
         // The cancellation completes the accept at once (its continuation may run on another thread); wait for it, so
         // no operation is pending when the descriptor closes.
         var wait = new SpinWait();
         var until = Environment.TickCount64 + 1000;
         while (Volatile.Read(ref _inFlight) == 1 && Environment.TickCount64 < until) wait.SpinOnce();
+        if (Shared)
+        {
+            // Right before the close, so a child started meanwhile (a handler's) cannot inherit the descriptor.
+            try
+            {
+                Runtime.Sockets.SocketOptionsNative.ClearCloseOnExec(Socket);
+            }
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException)
+            {
+                // Closed anyway below; the lock and the cancelled accept already keep .NET from touching the socket.
+            }
+        }
         Socket.Dispose();
     }
 

@@ -148,7 +148,10 @@ public static class CommandLine
             await error.WriteLineAsync("Run 'shardruntime --help' for usage.").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
-        return await result.InvokeAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        // No termination handling by System.CommandLine: by default it ends the process 2 s after SIGTERM, which would
+        // cut a node's drain (shutdown.drain-timeout) short. The node's generic host handles SIGTERM and Ctrl+C itself.
+        var invocation = new InvocationConfiguration { ProcessTerminationTimeout = null };
+        return await result.InvokeAsync(invocation, cancellationToken).ConfigureAwait(false);
     }
 
     private static int ParseShardCount(ArgumentResult result)
@@ -215,10 +218,38 @@ public static class CommandLine
             var upgraded = reply.Root.GetProperty(ControlJson.ResultField).Deserialize<Coordinator.Upgraded>(ControlJson.Options)
                 ?? throw new InvalidDataException("the node's result is null");
             var declined = upgraded.Declined.Count == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $", {upgraded.Declined.Count} declined (their listeners are gone)");
+            // The successor takes the control socket's path right after the old process released the sockets: wait for
+            // that, so that the next command reaches the successor.
+            if (!await WaitForProcessAsync(client, upgraded.SuccessorProcessId, TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false))
+            {
+                await console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"warning: {client.SocketPath} does not reach the successor pid {upgraded.SuccessorProcessId} yet; see its log")).ConfigureAwait(false);
+            }
             await console.Output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"upgraded: successor pid {upgraded.SuccessorProcessId} (process generation {upgraded.ProcessGeneration}) took {upgraded.Sockets} listening socket(s){declined}; the old process drains and exits"))
                 .ConfigureAwait(false);
         }).ConfigureAwait(false);
+    }
+
+    /// <summary>Polls <c>status</c> on <paramref name="client"/>'s socket until the node there is <paramref name="processId"/>; false after <paramref name="timeout"/>.</summary>
+    private static async Task<bool> WaitForProcessAsync(ControlClient client, int processId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var until = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < until)
+        {
+            try
+            {
+                var reply = await client.SendAsync(ControlJson.StatusRequest(), cancellationToken).ConfigureAwait(false);
+                if (reply.Ok && reply.Root.GetProperty(ControlJson.StatusField).GetProperty("processId").GetInt32() == processId)
+                    return true;
+            }
+            catch (Exception e) when (e is NodeUnreachableException or JsonException or KeyNotFoundException or InvalidOperationException)
+            {
+                // Between the two sockets: try again.
+            }
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+        }
+        return false;
     }
 
     /// <summary>Sends one request and maps every outcome to an exit code; <paramref name="onSuccess"/> prints an ok reply.</summary>

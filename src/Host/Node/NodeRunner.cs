@@ -149,22 +149,31 @@ internal static class NodeRunner
                 else
                     Log.Warning("The predecessor went away without confirming the take-over; this node serves the sockets alone now");
                 handover.Dispose();
+                coordinator.Tell(CoordinatorProtocol.TakeoverCompleted.Instance);
                 // The control and handoff socket paths are this node's now: its files replace the predecessor's.
+                // The control and handoff sockets are claimed next; this node serves the listening sockets whatever
+                // happens to them (a failure is logged: the CLI or later upgrades cannot reach it then, nothing is lost).
                 if (config.Settings.Upgrade.Enabled)
-                {
-                    var handoff = await ActorSystemOf(host).ActorSelection($"/user/{CoordinatorProtocol.ActorName}/{HandoffProtocol.ActorName}")
-                        .ResolveOne(TimeSpan.FromSeconds(10), cancellationToken);
-                    var claimed = await handoff.Ask<object>(HandoffProtocol.Claim.Instance, TimeSpan.FromSeconds(30), cancellationToken);
-                    if (claimed is HandoffProtocol.BindFailed handoffFailed)
-                        Log.Error("Handoff socket {SocketPath} not taken over, later upgrades are refused: {Reason}", handoffFailed.SocketPath, handoffFailed.Reason);
-                }
-                if (SystemdNotify.Enabled) TryNotify($"MAINPID={Environment.ProcessId}\nREADY=1\nSTATUS=took over from its predecessor (process generation {upgrade.ProcessGeneration})");
+                    await ClaimAsync("handoff", async () =>
+                    {
+                        var handoff = await ActorSystemOf(host).ActorSelection($"/user/{CoordinatorProtocol.ActorName}/{HandoffProtocol.ActorName}")
+                            .ResolveOne(TimeSpan.FromSeconds(10), cancellationToken);
+                        var claimed = await handoff.Ask<object>(HandoffProtocol.Claim.Instance, TimeSpan.FromSeconds(30), cancellationToken);
+                        return claimed is HandoffProtocol.BindFailed failed ? failed.Reason : null;
+                    });
+                if (config.Settings.Control.Enabled)
+                    await ClaimAsync("control", async () =>
+                    {
+                        var control = await registry.GetAsync<ControlProtocol.Marker>(cancellationToken);
+                        var claimed = await control.Ask<object>(ControlProtocol.Claim.Instance, TimeSpan.FromSeconds(30), cancellationToken);
+                        return claimed is ControlProtocol.BindFailed failed ? failed.Reason : null;
+                    });
+                TryNotify($"MAINPID={Environment.ProcessId}\nREADY=1\nSTATUS=took over from its predecessor (process generation {upgrade.ProcessGeneration})");
             }
-
-            if (config.Settings.Control.Enabled)
+            else if (config.Settings.Control.Enabled)
             {
                 var control = await registry.GetAsync<ControlProtocol.Marker>(cancellationToken);
-                var bound = await control.Ask<object>(handover is null ? ControlProtocol.WaitUntilBound.Instance : ControlProtocol.Claim.Instance, TimeSpan.FromSeconds(60), cancellationToken);
+                var bound = await control.Ask<object>(ControlProtocol.WaitUntilBound.Instance, TimeSpan.FromSeconds(60), cancellationToken);
                 if (bound is ControlProtocol.BindFailed bindFailed)
                 {
                     Log.Fatal("Start-up failed: control socket {SocketPath}: {Reason}", bindFailed.SocketPath, bindFailed.Reason);
@@ -181,7 +190,7 @@ internal static class NodeRunner
             {
                 signal.Cancel = true;
                 Log.Information("SIGHUP: reloading the configuration and every listener's handler");
-                TryNotify("RELOADING=1");
+                TryNotify($"RELOADING=1\nMONOTONIC_USEC={System.Diagnostics.Stopwatch.GetTimestamp() / (System.Diagnostics.Stopwatch.Frequency / 1_000_000)}");
                 coordinator.Ask<object>(new CoordinatorProtocol.Reload(null), TimeSpan.FromMinutes(1)).ContinueWith(t =>
                 {
                     TryNotify("READY=1");
@@ -242,22 +251,33 @@ internal static class NodeRunner
                 string.Join(", ", activated.Select(a => $"{a.Name} ({a.EndPoint}/{a.Protocol.ToString().ToLowerInvariant()})")));
         return new UpgradeOptions
         {
-            Inherited = activated.Select((a, i) => (a.Socket, new HandoverSocketLabel(a.Name, a.EndPoint, a.Protocol, i, KernelSocketTable.GetInode(a.Socket)))).ToList(),
+            // systemd keeps its copy of each socket for the life of the unit: they are pinned (never retired while running).
+            Inherited = activated.Select((a, i) => (a.Socket, new HandoverSocketLabel(a.Name, a.EndPoint, a.Protocol, i, KernelSocketTable.GetInode(a.Socket), Pinned: true))).ToList(),
             InheritedFrom = "systemd socket activation",
             StartSuccessor = startSuccessor,
         };
     }
 
-    private static void TryNotify(string state)
+    /// <summary>Runs one claim of a socket path after a take-over; a failure (its reason, or an exception) is logged, never fatal.</summary>
+    private static async Task ClaimAsync(string what, Func<Task<string?>> claim)
     {
         try
         {
-            SystemdNotify.Notify(state);
+            if (await claim() is { } reason)
+                Log.Error("The {Socket} socket was not taken over; this node serves on without it: {Reason}", what, reason);
+            else
+                Log.Information("The {Socket} socket is this node's now", what);
         }
-        catch (Exception e) when (e is SocketException or ArgumentException)
+        catch (Exception e) when (e is AskTimeoutException or ActorNotFoundException or OperationCanceledException)
         {
-            Log.Warning("Could not notify systemd ({State}): {Error}", state.Split('\n')[0], e.Message);
+            Log.Error("The {Socket} socket was not taken over; this node serves on without it: {Error}", what, e.Message);
         }
+    }
+
+    private static void TryNotify(string state)
+    {
+        if (SystemdNotify.TryNotify(state) is { } error)
+            Log.Warning("Could not notify systemd ({State}): {Error}", state.Split('\n')[0], error);
     }
 
     /// <summary>Every event carries the node's process generation (1, or one more than its predecessor's) once it is known.</summary>

@@ -63,10 +63,34 @@ public sealed class HandoverClient : IDisposable
             }
         }
 
+        try
+        {
+            PredecessorProcessId = Sockets.PeerCredentials.Of(unix).ProcessId;
+        }
+        catch (Exception e) when (e is SocketException or InvalidOperationException)
+        {
+            PredecessorProcessId = null;
+        }
+
         var adopted = new List<(Socket Socket, HandoverSocketLabel Label)>();
         try
         {
-            await _connection.WriteAsync(HandoverFrame.Hello(Environment.ProcessId), [], StepTimeout, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await _connection.WriteAsync(HandoverFrame.Hello(Environment.ProcessId), [], StepTimeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (HandoverPeerGoneException)
+            {
+                // A refusal comes at once and the connection closes, possibly before Hello went out: read why.
+                var (refusal, fds) = await _connection.ReadAsync("the reason of a refusal", StepTimeout, cancellationToken).ConfigureAwait(false);
+                UnixFdPassing.CloseAll(fds);
+                if (refusal.Type == HandoverFrameType.Refused)
+                {
+                    throw new HandoverRefusedException(refusal.Reason ?? "no reason given");
+                }
+
+                throw;
+            }
             while (true)
             {
                 var (frame, fds) = await _connection.ReadAsync("the next batch or Done", StepTimeout, cancellationToken).ConfigureAwait(false);
@@ -117,10 +141,16 @@ public sealed class HandoverClient : IDisposable
     /// to commit. Call it once, after <see cref="ReceiveAsync"/> and after accepting started.
     /// <paramref name="declined"/> names (by inode) received sockets this process does not serve; the old process
     /// retires them. Returns <see cref="HandoverRelease.Released"/> when the old process committed, or
-    /// <see cref="HandoverRelease.PredecessorGone"/> when it went away without a word (it crashed: this process is the
-    /// only one left and keeps serving). Throws <see cref="HandoverException"/> when the old process abandoned the
-    /// handover (it timed out and serves on): then this process must stop accepting and leave the sockets to it.
+    /// <see cref="HandoverRelease.PredecessorGone"/> when it is gone without a word (it crashed: this process is the
+    /// only one left and keeps serving). Throws <see cref="HandoverException"/> when the old process did not commit and
+    /// still runs (it abandoned the handover, for example after its timeout, and serves on): then this process must stop
+    /// accepting and leave the sockets to it.
     /// </summary>
+    /// <remarks>
+    /// When no answer comes in time, this side shuts down its receiving half before deciding: a <c>Released</c> the old
+    /// process writes after that fails on its side (so it rolls back) instead of committing unseen, and one written
+    /// before is still read. The two processes therefore never both let go of the sockets.
+    /// </remarks>
     public async Task<HandoverRelease> SendReadyAsync(IEnumerable<long>? declined = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -132,29 +162,64 @@ public sealed class HandoverClient : IDisposable
         try
         {
             await _connection.WriteAsync(HandoverFrame.Ready(declined ?? []), [], StepTimeout, CancellationToken.None).ConfigureAwait(false);
+            var (frame, fds) = await _connection.ReadAsync("Released", StepTimeout, CancellationToken.None).ConfigureAwait(false);
+            UnixFdPassing.CloseAll(fds);
+            return Answer(frame);
         }
-        catch (HandoverPeerGoneException)
+        catch (HandoverException ex) when (ex is not HandoverAbandonedException)
         {
+            // Gone, broken or silent: stop the old process from committing from now on, then read what it said before.
+            _connection.ShutdownReceive();
+            while (true)
+            {
+                HandoverFrame frame;
+                try
+                {
+                    (frame, var fds) = await _connection.ReadAsync("Released", TimeSpan.FromSeconds(1), CancellationToken.None).ConfigureAwait(false);
+                    UnixFdPassing.CloseAll(fds);
+                }
+                catch (HandoverException)
+                {
+                    break;
+                }
+
+                if (frame.Type is HandoverFrameType.Released or HandoverFrameType.Abort)
+                {
+                    return Answer(frame);
+                }
+            }
+
+            if (PredecessorProcessId is { } pid and > 0 && ProcessIsAlive(pid))
+            {
+                throw new HandoverAbandonedException($"The old process (pid {pid}) did not release the sockets and still runs ({ex.Message}); it serves on.");
+            }
+
             return HandoverRelease.PredecessorGone;
         }
+    }
 
-        HandoverFrame frame;
+    /// <summary>The old process's pid as SO_PEERCRED gave it on connecting (0 when unknown, e.g. in another pid namespace).</summary>
+    public int? PredecessorProcessId { get; private set; }
+
+    private static HandoverRelease Answer(HandoverFrame frame) => frame.Type switch
+    {
+        HandoverFrameType.Released => HandoverRelease.Released,
+        HandoverFrameType.Abort => throw new HandoverAbandonedException($"The old process abandoned the handover and serves on: {frame.Reason}"),
+        _ => throw new HandoverException($"Expected Released, the old process sent {frame.Type}."),
+    };
+
+    private static bool ProcessIsAlive(int pid)
+    {
         try
         {
-            (frame, var fds) = await _connection.ReadAsync("Released", StepTimeout, CancellationToken.None).ConfigureAwait(false);
-            UnixFdPassing.CloseAll(fds);
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var state = stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[0];
+            return state is not ("Z" or "X");
         }
-        catch (HandoverPeerGoneException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return HandoverRelease.PredecessorGone;
+            return false;
         }
-
-        return frame.Type switch
-        {
-            HandoverFrameType.Released => HandoverRelease.Released,
-            HandoverFrameType.Abort => throw new HandoverException($"The old process abandoned the handover and serves on: {frame.Reason}"),
-            _ => throw new HandoverException($"Expected Released, the old process sent {frame.Type}."),
-        };
     }
 
     /// <summary>Closes the handoff connection (never the received sockets). Before Ready, the old process rolls back.</summary>

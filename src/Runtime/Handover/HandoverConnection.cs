@@ -119,6 +119,22 @@ internal sealed class HandoverConnection : IDisposable
         }
     }
 
+    /// <summary>
+    /// Shuts down the receiving half (shutdown(SHUT_RD)): bytes already queued can still be read, but the peer's later
+    /// writes fail (EPIPE) instead of being delivered.
+    /// </summary>
+    public void ShutdownReceive()
+    {
+        try
+        {
+            Socket.Shutdown(SocketShutdown.Receive);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Already gone: nothing more can arrive anyway.
+        }
+    }
+
     public void Dispose()
     {
         if (_disposed)

@@ -72,6 +72,8 @@ internal sealed class HandoverFrame
 
         public int Position { get; set; } = -1;
 
+        public bool Pinned { get; set; }
+
         public static LabelFrame From(HandoverSocketLabel label) => new()
         {
             Listener = label.Listener,
@@ -81,6 +83,7 @@ internal sealed class HandoverFrame
             ShardIndex = label.ShardIndex,
             Inode = label.Inode,
             Position = label.Position,
+            Pinned = label.Pinned,
         };
 
         public HandoverSocketLabel ToLabel()
@@ -91,7 +94,7 @@ internal sealed class HandoverFrame
                     $"Socket label of listener '{Listener}' has a malformed endpoint '{Address}' port {Port.ToString(CultureInfo.InvariantCulture)}.");
             }
 
-            return new HandoverSocketLabel(Listener, new IPEndPoint(address, Port), Protocol, ShardIndex, Inode, Position);
+            return new HandoverSocketLabel(Listener, new IPEndPoint(address, Port), Protocol, ShardIndex, Inode, Position, Pinned);
         }
     }
 }

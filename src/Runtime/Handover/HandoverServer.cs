@@ -52,6 +52,12 @@ public sealed class HandoverServer
 
     public TimeSpan StepTimeout { get; }
 
+    /// <summary>
+    /// Called with the successor's pid once its Ready arrived and checked out, just before this process commits
+    /// (writes Released). The host uses it to tell systemd the successor is the main process from now on.
+    /// </summary>
+    public Action<int>? OnReady { get; init; }
+
     /// <summary>This process's generation, told to the successor (which counts one more).</summary>
     public int ProcessGeneration { get; init; } = 1;
 
@@ -119,6 +125,8 @@ public sealed class HandoverServer
             {
                 throw new HandoverException($"Ready declines socket inode {unknown}, which was not passed.");
             }
+
+            OnReady?.Invoke(peer.Value.ProcessId);
 
             // Released is the commit: once it is written this process stops accepting. Before that, any failure rolls back.
             await connection.WriteAsync(HandoverFrame.Released(), [], StepTimeout, CancellationToken.None).ConfigureAwait(false);

@@ -16,7 +16,12 @@ namespace ShardRuntime.Runtime.Handover;
 /// The socket's position in its kernel reuseport group (listen() order, see <c>ReuseportGroup</c>), so the successor can
 /// steer connections by position without having seen the group form; -1 when the sender does not know it.
 /// </param>
-public sealed record HandoverSocketLabel(string Listener, IPEndPoint EndPoint, TransportProtocol Protocol, int ShardIndex, long Inode, int Position = -1)
+/// <param name="Pinned">
+/// Another process that never lets go holds the socket too (systemd, for socket activation): closing every copy here
+/// does not close it, so it must never be retired while a node runs.
+/// </param>
+public sealed record HandoverSocketLabel(
+    string Listener, IPEndPoint EndPoint, TransportProtocol Protocol, int ShardIndex, long Inode, int Position = -1, bool Pinned = false)
 {
     /// <inheritdoc />
     public override string ToString() => $"{Listener}#{ShardIndex} ({Protocol} {EndPoint}, inode {Inode})";

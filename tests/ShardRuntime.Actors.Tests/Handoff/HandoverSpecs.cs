@@ -63,18 +63,23 @@ public sealed class HandoverSpecs(ITestOutputHelper output) : TestKit(output: ou
         var (newSystem, successor) = StartNode("successor", """
             web { endpoint = "127.0.0.1:0", handler = http-ok, shards = 2 }
             fresh { endpoint = "127.0.0.1:0", handler = echo, shards = 1 }
-            """, new UpgradeOptions { Inherited = received, ProcessGeneration = client.PredecessorGeneration + 1, InheritedFrom = "the spec" }, handoff: false);
+            """, new UpgradeOptions { Inherited = received, ProcessGeneration = client.PredecessorGeneration + 1, InheritedFrom = "the spec", DeferSocketFiles = true }, handoff: false);
         var inheritance = await successor.Ask<CoordinatorProtocol.Inheritance>(CoordinatorProtocol.GetInheritance.Instance, Clients.Timeout);
         Assert.Equal([gone.Shards.Single().SocketInode], inheritance.Declined);
         Assert.Equal(web.Shards.Select(s => s.SocketInode).Order(), inheritance.Adopted.Order());
 
-        Assert.Equal(HandoverRelease.Released, await client.SendReadyAsync(inheritance.Declined));
-
+        // Until the old node released them, the successor retires none of the sockets it still shares with it.
         var adopted = Specs.Listener(successor, "web");
         Assert.Equal(webEndPoint.ToString(), adopted.EndPoint);
+        Assert.Equal(3, adopted.Shards.Count(s => s.State == "accepting"));
         Assert.Equal(2, Specs.Status(successor).ProcessGeneration);
-        // The shard ids came along; the highest retires (steered away from, its queue drained), two keep accepting.
+        // The shard ids came along.
         Assert.Equal(web.Shards.Select(s => s.ShardId).Order(), adopted.Shards.Select(s => s.ShardId).Order());
+
+        Assert.Equal(HandoverRelease.Released, await client.SendReadyAsync(inheritance.Declined));
+        successor.Tell(CoordinatorProtocol.TakeoverCompleted.Instance);
+
+        // Now the highest retires (steered away from, its queue drained), two keep accepting.
         await AwaitAssertAsync(() => Assert.Equal(2, Specs.Listener(successor, "web").Shards.Count), TimeSpan.FromSeconds(30));
         Assert.All(Specs.Listener(successor, "web").Shards, s => Assert.Contains(s.SocketInode, web.Shards.Select(w => w.SocketInode)));
         Assert.Equal("echo", Specs.Listener(successor, "fresh").Handler);

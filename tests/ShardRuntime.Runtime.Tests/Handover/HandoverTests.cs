@@ -9,6 +9,68 @@ namespace ShardRuntime.Runtime.Tests.Handover;
 public sealed class HandoverTests
 {
     [Fact]
+    public async Task A_Ready_that_comes_after_the_old_process_gave_up_must_make_the_successor_stand_down()
+    {
+        using var kit = HandoverTestKit.Create();
+        var shards = BindShards(2);
+        try
+        {
+            // The old process waits 300 ms for Ready; this successor is slower. The old one rolls back and serves on, so
+            // the successor must learn that it may not serve (an Abort, or a live predecessor that did not release).
+            var serving = kit.ServeOneAsync(HandoverTestKit.Labelled(shards), readyTimeout: TimeSpan.FromMilliseconds(300));
+            using var client = new HandoverClient(HandoverTestKit.StepTimeout);
+            var received = await client.ReceiveAsync(kit.SocketPath, CancellationToken.None);
+            var outcome = await serving.WaitAsync(HandoverTestKit.TestTimeout);
+            Assert.Equal(HandoverResult.RolledBack, outcome.Result);
+            Assert.Contains("No Ready within", outcome.Reason);
+
+            var standDown = await Assert.ThrowsAsync<HandoverAbandonedException>(() => client.SendReadyAsync());
+            Assert.Contains("serves on", standDown.Message);
+            foreach (var (socket, _) in received) socket.Dispose();
+            Assert.All(shards, s => Assert.True(SocketOptionsNative.IsListening(s)));
+        }
+        finally
+        {
+            foreach (var shard in shards) shard.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task A_successor_whose_Ready_gets_no_answer_must_keep_a_late_Released_from_committing_the_old_process()
+    {
+        using var kit = HandoverTestKit.Create();
+        var shards = BindShards(1);
+        try
+        {
+            // A hand-written old process that reads Ready and then stays silent longer than the successor waits.
+            using var timeout = new CancellationTokenSource(HandoverTestKit.TestTimeout);
+            var serving = Task.Run(async () =>
+            {
+                var connection = await kit.Listener.AcceptAsync(timeout.Token);
+                var server = new HandoverServer(HandoverServer.DefaultBatchSize, HandoverTestKit.StepTimeout)
+                {
+                    // Stalls between Ready and Released, as a loaded old process might.
+                    OnReady = _ => Thread.Sleep(TimeSpan.FromSeconds(2)),
+                };
+                return await server.ServeAsync(connection, HandoverTestKit.Labelled(shards), HandoverTestKit.StepTimeout, timeout.Token);
+            });
+            using var client = new HandoverClient(TimeSpan.FromMilliseconds(500));
+            var received = await client.ReceiveAsync(kit.SocketPath, CancellationToken.None);
+
+            // The successor gives up waiting; the old process is alive, so it must stand down, and the old process's
+            // Released, written after that, must fail: it rolls back instead of letting go of the sockets too.
+            await Assert.ThrowsAsync<HandoverAbandonedException>(() => client.SendReadyAsync());
+            var outcome = await serving.WaitAsync(HandoverTestKit.TestTimeout);
+            Assert.Equal(HandoverResult.RolledBack, outcome.Result);
+            foreach (var (socket, _) in received) socket.Dispose();
+        }
+        finally
+        {
+            foreach (var shard in shards) shard.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task Handover_must_pass_40_listeners_in_batches_of_16_as_the_same_kernel_sockets()
     {
         using var kit = HandoverTestKit.Create();
