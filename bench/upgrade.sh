@@ -74,8 +74,11 @@ INODES=$(ss -ltneH "sport = :$PORT" | grep -o 'ino:[0-9]*' | sort | tr '\n' ' ')
 log "node pid ${PIDS[0]} serves $ENDPOINT, listening inodes: $INODES"
 
 log "load: $MODE at $RATE/s; $UPGRADES upgrades, ${INTERVAL}s apart"
+# Job control on while it starts: a background job of a non-interactive shell ignores SIGINT, which ends the load below.
+set -m
 dotnet "$LOADGEN" --target "$ENDPOINT" --mode "$MODE" --rate "$RATE" --duration 10m --json "$WORK/load.json" > "$WORK/load.txt" 2>&1 &
 LOAD=$!
+set +m
 sleep 2
 for i in $(seq 1 "$UPGRADES"); do
   ((i == 1)) || sleep "$INTERVAL"

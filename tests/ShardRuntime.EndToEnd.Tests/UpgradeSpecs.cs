@@ -153,7 +153,8 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         Assert.StartsWith("received 1 ", await ReadLineAsync(stalled, TimeSpan.FromSeconds(60)));
         var after = await WaitForAsync(host, s => s.Upgrade is null && s.LastUpgradeFailure is not null);
         Assert.Contains("not ready within 2 s", after.LastUpgradeFailure);
-        // The successor heard that it was abandoned (Abort), and the old node still answers on the same socket.
+        // The old node gave up on the stalled successor and still answers on the same socket (the Ready-after-timeout case
+        // is HandoverTests.A_Ready_that_comes_after_the_old_process_gave_up_must_make_the_successor_stand_down).
         Assert.Equal(http.Shards.Single().SocketInode, (await KernelSockets.ListeningInodesAsync(http.Bound)).Single());
         Assert.Equal("HTTP/1.1 200 OK", (await GetAsync(http)).StatusLine);
         stalled.Kill();

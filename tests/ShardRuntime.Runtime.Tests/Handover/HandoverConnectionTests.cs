@@ -26,6 +26,14 @@ public sealed class HandoverConnectionTests
             byte[] batch = Frame(Encoding.UTF8.GetString(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(
                 HandoverFrame.ForBatch(1, labels), HandoverJsonContext.Default.HandoverFrame)));
 
+            // The reader reads while the sender writes: a thousand one-byte messages would fill a Unix socket's send buffer.
+            var reading = Task.Run(async () =>
+            {
+                var done = await reader.ReadAsync("Done", HandoverTestKit.StepTimeout, CancellationToken.None);
+                var batch = await reader.ReadAsync("a batch", HandoverTestKit.StepTimeout, CancellationToken.None);
+                return (done, batch);
+            });
+
             // Half of a Done frame, then the rest of it glued to the batch's first 3 bytes with the descriptors, then
             // the batch one byte at a time.
             await sender.SendAsync(done.AsMemory(0, 3), SocketFlags.None);
@@ -37,11 +45,10 @@ public sealed class HandoverConnectionTests
                 await sender.SendAsync(batch.AsMemory(i, 1), SocketFlags.None);
             }
 
-            var (first, firstFds) = await reader.ReadAsync("Done", HandoverTestKit.StepTimeout, CancellationToken.None);
+            var ((first, firstFds), (second, secondFds)) = await reading.WaitAsync(HandoverTestKit.TestTimeout);
             Assert.Equal(HandoverFrameType.Done, first.Type);
             Assert.Empty(firstFds);
 
-            var (second, secondFds) = await reader.ReadAsync("a batch", HandoverTestKit.StepTimeout, CancellationToken.None);
             received.AddRange(secondFds);
             Assert.Equal(HandoverFrameType.Batch, second.Type);
             Assert.Equal(2, secondFds.Count);
