@@ -144,6 +144,18 @@ internal sealed class ShardSocket : IDisposable
         return false;
     }
 
+    private static bool IsCompleted(ValueTask<Socket> accept)
+    {
+        try
+        {
+            return accept.IsCompleted;
+        }
+        catch (InvalidOperationException)
+        {
+            return true; // its result was taken already and the operation object reused
+        }
+    }
+
     private void Complete(ValueTask<Socket> accept)
     {
         try
@@ -194,7 +206,9 @@ internal sealed class ShardSocket : IDisposable
         // no operation is pending when the descriptor closes.
         var wait = new SpinWait();
         var until = Environment.TickCount64 + 1000;
-        while (Volatile.Read(ref _inFlight) == 1 && Environment.TickCount64 < until) wait.SpinOnce();
+        // The accept's own completion is what matters, not its continuation (which waits for a thread-pool thread).
+        var pending = _pending;
+        while (Volatile.Read(ref _inFlight) == 1 && !IsCompleted(pending) && Environment.TickCount64 < until) wait.SpinOnce();
         if (Shared)
         {
             // Right before the close, so a child started meanwhile (a handler's) cannot inherit the descriptor.

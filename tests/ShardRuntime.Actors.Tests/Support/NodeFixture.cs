@@ -12,7 +12,7 @@ internal static class Specs
 {
     public static ShardRuntimeSettings Settings(string listenersHocon, string extra = "") =>
         ShardRuntimeSettings.Create(ConfigurationFactory.ParseString(
-            $"shard-runtime {{ control.enabled = off\n listeners {{ {listenersHocon} }}\n {extra} }}"));
+            $"shard-runtime {{ control.enabled = off\n upgrade.enabled = off\n listeners {{ {listenersHocon} }}\n {extra} }}"));
 
     /// <summary>Starts a coordinator on <paramref name="settings"/> and waits until its listeners are bound.</summary>
     public static IActorRef StartCoordinator(
