@@ -86,6 +86,7 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
         Receive<SuccessorExited>(OnSuccessorExited);
         Receive<AttemptTimedOut>(_ => OnTimedOut());
         Receive<Handoff.Abort>(m => EndAttempt(m.Reason, kill: true));
+        Receive<PeerSpoke>(OnPeerSpoke);
         Receive<Granted>(m => Serve(m));
         Receive<SessionEnded>(OnSessionEnded);
     }
@@ -159,19 +160,52 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
             return;
         }
 
+        // Only a peer that speaks (its Hello) starts an attempt: one that connects and says nothing, or closes (a probe
+        // of whether a node serves the path), neither holds the handoff socket nor makes the coordinator refuse changes.
+        var pid = credentials.ProcessId;
+        FirstBytesAsync(peer, _settings.StepTimeout)
+            .PipeTo(Self, success: spoke => new PeerSpoke(peer, pid, spoke), failure: _ => new PeerSpoke(peer, pid, false));
+    }
+
+    private static async Task<bool> FirstBytesAsync(Socket peer, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        var one = new byte[1];
+        try
+        {
+            return await peer.ReceiveAsync(one, SocketFlags.Peek, cts.Token).ConfigureAwait(false) > 0;
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    private void OnPeerSpoke(PeerSpoke m)
+    {
+        var own = _successor is { } spawned && SafeId(spawned) == m.ProcessId;
+        if (!m.Spoke)
+        {
+            m.Peer.Dispose();
+            _log.Info("Handoff peer pid {Peer} said nothing in time or left; nothing was passed", m.ProcessId);
+            if (own)
+            {
+                _successor = null;
+                Report(m.ProcessId, RolledBack($"successor pid {m.ProcessId} connected but sent nothing within {_settings.StepTimeout.TotalSeconds:0.###} s"));
+            }
+            return;
+        }
         if (_session is not null)
         {
             var reason = $"an upgrade is in progress (passing sockets to successor pid {_session.ProcessId})";
-            _log.Warning("Handoff peer pid {Peer} refused: {Reason}", credentials.ProcessId, reason);
-            Refuse(peer, reason);
+            _log.Warning("Handoff peer pid {Peer} refused: {Reason}", m.ProcessId, reason);
+            Refuse(m.Peer, reason);
             return;
         }
-
         // The coordinator decides; the peer waits meanwhile (its step timeout bounds that).
-        var pid = credentials.ProcessId;
-        _coordinator.Ask<object>(new CoordinatorProtocol.BeginHandover(pid), _settings.StepTimeout)
-            .PipeTo(Self, success: answer => new Granted(peer, pid, answer), failure: e => new Granted(peer, pid, new Status.Failure(e)));
-        _session = new Session(pid, new CancellationTokenSource());
+        _session = new Session(m.ProcessId, new CancellationTokenSource());
+        _coordinator.Ask<object>(new CoordinatorProtocol.BeginHandover(m.ProcessId), _settings.StepTimeout)
+            .PipeTo(Self, success: answer => new Granted(m.Peer, m.ProcessId, answer), failure: e => new Granted(m.Peer, m.ProcessId, new Status.Failure(e)));
     }
 
     private void Serve(Granted granted)
@@ -378,6 +412,8 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
     private sealed record PeerAccepted(Socket Peer);
 
     private sealed record AcceptFailed(Exception Cause) : IDeadLetterSuppression;
+
+    private sealed record PeerSpoke(Socket Peer, int ProcessId, bool Spoke);
 
     private sealed record Granted(Socket Peer, int ProcessId, object Answer);
 

@@ -105,6 +105,14 @@ public sealed class HandoverSpecs(ITestOutputHelper output) : TestKit(output: ou
         var (_, old) = StartNode("old", """web { endpoint = "127.0.0.1:0", handler = http-ok, shards = 2 }""");
         var web = Specs.Listener(old, "web");
 
+        // A peer that connects and says nothing (a probe) starts no attempt: the node takes changes meanwhile.
+        using (var silent = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        {
+            await silent.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(HandoffPath));
+            Assert.IsType<CoordinatorProtocol.ScaledTo>(await old.Ask<object>(new CoordinatorProtocol.ScaleTo("web", 2), Clients.Timeout));
+            Assert.Null(Specs.Status(old).Upgrade);
+        }
+
         using (var client = new HandoverClient(TimeSpan.FromSeconds(10)))
         {
             var received = await client.ReceiveAsync(HandoffPath, CancellationToken.None);
