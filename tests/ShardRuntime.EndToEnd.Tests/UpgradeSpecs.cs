@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using ShardRuntime.EndToEnd.Tests.Support;
+using ShardRuntime.LoadGen.Reporting;
 using ShardRuntime.LoadGen.Run;
 using Xunit.Abstractions;
 
@@ -61,16 +62,7 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
 
         await stop.CancelAsync();
         var report = await load;
-        var total = report.Total;
-        output.WriteLine($"{total.Attempts} attempts: {total.Succeeded} succeeded, {total.Refused} refused, {total.Reset} reset, " +
-                         $"{total.Closed} closed, {total.TimedOut} timed out, {total.WrongReply} wrong, {total.OtherError} other");
-        Assert.True(total.Succeeded > 1000, $"only {total.Succeeded} requests succeeded");
-        Assert.Equal(0, total.Refused);
-        Assert.Equal(0, total.Reset);
-        Assert.Equal(0, total.Closed);
-        Assert.Equal(0, total.TimedOut);
-        Assert.Equal(0, total.WrongReply);
-        Assert.Equal(0, total.OtherError);
+        AssertNoLoss(report, "http", atLeast: 1000);
 
         // Every predecessor drained and exited by itself; the first one (the test's child) with exit code 0.
         Assert.Equal(0, await host.WaitForProcessExitAsync(HostProcess.StopTimeout));
@@ -92,16 +84,7 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         var inodes = http.Shards.Select(s => s.SocketInode).Order().ToList();
 
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        var load = LoadRun.RunAsync(new LoadOptions
-        {
-            Target = http.Bound,
-            Mode = LoadMode.Churn,
-            Protocol = LoadProtocol.Http,
-            Rate = 300,
-            MaxInFlight = 300,
-            Duration = TimeSpan.FromMinutes(5),
-            Timeout = TimeSpan.FromSeconds(15),
-        }, cancellationToken: stop.Token);
+        var load = Churn(http.Bound, 300, stop.Token);
 
         // A successor that takes every socket and then stalls: it neither accepts nor says Ready.
         using var stalled = StartStalledSuccessor(HandoffSocketOf(host));
@@ -134,11 +117,7 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         Assert.Equal(SuccessorOf(upgrade), (await host.StatusAsync()).ProcessId); // upgrade returns once the CLI reaches the successor
 
         await stop.CancelAsync();
-        var total = (await load).Total;
-        output.WriteLine($"{total.Attempts} attempts: {total.Succeeded} succeeded, {total.Refused} refused, {total.Reset} reset, " +
-                         $"{total.Closed} closed, {total.TimedOut} timed out, {total.WrongReply} wrong, {total.OtherError} other");
-        Assert.True(total.Succeeded > 100, $"only {total.Succeeded} requests succeeded");
-        Assert.Equal(0, total.Refused + total.Reset + total.Closed + total.TimedOut + total.WrongReply + total.OtherError);
+        AssertNoLoss(await load, "http", atLeast: 100);
     }
 
     [Fact]
@@ -208,27 +187,9 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         var webInodes = web.Shards.Select(s => s.SocketInode).ToHashSet();
 
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        var load = LoadRun.RunAsync(new LoadOptions
-        {
-            Target = web.Bound,
-            Mode = LoadMode.Churn,
-            Protocol = LoadProtocol.Http,
-            Rate = 300,
-            MaxInFlight = 300,
-            Duration = TimeSpan.FromMinutes(5),
-            Timeout = TimeSpan.FromSeconds(15),
-        }, cancellationToken: stop.Token);
+        var load = Churn(web.Bound, 300, stop.Token);
 
-        var wideLoad = LoadRun.RunAsync(new LoadOptions
-        {
-            Target = wide.Bound,
-            Mode = LoadMode.Churn,
-            Protocol = LoadProtocol.Http,
-            Rate = 150,
-            MaxInFlight = 300,
-            Duration = TimeSpan.FromMinutes(5),
-            Timeout = TimeSpan.FromSeconds(15),
-        }, cancellationToken: stop.Token);
+        var wideLoad = Churn(wide.Bound, 150, stop.Token);
 
         // The new release's configuration: web gets a third shard, wide keeps one of its three, old is gone, fresh is new.
         await File.WriteAllTextAsync(host.ConfigPath, HostProcess.Config("""
@@ -261,14 +222,8 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         Assert.Contains(kept.Single(), wideInodes);
 
         await stop.CancelAsync();
-        foreach (var (name, run) in new[] { ("web", load), ("wide", wideLoad) })
-        {
-            var total = (await run).Total;
-            output.WriteLine($"{name}: {total.Attempts} attempts: {total.Succeeded} succeeded, {total.Refused} refused, {total.Reset} reset, " +
-                             $"{total.Closed} closed, {total.TimedOut} timed out, {total.WrongReply} wrong, {total.OtherError} other");
-            Assert.True(total.Succeeded > 100, $"{name}: only {total.Succeeded} requests succeeded");
-            Assert.Equal(0, total.Refused + total.Reset + total.Closed + total.TimedOut + total.WrongReply + total.OtherError);
-        }
+        AssertNoLoss(await load, "web", atLeast: 100);
+        AssertNoLoss(await wideLoad, "wide", atLeast: 100);
     }
 
     [SkippableFact]
@@ -301,6 +256,34 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         Assert.Null(status.Upgrade);
         Assert.Equal(host.ProcessId, status.ProcessId);
         Assert.Equal(http.Shards.Single().SocketInode, (await KernelSockets.ListeningInodesAsync(http.Bound)).Single());
+    }
+
+    /// <summary>Connection churn (one HTTP request per connection) at <paramref name="rate"/> per second until <paramref name="stop"/>.</summary>
+    private static Task<LoadReport> Churn(System.Net.IPEndPoint target, int rate, CancellationToken stop) =>
+        LoadRun.RunAsync(new LoadOptions
+        {
+            Target = target,
+            Mode = LoadMode.Churn,
+            Protocol = LoadProtocol.Http,
+            Rate = rate,
+            MaxInFlight = 300,
+            Duration = TimeSpan.FromMinutes(5), // the spec stops it
+            Timeout = TimeSpan.FromSeconds(15),
+        }, cancellationToken: stop);
+
+    /// <summary>Every attempt of <paramref name="report"/> succeeded, and at least <paramref name="atLeast"/> did.</summary>
+    private void AssertNoLoss(LoadReport report, string name, int atLeast)
+    {
+        var total = report.Total;
+        output.WriteLine($"{name}: {total.Attempts} attempts: {total.Succeeded} succeeded, {total.Refused} refused, {total.Reset} reset, " +
+                         $"{total.Closed} closed, {total.TimedOut} timed out, {total.WrongReply} wrong, {total.OtherError} other");
+        Assert.True(total.Succeeded > atLeast, $"{name}: only {total.Succeeded} requests succeeded");
+        Assert.Equal(0, total.Refused);
+        Assert.Equal(0, total.Reset);
+        Assert.Equal(0, total.Closed);
+        Assert.Equal(0, total.TimedOut);
+        Assert.Equal(0, total.WrongReply);
+        Assert.Equal(0, total.OtherError);
     }
 
     /// <summary>The successor's pid from the output of <c>upgrade</c>.</summary>
