@@ -62,7 +62,7 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
 
         await stop.CancelAsync();
         var report = await load;
-        AssertNoLoss(report, "http", atLeast: 1000);
+        LoadAssert.NoLoss(report, output, "http", atLeast: 1000);
 
         // Every predecessor drained and exited by itself; the first one (the test's child) with exit code 0.
         Assert.Equal(0, await host.WaitForProcessExitAsync(HostProcess.StopTimeout));
@@ -117,7 +117,7 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         Assert.Equal(SuccessorOf(upgrade), (await host.StatusAsync()).ProcessId); // upgrade returns once the CLI reaches the successor
 
         await stop.CancelAsync();
-        AssertNoLoss(await load, "http", atLeast: 100);
+        LoadAssert.NoLoss(await load, output, "http", atLeast: 100);
     }
 
     [Fact]
@@ -222,8 +222,8 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         Assert.Contains(kept.Single(), wideInodes);
 
         await stop.CancelAsync();
-        AssertNoLoss(await load, "web", atLeast: 100);
-        AssertNoLoss(await wideLoad, "wide", atLeast: 100);
+        LoadAssert.NoLoss(await load, output, "web", atLeast: 100);
+        LoadAssert.NoLoss(await wideLoad, output, "wide", atLeast: 100);
     }
 
     [SkippableFact]
@@ -270,21 +270,6 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
             Duration = TimeSpan.FromMinutes(5), // the spec stops it
             Timeout = TimeSpan.FromSeconds(15),
         }, cancellationToken: stop);
-
-    /// <summary>Every attempt of <paramref name="report"/> succeeded, and at least <paramref name="atLeast"/> did.</summary>
-    private void AssertNoLoss(LoadReport report, string name, int atLeast)
-    {
-        var total = report.Total;
-        output.WriteLine($"{name}: {total.Attempts} attempts: {total.Succeeded} succeeded, {total.Refused} refused, {total.Reset} reset, " +
-                         $"{total.Closed} closed, {total.TimedOut} timed out, {total.WrongReply} wrong, {total.OtherError} other");
-        Assert.True(total.Succeeded > atLeast, $"{name}: only {total.Succeeded} requests succeeded");
-        Assert.Equal(0, total.Refused);
-        Assert.Equal(0, total.Reset);
-        Assert.Equal(0, total.Closed);
-        Assert.Equal(0, total.TimedOut);
-        Assert.Equal(0, total.WrongReply);
-        Assert.Equal(0, total.OtherError);
-    }
 
     /// <summary>The successor's pid from the output of <c>upgrade</c>.</summary>
     private static int SuccessorOf(CliResult upgrade) =>

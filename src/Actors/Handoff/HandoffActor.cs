@@ -352,7 +352,6 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
 
     private void Report(int? pid, HandoverOutcome outcome)
     {
-        // (A successor still running is no longer watched: the Process object goes; the kernel process is not touched.)
         Timers.Cancel(nameof(AttemptTimedOut));
         _deadline = default;
         _coordinator.Tell(new CoordinatorProtocol.HandoverFinished(pid, outcome));
