@@ -22,17 +22,18 @@ public static class Control
 
     /// <summary>
     /// Props of the server. It binds <see cref="ControlSettings.SocketPath"/> as it starts and asks
-    /// <paramref name="coordinator"/> on behalf of its clients. Whether binding worked: <see cref="WaitUntilBound"/>.
+    /// <paramref name="coordinator"/> (or, for cluster-wide requests, <paramref name="cluster"/>: null when the node is not
+    /// in a cluster) on behalf of its clients. Whether binding worked: <see cref="WaitUntilBound"/>.
     /// </summary>
     /// <param name="deferBind">
     /// A successor process: bind only when told <see cref="Claim"/> (once the predecessor released the listening
     /// sockets), replacing the predecessor's socket file at the same path.
     /// </param>
-    public static Props Props(ControlSettings settings, IActorRef coordinator, bool deferBind = false)
+    public static Props Props(ControlSettings settings, IActorRef coordinator, bool deferBind = false, IActorRef? cluster = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(coordinator);
-        return Akka.Actor.Props.Create(() => new ControlServerActor(settings, coordinator, deferBind));
+        return Akka.Actor.Props.Create(() => new ControlServerActor(settings, coordinator, cluster, deferBind));
     }
 
     /// <summary>

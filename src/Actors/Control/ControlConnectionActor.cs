@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using Akka.Actor;
 using Akka.Event;
+using ShardRuntime.Actors.Cluster;
 using ShardRuntime.Actors.Settings;
 
 namespace ShardRuntime.Actors.Control;
@@ -20,15 +21,17 @@ internal sealed class ControlConnectionActor : ReceiveActor
     private readonly Socket _client;
     private readonly ControlSettings _settings;
     private readonly IActorRef _coordinator;
+    private readonly IActorRef? _cluster;
     private readonly uint _nodeUserId;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly CancellationTokenSource _io = new();
 
-    public ControlConnectionActor(Socket client, ControlSettings settings, IActorRef coordinator, uint nodeUserId)
+    public ControlConnectionActor(Socket client, ControlSettings settings, IActorRef coordinator, IActorRef? cluster, uint nodeUserId)
     {
         _client = client;
         _settings = settings;
         _coordinator = coordinator;
+        _cluster = cluster;
         _nodeUserId = nodeUserId;
     }
 
@@ -75,7 +78,7 @@ internal sealed class ControlConnectionActor : ReceiveActor
         Receive<RequestRead>(m =>
         {
             ControlCommand command;
-            Coordinator.ICommand message;
+            object message;
             try
             {
                 var request = ControlRequest.Parse(m.Line);
@@ -89,9 +92,16 @@ internal sealed class ControlConnectionActor : ReceiveActor
                 return;
             }
 
-            _log.Debug("Control request {Command}: asking the coordinator {Message}", command.Name, message);
-            Become(() => Asking(command));
-            _coordinator.Ask<object>(message, command.AnswerTimeout(_settings))
+            var target = message is ClusterListeners.ICommand ? _cluster : _coordinator;
+            if (target is null)
+            {
+                Reply(ControlJson.Failure($"'{command.Name}' needs the cluster, and this node does not take part in one (shard-runtime.cluster.enabled = off, or no cluster provider)"));
+                return;
+            }
+            _log.Debug("Control request {Command}: asking {Target} {Message}", command.Name, target.Path.Name, message);
+            var timeout = command.AnswerTimeout(_settings, message);
+            Become(() => Asking(command, timeout));
+            target.Ask<object>(message, timeout)
                 .PipeTo(Self, success: answer => new CoordinatorAnswered(answer), failure: e => new CoordinatorAnswered(new Status.Failure(e)));
         });
         Receive<RequestUnreadable>(m =>
@@ -107,15 +117,16 @@ internal sealed class ControlConnectionActor : ReceiveActor
         });
     }
 
-    private void Asking(ControlCommand command)
+    private void Asking(ControlCommand command, TimeSpan timeout)
     {
         Receive<CoordinatorAnswered>(m =>
         {
             var reply = m.Answer switch
             {
                 Coordinator.CommandFailed failed => ControlJson.Failure(failed.Reason),
+                ClusterListeners.CommandFailed failed => ControlJson.Failure(failed.Reason),
                 Status.Failure { Cause: AskTimeoutException } => ControlJson.Failure(
-                    $"the coordinator did not answer '{command.Name}' within {Describe(command.AnswerTimeout(_settings))}"),
+                    $"the node did not answer '{command.Name}' within {Describe(timeout)}"),
                 Status.Failure failure => ControlJson.Failure($"'{command.Name}' failed: {failure.Cause.Message}"),
                 var answer => command.Reply(answer)
                     ?? ControlJson.Failure($"the coordinator answered '{command.Name}' with an unexpected {answer.GetType().Name}"),

@@ -27,6 +27,9 @@ public static class ControlJson
     /// <summary>Member of a command's reply that carries the coordinator's answer, e.g. <see cref="Coordinator.Coordinator.ScaledTo"/>.</summary>
     public const string ResultField = "result";
 
+    /// <summary>Member of a request: true to address the cluster (<c>status</c>, <c>scale</c>, <c>reload</c>) rather than this node.</summary>
+    public const string ClusterField = "cluster";
+
     /// <summary>
     /// How payloads are (de)serialized on both ends: camelCase names, compact, no HTML escaping (the text goes to a
     /// terminal or a script, never into a web page).
@@ -37,21 +40,53 @@ public static class ControlJson
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    /// <summary>The request line (without its newline) of <c>status</c>: the node's listeners, shards and counters.</summary>
-    public static string StatusRequest() =>
-        new JsonObject { [CommandField] = "status" }.ToJsonString(Options);
+    /// <summary>The request line (without its newline) of <c>status</c>: the node's listeners, shards and counters (every node's, with <paramref name="cluster"/>).</summary>
+    public static string StatusRequest(bool cluster = false)
+    {
+        var request = new JsonObject { [CommandField] = "status" };
+        if (cluster) request[ClusterField] = true;
+        return request.ToJsonString(Options);
+    }
 
-    /// <summary>The request line (without its newline) of <c>scale</c>: set the listener's number of shards.</summary>
-    public static string ScaleRequest(string listener, int shards) =>
-        new JsonObject { [CommandField] = "scale", ["listener"] = listener, ["shards"] = shards }.ToJsonString(Options);
+    /// <summary>
+    /// The request line (without its newline) of <c>scale</c>: set the listener's number of shards on this node, or in
+    /// the cluster's desired state (<paramref name="cluster"/>; on the nodes of <paramref name="role"/> only, when given).
+    /// </summary>
+    public static string ScaleRequest(string listener, int shards, bool cluster = false, string? role = null)
+    {
+        var request = new JsonObject { [CommandField] = "scale", ["listener"] = listener, ["shards"] = shards };
+        if (cluster) request[ClusterField] = true;
+        if (role is not null) request["role"] = role;
+        return request.ToJsonString(Options);
+    }
 
-    /// <summary>The request line of <c>reload</c>: load every listener's handler (or one listener's) as a new generation.</summary>
-    public static string ReloadRequest(string? listener)
+    /// <summary>The request line of <c>reload</c>: load every listener's handler (or one listener's) as a new generation; node after node with <paramref name="cluster"/>.</summary>
+    public static string ReloadRequest(string? listener, bool cluster = false)
     {
         var request = new JsonObject { [CommandField] = "reload" };
         if (listener is not null) request["listener"] = listener;
+        if (cluster) request[ClusterField] = true;
         return request.ToJsonString(Options);
     }
+
+    /// <summary>The request line of <c>listener-set</c>: set what is given of a listener in the cluster's desired state.</summary>
+    public static string ListenerSetRequest(string listener, string? definition, int? shards, IReadOnlyList<string>? roles, bool reload)
+    {
+        var request = new JsonObject { [CommandField] = "listener-set", ["listener"] = listener };
+        if (definition is not null) request["definition"] = definition;
+        if (shards is not null) request["shards"] = shards;
+        if (roles is not null) request["roles"] = new JsonArray(roles.Select(r => (JsonNode?)JsonValue.Create(r)).ToArray());
+        if (reload) request["reload"] = true;
+        return request.ToJsonString(Options);
+    }
+
+    /// <summary>The request line of <c>listener-remove</c>: remove a listener cluster-wide.</summary>
+    public static string ListenerRemoveRequest(string listener) =>
+        new JsonObject { [CommandField] = "listener-remove", ["listener"] = listener }.ToJsonString(Options);
+
+    /// <summary>The request line of <c>listener-show</c>: the cluster's desired state.</summary>
+    public static string ListenerShowRequest() =>
+        new JsonObject { [CommandField] = "listener-show" }.ToJsonString(Options);
 
     /// <summary>The request line of <c>upgrade</c>: start a successor process and hand it every listening socket.</summary>
     public static string UpgradeRequest() =>
@@ -66,4 +101,13 @@ public static class ControlJson
 
     internal static string Failure(string error) =>
         new JsonObject { [OkField] = false, [ErrorField] = error }.ToJsonString(Options);
+
+    /// <summary>A failure that still carries a payload (what a stopped rolling reload did on each node).</summary>
+    internal static string Failure(string error, string member, object payload) =>
+        new JsonObject
+        {
+            [OkField] = false,
+            [ErrorField] = error,
+            [member] = JsonSerializer.SerializeToNode(payload, payload.GetType(), Options),
+        }.ToJsonString(Options);
 }

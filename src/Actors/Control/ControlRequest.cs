@@ -76,6 +76,35 @@ internal sealed class ControlRequest
         return (int)number;
     }
 
+    /// <summary>An optional boolean member: false when absent.</summary>
+    public bool GetFlag(string field)
+    {
+        if (!Has(field)) return false;
+        var value = Get(field);
+        return value.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => throw new ControlRequestException($"field '{field}' must be true or false, got {Describe(value)}"),
+        };
+    }
+
+    /// <summary>A required array of non-empty strings.</summary>
+    public IReadOnlyList<string> GetStrings(string field)
+    {
+        var value = Get(field);
+        if (value.ValueKind != JsonValueKind.Array)
+            throw new ControlRequestException($"field '{field}' must be an array of strings, got {Describe(value)}");
+        var items = new List<string>();
+        foreach (var item in value.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(item.GetString()))
+                throw new ControlRequestException($"field '{field}' must hold non-empty strings, got {Describe(item)}");
+            items.Add(item.GetString()!);
+        }
+        return items;
+    }
+
     private JsonElement Get(string field) =>
         _root.TryGetProperty(field, out var value) && value.ValueKind != JsonValueKind.Null
             ? value

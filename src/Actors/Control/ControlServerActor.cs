@@ -18,6 +18,7 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
 
     private readonly ControlSettings _settings;
     private readonly IActorRef _coordinator;
+    private readonly IActorRef? _cluster;
     private readonly uint _nodeUserId = ProcessIdentity.EffectiveUserId;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly List<IActorRef> _waitingForBind = [];
@@ -28,10 +29,11 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
 
     private readonly bool _deferBind;
 
-    public ControlServerActor(ControlSettings settings, IActorRef coordinator, bool deferBind)
+    public ControlServerActor(ControlSettings settings, IActorRef coordinator, IActorRef? cluster, bool deferBind)
     {
         _settings = settings;
         _coordinator = coordinator;
+        _cluster = cluster;
         _deferBind = deferBind;
         Binding();
     }
@@ -118,7 +120,7 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
             try
             {
                 Context.ActorOf(
-                    Akka.Actor.Props.Create(() => new ControlConnectionActor(m.Client, _settings, _coordinator, _nodeUserId)),
+                    Akka.Actor.Props.Create(() => new ControlConnectionActor(m.Client, _settings, _coordinator, _cluster, _nodeUserId)),
                     name);
             }
             catch (Exception e)

@@ -168,13 +168,37 @@ public static class Coordinator
     /// listener keeps its running generation. Reply: <see cref="Reloaded"/>, or <see cref="CommandFailed"/> naming
     /// each listener that refused (the others did reload).
     /// </summary>
-    public sealed record Reload(string? Listener) : ICommand;
+    /// <param name="Listener">The listener to reload; null: the configuration and every listener.</param>
+    /// <param name="ClusterGeneration">
+    /// Sent by a rolling reload of the cluster: the listener's new cluster-wide handler generation, recorded so that the
+    /// node does not reload again when the desired state reaches it.
+    /// </param>
+    public sealed record Reload(string? Listener, int? ClusterGeneration = null) : ICommand;
 
     /// <summary>Reply to <see cref="Reload"/>: the generation each reloaded listener serves now.</summary>
     public sealed record Reloaded(IReadOnlyList<ListenerGeneration> Listeners);
 
     /// <summary>A listener and the handler generation it serves.</summary>
     public sealed record ListenerGeneration(string Listener, int Generation);
+
+    /// <summary>
+    /// Sender: the cluster actor (<see cref="Cluster.ClusterListeners"/>), whenever the cluster's desired state as it
+    /// applies to this node changes. Replaces the overrides: the desired state becomes the node's configured listeners
+    /// with these over them, and is applied as <see cref="ApplySettings"/> is (all or nothing); a listener whose cluster
+    /// handler generation rose is reloaded. Reply: <see cref="SettingsApplied"/> or <see cref="CommandFailed"/> (nothing
+    /// changed; the cluster actor tries again).
+    /// </summary>
+    public sealed record ApplyClusterState(IReadOnlyList<ClusterOverride> Overrides) : ICommand;
+
+    /// <summary>
+    /// The cluster's desired state for one listener, resolved for this node (its roles, its listener-defaults).
+    /// </summary>
+    /// <param name="Listener">The listener's name.</param>
+    /// <param name="Served">False: this node must not serve it (removed, or not one of its roles).</param>
+    /// <param name="Shards">Shards on this node; null: as configured.</param>
+    /// <param name="Definition">The listener as the cluster defines it; null: as this node's file defines it.</param>
+    /// <param name="HandlerGeneration">The cluster-wide handler generation; a rise reloads the listener.</param>
+    public sealed record ClusterOverride(string Listener, bool Served, int? Shards, ListenerSettings? Definition, int HandlerGeneration);
 
     /// <summary>Sender: anyone (the CLI's <c>status</c>). Reply: <see cref="NodeStatus"/>.</summary>
     public sealed class GetStatus : ICommand

@@ -64,6 +64,7 @@ internal sealed class CoordinatorActor : UntypedActor
         if (_s.Inherited.Count > 0)
             _log.Info("Process generation {Generation}: {Count} inherited listening sockets from {Source}",
                 _s.UpgradeOptions.ProcessGeneration, _s.Inherited.Count, _s.UpgradeOptions.InheritedFrom);
+        _s.Configured = _initial;
         var failure = Apply(_initial);
         DeclineInherited();
         if (failure is not null)
@@ -168,10 +169,13 @@ internal sealed class CoordinatorActor : UntypedActor
                 break;
             case Coordinator.ApplySettings apply:
             {
-                var failure = Busy() ?? Apply(apply.Listeners);
+                var failure = Busy() ?? ApplyConfigured(apply.Listeners);
                 Sender.Tell(failure is null ? Coordinator.SettingsApplied.Instance : new Coordinator.CommandFailed(apply, failure));
                 break;
             }
+            case Coordinator.ApplyClusterState cluster:
+                Sender.Tell(ApplyClusterState(cluster));
+                break;
             case Coordinator.Reload reload:
                 Sender.Tell(Reload(reload));
                 break;
@@ -233,10 +237,16 @@ internal sealed class CoordinatorActor : UntypedActor
             return new Coordinator.CommandFailed(scale, $"no listener named '{scale.Listener}' (listeners: {string.Join(", ", _s.Listeners.Keys.Order(StringComparer.Ordinal))})");
         if (scale.Shards < 1 || scale.Shards > ListenerSettings.MaxShards)
             return new Coordinator.CommandFailed(scale, $"shard count must be between 1 and {ListenerSettings.MaxShards}, got {scale.Shards}");
+        if (_s.ClusterOverrides.TryGetValue(scale.Listener, out var cluster) && (cluster.Shards is not null || cluster.Definition is not null))
+            return new Coordinator.CommandFailed(scale,
+                $"listener '{scale.Listener}' is {(cluster.Shards is { } n ? $"scaled by the cluster's desired state ({n} shards on this node)" : "defined by the cluster's desired state")}; " +
+                $"change it there: `scale {scale.Listener} {scale.Shards} --cluster`");
 
         if (!TryBind(listener.Settings, Math.Max(0, scale.Shards - listener.ActiveCount), listener.BoundEndPoint, out var sockets, out var failure))
             return new Coordinator.CommandFailed(scale, failure);
         listener.Desired = scale.Shards;
+        // The node's own desired state changes with it, so that later cluster changes to other listeners keep it.
+        _s.Configured = _s.Configured.Select(l => l.Name == scale.Listener ? l with { Shards = scale.Shards } : l).ToList();
         StartShards(listener, sockets.Select(b => (b, (int?)null)).ToList());
         RetireShards(listener, listener.ActiveCount - scale.Shards);
         _log.Info("Listener {Listener} scaled to {Shards} shards", listener.Name, scale.Shards);
@@ -399,7 +409,7 @@ internal sealed class CoordinatorActor : UntypedActor
                     _log.Warning("Reload refused: the listeners could not be read again: {Reason}", e.Message);
                     return new Coordinator.CommandFailed(reload, $"configuration not reloaded, nothing changed: {e.Message}");
                 }
-                if (Apply(desired) is { } failure)
+                if (ApplyConfigured(desired) is { } failure)
                     return new Coordinator.CommandFailed(reload, $"configuration not applied, nothing changed: {failure}");
             }
             // Listeners the configuration just created (or replaced) start at generation 1; the others reload.
@@ -414,6 +424,19 @@ internal sealed class CoordinatorActor : UntypedActor
             return new Coordinator.CommandFailed(reload, $"no listener named '{reload.Listener}' (listeners: {string.Join(", ", _s.Listeners.Keys.Order(StringComparer.Ordinal))})");
         }
 
+        var (reloaded, refused) = ReloadHandlers(listeners);
+        if (reload.ClusterGeneration is { } clusterGeneration)
+        {
+            foreach (var listener in reloaded) _s.ClusterGenerations[listener.Listener] = clusterGeneration;
+        }
+        if (refused.Count == 0) return new Coordinator.Reloaded(reloaded);
+        var done = reloaded.Count == 0 ? "" : $"; reloaded: {string.Join(", ", reloaded.Select(r => $"{r.Listener} (generation {r.Generation})"))}";
+        return new Coordinator.CommandFailed(reload, string.Join("; ", refused) + done);
+    }
+
+    /// <summary>Loads each listener's handler again as a new generation: the generations now serving, and why each refusal happened.</summary>
+    private (List<Coordinator.ListenerGeneration> Reloaded, List<string> Refused) ReloadHandlers(IEnumerable<ListenerState> listeners)
+    {
         var reloaded = new List<Coordinator.ListenerGeneration>();
         var refused = new List<string>();
         foreach (var listener in listeners)
@@ -435,9 +458,72 @@ internal sealed class CoordinatorActor : UntypedActor
                 refused.Add($"listener '{listener.Name}': {e.Message} (generation {listener.Handlers.Current.Number} keeps serving)");
             }
         }
-        if (refused.Count == 0) return new Coordinator.Reloaded(reloaded);
-        var done = reloaded.Count == 0 ? "" : $"; reloaded: {string.Join(", ", reloaded.Select(r => $"{r.Listener} (generation {r.Generation})"))}";
-        return new Coordinator.CommandFailed(reload, string.Join("; ", refused) + done);
+        return (reloaded, refused);
+    }
+
+    /// <summary>The node's own listeners become <paramref name="configured"/>; applies them with the cluster's overrides over them (all or nothing).</summary>
+    private string? ApplyConfigured(IReadOnlyList<ListenerSettings> configured)
+    {
+        var previous = _s.Configured;
+        _s.Configured = configured;
+        var failure = Apply(Effective(configured, _s.ClusterOverrides));
+        if (failure is not null) _s.Configured = previous;
+        return failure;
+    }
+
+    /// <summary>
+    /// The desired listeners: the configured ones with the cluster's overrides over them (dropped where the cluster does
+    /// not want them here, re-defined or re-scaled where it says so), then the ones only the cluster defines.
+    /// </summary>
+    private static List<ListenerSettings> Effective(IReadOnlyList<ListenerSettings> configured, IReadOnlyDictionary<string, Coordinator.ClusterOverride> overrides)
+    {
+        static ListenerSettings Over(ListenerSettings settings, Coordinator.ClusterOverride o) =>
+            o.Shards is { } shards ? settings with { Shards = shards } : settings;
+        var desired = new List<ListenerSettings>();
+        foreach (var listener in configured)
+        {
+            if (!overrides.TryGetValue(listener.Name, out var o)) desired.Add(listener);
+            else if (o.Served) desired.Add(Over(o.Definition ?? listener, o));
+        }
+        var names = configured.Select(l => l.Name).ToHashSet(StringComparer.Ordinal);
+        desired.AddRange(overrides.Values
+            .Where(o => o.Served && o.Definition is not null && !names.Contains(o.Listener))
+            .OrderBy(o => o.Listener, StringComparer.Ordinal)
+            .Select(o => Over(o.Definition!, o)));
+        return desired;
+    }
+
+    /// <summary>
+    /// Follows the cluster's desired state: applies the configured listeners with <paramref name="cluster"/>'s overrides
+    /// over them (all or nothing), then reloads every listener whose cluster handler generation rose. A listener seen for
+    /// the first time takes the cluster's generation as it is: it runs the newest code already.
+    /// </summary>
+    private object ApplyClusterState(Coordinator.ApplyClusterState cluster)
+    {
+        if (Busy() is { } busy)
+            return new Coordinator.CommandFailed(cluster, busy);
+        var overrides = cluster.Overrides.ToDictionary(o => o.Listener, StringComparer.Ordinal);
+        if (Apply(Effective(_s.Configured, overrides)) is { } failure)
+            return new Coordinator.CommandFailed(cluster, failure);
+        _s.ClusterOverrides = overrides;
+        var rose = new List<(ListenerState Listener, int Generation)>();
+        foreach (var o in overrides.Values.Where(o => o.Served))
+        {
+            if (!_s.Listeners.TryGetValue(o.Listener, out var listener)) continue;
+            if (!_s.ClusterGenerations.TryGetValue(o.Listener, out var applied))
+                _s.ClusterGenerations[o.Listener] = o.HandlerGeneration;
+            else if (o.HandlerGeneration > applied)
+                rose.Add((listener, o.HandlerGeneration));
+        }
+        foreach (var (listener, generation) in rose)
+        {
+            _log.Info("Listener {Listener}: the cluster's handler generation rose to {ClusterGeneration}; reloading", listener.Name, generation);
+            var (_, refused) = ReloadHandlers([listener]);
+            // A refused reload is not tried again for the same generation: the listener's running generation serves on
+            // (ReloadHandlers logged why; the listener's status shows it as its last reload failure).
+            _s.ClusterGenerations[listener.Name] = generation;
+        }
+        return Coordinator.SettingsApplied.Instance;
     }
 
     /// <summary>Binds <paramref name="count"/> sockets for a listener, all or none.</summary>

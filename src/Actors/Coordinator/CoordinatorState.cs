@@ -62,6 +62,18 @@ internal sealed class CoordinatorState(UpgradeOptions upgrade)
     public bool StopRequested;
 
     /// <summary>Shard ids per listener name, never reused while the node runs (they name the actors).</summary>
+    /// <summary>
+    /// The listeners of the node's own configuration (the start-up settings, then each <c>ApplySettings</c> or reload of
+    /// the file, and local <c>scale</c>s); the desired state is these with <see cref="ClusterOverrides"/> over them.
+    /// </summary>
+    public IReadOnlyList<Settings.ListenerSettings> Configured = [];
+
+    /// <summary>The cluster's desired state as it applies to this node, by listener.</summary>
+    public Dictionary<string, Coordinator.ClusterOverride> ClusterOverrides = new(StringComparer.Ordinal);
+
+    /// <summary>The cluster-wide handler generation each listener last reloaded to (or had when first seen).</summary>
+    public readonly Dictionary<string, int> ClusterGenerations = new(StringComparer.Ordinal);
+
     public readonly Dictionary<string, int> NextShardId = new(StringComparer.Ordinal);
 
     /// <summary>The next free shard id of <paramref name="listener"/>, or <paramref name="preferred"/> (an adopted socket's) when it is free.</summary>

@@ -4,6 +4,7 @@ using Akka.Event;
 using Akka.Hosting;
 using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Settings;
+using ClusterProtocol = ShardRuntime.Actors.Cluster.ClusterListeners;
 using ControlProtocol = ShardRuntime.Actors.Control.Control;
 using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
 
@@ -53,10 +54,18 @@ public static class ShardRuntimeHostingExtensions
                 CoordinatorProtocol.ActorName);
             registry.Register<CoordinatorProtocol.Marker>(coordinator);
 
+            // In a cluster, the node follows (and may change) the cluster-wide desired state of listeners.
+            IActorRef? cluster = null;
+            if (settings.Cluster.Enabled && ((ExtendedActorSystem)system).Provider is Akka.Cluster.IClusterActorRefProvider)
+            {
+                cluster = system.ActorOf(ClusterProtocol.Props(settings, coordinator), ClusterProtocol.ActorName);
+                registry.Register<ClusterProtocol.Marker>(cluster);
+            }
+
             if (settings.Control.Enabled)
             {
                 var control = system.ActorOf(
-                    ControlProtocol.Props(settings.Control, coordinator, deferBind: options.Upgrade?.DeferSocketFiles ?? false),
+                    ControlProtocol.Props(settings.Control, coordinator, deferBind: options.Upgrade?.DeferSocketFiles ?? false, cluster: cluster),
                     ControlProtocol.ActorName);
                 registry.Register<ControlProtocol.Marker>(control);
             }

@@ -11,6 +11,18 @@ public sealed record ControlSettings(bool Enabled, string SocketPath, int MaxReq
     /// </summary>
     public TimeSpan UpgradeAnswerTimeout { get; init; } = RequestTimeout;
 
+    /// <summary>
+    /// How long the control socket waits for the answer to <c>reload --cluster</c>: a whole rolling reload (from
+    /// <c>shard-runtime.cluster.rolling-reload.timeout</c>; the request timeout when that section is not read).
+    /// </summary>
+    public TimeSpan ReloadAnswerTimeout { get; init; } = RequestTimeout;
+
+    /// <summary>
+    /// How long the control socket waits for the answer to a change of the cluster's desired state: two writes (to all
+    /// nodes, then to a majority) of <c>shard-runtime.cluster.write-timeout</c>, and the request timeout.
+    /// </summary>
+    public TimeSpan ClusterChangeAnswerTimeout { get; init; } = RequestTimeout;
+
     public static ControlSettings Create(Config control, string path)
     {
         var r = new ConfigReader(control, path);

@@ -1,3 +1,4 @@
+using System.Net;
 using Akka.Configuration;
 
 namespace ShardRuntime.Actors.Settings;
@@ -7,7 +8,10 @@ public sealed record ShardRuntimeSettings(
     IReadOnlyList<ListenerSettings> Listeners,
     ControlSettings Control,
     TimeSpan ShutdownDrainTimeout,
-    UpgradeSettings Upgrade)
+    UpgradeSettings Upgrade,
+    ClusterSettings Cluster,
+    IPAddress? BindAddress,
+    Config ListenerDefaults)
 {
     public const string Section = "shard-runtime";
 
@@ -24,6 +28,7 @@ public sealed record ShardRuntimeSettings(
         var defaults = section.GetConfig("listener-defaults")
             ?? throw new ShardRuntimeConfigurationException($"{Section}.listener-defaults", "is missing");
 
+        var bindAddress = ReadBindAddress(section);
         var listeners = new List<ListenerSettings>();
         var listenersConfig = section.GetConfig("listeners");
         if (listenersConfig is not null && !listenersConfig.IsEmpty)
@@ -33,7 +38,7 @@ public sealed record ShardRuntimeSettings(
                 var path = $"{Section}.listeners.{name}";
                 if (!value.IsObject())
                     throw new ShardRuntimeConfigurationException(path, "must be a block such as { endpoint = \"127.0.0.1:8080\", handler = http-ok }");
-                listeners.Add(ListenerSettings.Create(name, listenersConfig.GetConfig(name), defaults, path));
+                listeners.Add(ReadListener(name, listenersConfig.GetConfig(name), defaults, bindAddress, path));
             }
         }
 
@@ -53,10 +58,42 @@ public sealed record ShardRuntimeSettings(
                 $"{drainTimeout} must be shorter than {phaseKey} ({phaseTimeout}), or the drain is cut short");
         var control = ControlSettings.Create(section.GetConfig("control") ?? Config.Empty, $"{Section}.control");
         var upgrade = UpgradeSettings.Create(section.GetConfig("upgrade") ?? Config.Empty, $"{Section}.upgrade", control);
+        var cluster = ClusterSettings.Create(section.GetConfig("cluster") ?? Config.Empty, $"{Section}.cluster");
         return new ShardRuntimeSettings(
             Listeners: listeners,
-            Control: control with { UpgradeAnswerTimeout = upgrade.AnswerTimeout },
+            Control: control with
+            {
+                UpgradeAnswerTimeout = upgrade.AnswerTimeout,
+                ReloadAnswerTimeout = cluster.ReloadTimeout + control.RequestTimeout,
+                ClusterChangeAnswerTimeout = cluster.WriteTimeout + cluster.WriteTimeout + control.RequestTimeout,
+            },
             ShutdownDrainTimeout: drainTimeout,
-            Upgrade: upgrade);
+            Upgrade: upgrade,
+            Cluster: cluster,
+            BindAddress: bindAddress,
+            ListenerDefaults: defaults);
+    }
+
+    /// <summary>
+    /// Reads a listener that is not in this node's file (one the cluster's desired state defines, as a HOCON block) the
+    /// way the file's listeners are read: over this node's listener-defaults, on its bind-address. Throws
+    /// <see cref="ShardRuntimeConfigurationException"/> naming the key at fault (under <paramref name="path"/>).
+    /// </summary>
+    public ListenerSettings ReadListener(string name, Config block, string path) =>
+        ReadListener(name, block, ListenerDefaults, BindAddress, path);
+
+    private static ListenerSettings ReadListener(string name, Config block, Config defaults, IPAddress? bindAddress, string path)
+    {
+        var listener = ListenerSettings.Create(name, block, defaults, path);
+        return bindAddress is null ? listener : listener with { EndPoint = new IPEndPoint(bindAddress, listener.EndPoint.Port) };
+    }
+
+    private static IPAddress? ReadBindAddress(Config section)
+    {
+        var raw = new ConfigReader(section, Section).GetString("bind-address", allowEmpty: true).Trim();
+        if (raw.Length == 0) return null;
+        return IPAddress.TryParse(raw.Trim('[', ']'), out var address)
+            ? address
+            : throw new ShardRuntimeConfigurationException($"{Section}.bind-address", $"expected an IP address such as 127.0.0.12, 0.0.0.0 or ::, got '{raw}'");
     }
 }

@@ -3,6 +3,7 @@ using System.CommandLine.Invocation;
 using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Text.Json;
+using ShardRuntime.Actors.Cluster;
 using ShardRuntime.Actors.Control;
 using ShardRuntime.Actors.Settings;
 
@@ -86,9 +87,11 @@ public static class CommandLine
         runCommand.SetAction(run);
 
         var json = new Option<bool>("--json") { Description = "Print the node's status as JSON instead of tables" };
-        var status = new Command("status", "Show the running node's listeners and shards") { json };
-        status.SetAction((result, cancellationToken) =>
-            StatusAsync(ClientFor(result, controlSocket), result.GetValue(json), result.InvocationConfiguration, cancellationToken));
+        var statusCluster = new Option<bool>("--cluster") { Description = "Every node of the cluster (unreachable ones marked) and the desired state" };
+        var status = new Command("status", "Show the running node's listeners and shards") { json, statusCluster };
+        status.SetAction((result, cancellationToken) => result.GetValue(statusCluster)
+            ? ClusterStatusAsync(ClientFor(result, controlSocket), result.GetValue(json), result.InvocationConfiguration, cancellationToken)
+            : StatusAsync(ClientFor(result, controlSocket), result.GetValue(json), result.InvocationConfiguration, cancellationToken));
 
         var listener = new Argument<string>("listener") { Description = "Name of the listener (its key under shard-runtime.listeners)" };
         var shards = new Argument<int>("n")
@@ -96,25 +99,44 @@ public static class CommandLine
             Description = "Number of listening sockets the listener should have",
             CustomParser = ParseShardCount,
         };
-        var scale = new Command("scale", "Set the number of listening sockets (shards) of a listener on the running node")
+        var scaleCluster = new Option<bool>("--cluster") { Description = "Set it in the cluster's desired state: every node (of --role) follows" };
+        var role = new Option<string?>("--role") { Description = "With --cluster: only on the nodes of this role", HelpName = "role" };
+        var scale = new Command("scale", "Set the number of listening sockets (shards) of a listener on the running node, or on every node with --cluster")
         {
             listener,
             shards,
+            scaleCluster,
+            role,
         };
-        scale.SetAction((result, cancellationToken) =>
-            ScaleAsync(ClientFor(result, controlSocket), result.GetValue(listener)!, result.GetValue(shards), result.InvocationConfiguration, cancellationToken));
+        scale.Validators.Add(result =>
+        {
+            if (result.GetValue(role) is not null && !result.GetValue(scaleCluster))
+                result.AddError("--role needs --cluster (roles are those of the cluster's nodes)");
+        });
+        scale.SetAction((result, cancellationToken) => result.GetValue(scaleCluster)
+            ? ChangeAsync(ClientFor(result, controlSocket, cluster: true),
+                ControlJson.ScaleRequest(result.GetValue(listener)!, result.GetValue(shards), cluster: true, role: result.GetValue(role)), result.InvocationConfiguration, cancellationToken)
+            : ScaleAsync(ClientFor(result, controlSocket), result.GetValue(listener)!, result.GetValue(shards), result.InvocationConfiguration, cancellationToken));
 
         var reloadListener = new Argument<string?>("listener")
         {
             Description = "Only this listener (default: every listener)",
             Arity = ArgumentArity.ZeroOrOne,
         };
+        var reloadCluster = new Option<bool>("--cluster")
+        {
+            Description = "A rolling reload: node after node, each once its new generation serves and its old one drained; stops at the first failure",
+        };
         var reload = new Command("reload", "Load the handler code again as a new generation: new connections get it at once, open ones finish on theirs")
         {
             reloadListener,
+            reloadCluster,
         };
-        reload.SetAction((result, cancellationToken) =>
-            ReloadAsync(ClientFor(result, controlSocket), result.GetValue(reloadListener), result.InvocationConfiguration, cancellationToken));
+        reload.SetAction((result, cancellationToken) => result.GetValue(reloadCluster)
+            ? RollingReloadAsync(ClientFor(result, controlSocket, rollingReload: true), result.GetValue(reloadListener), result.InvocationConfiguration, cancellationToken)
+            : ReloadAsync(ClientFor(result, controlSocket), result.GetValue(reloadListener), result.InvocationConfiguration, cancellationToken));
+
+        var listenerCommand = BuildListenerCommand(controlSocket);
 
         var upgrade = new Command("upgrade",
             "Replace the running node's process: start a successor (the same command line, so the binaries and config on disk now) " +
@@ -130,6 +152,58 @@ public static class CommandLine
             scale,
             reload,
             upgrade,
+            listenerCommand,
+        };
+    }
+
+    /// <summary><c>listener set|remove|show</c>: the cluster's desired state of listeners.</summary>
+    private static Command BuildListenerCommand(Option<string?> controlSocket)
+    {
+        var name = new Argument<string>("listener") { Description = "Name of the listener" };
+        var definition = new Option<string?>("--definition")
+        {
+            Description = "The listener as a HOCON block, read on each node over its listener-defaults, e.g. 'endpoint = \"0.0.0.0:9000\", handler = echo'",
+            HelpName = "hocon",
+        };
+        var shards = new Option<int?>("--shards") { Description = "Listening sockets per node", HelpName = "n" };
+        var roles = new Option<string?>("--roles") { Description = "Comma-separated roles whose nodes serve it; '' for every node", HelpName = "roles" };
+        var raise = new Option<bool>("--reload") { Description = "Raise its handler generation: every node reloads its handler at once" };
+        var set = new Command("set", "Set a listener in the cluster's desired state (what is given; the rest stays)") { name, definition, shards, roles, raise };
+        set.SetAction((result, cancellationToken) =>
+        {
+            var roleList = result.GetValue(roles) is { } text
+                ? text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                : null;
+            return ChangeAsync(ClientFor(result, controlSocket, cluster: true),
+                ControlJson.ListenerSetRequest(result.GetValue(name)!, result.GetValue(definition), result.GetValue(shards), roleList, result.GetValue(raise)),
+                result.InvocationConfiguration, cancellationToken);
+        });
+
+        var removeName = new Argument<string>("listener") { Description = "Name of the listener" };
+        var remove = new Command("remove", "Remove a listener cluster-wide: every node retires it, whatever its file says, until it is set again") { removeName };
+        remove.SetAction((result, cancellationToken) => ChangeAsync(ClientFor(result, controlSocket, cluster: true),
+            ControlJson.ListenerRemoveRequest(result.GetValue(removeName)!), result.InvocationConfiguration, cancellationToken));
+
+        var json = new Option<bool>("--json") { Description = "Print it as JSON" };
+        var show = new Command("show", "Show the cluster's desired state of listeners as this node holds it") { json };
+        show.SetAction((result, cancellationToken) =>
+            SendAsync(ClientFor(result, controlSocket), ControlJson.ListenerShowRequest(), result.InvocationConfiguration, cancellationToken, async reply =>
+            {
+                var state = reply.Root.GetProperty(ControlJson.ResultField);
+                if (result.GetValue(json))
+                {
+                    await result.InvocationConfiguration.Output.WriteLineAsync(state.GetRawText()).ConfigureAwait(false);
+                    return;
+                }
+                var desired = state.Deserialize<ClusterListeners.DesiredState>(ControlJson.Options) ?? throw new InvalidDataException("the node's result is null");
+                await result.InvocationConfiguration.Output.WriteAsync(ClusterStatusReport.FormatDesired(desired.Listeners)).ConfigureAwait(false);
+            }));
+
+        return new Command("listener", "The cluster's desired state of listeners (shards per node and per role, roles, handler generation, definition)")
+        {
+            set,
+            remove,
+            show,
         };
     }
 
@@ -165,11 +239,14 @@ public static class CommandLine
         return shards;
     }
 
-    private static ControlClient ClientFor(ParseResult result, Option<string?> controlSocket, bool upgrade = false)
+    private static ControlClient ClientFor(ParseResult result, Option<string?> controlSocket, bool upgrade = false, bool cluster = false, bool rollingReload = false)
     {
         var path = result.GetValue(controlSocket);
         var reference = ShardRuntimeSettings.Create(Akka.Configuration.Config.Empty).Control;
-        var timeout = upgrade ? reference.UpgradeAnswerTimeout : reference.RequestTimeout;
+        var timeout = upgrade ? reference.UpgradeAnswerTimeout
+            : rollingReload ? reference.ReloadAnswerTimeout
+            : cluster ? reference.ClusterChangeAnswerTimeout
+            : reference.RequestTimeout;
         return new ControlClient(string.IsNullOrEmpty(path) ? reference.SocketPath : path, timeout + ReplyMargin);
     }
 
@@ -187,6 +264,68 @@ public static class CommandLine
                 ?? throw new InvalidDataException("the node's status is null");
             await console.Output.WriteAsync(StatusReport.Format(node)).ConfigureAwait(false);
         }).ConfigureAwait(false);
+    }
+
+    private static async Task<int> ClusterStatusAsync(ControlClient client, bool json, InvocationConfiguration console, CancellationToken cancellationToken)
+    {
+        return await SendAsync(client, ControlJson.StatusRequest(cluster: true), console, cancellationToken, async reply =>
+        {
+            var status = reply.Root.GetProperty(ControlJson.ResultField);
+            if (json)
+            {
+                await console.Output.WriteLineAsync(status.GetRawText()).ConfigureAwait(false);
+                return;
+            }
+            var cluster = status.Deserialize<ClusterListeners.ClusterStatus>(ControlJson.Options)
+                ?? throw new InvalidDataException("the cluster's status is null");
+            await console.Output.WriteAsync(ClusterStatusReport.Format(cluster)).ConfigureAwait(false);
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>A change of the cluster's desired state: prints the listener as stored, and by how many nodes.</summary>
+    private static async Task<int> ChangeAsync(ControlClient client, string request, InvocationConfiguration console, CancellationToken cancellationToken)
+    {
+        return await SendAsync(client, request, console, cancellationToken, async reply =>
+        {
+            var changed = reply.Root.GetProperty(ControlJson.ResultField).Deserialize<ClusterListeners.ListenerChanged>(ControlJson.Options)
+                ?? throw new InvalidDataException("the node's result is null");
+            await console.Output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"{changed.Listener.Name}: {changed.Listener.Describe()} (stored by {changed.StoredBy} of {changed.Nodes} node(s); every node follows)")).ConfigureAwait(false);
+        }).ConfigureAwait(false);
+    }
+
+    private static async Task<int> RollingReloadAsync(ControlClient client, string? listener, InvocationConfiguration console, CancellationToken cancellationToken)
+    {
+        async Task Print(JsonElement result)
+        {
+            var report = result.Deserialize<ClusterListeners.RollingReloadReport>(ControlJson.Options)
+                ?? throw new InvalidDataException("the node's result is null");
+            foreach (var node in report.Nodes)
+            {
+                var generations = node.Generations.Count == 0 ? "" : " " + string.Join(", ", node.Generations.Select(g => $"{g.Listener} generation {g.Generation}"));
+                var took = node.Seconds is { } seconds ? string.Create(CultureInfo.InvariantCulture, $" in {seconds:0.0}s") : "";
+                await console.Output.WriteLineAsync($"{node.Address}: {node.Outcome}{generations}{took}{(node.Reason is null ? "" : $": {node.Reason}")}").ConfigureAwait(false);
+            }
+        }
+        try
+        {
+            var reply = await client.SendAsync(ControlJson.ReloadRequest(listener, cluster: true), cancellationToken).ConfigureAwait(false);
+            if (reply.Root.TryGetProperty(ControlJson.ResultField, out var result))
+                await Print(result).ConfigureAwait(false);
+            if (reply.Ok) return ExitCodes.Success;
+            await console.Error.WriteLineAsync($"error: {reply.Error ?? "the rolling reload stopped without a reason"}").ConfigureAwait(false);
+            return ExitCodes.Refused;
+        }
+        catch (NodeUnreachableException e)
+        {
+            await console.Error.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
+            return ExitCodes.Unreachable;
+        }
+        catch (Exception e) when (e is InvalidDataException or JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            await console.Error.WriteLineAsync($"error: unreadable reply from the node at {client.SocketPath}: {e.Message}").ConfigureAwait(false);
+            return ExitCodes.Refused;
+        }
     }
 
     private static async Task<int> ScaleAsync(ControlClient client, string listener, int shards, InvocationConfiguration console, CancellationToken cancellationToken)

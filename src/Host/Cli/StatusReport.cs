@@ -61,9 +61,9 @@ internal static class StatusReport
         return text.ToString();
     }
 
-    private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
+    internal static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 
-    private static void AppendTable(StringBuilder text, string[] header, IEnumerable<string[]> rows, int[] rightAligned)
+    internal static void AppendTable(StringBuilder text, string[] header, IEnumerable<string[]> rows, int[] rightAligned)
     {
         var all = new List<string[]> { header };
         all.AddRange(rows);

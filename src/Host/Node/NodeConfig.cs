@@ -50,6 +50,8 @@ internal sealed record NodeConfig(Config Config, ShardRuntimeSettings Settings, 
             throw new NodeConfigException(source, $"is not valid HOCON: {e.Message}");
         }
 
+        // The environment (SHARDRUNTIME_*) overrides the file, and --control-socket overrides both.
+        config = NodeEnvironment.Read().WithFallback(config);
         if (controlSocket is not null)
             config = new ShardRuntimeOptions { ControlSocketPath = controlSocket }.ToConfig().WithFallback(config);
 

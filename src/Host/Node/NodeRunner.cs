@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Hosting;
+using Akka.Cluster.Hosting.SBR;
 using Akka.Hosting;
 using Akka.Logger.Serilog;
 using Akka.Remote.Hosting;
@@ -97,7 +98,9 @@ internal static class NodeRunner
                     loggers.AddLogger<SerilogLogger>();
                 });
                 akka.WithRemoting("127.0.0.1", 0);
-                akka.WithClustering(new ClusterOptions());
+                // Keep-majority split-brain resolver (Akka's default, said here so that it is on whatever Akka's default
+                // becomes); a node it downs serves on (reference.conf: run-coordinated-shutdown-when-down = off).
+                akka.WithClustering(new ClusterOptions { SplitBrainResolver = SplitBrainResolverOption.Default });
                 // The node's file comes last so that anything it says (akka.* included) wins.
                 akka.AddHocon(config.Config, HoconAddMode.Prepend);
                 // `reload` and SIGHUP read the config file again: listeners follow it (added, removed, reconciled).
