@@ -8,6 +8,7 @@ internal static partial class Posix
     public const int SigHup = 1;
     public const int SigKill = 9;
     public const int SigTerm = 15;
+    public const int SigStop = 19;
 
     /// <summary>
     /// Whether <paramref name="pid"/> still runs: it has a /proc entry that is not a zombie (a successor node is not the
