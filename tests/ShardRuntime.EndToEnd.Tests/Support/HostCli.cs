@@ -16,52 +16,17 @@ internal static class HostCli
     /// </summary>
     public static ProcessStartInfo StartInfo(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyList<string>? launcher = null)
     {
-        var info = new ProcessStartInfo(launcher is { Count: > 0 } ? launcher[0] : "dotnet")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
-        };
-        if (launcher is { Count: > 0 })
-        {
-            foreach (var word in launcher.Skip(1))
-                info.ArgumentList.Add(word);
-            info.ArgumentList.Add("dotnet");
-        }
-        info.ArgumentList.Add(HostDll);
-        foreach (var arg in args)
-            info.ArgumentList.Add(arg);
+        string[] command = [.. launcher ?? [], "dotnet", HostDll, .. args];
+        var info = ToolProcess.StartInfo(command[0], command[1..]);
+        info.WorkingDirectory = workingDirectory ?? Path.GetTempPath();
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         info.Environment["DOTNET_NOLOGO"] = "1";
         return info;
     }
 
     /// <summary>Runs the tool to completion; kills it (by its own PID) and throws when it outlives <paramref name="timeout"/>.</summary>
-    public static async Task<CliResult> RunAsync(IEnumerable<string> args, TimeSpan? timeout = null)
-    {
-        var argList = args.ToList();
-        using var process = Process.Start(StartInfo(argList))
-            ?? throw new InvalidOperationException("dotnet did not start");
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout ?? DefaultTimeout);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync(CancellationToken.None);
-            throw new TimeoutException(
-                $"'shardruntime {string.Join(' ', argList)}' did not finish within {(timeout ?? DefaultTimeout).TotalSeconds}s\n" +
-                $"--- stdout ---\n{await stdout}\n--- stderr ---\n{await stderr}");
-        }
-        return new CliResult(process.ExitCode, await stdout, await stderr);
-    }
+    public static Task<CliResult> RunAsync(IEnumerable<string> args, TimeSpan? timeout = null) =>
+        ToolProcess.RunAsync(StartInfo(args), timeout ?? DefaultTimeout);
 
     private static string FindHost()
     {
