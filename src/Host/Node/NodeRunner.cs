@@ -103,6 +103,13 @@ internal static class NodeRunner
                 akka.WithClustering(new ClusterOptions { SplitBrainResolver = SplitBrainResolverOption.Default });
                 // The node's file comes last so that anything it says (akka.* included) wins.
                 akka.AddHocon(config.Config, HoconAddMode.Prepend);
+                // A successor cannot bind its predecessor's fixed remoting port (held until the predecessor exits, after its
+                // drain): it joins the cluster on a free port, through its seed nodes (the predecessor among them, if it is one).
+                if (launch.Takeover && config.Config.GetInt("akka.remote.dot-netty.tcp.port", 0) is var port and > 0)
+                {
+                    Log.Warning("Remoting port {Port} stays with the predecessor until it exits; this node joins the cluster on a free port instead", port);
+                    akka.AddHocon("akka.remote.dot-netty.tcp.port = 0", HoconAddMode.Prepend);
+                }
                 // `reload` and SIGHUP read the config file again: listeners follow it (added, removed, reconciled).
                 akka.WithShardRuntime(o =>
                 {
