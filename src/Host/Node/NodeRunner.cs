@@ -19,6 +19,7 @@ using ShardRuntime.Runtime.Inheritance;
 using ShardRuntime.Runtime.Sockets;
 using HandoffProtocol = ShardRuntime.Actors.Handoff.Handoff;
 using ControlProtocol = ShardRuntime.Actors.Control.Control;
+using ClusterProtocol = ShardRuntime.Actors.Cluster.ClusterListeners;
 using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
 
 namespace ShardRuntime.Host.Node;
@@ -137,6 +138,10 @@ internal static class NodeRunner
                 await host.StopAsync(CancellationToken.None);
                 return StartupFailed;
             }
+
+            // In a cluster, the node is started once its cluster actor is (it follows the desired state from then on).
+            if (registry.TryGet<ClusterProtocol.Marker>(out var clusterActor))
+                await clusterActor.Ask<ClusterProtocol.DesiredState>(ClusterProtocol.GetDesiredState.Instance, TimeSpan.FromSeconds(60), cancellationToken);
 
             if (handover is not null)
             {

@@ -115,7 +115,8 @@ internal sealed class HostProcess : IAsyncDisposable
     }
 
     /// <summary>
-    /// Polls <c>status --json</c> through the tool until every listener has all its desired shards accepting; fails
+    /// Polls <c>status --json</c> through the tool until every listener has all its desired shards accepting and the node
+    /// logged that it serves (its start-up, the cluster actor included, is over); fails
     /// at once (with the node's output) when the node exits, and after <see cref="ReadyTimeout"/>.
     /// </summary>
     public async Task<NodeStatus> WaitUntilReadyAsync()
@@ -130,7 +131,9 @@ internal sealed class HostProcess : IAsyncDisposable
             if (last.ExitCode == 0)
             {
                 var status = NodeStatus.Parse(last.StdOut);
-                if (status.Listeners.All(l => l.Shards.Count == l.DesiredShards && l.Accepting.Count() == l.DesiredShards && l.Bound.Port != 0))
+                // Listeners accept, and the whole node has started (its cluster actor too): it says it serves.
+                if (status.Listeners.All(l => l.Shards.Count == l.DesiredShards && l.Accepting.Count() == l.DesiredShards && l.Bound.Port != 0)
+                    && Output.Contains($"Node {process.Id} serving", StringComparison.Ordinal))
                 {
                     output.WriteLine($"node pid {process.Id} ready after {stopwatch.Elapsed.TotalSeconds:0.00}s");
                     return status;
