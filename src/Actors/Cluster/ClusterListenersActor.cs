@@ -51,12 +51,15 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
         _cluster.RegisterOnMemberRemoved(() => self.Tell(SelfRemoved.Instance));
         var config = Context.System.Settings.Config;
         var seeds = _cluster.Settings.SeedNodes;
-        _log.Info("Cluster node {Address} with roles [{Roles}]; {Seeds}; split-brain resolver {Strategy} (stable after {StableAfter}); the desired state of listeners is replicated to every node",
+        var resolver = config.GetString("akka.cluster.downing-provider-class", "").Contains("SplitBrainResolver", StringComparison.Ordinal)
+            ? $"split-brain resolver {config.GetString("akka.cluster.split-brain-resolver.active-strategy", "?")} " +
+              $"(stable after {config.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after", TimeSpan.Zero)}), " +
+              (_cluster.Settings.RunCoordinatedShutdownWhenDown ? "a downed node shuts down" : "a downed node serves on")
+            : "no split-brain resolver";
+        _log.Info("Cluster node {Address} with roles [{Roles}]; {Seeds}; {Resolver}; the desired state of listeners is replicated to every node (gossip every {Gossip})",
             _cluster.SelfAddress, string.Join(", ", _cluster.SelfRoles.Order(StringComparer.Ordinal)),
             seeds.Count == 0 ? "no seed nodes: it forms a cluster alone" : $"seed nodes {string.Join(", ", seeds)}",
-            config.GetString("akka.cluster.downing-provider-class", "").Contains("SplitBrainResolver", StringComparison.Ordinal)
-                ? config.GetString("akka.cluster.split-brain-resolver.active-strategy", "?") : "OFF",
-            config.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after", TimeSpan.Zero));
+            resolver, config.GetTimeSpan("akka.cluster.distributed-data.gossip-interval", TimeSpan.Zero));
     }
 
     protected override void PostStop() => _replicator.Tell(Dsl.Unsubscribe(Key, Self));
