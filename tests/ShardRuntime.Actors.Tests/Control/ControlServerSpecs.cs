@@ -115,7 +115,7 @@ public sealed class ControlServerSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Theory]
-    [InlineData("{\"command\":\"reload-everything\"}", "unknown command 'reload-everything' (known: reload, scale, status, upgrade)")]
+    [InlineData("{\"command\":\"reload-everything\"}", "unknown command 'reload-everything' (known: listener-remove, listener-set, listener-show, reload, scale, status, upgrade)")]
     [InlineData("{not json", "malformed JSON")]
     [InlineData("", "malformed JSON")]
     [InlineData("[1,2]", "the request must be a JSON object, got an array")]
@@ -216,7 +216,7 @@ public sealed class ControlServerSpecs : Akka.TestKit.Xunit2.TestKit
         var json = await reply.WaitAsync(Patience);
 
         Assert.False(json.GetProperty("ok").GetBoolean());
-        Assert.Equal("the coordinator did not answer 'status' within 500ms", json.GetProperty("error").GetString());
+        Assert.Equal("the node did not answer 'status' within 500ms", json.GetProperty("error").GetString());
     }
 
     [Fact]
