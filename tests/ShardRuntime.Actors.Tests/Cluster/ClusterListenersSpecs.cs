@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Cluster;
+using Akka.DistributedData;
 using Akka.TestKit;
 using ShardRuntime.Actors.Cluster;
 using ShardRuntime.Actors.Handlers;
@@ -29,9 +30,9 @@ public sealed class ClusterListenersSpecs : Akka.TestKit.Xunit2.TestKit
     private sealed record Node(IActorRef Coordinator, IActorRef Cluster, TestProbe Client);
 
     /// <summary>Starts the coordinator and the cluster actor (at its path on every node), joins the node to itself and waits until it is Up.</summary>
-    private async Task<Node> StartAsync()
+    private async Task<Node> StartAsync(string clusterSettings = "")
     {
-        var settings = Specs.Settings(OwnListeners, "cluster.retry-interval = 200ms");
+        var settings = Specs.Settings(OwnListeners, $"cluster {{ retry-interval = 200ms\n {clusterSettings} }}");
         var coordinator = Specs.StartCoordinator(Sys, settings, HandlerCatalog.WithBuiltIns().Add(new GenerationEchoFactory()));
         var cluster = Sys.ActorOf(ClusterListeners.Props(settings, coordinator), ClusterListeners.ActorName);
         Assert.Equal($"/user/{ClusterListeners.ActorName}", cluster.Path.ToStringWithoutAddress());
@@ -311,5 +312,33 @@ public sealed class ClusterListenersSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Contains("no listener named 'nope'", step.Reason);
         Assert.Contains(step.Address, report.Failure);
         Assert.Empty(Ask<ClusterListeners.DesiredState>(node, ClusterListeners.GetDesiredState.Instance).Listeners);
+    }
+
+    [Fact]
+    public async Task A_change_that_not_every_node_confirms_must_be_made_once_though_it_is_written_twice()
+    {
+        var node = await StartAsync("write-timeout = 300ms");
+        Ask<ClusterListeners.ListenerChanged>(node, new ClusterListeners.ScaleListener("g", 2));
+        await AssertShardsAsync(node, "g", 2);
+        // A second member that never confirms a write (it runs no replicator): to every node, then to a majority, both time out.
+        using var silent = ActorSystem.Create(Sys.Name, ClusterSystem.Config());
+        try
+        {
+            var membership = Akka.Cluster.Cluster.Get(silent);
+            membership.Join(Akka.Cluster.Cluster.Get(Sys).SelfAddress);
+            await AwaitAssertAsync(() =>
+                Assert.Equal(2, Akka.Cluster.Cluster.Get(Sys).State.Members.Count(m => m.Status == MemberStatus.Up)), Clients.Timeout);
+
+            var reason = Refusal(node, new ClusterListeners.SetListener("g", Reload: true));
+
+            Assert.Contains("fewer than a majority of the 2 nodes confirmed it", reason);
+            var stored = await DistributedData.Get(Sys).Replicator.Ask<IGetResponse>(
+                Dsl.Get(ClusterListenersActor.Key, ReadLocal.Instance), Clients.Timeout);
+            Assert.Equal(2, stored.Get(ClusterListenersActor.Key)["g"].HandlerGeneration);
+        }
+        finally
+        {
+            await silent.Terminate().WaitAsync(Clients.Timeout);
+        }
     }
 }
