@@ -51,6 +51,15 @@ public sealed class CliErrorSpecs(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Scale_with_a_role_but_without_cluster_must_exit_2_saying_the_role_needs_it()
+    {
+        var result = await HostCli.RunAsync(["scale", "http", "2", "--role", "edge", "--control-socket", Path.Combine(Path.GetTempPath(), "sr-e2e-none.sock")]);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("--role needs --cluster", result.StdErr);
+    }
+
+    [Fact]
     public async Task Status_where_no_socket_exists_must_exit_3_saying_no_node_is_running()
     {
         var directory = Directory.CreateTempSubdirectory("sr-e2e-");

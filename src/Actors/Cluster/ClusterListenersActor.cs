@@ -376,8 +376,10 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
     {
         if (response is UpdateTimeout && write.All)
         {
-            // Not every node confirmed in time: a majority must, then.
+            // Not every node confirmed in time: a majority must, then. The change is in this node's replica already, so
+            // the second write spreads it and does not make it again (a raised handler generation is raised once).
             write.All = false;
+            write.Change = e => e;
             Send(write);
             return;
         }
@@ -563,7 +565,7 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
         public ClusterListeners.ICommand Command { get; } = command;
         public IActorRef ReplyTo { get; } = replyTo;
         public string Listener { get; } = listener;
-        public Func<ClusterListener, ClusterListener> Change { get; } = change;
+        public Func<ClusterListener, ClusterListener> Change { get; set; } = change;
         public int Nodes { get; set; }
         public bool All { get; set; }
         /// <summary>The entry as the replicator stored it (set inside the update).</summary>

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Akka.Actor;
 using Akka.TestKit;
+using ShardRuntime.Actors.Cluster;
 using ShardRuntime.Actors.Control;
 using ShardRuntime.Actors.Settings;
 using Xunit.Abstractions;
@@ -37,11 +38,16 @@ public sealed class ControlServerSpecs : Akka.TestKit.Xunit2.TestKit
 
     private sealed record Started(IActorRef Server, TestProbe Coordinator, string Path);
 
-    private Started Start(string? path = null, int maxRequestBytes = 1024, TimeSpan? requestTimeout = null)
+    /// <param name="cluster">The node's cluster actor; null: the node takes part in no cluster.</param>
+    /// <param name="adjust">Changes to the settings (the answer timeouts derived from other sections).</param>
+    private Started Start(
+        string? path = null, int maxRequestBytes = 1024, TimeSpan? requestTimeout = null, IActorRef? cluster = null,
+        Func<ControlSettings, ControlSettings>? adjust = null)
     {
         var coordinator = CreateTestProbe("coordinator");
         var settings = new ControlSettings(true, path ?? SocketPath, maxRequestBytes, requestTimeout ?? TimeSpan.FromSeconds(5));
-        var server = Sys.ActorOf(ControlProtocol.Props(settings, coordinator.Ref));
+        if (adjust is not null) settings = adjust(settings);
+        var server = Sys.ActorOf(ControlProtocol.Props(settings, coordinator.Ref, cluster: cluster));
         server.Tell(ControlProtocol.WaitUntilBound.Instance, TestActor);
         var bound = ExpectMsg<ControlProtocol.Bound>(Patience);
         return new Started(server, coordinator, bound.SocketPath);
@@ -127,16 +133,28 @@ public sealed class ControlServerSpecs : Akka.TestKit.Xunit2.TestKit
     [InlineData("{\"command\":\"scale\",\"listener\":\"http\",\"shards\":1.5}", "field 'shards' must be an integer, got the number 1.5")]
     [InlineData("{\"command\":\"scale\",\"listener\":\"http\",\"shards\":-1}", "field 'shards' must be between 0 and")]
     [InlineData("{\"command\":\"scale\",\"listener\":\"\",\"shards\":1}", "field 'listener' must not be empty")]
+    [InlineData("{\"command\":\"scale\",\"listener\":\"http\",\"shards\":2,\"role\":\"edge\"}", "field 'role' needs \"cluster\": true")]
+    [InlineData("{\"command\":\"scale\",\"listener\":\"http\",\"shards\":2,\"cluster\":\"yes\"}", "field 'cluster' must be true or false, got a string")]
+    [InlineData("{\"command\":\"status\",\"cluster\":1}", "field 'cluster' must be true or false, got the number 1")]
+    [InlineData("{\"command\":\"listener-set\",\"listener\":\"api\",\"roles\":\"edge\"}", "field 'roles' must be an array of strings, got a string")]
+    [InlineData("{\"command\":\"listener-set\",\"listener\":\"api\",\"roles\":[\"edge\",\"\"]}", "field 'roles' must hold non-empty strings, got a string")]
+    [InlineData("{\"command\":\"listener-set\",\"listener\":\"api\",\"roles\":[\"edge\",3]}", "field 'roles' must hold non-empty strings, got the number 3")]
+    [InlineData("{\"command\":\"listener-set\",\"listener\":\"api\",\"shards\":\"two\"}", "field 'shards' must be an integer, got a string")]
+    [InlineData("{\"command\":\"listener-set\",\"listener\":\"api\",\"reload\":\"yes\"}", "field 'reload' must be true or false, got a string")]
+    [InlineData("{\"command\":\"listener-set\",\"definition\":\"endpoint = x\"}", "missing field 'listener'")]
+    [InlineData("{\"command\":\"listener-remove\"}", "missing field 'listener'")]
     public async Task Request_the_server_cannot_read_is_answered_with_an_error_naming_the_problem(string request, string expected)
     {
-        var (_, coordinator, path) = Start();
+        var cluster = CreateTestProbe("cluster");
+        var (_, coordinator, path) = Start(cluster: cluster.Ref);
 
         var json = await ControlTestClient.SendAsync(path, request + "\n").WaitAsync(Patience);
 
         Assert.False(json.GetProperty("ok").GetBoolean());
         Assert.StartsWith(expected, json.GetProperty("error").GetString());
-        // The server answers only after it has decided not to ask: nothing reached the coordinator.
+        // The server answers only after it has decided not to ask: nothing reached the coordinator or the cluster actor.
         Assert.False(coordinator.HasMessages);
+        Assert.False(cluster.HasMessages);
     }
 
     [Fact]
@@ -193,6 +211,199 @@ public sealed class ControlServerSpecs : Akka.TestKit.Xunit2.TestKit
         coordinator.Reply(SampleStatus());
 
         Assert.True((await reply.WaitAsync(Patience)).GetProperty("ok").GetBoolean());
+    }
+
+    /// <summary>
+    /// Sends <paramref name="request"/> to a node in a cluster; answers what its cluster actor is asked with
+    /// <paramref name="answer"/>. Returns what the cluster actor was asked and the reply line; the coordinator is asked nothing.
+    /// </summary>
+    private async Task<(object Asked, JsonElement Reply)> AskClusterAsync(string request, Func<object, object> answer)
+    {
+        var cluster = CreateTestProbe("cluster");
+        var (_, coordinator, path) = Start(cluster: cluster.Ref);
+
+        var reply = ControlTestClient.SendAsync(path, request + "\n");
+        var asked = cluster.ExpectMsg<object>(Patience);
+        cluster.Reply(answer(asked));
+        var json = await reply.WaitAsync(Patience);
+
+        Assert.False(coordinator.HasMessages);
+        return (asked, json);
+    }
+
+    private static ClusterListeners.ListenerChanged Changed(string listener) =>
+        new(ClusterListener.New(listener) with { Shards = 4, ChangedBy = "akka.tcp://shardruntime@127.0.0.11:4053" }, "all", 3);
+
+    [Fact]
+    public async Task Cluster_status_request_is_routed_to_the_cluster_actor_and_answered_with_every_member()
+    {
+        var status = new ClusterListeners.ClusterStatus(
+            "akka.tcp://shardruntime@127.0.0.11:4053", "akka.tcp://shardruntime@127.0.0.11:4053",
+            [ClusterListener.New("http") with { Shards = 3 }],
+            [
+                new ClusterListeners.MemberStatus("akka.tcp://shardruntime@127.0.0.11:4053", ["edge"], "Up", true, SampleStatus(), "in sync", null),
+                new ClusterListeners.MemberStatus("akka.tcp://shardruntime@127.0.0.12:4053", [], "Up", false, null, null, "unreachable"),
+            ]);
+
+        var (asked, json) = await AskClusterAsync("{\"command\":\"status\",\"cluster\":true}", _ => status);
+
+        Assert.Same(ClusterListeners.GetClusterStatus.Instance, asked);
+        Assert.True(json.GetProperty("ok").GetBoolean());
+        var result = json.GetProperty("result");
+        Assert.Equal("akka.tcp://shardruntime@127.0.0.11:4053", result.GetProperty("selfAddress").GetString());
+        Assert.Equal(3, result.GetProperty("desired")[0].GetProperty("shards").GetInt32());
+        var members = result.GetProperty("members");
+        Assert.Equal(4242, members[0].GetProperty("node").GetProperty("processId").GetInt32());
+        Assert.Equal("in sync", members[0].GetProperty("following").GetString());
+        Assert.False(members[1].GetProperty("reachable").GetBoolean());
+        Assert.Equal("unreachable", members[1].GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task Cluster_scale_request_sends_ScaleListener_with_its_role_and_returns_the_stored_listener()
+    {
+        var (asked, json) = await AskClusterAsync("{\"command\":\"scale\",\"listener\":\"http\",\"shards\":4,\"cluster\":true,\"role\":\"edge\"}", _ => Changed("http"));
+
+        Assert.Equal(new ClusterListeners.ScaleListener("http", 4, "edge"), asked);
+        Assert.True(json.GetProperty("ok").GetBoolean());
+        var result = json.GetProperty("result");
+        Assert.Equal("all", result.GetProperty("storedBy").GetString());
+        Assert.Equal(3, result.GetProperty("nodes").GetInt32());
+        Assert.Equal(4, result.GetProperty("listener").GetProperty("shards").GetInt32());
+    }
+
+    [Fact]
+    public async Task Cluster_scale_request_without_a_role_scales_every_node()
+    {
+        var (asked, _) = await AskClusterAsync("{\"command\":\"scale\",\"listener\":\"http\",\"shards\":4,\"cluster\":true}", _ => Changed("http"));
+
+        Assert.Equal(new ClusterListeners.ScaleListener("http", 4, null), asked);
+    }
+
+    [Fact]
+    public async Task A_request_with_cluster_false_goes_to_the_coordinator()
+    {
+        var cluster = CreateTestProbe("cluster");
+        var (_, coordinator, path) = Start(cluster: cluster.Ref);
+
+        var reply = ControlTestClient.SendAsync(path, "{\"command\":\"scale\",\"listener\":\"http\",\"shards\":4,\"cluster\":false}\n");
+        Assert.Equal(new Coordinator.ScaleTo("http", 4), coordinator.ExpectMsg<Coordinator.ScaleTo>(Patience));
+        coordinator.Reply(new Coordinator.ScaledTo("http", 4, 0));
+
+        Assert.True((await reply.WaitAsync(Patience)).GetProperty("ok").GetBoolean());
+        Assert.False(cluster.HasMessages);
+    }
+
+    [Fact]
+    public async Task Listener_set_request_sends_SetListener_with_everything_given()
+    {
+        var (asked, json) = await AskClusterAsync(
+            "{\"command\":\"listener-set\",\"listener\":\"api\",\"definition\":\"endpoint = \\\"0.0.0.0:9000\\\"\",\"shards\":2,\"roles\":[\"edge\",\"core\"],\"reload\":true}",
+            _ => Changed("api"));
+
+        var set = Assert.IsType<ClusterListeners.SetListener>(asked);
+        Assert.Equal(("api", "endpoint = \"0.0.0.0:9000\"", (int?)2, true), (set.Listener, set.Definition, set.Shards, set.Reload));
+        Assert.Equal(["edge", "core"], set.Roles);
+        Assert.Equal("api", json.GetProperty("result").GetProperty("listener").GetProperty("name").GetString());
+    }
+
+    [Fact]
+    public async Task Listener_set_request_with_only_the_listener_leaves_everything_else_unset()
+    {
+        var (asked, _) = await AskClusterAsync("{\"command\":\"listener-set\",\"listener\":\"api\",\"roles\":[]}", _ => Changed("api"));
+
+        var set = Assert.IsType<ClusterListeners.SetListener>(asked);
+        Assert.Equal(("api", (string?)null, (int?)null, false), (set.Listener, set.Definition, set.Shards, set.Reload));
+        Assert.NotNull(set.Roles);
+        Assert.Empty(set.Roles); // an empty list: every node, unlike no list
+    }
+
+    [Fact]
+    public async Task Listener_remove_request_sends_RemoveListener()
+    {
+        var (removed, json) = await AskClusterAsync("{\"command\":\"listener-remove\",\"listener\":\"api\"}", _ => Changed("api"));
+
+        Assert.Equal(new ClusterListeners.RemoveListener("api"), removed);
+        Assert.True(json.GetProperty("ok").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Listener_show_request_is_answered_with_the_desired_state()
+    {
+        var (shown, json) = await AskClusterAsync("{\"command\":\"listener-show\"}",
+            _ => new ClusterListeners.DesiredState([ClusterListener.New("api") with { Removed = true }]));
+        Assert.Same(ClusterListeners.GetDesiredState.Instance, shown);
+        Assert.True(json.GetProperty("result").GetProperty("listeners")[0].GetProperty("removed").GetBoolean());
+    }
+
+    [Fact]
+    public async Task A_cluster_change_the_cluster_actor_refuses_is_answered_with_its_reason()
+    {
+        var (_, json) = await AskClusterAsync("{\"command\":\"listener-remove\",\"listener\":\"api\"}",
+            asked => new ClusterListeners.CommandFailed((ClusterListeners.ICommand)asked, "only 1 of 3 nodes are reachable"));
+
+        Assert.False(json.GetProperty("ok").GetBoolean());
+        Assert.Equal("only 1 of 3 nodes are reachable", json.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task A_rolling_reload_that_stopped_is_answered_with_its_failure_and_what_each_node_did()
+    {
+        var (asked, json) = await AskClusterAsync("{\"command\":\"reload\",\"listener\":\"http\",\"cluster\":true}",
+            _ => new ClusterListeners.RollingReloadReport("http", false,
+            [
+                new ClusterListeners.NodeReloadStep("akka.tcp://shardruntime@127.0.0.11:4053", "reloaded", [new Coordinator.ListenerGeneration("http", 2)], 0.5, null),
+                new ClusterListeners.NodeReloadStep("akka.tcp://shardruntime@127.0.0.12:4053", "failed", [], null, "no listener named 'http'"),
+            ], "node akka.tcp://shardruntime@127.0.0.12:4053 failed: no listener named 'http'"));
+
+        Assert.Equal(new ClusterListeners.RollingReload("http"), asked);
+        Assert.False(json.GetProperty("ok").GetBoolean());
+        Assert.Equal("node akka.tcp://shardruntime@127.0.0.12:4053 failed: no listener named 'http'", json.GetProperty("error").GetString());
+        var nodes = json.GetProperty("result").GetProperty("nodes");
+        Assert.Equal("reloaded", nodes[0].GetProperty("outcome").GetString());
+        Assert.Equal(2, nodes[0].GetProperty("generations")[0].GetProperty("generation").GetInt32());
+        Assert.Equal("failed", nodes[1].GetProperty("outcome").GetString());
+    }
+
+    [Theory]
+    [InlineData("{\"command\":\"status\",\"cluster\":true}", "status")]
+    [InlineData("{\"command\":\"scale\",\"listener\":\"http\",\"shards\":2,\"cluster\":true}", "scale")]
+    [InlineData("{\"command\":\"reload\",\"cluster\":true}", "reload")]
+    [InlineData("{\"command\":\"listener-show\"}", "listener-show")]
+    [InlineData("{\"command\":\"listener-remove\",\"listener\":\"api\"}", "listener-remove")]
+    public async Task A_node_without_a_cluster_actor_answers_cluster_requests_with_the_reason(string request, string command)
+    {
+        var (_, coordinator, path) = Start();
+
+        var json = await ControlTestClient.SendAsync(path, request + "\n").WaitAsync(Patience);
+
+        Assert.False(json.GetProperty("ok").GetBoolean());
+        Assert.Equal(
+            $"'{command}' needs the cluster, and this node does not take part in one (shard-runtime.cluster.enabled = off, or no cluster provider)",
+            json.GetProperty("error").GetString());
+        Assert.False(coordinator.HasMessages);
+    }
+
+    [Theory]
+    [InlineData("{\"command\":\"scale\",\"listener\":\"http\",\"shards\":2,\"cluster\":true}", "scale", 300)]
+    [InlineData("{\"command\":\"listener-set\",\"listener\":\"api\",\"shards\":2}", "listener-set", 300)]
+    [InlineData("{\"command\":\"reload\",\"cluster\":true}", "reload", 400)]
+    [InlineData("{\"command\":\"status\",\"cluster\":true}", "status", 500)]
+    public async Task A_cluster_request_waits_for_its_own_answer_timeout(string request, string command, int milliseconds)
+    {
+        var cluster = CreateTestProbe("cluster");
+        var (_, _, path) = Start(requestTimeout: TimeSpan.FromMilliseconds(500), cluster: cluster.Ref, adjust: s => s with
+        {
+            ClusterChangeAnswerTimeout = TimeSpan.FromMilliseconds(300),
+            ReloadAnswerTimeout = TimeSpan.FromMilliseconds(400),
+        });
+
+        var reply = ControlTestClient.SendAsync(path, request + "\n");
+        cluster.ExpectMsg<ClusterListeners.ICommand>(Patience);
+        var json = await reply.WaitAsync(Patience);
+
+        Assert.False(json.GetProperty("ok").GetBoolean());
+        Assert.Equal($"the node did not answer '{command}' within {milliseconds}ms", json.GetProperty("error").GetString());
     }
 
     [Fact]

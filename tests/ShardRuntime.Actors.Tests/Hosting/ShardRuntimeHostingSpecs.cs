@@ -1,8 +1,10 @@
 using System.Net;
 using Akka.Actor;
+using Akka.Cluster;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using ShardRuntime.Actors.Cluster;
 using ShardRuntime.Actors.Hosting;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Actors.Tests.Support;
@@ -81,6 +83,7 @@ public sealed class ShardRuntimeHostingSpecs
             var registry = host.Services.GetRequiredService<ActorRegistry>();
             var coordinator = await registry.GetAsync<CoordinatorProtocol.Marker>();
             Assert.IsType<CoordinatorProtocol.Started>(await coordinator.Ask<object>(CoordinatorProtocol.WaitUntilStarted.Instance, Clients.Timeout));
+            Assert.False(registry.TryGet<ClusterListeners.Marker>(out _), "a cluster actor in an actor system without the cluster provider");
             var status = await coordinator.Ask<CoordinatorProtocol.NodeStatus>(CoordinatorProtocol.GetStatus.Instance, Clients.Timeout);
             var upper = Assert.Single(status.Listeners);
             Assert.Equal(2, upper.Shards.Count);
@@ -104,6 +107,82 @@ public sealed class ShardRuntimeHostingSpecs
             await host.StopAsync();
             controlDir.Delete(recursive: true);
         }
+    }
+
+    /// <summary>A host whose actor system has the cluster provider (remoting on 127.0.0.1, any free port) and one listener.</summary>
+    private static IHost ClusterHost(string extraHocon = "")
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddAkka("hosting-cluster-spec", akka => akka
+            .AddHocon($$"""
+                akka.actor.provider = cluster
+                akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
+                shard-runtime { control.enabled = off, upgrade.enabled = off }
+                {{extraHocon}}
+                """, HoconAddMode.Prepend)
+            .WithShardRuntime("http", "127.0.0.1:0", "echo", shards: 1));
+        return builder.Build();
+    }
+
+    [Fact]
+    public async Task WithShardRuntime_in_a_cluster_must_register_the_cluster_actor_whose_changes_the_coordinator_follows()
+    {
+        using var host = ClusterHost();
+        await host.StartAsync();
+        try
+        {
+            var system = host.Services.GetRequiredService<ActorSystem>();
+            var membership = Akka.Cluster.Cluster.Get(system);
+            membership.Join(membership.SelfAddress);
+            var registry = host.Services.GetRequiredService<ActorRegistry>();
+            var cluster = await registry.GetAsync<ClusterListeners.Marker>();
+            var coordinator = await registry.GetAsync<CoordinatorProtocol.Marker>();
+            Assert.Equal($"/user/{ClusterListeners.ActorName}", cluster.Path.ToStringWithoutAddress());
+            Assert.IsType<CoordinatorProtocol.Started>(await coordinator.Ask<object>(CoordinatorProtocol.WaitUntilStarted.Instance, Clients.Timeout));
+            Assert.True(await EventuallyAsync(() => Task.FromResult(membership.SelfMember.Status == MemberStatus.Up)), "the node did not come up");
+
+            var answer = await cluster.Ask<object>(new ClusterListeners.ScaleListener("http", 3), Clients.Timeout);
+
+            var changed = Assert.IsType<ClusterListeners.ListenerChanged>(answer);
+            Assert.Equal(("all", 1, 3), (changed.StoredBy, changed.Nodes, changed.Listener.Shards));
+            Assert.True(await EventuallyAsync(async () =>
+                (await coordinator.Ask<CoordinatorProtocol.NodeStatus>(CoordinatorProtocol.GetStatus.Instance, Clients.Timeout)).Listeners.Single().DesiredShards == 3),
+                "the coordinator did not follow the cluster's 3 shards");
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task WithShardRuntime_in_a_cluster_with_the_cluster_section_disabled_must_start_no_cluster_actor()
+    {
+        using var host = ClusterHost("shard-runtime.cluster.enabled = off");
+        await host.StartAsync();
+        try
+        {
+            var registry = host.Services.GetRequiredService<ActorRegistry>();
+            await registry.GetAsync<CoordinatorProtocol.Marker>();
+
+            Assert.False(registry.TryGet<ClusterListeners.Marker>(out _));
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    /// <summary>Whether <paramref name="condition"/> comes true within <see cref="Clients.Timeout"/> (asked every 50 ms).</summary>
+    private static async Task<bool> EventuallyAsync(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow + Clients.Timeout;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline) return false;
+            await Task.Delay(50);
+        }
+        return true;
     }
 
     private sealed class UpperCaseFactory : IConnectionHandlerFactory

@@ -71,11 +71,137 @@ public sealed class ShardRuntimeSettingsSpecs
     [InlineData("shard-runtime.listeners { a { endpoint = \"127.0.0.1:8080\" }\n b { endpoint = \"127.0.0.1:8080\" } }", "shard-runtime.listeners.b.endpoint", "already used by listener 'a'")]
     [InlineData("""shard-runtime.control.enabled = maybe""", "shard-runtime.control.enabled", "on or off")]
     [InlineData("""shard-runtime.shutdown.drain-timeout = 10m""", "shard-runtime.shutdown.drain-timeout", "must be shorter than")]
+    [InlineData("""shard-runtime.bind-address = "node-2.example" """, "shard-runtime.bind-address", "expected an IP address")]
+    [InlineData("""shard-runtime.bind-address = "127.0.0.1:8080" """, "shard-runtime.bind-address", "expected an IP address")]
+    [InlineData("""shard-runtime.bind-address = "127.0.0.300" """, "shard-runtime.bind-address", "expected an IP address")]
     public void A_malformed_or_missing_setting_must_fail_naming_the_key(string hocon, string key, string problem)
     {
         var e = Fails(hocon);
         Assert.Equal(key, e.Key);
         Assert.Contains(key, e.Message);
         Assert.Contains(problem, e.Message);
+    }
+
+    [Fact]
+    public void A_bind_address_must_replace_the_address_of_every_listener_and_keep_its_port()
+    {
+        var settings = Read("""
+            shard-runtime {
+              bind-address = "127.0.0.12"
+              listeners {
+                http { endpoint = "0.0.0.0:8080" }
+                echo { endpoint = "127.0.0.1:7000" }
+                any { endpoint = "[::1]:0" }
+              }
+            }
+            """);
+
+        Assert.Equal(IPAddress.Parse("127.0.0.12"), settings.BindAddress);
+        Assert.Equal(
+            [("any", "127.0.0.12:0"), ("echo", "127.0.0.12:7000"), ("http", "127.0.0.12:8080")],
+            settings.Listeners.Select(l => (l.Name, l.EndPoint.ToString())).OrderBy(l => l.Name, StringComparer.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("::1", "[::1]:9000")]
+    [InlineData("[::1]", "[::1]:9000")]
+    [InlineData(" 0.0.0.0 ", "0.0.0.0:9000")]
+    public void A_bind_address_must_be_read_with_or_without_brackets_and_spaces(string bindAddress, string endPoint)
+    {
+        var listener = Assert.Single(Read($$"""
+            shard-runtime { bind-address = "{{bindAddress}}", listeners.api { endpoint = "127.0.0.1:9000" } }
+            """).Listeners);
+
+        Assert.Equal(IPEndPoint.Parse(endPoint), listener.EndPoint);
+    }
+
+    [Fact]
+    public void No_bind_address_must_leave_every_endpoint_as_written()
+    {
+        var settings = Read("""shard-runtime.listeners.http { endpoint = "127.0.0.1:8080" }""");
+
+        Assert.Null(settings.BindAddress);
+        Assert.Equal(new IPEndPoint(IPAddress.Loopback, 8080), Assert.Single(settings.Listeners).EndPoint);
+    }
+
+    [Fact]
+    public void Listeners_that_a_bind_address_puts_on_one_endpoint_must_fail_naming_the_second()
+    {
+        var e = Fails("""
+            shard-runtime {
+              bind-address = "127.0.0.1"
+              listeners.a { endpoint = "127.0.0.2:8080" }
+              listeners.b { endpoint = "127.0.0.3:8080" }
+            }
+            """);
+
+        Assert.Equal("shard-runtime.listeners.b.endpoint", e.Key);
+        Assert.Contains("already used by listener 'a'", e.Message);
+    }
+
+    [Fact]
+    public void ReadListener_must_read_a_HOCON_block_over_the_nodes_listener_defaults_and_bind_address()
+    {
+        var settings = Read("""
+            shard-runtime {
+              bind-address = "127.0.0.1"
+              listener-defaults { handler = http-ok, idle-timeout = 7s, max-connections = 12 }
+            }
+            """);
+
+        var api = settings.ReadListener("api", ConfigurationFactory.ParseString("""endpoint = "0.0.0.0:9000", shards = 3, max-connections = 5"""), "cluster.listeners.api");
+
+        Assert.Equal("api", api.Name);
+        Assert.Equal(new IPEndPoint(IPAddress.Loopback, 9000), api.EndPoint);
+        Assert.Equal(3, api.Shards);
+        Assert.Equal(5, api.MaxConnections); // the block wins over the defaults
+        Assert.Equal("http-ok", api.Handler); // the node's defaults fill in the rest
+        Assert.Equal(TimeSpan.FromSeconds(7), api.IdleTimeout);
+        Assert.Equal(ReferenceConfig.Default.GetInt("shard-runtime.listener-defaults.backlog"), api.Backlog);
+        Assert.Empty(settings.Listeners); // reading it does not add it to the node's own listeners
+    }
+
+    [Theory]
+    [InlineData("""shards = lots, endpoint = "127.0.0.1:1" """, "cluster.listeners.api.shards", "integer")]
+    [InlineData("""handler = echo""", "cluster.listeners.api.endpoint", "missing")]
+    [InlineData("""endpoint = "127.0.0.1" """, "cluster.listeners.api.endpoint", "address and port")]
+    public void ReadListener_must_fail_naming_the_key_under_the_given_path(string block, string key, string problem)
+    {
+        var settings = Read("");
+
+        var e = Assert.Throws<ShardRuntimeConfigurationException>(() =>
+            settings.ReadListener("api", ConfigurationFactory.ParseString(block), "cluster.listeners.api"));
+
+        Assert.Equal(key, e.Key);
+        Assert.Contains(problem, e.Message);
+    }
+
+    [Fact]
+    public void The_control_sockets_cluster_answer_timeouts_must_be_derived_from_the_cluster_section()
+    {
+        var control = Read("""
+            shard-runtime {
+              control.request-timeout = 4s
+              cluster { write-timeout = 3s, rolling-reload { step-timeout = 1m, timeout = 20m } }
+            }
+            """).Control;
+
+        Assert.Equal(TimeSpan.FromSeconds(4), control.RequestTimeout);
+        // A change is written to every node, then (on a timeout) to a majority: two writes, then the answer.
+        Assert.Equal(TimeSpan.FromSeconds(3 + 3 + 4), control.ClusterChangeAnswerTimeout);
+        // A rolling reload may take its whole timeout, then the answer.
+        Assert.Equal(TimeSpan.FromMinutes(20) + TimeSpan.FromSeconds(4), control.ReloadAnswerTimeout);
+    }
+
+    [Fact]
+    public void Control_settings_read_alone_must_wait_the_request_timeout_for_every_answer()
+    {
+        var control = ControlSettings.Create(
+            ConfigurationFactory.ParseString("request-timeout = 6s").WithFallback(ReferenceConfig.Default.GetConfig("shard-runtime.control")),
+            "shard-runtime.control");
+
+        Assert.Equal(TimeSpan.FromSeconds(6), control.ClusterChangeAnswerTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(6), control.ReloadAnswerTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(6), control.UpgradeAnswerTimeout);
     }
 }

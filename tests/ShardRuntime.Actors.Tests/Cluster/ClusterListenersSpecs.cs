@@ -1,0 +1,344 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.DistributedData;
+using Akka.TestKit;
+using ShardRuntime.Actors.Cluster;
+using ShardRuntime.Actors.Handlers;
+using ShardRuntime.Actors.Settings;
+using ShardRuntime.Actors.Tests.Support;
+using Xunit.Abstractions;
+using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
+
+namespace ShardRuntime.Actors.Tests.Cluster;
+
+/// <summary>
+/// The cluster actor of a single-node cluster (the cluster provider on 127.0.0.1, the node joined to itself) over a real
+/// coordinator: changes of the desired state written by "all" of one node, followed by the coordinator.
+/// </summary>
+public sealed class ClusterListenersSpecs : Akka.TestKit.Xunit2.TestKit
+{
+    private const string OwnListeners = """
+        a { endpoint = "127.0.0.1:0", handler = echo, shards = 1 }
+        b { endpoint = "127.0.0.1:0", handler = echo, shards = 2 }
+        g { endpoint = "127.0.0.1:0", handler = generation-echo, shards = 1 }
+        """;
+
+    public ClusterListenersSpecs(ITestOutputHelper output) : base(ClusterSystem.Config("akka.cluster.roles = [edge, core]"), output: output)
+    {
+    }
+
+    private sealed record Node(IActorRef Coordinator, IActorRef Cluster, TestProbe Client);
+
+    /// <summary>Starts the coordinator and the cluster actor (at its path on every node), joins the node to itself and waits until it is Up.</summary>
+    private async Task<Node> StartAsync(string clusterSettings = "")
+    {
+        var settings = Specs.Settings(OwnListeners, $"cluster {{ retry-interval = 200ms\n {clusterSettings} }}");
+        var coordinator = Specs.StartCoordinator(Sys, settings, HandlerCatalog.WithBuiltIns().Add(new GenerationEchoFactory()));
+        var cluster = Sys.ActorOf(ClusterListeners.Props(settings, coordinator), ClusterListeners.ActorName);
+        Assert.Equal($"/user/{ClusterListeners.ActorName}", cluster.Path.ToStringWithoutAddress());
+        var membership = Akka.Cluster.Cluster.Get(Sys);
+        membership.Join(membership.SelfAddress);
+        await AwaitAssertAsync(() => Assert.Equal(MemberStatus.Up, membership.SelfMember.Status), Clients.Timeout);
+        return new Node(coordinator, cluster, CreateTestProbe("client"));
+    }
+
+    private static T Ask<T>(Node node, ClusterListeners.ICommand command)
+    {
+        node.Cluster.Tell(command, node.Client);
+        return node.Client.ExpectMsg<T>(Clients.Timeout);
+    }
+
+    private static string Refusal(Node node, ClusterListeners.ICommand command)
+    {
+        var failed = Ask<ClusterListeners.CommandFailed>(node, command);
+        Assert.Same(command, failed.Command);
+        return failed.Reason;
+    }
+
+    /// <summary>The listener runs <paramref name="shards"/> accepting shards on the node.</summary>
+    private async Task AssertShardsAsync(Node node, string listener, int shards) =>
+        await AwaitAssertAsync(() =>
+        {
+            var status = Specs.Status(node.Coordinator).Listeners.Where(l => l.Name == listener && l.DesiredShards > 0).ToList();
+            var serving = Assert.Single(status);
+            Assert.Equal(shards, serving.DesiredShards);
+            Assert.Equal(shards, serving.Shards.Count(s => s.State == "accepting"));
+        }, Clients.Timeout);
+
+    private async Task AssertNotServedAsync(Node node, string listener) =>
+        await AwaitAssertAsync(() => Assert.DoesNotContain(Specs.Status(node.Coordinator).Listeners, l => l.Name == listener), Clients.Timeout);
+
+    private static ClusterListener Desired(Node node, string listener)
+    {
+        var desired = Ask<ClusterListeners.DesiredState>(node, ClusterListeners.GetDesiredState.Instance).Listeners;
+        return Assert.Single(desired, l => l.Name == listener);
+    }
+
+    [Fact]
+    public async Task ScaleListener_must_be_stored_by_all_of_one_node_and_change_the_coordinators_shards()
+    {
+        var node = await StartAsync();
+        Assert.Empty(Ask<ClusterListeners.DesiredState>(node, ClusterListeners.GetDesiredState.Instance).Listeners);
+
+        var changed = Ask<ClusterListeners.ListenerChanged>(node, new ClusterListeners.ScaleListener("a", 3));
+
+        Assert.Equal("all", changed.StoredBy);
+        Assert.Equal(1, changed.Nodes);
+        Assert.Equal("a", changed.Listener.Name);
+        Assert.Equal(3, changed.Listener.Shards);
+        Assert.Equal(1, changed.Listener.HandlerGeneration);
+        Assert.Equal(Akka.Cluster.Cluster.Get(Sys).SelfAddress.ToString(), changed.Listener.ChangedBy);
+        await AssertShardsAsync(node, "a", 3);
+        Assert.Equal(3, Desired(node, "a").Shards);
+        // The node's own scale of it now points at the cluster.
+        var local = await node.Coordinator.Ask<object>(new CoordinatorProtocol.ScaleTo("a", 1), Clients.Timeout);
+        Assert.Contains("--cluster", Assert.IsType<CoordinatorProtocol.CommandFailed>(local).Reason);
+    }
+
+    [Fact]
+    public async Task ScaleListener_of_a_role_must_change_only_the_nodes_of_that_role()
+    {
+        var node = await StartAsync();
+
+        Ask<ClusterListeners.ListenerChanged>(node, new ClusterListeners.ScaleListener("a", 4, Role: "ingest"));
+        // A later change of another listener is applied with the whole state: a is followed too by then.
+        Ask<ClusterListeners.ListenerChanged>(node, new ClusterListeners.ScaleListener("b", 3));
+        await AssertShardsAsync(node, "b", 3);
+        await AssertShardsAsync(node, "a", 1);
+
+        var changed = Ask<ClusterListeners.ListenerChanged>(node, new ClusterListeners.ScaleListener("a", 5, Role: "edge"));
+        Assert.Equal([("edge", 5), ("ingest", 4)], changed.Listener.ShardsByRole.Select(r => (r.Key, r.Value)));
+        Assert.Null(changed.Listener.Shards);
+        await AssertShardsAsync(node, "a", 5);
+
+        // Shards on every node drop the per-role counts.
+        changed = Ask<ClusterListeners.ListenerChanged>(node, new ClusterListeners.ScaleListener("a", 2));
+        Assert.Empty(changed.Listener.ShardsByRole);
+        await AssertShardsAsync(node, "a", 2);
+    }
+
+    [Fact]
+    public async Task ScaleListener_of_a_listener_nobody_knows_must_be_refused_naming_it_and_the_known_ones()
+    {
+        var node = await StartAsync();
+
+        var reason = Refusal(node, new ClusterListeners.ScaleListener("nope", 2));
+
+        Assert.Contains("no listener named 'nope'", reason);
+        Assert.Contains("(listeners: a, b, g)", reason);
+        Assert.Empty(Ask<ClusterListeners.DesiredState>(node, ClusterListeners.GetDesiredState.Instance).Listeners);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(257)]
+    public async Task ScaleListener_out_of_range_must_be_refused_and_write_nothing(int shards)
+    {
+        var node = await StartAsync();
+
+        var reason = Refusal(node, new ClusterListeners.ScaleListener("a", shards));
+
+        Assert.Equal($"shard count must be between 1 and 256, got {shards}", reason);
+        Assert.Empty(Ask<ClusterListeners.DesiredState>(node, ClusterListeners.GetDesiredState.Instance).Listeners);
+    }
+
+    [Fact]
+    public async Task ScaleListener_of_an_empty_role_or_a_bad_name_must_be_refused()
+    {
+        var node = await StartAsync();
+
+        Assert.Equal("the role must not be empty", Refusal(node, new ClusterListeners.ScaleListener("a", 2, Role: " ")));
+        Assert.Contains("letters, digits", Refusal(node, new ClusterListeners.ScaleListener("a b", 2)));
+    }
+
+    [Fact]
+    public async Task SetListener_with_a_definition_the_node_cannot_read_must_be_refused_naming_the_key()
+    {
+        var node = await StartAsync();
+
+        var reason = Refusal(node, new ClusterListeners.SetListener("api", Definition: """endpoint = "nowhere", handler = echo"""));
+        Assert.Contains("cluster.listeners.api.endpoint", reason);
+        Assert.Contains("address and port", reason);
+
+        reason = Refusal(node, new ClusterListeners.SetListener("api", Definition: """endpoint = "127.0.0.1:0", shards = {"""));
+        Assert.Contains("cluster.listeners.api", reason);
+        Assert.Contains("not valid HOCON", reason);
+
+        Assert.Contains("between 1 and 256", Refusal(node, new ClusterListeners.SetListener("a", Shards: 0)));
+        Assert.Equal("a role must not be empty", Refusal(node, new ClusterListeners.SetListener("a", Roles: ["edge", ""])));
+        Assert.Empty(Ask<ClusterListeners.DesiredState>(node, ClusterListeners.GetDesiredState.Instance).Listeners);
+    }
+
+    [Fact]
+    public async Task SetListener_with_a_definition_must_add_the_listener_to_the_node()
+    {
+        var node = await StartAsync();
+
+        var changed = Ask<ClusterListeners.ListenerChanged>(node,
+            new ClusterListeners.SetListener("api", Definition: """endpoint = "127.0.0.1:0", handler = echo""", Shards: 2));
+
+        Assert.Equal("""endpoint = "127.0.0.1:0", handler = echo""", changed.Listener.Definition);
+        await AssertShardsAsync(node, "api", 2);
+        var api = Specs.Listener(node.Coordinator, "api");
+        Assert.Equal("echo", api.Handler);
+    }
+
+    [Fact]
+    public async Task SetListener_with_roles_the_node_does_not_have_must_retire_the_listener_here()
+    {
+        var node = await StartAsync();
+
+        Ask<ClusterListeners.ListenerChanged>(node, new ClusterListeners.SetListener("b", Roles: ["ingest"]));
+        await AssertNotServedAsync(node, "b");
+
+        // An empty list: every node again.
+        var changed = Ask<ClusterListeners.ListenerChanged>(node, new ClusterListeners.SetListener("b", Roles: []));
+        Assert.Empty(changed.Listener.Roles);
+        await AssertShardsAsync(node, "b", 2);
+    }
+
+    [Fact]
+    public async Task RemoveListener_must_retire_the_listener_until_it_is_set_again()
+    {
+        var node = await StartAsync();
+
+        var removed = Ask<ClusterListeners.ListenerChanged>(node, new ClusterListeners.RemoveListener("b"));
+        Assert.True(removed.Listener.Removed);
+        await AssertNotServedAsync(node, "b");
+
+        Assert.Contains("removed cluster-wide", Refusal(node, new ClusterListeners.ScaleListener("b", 4)));
+
+        var back = Ask<ClusterListeners.ListenerChanged>(node, new ClusterListeners.SetListener("b"));
+        Assert.False(back.Listener.Removed);
+        await AssertShardsAsync(node, "b", 2);
+    }
+
+    [Fact]
+    public async Task RemoveListener_of_a_listener_nobody_knows_must_be_refused_naming_it()
+    {
+        var node = await StartAsync();
+
+        Assert.Contains("no listener named 'nope'", Refusal(node, new ClusterListeners.RemoveListener("nope")));
+    }
+
+    [Fact]
+    public async Task SetListener_with_reload_must_make_the_node_reload_the_listeners_handler()
+    {
+        var node = await StartAsync();
+        // The listener is in the desired state, and followed, before its generation is raised.
+        Ask<ClusterListeners.ListenerChanged>(node, new ClusterListeners.ScaleListener("g", 2));
+        await AssertShardsAsync(node, "g", 2);
+
+        var changed = Ask<ClusterListeners.ListenerChanged>(node, new ClusterListeners.SetListener("g", Reload: true));
+
+        Assert.Equal(2, changed.Listener.HandlerGeneration);
+        await AwaitAssertAsync(() => Assert.Equal(2, Specs.Listener(node.Coordinator, "g").Generation), Clients.Timeout);
+    }
+
+    [Fact]
+    public async Task GetClusterStatus_must_list_the_one_member_with_its_node_status()
+    {
+        var node = await StartAsync();
+        Ask<ClusterListeners.ListenerChanged>(node, new ClusterListeners.ScaleListener("a", 2));
+        await AssertShardsAsync(node, "a", 2);
+
+        var status = Ask<ClusterListeners.ClusterStatus>(node, ClusterListeners.GetClusterStatus.Instance);
+
+        var self = Akka.Cluster.Cluster.Get(Sys).SelfAddress.ToString();
+        Assert.Equal(self, status.SelfAddress);
+        Assert.Equal(self, status.Leader);
+        Assert.Null(status.Removed);
+        Assert.Equal(["a"], status.Desired.Select(l => l.Name));
+        var member = Assert.Single(status.Members);
+        Assert.Equal(self, member.Address);
+        Assert.Equal(["core", "edge"], member.Roles);
+        Assert.Equal("Up", member.Status);
+        Assert.True(member.Reachable);
+        Assert.Null(member.Error);
+        Assert.Equal("in sync", member.Following);
+        Assert.NotNull(member.Node);
+        Assert.Equal(Environment.ProcessId, member.Node.ProcessId);
+        Assert.Equal(["a", "b", "g"], member.Node.Listeners.Select(l => l.Name));
+        Assert.Equal(2, member.Node.Listeners[0].DesiredShards);
+    }
+
+    [Fact]
+    public async Task RollingReload_of_one_listener_must_reload_it_on_the_node_and_raise_its_desired_generation_once()
+    {
+        var node = await StartAsync();
+
+        var report = Ask<ClusterListeners.RollingReloadReport>(node, new ClusterListeners.RollingReload("g"));
+
+        Assert.True(report.Completed, report.Failure);
+        Assert.Equal("g", report.Listener);
+        var step = Assert.Single(report.Nodes);
+        Assert.Equal(Akka.Cluster.Cluster.Get(Sys).SelfAddress.ToString(), step.Address);
+        Assert.Equal("reloaded", step.Outcome);
+        Assert.Equal([new CoordinatorProtocol.ListenerGeneration("g", 2)], step.Generations);
+        Assert.NotNull(step.Seconds);
+        // The node's replica tells its subscribers of the write a moment after the write is confirmed.
+        await AwaitAssertAsync(() => Assert.Equal(2, Desired(node, "g").HandlerGeneration), Clients.Timeout);
+
+        // Once the node follows a later change, the raised generation has reached it too: it reloads nothing more.
+        Ask<ClusterListeners.ListenerChanged>(node, new ClusterListeners.ScaleListener("a", 2));
+        await AssertShardsAsync(node, "a", 2);
+        Assert.Equal(2, Specs.Listener(node.Coordinator, "g").Generation);
+        Assert.Equal(1, Specs.Listener(node.Coordinator, "b").Generation);
+    }
+
+    [Fact]
+    public async Task RollingReload_of_every_listener_must_reload_them_all_and_leave_the_desired_state_alone()
+    {
+        var node = await StartAsync();
+
+        var report = Ask<ClusterListeners.RollingReloadReport>(node, new ClusterListeners.RollingReload(null));
+
+        Assert.True(report.Completed, report.Failure);
+        Assert.Equal(["a", "b", "g"], Assert.Single(report.Nodes).Generations.Select(g => g.Listener));
+        Assert.All(Specs.Status(node.Coordinator).Listeners, l => Assert.Equal(2, l.Generation));
+        Assert.Empty(Ask<ClusterListeners.DesiredState>(node, ClusterListeners.GetDesiredState.Instance).Listeners);
+    }
+
+    [Fact]
+    public async Task RollingReload_of_a_listener_the_node_does_not_have_must_stop_saying_which_node_failed_and_why()
+    {
+        var node = await StartAsync();
+
+        var report = Ask<ClusterListeners.RollingReloadReport>(node, new ClusterListeners.RollingReload("nope"));
+
+        Assert.False(report.Completed);
+        var step = Assert.Single(report.Nodes);
+        Assert.Equal("failed", step.Outcome);
+        Assert.Contains("no listener named 'nope'", step.Reason);
+        Assert.Contains(step.Address, report.Failure);
+        Assert.Empty(Ask<ClusterListeners.DesiredState>(node, ClusterListeners.GetDesiredState.Instance).Listeners);
+    }
+
+    [Fact]
+    public async Task A_change_that_not_every_node_confirms_must_be_made_once_though_it_is_written_twice()
+    {
+        var node = await StartAsync("write-timeout = 300ms");
+        Ask<ClusterListeners.ListenerChanged>(node, new ClusterListeners.ScaleListener("g", 2));
+        await AssertShardsAsync(node, "g", 2);
+        // A second member that never confirms a write (it runs no replicator): to every node, then to a majority, both time out.
+        using var silent = ActorSystem.Create(Sys.Name, ClusterSystem.Config());
+        try
+        {
+            var membership = Akka.Cluster.Cluster.Get(silent);
+            membership.Join(Akka.Cluster.Cluster.Get(Sys).SelfAddress);
+            await AwaitAssertAsync(() =>
+                Assert.Equal(2, Akka.Cluster.Cluster.Get(Sys).State.Members.Count(m => m.Status == MemberStatus.Up)), Clients.Timeout);
+
+            var reason = Refusal(node, new ClusterListeners.SetListener("g", Reload: true));
+
+            Assert.Contains("fewer than a majority of the 2 nodes confirmed it", reason);
+            var stored = await DistributedData.Get(Sys).Replicator.Ask<IGetResponse>(
+                Dsl.Get(ClusterListenersActor.Key, ReadLocal.Instance), Clients.Timeout);
+            Assert.Equal(2, stored.Get(ClusterListenersActor.Key)["g"].HandlerGeneration);
+        }
+        finally
+        {
+            await silent.Terminate().WaitAsync(Clients.Timeout);
+        }
+    }
+}
