@@ -106,7 +106,7 @@ public static class ClusterListeners
     /// <summary>Reply to <see cref="RollingReload"/>: what happened on each node, in order.</summary>
     public sealed record RollingReloadReport(string? Listener, bool Completed, IReadOnlyList<NodeReloadStep> Nodes, string? Failure);
 
-    /// <summary>One node of a rolling reload: <c>reloaded</c>, <c>failed</c> or <c>not started</c>.</summary>
+    /// <summary>One node of a rolling reload: <c>reloaded</c>, <c>not served</c> (it does not serve the listener), <c>failed</c>, <c>unfinished</c> (the whole reload timed out during its turn) or <c>not started</c>.</summary>
     public sealed record NodeReloadStep(string Address, string Outcome, IReadOnlyList<CoordinatorProtocol.ListenerGeneration> Generations, double? Seconds, string? Reason);
 
     /// <summary>A change or request the cluster actor refused or could not carry out, and why.</summary>
@@ -129,8 +129,11 @@ public static class ClusterListeners
     /// </summary>
     internal sealed record ReloadNode(string? Listener, int? Generation) : IClusterMessage;
 
-    /// <summary>Reply to <see cref="ReloadNode"/>: the new generation serves and the old ones drained.</summary>
-    internal sealed record NodeReloaded(IReadOnlyList<CoordinatorProtocol.ListenerGeneration> Generations, double Seconds) : IClusterMessage;
+    /// <summary>
+    /// Reply to <see cref="ReloadNode"/>: the new generation serves and the old ones drained; or, with
+    /// <paramref name="Served"/> false, the node does not serve the listener (its roles, its file) and had nothing to do.
+    /// </summary>
+    internal sealed record NodeReloaded(IReadOnlyList<CoordinatorProtocol.ListenerGeneration> Generations, double Seconds, bool Served = true) : IClusterMessage;
 
     /// <summary>Reply to <see cref="ReloadNode"/>: why the node did not reload, or did not drain in time.</summary>
     internal sealed record NodeReloadFailed(string Reason, IReadOnlyList<CoordinatorProtocol.ListenerGeneration> Generations) : IClusterMessage;

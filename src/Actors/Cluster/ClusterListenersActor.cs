@@ -98,6 +98,15 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
             case IUpdateResponse { Request: WriteRequest write } response:
                 OnWriteResponse(write, response);
                 break;
+            case GetSuccess { Request: WriteRequest write } read:
+                // Read-your-writes: this node's view (and its listeners) take the change before the writer hears back.
+                _state = read.Get(Key);
+                Follow();
+                Reply(write, null);
+                break;
+            case IGetResponse { Request: WriteRequest write }:
+                Reply(write, null);
+                break;
             case ClusterListeners.GetDesiredState:
                 Sender.Tell(new ClusterListeners.DesiredState(Desired()));
                 break;
@@ -194,7 +203,7 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
         {
             if (!entry.ServedBy(roles))
             {
-                overrides.Add(new CoordinatorProtocol.ClusterOverride(entry.Name, false, null, null, entry.HandlerGeneration));
+                overrides.Add(new CoordinatorProtocol.ClusterOverride(entry.Name, false, null, null, entry.HandlerGeneration, entry.ChangedAt));
                 continue;
             }
             ListenerSettings? definition = null;
@@ -210,7 +219,7 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
                     continue;
                 }
             }
-            overrides.Add(new CoordinatorProtocol.ClusterOverride(entry.Name, true, entry.ShardsFor(roles), definition, entry.HandlerGeneration));
+            overrides.Add(new CoordinatorProtocol.ClusterOverride(entry.Name, true, entry.ShardsFor(roles), definition, entry.HandlerGeneration, entry.ChangedAt));
         }
         return (overrides, problems);
     }
@@ -393,16 +402,22 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
             var other => $"the change was not stored: {other}",
         };
         if (failure is null)
+        {
             _log.Info("Cluster listener {Listener} changed ({Command}): {State}; stored by {StoredBy} of {Nodes} nodes",
                 write.Listener, write.Command.GetType().Name, write.Result!.Describe(), write.All ? "all" : "a majority", write.Nodes);
-        else
-            _log.Warning("Cluster listener {Listener} ({Command}): {Failure}", write.Listener, write.Command.GetType().Name, failure);
+            _replicator.Tell(Dsl.Get(Key, ReadLocal.Instance, write));
+            return;
+        }
+        _log.Warning("Cluster listener {Listener} ({Command}): {Failure}", write.Listener, write.Command.GetType().Name, failure);
+        Reply(write, failure);
+    }
+
+    private static void Reply(WriteRequest write, string? failure) =>
         write.ReplyTo.Tell(write.Done is { } done
             ? done(failure is null ? write.Result : null, failure)
             : failure is null
                 ? new ClusterListeners.ListenerChanged(write.Result!, write.All ? "all" : "majority", write.Nodes)
                 : new ClusterListeners.CommandFailed(write.Command, failure));
-    }
 
     // ---- Status ----------------------------------------------------------------------------------------------------
 
@@ -470,7 +485,8 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
             : (_state.TryGetValue(reload.Listener, out var entry) ? entry.HandlerGeneration : 1) + 1;
         _log.Info("Rolling reload of {What} over {Count} nodes: {Nodes}", reload.Listener is null ? "every listener" : $"listener {reload.Listener}",
             nodes.Count, string.Join(", ", nodes));
-        _rollingReload = Context.ActorOf(Akka.Actor.Props.Create(() => new RollingReloadActor(reload, nodes, generation, _c.ReloadStepTimeout, Sender)), "rolling-reload");
+        var (step, whole, replyTo) = (_c.ReloadStepTimeout, _c.ReloadTimeout, Sender);
+        _rollingReload = Context.ActorOf(Akka.Actor.Props.Create(() => new RollingReloadActor(reload, nodes, generation, step, whole, replyTo)), "rolling-reload");
         Context.Watch(_rollingReload);
     }
 
@@ -504,6 +520,12 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
         object answer;
         try
         {
+            if (reload.Listener is { } only)
+            {
+                var before = await coordinator.Ask<CoordinatorProtocol.NodeStatus>(CoordinatorProtocol.GetStatus.Instance, timeout).ConfigureAwait(false);
+                if (before.Listeners.All(l => l.Name != only))
+                    return new ClusterListeners.NodeReloaded([], clock.Elapsed.TotalSeconds, Served: false);
+            }
             answer = await coordinator.Ask<object>(new CoordinatorProtocol.Reload(reload.Listener, reload.Generation), timeout).ConfigureAwait(false);
         }
         catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)

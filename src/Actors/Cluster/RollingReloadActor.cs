@@ -9,7 +9,7 @@ namespace ShardRuntime.Actors.Cluster;
 /// (<see cref="ClusterListeners.ReloadNode"/>), starts the next only after the previous answered that it is done, stops
 /// at the first failure, and reports every node's outcome to its parent, then stops.
 /// </summary>
-internal sealed class RollingReloadActor : ReceiveActor
+internal sealed class RollingReloadActor : ReceiveActor, IWithTimers
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly ClusterListeners.RollingReload _reload;
@@ -19,17 +19,33 @@ internal sealed class RollingReloadActor : ReceiveActor
     private readonly IActorRef _replyTo;
     private readonly List<ClusterListeners.NodeReloadStep> _steps = new();
 
-    public RollingReloadActor(ClusterListeners.RollingReload reload, IReadOnlyList<Address> nodes, int? generation, TimeSpan stepTimeout, IActorRef replyTo)
+    private readonly TimeSpan _timeout;
+
+    public RollingReloadActor(
+        ClusterListeners.RollingReload reload, IReadOnlyList<Address> nodes, int? generation, TimeSpan stepTimeout, TimeSpan timeout, IActorRef replyTo)
     {
         _reload = reload;
         _nodes = nodes;
         _generation = generation;
         _stepTimeout = stepTimeout;
+        _timeout = timeout;
         _replyTo = replyTo;
         Receive<StepAnswered>(OnAnswered);
+        Receive<TimedOut>(_ =>
+        {
+            var node = _nodes[_steps.Count].ToString();
+            _steps.Add(new ClusterListeners.NodeReloadStep(node, "unfinished", [], null, $"still reloading when the rolling reload ran out of time ({_timeout})"));
+            Finish($"the rolling reload did not finish within {_timeout} (cluster.rolling-reload.timeout); node {node} was still reloading");
+        });
     }
 
-    protected override void PreStart() => Next();
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override void PreStart()
+    {
+        Timers.StartSingleTimer(nameof(TimedOut), TimedOut.Instance, _timeout);
+        Next();
+    }
 
     private void Next()
     {
@@ -52,7 +68,7 @@ internal sealed class RollingReloadActor : ReceiveActor
         switch (answered.Answer)
         {
             case ClusterListeners.NodeReloaded done:
-                _steps.Add(new ClusterListeners.NodeReloadStep(node, "reloaded", done.Generations, Math.Round(done.Seconds, 3), null));
+                _steps.Add(new ClusterListeners.NodeReloadStep(node, done.Served ? "reloaded" : "not served", done.Generations, Math.Round(done.Seconds, 3), null));
                 Next();
                 break;
             case ClusterListeners.NodeReloadFailed failed:
@@ -73,6 +89,8 @@ internal sealed class RollingReloadActor : ReceiveActor
 
     private void Finish(string? failure)
     {
+        if (failure is null && _reload.Listener is { } listener && _steps.All(s => s.Outcome == "not served"))
+            failure = $"no node serves listener '{listener}'";
         var steps = _steps.Concat(_nodes.Skip(_steps.Count).Select(n => new ClusterListeners.NodeReloadStep(n.ToString(), "not started", [], null, null))).ToList();
         Context.Parent.Tell(new Finished(new ClusterListeners.RollingReloadReport(_reload.Listener, failure is null, steps, failure), _generation, _replyTo));
         Context.Stop(Self);
@@ -82,4 +100,10 @@ internal sealed class RollingReloadActor : ReceiveActor
     public sealed record Finished(ClusterListeners.RollingReloadReport Report, int? Generation, IActorRef ReplyTo);
 
     private sealed record StepAnswered(object Answer);
+
+    private sealed class TimedOut
+    {
+        public static readonly TimedOut Instance = new();
+        private TimedOut() { }
+    }
 }

@@ -198,7 +198,8 @@ public static class Coordinator
     /// <param name="Shards">Shards on this node; null: as configured.</param>
     /// <param name="Definition">The listener as the cluster defines it; null: as this node's file defines it.</param>
     /// <param name="HandlerGeneration">The cluster-wide handler generation; a rise reloads the listener.</param>
-    public sealed record ClusterOverride(string Listener, bool Served, int? Shards, ListenerSettings? Definition, int HandlerGeneration);
+    /// <param name="ChangedAt">When the desired state's entry was last changed (a first sight of a raised generation reloads a listener loaded before it).</param>
+    public sealed record ClusterOverride(string Listener, bool Served, int? Shards, ListenerSettings? Definition, int HandlerGeneration, DateTimeOffset ChangedAt = default);
 
     /// <summary>Sender: anyone (the CLI's <c>status</c>). Reply: <see cref="NodeStatus"/>.</summary>
     public sealed class GetStatus : ICommand

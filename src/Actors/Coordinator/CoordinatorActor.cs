@@ -444,6 +444,7 @@ internal sealed class CoordinatorActor : UntypedActor
             try
             {
                 var generation = listener.Handlers.Reload();
+                listener.LoadedAt = DateTimeOffset.UtcNow;
                 reloaded.Add(new Coordinator.ListenerGeneration(listener.Name, generation.Number));
                 // Connections of older generations get the listener's drain timeout, then close.
                 var changed = new ListenerProtocol.GenerationChanged(generation.Number, listener.Settings.DrainTimeout);
@@ -510,10 +511,13 @@ internal sealed class CoordinatorActor : UntypedActor
         foreach (var o in overrides.Values.Where(o => o.Served))
         {
             if (!_s.Listeners.TryGetValue(o.Listener, out var listener)) continue;
-            if (!_s.ClusterGenerations.TryGetValue(o.Listener, out var applied))
-                _s.ClusterGenerations[o.Listener] = o.HandlerGeneration;
-            else if (o.HandlerGeneration > applied)
+            if (_s.ClusterGenerations.TryGetValue(o.Listener, out var applied) ? o.HandlerGeneration > applied
+                    // First sight of a raised generation: reload only code loaded before the change (a node that joined or
+                    // created the listener since runs the newest code already).
+                    : o.HandlerGeneration > 1 && listener.LoadedAt < o.ChangedAt)
                 rose.Add((listener, o.HandlerGeneration));
+            else
+                _s.ClusterGenerations.TryAdd(o.Listener, o.HandlerGeneration);
         }
         foreach (var (listener, generation) in rose)
         {

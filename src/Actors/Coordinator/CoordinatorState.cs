@@ -61,7 +61,6 @@ internal sealed class CoordinatorState(UpgradeOptions upgrade)
     /// <summary>The node asked its actor system to stop (after handing over and draining).</summary>
     public bool StopRequested;
 
-    /// <summary>Shard ids per listener name, never reused while the node runs (they name the actors).</summary>
     /// <summary>
     /// The listeners of the node's own configuration (the start-up settings, then each <c>ApplySettings</c> or reload of
     /// the file, and local <c>scale</c>s); the desired state is these with <see cref="ClusterOverrides"/> over them.
@@ -74,6 +73,7 @@ internal sealed class CoordinatorState(UpgradeOptions upgrade)
     /// <summary>The cluster-wide handler generation each listener last reloaded to (or had when first seen).</summary>
     public readonly Dictionary<string, int> ClusterGenerations = new(StringComparer.Ordinal);
 
+    /// <summary>Shard ids per listener name, never reused while the node runs (they name the actors).</summary>
     public readonly Dictionary<string, int> NextShardId = new(StringComparer.Ordinal);
 
     /// <summary>The next free shard id of <paramref name="listener"/>, or <paramref name="preferred"/> (an adopted socket's) when it is free.</summary>
@@ -100,6 +100,8 @@ internal sealed class ListenerState(ListenerSettings settings, HandlerRegistry h
     public HandlerRegistry Handlers { get; } = handlers;
     public ConnectionBudget Budget { get; } = new(settings.MaxConnections);
     public int Desired { get; set; } = settings.EffectiveShards;
+    /// <summary>When its current handler generation was loaded (created or last reloaded).</summary>
+    public DateTimeOffset LoadedAt { get; set; } = DateTimeOffset.UtcNow;
     public bool Retired { get; set; }
     public IPEndPoint? BoundEndPoint { get; set; }
     public Dictionary<int, ShardState> Shards { get; } = new();

@@ -31,9 +31,6 @@ internal static class NodeEnvironment
     /// <summary>Address every listener binds, with its endpoint's port (shard-runtime.bind-address).</summary>
     public const string BindAddress = "SHARDRUNTIME_BIND_ADDRESS";
 
-    /// <summary>Every variable this class reads, for the documentation and the start-up log.</summary>
-    public static IReadOnlyList<string> All { get; } = [Hostname, Port, PublicHostname, SeedNodes, Roles, BindAddress];
-
     /// <summary>The HOCON the set variables stand for (empty when none is set).</summary>
     public static Config Read(Func<string, string?>? lookup = null)
     {
