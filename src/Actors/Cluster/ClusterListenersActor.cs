@@ -80,7 +80,9 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
                 break;
             case SelfRemoved:
                 _removed = $"this node was removed from the cluster at {DateTimeOffset.UtcNow:HH:mm:ss} (downed, or it left); it serves on with the last desired state it knew; restart or upgrade it to join again";
-                _log.Warning("{Removed}", _removed);
+                // Leaving is part of every shutdown; only a removal of a node that runs on is news.
+                if (CoordinatedShutdown.Get(Context.System).ShutdownReason is null)
+                    _log.Warning("{Removed}", _removed);
                 break;
 
             case ClusterListeners.ScaleListener scale:
