@@ -1,5 +1,6 @@
-"""What the helpers of the bench/ scripts share: Markdown tables and the rewriting of one script's section of
-docs/benchmarks.md (between its `<!-- name:begin -->` / `<!-- name:end -->` markers). Standard library only."""
+"""What the bench/ scripts and their helpers share: Markdown tables, the rewriting of one script's section of
+docs/benchmarks.md (between its `<!-- name:begin -->` / `<!-- name:end -->` markers) and the facts each section
+states about the machine. Standard library only."""
 
 import os
 import tempfile
@@ -37,3 +38,44 @@ def write_section(docs, name, section):
         f.write(text)
     os.chmod(tmp, 0o644)
     os.replace(tmp, docs)
+
+
+def machine():
+    """The facts every section states about the machine, as (key, value) pairs: CPUs, memory, kernel, .NET."""
+    import platform
+    import subprocess
+
+    model = "unknown model"
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo", encoding="utf-8") as f:
+        kib = next(int(line.split()[1]) for line in f if line.startswith("MemTotal"))
+
+    def run(*argv):
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True).stdout
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    runtime = ""
+    for line in run("dotnet", "--list-runtimes").splitlines():
+        if line.startswith("Microsoft.NETCore.App "):
+            runtime = line.split()[1]
+    sdk = run("dotnet", "--version").strip()
+    return [("nproc", str(len(os.sched_getaffinity(0)))), ("cpu", model), ("memory", f"{kib / 1048576:.1f} GiB"),
+            ("kernel", platform.release()), ("dotnet", f"{runtime or 'unknown'} (SDK {sdk or 'unknown'})")]
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["machine"]:
+        for key, value in machine():
+            print(f"{key}\t{value}")
+    else:
+        print("usage: benchdoc.py machine    the machine's facts as KEY<TAB>VALUE lines (for a script's meta.tsv)",
+              file=sys.stderr)
+        sys.exit(2)

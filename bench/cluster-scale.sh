@@ -206,11 +206,7 @@ meta() { printf '%s\t%s\n' "$1" "$2" >>"$WORK/meta.tsv"; }
 meta command "bench/cluster-scale.sh${ARGS[*]:+ ${ARGS[*]}}"
 meta date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 meta commit "$COMMIT"
-meta nproc "$(nproc)"
-meta cpu "$( (grep -m1 '^model name' /proc/cpuinfo || echo ': unknown model') | cut -d: -f2- | sed 's/^ *//')"
-meta memory "$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-meta kernel "$(uname -r)"
-meta dotnet "$(dotnet --list-runtimes | awk '/^Microsoft.NETCore.App/ {v = $2} END {print v}') (SDK $(dotnet --version))"
+$PY "$ROOT/bench/benchdoc.py" machine >>"$WORK/meta.tsv"   # nproc, cpu, memory, kernel, dotnet
 meta loadavg "$LOADAVG_START at the start, $(cut -d' ' -f1 /proc/loadavg) at the end"
 meta nodes "$NODES"
 meta port "$PORT"
