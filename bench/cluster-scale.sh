@@ -7,14 +7,14 @@
 #    each tracked by PID: node 1 forms the cluster on an ephemeral remoting port that the script reads from its log,
 #    the others join it as their seed. Every node serves listener http (handler http-ok, 2 shards) on its own address
 #    and one free port. Waits until `status --cluster` shows every node Up, reachable and following in sync.
-# 3. Makes 2 warm-up changes (not counted), then --changes shard-count changes (N = 4 2 5 3 6 1 3 2 4 ...:
-#    alternately up and down, by 1 to 5). Before each it waits
-#    until every node has settled at the current count (kernel and status agree, no retiring socket left) and a
-#    random 200-500 ms more; then it writes {"command":"scale","listener":"http","shards":N,"cluster":true} to the
-#    control socket of node 1, 2, 3, ... in turn and times, from that write, the reply and when each node serves N:
-#    scaling up, N LISTEN sockets on its address:port in /proc/net/tcp (polled every 5 ms); scaling down, N
-#    accepting shards in its own status (polled every 10 ms per node); scaling down it also times when the retired
-#    sockets have closed (after draining their accept queues, retire-quiet-period).
+# 3. Makes 2 warm-up changes (not counted), then --changes shard-count changes (N = 4 2 5 3 6 1 3 2 4 ...: alternately
+#    up and down, by 1 to 5). Before each it waits until every node has settled at the current count (kernel and
+#    status agree, no retiring socket left) and a random 200-500 ms more; then it writes
+#    {"command":"scale","listener":"http","shards":N,"cluster":true} to the control socket of node 1, 2, 3, ... in
+#    turn and times, from that write, the reply and when each node serves N: scaling up, N LISTEN sockets on its
+#    address:port in the kernel (a netlink sock_diag dump, as `ss -ltn` does; every 5 ms); scaling down, N accepting
+#    shards in its own status (every 10 ms per node); scaling down also when the retired sockets have closed (after
+#    draining their accept queues, retire-quiet-period). The nodes' logs give a cross-check by their own clock.
 # 4. With --compare-notify D[,D...], does 2-3 again for each D on a new cluster whose nodes' config file sets
 #    akka.cluster.distributed-data.notify-subscribers-interval = D. Every node logs its configuration at start
 #    (akka.log-config-on-start), from which the script reads the distributed-data intervals actually in effect.
@@ -76,7 +76,6 @@ die() { printf 'cluster-scale: %s\n' "$*" >&2; exit 1; }
 
 [[ -x $PY ]] || die "python3 is missing (apt-get install -y python3)"
 command -v dotnet >/dev/null || die "the .NET 10 SDK (dotnet) is not installed; see README.md"
-[[ -r /proc/net/tcp ]] || die "/proc/net/tcp is not readable: the kernel's socket table is how scale-ups are timed"
 
 # Commit of what is measured: docs/benchmarks.md is this script's output, so it does not make the tree dirty.
 if COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null); then

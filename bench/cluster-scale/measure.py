@@ -13,7 +13,8 @@ Standard library only.
 
 What "serves N" means (the same in the script's output and the document): N of the node's sockets on the port are
 listening and new connections reach them.
-- Scale-up: N LISTEN sockets on the node's address:port in the kernel's table (/proc/net/tcp). The coordinator binds
+- Scale-up: N LISTEN sockets on the node's address:port in the kernel's table (a netlink sock_diag dump of the
+  listening sockets, what `ss -ltn` reads). The coordinator binds
   and listen()s the new sockets, starts their shards and re-steers the group in one step, so from the moment the
   kernel lists them they take connections. Each change starts from a settled cluster (no retiring socket left), so
   the count can only reach N through the new sockets.
@@ -21,14 +22,20 @@ listening and new connections reach them.
   others retiring and attaches the reuseport program that steers new connections away from them in the same step;
   the kernel still lists a retiring socket until its accept queue has stayed empty for retire-quiet-period (200 ms
   by default) and it closes, which is measured too ("retired sockets closed") but is not what serving means.
+Cross-check, from the nodes' side: each node's log says when its shards started accepting ("Shard http/5 accepting on")
+or started retiring ("Shard http/5 retiring: draining"), by the node's clock, independent of when this script got the
+CPU to look (the nodes and the script share the machine's CPUs).
 """
 
 import argparse
+import datetime as dt
 import json
+import re
 import os
 import random
 import socket
 import statistics
+import struct
 import sys
 import threading
 import time
@@ -72,21 +79,44 @@ def accepting_inodes(status, listener):
 
 # ---- Kernel ---------------------------------------------------------------------------------------------------------
 
-def proc_key(address, port):
-    """How /proc/net/tcp writes an IPv4 address:port (the address's bytes in host order, little-endian here)."""
-    return bytes(int(x) for x in address.split("."))[::-1].hex().upper() + f":{port:04X}"
+# What `ss -ltn` asks the kernel: a sock_diag dump of the TCP sockets in state LISTEN only. It walks the listening hash
+# table alone; /proc/net/tcp walks the established one too, which takes about 5 ms here even when it is empty.
+NETLINK_SOCK_DIAG = 4
+SOCK_DIAG_BY_FAMILY = 20
+NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+TCP_LISTEN = 10
+
+
+def node_key(address, port):
+    return socket.inet_aton(address), port
 
 
 def listening(keys):
-    """key -> number of LISTEN sockets on it, for the given /proc/net/tcp keys."""
+    """(address bytes, port) -> number of IPv4 TCP sockets in LISTEN on it, for the given keys."""
     counts = dict.fromkeys(keys, 0)
-    with open("/proc/net/tcp", encoding="ascii") as f:
-        next(f)
-        for line in f:
-            fields = line.split(None, 4)
-            if fields[3] == "0A" and fields[1] in counts:
-                counts[fields[1]] += 1
-    return counts
+    request = struct.pack("=BBBBI", socket.AF_INET, socket.IPPROTO_TCP, 0, 0, 1 << TCP_LISTEN) + bytes(48)
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG) as s:
+        s.sendall(struct.pack("=IHHII", 16 + len(request), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
+                  + request)
+        while True:
+            data = s.recv(1 << 16)
+            offset = 0
+            while offset + 16 <= len(data):
+                length, kind = struct.unpack_from("=IH", data, offset)
+                if kind == NLMSG_DONE:
+                    return counts
+                if kind == NLMSG_ERROR:
+                    raise OSError("sock_diag: the kernel refused the dump")
+                # inet_diag_msg: family, state, timer, retrans, then the id: sport, dport (big-endian), src, dst, ...
+                state = data[offset + 17]
+                sport = struct.unpack_from("!H", data, offset + 20)[0]
+                key = (data[offset + 24:offset + 28], sport)
+                if state == TCP_LISTEN and key in counts:
+                    counts[key] += 1
+                offset += (length + 3) & ~3
+            if not data:
+                return counts
 
 
 # ---- Commands -------------------------------------------------------------------------------------------------------
@@ -144,7 +174,7 @@ class Node:
         self.index = index
         self.address = address
         self.sock = sock
-        self.key = proc_key(address, port)
+        self.key = node_key(address, port)
 
 
 def settled(nodes, listener, count):
@@ -414,6 +444,7 @@ def series_summary(data):
         ["the node that got the request serves", *stats([c["sender_serving_ms"] for c in ch])],
         ["every node serves, minus the reply", *stats([c["all_serving_ms"] - c["reply_ms"] for c in ch])],
         ["scale-down: the retired sockets closed (kernel)", *stats([c.get("all_closed_ms") for c in down])],
+        ["cross-check: the last node's log line of the change", *stats([c.get("logs_ms") for c in ch])],
     ]
     headers = ["from writing the request to ... (ms)", "changes", "min", "median", "p90", "max"]
     return table(headers, rows, right={1, 2, 3, 4, 5})
@@ -427,10 +458,44 @@ def per_change_table(data):
         rows.append([index, f"{c['from']} -> {c['to']}", c["sender"], fmt(c["reply_ms"]),
                      *[fmt(c["nodes"][str(i)]["serving_ms"]) for i in range(1, n + 1)],
                      f"**{fmt(c['all_serving_ms'])}**", fmt(c.get("all_closed_ms")) if c["direction"] == "down" else "",
-                     "" if c["ok"] else "FAILED"])
+                     fmt(c.get("logs_ms")), "" if c["ok"] else "FAILED"])
     headers = ["#", "shards", "sent to node", "reply", *[f"node {i}" for i in range(1, n + 1)], "all serve",
-               "retired closed", ""]
-    return table(headers, rows, right=set(range(2, 6 + n)))
+               "retired closed", "logs", ""]
+    return table(headers, rows, right=set(range(2, 7 + n)))
+
+
+LOG_LINE = re.compile(r"^\[(\d\d:\d\d:\d\d\.\d{3}) \w+ \d+ g\d+\] Shard (\S+)/\d+ (accepting on|retiring: draining)")
+
+
+def add_log_times(data, logs, listener="http"):
+    """Per change: when each node's log says it applied it (its shards accepting scaling up, retiring scaling down),
+    ms after the request, and the latest of those ("logs_ms"). The logs carry the time of day (local time)."""
+    events = {}
+    for node, path in logs.items():
+        events[node] = []
+        if not os.path.exists(path):
+            continue
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                m = LOG_LINE.match(line)
+                if m and m.group(2) == listener:
+                    events[node].append((m.group(1), "up" if m.group(3) == "accepting on" else "down"))
+    changes = sorted(data["changes"], key=lambda c: c["wall_start"])
+    for k, c in enumerate(changes):
+        start = c["wall_start"]
+        end = changes[k + 1]["wall_start"] if k + 1 < len(changes) else float("inf")
+        day = dt.datetime.fromtimestamp(start).date()
+        latest = {}
+        for node, lines in events.items():
+            for clock, kind in lines:
+                t = dt.datetime.combine(day, dt.time.fromisoformat(clock)).timestamp()
+                if t < start - 43200:
+                    t += 86400  # past midnight
+                if kind == c["direction"] and start <= t < end:
+                    latest[node] = max(latest.get(node, t), t)
+        for node, t in latest.items():
+            c["nodes"][node]["log_ms"] = (t - start) * 1000.0
+        c["logs_ms"] = max(latest.values()) * 1000.0 - start * 1000.0 if len(latest) == len(events) else None
 
 
 def poll_text(data):
@@ -481,7 +546,8 @@ def cmd_render(workdir, docs):
     add("")
     add("What is timed: from writing the request to the control socket until every node serves the new count. A "
         "node serves N when N of its sockets on the port listen and new connections reach them. Scaling up: the "
-        "kernel lists N LISTEN sockets on the node's address:port (`/proc/net/tcp`, polled every "
+        "kernel lists N LISTEN sockets on the node's address:port (a netlink sock_diag dump of the listening sockets, "
+        "what `ss -ltn` reads, every "
         f"{meta['poll_ms']} ms); the coordinator binds the new sockets, starts their shards and re-steers the "
         "reuseport group in one step, and every change starts with no retiring socket left, so the count reaches N "
         "only through the new sockets. Scaling down: the node's own `status` shows N accepting shards (polled, only while "
@@ -492,10 +558,16 @@ def cmd_render(workdir, docs):
         "empty for `retire-quiet-period` (200 ms) and it closes: shown apart as \"retired sockets closed\", not "
         "serving. The scale reply comes once the change is stored by all nodes (Akka.DistributedData WriteAll; every "
         "node was reachable); a node's coordinator applies it when the node's replicator notifies its subscribers, "
-        "every `notify-subscribers-interval`.")
+        "every `notify-subscribers-interval`. Cross-check from the nodes' side (\"logs\"): the time of the last line "
+        "in which a node's shard says it accepts (`Shard http/5 accepting on ...`) or retires (`Shard http/5 "
+        "retiring: draining ...`), by the node's clock, so independent of when the script got a CPU to look; the shard "
+        "actor logs it a moment after the coordinator's step, and the time of day has millisecond resolution.")
     add("")
+    loaded = {}
     for name in series:
         data = json.load(open(os.path.join(workdir, f"series-{name}.json"), encoding="utf-8"))
+        add_log_times(data, {str(i): os.path.join(workdir, name, f"node{i}.log") for i in range(1, data["nodes"] + 1)})
+        loaded[name] = data
         add(f"### {meta[f'series_{name}']}")
         add("")
         add(f"In effect on the nodes (from the configuration node 1 logged at start, `akka.log-config-on-start`): "
@@ -523,7 +595,7 @@ def cmd_render(workdir, docs):
     section = "\n".join(out)
 
     for name in series:
-        data = json.load(open(os.path.join(workdir, f"series-{name}.json"), encoding="utf-8"))
+        data = loaded[name]
         print()
         print(f"{meta[f'series_{name}']} (in effect: {meta[f'effective_{name}']})")
         print(series_summary(data))
