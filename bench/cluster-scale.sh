@@ -89,7 +89,14 @@ WORK=$(mktemp -d -t shardruntime-cluster-scale.XXXXXX)
 PIDS=()           # every node process this script started, stopped by PID
 OK=0
 
-alive() { [[ -e /proc/$1 ]] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
+# Running, or still exiting: a .NET process's main thread can end (a zombie) while other threads are still finishing
+# (State Z, Threads 2 in /proc/PID/status); only a zombie without threads has ended.
+alive() {
+  local state threads
+  [[ -e /proc/$1 ]] || return 1
+  read -r state threads < <(awk '/^State:/ {s = $2} /^Threads:/ {t = $2} END {print s, t}' "/proc/$1/status" 2>/dev/null) || return 0
+  [[ $state != Z || ${threads:-0} -gt 1 ]]
+}
 
 # Every PID given: SIGTERM, up to $1 seconds for all of them to go, then SIGKILL to the rest.
 stop_pids() {
@@ -103,8 +110,6 @@ stop_pids() {
     sleep 0.1
   done
   for pid in "$@"; do
-    # A process whose main thread has exited shows as a zombie while its other threads finish: give it a moment.
-    for ((i = 0; i < 10; i++)); do alive "$pid" || break; sleep 0.1; done
     if alive "$pid"; then
       log "PID $pid still running ${grace}s after SIGTERM: SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
