@@ -170,7 +170,7 @@ series() {
       # The seed's actual remoting address (port 0: ephemeral), from the line its cluster actor logs when it starts.
       for ((j = 0; j < 600; j++)); do
         alive "$pid" || { tail -20 "$dir/node1.log" >&2; die "node 1 exited during start-up"; }
-        seed=$(grep -o -m1 'Cluster node akka\.tcp://shardruntime@[^ ]*' "$dir/node1.log" | cut -d' ' -f3 || true)
+        seed=$(grep -o -m1 'Cluster node akka\.tcp://shardruntime@[^ ]*' "$dir/node1.log" 2>/dev/null | cut -d' ' -f3 || true)
         [[ -n $seed ]] && break
         sleep 0.1
       done
