@@ -14,17 +14,12 @@ import os
 import re
 import socket
 import sys
-import tempfile
 
-BEGIN = "<!-- handover:begin -->"
-END = "<!-- handover:end -->"
-HEADER = """# Benchmarks
+sys.dont_write_bytecode = True  # no __pycache__ in bench/
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from benchdoc import table, write_section  # noqa: E402
 
-Every figure in this file is produced by a script in `bench/` and written here by that script; none is typed by
-hand. Each script owns one section between its own `<!-- name:begin -->` / `<!-- name:end -->` markers and rewrites
-only that section. To refresh a section, run its script (the command is given in the section) and commit the result.
-"""
-
+SECTION = "handover"
 # What "kept up" means in the ramp; the script and the document both use these.
 MAX_SKIPPED_FRACTION = 0.01
 MAX_P99_MS = 50.0
@@ -84,14 +79,6 @@ def parse_time(text):
     # .NET writes 7 fractional digits; Python wants at most 6.
     text = re.sub(r"(\.\d{6})\d+", r"\1", text)
     return dt.datetime.fromisoformat(text)
-
-
-def table(headers, rows, right=None):
-    right = right if right is not None else set(range(1, len(headers)))
-    lines = ["| " + " | ".join(headers) + " |",
-             "| " + " | ".join("---:" if i in right else "---" for i in range(len(headers))) + " |"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def progress_failures(path):
@@ -304,18 +291,7 @@ def cmd_render(workdir, docs):
         print("\n".join(details))
 
     # The document: replace our section, keep the rest.
-    text = open(docs, encoding="utf-8").read() if os.path.exists(docs) else HEADER
-    block = f"{BEGIN}\n{section}{END}\n"
-    if BEGIN in text and END in text and text.index(BEGIN) < text.index(END):
-        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    os.makedirs(os.path.dirname(os.path.abspath(docs)), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(docs)), prefix=".benchmarks.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, docs)
+    write_section(docs, SECTION, section)
     print(f"\nwrote the handover section of {docs}")
     return 0
 

@@ -1,0 +1,81 @@
+"""What the bench/ scripts and their helpers share: Markdown tables, the rewriting of one script's section of
+docs/benchmarks.md (between its `<!-- name:begin -->` / `<!-- name:end -->` markers) and the facts each section
+states about the machine. Standard library only."""
+
+import os
+import tempfile
+
+HEADER = """# Benchmarks
+
+Every figure in this file is produced by a script in `bench/` and written here by that script; none is typed by
+hand. Each script owns one section between its own `<!-- name:begin -->` / `<!-- name:end -->` markers and rewrites
+only that section. To refresh a section, run its script (the command is given in the section) and commit the result.
+"""
+
+
+def table(headers, rows, right=None):
+    """A Markdown table; the columns whose indexes are in `right` (default: all but the first) align right."""
+    right = right if right is not None else set(range(1, len(headers)))
+    lines = ["| " + " | ".join(headers) + " |",
+             "| " + " | ".join("---:" if i in right else "---" for i in range(len(headers))) + " |"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_section(docs, name, section):
+    """Replaces the section `name` of `docs` with `section` (appends it when missing), keeps the rest of the file."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    text = open(docs, encoding="utf-8").read() if os.path.exists(docs) else HEADER
+    block = f"{begin}\n{section.rstrip()}\n{end}\n"
+    if begin in text and end in text and text.index(begin) < text.index(end):
+        rest = text[text.index(end) + len(end):].lstrip("\n")
+        text = text[:text.index(begin)] + block + ("\n" + rest if rest else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    os.makedirs(os.path.dirname(os.path.abspath(docs)), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(docs)), prefix=".benchmarks.")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, docs)
+
+
+def machine():
+    """The facts every section states about the machine, as (key, value) pairs: CPUs, memory, kernel, .NET."""
+    import platform
+    import subprocess
+
+    model = "unknown model"
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo", encoding="utf-8") as f:
+        kib = next(int(line.split()[1]) for line in f if line.startswith("MemTotal"))
+
+    def run(*argv):
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True).stdout
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    runtime = ""
+    for line in run("dotnet", "--list-runtimes").splitlines():
+        if line.startswith("Microsoft.NETCore.App "):
+            runtime = line.split()[1]
+    sdk = run("dotnet", "--version").strip()
+    return [("nproc", str(len(os.sched_getaffinity(0)))), ("cpu", model), ("memory", f"{kib / 1048576:.1f} GiB"),
+            ("kernel", platform.release()), ("dotnet", f"{runtime or 'unknown'} (SDK {sdk or 'unknown'})")]
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["machine"]:
+        for key, value in machine():
+            print(f"{key}\t{value}")
+    else:
+        print("usage: benchdoc.py machine    the machine's facts as KEY<TAB>VALUE lines (for a script's meta.tsv)",
+              file=sys.stderr)
+        sys.exit(2)
