@@ -38,7 +38,8 @@ REMOTING_PORT=4053
 NODES=(seed node2 node3)
 declare -A ADDRESS=([seed]=127.0.0.11 [node2]=127.0.0.12 [node3]=127.0.0.13)
 declare -A ROLES=([seed]=edge [node2]=edge [node3]=core)
-SEED_NODES="akka.tcp://shardruntime@${ADDRESS[seed]}:$REMOTING_PORT"
+# Every node is a seed node, the seed first: a node that restarts (the seed too) joins the running others.
+SEED_NODES="akka.tcp://shardruntime@${ADDRESS[seed]}:$REMOTING_PORT,akka.tcp://shardruntime@${ADDRESS[node2]}:$REMOTING_PORT,akka.tcp://shardruntime@${ADDRESS[node3]}:$REMOTING_PORT"
 
 log() { printf 'cluster: %s\n' "$*"; }
 die() { printf 'cluster: %s\n' "$*" >&2; exit 1; }

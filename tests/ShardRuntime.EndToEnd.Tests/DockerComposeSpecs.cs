@@ -43,13 +43,15 @@ public sealed partial class DockerComposeSpecs(ITestOutputHelper output)
         foreach (var node in services.Where(s => s != builder))
             Assert.True(node.DependsOn.Contains(builder.Name), $"{node.Name} must depend on {builder.Name}, which builds its image");
 
-        // One seed: the only address any node names as a seed is one node's own, and every other node names it.
-        var seedAddresses = services.SelectMany(SeedNodes).Distinct().ToList();
-        Assert.True(seedAddresses.Count == 1, $"the nodes must name one seed, they name: {string.Join(", ", seedAddresses)}");
-        var seed = services.SingleOrDefault(s => Address(s) == seedAddresses[0])
-            ?? throw new Xunit.Sdk.XunitException($"the seed {seedAddresses[0]} is none of the services' own address ({string.Join(", ", services.Select(Address))})");
-        foreach (var node in services.Where(s => s != seed))
-            Assert.True(SeedNodes(node).SequenceEqual([seedAddresses[0]]), $"{node.Name} must name the seed {seedAddresses[0]}, it names '{Variable(node, "SHARDRUNTIME_CLUSTER_SEED_NODES")}'");
+        // Every node names the same seed nodes: all three nodes, the seed service first (only the first seed may form a
+        // cluster alone, so the seed does at the first start). A node that restarts (the seed too) finds the running
+        // others among its seeds and joins them rather than forming a cluster of its own.
+        var seedList = SeedNodes(services[0]).ToList();
+        foreach (var node in services)
+            Assert.True(SeedNodes(node).SequenceEqual(seedList), $"{node.Name} must name the seed nodes {string.Join(",", seedList)}, it names '{Variable(node, "SHARDRUNTIME_CLUSTER_SEED_NODES")}'");
+        Assert.True(seedList.Order().SequenceEqual(services.Select(Address).Order()),
+            $"the seed nodes must be every node ({string.Join(", ", services.Select(Address))}), they are {string.Join(", ", seedList)}");
+        var seed = services.Single(s => Address(s) == seedList[0]);
         // Each node is reached at its service name on a fixed remoting port; remoting and listeners bind all addresses.
         foreach (var node in services)
         {
