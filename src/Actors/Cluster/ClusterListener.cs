@@ -19,6 +19,7 @@ namespace ShardRuntime.Actors.Cluster;
 /// listener-defaults and bind-address; null: each node's file defines it.
 /// </param>
 /// <param name="Removed">Removed cluster-wide: no node serves it, whatever its file says, until it is set again.</param>
+/// <param name="GenerationRaisedAt">When <paramref name="HandlerGeneration"/> was last raised (by the writer's clock).</param>
 /// <param name="ChangedBy">Address of the node where the last change was made.</param>
 /// <param name="ChangedAt">When the last change was made.</param>
 public sealed record ClusterListener(
@@ -30,7 +31,8 @@ public sealed record ClusterListener(
     string? Definition,
     bool Removed,
     string ChangedBy,
-    DateTimeOffset ChangedAt) : IClusterMessage
+    DateTimeOffset ChangedAt,
+    DateTimeOffset GenerationRaisedAt = default) : IClusterMessage
 {
     /// <summary>A listener the desired state does not hold yet: nothing set, generation 1.</summary>
     public static ClusterListener New(string name) =>

@@ -32,17 +32,23 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
     private bool _applying;
     private bool _dirty;
     private string _following = InSync;
+    private TimeSpan _retryDelay;
     private string? _removed;
     private IActorRef? _rollingReload;
+    private bool _reloadingNode;
 
     public ClusterListenersActor(ShardRuntimeSettings settings, IActorRef coordinator)
     {
         _settings = settings;
         _c = settings.Cluster;
         _coordinator = coordinator;
+        _retryDelay = settings.Cluster.RetryInterval;
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>A rolling reload that throws is stopped (its requester's ask times out), never started over from its first node.</summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
 
     protected override void PreStart()
     {
@@ -128,8 +134,22 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
             case RollingReloadActor.Finished finished:
                 OnRollingReloadFinished(finished);
                 break;
+            case ClusterListeners.ReloadNode reload when _reloadingNode:
+                Sender.Tell(new ClusterListeners.NodeReloadFailed("this node is in another rolling reload's turn (one started from another node)", []));
+                break;
             case ClusterListeners.ReloadNode reload:
-                ReloadNodeAsync(reload, _coordinator, _c.ReloadStepTimeout).PipeTo(Sender);
+            {
+                _reloadingNode = true;
+                var self = Self;
+                ReloadNodeAsync(reload, _coordinator, _c.ReloadStepTimeout).ContinueWith(t =>
+                {
+                    self.Tell(NodeReloadDone.Instance);
+                    return t.Result;
+                }, TaskScheduler.Default).PipeTo(Sender);
+                break;
+            }
+            case NodeReloadDone:
+                _reloadingNode = false;
                 break;
             case Terminated terminated when terminated.ActorRef.Equals(_rollingReload):
                 _rollingReload = null;
@@ -167,12 +187,20 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
     {
         _applying = false;
         string following;
-        if (applied.Answer is CoordinatorProtocol.SettingsApplied)
+        if (applied.Answer is CoordinatorProtocol.ClusterStateApplied done)
         {
             _applied = applied.Overrides;
-            following = applied.Problems.Count == 0 ? InSync : string.Join("; ", applied.Problems);
-            if (following != _following || _following != InSync)
-                _log.Info("Listeners follow the cluster's desired state{Problems}", following == InSync ? "" : $", except: {following}");
+            var problems = applied.Problems.Concat(done.Problems).ToList();
+            following = problems.Count == 0 ? InSync : $"not following: {string.Join("; ", problems)}";
+            if (following != _following)
+            {
+                if (problems.Count == 0) _log.Info("Listeners follow the cluster's desired state");
+                else _log.Warning("Listeners follow the cluster's desired state, except: {Problems}", string.Join("; ", problems));
+            }
+            if (done.Problems.Count > 0)
+                RetryLater(force: true); // a port may be freed: try the listeners that failed again, ever less often
+            else
+                _retryDelay = _c.RetryInterval;
         }
         else
         {
@@ -184,8 +212,8 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
             };
             following = $"not following the desired state: {reason}";
             if (following != _following)
-                _log.Warning("The node's listeners do not follow the cluster's desired state: {Reason}; trying again every {Interval}", reason, _c.RetryInterval);
-            Timers.StartSingleTimer(nameof(Retry), Retry.Instance, _c.RetryInterval);
+                _log.Warning("The node's listeners do not follow the cluster's desired state: {Reason}; trying again", reason);
+            RetryLater(force: false);
         }
         _following = following;
         if (_dirty)
@@ -193,6 +221,14 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
             _dirty = false;
             Follow();
         }
+    }
+
+    /// <summary>Tries again after the retry interval, doubled after each retry that did not help (up to 30 times it).</summary>
+    private void RetryLater(bool force)
+    {
+        if (force) _applied = [];
+        Timers.StartSingleTimer(nameof(Retry), Retry.Instance, _retryDelay);
+        _retryDelay = TimeSpan.FromTicks(Math.Min(_retryDelay.Ticks * 2, _c.RetryInterval.Ticks * 30));
     }
 
     /// <summary>The desired state as it applies to this node, and the listeners it cannot follow (a definition its defaults reject).</summary>
@@ -205,7 +241,7 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
         {
             if (!entry.ServedBy(roles))
             {
-                overrides.Add(new CoordinatorProtocol.ClusterOverride(entry.Name, false, null, null, entry.HandlerGeneration, entry.ChangedAt));
+                overrides.Add(new CoordinatorProtocol.ClusterOverride(entry.Name, false, null, null, entry.HandlerGeneration, entry.GenerationRaisedAt));
                 continue;
             }
             ListenerSettings? definition = null;
@@ -221,7 +257,7 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
                     continue;
                 }
             }
-            overrides.Add(new CoordinatorProtocol.ClusterOverride(entry.Name, true, entry.ShardsFor(roles), definition, entry.HandlerGeneration, entry.ChangedAt));
+            overrides.Add(new CoordinatorProtocol.ClusterOverride(entry.Name, true, entry.ShardsFor(roles), definition, entry.HandlerGeneration, entry.GenerationRaisedAt));
         }
         return (overrides, problems);
     }
@@ -255,6 +291,13 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
         if (scale.Role is not null && string.IsNullOrWhiteSpace(scale.Role))
         {
             Sender.Tell(new ClusterListeners.CommandFailed(scale, "the role must not be empty"));
+            return;
+        }
+        if (scale.Role is not null && !_cluster.State.Members.Any(m => m.Roles.Contains(scale.Role)))
+        {
+            var roles = _cluster.State.Members.SelectMany(m => m.Roles).Distinct().Order(StringComparer.Ordinal).ToList();
+            Sender.Tell(new ClusterListeners.CommandFailed(scale,
+                $"no node has role '{scale.Role}' (roles: {(roles.Count == 0 ? "none" : string.Join(", ", roles))}); nothing was written"));
             return;
         }
         Change(scale, scale.Listener, e => scale.Role is null
@@ -291,6 +334,7 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
             Shards = set.Shards ?? e.Shards,
             Roles = set.Roles is null ? e.Roles : e.Roles.Clear().Union(set.Roles),
             HandlerGeneration = e.HandlerGeneration + (set.Reload ? 1 : 0),
+            GenerationRaisedAt = set.Reload ? DateTimeOffset.UtcNow : e.GenerationRaisedAt,
             Removed = false,
         }, requireKnown: set.Definition is null);
     }
@@ -330,9 +374,15 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
     private void OnKnown(Known known)
     {
         var write = known.Write;
-        if (known.Listeners is null || (!known.Listeners.Contains(write.Listener) && !_state.ContainsKey(write.Listener)))
+        if (known.Listeners is null)
         {
-            var names = known.Listeners?.Concat(_state.Keys).Distinct().Order(StringComparer.Ordinal) ?? _state.Keys.Order(StringComparer.Ordinal);
+            write.ReplyTo.Tell(new ClusterListeners.CommandFailed(write.Command,
+                $"this node's coordinator did not answer within {_settings.Control.RequestTimeout}, so '{write.Listener}' could not be checked; nothing was written"));
+            return;
+        }
+        if (!known.Listeners.Contains(write.Listener) && !_state.ContainsKey(write.Listener))
+        {
+            var names = known.Listeners.Concat(_state.Keys).Distinct().Order(StringComparer.Ordinal);
             write.ReplyTo.Tell(new ClusterListeners.CommandFailed(write.Command,
                 $"no listener named '{write.Listener}' on this node nor in the cluster's desired state (listeners: {string.Join(", ", names)}); " +
                 "`listener set NAME --definition ...` defines one cluster-wide"));
@@ -377,6 +427,9 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
         var address = _cluster.SelfAddress.ToString();
         _replicator.Tell(Dsl.Update(Key, LWWDictionary<string, ClusterListener>.Empty, consistency, write, d =>
         {
+            // A second write of the same change: this replica has it already; written as it is (a new timestamp could
+            // overwrite a later change of another node that this replica has not merged yet).
+            if (write.Spread) return d;
             var before = d.TryGetValue(write.Listener, out var existing) ? existing : ClusterListener.New(write.Listener);
             write.Result = write.Change(before) with { ChangedBy = address, ChangedAt = DateTimeOffset.UtcNow };
             return d.SetItem(cluster, write.Listener, write.Result);
@@ -390,7 +443,7 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
             // Not every node confirmed in time: a majority must, then. The change is in this node's replica already, so
             // the second write spreads it and does not make it again (a raised handler generation is raised once).
             write.All = false;
-            write.Change = e => e;
+            write.Spread = true;
             Send(write);
             return;
         }
@@ -504,7 +557,8 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
         }
         // Every node runs the new generation: the desired state records it (a node that reloaded has it already).
         var command = new ClusterListeners.RollingReload(report.Listener);
-        Write(new WriteRequest(command, finished.ReplyTo, report.Listener, e => e with { HandlerGeneration = Math.Max(e.HandlerGeneration, generation) })
+        Write(new WriteRequest(command, finished.ReplyTo, report.Listener, e => e.HandlerGeneration >= generation ? e
+            : e with { HandlerGeneration = generation, GenerationRaisedAt = DateTimeOffset.UtcNow })
         {
             Done = (stored, failure) => failure is null
                 ? report
@@ -566,6 +620,13 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
     /// <summary>The coordinator's answer to <see cref="CoordinatorProtocol.ApplyClusterState"/> (piped to self).</summary>
     private sealed record Applied(IReadOnlyList<CoordinatorProtocol.ClusterOverride> Overrides, IReadOnlyList<string> Problems, object Answer);
 
+    /// <summary>This node's turn in a rolling reload ended (piped to self).</summary>
+    private sealed class NodeReloadDone
+    {
+        public static readonly NodeReloadDone Instance = new();
+        private NodeReloadDone() { }
+    }
+
     /// <summary>Timer: try again to hand the desired state to the coordinator.</summary>
     private sealed class Retry
     {
@@ -589,7 +650,10 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
         public ClusterListeners.ICommand Command { get; } = command;
         public IActorRef ReplyTo { get; } = replyTo;
         public string Listener { get; } = listener;
-        public Func<ClusterListener, ClusterListener> Change { get; set; } = change;
+        public Func<ClusterListener, ClusterListener> Change { get; } = change;
+
+        /// <summary>Set for the second write (majority after all timed out): spread the replica as it is.</summary>
+        public bool Spread { get; set; }
         public int Nodes { get; set; }
         public bool All { get; set; }
         /// <summary>The entry as the replicator stored it (set inside the update).</summary>

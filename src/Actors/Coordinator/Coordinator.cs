@@ -185,10 +185,17 @@ public static class Coordinator
     /// Sender: the cluster actor (<see cref="Cluster.ClusterListeners"/>), whenever the cluster's desired state as it
     /// applies to this node changes. Replaces the overrides: the desired state becomes the node's configured listeners
     /// with these over them, and is applied as <see cref="ApplySettings"/> is (all or nothing); a listener whose cluster
-    /// handler generation rose is reloaded. Reply: <see cref="SettingsApplied"/> or <see cref="CommandFailed"/> (nothing
-    /// changed; the cluster actor tries again).
+    /// handler generation rose is reloaded. When the whole state cannot be applied, it is applied one listener at a time,
+    /// so that one listener's trouble holds no other back. Reply: <see cref="ClusterStateApplied"/> (with the listeners it
+    /// could not apply), or <see cref="CommandFailed"/> when the node is busy (nothing changed; the cluster actor tries again).
     /// </summary>
     public sealed record ApplyClusterState(IReadOnlyList<ClusterOverride> Overrides) : ICommand;
+
+    /// <summary>
+    /// Reply to <see cref="ApplyClusterState"/>: the state is applied, except for the listeners in
+    /// <paramref name="Problems"/> (why each could not be: a port taken, an unknown handler), which keep what they had.
+    /// </summary>
+    public sealed record ClusterStateApplied(IReadOnlyList<string> Problems);
 
     /// <summary>
     /// The cluster's desired state for one listener, resolved for this node (its roles, its listener-defaults).
@@ -198,8 +205,8 @@ public static class Coordinator
     /// <param name="Shards">Shards on this node; null: as configured.</param>
     /// <param name="Definition">The listener as the cluster defines it; null: as this node's file defines it.</param>
     /// <param name="HandlerGeneration">The cluster-wide handler generation; a rise reloads the listener.</param>
-    /// <param name="ChangedAt">When the desired state's entry was last changed (a first sight of a raised generation reloads a listener loaded before it).</param>
-    public sealed record ClusterOverride(string Listener, bool Served, int? Shards, ListenerSettings? Definition, int HandlerGeneration, DateTimeOffset ChangedAt = default);
+    /// <param name="GenerationRaisedAt">When the generation was last raised, by the writer's clock (a first sight of a raised generation reloads a listener loaded before it).</param>
+    public sealed record ClusterOverride(string Listener, bool Served, int? Shards, ListenerSettings? Definition, int HandlerGeneration, DateTimeOffset GenerationRaisedAt = default);
 
     /// <summary>Sender: anyone (the CLI's <c>status</c>). Reply: <see cref="NodeStatus"/>.</summary>
     public sealed class GetStatus : ICommand

@@ -504,8 +504,24 @@ internal sealed class CoordinatorActor : UntypedActor
         if (Busy() is { } busy)
             return new Coordinator.CommandFailed(cluster, busy);
         var overrides = cluster.Overrides.ToDictionary(o => o.Listener, StringComparer.Ordinal);
-        if (Apply(Effective(_s.Configured, overrides)) is { } failure)
-            return new Coordinator.CommandFailed(cluster, failure);
+        var problems = new List<string>();
+        if (Apply(Effective(_s.Configured, overrides)) is not null)
+        {
+            // One listener's trouble (a port taken on this node, an unknown handler) must not hold the others back:
+            // the changes are tried one listener at a time; each that fails changes nothing and is reported.
+            var accepted = new Dictionary<string, Coordinator.ClusterOverride>(_s.ClusterOverrides, StringComparer.Ordinal);
+            var changed = accepted.Keys.Except(overrides.Keys).Concat(overrides.Values.Where(o => !accepted.TryGetValue(o.Listener, out var a) || a != o).Select(o => o.Listener))
+                .Order(StringComparer.Ordinal).ToList();
+            foreach (var name in changed)
+            {
+                var trial = new Dictionary<string, Coordinator.ClusterOverride>(accepted, StringComparer.Ordinal);
+                if (overrides.TryGetValue(name, out var o)) trial[name] = o;
+                else trial.Remove(name);
+                if (Apply(Effective(_s.Configured, trial)) is { } failure) problems.Add(failure);
+                else accepted = trial;
+            }
+            overrides = accepted;
+        }
         _s.ClusterOverrides = overrides;
         var rose = new List<(ListenerState Listener, int Generation)>();
         foreach (var o in overrides.Values.Where(o => o.Served))
@@ -514,7 +530,7 @@ internal sealed class CoordinatorActor : UntypedActor
             if (_s.ClusterGenerations.TryGetValue(o.Listener, out var applied) ? o.HandlerGeneration > applied
                     // First sight of a raised generation: reload only code loaded before the change (a node that joined or
                     // created the listener since runs the newest code already).
-                    : o.HandlerGeneration > 1 && listener.LoadedAt < o.ChangedAt)
+                    : o.HandlerGeneration > 1 && listener.LoadedAt < o.GenerationRaisedAt)
                 rose.Add((listener, o.HandlerGeneration));
             else
                 _s.ClusterGenerations.TryAdd(o.Listener, o.HandlerGeneration);
@@ -527,7 +543,7 @@ internal sealed class CoordinatorActor : UntypedActor
             // (ReloadHandlers logged why; the listener's status shows it as its last reload failure).
             _s.ClusterGenerations[listener.Name] = generation;
         }
-        return Coordinator.SettingsApplied.Instance;
+        return new Coordinator.ClusterStateApplied(problems);
     }
 
     /// <summary>Binds <paramref name="count"/> sockets for a listener, all or none.</summary>

@@ -290,7 +290,7 @@ public static class CommandLine
             var changed = reply.Root.GetProperty(ControlJson.ResultField).Deserialize<ClusterListeners.ListenerChanged>(ControlJson.Options)
                 ?? throw new InvalidDataException("the node's result is null");
             await console.Output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"{changed.Listener.Name}: {changed.Listener.Describe()} (stored by {changed.StoredBy} of {changed.Nodes} node(s); every node follows)")).ConfigureAwait(false);
+                $"{changed.Listener.Name}: {changed.Listener.Describe()} (stored by {changed.StoredBy} of {changed.Nodes} node(s); `status --cluster` shows whether each node follows)")).ConfigureAwait(false);
         }).ConfigureAwait(false);
     }
 

@@ -45,7 +45,7 @@ public sealed class ClusterStateSpecs(ITestOutputHelper output) : TestKit(output
         await coordinator.Ask<object>(new CoordinatorProtocol.ApplyClusterState(overrides), Clients.Timeout);
 
     private static async Task AppliedAsync(IActorRef coordinator, params CoordinatorProtocol.ClusterOverride[] overrides) =>
-        Assert.IsType<CoordinatorProtocol.SettingsApplied>(await ApplyAsync(coordinator, overrides));
+        Assert.Empty(Assert.IsType<CoordinatorProtocol.ClusterStateApplied>(await ApplyAsync(coordinator, overrides)).Problems);
 
     /// <summary>The listener's desired shard count, once every other shard has retired.</summary>
     private async Task AssertShardsAsync(IActorRef coordinator, string listener, int shards) =>
@@ -246,18 +246,33 @@ public sealed class ClusterStateSpecs(ITestOutputHelper output) : TestKit(output
     }
 
     [Fact]
-    public async Task A_cluster_state_that_cannot_be_applied_must_change_nothing_and_record_nothing()
+    public async Task A_listener_the_node_cannot_serve_must_be_reported_and_hold_no_other_listener_back()
     {
         var coordinator = Start();
+        // A port of this node that another socket (without SO_REUSEPORT) holds.
+        using var holder = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        holder.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        holder.Listen();
+        var taken = ((IPEndPoint)holder.LocalEndPoint!).Port;
 
         var answer = await ApplyAsync(coordinator, Scaled("a", 3),
-            new CoordinatorProtocol.ClusterOverride("c", true, null, Defined("c", """endpoint = "127.0.0.1:0", handler = no-such-handler"""), 1));
+            new CoordinatorProtocol.ClusterOverride("c", true, null, Defined("c", """endpoint = "127.0.0.1:0", handler = no-such-handler"""), 1),
+            new CoordinatorProtocol.ClusterOverride("d", true, null, Defined("d", $$"""endpoint = "127.0.0.1:{{taken}}", handler = echo"""), 1),
+            NotServed("b"));
 
-        Assert.Contains("listener 'c'", Assert.IsType<CoordinatorProtocol.CommandFailed>(answer).Reason);
-        await AssertListenersAsync(coordinator, "a", "b", "g");
-        await AssertShardsAsync(coordinator, "a", 1);
-        // Not recorded as the cluster's: the node may still scale a itself.
-        Assert.IsType<CoordinatorProtocol.ScaledTo>(await coordinator.Ask<object>(new CoordinatorProtocol.ScaleTo("a", 2), Clients.Timeout));
+        var problems = Assert.IsType<CoordinatorProtocol.ClusterStateApplied>(answer).Problems;
+        Assert.Equal(2, problems.Count);
+        Assert.Contains(problems, p => p.Contains("listener 'c'") && p.Contains("no-such-handler"));
+        Assert.Contains(problems, p => p.Contains("listener 'd'") && p.Contains(taken.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        // The others followed: a scaled, b retired; c and d are nowhere.
+        await AssertShardsAsync(coordinator, "a", 3);
+        await AssertListenersAsync(coordinator, "a", "g");
+        // Once the port is free, the same state applies in full.
+        holder.Dispose();
+        var again = await ApplyAsync(coordinator, Scaled("a", 3), NotServed("b"),
+            new CoordinatorProtocol.ClusterOverride("d", true, null, Defined("d", $$"""endpoint = "127.0.0.1:{{taken}}", handler = echo"""), 1));
+        Assert.Empty(Assert.IsType<CoordinatorProtocol.ClusterStateApplied>(again).Problems);
+        await AssertListenersAsync(coordinator, "a", "d", "g");
     }
 
     [Fact]
