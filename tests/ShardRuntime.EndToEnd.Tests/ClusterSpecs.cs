@@ -227,6 +227,65 @@ public sealed class ClusterSpecs(ITestOutputHelper output)
         Assert.Equal(2, (await third.StatusAsync()).Listener("http").Generation);
     }
 
+    [Fact]
+    public async Task An_upgrade_of_a_cluster_node_must_keep_the_listeners_and_shard_counts_the_cluster_sets_with_the_same_sockets_and_no_loss()
+    {
+        // One node alone (no seed nodes): its successor joins the predecessor's cluster, and so keeps its desired state.
+        await using var host = HostProcess.Start(output, NodeConfig());
+        await using var chain = new NodeChain(output);
+        await host.WaitUntilReadyAsync();
+        Assert.Equal(0, (await host.RunCliAsync("scale", "http", "3", "--cluster")).ExitCode);
+        var set = await host.RunCliAsync("listener", "set", "api", "--definition", "endpoint = \"127.0.0.1:0\", handler = http-ok, shards = 1");
+        Assert.True(set.ExitCode == 0, set.ToString());
+        var before = await host.WaitUntilReadyAsync();
+        Assert.Equal(3, before.Listener("http").Accepting.Count());
+        var inodes = before.Listeners.ToDictionary(l => l.Name, l => l.Shards.Select(s => s.SocketInode).Order().ToList());
+        var desired = await DesiredAsync(host);
+
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var loads = new[] { "http", "api" }.Select(name => LoadRun.RunAsync(new LoadOptions
+        {
+            Target = before.Listener(name).Bound,
+            Mode = LoadMode.Churn,
+            Protocol = LoadProtocol.Http,
+            Rate = 150,
+            MaxInFlight = 150,
+            Duration = TimeSpan.FromMinutes(3), // ended by the test (stop)
+            Timeout = TimeSpan.FromSeconds(15),
+        }, cancellationToken: stop.Token)).ToList();
+        await WaitUntilAcceptedAsync(host, 100);
+
+        var upgrade = await host.RunCliAsync("upgrade");
+        Assert.True(upgrade.ExitCode == 0, $"{upgrade}\n{host.Output}");
+        var successor = int.Parse(upgrade.StdOut.Split("successor pid ")[1].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        chain.Track(successor);
+
+        // The successor serves both listeners on the very sockets (the cluster's api was adopted, not declined), with the
+        // cluster's shard count, and holds the same desired state.
+        Assert.Contains("0 declined", host.Output);
+        var after = await host.StatusAsync();
+        Assert.Equal(successor, after.ProcessId);
+        Assert.Equal(desired, await DesiredAsync(host));
+        Assert.Equal(0, await host.WaitForProcessExitAsync(HostProcess.StopTimeout));
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            // The predecessor released the sockets and exited: the successor's own groups, all accepting.
+            after = await host.StatusAsync();
+            if (after.Listeners.All(l => l.Shards.All(s => s.State == "accepting")) || clock.Elapsed > Converge) break;
+            await Task.Delay(200);
+        }
+        foreach (var (name, expected) in inodes)
+            Assert.Equal(expected, after.Listener(name).Shards.Select(s => s.SocketInode).Order().ToList());
+        Assert.Equal(3, after.Listener("http").DesiredShards);
+        Assert.Equal(3, after.Listener("http").Accepting.Count());
+
+        await WaitUntilAcceptedAsync(host, 100);
+        await stop.CancelAsync();
+        foreach (var (load, name) in loads.Zip(new[] { "http", "api" }))
+            LoadAssert.NoLoss(await load, output, name, atLeast: 100);
+    }
+
     /// <summary>The desired state as <paramref name="node"/> holds it (JSON text of listener-show's result).</summary>
     private static async Task<string> DesiredAsync(HostProcess node)
     {

@@ -29,6 +29,7 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
     private readonly IActorRef _replicator = DistributedData.Get(Context.System).Replicator;
     private LWWDictionary<string, ClusterListener> _state = LWWDictionary<string, ClusterListener>.Empty;
     private IReadOnlyList<CoordinatorProtocol.ClusterOverride> _applied = [];
+    private bool _sent;
     private bool _applying;
     private bool _dirty;
     private string _following = InSync;
@@ -55,6 +56,9 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
         _replicator.Tell(Dsl.Subscribe(Key, Self));
         var self = Self;
         _cluster.RegisterOnMemberRemoved(() => self.Tell(SelfRemoved.Instance));
+        // Once up, read the desired state from a majority (a node that just joined has none of it yet) and follow it,
+        // even when it is empty: the coordinator of a successor waits for one state before it declines sockets.
+        _cluster.RegisterOnMemberUp(() => self.Tell(SelfUp.Instance));
         var config = Context.System.Settings.Config;
         var seeds = _cluster.Settings.SeedNodes;
         var resolver = config.GetString("akka.cluster.downing-provider-class", "").Contains("SplitBrainResolver", StringComparison.Ordinal)
@@ -74,6 +78,15 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
     {
         switch (message)
         {
+            case SelfUp:
+                _replicator.Tell(Dsl.Get(Key, new ReadMajority(_c.WriteTimeout), SelfUp.Instance));
+                break;
+            case IGetResponse { Request: SelfUp } read:
+                if (read is GetSuccess found) _state = _state.Merge(found.Get(Key));
+                else if (read is not NotFound) _log.Warning("The desired state could not be read from a majority of the nodes ({Response}); following this node's copy", read.GetType().Name);
+                _sent = false;
+                Follow();
+                break;
             case Changed changed when changed.Key.Equals(Key):
                 _state = changed.Get(Key);
                 Follow();
@@ -173,12 +186,13 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
             return;
         }
         var (overrides, problems) = Resolve();
-        if (overrides.SequenceEqual(_applied))
+        if (_sent && overrides.SequenceEqual(_applied))
         {
             _following = problems.Count == 0 ? InSync : string.Join("; ", problems);
             return;
         }
         _applying = true;
+        _sent = true;
         _coordinator.Ask<object>(new CoordinatorProtocol.ApplyClusterState(overrides), _c.WriteTimeout + _settings.Control.RequestTimeout)
             .PipeTo(Self, success: answer => new Applied(overrides, problems, answer), failure: e => new Applied(overrides, problems, new Status.Failure(e)));
     }
@@ -619,6 +633,13 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
 
     /// <summary>The coordinator's answer to <see cref="CoordinatorProtocol.ApplyClusterState"/> (piped to self).</summary>
     private sealed record Applied(IReadOnlyList<CoordinatorProtocol.ClusterOverride> Overrides, IReadOnlyList<string> Problems, object Answer);
+
+    /// <summary>This node is Up in the cluster.</summary>
+    private sealed class SelfUp
+    {
+        public static readonly SelfUp Instance = new();
+        private SelfUp() { }
+    }
 
     /// <summary>This node's turn in a rolling reload ended (piped to self).</summary>
     private sealed class NodeReloadDone

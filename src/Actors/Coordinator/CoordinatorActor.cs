@@ -20,8 +20,10 @@ namespace ShardRuntime.Actors.Coordinator;
 /// supervises are restarted on the same socket; its registry (<see cref="CoordinatorState"/>) outlives a restart
 /// of the coordinator itself.
 /// </summary>
-internal sealed class CoordinatorActor : UntypedActor
+internal sealed class CoordinatorActor : UntypedActor, IWithTimers
 {
+    public ITimerScheduler Timers { get; set; } = null!;
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly CoordinatorState _s;
     private readonly IReadOnlyList<ListenerSettings> _initial;
@@ -66,7 +68,19 @@ internal sealed class CoordinatorActor : UntypedActor
                 _s.UpgradeOptions.ProcessGeneration, _s.Inherited.Count, _s.UpgradeOptions.InheritedFrom);
         _s.Configured = _initial;
         var failure = Apply(_initial);
-        DeclineInherited();
+        // In a cluster, inherited sockets no listener of the file takes may belong to listeners only the cluster defines:
+        // they wait for the cluster's desired state (bounded by upgrade.step-timeout), then the rest is declined.
+        if (_s.Inherited.Count > 0 && _settings.Cluster.Enabled && ((ExtendedActorSystem)Context.System).Provider is Akka.Cluster.IClusterActorRefProvider)
+        {
+            _s.AwaitingClusterState = true;
+            _log.Info("{Count} inherited sockets wait for the cluster's desired state (at most {Timeout}) before the ones no listener takes are declined",
+                _s.Inherited.Count, _settings.Upgrade.StepTimeout);
+            Timers.StartSingleTimer(nameof(ClusterStateOverdue), ClusterStateOverdue.Instance, _settings.Upgrade.StepTimeout);
+        }
+        else
+        {
+            DeclineInherited();
+        }
         if (failure is not null)
         {
             _s.StartFailure = failure;
@@ -77,6 +91,23 @@ internal sealed class CoordinatorActor : UntypedActor
     }
 
     private IActorRef? HandoffActor => Context.Child(Handoff.Handoff.ActorName) is var child && !child.IsNobody() ? child : null;
+
+    /// <summary>The cluster's desired state is applied (or overdue): decline what no listener took, answer who asked.</summary>
+    private void SettleInheritance()
+    {
+        _s.AwaitingClusterState = false;
+        DeclineInherited();
+        var inheritance = new Coordinator.Inheritance(_s.Adopted.ToList(), _s.Declined.ToList());
+        foreach (var requester in _s.InheritanceRequesters) requester.Tell(inheritance);
+        _s.InheritanceRequesters.Clear();
+    }
+
+    /// <summary>Timer: the cluster's desired state did not come in time for the inherited sockets.</summary>
+    private sealed class ClusterStateOverdue
+    {
+        public static readonly ClusterStateOverdue Instance = new();
+        private ClusterStateOverdue() { }
+    }
 
     /// <summary>Inherited sockets no listener took: close this process's copies (the predecessor or systemd keeps its own).</summary>
     private void DeclineInherited()
@@ -198,8 +229,18 @@ internal sealed class CoordinatorActor : UntypedActor
             case Coordinator.HandoverFinished finished:
                 OnHandoverFinished(finished);
                 break;
+            case Coordinator.GetInheritance when _s.AwaitingClusterState:
+                _s.InheritanceRequesters.Add(Sender);
+                break;
             case Coordinator.GetInheritance:
                 Sender.Tell(new Coordinator.Inheritance(_s.Adopted.ToList(), _s.Declined.ToList()));
+                break;
+            case ClusterStateOverdue when _s.AwaitingClusterState:
+                _log.Warning("The cluster's desired state did not arrive within {Timeout}: inherited sockets no listener of the file takes are declined",
+                    _settings.Upgrade.StepTimeout);
+                SettleInheritance();
+                break;
+            case ClusterStateOverdue:
                 break;
             case Coordinator.TakeoverCompleted:
                 CompleteTakeover();
@@ -523,6 +564,7 @@ internal sealed class CoordinatorActor : UntypedActor
             overrides = accepted;
         }
         _s.ClusterOverrides = overrides;
+        if (_s.AwaitingClusterState) SettleInheritance();
         var rose = new List<(ListenerState Listener, int Generation)>();
         foreach (var o in overrides.Values.Where(o => o.Served))
         {

@@ -70,6 +70,12 @@ internal sealed class CoordinatorState(UpgradeOptions upgrade)
     /// <summary>The cluster's desired state as it applies to this node, by listener.</summary>
     public Dictionary<string, Coordinator.ClusterOverride> ClusterOverrides = new(StringComparer.Ordinal);
 
+    /// <summary>Inherited sockets wait for the cluster's desired state before the ones no listener takes are declined.</summary>
+    public bool AwaitingClusterState;
+
+    /// <summary>Who asked for the inheritance while it waits for the cluster's desired state.</summary>
+    public readonly List<IActorRef> InheritanceRequesters = new();
+
     /// <summary>The cluster-wide handler generation each listener last reloaded to (or had when first seen).</summary>
     public readonly Dictionary<string, int> ClusterGenerations = new(StringComparer.Ordinal);
 

@@ -31,6 +31,13 @@ internal static class NodeEnvironment
     /// <summary>Address every listener binds, with its endpoint's port (shard-runtime.bind-address).</summary>
     public const string BindAddress = "SHARDRUNTIME_BIND_ADDRESS";
 
+    /// <summary>
+    /// Set by a node for the successor it starts (an upgrade): its own cluster address, which the successor puts first
+    /// among its seed nodes, so that it joins its predecessor's cluster (and its desired state) even where no seed node is
+    /// configured. Read only with <c>run --takeover</c>.
+    /// </summary>
+    public const string Predecessor = "SHARDRUNTIME_UPGRADE_PREDECESSOR";
+
     /// <summary>The HOCON the set variables stand for (empty when none is set).</summary>
     public static Config Read(Func<string, string?>? lookup = null)
     {

@@ -71,9 +71,10 @@ internal static class NodeRunner
             // Sockets this process inherits: from the running node (a process upgrade), or from systemd.
             using var handover = launch.Takeover ? new HandoverClient(config.Settings.Upgrade.StepTimeout) : null;
             UpgradeOptions upgrade;
+            string? clusterAddress = null; // known once the actor system runs; a successor joins through it
             try
             {
-                upgrade = await InheritAsync(launch, config, handover, cancellationToken);
+                upgrade = await InheritAsync(launch, config, handover, () => clusterAddress, cancellationToken);
                 ProcessGenerationEnricher.Instance.Generation = upgrade.ProcessGeneration;
             }
             catch (HandoverException e)
@@ -114,6 +115,14 @@ internal static class NodeRunner
                     Log.Warning("Remoting port {Port} stays with the predecessor until it exits; this node joins the cluster on a free port instead", port);
                     akka.AddHocon("akka.remote.dot-netty.tcp.port = 0", HoconAddMode.Prepend);
                 }
+                // A successor joins its predecessor's cluster, and so its desired state, through the predecessor first.
+                if (launch.Takeover && Environment.GetEnvironmentVariable(NodeEnvironment.Predecessor) is { Length: > 0 } predecessor)
+                {
+                    var seeds = new[] { predecessor }.Concat(config.Config.GetStringList("akka.cluster.seed-nodes", [])).Distinct()
+                        .Select(s => "\"" + s + "\"");
+                    akka.AddHocon($"akka.cluster.seed-nodes = [{string.Join(", ", seeds)}]", HoconAddMode.Prepend);
+                    Log.Information("Joining the cluster through the predecessor {Predecessor}", predecessor);
+                }
                 // `reload` and SIGHUP read the config file again: listeners follow it (added, removed, reconciled).
                 akka.WithShardRuntime(o =>
                 {
@@ -123,6 +132,7 @@ internal static class NodeRunner
                 akka.AddStartup((system, _) =>
                 {
                     var cluster = Cluster.Get(system);
+                    clusterAddress = cluster.SelfAddress.ToString();
                     if (cluster.Settings.SeedNodes.Count == 0)
                         cluster.Join(cluster.SelfAddress); // a single node forms its own cluster
                 });
@@ -148,7 +158,10 @@ internal static class NodeRunner
 
             if (handover is not null)
             {
-                var inheritance = await coordinator.Ask<CoordinatorProtocol.Inheritance>(CoordinatorProtocol.GetInheritance.Instance, TimeSpan.FromSeconds(10), cancellationToken);
+                // In a cluster, the coordinator answers once it applied the cluster's desired state (or gave up waiting for it),
+                // so that sockets of listeners only the cluster defines are adopted, not declined.
+                var inheritance = await coordinator.Ask<CoordinatorProtocol.Inheritance>(CoordinatorProtocol.GetInheritance.Instance,
+                    config.Settings.Upgrade.StepTimeout + config.Settings.Upgrade.StepTimeout, cancellationToken);
                 HandoverRelease release;
                 try
                 {
@@ -243,10 +256,11 @@ internal static class NodeRunner
     /// socket (throws <see cref="HandoverException"/> when it refuses or fails; it keeps them then). Otherwise systemd's
     /// (LISTEN_FDS, labelled with their FileDescriptorName=, which names the listener), or none.
     /// </summary>
-    private static async Task<UpgradeOptions> InheritAsync(NodeLaunch launch, NodeConfig config, HandoverClient? handover, CancellationToken cancellationToken)
+    private static async Task<UpgradeOptions> InheritAsync(
+        NodeLaunch launch, NodeConfig config, HandoverClient? handover, Func<string?> clusterAddress, CancellationToken cancellationToken)
     {
         var upgrade = config.Settings.Upgrade;
-        Func<string, System.Diagnostics.Process> startSuccessor = handoffSocket => SuccessorCommand.Start(launch, handoffSocket);
+        Func<string, System.Diagnostics.Process> startSuccessor = handoffSocket => SuccessorCommand.Start(launch, handoffSocket, clusterAddress());
         if (handover is not null)
         {
             var path = string.IsNullOrEmpty(launch.TakeoverPath) ? upgrade.SocketPath : launch.TakeoverPath;

@@ -10,7 +10,10 @@ namespace ShardRuntime.Host.Node;
 /// </summary>
 internal static class SuccessorCommand
 {
-    public static ProcessStartInfo For(NodeLaunch launch, string handoffSocket)
+    /// <param name="launch">How this node was started.</param>
+    /// <param name="handoffSocket">This node's handoff socket.</param>
+    /// <param name="clusterAddress">This node's cluster address: the successor joins through it (<see cref="NodeEnvironment.Predecessor"/>).</param>
+    public static ProcessStartInfo For(NodeLaunch launch, string handoffSocket, string? clusterAddress = null)
     {
         var invocation = Invocation(launch.ArgumentCount);
         var info = new ProcessStartInfo(invocation[0])
@@ -34,11 +37,12 @@ internal static class SuccessorCommand
         info.ArgumentList.Add(launch.LogFormat);
         info.ArgumentList.Add("--takeover");
         info.ArgumentList.Add(handoffSocket);
+        if (clusterAddress is not null) info.Environment[NodeEnvironment.Predecessor] = clusterAddress;
         return info;
     }
 
-    public static Process Start(NodeLaunch launch, string handoffSocket) =>
-        Process.Start(For(launch, handoffSocket)) ?? throw new InvalidOperationException("the successor process did not start");
+    public static Process Start(NodeLaunch launch, string handoffSocket, string? clusterAddress) =>
+        Process.Start(For(launch, handoffSocket, clusterAddress)) ?? throw new InvalidOperationException("the successor process did not start");
 
     /// <summary>
     /// The program part of this process's command line: /proc/self/cmdline without Main's arguments, its first word made
