@@ -401,9 +401,7 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
                 {
                     _log.Info("Listener {Listener} inherited {Adopted} sockets but is configured for {Shards}; retiring the rest{When}",
                         settings.Name, adopted.Count, settings.EffectiveShards, _s.TakingOver ? " once the predecessor released them" : "");
-                    // While the predecessor still holds them, closing our copy would not take them out of the group.
-                    if (_s.TakingOver) _s.RetireAfterTakeover.Add(settings.Name);
-                    else RetireShards(listener, listener.ActiveCount - settings.EffectiveShards);
+                    RetireShards(listener, listener.ActiveCount - settings.EffectiveShards); // deferred while taking over
                 }
                 if (existing is not null)
                 {
@@ -652,11 +650,11 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
     {
         if (!_s.TakingOver) return;
         _s.TakingOver = false;
-        foreach (var listener in _s.Listeners.Values.OrderBy(l => l.Name, StringComparer.Ordinal))
+        foreach (var listener in _s.RetireAfterTakeover)
+            RetireShards(listener, listener.Retired ? listener.ActiveCount : listener.ActiveCount - listener.Desired);
+        foreach (var listener in _s.Listeners.Values.Where(l => !_s.RetireAfterTakeover.Contains(l)).OrderBy(l => l.Name, StringComparer.Ordinal))
         {
-            if (_s.RetireAfterTakeover.Contains(listener.Name))
-                RetireShards(listener, listener.ActiveCount - listener.Desired);
-            else if (listener.BoundEndPoint is not null)
+            if (listener.BoundEndPoint is not null)
                 Steer(listener.Settings, GroupKey(listener.Settings, listener.BoundEndPoint));
         }
         _s.RetireAfterTakeover.Clear();
@@ -703,6 +701,13 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
     /// </summary>
     private void RetireShards(ListenerState listener, int count)
     {
+        if (_s.TakingOver && !_s.Draining)
+        {
+            // The predecessor still holds the shared groups (and accepts on them): closing this process's copy would not
+            // take a socket out of its group. Whatever retires now retires once the predecessor released them.
+            if (count > 0 && !_s.RetireAfterTakeover.Contains(listener)) _s.RetireAfterTakeover.Add(listener);
+            return;
+        }
         // A pinned socket (systemd holds it too) never retires while the node runs: it would listen on with nobody accepting.
         var retiring = listener.Shards.Values.Where(s => !s.Retiring && (!s.Socket.Pinned || _s.Draining))
             .OrderByDescending(s => s.Socket.ShardId).Take(Math.Max(0, count)).ToList();

@@ -46,8 +46,11 @@ internal sealed class CoordinatorState(UpgradeOptions upgrade)
     /// </summary>
     public bool TakingOver = upgrade.DeferSocketFiles && upgrade.Inherited.Count > 0;
 
-    /// <summary>Listeners that adopted more sockets than they want; the surplus retires once the take-over completed.</summary>
-    public readonly List<string> RetireAfterTakeover = new();
+    /// <summary>
+    /// Listeners with shards to retire while the predecessor still holds the groups (more adopted sockets than wanted,
+    /// listeners retired or replaced); they retire once the take-over completed (a retired listener whole).
+    /// </summary>
+    public readonly List<ListenerState> RetireAfterTakeover = new();
 
     /// <summary>The upgrade in progress (this node handing its sockets to a successor), or null.</summary>
     public UpgradeInProgress? Upgrade;
