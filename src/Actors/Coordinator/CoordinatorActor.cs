@@ -745,6 +745,13 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
             shardActor.Tell(ListenerProtocol.SocketClosed.Instance);
             return;
         }
+        // Another member of its group closed since the shard last heard of it: until the program was rebuilt, the kernel
+        // may have put connections in this queue after the shard found it quiet. It drains again before it closes.
+        if (ready.SteeringChangesSeen < entry.Shard.SteeringChangesSent && !entry.Shard.Socket.Shared)
+        {
+            shardActor.Tell(ListenerProtocol.DrainAgain.Instance);
+            return;
+        }
         // Handed over (Shared): the successor holds the same socket and accepts its queue; only this process's copy closes.
         if (ready.QueuedAtClose > 0 && !entry.Shard.Socket.Shared)
             _log.Warning("Listener {Listener}: shard {Shard} closes with {Queued} connections still queued", entry.Listener.Name, ready.ShardId, ready.QueuedAtClose);
@@ -768,7 +775,10 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
         foreach (var (other, otherShard) in _s.ByActor.Values)
         {
             if (otherShard.Retiring && group.Members.Contains(otherShard.Socket.Socket))
+            {
+                otherShard.SteeringChangesSent++;
                 otherShard.Actor.Tell(ListenerProtocol.SteeringChanged.Instance);
+            }
         }
     }
 

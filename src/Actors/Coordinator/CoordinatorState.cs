@@ -124,6 +124,8 @@ internal sealed class ShardState(ShardSocket socket)
     public ShardCounters Counters { get; } = new();
     public IActorRef Actor { get; set; } = ActorRefs.Nobody;
     public bool Retiring { get; set; }
+    /// <summary>How many times it was told its group's steering changed (a ReadyToClose that saw fewer is stale).</summary>
+    public int SteeringChangesSent { get; set; }
 }
 
 /// <summary>An upgrade under way: who asked (null for a successor started by hand), the successor's pid once known, and what it waits for.</summary>

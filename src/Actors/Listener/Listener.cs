@@ -42,9 +42,10 @@ public static class Listener
     /// <summary>
     /// Sender: a retiring shard, to the coordinator, once its accept queue is drained (or it must close anyway).
     /// The coordinator closes the listening socket, updates its model of the reuseport group, re-steers, and
-    /// answers <see cref="SocketClosed"/>.
+    /// answers <see cref="SocketClosed"/> (or <see cref="DrainAgain"/> when the shard had not yet heard of every
+    /// <see cref="SteeringChanged"/> sent to it: <paramref name="SteeringChangesSeen"/> counts those it had).
     /// </summary>
-    public sealed record ReadyToClose(int ShardId, int Drained, int QueuedAtClose);
+    public sealed record ReadyToClose(int ShardId, int Drained, int QueuedAtClose, int SteeringChangesSeen = 0);
 
     /// <summary>Sender: the coordinator, to a shard whose socket it closed after <see cref="ReadyToClose"/>. No reply.</summary>
     public sealed class SocketClosed
@@ -61,6 +62,18 @@ public static class Listener
     {
         public static readonly SteeringChanged Instance = new();
         private SteeringChanged() { }
+    }
+
+    /// <summary>
+    /// Sender: the coordinator, answering <see cref="ReadyToClose"/> of a shard whose group changed its steering after
+    /// the shard last heard of it (another member closed: until the program was rebuilt, the kernel could still put
+    /// connections in this queue). The socket stays open; the shard drains until its queue is quiet again and asks
+    /// anew. No reply.
+    /// </summary>
+    public sealed class DrainAgain
+    {
+        public static readonly DrainAgain Instance = new();
+        private DrainAgain() { }
     }
 
     /// <summary>

@@ -143,7 +143,15 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 OnSocketClosed();
                 break;
             case Listener.SteeringChanged:
+                _socket.SteeringChangesSeen++;
                 if (_socket.DrainingQueue) _socket.QuietSince = DateTime.UtcNow;
+                break;
+            case Listener.DrainAgain when _socket.DrainingQueue && _socket.CloseRequested && !_socket.IsDisposed:
+                _socket.CloseRequested = false;
+                _socket.QuietSince = DateTime.UtcNow;
+                ArmQuietCheck();
+                break;
+            case Listener.DrainAgain:
                 break;
             case Listener.DrainDeadline:
                 OnDrainDeadline();
@@ -352,7 +360,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         else
             _log.Info("Shard {Listener}/{Shard} closing socket inode {Inode} after draining {Drained} queued connections ({Why})",
                 _settings.Name, ShardId, _socket.Inode, _socket.DrainedFromQueue, why);
-        Context.Parent.Tell(new Listener.ReadyToClose(ShardId, _socket.DrainedFromQueue, queued));
+        Context.Parent.Tell(new Listener.ReadyToClose(ShardId, _socket.DrainedFromQueue, queued, _socket.SteeringChangesSeen));
     }
 
     private void OnSocketClosed()

@@ -76,6 +76,9 @@ internal sealed class ShardSocket : IDisposable
     /// <summary>When the retiring shard stops waiting for its accept queue to stay empty and closes the socket anyway.</summary>
     public DateTime QueueDeadline { get; set; } = DateTime.MaxValue;
 
+    /// <summary>How many SteeringChanged the shard has heard of (kept here, so that it outlives a restart of the shard actor).</summary>
+    public int SteeringChangesSeen { get; set; }
+
     /// <summary>When the last connection was accepted (or steering last changed): the start of the quiet period.</summary>
     public DateTime QuietSince { get; set; } = DateTime.MinValue;
 
