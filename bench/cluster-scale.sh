@@ -25,7 +25,7 @@
 #   --changes N          shard-count changes to time (default 50)
 #   --nodes N            node processes in the cluster (default 3, at most 40)
 #   --notify-interval D  set notify-subscribers-interval (e.g. 20ms) in the nodes' config file for the main series;
-#                        without it the nodes run with what reference.conf and Akka give
+#                        without it the nodes run with what the host sets (100ms)
 #   --compare-notify L   one more series per duration in the comma-separated list L (e.g. 100ms,20ms), each on a
 #                        new cluster with notify-subscribers-interval = D in the nodes' config file
 #   --keep               keep the temporary directory (node logs, JSON) even when the run succeeds
@@ -225,7 +225,7 @@ meta status_poll_ms 10
 meta series "$SERIES"
 label() {
   if [[ -z $1 ]]; then
-    echo "As shipped: the nodes' config file sets no distributed-data key (reference.conf: notify-subscribers-interval = 100ms, gossip-interval = 500ms)"
+    echo "As shipped: the nodes' config file sets no distributed-data key (the host sets notify-subscribers-interval = 100ms and gossip-interval = 500ms under the file)"
   else
     echo "notify-subscribers-interval = $1 in the nodes' config file"
   fi

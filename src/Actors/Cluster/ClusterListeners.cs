@@ -62,6 +62,19 @@ public static class ClusterListeners
         private GetDesiredState() { }
     }
 
+    /// <summary>
+    /// Sender: the host, before it says the node serves. Reply: <see cref="Following"/> once the node has joined, read
+    /// the desired state and applied it (to the extent it could) for the first time. No timeout here: the asker bounds it.
+    /// </summary>
+    public sealed class WaitUntilFollowing : ICommand
+    {
+        public static readonly WaitUntilFollowing Instance = new();
+        private WaitUntilFollowing() { }
+    }
+
+    /// <summary>Reply to <see cref="WaitUntilFollowing"/>: <paramref name="State"/> is <c>in sync</c> or what the node cannot follow.</summary>
+    public sealed record Following(string State);
+
     /// <summary>Reply to <see cref="GetDesiredState"/>: every listener the desired state holds, by name.</summary>
     public sealed record DesiredState(IReadOnlyList<ClusterListener> Listeners);
 

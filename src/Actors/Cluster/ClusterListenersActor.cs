@@ -30,6 +30,8 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
     private LWWDictionary<string, ClusterListener> _state = LWWDictionary<string, ClusterListener>.Empty;
     private IReadOnlyList<CoordinatorProtocol.ClusterOverride> _applied = [];
     private bool _sent;
+    private bool _followedOnce;
+    private readonly List<IActorRef> _followWaiters = new();
     private bool _applying;
     private bool _dirty;
     private string _following = InSync;
@@ -128,6 +130,12 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
             case IGetResponse { Request: WriteRequest write }:
                 Reply(write, null);
                 break;
+            case ClusterListeners.WaitUntilFollowing when _followedOnce:
+                Sender.Tell(new ClusterListeners.Following(_following));
+                break;
+            case ClusterListeners.WaitUntilFollowing:
+                _followWaiters.Add(Sender);
+                break;
             case ClusterListeners.GetDesiredState:
                 Sender.Tell(new ClusterListeners.DesiredState(Desired()));
                 break;
@@ -204,6 +212,7 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
         if (applied.Answer is CoordinatorProtocol.ClusterStateApplied done)
         {
             _applied = applied.Overrides;
+            _followedOnce = true;
             var problems = applied.Problems.Concat(done.Problems).ToList();
             following = problems.Count == 0 ? InSync : $"not following: {string.Join("; ", problems)}";
             if (following != _following)
@@ -230,6 +239,11 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
             RetryLater(force: false);
         }
         _following = following;
+        if (_followedOnce)
+        {
+            foreach (var waiter in _followWaiters) waiter.Tell(new ClusterListeners.Following(_following));
+            _followWaiters.Clear();
+        }
         if (_dirty)
         {
             _dirty = false;

@@ -152,9 +152,21 @@ internal static class NodeRunner
                 return StartupFailed;
             }
 
-            // In a cluster, the node is started once its cluster actor is (it follows the desired state from then on).
+            // In a cluster, the node is started once it has joined and applied the cluster's desired state; one that cannot
+            // join within upgrade.step-timeout serves its own configuration meanwhile and follows once it has joined.
             if (registry.TryGet<ClusterProtocol.Marker>(out var clusterActor))
-                await clusterActor.Ask<ClusterProtocol.DesiredState>(ClusterProtocol.GetDesiredState.Instance, TimeSpan.FromSeconds(60), cancellationToken);
+            {
+                try
+                {
+                    var following = await clusterActor.Ask<ClusterProtocol.Following>(ClusterProtocol.WaitUntilFollowing.Instance, config.Settings.Upgrade.StepTimeout, cancellationToken);
+                    Log.Information("Following the cluster's desired state: {State}", following.State);
+                }
+                catch (AskTimeoutException)
+                {
+                    Log.Warning("Not in the cluster within {Timeout} (seed nodes {Seeds}); serving this node's configuration, following the cluster once it has joined",
+                        config.Settings.Upgrade.StepTimeout, string.Join(", ", Cluster.Get(ActorSystemOf(host)).Settings.SeedNodes));
+                }
+            }
 
             if (handover is not null)
             {
