@@ -87,7 +87,8 @@ public sealed class ClusterSpecs(ITestOutputHelper output)
     [Fact]
     public async Task A_node_killed_with_SIGKILL_must_leave_the_other_two_serving_without_a_refused_connection_and_the_desired_state_intact()
     {
-        await using var cluster = new ClusterNodes(output, NodeConfig());
+        // The split-brain resolver downs the dead node 5 s after the membership settles (20 s by default).
+        await using var cluster = new ClusterNodes(output, NodeConfig("akka.cluster.split-brain-resolver.stable-after = 5s"));
         var first = await cluster.StartNodeAsync("edge");
         var second = await cluster.StartNodeAsync("edge");
         var third = await cluster.StartNodeAsync("edge");
@@ -134,6 +135,17 @@ public sealed class ClusterSpecs(ITestOutputHelper output)
             await KernelSockets.WaitForListeningCountAsync(endPoint, 2, Converge);
         // Load keeps running on the survivors through the retiring of a socket each.
         await WaitUntilAcceptedAsync(second, 600);
+
+        // The keep-majority split-brain resolver (on, and named in the start-up log) downs the dead node: two members remain,
+        // and a change is stored by all of them again.
+        Assert.Contains("split-brain resolver keep-majority", first.Output);
+        await cluster.WaitForAsync(first, s => s.GetProperty("members").GetArrayLength() == 2 &&
+            s.GetProperty("members").EnumerateArray().All(m => m.GetProperty("reachable").GetBoolean()), "the dead node downed and removed");
+        var afterDown = await first.RunCliAsync("scale", "http", "3", "--cluster");
+        Assert.True(afterDown.ExitCode == 0, afterDown.ToString());
+        Assert.Contains("stored by all of 2 node(s)", afterDown.StdOut);
+        foreach (var endPoint in endPoints)
+            await KernelSockets.WaitForListeningCountAsync(endPoint, 3, Converge);
 
         await stop.CancelAsync();
         foreach (var (load, i) in loads.Select((l, i) => (l, i)))
