@@ -120,6 +120,11 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                     BackOff("too few file descriptors to hold the reserve back");
                     break;
                 }
+                if (DescriptorReserve.IsNearLimit())
+                {
+                    BackOff($"{SocketError.TooManyOpenSockets}: the process is still at its descriptor limit");
+                    break;
+                }
                 Accept();
                 TryFinish();
                 break;
@@ -208,8 +213,12 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
             }
             if (_budget.TryAcquireOrWait(Self))
             {
+                // Connections leave the process's last descriptors to the runtime: past that line, pause as at EMFILE.
+                var nearLimit = DescriptorReserve.IsNearLimit(accepted);
                 Spawn(accepted);
-                return true;
+                if (!nearLimit) return true;
+                BackOff($"{SocketError.TooManyOpenSockets}: descriptors are near the process's limit");
+                return false;
             }
             _socket.Parked = accepted;
             _log.Debug("Shard {Listener}/{Shard} paused at max-connections {Max}", _settings.Name, ShardId, _budget.Max);

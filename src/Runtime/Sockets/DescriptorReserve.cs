@@ -1,3 +1,6 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
 namespace ShardRuntime.Runtime.Sockets;
 
 /// <summary>
@@ -7,7 +10,7 @@ namespace ShardRuntime.Runtime.Sockets;
 /// reserve back to the process and pauses; before it accepts again it takes the reserve back, and keeps pausing while
 /// it cannot. Connections therefore never use the last descriptors. Process-wide and thread-safe.
 /// </summary>
-public static class DescriptorReserve
+public static partial class DescriptorReserve
 {
     /// <summary>How many descriptors are held back.</summary>
     public const int Size = 16;
@@ -51,4 +54,42 @@ public static class DescriptorReserve
             Held.Clear();
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="accepted"/> took one of the last <see cref="Size"/> descriptors the process may open (the
+    /// held reserve, opened at start, has low numbers; descriptors are numbered lowest-free first, so a number tells how
+    /// many are open). Connections
+    /// then stop there: the runtime keeps that many free ones for itself at all times, not only once accept() failed
+    /// (it fails fast with "Out of memory" when it needs one and gets none). Reads the current limit (prlimit may change it).
+    /// </summary>
+    public static bool IsNearLimit(Socket accepted) => IsNearLimit(accepted.SafeHandle.DangerousGetHandle().ToInt64());
+
+    /// <summary>Whether the descriptor the process would get next is one of the last free ones (see <see cref="IsNearLimit(Socket)"/>).</summary>
+    public static bool IsNearLimit()
+    {
+        try
+        {
+            using var probe = new FileStream("/dev/null", FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
+            return IsNearLimit(probe.SafeFileHandle.DangerousGetHandle().ToInt64());
+        }
+        catch (IOException)
+        {
+            return true; // none free at all
+        }
+    }
+
+    private static bool IsNearLimit(long descriptor) =>
+        getrlimit(RlimitNofile, out var limit) == 0 && limit.Current < long.MaxValue && descriptor >= (long)limit.Current - Size;
+
+    private const int RlimitNofile = 7;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct RLimit
+    {
+        public ulong Current;
+        public ulong Maximum;
+    }
+
+    [LibraryImport("libc", EntryPoint = "getrlimit", SetLastError = true)]
+    private static partial int getrlimit(int resource, out RLimit limit);
 }
