@@ -545,6 +545,8 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
         if (_rollingReload is not null) refusal = "a rolling reload is in progress";
         else if (_removed is not null) refusal = _removed;
         else if (unreachable.Count > 0) refusal = $"node(s) {string.Join(", ", unreachable)} are unreachable; a rolling reload needs every node";
+        else if (state.Members.Where(m => m.Status is MemberStatus.Joining or MemberStatus.WeaklyUp).Select(m => m.Address.ToString()).Order(StringComparer.Ordinal).ToList() is { Count: > 0 } joining)
+            refusal = $"node(s) {string.Join(", ", joining)} are still joining; a rolling reload visits every node, so try again once they are up";
         if (refusal is not null)
         {
             Sender.Tell(new ClusterListeners.CommandFailed(reload, refusal));

@@ -51,8 +51,15 @@ internal sealed class ClusterNodes(ITestOutputHelper output, string config) : IA
         return node;
     }
 
-    /// <summary>Waits until <paramref name="node"/> sees <paramref name="count"/> members, all Up, reachable and answering.</summary>
-    public Task<JsonElement> WaitUntilUpAsync(HostProcess node, int count) =>
+    /// <summary>Waits until every node sees <paramref name="count"/> members, all Up, reachable and answering; <paramref name="node"/>'s view.</summary>
+    public async Task<JsonElement> WaitUntilUpAsync(HostProcess node, int count)
+    {
+        foreach (var other in _nodes.Where(n => n != node && !n.HasExited))
+            await WaitUntilSeenUpAsync(other, count);
+        return await WaitUntilSeenUpAsync(node, count);
+    }
+
+    private Task<JsonElement> WaitUntilSeenUpAsync(HostProcess node, int count) =>
         WaitForAsync(node, s =>
         {
             var members = s.GetProperty("members").EnumerateArray().ToList();
