@@ -28,10 +28,7 @@ public sealed class ClusterSpecs(ITestOutputHelper output)
     public async Task A_scale_message_sent_to_one_node_must_change_the_socket_count_on_all_three_target_only_its_role_and_reach_a_node_started_later()
     {
         await using var cluster = new ClusterNodes(output, NodeConfig());
-        var first = await cluster.StartNodeAsync("edge");
-        var second = await cluster.StartNodeAsync("edge");
-        var third = await cluster.StartNodeAsync("core");
-        await cluster.WaitUntilUpAsync(first, 3);
+        var (first, second, third) = await cluster.StartThreeAsync("edge", "edge", "core");
         var endPoints = new List<IPEndPoint>();
         foreach (var node in cluster.Nodes)
         {
@@ -89,10 +86,7 @@ public sealed class ClusterSpecs(ITestOutputHelper output)
     {
         // The split-brain resolver downs the dead node 5 s after the membership settles (20 s by default).
         await using var cluster = new ClusterNodes(output, NodeConfig("akka.cluster.split-brain-resolver.stable-after = 5s"));
-        var first = await cluster.StartNodeAsync("edge");
-        var second = await cluster.StartNodeAsync("edge");
-        var third = await cluster.StartNodeAsync("edge");
-        await cluster.WaitUntilUpAsync(first, 3);
+        var (first, second, third) = await cluster.StartThreeAsync("edge", "edge", "edge");
         var scale = await first.RunCliAsync("scale", "http", "3", "--cluster");
         Assert.True(scale.ExitCode == 0, scale.ToString());
         var survivors = new[] { first, second };
@@ -159,10 +153,7 @@ public sealed class ClusterSpecs(ITestOutputHelper output)
     {
         // The split-brain resolver must not act while the test runs: the lone node would down itself after stable-after.
         await using var cluster = new ClusterNodes(output, NodeConfig("akka.cluster.split-brain-resolver.stable-after = 120s"));
-        var first = await cluster.StartNodeAsync("edge");
-        var second = await cluster.StartNodeAsync("edge");
-        var third = await cluster.StartNodeAsync("edge");
-        await cluster.WaitUntilUpAsync(first, 3);
+        var (first, second, third) = await cluster.StartThreeAsync("edge", "edge", "edge");
         var before = await DesiredAsync(first);
         try
         {
@@ -193,10 +184,7 @@ public sealed class ClusterSpecs(ITestOutputHelper output)
         await using var cluster = new ClusterNodes(output, HostProcess.Config("""
             http { endpoint = "127.0.0.1:0", handler = http-ok, shards = 1, drain-timeout = 2s }
             """, "shard-runtime.shutdown.drain-timeout = 3s"));
-        var first = await cluster.StartNodeAsync("edge");
-        var second = await cluster.StartNodeAsync("edge");
-        var third = await cluster.StartNodeAsync("edge");
-        await cluster.WaitUntilUpAsync(first, 3);
+        var (first, second, third) = await cluster.StartThreeAsync("edge", "edge", "edge");
 
         // An idle keep-alive connection on the first node, served by generation 1: it holds the first node's turn until it drained.
         var firstEndPoint = await ClusterNodes.EndPointOfAsync(first, "http");

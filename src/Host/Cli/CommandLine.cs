@@ -90,8 +90,10 @@ public static class CommandLine
         var statusCluster = new Option<bool>("--cluster") { Description = "Every node of the cluster (unreachable ones marked) and the desired state" };
         var status = new Command("status", "Show the running node's listeners and shards") { json, statusCluster };
         status.SetAction((result, cancellationToken) => result.GetValue(statusCluster)
-            ? ClusterStatusAsync(ClientFor(result, controlSocket), result.GetValue(json), result.InvocationConfiguration, cancellationToken)
-            : StatusAsync(ClientFor(result, controlSocket), result.GetValue(json), result.InvocationConfiguration, cancellationToken));
+            ? ShowAsync<ClusterListeners.ClusterStatus>(ClientFor(result, controlSocket), ControlJson.StatusRequest(cluster: true), ControlJson.ResultField,
+                result.GetValue(json), ClusterStatusReport.Format, result.InvocationConfiguration, cancellationToken)
+            : ShowAsync<Coordinator.NodeStatus>(ClientFor(result, controlSocket), ControlJson.StatusRequest(), ControlJson.StatusField,
+                result.GetValue(json), StatusReport.Format, result.InvocationConfiguration, cancellationToken));
 
         var listener = new Argument<string>("listener") { Description = "Name of the listener (its key under shard-runtime.listeners)" };
         var shards = new Argument<int>("n")
@@ -187,17 +189,8 @@ public static class CommandLine
         var json = new Option<bool>("--json") { Description = "Print it as JSON" };
         var show = new Command("show", "Show the cluster's desired state of listeners as this node holds it") { json };
         show.SetAction((result, cancellationToken) =>
-            SendAsync(ClientFor(result, controlSocket), ControlJson.ListenerShowRequest(), result.InvocationConfiguration, cancellationToken, async reply =>
-            {
-                var state = reply.Root.GetProperty(ControlJson.ResultField);
-                if (result.GetValue(json))
-                {
-                    await result.InvocationConfiguration.Output.WriteLineAsync(state.GetRawText()).ConfigureAwait(false);
-                    return;
-                }
-                var desired = state.Deserialize<ClusterListeners.DesiredState>(ControlJson.Options) ?? throw new InvalidDataException("the node's result is null");
-                await result.InvocationConfiguration.Output.WriteAsync(ClusterStatusReport.FormatDesired(desired.Listeners)).ConfigureAwait(false);
-            }));
+            ShowAsync<ClusterListeners.DesiredState>(ClientFor(result, controlSocket), ControlJson.ListenerShowRequest(), ControlJson.ResultField,
+                result.GetValue(json), state => ClusterStatusReport.FormatDesired(state.Listeners), result.InvocationConfiguration, cancellationToken));
 
         return new Command("listener", "The cluster's desired state of listeners (shards per node and per role, roles, handler generation, definition)")
         {
@@ -250,37 +243,23 @@ public static class CommandLine
         return new ControlClient(string.IsNullOrEmpty(path) ? reference.SocketPath : path, timeout + ReplyMargin);
     }
 
-    private static async Task<int> StatusAsync(ControlClient client, bool json, InvocationConfiguration console, CancellationToken cancellationToken)
-    {
-        return await SendAsync(client, ControlJson.StatusRequest(), console, cancellationToken, async reply =>
+    /// <summary>
+    /// Sends a request whose reply carries <paramref name="member"/>, and prints it: as the JSON the node sent, or as
+    /// <paramref name="format"/> makes it of <typeparamref name="T"/>.
+    /// </summary>
+    private static Task<int> ShowAsync<T>(
+        ControlClient client, string request, string member, bool json, Func<T, string> format, InvocationConfiguration console, CancellationToken cancellationToken) =>
+        SendAsync(client, request, console, cancellationToken, async reply =>
         {
-            var status = reply.Root.GetProperty(ControlJson.StatusField);
+            var payload = reply.Root.GetProperty(member);
             if (json)
             {
-                await console.Output.WriteLineAsync(status.GetRawText()).ConfigureAwait(false);
+                await console.Output.WriteLineAsync(payload.GetRawText()).ConfigureAwait(false);
                 return;
             }
-            var node = status.Deserialize<Coordinator.NodeStatus>(ControlJson.Options)
-                ?? throw new InvalidDataException("the node's status is null");
-            await console.Output.WriteAsync(StatusReport.Format(node)).ConfigureAwait(false);
-        }).ConfigureAwait(false);
-    }
-
-    private static async Task<int> ClusterStatusAsync(ControlClient client, bool json, InvocationConfiguration console, CancellationToken cancellationToken)
-    {
-        return await SendAsync(client, ControlJson.StatusRequest(cluster: true), console, cancellationToken, async reply =>
-        {
-            var status = reply.Root.GetProperty(ControlJson.ResultField);
-            if (json)
-            {
-                await console.Output.WriteLineAsync(status.GetRawText()).ConfigureAwait(false);
-                return;
-            }
-            var cluster = status.Deserialize<ClusterListeners.ClusterStatus>(ControlJson.Options)
-                ?? throw new InvalidDataException("the cluster's status is null");
-            await console.Output.WriteAsync(ClusterStatusReport.Format(cluster)).ConfigureAwait(false);
-        }).ConfigureAwait(false);
-    }
+            var value = payload.Deserialize<T>(ControlJson.Options) ?? throw new InvalidDataException($"the node's {member} is null");
+            await console.Output.WriteAsync(format(value)).ConfigureAwait(false);
+        });
 
     /// <summary>A change of the cluster's desired state: prints the listener as stored, and by how many nodes.</summary>
     private static async Task<int> ChangeAsync(ControlClient client, string request, InvocationConfiguration console, CancellationToken cancellationToken)

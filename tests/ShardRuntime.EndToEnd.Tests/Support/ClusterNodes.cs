@@ -51,6 +51,14 @@ internal sealed class ClusterNodes(ITestOutputHelper output, string config) : IA
         return node;
     }
 
+    /// <summary>Starts three nodes with these roles (the first is the seed) and waits until every one sees all three up.</summary>
+    public async Task<(HostProcess First, HostProcess Second, HostProcess Third)> StartThreeAsync(string first, string second, string third)
+    {
+        var nodes = (await StartNodeAsync(first), await StartNodeAsync(second), await StartNodeAsync(third));
+        await WaitUntilUpAsync(nodes.Item1, 3);
+        return nodes;
+    }
+
     /// <summary>Waits until every node sees <paramref name="count"/> members, all Up, reachable and answering; <paramref name="node"/>'s view.</summary>
     public async Task<JsonElement> WaitUntilUpAsync(HostProcess node, int count)
     {
