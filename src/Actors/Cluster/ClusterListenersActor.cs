@@ -254,7 +254,7 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
     /// <summary>Tries again after the retry interval, doubled after each retry that did not help (up to 30 times it).</summary>
     private void RetryLater(bool force)
     {
-        if (force) _applied = [];
+        if (force) _sent = false; // send the same state again
         Timers.StartSingleTimer(nameof(Retry), Retry.Instance, _retryDelay);
         _retryDelay = TimeSpan.FromTicks(Math.Min(_retryDelay.Ticks * 2, _c.RetryInterval.Ticks * 30));
     }

@@ -273,10 +273,12 @@ public static class CommandLine
         }).ConfigureAwait(false);
     }
 
-    private static async Task<int> RollingReloadAsync(ControlClient client, string? listener, InvocationConfiguration console, CancellationToken cancellationToken)
+    private static Task<int> RollingReloadAsync(ControlClient client, string? listener, InvocationConfiguration console, CancellationToken cancellationToken)
     {
-        async Task Print(JsonElement result)
+        // Printed whether the reload completed or stopped: what happened on each node.
+        async Task Print(ControlReply reply)
         {
+            if (!reply.Root.TryGetProperty(ControlJson.ResultField, out var result)) return;
             var report = result.Deserialize<ClusterListeners.RollingReloadReport>(ControlJson.Options)
                 ?? throw new InvalidDataException("the node's result is null");
             foreach (var node in report.Nodes)
@@ -286,25 +288,7 @@ public static class CommandLine
                 await console.Output.WriteLineAsync($"{node.Address}: {node.Outcome}{generations}{took}{(node.Reason is null ? "" : $": {node.Reason}")}").ConfigureAwait(false);
             }
         }
-        try
-        {
-            var reply = await client.SendAsync(ControlJson.ReloadRequest(listener, cluster: true), cancellationToken).ConfigureAwait(false);
-            if (reply.Root.TryGetProperty(ControlJson.ResultField, out var result))
-                await Print(result).ConfigureAwait(false);
-            if (reply.Ok) return ExitCodes.Success;
-            await console.Error.WriteLineAsync($"error: {reply.Error ?? "the rolling reload stopped without a reason"}").ConfigureAwait(false);
-            return ExitCodes.Refused;
-        }
-        catch (NodeUnreachableException e)
-        {
-            await console.Error.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
-            return ExitCodes.Unreachable;
-        }
-        catch (Exception e) when (e is InvalidDataException or JsonException or KeyNotFoundException or InvalidOperationException)
-        {
-            await console.Error.WriteLineAsync($"error: unreadable reply from the node at {client.SocketPath}: {e.Message}").ConfigureAwait(false);
-            return ExitCodes.Refused;
-        }
+        return SendAsync(client, ControlJson.ReloadRequest(listener, cluster: true), console, cancellationToken, Print, onRefused: Print);
     }
 
     private static async Task<int> ScaleAsync(ControlClient client, string listener, int shards, InvocationConfiguration console, CancellationToken cancellationToken)
@@ -370,15 +354,20 @@ public static class CommandLine
         return false;
     }
 
-    /// <summary>Sends one request and maps every outcome to an exit code; <paramref name="onSuccess"/> prints an ok reply.</summary>
+    /// <summary>
+    /// Sends one request and maps every outcome to an exit code; <paramref name="onSuccess"/> prints an ok reply,
+    /// <paramref name="onRefused"/> what a refusal carries besides its error (a stopped rolling reload's report).
+    /// </summary>
     private static async Task<int> SendAsync(
-        ControlClient client, string request, InvocationConfiguration console, CancellationToken cancellationToken, Func<ControlReply, Task> onSuccess)
+        ControlClient client, string request, InvocationConfiguration console, CancellationToken cancellationToken, Func<ControlReply, Task> onSuccess,
+        Func<ControlReply, Task>? onRefused = null)
     {
         try
         {
             var reply = await client.SendAsync(request, cancellationToken).ConfigureAwait(false);
             if (!reply.Ok)
             {
+                if (onRefused is not null) await onRefused(reply).ConfigureAwait(false);
                 await console.Error.WriteLineAsync($"error: {reply.Error ?? "the node refused the command without a reason"}").ConfigureAwait(false);
                 return ExitCodes.Refused;
             }
