@@ -6,7 +6,9 @@ namespace ShardRuntime.Runtime.Handlers;
 
 /// <summary>
 /// A minimal HTTP/1.1 keep-alive responder that answers every request with <c>200 OK</c> and the body
-/// <c>OK</c>: the job nginx does with <c>return 200 "OK"</c>. One instance serves one connection.
+/// <c>OK</c>: the job nginx does with <c>return 200 "OK"</c>. Another fixed body can be given (see
+/// <see cref="HttpOkHandlerFactory(int, ReadOnlyMemory{byte})"/>), for example 64 KiB to measure bulk transfer. One
+/// instance serves one connection.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -65,6 +67,7 @@ public sealed class HttpOkHandler : IConnectionHandler
     ]);
 
     private readonly int _maxHeadSize;
+    private readonly OkResponse _response;
     private State _state;
     private int _scanOffset;
     private long _remaining;
@@ -76,9 +79,24 @@ public sealed class HttpOkHandler : IConnectionHandler
     /// <param name="maxRequestHeadSize">Limit of a request head (request line, header fields, final empty line) in bytes.</param>
     /// <exception cref="ArgumentOutOfRangeException">The limit is below <see cref="MinRequestHeadSize"/>.</exception>
     public HttpOkHandler(int maxRequestHeadSize = DefaultMaxRequestHeadSize)
+        : this(maxRequestHeadSize, OkResponse.Default)
+    {
+    }
+
+    /// <summary>Creates a handler for one connection that answers with <paramref name="body"/>.</summary>
+    /// <param name="maxRequestHeadSize">Limit of a request head (request line, header fields, final empty line) in bytes.</param>
+    /// <param name="body">The body of every <c>200 OK</c> (copied).</param>
+    /// <exception cref="ArgumentOutOfRangeException">The limit is below <see cref="MinRequestHeadSize"/>.</exception>
+    public HttpOkHandler(int maxRequestHeadSize, ReadOnlyMemory<byte> body)
+        : this(maxRequestHeadSize, new OkResponse(body.Span))
+    {
+    }
+
+    internal HttpOkHandler(int maxRequestHeadSize, OkResponse response)
     {
         ValidateMaxRequestHeadSize(maxRequestHeadSize);
         _maxHeadSize = maxRequestHeadSize;
+        _response = response;
     }
 
     private enum State
@@ -108,11 +126,9 @@ public sealed class HttpOkHandler : IConnectionHandler
         HeadTooLarge,
     }
 
-    private static ReadOnlySpan<byte> OkHead => "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\nDate: "u8;
     private static ReadOnlySpan<byte> KeepAliveEnd => "\r\n\r\n"u8;
     private static ReadOnlySpan<byte> KeepAliveAnnouncedEnd => "\r\nConnection: keep-alive\r\n\r\n"u8;
     private static ReadOnlySpan<byte> CloseEnd => "\r\nConnection: close\r\n\r\n"u8;
-    private static ReadOnlySpan<byte> OkBody => "OK"u8;
     private static ReadOnlySpan<byte> Continue => "HTTP/1.1 100 Continue\r\n\r\n"u8;
 
     private static ReadOnlySpan<byte> BadRequestHead =>
@@ -435,7 +451,7 @@ public sealed class HttpOkHandler : IConnectionHandler
             _ => CloseEnd,
         };
 
-        WriteResponse(context, OkHead, end, _isHead ? default : OkBody);
+        WriteResponse(context, _response.Head, end, _isHead ? default : _response.Body);
         if (_persistence == Persistence.Close)
         {
             _state = State.Closed;
@@ -463,20 +479,31 @@ public sealed class HttpOkHandler : IConnectionHandler
         return 0;
     }
 
-    /// <summary>Writes <paramref name="head"/> (ending in <c>Date: </c>), the date, <paramref name="end"/> and <paramref name="body"/> as one write, assembled on the stack.</summary>
+    /// <summary>
+    /// Writes <paramref name="head"/> (ending in <c>Date: </c>), the date, <paramref name="end"/> and
+    /// <paramref name="body"/>, assembled on the stack (a body too large for that follows in a second write, which the
+    /// connection packs behind the first).
+    /// </summary>
     private static void WriteResponse(
         IConnectionContext context,
         ReadOnlySpan<byte> head,
         ReadOnlySpan<byte> end,
         ReadOnlySpan<byte> body)
     {
-        Span<byte> buffer = stackalloc byte[256];
+        Span<byte> buffer = stackalloc byte[512];
         var length = 0;
         Append(buffer, ref length, head);
         Append(buffer, ref length, HttpDate.Current);
         Append(buffer, ref length, end);
-        Append(buffer, ref length, body);
+        if (length + body.Length <= buffer.Length)
+        {
+            Append(buffer, ref length, body);
+            context.Write(buffer[..length]);
+            return;
+        }
+
         context.Write(buffer[..length]);
+        context.Write(body);
     }
 
     private static void Append(Span<byte> buffer, ref int length, ReadOnlySpan<byte> part)
@@ -610,5 +637,26 @@ public sealed class HttpOkHandler : IConnectionHandler
 
             value = value[(comma + 1)..];
         }
+    }
+
+    /// <summary>The head (up to <c>Date: </c>) and body of the <c>200 OK</c>, made once and shared by every handler of a factory.</summary>
+    internal sealed class OkResponse
+    {
+        /// <summary>Longest head this response may have: the status line, three fields and room for the date and the end.</summary>
+        private const int MaxHeadLength = 128;
+
+        public static readonly OkResponse Default = new("OK"u8);
+
+        public OkResponse(ReadOnlySpan<byte> body)
+        {
+            Body = body.ToArray();
+            Head = System.Text.Encoding.ASCII.GetBytes(
+                $"HTTP/1.1 200 OK\r\nContent-Length: {Body.Length}\r\nContent-Type: text/plain\r\nDate: ");
+            if (Head.Length > MaxHeadLength) throw new InvalidOperationException("the response head outgrew its buffer");
+        }
+
+        public byte[] Head { get; }
+
+        public byte[] Body { get; }
     }
 }

@@ -261,6 +261,36 @@ public sealed class HttpOkHandlerTests
         AssertOk(Assert.Single(HttpResponse.ReadAll(driver.Context.Written, headResponses: 0)), hasBody: false);
     }
 
+    [Fact]
+    public void Http_ok_with_another_body_must_answer_every_request_with_it_and_its_length()
+    {
+        var body = new byte[64 * 1024];
+        for (var i = 0; i < body.Length; i++) body[i] = (byte)('a' + i % 26);
+        var factory = new HttpOkHandlerFactory(HttpOkHandler.DefaultMaxRequestHeadSize, body, "http-64k");
+        var driver = new HandlerDriver(factory.Create(new FakeConnectionContext()));
+
+        driver.Receive(Get + "HEAD / HTTP/1.1\r\n\r\n" + Get);
+
+        Assert.Equal("http-64k", factory.Name);
+        Assert.Equal(body.Length, factory.BodyLength);
+        var responses = HttpResponse.ReadAll(driver.Context.Written, headResponses: 1);
+        Assert.Equal(3, responses.Count);
+        foreach (var response in responses)
+        {
+            Assert.Equal(200, response.Status);
+            Assert.Equal("65536", response.Header("Content-Length"));
+        }
+        Assert.Equal(Encoding.Latin1.GetString(body), responses[0].Body);
+        Assert.Equal("", responses[1].Body);
+        Assert.Equal(Encoding.Latin1.GetString(body), responses[2].Body);
+    }
+
+    [Fact]
+    public void Http_ok_factory_must_refuse_an_empty_name()
+    {
+        Assert.Throws<ArgumentException>(() => new HttpOkHandlerFactory(HttpOkHandler.DefaultMaxRequestHeadSize, "x"u8.ToArray(), " "));
+    }
+
     [Theory]
     // request line
     [InlineData("GET/ HTTP/1.1\r\n\r\n")]
