@@ -1,0 +1,84 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace ShardRuntime.Runtime.Sockets.Readiness;
+
+/// <summary>
+/// Non-blocking recv()/send() straight on a connected socket's descriptor (MSG_DONTWAIT), for sockets whose readiness
+/// comes from the <see cref="ReadinessEngine"/>: no .NET socket operation is ever queued on them, so .NET keeps no
+/// per-socket asynchronous state. Errors come back as <see cref="SocketError"/>, never as exceptions.
+/// </summary>
+public static partial class SocketIo
+{
+    private const int MsgDontWait = 0x40;
+    private const int MsgNoSignal = 0x4000;
+    private const int Eintr = 4;
+    private const int Eagain = 11;
+    private const int Epipe = 32;
+    private const int Econnaborted = 103;
+    private const int Econnreset = 104;
+    private const int Enotconn = 107;
+    private const int Etimedout = 110;
+    private const int Ebadf = 9;
+
+    /// <summary>Receives into <paramref name="buffer"/>. Returns the bytes read (0: the peer's FIN), or -1 with <paramref name="error"/> set (<see cref="SocketError.WouldBlock"/>: no data now).</summary>
+    public static unsafe int Receive(int fd, Span<byte> buffer, out SocketError error)
+    {
+        fixed (byte* p = buffer)
+        {
+            while (true)
+            {
+                var n = Recv(fd, p, (nuint)buffer.Length, MsgDontWait);
+                if (n >= 0)
+                {
+                    error = SocketError.Success;
+                    return (int)n;
+                }
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno == Eintr) continue;
+                error = Map(errno);
+                return -1;
+            }
+        }
+    }
+
+    /// <summary>Sends from <paramref name="buffer"/>. Returns the bytes sent, or -1 with <paramref name="error"/> set (<see cref="SocketError.WouldBlock"/>: no room now).</summary>
+    public static unsafe int Send(int fd, ReadOnlySpan<byte> buffer, out SocketError error)
+    {
+        fixed (byte* p = buffer)
+        {
+            while (true)
+            {
+                var n = SendNative(fd, p, (nuint)buffer.Length, MsgDontWait | MsgNoSignal);
+                if (n >= 0)
+                {
+                    error = SocketError.Success;
+                    return (int)n;
+                }
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno == Eintr) continue;
+                error = Map(errno);
+                return -1;
+            }
+        }
+    }
+
+    /// <summary>The <see cref="SocketError"/> that .NET reports for a Linux errno of recv()/send().</summary>
+    public static SocketError Map(int errno) => errno switch
+    {
+        Eagain => SocketError.WouldBlock,
+        Econnreset => SocketError.ConnectionReset,
+        Econnaborted => SocketError.ConnectionAborted,
+        Epipe => SocketError.Shutdown,
+        Enotconn => SocketError.NotConnected,
+        Etimedout => SocketError.TimedOut,
+        Ebadf => SocketError.OperationAborted,
+        _ => SocketError.SocketError,
+    };
+
+    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
+    private static unsafe partial nint Recv(int fd, byte* buffer, nuint length, int flags);
+
+    [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
+    private static unsafe partial nint SendNative(int fd, byte* buffer, nuint length, int flags);
+}

@@ -1,0 +1,201 @@
+using System.Net;
+using System.Net.Sockets;
+using ShardRuntime.Runtime.Sockets.Readiness;
+
+namespace ShardRuntime.Runtime.Tests.Sockets;
+
+public sealed class ReadinessEngineTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+
+    /// <summary>Counts the engine's calls and lets a test wait for the next one.</summary>
+    private sealed class Listener : IReadinessListener
+    {
+        private readonly SemaphoreSlim _readable = new(0);
+        private readonly SemaphoreSlim _writable = new(0);
+        public int Readable;
+        public int Writable;
+
+        public void OnReadable()
+        {
+            Interlocked.Increment(ref Readable);
+            _readable.Release();
+        }
+
+        public void OnWritable()
+        {
+            Interlocked.Increment(ref Writable);
+            _writable.Release();
+        }
+
+        public Task<bool> ReadableAsync() => _readable.WaitAsync(Wait);
+
+        public Task<bool> WritableAsync() => _writable.WaitAsync(Wait);
+    }
+
+    private static async Task<(Socket Server, Socket Client)> ConnectedPairAsync()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(listener.LocalEndPoint!);
+        var server = await listener.AcceptAsync();
+        return (server, client);
+    }
+
+    private static int Fd(Socket socket) => (int)socket.SafeHandle.DangerousGetHandle();
+
+    [Fact]
+    public async Task An_armed_registration_must_be_told_once_when_data_arrives_and_not_before_it_is_armed()
+    {
+        var (server, client) = await ConnectedPairAsync();
+        using var serverOwner = server;
+        using var clientOwner = client;
+        var listener = new Listener();
+        using var registration = ReadinessEngine.Shared.Register(Fd(server), listener);
+        var buffer = new byte[16];
+
+        var seen = registration.ReadEdges;
+        Assert.Equal(-1, SocketIo.Receive(Fd(server), buffer, out var error));
+        Assert.Equal(SocketError.WouldBlock, error);
+        Assert.True(registration.ArmRead(seen));
+
+        client.Send("hello"u8);
+        Assert.True(await listener.ReadableAsync(), "no OnReadable after data arrived");
+        Assert.Equal(5, SocketIo.Receive(Fd(server), buffer, out error));
+        Assert.Equal(SocketError.Success, error);
+        Assert.Equal("hello"u8.ToArray(), buffer[..5]);
+
+        // Not armed: more data counts an edge but tells nobody.
+        var edges = registration.ReadEdges;
+        client.Send("again"u8);
+        await WaitUntilAsync(() => registration.ReadEdges > edges);
+        Assert.Equal(1, listener.Readable);
+    }
+
+    [Fact]
+    public async Task Arming_after_an_edge_that_came_in_between_must_say_read_again_instead_of_waiting()
+    {
+        var (server, client) = await ConnectedPairAsync();
+        using var serverOwner = server;
+        using var clientOwner = client;
+        var listener = new Listener();
+        using var registration = ReadinessEngine.Shared.Register(Fd(server), listener);
+
+        var seen = registration.ReadEdges;
+        client.Send("x"u8); // arrives between "read found nothing" and the arm
+        await WaitUntilAsync(() => registration.ReadEdges > seen);
+
+        Assert.False(registration.ArmRead(seen));
+        var buffer = new byte[4];
+        Assert.Equal(1, SocketIo.Receive(Fd(server), buffer, out _));
+        Assert.Equal(0, listener.Readable);
+    }
+
+    [Fact]
+    public async Task The_peer_s_close_must_wake_a_reader_and_read_as_end_of_input()
+    {
+        var (server, client) = await ConnectedPairAsync();
+        using var serverOwner = server;
+        var listener = new Listener();
+        using var registration = ReadinessEngine.Shared.Register(Fd(server), listener);
+        var seen = registration.ReadEdges;
+        Assert.Equal(-1, SocketIo.Receive(Fd(server), new byte[4], out _));
+        Assert.True(registration.ArmRead(seen));
+
+        client.Shutdown(SocketShutdown.Send);
+        client.Dispose();
+
+        Assert.True(await listener.ReadableAsync(), "no OnReadable after the peer's FIN");
+        Assert.Equal(0, SocketIo.Receive(Fd(server), new byte[4], out var error));
+        Assert.Equal(SocketError.Success, error);
+    }
+
+    [Fact]
+    public async Task A_full_send_buffer_must_wake_the_writer_once_the_peer_reads()
+    {
+        var (server, client) = await ConnectedPairAsync();
+        using var serverOwner = server;
+        using var clientOwner = client;
+        server.SendBufferSize = 4096;
+        client.ReceiveBufferSize = 4096;
+        var listener = new Listener();
+        using var registration = ReadinessEngine.Shared.Register(Fd(server), listener);
+        var chunk = new byte[64 * 1024];
+
+        // Fill the send buffer (bounded: the kernel's buffers are far smaller than this).
+        var filled = false;
+        for (var i = 0; i < 1000 && !filled; i++)
+        {
+            var seen = registration.WriteEdges;
+            if (SocketIo.Send(Fd(server), chunk, out var error) >= 0) continue;
+            Assert.Equal(SocketError.WouldBlock, error);
+            filled = registration.ArmWrite(seen);
+        }
+        Assert.True(filled, "the send buffer never filled");
+
+        var sink = new byte[1 << 20];
+        var reader = Task.Run(() =>
+        {
+            var deadline = DateTime.UtcNow + Wait;
+            while (Volatile.Read(ref listener.Writable) == 0 && DateTime.UtcNow < deadline)
+                client.Receive(sink);
+        });
+        Assert.True(await listener.WritableAsync(), "no OnWritable after the peer read");
+        await reader;
+    }
+
+    [Fact]
+    public async Task A_disposed_registration_must_never_be_told_and_its_slot_must_be_reused()
+    {
+        var (server, client) = await ConnectedPairAsync();
+        using var clientOwner = client;
+        var listener = new Listener();
+        var registration = ReadinessEngine.Shared.Register(Fd(server), listener);
+        var seen = registration.ReadEdges;
+        Assert.True(registration.ArmRead(seen));
+        var before = ReadinessEngine.Shared.Registered;
+
+        registration.Dispose();
+        registration.Dispose(); // idempotent
+        Assert.Equal(before - 1, ReadinessEngine.Shared.Registered);
+        client.Send("late"u8);
+        server.Dispose();
+
+        // A new registration proves the engine went on; the old listener heard nothing.
+        var (server2, client2) = await ConnectedPairAsync();
+        using var server2Owner = server2;
+        using var client2Owner = client2;
+        var listener2 = new Listener();
+        using var registration2 = ReadinessEngine.Shared.Register(Fd(server2), listener2);
+        var seen2 = registration2.ReadEdges;
+        Assert.Equal(-1, SocketIo.Receive(Fd(server2), new byte[4], out _));
+        Assert.True(registration2.ArmRead(seen2));
+        client2.Send("x"u8);
+        Assert.True(await listener2.ReadableAsync());
+        Assert.Equal(0, listener.Readable);
+    }
+
+    [Fact]
+    public void Errors_must_map_to_the_socket_errors_dotnet_reports()
+    {
+        Assert.Equal(SocketError.WouldBlock, SocketIo.Map(11));
+        Assert.Equal(SocketError.ConnectionReset, SocketIo.Map(104));
+        Assert.Equal(SocketError.Shutdown, SocketIo.Map(32));
+        Assert.Equal(SocketError.ConnectionAborted, SocketIo.Map(103));
+        Assert.Equal(SocketError.SocketError, SocketIo.Map(9999));
+        Assert.Equal(-1, SocketIo.Receive(-1, new byte[1], out var error));
+        Assert.Equal(SocketError.OperationAborted, error); // EBADF
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "condition not met in time");
+            await Task.Delay(5);
+        }
+    }
+}
