@@ -13,19 +13,11 @@ namespace ShardRuntime.Actors.Connection;
 /// </summary>
 public static class Connection
 {
-    internal static Props Props(
-        Socket socket,
-        long id,
-        int shardId,
-        ConnectionSettings settings,
-        HandlerLease handler,
-        ShardCounters counters,
-        ConnectionBudget budget)
-    {
-        // The state is made once, here: a restarted actor instance gets this same object and continues the connection.
-        var state = new ConnectionState(socket, id, shardId, settings, handler, counters, budget);
-        return Akka.Actor.Props.Create(() => new ConnectionActor(state));
-    }
+    /// <summary>
+    /// The Props of a connection's actor. The state is made once, by the shard: a restarted actor instance gets this
+    /// same object and continues the connection. No reflection and no expression per connection (churn pays for each).
+    /// </summary>
+    internal static Props Props(ConnectionState state) => Akka.Actor.Props.CreateBy(state).WithDeploy(ConnectionMailbox.Deploy);
 
     /// <summary>Actor name of a connection.</summary>
     public static string ActorName(long id) => $"conn-{id}";
@@ -57,7 +49,7 @@ public static class Connection
         private GenerationDeadline() { }
     }
 
-    /// <summary>Sender: the connection's receive operation, when data (or the end of input) is ready. Internal.</summary>
+    /// <summary>Sender: the readiness engine, when data (or the end of input, or an error) is there to be read. Internal.</summary>
     internal sealed class ReceiveReady
     {
         public static readonly ReceiveReady Instance = new();
@@ -71,21 +63,21 @@ public static class Connection
         private ReadMore() { }
     }
 
-    /// <summary>Sender: the connection's send operation, when a send that could not finish at once completes. Internal.</summary>
-    internal sealed class SendCompleted
+    /// <summary>Sender: the readiness engine, when a socket whose send buffer was full has room again. Internal.</summary>
+    internal sealed class SendReady
     {
-        public static readonly SendCompleted Instance = new();
-        private SendCompleted() { }
+        public static readonly SendReady Instance = new();
+        private SendReady() { }
     }
 
-    /// <summary>Sender: the connection's own timer, to check whether it has been idle for the idle timeout. Internal.</summary>
+    /// <summary>Sender: its shard's sweep, when the connection has been idle for the idle timeout. Internal.</summary>
     internal sealed class IdleCheck
     {
         public static readonly IdleCheck Instance = new();
         private IdleCheck() { }
     }
 
-    /// <summary>Sender: the connection's own timer, when a graceful close waited long enough for the peer's FIN. Internal.</summary>
+    /// <summary>Sender: its shard's sweep, when a graceful close waited long enough for the peer's FIN. Internal.</summary>
     internal sealed class LingerExpired
     {
         public static readonly LingerExpired Instance = new();

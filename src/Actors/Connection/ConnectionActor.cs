@@ -5,19 +5,21 @@ using Akka.Actor;
 using Akka.Event;
 using ShardRuntime.Actors.Listener;
 using ShardRuntime.Runtime.Connections;
+using ShardRuntime.Runtime.Sockets.Readiness;
 
 namespace ShardRuntime.Actors.Connection;
 
 /// <summary>
 /// Owns one accepted socket and drives its handler. I/O is non-blocking: the actor reads and sends synchronously
-/// while the kernel has data or room, and otherwise waits with a zero-byte receive (so an idle connection holds no
-/// receive buffer) or an async send, whose completion comes back to the actor as a message.
+/// (<see cref="SocketIo"/>) while the kernel has data or room, and otherwise arms the socket's registration with the
+/// <see cref="ReadinessEngine"/>, which tells it (<see cref="Connection.ReceiveReady"/>, <see cref="Connection.SendReady"/>)
+/// when to go on. An idle connection therefore holds no receive buffer and no pending operation: only its registration.
 /// Backpressure: while more than max-pending-write-bytes wait to be sent, it stops reading; it reads again once
 /// they fall to half of that. A half-close from the peer is passed to the handler; a graceful close flushes,
 /// shuts down the sending side and lingers for the peer's FIN. Its own failure stops it (the shard's strategy);
 /// when Akka restarts it because its shard restarted, the new instance continues from <see cref="ConnectionState"/>.
 /// </summary>
-internal sealed class ConnectionActor : UntypedActor, IWithTimers
+internal sealed class ConnectionActor : UntypedActor
 {
     /// <summary>Reads handled in one go before the actor yields to its mailbox.</summary>
     private const int ReadBatch = 8;
@@ -25,8 +27,6 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
     private readonly ConnectionState _s;
 
     public ConnectionActor(ConnectionState state) => _s = state;
-
-    public ITimerScheduler Timers { get; set; } = null!;
 
     private long ConnectionId => _s.ConnectionId;
     private string ListenerName => _s.ListenerName;
@@ -42,20 +42,18 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
             return;
         }
         _s.Started = true;
-        _s.LastActivity = Environment.TickCount64;
         try
         {
-            _s.Socket.Blocking = false;
             _s.Socket.NoDelay = true;
+            _s.Readiness = ReadinessEngine.Shared.Register(_s.Fd, _s);
         }
         catch (SocketException e)
         {
-            // The peer may already be gone (ECONNRESET between accept and here).
+            // The peer may already be gone (ECONNRESET between accept and here), or epoll is out of room.
             Finish(ConnectionCloseReason.PeerClosed, e);
             return;
         }
         if (!CallHandler(static (_, s, _) => { s.Handler = s.Lease.CreateHandler(s); s.Handler.OnConnected(s); }, 0)) return;
-        Timers.StartSingleTimer("idle", Connection.IdleCheck.Instance, _s.Settings.IdleTimeout);
         if (AfterCallback()) ReadLoop();
     }
 
@@ -64,24 +62,21 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
         switch (message)
         {
             case Connection.ReceiveReady:
-                if (!_s.ReceivePending) break; // stale: the operation it reports was already taken care of
+                if (!_s.ReceivePending) break; // stale: the wait it ends was already over
                 _s.ReceivePending = false;
-                if (_s.ReceiveArgs.SocketError != SocketError.Success)
-                    OnSocketError(_s.ReceiveArgs.SocketError);
-                else
-                    ReadLoop();
+                ReadLoop(); // the receive reports the error, if that is what the socket has
                 break;
             case Connection.ReadMore:
                 ReadLoop();
                 break;
-            case Connection.SendCompleted:
-                OnSendCompleted();
+            case Connection.SendReady:
+                OnSendReady();
                 break;
             case Connection.IdleCheck:
                 OnIdleCheck();
                 break;
             case Connection.LingerExpired:
-                Finish(_s.CloseReason);
+                if (_s.OutputShut) Finish(_s.CloseReason);
                 break;
             case Connection.Abort abort:
                 AbortNow(abort.Reason);
@@ -91,7 +86,9 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
                 {
                     _s.GenerationRetired = true;
                     _s.GenerationDeadlineAt = Environment.TickCount64 + (long)retire.DrainTimeout.TotalMilliseconds;
-                    Timers.StartSingleTimer("generation", Connection.GenerationDeadline.Instance, retire.DrainTimeout);
+                    // Rare (a reload, a handover): a timer of its own, which outlives a restart of this actor.
+                    _s.GenerationTimer = Context.System.Scheduler.ScheduleTellOnceCancelable(
+                        retire.DrainTimeout, Self, Connection.GenerationDeadline.Instance, Self);
                 }
                 break;
             case Connection.GenerationDeadline:
@@ -118,7 +115,10 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
 
     protected override void PostRestart(Exception reason) => PreStart();
 
-    /// <summary>Continues a connection after a restart: timers were cancelled, I/O in flight reports to the same ref.</summary>
+    /// <summary>
+    /// Continues a connection after a restart: readiness and timers report to the same ref (the shard's sweep keeps
+    /// watching idle time and linger; a retired generation's timer is the scheduler's).
+    /// </summary>
     private void Resume()
     {
         if (_s.Finished)
@@ -126,11 +126,6 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
             Context.Stop(Self);
             return;
         }
-        Timers.StartSingleTimer("idle", Connection.IdleCheck.Instance, _s.Settings.IdleTimeout);
-        if (_s.OutputShut) Timers.StartSingleTimer("linger", Connection.LingerExpired.Instance, _s.Settings.LingerTimeout);
-        if (_s.GenerationRetired)
-            Timers.StartSingleTimer("generation", Connection.GenerationDeadline.Instance,
-                TimeSpan.FromMilliseconds(Math.Max(0, _s.GenerationDeadlineAt - Environment.TickCount64)));
         if (!_s.Sending) Flush();
         if (!_s.ReceivePending) ReadLoop();
     }
@@ -157,6 +152,9 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
         finally
         {
             _s.InReadLoop = false;
+            // Whatever made the loop stop (no data, a pause, the batch's end), an empty buffer goes back to the pool:
+            // a waiting connection holds none, and a busy one rents once per turn, not once per read.
+            ReleaseReceiveBufferIfEmpty();
         }
     }
 
@@ -174,20 +172,14 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
             var rx = _s.Rx ??= ArrayPool<byte>.Shared.Rent(_s.Settings.ReceiveBufferSize);
             if (_s.RxCount == rx.Length && !GrowReceiveBuffer()) return;
 
-            var n = _s.Socket.Receive(_s.Rx, _s.RxCount, _s.Rx.Length - _s.RxCount, SocketFlags.None, out var error);
+            var seen = _s.Readiness!.ReadEdges;
+            var n = SocketIo.Receive(_s.Fd, _s.Rx.AsSpan(_s.RxCount), out var error);
             if (error == SocketError.WouldBlock)
             {
-                ReleaseReceiveBufferIfEmpty();
-                // Wait for data without holding a buffer.
+                // Wait for data (without a buffer: see ReadLoop); data that came in meanwhile is read now.
+                if (!_s.Readiness.ArmRead(seen)) continue;
                 _s.ReceivePending = true;
-                if (_s.Socket.ReceiveAsync(_s.ReceiveArgs)) return;
-                _s.ReceivePending = false;
-                if (_s.ReceiveArgs.SocketError != SocketError.Success)
-                {
-                    OnSocketError(_s.ReceiveArgs.SocketError);
-                    return;
-                }
-                continue;
+                return;
             }
             if (error != SocketError.Success)
             {
@@ -239,7 +231,6 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
         _s.RxCount -= consumed;
         if (_s.RxCount > 0 && consumed > 0)
             Buffer.BlockCopy(_s.Rx!, consumed, _s.Rx!, 0, _s.RxCount);
-        ReleaseReceiveBufferIfEmpty();
         return true;
     }
 
@@ -297,24 +288,16 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
         while (!_s.Sending && !_s.Finished && !_s.Tx.IsEmpty)
         {
             var head = _s.Tx.Head;
-            var n = _s.Socket.Send(head.Array!, head.Offset, head.Count, SocketFlags.None, out var error);
+            var seen = _s.Readiness!.WriteEdges;
+            var n = SocketIo.Send(_s.Fd, head.AsSpan(), out var error);
             if (error == SocketError.WouldBlock)
             {
+                // The send buffer is full: wait for room (the bytes stay queued); room made meanwhile is used now.
+                if (!_s.Readiness.ArmWrite(seen)) continue;
                 _s.Sending = true;
-                _s.SendingBuffer = head.Array;
-                _s.SendArgs.SetBuffer(head.Array, head.Offset, head.Count);
-                if (_s.Socket.SendAsync(_s.SendArgs)) return;
-                // Completed synchronously after all.
-                _s.Sending = false;
-                _s.SendingBuffer = null;
-                if (_s.SendArgs.SocketError != SocketError.Success)
-                {
-                    OnSocketError(_s.SendArgs.SocketError);
-                    return;
-                }
-                n = _s.SendArgs.BytesTransferred;
+                return;
             }
-            else if (error != SocketError.Success)
+            if (error != SocketError.Success)
             {
                 OnSocketError(error);
                 return;
@@ -341,18 +324,11 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
         _s.LastActivity = Environment.TickCount64;
     }
 
-    private void OnSendCompleted()
+    private void OnSendReady()
     {
+        if (!_s.Sending || _s.Finished) return; // stale
         _s.Sending = false;
-        _s.SendingBuffer = null;
-        if (_s.Finished) return;
-        if (_s.SendArgs.SocketError != SocketError.Success)
-        {
-            OnSocketError(_s.SendArgs.SocketError);
-            return;
-        }
-        Sent(_s.SendArgs.BytesTransferred);
-        Flush();
+        Flush(); // the send reports the error, if that is what the socket has
     }
 
     private void ShutdownOutput()
@@ -372,23 +348,26 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
             Finish(_s.CloseReason);
             return;
         }
-        // Wait (bounded) for the peer's FIN so that unread bytes do not turn our close into a reset.
+        // Wait (bounded: the shard's sweep tells LingerExpired) for the peer's FIN so that unread bytes do not turn our
+        // close into a reset.
         _s.RxCount = 0;
-        Timers.StartSingleTimer("linger", Connection.LingerExpired.Instance, _s.Settings.LingerTimeout);
+        Volatile.Write(ref _s.LingerDeadline, Environment.TickCount64 + (long)_s.Settings.LingerTimeout.TotalMilliseconds);
         ReadLoop();
     }
 
+    /// <summary>
+    /// The shard's sweep saw this connection idle (nothing received or sent) for the idle timeout. The first time it
+    /// closes gracefully; when that close has not finished after another idle timeout (or the connection was already
+    /// closing, or the peer stopped reading what we send), it aborts.
+    /// </summary>
     private void OnIdleCheck()
     {
         if (_s.Finished) return;
-        var idle = TimeSpan.FromMilliseconds(Environment.TickCount64 - _s.LastActivity);
-        if (idle < _s.Settings.IdleTimeout)
-        {
-            Timers.StartSingleTimer("idle", Connection.IdleCheck.Instance, _s.Settings.IdleTimeout - idle);
-            return;
-        }
+        var now = Environment.TickCount64;
+        var idle = TimeSpan.FromMilliseconds(now - Math.Max(_s.LastActivity, _s.IdleClosingSince));
+        if (idle < _s.Settings.IdleTimeout) return; // there was activity since the sweep looked
         Log.Debug("Connection {Listener}/{Shard}/{Connection} idle for {Idle}; closing", ListenerName, ShardId, ConnectionId, idle);
-        if (_s.CloseRequested || !_s.Tx.IsEmpty)
+        if (_s.IdleClosingSince != 0 || _s.CloseRequested || !_s.Tx.IsEmpty)
         {
             // Already closing, or the peer stopped reading what we send: nothing moves, so give up.
             AbortNow(ConnectionCloseReason.IdleTimeout);
@@ -396,7 +375,7 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
         }
         _s.CloseReason = ConnectionCloseReason.IdleTimeout;
         _s.CloseRequested = true;
-        Timers.StartSingleTimer("idle", Connection.IdleCheck.Instance, _s.Settings.IdleTimeout);
+        Volatile.Write(ref _s.IdleClosingSince, now);
         Flush();
     }
 
@@ -441,8 +420,10 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
     {
         if (_s.Finished) return;
         Volatile.Write(ref _s.Finished, true);
+        _s.Readiness?.Dispose(); // out of epoll before the descriptor is closed (and maybe reused)
+        _s.GenerationTimer?.Cancel();
         _s.Socket.Dispose();
-        _s.Tx.Clear(keep: _s.SendingBuffer);
+        _s.Tx.Clear();
         if (_s.Rx is not null)
         {
             ArrayPool<byte>.Shared.Return(_s.Rx);
@@ -463,12 +444,11 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
         _s.Counters.ConnectionClosed();
         _s.Budget.Release();
         _s.Lease.Dispose(); // the last connection of a retired generation lets it unload
-        Log.Debug("Connection {Listener}/{Shard}/{Connection} closed ({Reason}): {BytesIn} bytes in, {BytesOut} bytes out",
-            ListenerName, ShardId, ConnectionId, reason, _s.BytesIn, _s.BytesOut);
+        if (Log.IsDebugEnabled) // every connection passes here: no arguments boxed unless they are logged
+            Log.Debug("Connection {Listener}/{Shard}/{Connection} closed ({Reason}): {BytesIn} bytes in, {BytesOut} bytes out",
+                ListenerName, ShardId, ConnectionId, reason, _s.BytesIn, _s.BytesOut);
         if (error is not null)
             Log.Debug("Connection {Listener}/{Shard}/{Connection} ended early: {Error}", ListenerName, ShardId, ConnectionId, error.Message);
-        if (!_s.ReceivePending) _s.ReceiveArgs.Dispose();
-        if (!_s.Sending) _s.SendArgs.Dispose();
         if (!stopping) Context.Stop(Self);
     }
 
@@ -487,5 +467,6 @@ internal sealed class ConnectionActor : UntypedActor, IWithTimers
         }
     }
 
-    private ILoggingAdapter Log => Context.GetLogger();
+    /// <summary>The shard's logger (made once per shard, not per connection); messages name the connection.</summary>
+    private ILoggingAdapter Log => _s.Log;
 }

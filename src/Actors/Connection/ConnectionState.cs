@@ -1,9 +1,11 @@
 using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
+using Akka.Event;
 using ShardRuntime.Actors.Listener;
 using ShardRuntime.Runtime.Connections;
 using ShardRuntime.Runtime.Loading;
+using ShardRuntime.Runtime.Sockets.Readiness;
 
 namespace ShardRuntime.Actors.Connection;
 
@@ -11,15 +13,16 @@ namespace ShardRuntime.Actors.Connection;
 /// Everything one connection is: its socket, pending I/O, buffers, handler and flags. It lives outside the
 /// <see cref="ConnectionActor"/> instance (it is an argument of the actor's Props), so that when the actor is
 /// restarted (Akka restarts the children of a shard actor that restarts) the new instance continues the very same
-/// connection, with the handler's state and any I/O in flight. It is also the handler's <see cref="IConnectionContext"/>.
+/// connection, with the handler's state and its armed readiness. It is also the handler's <see cref="IConnectionContext"/>.
 /// Only the owning actor touches it, except the I/O completions, which only tell the actor.
 /// </summary>
-internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeature
+internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeature, IReadinessListener, IIndirectActorProducer
 {
     public ConnectionState(
         Socket socket, long id, int shardId, ConnectionSettings settings, HandlerLease lease,
-        ShardCounters counters, ConnectionBudget budget)
+        ShardCounters counters, ConnectionBudget budget, ILoggingAdapter log)
     {
+        Log = log;
         Socket = socket;
         ConnectionId = id;
         ShardId = shardId;
@@ -27,33 +30,42 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
         Lease = lease;
         Counters = counters;
         Budget = budget;
-        ReceiveArgs.SetBuffer(Array.Empty<byte>(), 0, 0);
-        ReceiveArgs.Completed += (_, args) => Completed(args, Connection.ReceiveReady.Instance);
-        SendArgs.Completed += (_, args) => Completed(args, Connection.SendCompleted.Instance);
+        Fd = (int)socket.SafeHandle.DangerousGetHandle();
+        LastActivity = Environment.TickCount64;
     }
 
-    /// <summary>
-    /// An I/O operation finished on a pool thread: tell the actor, or, when the connection already ended (the
-    /// operation was cancelled by closing the socket), free the operation's resources here.
-    /// </summary>
-    private void Completed(SocketAsyncEventArgs args, object message)
+    // IIndirectActorProducer: the Props of the connection's actor carry this state, and every instance (a restarted
+    // one too) is made with it.
+    ActorBase IIndirectActorProducer.Produce() => new ConnectionActor(this);
+
+    Type IIndirectActorProducer.ActorType => typeof(ConnectionActor);
+
+    void IIndirectActorProducer.Release(ActorBase actor)
     {
-        if (!Volatile.Read(ref Finished))
-        {
-            Self.Tell(message);
-            return;
-        }
-        args.Dispose();
+    }
+
+    // IReadinessListener: the readiness engine's thread, after the actor armed the registration.
+    void IReadinessListener.OnReadable()
+    {
+        if (!Volatile.Read(ref Finished)) Self.Tell(Connection.ReceiveReady.Instance);
+    }
+
+    void IReadinessListener.OnWritable()
+    {
+        if (!Volatile.Read(ref Finished)) Self.Tell(Connection.SendReady.Instance);
     }
 
     public readonly Socket Socket;
+    public readonly ILoggingAdapter Log;
+    /// <summary>The socket's descriptor, read and written directly (<see cref="SocketIo"/>); the Socket owns and closes it.</summary>
+    public readonly int Fd;
     public readonly ConnectionSettings Settings;
     /// <summary>The handler generation this connection runs on, held until the connection ends.</summary>
     public readonly HandlerLease Lease;
     public readonly ShardCounters Counters;
     public readonly ConnectionBudget Budget;
-    public readonly SocketAsyncEventArgs ReceiveArgs = new();
-    public readonly SocketAsyncEventArgs SendArgs = new();
+    /// <summary>The socket's registration with the readiness engine (from the actor's start until the connection ends).</summary>
+    public ReadinessRegistration? Readiness;
     public readonly WriteQueue Tx = new();
 
     public IActorRef Self = ActorRefs.Nobody;
@@ -64,14 +76,22 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
     public int RxCount;
     public long BytesIn;
     public long BytesOut;
+    /// <summary>When a byte was last received or sent (Environment.TickCount64); the shard's sweep reads it.</summary>
     public long LastActivity;
+    /// <summary>When an idle close began (0: none); the shard's sweep reads it.</summary>
+    public long IdleClosingSince;
+    /// <summary>Until when a graceful close waits for the peer's FIN (0: not closing); the shard's sweep reads it.</summary>
+    public long LingerDeadline;
+    /// <summary>The retired generation's drain deadline, scheduled when the generation was retired.</summary>
+    public ICancelable? GenerationTimer;
 
     public bool GenerationRetired;
     public long GenerationDeadlineAt;
+    /// <summary>A receive found no data: the actor waits for <see cref="Connection.ReceiveReady"/>.</summary>
     public bool ReceivePending;
     public bool InReadLoop;
+    /// <summary>A send found no room: the actor waits for <see cref="Connection.SendReady"/>.</summary>
     public bool Sending;
-    public byte[]? SendingBuffer;
     public bool ReadPaused;
     public bool InputEnded;
     public bool CloseRequested;

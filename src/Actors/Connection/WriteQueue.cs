@@ -81,13 +81,13 @@ internal sealed class WriteQueue
         }
     }
 
-    /// <summary>Drops everything queued and returns the buffers to the pool, except <paramref name="keep"/> (a buffer still in a send).</summary>
-    public void Clear(byte[]? keep = null)
+    /// <summary>Drops everything queued and returns the buffers to the pool.</summary>
+    public void Clear()
     {
         while (_count > 0)
         {
             ref var s = ref _ring[_head];
-            if (!ReferenceEquals(s.Buffer, keep)) ArrayPool<byte>.Shared.Return(s.Buffer);
+            ArrayPool<byte>.Shared.Return(s.Buffer);
             s = default;
             _head = (_head + 1) % _ring.Length;
             _count--;

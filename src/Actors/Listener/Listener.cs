@@ -83,6 +83,13 @@ public static class Listener
     /// </summary>
     public sealed record GenerationChanged(int Current, TimeSpan DrainTimeout);
 
+    /// <summary>Sender: the shard's own timer, to look over its connections' idle time and linger deadlines.</summary>
+    internal sealed class SweepConnections
+    {
+        public static readonly SweepConnections Instance = new();
+        private SweepConnections() { }
+    }
+
     /// <summary>Sender: a retiring shard's own timer, to see whether its accept queue stayed empty long enough.</summary>
     internal sealed class QuietCheck
     {

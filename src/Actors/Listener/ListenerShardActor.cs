@@ -57,6 +57,8 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
     protected override void PreStart()
     {
         _socket.Owner = Self;
+        ConnectionMailbox.EnsureConfigured(Context.System);
+        Timers.StartPeriodicTimer("sweep", Listener.SweepConnections.Instance, SweepInterval(_settings));
         // After a restart the children (open connections) are still here: watch them again.
         var open = 0;
         foreach (var child in Context.GetChildren())
@@ -143,6 +145,9 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 break;
             case Listener.QuietCheck:
                 OnQuietCheck();
+                break;
+            case Listener.SweepConnections:
+                SweepConnections();
                 break;
             case Listener.SocketClosed:
                 OnSocketClosed();
@@ -258,12 +263,45 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
     {
         var id = ConnectionIds.Next();
         _counters.ConnectionOpened();
-        var child = Context.ActorOf(
-            Connection.Connection.Props(accepted, id, ShardId, _connectionSettings, _handlers.Acquire(), _counters, _budget),
-            Connection.Connection.ActorName(id));
+        var state = new ConnectionState(accepted, id, ShardId, _connectionSettings, _handlers.Acquire(), _counters, _budget, _log);
+        var child = Context.ActorOf(Connection.Connection.Props(state), Connection.Connection.ActorName(id));
+        state.Self = child;
+        _socket.Connections.Add(state);
         Context.Watch(child);
         // Accepted while the shard hands its socket over: it drains from the start.
         if (_socket.Retiring && _socket.GracefulDeadline) child.Tell(DrainConnection());
+    }
+
+    /// <summary>How often the sweep looks: a quarter of the idle and linger timeouts (so each is kept within 25%), 10 ms to 1 s.</summary>
+    internal static TimeSpan SweepInterval(ListenerSettings settings)
+    {
+        var shortest = Math.Min(settings.IdleTimeout.Ticks, settings.LingerTimeout.Ticks) / 4;
+        return TimeSpan.FromTicks(Math.Clamp(shortest, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromSeconds(1).Ticks));
+    }
+
+    /// <summary>
+    /// Tells each connection idle for the idle timeout to check itself (it decides: it may have had activity since),
+    /// and each whose graceful close waited its linger time for the peer's FIN that the wait is over; drops finished ones.
+    /// </summary>
+    private void SweepConnections()
+    {
+        var now = Environment.TickCount64;
+        var idleTimeout = (long)_settings.IdleTimeout.TotalMilliseconds;
+        var connections = _socket.Connections;
+        for (var i = connections.Count - 1; i >= 0; i--)
+        {
+            var c = connections[i];
+            if (Volatile.Read(ref c.Finished))
+            {
+                connections[i] = connections[^1];
+                connections.RemoveAt(connections.Count - 1);
+                continue;
+            }
+            if (now - Math.Max(Volatile.Read(ref c.LastActivity), Volatile.Read(ref c.IdleClosingSince)) >= idleTimeout)
+                c.Self.Tell(Connection.Connection.IdleCheck.Instance);
+            var linger = Volatile.Read(ref c.LingerDeadline);
+            if (linger != 0 && now >= linger) c.Self.Tell(Connection.Connection.LingerExpired.Instance);
+        }
     }
 
     /// <summary>Ends a connection like a retired handler generation's: told it drains, closed gracefully at the shard's drain deadline.</summary>

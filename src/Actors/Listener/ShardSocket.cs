@@ -97,6 +97,12 @@ internal sealed class ShardSocket : IDisposable
     /// <summary>The graceful close was asked of every connection; the next deadline aborts.</summary>
     public bool GracefulCloseSent { get; set; }
 
+    /// <summary>
+    /// The shard's connections, for its sweep (idle timeouts, linger deadlines): one periodic timer per shard rather
+    /// than timers per connection. Finished ones are dropped by the sweep.
+    /// </summary>
+    internal List<Connection.ConnectionState> Connections { get; } = new();
+
     /// <summary>A connection accepted when the listener was full, waiting for a slot (at most one per shard).</summary>
     public Socket? Parked { get; set; }
 

@@ -77,6 +77,25 @@ public sealed class ConnectionSpecs : TestKit
     }
 
     [Fact]
+    public async Task A_graceful_close_whose_peer_never_sends_its_FIN_must_end_after_the_linger_timeout()
+    {
+        var coordinator = Specs.StartCoordinator(Sys,
+            Specs.Settings("""h { endpoint = "127.0.0.1:0", handler = http-ok, shards = 1, linger-timeout = 1500ms }"""),
+            HandlerCatalog.WithBuiltIns());
+        using var client = await Clients.ConnectAsync(Specs.EndPoint(coordinator, "h"));
+
+        // HTTP/1.0 without keep-alive: the server answers, shuts down its side and lingers for our FIN, which never comes.
+        await Clients.SendAsync(client, "GET / HTTP/1.0\r\n\r\n");
+        Assert.Contains("200 OK", await Clients.ReceiveToEndAsync(client));
+        var watch = Stopwatch.StartNew();
+        await AwaitAssertAsync(() => Assert.Equal(0, Specs.Listener(coordinator, "h").OpenConnections), Clients.Timeout,
+            TimeSpan.FromMilliseconds(20));
+
+        // Closed by the shard's sweep once the linger time passed (it looks every quarter of it), not before.
+        Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(1300), $"closed after {watch.Elapsed}, before linger-timeout 1.5 s");
+    }
+
+    [Fact]
     public async Task A_slow_reader_must_make_the_connection_stop_reading_and_keep_memory_bounded()
     {
         // The client sends without reading what is echoed back.
