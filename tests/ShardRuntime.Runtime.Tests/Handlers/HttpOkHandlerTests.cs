@@ -475,4 +475,44 @@ public sealed class HttpOkHandlerTests
         Assert.Equal(0, allocated);
         Assert.False(context.IsClosing);
     }
+
+    [Fact]
+    public void Http_ok_with_a_body_beyond_its_stack_buffer_must_not_allocate_per_request_in_steady_state()
+    {
+        // A 64 KiB body does not fit the response's stack buffer: it goes out in a second write, from the factory's copy.
+        var body = new byte[64 * 1024];
+        Array.Fill(body, (byte)'x');
+        var context = new FakeConnectionContext(4 << 20);
+        var handler = new HttpOkHandlerFactory(HttpOkHandler.DefaultMaxRequestHeadSize, body, "http-64k").Create(context);
+        var batch = Bytes(Get + "HEAD / HTTP/1.1\r\nHost: localhost\r\n\r\n" + Get);
+
+        void RunBatches(int count)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                if (handler.OnReceived(context, batch) != batch.Length)
+                {
+                    throw new InvalidOperationException("unexpected consumption");
+                }
+
+                if (context.Written.Length > (3 << 20))
+                {
+                    context.ClearWritten();
+                }
+            }
+        }
+
+        RunBatches(100); // warm up: JIT, the per-thread Date cache
+        context.ClearWritten();
+        var writesBefore = context.WriteCount;
+        RunBatches(1);
+        Assert.Equal(5, context.WriteCount - writesBefore); // two GETs answered in two writes each, the HEAD in one
+        Assert.True(context.Written.Length > 2 * body.Length);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        RunBatches(1_000); // 3,000 requests
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+        Assert.False(context.IsClosing);
+    }
 }
