@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Akka.Actor;
+using Akka.Event;
 using ShardRuntime.Actors.Listener;
 using ShardRuntime.Runtime.Connections;
 using ShardRuntime.Runtime.Loading;
@@ -43,14 +44,14 @@ public static class Connection
     public sealed record RetireGeneration(int Current, TimeSpan DrainTimeout);
 
     /// <summary>Sender: the connection's own timer, when its retired generation's drain deadline passed. Internal.</summary>
-    internal sealed class GenerationDeadline
+    internal sealed class GenerationDeadline : IDeadLetterSuppression // may race the connection's end
     {
         public static readonly GenerationDeadline Instance = new();
         private GenerationDeadline() { }
     }
 
     /// <summary>Sender: the readiness engine, when data (or the end of input, or an error) is there to be read. Internal.</summary>
-    internal sealed class ReceiveReady
+    internal sealed class ReceiveReady : IDeadLetterSuppression // may race the connection's end
     {
         public static readonly ReceiveReady Instance = new();
         private ReceiveReady() { }
@@ -64,21 +65,21 @@ public static class Connection
     }
 
     /// <summary>Sender: the readiness engine, when a socket whose send buffer was full has room again. Internal.</summary>
-    internal sealed class SendReady
+    internal sealed class SendReady : IDeadLetterSuppression // may race the connection's end
     {
         public static readonly SendReady Instance = new();
         private SendReady() { }
     }
 
     /// <summary>Sender: its shard's sweep, when the connection has been idle for the idle timeout. Internal.</summary>
-    internal sealed class IdleCheck
+    internal sealed class IdleCheck : IDeadLetterSuppression // may race the connection's end
     {
         public static readonly IdleCheck Instance = new();
         private IdleCheck() { }
     }
 
     /// <summary>Sender: its shard's sweep, when a graceful close waited long enough for the peer's FIN. Internal.</summary>
-    internal sealed class LingerExpired
+    internal sealed class LingerExpired : IDeadLetterSuppression // may race the connection's end
     {
         public static readonly LingerExpired Instance = new();
         private LingerExpired() { }

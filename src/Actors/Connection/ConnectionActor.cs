@@ -44,7 +44,8 @@ internal sealed class ConnectionActor : UntypedActor
         _s.Started = true;
         try
         {
-            _s.Socket.NoDelay = true;
+            var noDelay = _s.Socket.SetNoDelay();
+            if (noDelay != SocketError.Success) throw new SocketException((int)noDelay);
             _s.Readiness = ReadinessEngine.Shared.Register(_s.Fd, _s);
         }
         catch (SocketException e)
@@ -334,11 +335,7 @@ internal sealed class ConnectionActor : UntypedActor
     private void ShutdownOutput()
     {
         _s.OutputShut = true;
-        try
-        {
-            _s.Socket.Shutdown(SocketShutdown.Send);
-        }
-        catch (SocketException)
+        if (_s.Socket.ShutdownSend() != SocketError.Success)
         {
             Finish(ConnectionCloseReason.PeerClosed);
             return;
@@ -405,14 +402,7 @@ internal sealed class ConnectionActor : UntypedActor
     private void AbortNow(ConnectionCloseReason reason, bool stopping = false)
     {
         if (_s.Finished) return;
-        try
-        {
-            _s.Socket.LingerState = new LingerOption(true, 0); // close() then sends RST and drops unsent data
-        }
-        catch (Exception)
-        {
-            // Socket already gone.
-        }
+        _s.Socket.SetAbortiveClose(); // close() then sends RST and drops unsent data
         Finish(reason, stopping: stopping);
     }
 
@@ -422,7 +412,7 @@ internal sealed class ConnectionActor : UntypedActor
         Volatile.Write(ref _s.Finished, true);
         _s.Readiness?.Dispose(); // out of epoll before the descriptor is closed (and maybe reused)
         _s.GenerationTimer?.Cancel();
-        _s.Socket.Dispose();
+        _s.Socket.Close();
         _s.Tx.Clear();
         if (_s.Rx is not null)
         {
@@ -442,6 +432,7 @@ internal sealed class ConnectionActor : UntypedActor
             }
         }
         _s.Counters.ConnectionClosed();
+        Context.Parent.Tell(Listener.Listener.ConnectionEnded.Instance); // a retiring shard may be done now
         _s.Budget.Release();
         _s.Lease.Dispose(); // the last connection of a retired generation lets it unload
         if (Log.IsDebugEnabled) // every connection passes here: no arguments boxed unless they are logged

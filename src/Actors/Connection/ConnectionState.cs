@@ -19,7 +19,7 @@ namespace ShardRuntime.Actors.Connection;
 internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeature, IReadinessListener, IIndirectActorProducer
 {
     public ConnectionState(
-        Socket socket, long id, int shardId, ConnectionSettings settings, HandlerLease lease,
+        AcceptedSocket socket, long id, int shardId, ConnectionSettings settings, HandlerLease lease,
         ShardCounters counters, ConnectionBudget budget, ILoggingAdapter log)
     {
         Log = log;
@@ -30,7 +30,7 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
         Lease = lease;
         Counters = counters;
         Budget = budget;
-        Fd = (int)socket.SafeHandle.DangerousGetHandle();
+        Fd = socket.Fd;
         LastActivity = Environment.TickCount64;
     }
 
@@ -55,9 +55,9 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
         if (!Volatile.Read(ref Finished)) Self.Tell(Connection.SendReady.Instance);
     }
 
-    public readonly Socket Socket;
+    public readonly AcceptedSocket Socket;
     public readonly ILoggingAdapter Log;
-    /// <summary>The socket's descriptor, read and written directly (<see cref="SocketIo"/>); the Socket owns and closes it.</summary>
+    /// <summary>The socket's descriptor, read and written directly (<see cref="SocketIo"/>), closed by <see cref="Socket"/>.</summary>
     public readonly int Fd;
     public readonly ConnectionSettings Settings;
     /// <summary>The handler generation this connection runs on, held until the connection ends.</summary>

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Event;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Loading;
 
@@ -82,6 +83,13 @@ public static class Listener
     /// finish, then close. No reply.
     /// </summary>
     public sealed record GenerationChanged(int Current, TimeSpan DrainTimeout);
+
+    /// <summary>Sender: one of the shard's connections, when it ended (its socket is closed). Not logged as a dead letter (a stopping shard gets it). Internal.</summary>
+    internal sealed class ConnectionEnded : IDeadLetterSuppression
+    {
+        public static readonly ConnectionEnded Instance = new();
+        private ConnectionEnded() { }
+    }
 
     /// <summary>Sender: the shard's own timer, to look over its connections' idle time and linger deadlines.</summary>
     internal sealed class SweepConnections

@@ -5,6 +5,7 @@ using ShardRuntime.Actors.Connection;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Loading;
 using ShardRuntime.Runtime.Sockets;
+using ShardRuntime.Runtime.Sockets.Readiness;
 
 namespace ShardRuntime.Actors.Listener;
 
@@ -48,7 +49,8 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
 
     private int ShardId => _socket.ShardId;
 
-    private bool HasConnections => Context.GetChildren().Any();
+    /// <summary>Open connections of this shard: counted as they open and finish (no death watch per connection).</summary>
+    private bool HasConnections => _counters.Open > 0;
 
     protected override SupervisorStrategy SupervisorStrategy() =>
         // A connection actor that fails is stopped, never restarted: its socket goes with it.
@@ -59,13 +61,8 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         _socket.Owner = Self;
         ConnectionMailbox.EnsureConfigured(Context.System);
         Timers.StartPeriodicTimer("sweep", Listener.SweepConnections.Instance, SweepInterval(_settings));
-        // After a restart the children (open connections) are still here: watch them again.
-        var open = 0;
-        foreach (var child in Context.GetChildren())
-        {
-            Context.Watch(child);
-            open++;
-        }
+        // After a restart the children (open connections) are still here; each tells when it ends (ConnectionEnded).
+        var open = _counters.Open;
         if (_socket.Retiring)
         {
             _log.Info("Shard {Listener}/{Shard} resumed retiring with {Open} open connections", _settings.Name, ShardId, open);
@@ -108,7 +105,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 OnAcceptCompleted();
                 TryFinish();
                 break;
-            case Terminated:
+            case Listener.ConnectionEnded:
                 TryFinish();
                 break;
             case Listener.CapacityAvailable:
@@ -191,17 +188,19 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 continue;
             }
             if ((_socket.Retiring && !_socket.DrainingQueue) || _socket.AcceptPending || _socket.IsDisposed) return;
-            if (!_socket.StartAccept()) return; // completion arrives as AcceptCompleted
+            if (!_socket.StartAccept()) return; // the queue is empty: AcceptCompleted comes when it is not
             if (!HandleAcceptResult()) return;
         }
         // Yield to the mailbox after a batch of synchronous accepts, then go on.
         Self.Tell(Listener.AcceptMore.Instance);
     }
 
+    /// <summary>A waiting accept was woken: a connection is queued (or the socket closed). Accept again.</summary>
     private void OnAcceptCompleted()
     {
         if (!_socket.CompletionReady) return; // already taken (a restarted owner took it in PreStart)
-        if (HandleAcceptResult()) Accept();
+        _socket.TakeWakeUp();
+        Accept();
     }
 
     /// <summary>Serves or sorts the result of the accept that completed. Returns whether to keep accepting now.</summary>
@@ -219,13 +218,13 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
             if (_budget.TryAcquireOrWait(Self))
             {
                 // Connections leave the process's last descriptors to the runtime: past that line, pause as at EMFILE.
-                var nearLimit = DescriptorReserve.IsNearLimit(accepted);
-                Spawn(accepted);
+                var nearLimit = DescriptorReserve.IsNearLimit(accepted.Value);
+                Spawn(accepted.Value);
                 if (!nearLimit) return true;
                 BackOff($"{SocketError.TooManyOpenSockets}: descriptors are near the process's limit");
                 return false;
             }
-            _socket.Parked = accepted;
+            _socket.Parked = accepted.Value;
             _log.Debug("Shard {Listener}/{Shard} paused at max-connections {Max}", _settings.Name, ShardId, _budget.Max);
             return false;
         }
@@ -259,7 +258,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, _settings.AcceptBackoffMax.Ticks));
     }
 
-    private void Spawn(Socket accepted)
+    private void Spawn(AcceptedSocket accepted)
     {
         var id = ConnectionIds.Next();
         _counters.ConnectionOpened();
@@ -267,7 +266,6 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         var child = Context.ActorOf(Connection.Connection.Props(state), Connection.Connection.ActorName(id));
         state.Self = child;
         _socket.Connections.Add(state);
-        Context.Watch(child);
         // Accepted while the shard hands its socket over: it drains from the start.
         if (_socket.Retiring && _socket.GracefulDeadline) child.Tell(DrainConnection());
     }
@@ -446,8 +444,8 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         if (_socket.Parked is { } parked)
         {
             _socket.Parked = null;
-            parked.LingerState = new LingerOption(true, 0);
-            parked.Dispose();
+            parked.SetAbortiveClose();
+            parked.Close();
         }
         _budget.StopWaiting(Self);
         TryFinish();

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
+using ShardRuntime.Runtime.Sockets.Readiness;
 
 namespace ShardRuntime.Actors.Listener;
 
@@ -11,20 +12,19 @@ namespace ShardRuntime.Actors.Listener;
 /// completion is told to the same actor reference, and a completion that nobody received yet is kept here for the
 /// next owner.
 /// </summary>
-internal sealed class ShardSocket : IDisposable
+internal sealed class ShardSocket : IDisposable, IReadinessListener
 {
-    // Accepts are cancellable (Socket.AcceptAsync with a token), not SocketAsyncEventArgs: .NET closes a socket that
-    // still has an operation pending abortively, which sets SO_LINGER {1, 0} on the kernel socket. After a handover
-    // that socket is the successor's too, and every connection it accepts would inherit the zero linger (a reset on
-    // close). Cancelling first makes the close a plain close() of this process's descriptor.
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Action _onCompleted;
-    private ValueTask<Socket> _pending;
-    private Socket? _accepted;
-    private SocketError _error;
+    // Accepts are accept4() calls on the descriptor, readiness from the ReadinessEngine: no .NET operation is ever
+    // pending on a listening socket. (.NET closes a socket that still has an operation pending abortively, which sets
+    // SO_LINGER {1, 0} on the kernel socket; after a handover that socket is the successor's too, and every connection it
+    // accepted would inherit the zero linger, a reset on close.) Closing is therefore a plain close() of this process's
+    // descriptor, never at the same time as an accept4() on it (the gate).
     private readonly object _gate = new();
+    private readonly int _fd;
+    private readonly ReadinessRegistration _readiness;
+    private AcceptedSocket _accepted;
+    private SocketError _error;
     private int _acceptPending;
-    private int _inFlight;
     private int _completed;
     private int _disposed;
 
@@ -34,14 +34,21 @@ internal sealed class ShardSocket : IDisposable
         ShardId = shardId;
         EndPoint = (IPEndPoint)socket.LocalEndPoint!;
         Inode = Runtime.Sockets.KernelSocketTable.GetInode(socket);
-        _onCompleted = () =>
-        {
-            Complete(_pending);
-            Volatile.Write(ref _inFlight, 0);
-            // Record first, then tell: a new owner that starts in between finds the result in PreStart.
-            Volatile.Write(ref _completed, 1);
-            Owner?.Tell(Listener.AcceptCompleted.Instance);
-        };
+        _fd = (int)socket.SafeHandle.DangerousGetHandle();
+        Runtime.Sockets.SocketOptionsNative.SetNonBlocking(socket);
+        _readiness = ReadinessEngine.Shared.Register(_fd, this);
+    }
+
+    // IReadinessListener: the readiness engine's thread, after an accept found the queue empty and armed.
+    void IReadinessListener.OnReadable()
+    {
+        // Record first, then tell: a new owner that starts in between finds it in PreStart.
+        Volatile.Write(ref _completed, 1);
+        Owner?.Tell(Listener.AcceptCompleted.Instance);
+    }
+
+    void IReadinessListener.OnWritable()
+    {
     }
 
     public Socket Socket { get; }
@@ -104,140 +111,95 @@ internal sealed class ShardSocket : IDisposable
     internal List<Connection.ConnectionState> Connections { get; } = new();
 
     /// <summary>A connection accepted when the listener was full, waiting for a slot (at most one per shard).</summary>
-    public Socket? Parked { get; set; }
+    public AcceptedSocket? Parked { get; set; }
 
     public bool AcceptPending => Volatile.Read(ref _acceptPending) == 1;
 
-    /// <summary>An accept completed asynchronously and its result was not taken yet.</summary>
+    /// <summary>A waiting accept was woken (a connection arrived, or the socket closed) and the shard has not taken it yet.</summary>
     public bool CompletionReady => Volatile.Read(ref _completed) == 1;
 
     public bool IsDisposed => Volatile.Read(ref _disposed) == 1;
 
     /// <summary>
-    /// Starts one accept. Returns true when it completed synchronously (the result is ready now, no message
-    /// will come); false when <see cref="Listener.AcceptCompleted"/> will be told to <see cref="Owner"/>.
+    /// Tries one accept. Returns true when there is a result to take now (<see cref="TakeResult"/>: a connection or an
+    /// error); false when the queue is empty and <see cref="Listener.AcceptCompleted"/> will be told to <see cref="Owner"/>
+    /// once a connection arrives (the shard then tries again, after <see cref="TakeWakeUp"/>).
     /// </summary>
     public bool StartAccept()
     {
         if (Interlocked.Exchange(ref _acceptPending, 1) == 1)
             throw new InvalidOperationException("an accept is already pending");
-        _accepted = null;
-        ValueTask<Socket> accept;
-        // Never at the same time as Dispose: .NET closing a socket while a call holds its handle "unblocks" it with
-        // connect(AF_UNSPEC), which stops a listening socket listening, in every process that shares it.
-        lock (_gate)
+        while (true)
         {
-            if (IsDisposed)
+            var seen = _readiness.ReadEdges;
+            SocketError error;
+            AcceptedSocket accepted = default;
+            lock (_gate)
             {
-                _error = SocketError.OperationAborted;
-                return true;
+                error = IsDisposed ? SocketError.OperationAborted : AcceptedSocket.Accept(_fd, out accepted);
             }
-            try
+            if (error == SocketError.WouldBlock)
             {
-                accept = Socket.AcceptAsync(_stop.Token);
+                if (_readiness.ArmRead(seen)) return false;
+                continue; // a connection arrived meanwhile
             }
-            catch (ObjectDisposedException)
-            {
-                _error = SocketError.OperationAborted;
-                return true;
-            }
-        }
-        if (accept.IsCompleted)
-        {
-            Complete(accept);
+            _accepted = accepted;
+            _error = error;
             return true;
         }
-        _pending = accept;
-        Volatile.Write(ref _inFlight, 1);
-        accept.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onCompleted);
-        return false;
     }
 
-    private static bool IsCompleted(ValueTask<Socket> accept)
-    {
-        try
-        {
-            return accept.IsCompleted;
-        }
-        catch (InvalidOperationException)
-        {
-            return true; // its result was taken already and the operation object reused
-        }
-    }
-
-    private void Complete(ValueTask<Socket> accept)
-    {
-        try
-        {
-            _accepted = accept.GetAwaiter().GetResult();
-            _error = SocketError.Success;
-        }
-        catch (SocketException e)
-        {
-            _error = e.SocketErrorCode;
-        }
-        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
-        {
-            _error = SocketError.OperationAborted;
-        }
-        _pending = default;
-    }
-
-    /// <summary>Takes the result of the accept that completed: the accepted socket or the error.</summary>
-    public (Socket? Accepted, SocketError Error) TakeResult()
+    /// <summary>Takes the result of the accept that completed: the accepted connection or the error.</summary>
+    public (AcceptedSocket? Accepted, SocketError Error) TakeResult()
     {
         var accepted = _accepted;
         var error = _error;
-        _accepted = null;
-        Volatile.Write(ref _completed, 0);
+        _accepted = default;
         Volatile.Write(ref _acceptPending, 0);
         // A connection accepted just before the socket was closed is still served, never dropped.
-        if (accepted is not null && error == SocketError.Success)
-            return (accepted, SocketError.Success);
-        accepted?.Dispose();
-        return (null, error == SocketError.Success ? SocketError.OperationAborted : error);
+        return error == SocketError.Success ? (accepted, SocketError.Success) : (null, error);
+    }
+
+    /// <summary>Takes the wake-up of a waiting accept (the queue has a connection): the shard accepts again.</summary>
+    public void TakeWakeUp()
+    {
+        Volatile.Write(ref _completed, 0);
+        Volatile.Write(ref _acceptPending, 0);
     }
 
     /// <summary>
-    /// Closes this process's descriptor of the listening socket: a pending accept is cancelled first (it completes with
-    /// OperationAborted, or with a connection that had just arrived, which is then still served), so the close never
-    /// touches the kernel socket's options. Another process holding the same socket (a successor) keeps it listening.
-    /// Idempotent.
+    /// Closes this process's descriptor of the listening socket (never during an accept4() on it), after leaving the
+    /// readiness engine. Another process holding the same socket (a successor) keeps it listening. Idempotent.
     /// </summary>
     public void Dispose()
     {
         lock (_gate)
         {
             if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
-        }
-        _stop.Cancel();
-        // The cancellation completes the accept at once (its continuation may run on another thread); wait for it, so
-        // no operation is pending when the descriptor closes.
-        var wait = new SpinWait();
-        var until = Environment.TickCount64 + 1000;
-        // The accept's own completion is what matters, not its continuation (which waits for a thread-pool thread).
-        var pending = _pending;
-        while (Volatile.Read(ref _inFlight) == 1 && !IsCompleted(pending) && Environment.TickCount64 < until) wait.SpinOnce();
-        if (Shared)
-        {
-            // Right before the close, so a child started meanwhile (a handler's) cannot inherit the descriptor.
-            try
+            _readiness.Dispose();
+            if (Shared)
             {
-                Runtime.Sockets.SocketOptionsNative.ClearCloseOnExec(Socket);
+                // Right before the close, so a child started meanwhile (a handler's) cannot inherit the descriptor.
+                try
+                {
+                    Runtime.Sockets.SocketOptionsNative.ClearCloseOnExec(Socket);
+                }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                {
+                    // Closed anyway below; no .NET operation is pending on it, so .NET does not touch the socket.
+                }
             }
-            catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException)
-            {
-                // Closed anyway below; the lock and the cancelled accept already keep .NET from touching the socket.
-            }
+            Socket.Dispose();
         }
-        Socket.Dispose();
+        // A waiting accept has nothing to wait for any more: wake the shard so that it sees the socket closed.
+        if (Volatile.Read(ref _acceptPending) == 1) ((IReadinessListener)this).OnReadable();
     }
 
     /// <summary>Closes everything, a parked connection included: for when the node lets go of this shard for good.</summary>
     public void DisposeAll()
     {
         Dispose();
-        Parked?.Dispose();
+        Parked?.Close();
         Parked = null;
     }
 }

@@ -64,6 +64,9 @@ public static partial class DescriptorReserve
     /// </summary>
     public static bool IsNearLimit(Socket accepted) => IsNearLimit(accepted.SafeHandle.DangerousGetHandle().ToInt64());
 
+    /// <summary>Whether the connection <paramref name="accepted"/> took one of the last free descriptors (see <see cref="IsNearLimit(Socket)"/>).</summary>
+    public static bool IsNearLimit(Readiness.AcceptedSocket accepted) => IsNearLimit((long)accepted.Fd);
+
     /// <summary>Whether the descriptor the process would get next is one of the last free ones (see <see cref="IsNearLimit(Socket)"/>).</summary>
     public static bool IsNearLimit()
     {

@@ -88,6 +88,30 @@ public static partial class SocketOptionsNative
         }
     }
 
+    /// <summary>
+    /// Sets O_NONBLOCK on the socket's open file description (shared with any process that holds the same socket), for
+    /// descriptors driven by accept4()/recv()/send() and the readiness engine rather than by .NET's socket operations.
+    /// </summary>
+    public static void SetNonBlocking(Socket socket)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        const int FGetFl = 3, FSetFl = 4, ONonblock = 0x800;
+        var handle = socket.SafeHandle;
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            var fd = (int)handle.DangerousGetHandle();
+            var flags = Fcntl(fd, FGetFl, 0);
+            if (flags < 0 || ((flags & ONonblock) == 0 && Fcntl(fd, FSetFl, flags | ONonblock) < 0))
+                throw new SocketException(Marshal.GetLastPInvokeError());
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+
     [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     private static partial int Fcntl(int fd, int command, int argument);
 }
