@@ -294,12 +294,15 @@ drained() {
   for ((i = 0; i < DRAIN_WAIT * 10; i++)); do
     [[ $(established "$PORT") -eq 0 && $(established "$PORT_LARGE") -eq 0 ]] && break
     first=${first:-$(($(established "$PORT") + $(established "$PORT_LARGE")))}
+    if ((i == 20)); then   # still open after 2 s: what the kernel says of them, for the log of the run
+      ss -tnioe state established "( sport = :$PORT or sport = :$PORT_LARGE )" >"$WORK/lingering-$PORT-$SECONDS.txt" 2>&1 || true
+    fi
     sleep 0.1
   done
   if ((i >= DRAIN_WAIT * 10)); then
     log "  $(($(established "$PORT") + $(established "$PORT_LARGE"))) of the server's connections (of $first) still open after ${DRAIN_WAIT}s"
   elif ((i > 10)); then
-    log "  $first of the server's connections took $((i / 10)).$((i % 10)) s to close"
+    log "  $first of the server's connections took $((i / 10)).$((i % 10)) s to close (ss at 2 s: $WORK/lingering-$PORT-*.txt)"
   fi
 }
 
