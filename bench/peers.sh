@@ -302,7 +302,7 @@ drained() {
   if ((i >= DRAIN_WAIT * 10)); then
     log "  $(($(established "$PORT") + $(established "$PORT_LARGE"))) of the server's connections (of $first) still open after ${DRAIN_WAIT}s"
   elif ((i > 10)); then
-    log "  $first of the server's connections took $((i / 10)).$((i % 10)) s to close (ss at 2 s: $WORK/lingering-$PORT-*.txt)"
+    log "  $first of the server's connections took $((i / 10)).$((i % 10)) s to close (what ss said of them at 2 s: $WORK/lingering-$PORT-*.txt, kept with --keep)"
   fi
 }
 
