@@ -97,6 +97,8 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
     public bool CloseRequested;
     public bool AbortRequested;
     public bool OutputShut;
+    /// <summary>The handler closed without waiting for the peer's FIN (<see cref="CloseWithoutLinger"/>).</summary>
+    public bool NoLinger;
     public bool Finished;
     public ConnectionCloseReason CloseReason = ConnectionCloseReason.Closed;
 
@@ -118,6 +120,12 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
     }
 
     public void Close() => CloseRequested = true;
+
+    public void CloseWithoutLinger()
+    {
+        if (!CloseRequested) NoLinger = true;
+        CloseRequested = true;
+    }
 
     public void Abort() => AbortRequested = true;
 

@@ -36,6 +36,8 @@ internal sealed class ShardSocket : IDisposable, IReadinessListener
         Inode = Runtime.Sockets.KernelSocketTable.GetInode(socket);
         _fd = (int)socket.SafeHandle.DangerousGetHandle();
         Runtime.Sockets.SocketOptionsNative.SetNonBlocking(socket);
+        // Set once here, Linux copies it to every accepted connection: no setsockopt() per connection.
+        socket.NoDelay = true;
         _readiness = ReadinessEngine.Shared.Register(_fd, this);
     }
 

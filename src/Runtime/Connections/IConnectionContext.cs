@@ -47,8 +47,20 @@ public interface IConnectionContext
     /// </summary>
     void Write(ReadOnlySpan<byte> data);
 
-    /// <summary>Graceful close: flush queued writes, shut down the sending side, then release the socket. Idempotent.</summary>
+    /// <summary>
+    /// Graceful close: flush queued writes, shut down the sending side, then wait (at most linger-timeout) for the peer's
+    /// FIN before releasing the socket, so that bytes the peer still sends do not turn the close into a reset that could
+    /// destroy the last reply in flight. Idempotent.
+    /// </summary>
     void Close();
+
+    /// <summary>
+    /// Graceful close without waiting for the peer's FIN: flush queued writes, then release the socket (the kernel sends
+    /// the FIN after them). For when the peer has said that it sends nothing more (HTTP <c>Connection: close</c>, HTTP/1.0
+    /// without keep-alive), as nginx does: it saves the connection a round trip and a wake-up. Should the peer send
+    /// anyway, the kernel answers with a reset. Idempotent; by default the same as <see cref="Close"/>.
+    /// </summary>
+    void CloseWithoutLinger() => Close();
 
     /// <summary>Hard close: drop queued writes and reset the connection. Idempotent.</summary>
     void Abort();

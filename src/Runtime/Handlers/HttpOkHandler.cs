@@ -442,7 +442,9 @@ public sealed class HttpOkHandler : IConnectionHandler
 
     private void Complete(IConnectionContext context)
     {
-        // A draining connection says so on its next response and closes after it, so the client never races the close.
+        // The client asked for the close (it sends nothing more): no need to wait for its FIN. A draining connection
+        // says so on its next response and closes after it, waiting for the client's FIN (it may have sent more).
+        var clientCloses = _persistence == Persistence.Close;
         if (context.IsDraining) _persistence = Persistence.Close;
         var end = _persistence switch
         {
@@ -455,7 +457,8 @@ public sealed class HttpOkHandler : IConnectionHandler
         if (_persistence == Persistence.Close)
         {
             _state = State.Closed;
-            context.Close();
+            if (clientCloses) context.CloseWithoutLinger();
+            else context.Close();
         }
         else
         {

@@ -79,20 +79,40 @@ public sealed class ConnectionSpecs : TestKit
     [Fact]
     public async Task A_graceful_close_whose_peer_never_sends_its_FIN_must_end_after_the_linger_timeout()
     {
+        var handler = new CloseOnNthReadFactory(1);
         var coordinator = Specs.StartCoordinator(Sys,
-            Specs.Settings("""h { endpoint = "127.0.0.1:0", handler = http-ok, shards = 1, linger-timeout = 1500ms }"""),
-            HandlerCatalog.WithBuiltIns());
-        using var client = await Clients.ConnectAsync(Specs.EndPoint(coordinator, "h"));
+            Specs.Settings("""c { endpoint = "127.0.0.1:0", handler = close-on-nth, shards = 1, linger-timeout = 1500ms }"""),
+            HandlerCatalog.WithBuiltIns().Add(handler));
+        using var client = await Clients.ConnectAsync(Specs.EndPoint(coordinator, "c"));
 
-        // HTTP/1.0 without keep-alive: the server answers, shuts down its side and lingers for our FIN, which never comes.
-        await Clients.SendAsync(client, "GET / HTTP/1.0\r\n\r\n");
-        Assert.Contains("200 OK", await Clients.ReceiveToEndAsync(client));
+        // The handler answers and closes; the server shuts down its side and lingers for our FIN, which never comes.
+        await Clients.SendAsync(client, "x");
+        Assert.Equal("bye", await Clients.ReceiveToEndAsync(client));
         var watch = Stopwatch.StartNew();
-        await AwaitAssertAsync(() => Assert.Equal(0, Specs.Listener(coordinator, "h").OpenConnections), Clients.Timeout,
+        await AwaitAssertAsync(() => Assert.Equal(0, Specs.Listener(coordinator, "c").OpenConnections), Clients.Timeout,
             TimeSpan.FromMilliseconds(20));
 
         // Closed by the shard's sweep once the linger time passed (it looks every quarter of it), not before.
         Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(1300), $"closed after {watch.Elapsed}, before linger-timeout 1.5 s");
+        Assert.Equal([ConnectionCloseReason.Closed], handler.Closed.ToArray());
+    }
+
+    [Fact]
+    public async Task An_HTTP_request_that_asks_for_the_close_must_be_answered_and_closed_without_waiting_for_the_client_s_FIN()
+    {
+        var coordinator = Specs.StartCoordinator(Sys,
+            Specs.Settings("""h { endpoint = "127.0.0.1:0", handler = http-ok, shards = 1, linger-timeout = 60s }"""),
+            HandlerCatalog.WithBuiltIns());
+        using var http10 = await Clients.ConnectAsync(Specs.EndPoint(coordinator, "h"));
+        using var close = await Clients.ConnectAsync(Specs.EndPoint(coordinator, "h"));
+
+        // Neither client closes its side; the server does not wait 60 s for them: the connections end at once, cleanly.
+        await Clients.SendAsync(http10, "GET / HTTP/1.0\r\n\r\n");
+        await Clients.SendAsync(close, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+        Assert.EndsWith("\r\n\r\nOK", await Clients.ReceiveToEndAsync(http10)); // a FIN, not a reset
+        Assert.EndsWith("\r\n\r\nOK", await Clients.ReceiveToEndAsync(close));
+        await AwaitAssertAsync(() => Assert.Equal(0, Specs.Listener(coordinator, "h").OpenConnections), TimeSpan.FromSeconds(20),
+            TimeSpan.FromMilliseconds(20));
     }
 
     [Fact]

@@ -32,6 +32,15 @@ internal sealed class FakeConnectionContext : IConnectionContext
 
     public int CloseCount { get; private set; }
 
+    /// <summary>How many of the closes were <see cref="CloseWithoutLinger"/> (they count in <see cref="CloseCount"/> too).</summary>
+    public int CloseWithoutLingerCount { get; private set; }
+
+    public void CloseWithoutLinger()
+    {
+        CloseWithoutLingerCount++;
+        Close();
+    }
+
     public int AbortCount { get; private set; }
 
     public int WriteCount { get; private set; }

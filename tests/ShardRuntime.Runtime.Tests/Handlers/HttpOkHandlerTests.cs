@@ -285,6 +285,23 @@ public sealed class HttpOkHandlerTests
         Assert.Equal(Encoding.Latin1.GetString(body), responses[2].Body);
     }
 
+    [Theory]
+    [InlineData("GET / HTTP/1.0\r\n\r\n", false, true)]
+    [InlineData("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", false, true)]
+    [InlineData("GET / HTTP/1.1\r\n\r\n", true, false)] // draining: the client may already have sent the next request
+    [InlineData("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true, false)]
+    public void Http_ok_must_skip_the_linger_only_when_the_client_asked_for_the_close(string request, bool draining, bool withoutLinger)
+    {
+        var driver = NewDriver();
+        driver.Context.IsDraining = draining;
+
+        driver.Receive(request);
+
+        Assert.Equal(1, driver.Context.CloseCount);
+        Assert.Equal(withoutLinger ? 1 : 0, driver.Context.CloseWithoutLingerCount);
+        Assert.Equal("close", Assert.Single(HttpResponse.ReadAll(driver.Context.Written)).Header("Connection"));
+    }
+
     [Fact]
     public void Http_ok_factory_must_refuse_an_empty_name()
     {

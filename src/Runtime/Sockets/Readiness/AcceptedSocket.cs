@@ -14,8 +14,6 @@ public readonly partial struct AcceptedSocket
 {
     private const int SolSocket = 1;
     private const int SoLinger = 13;
-    private const int IpprotoTcp = 6;
-    private const int TcpNodelay = 1;
     private const int ShutWr = 1;
     private const int SockNonblock = 0x800;
     private const int SockCloexec = 0x80000;
@@ -55,13 +53,6 @@ public readonly partial struct AcceptedSocket
                 _ => SocketError.SocketError,
             };
         }
-    }
-
-    /// <summary>Sets TCP_NODELAY. Returns the error (the peer may have reset the connection already).</summary>
-    public SocketError SetNoDelay()
-    {
-        var one = 1;
-        return SetSockOpt(Fd, IpprotoTcp, TcpNodelay, ref one, sizeof(int)) == 0 ? SocketError.Success : Error();
     }
 
     /// <summary>Makes the close abortive: SO_LINGER {1, 0}, so close() sends a reset and drops unsent data.</summary>

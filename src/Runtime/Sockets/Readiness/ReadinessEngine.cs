@@ -95,11 +95,14 @@ public sealed partial class ReadinessEngine
         return registration;
     }
 
-    internal void Unregister(ReadinessRegistration registration)
+    internal void Unregister(ReadinessRegistration registration, bool closing)
     {
-        Span<byte> ev = stackalloc byte[16];
-        // Errors are of no interest: a descriptor already closed elsewhere left epoll by itself.
-        _ = EpollCtl(_epoll, EpollCtlDel, registration.Fd, ref MemoryMarshal.GetReference(ev));
+        if (!closing)
+        {
+            Span<byte> ev = stackalloc byte[16];
+            // Errors are of no interest: a descriptor already closed elsewhere left epoll by itself.
+            _ = EpollCtl(_epoll, EpollCtlDel, registration.Fd, ref MemoryMarshal.GetReference(ev));
+        }
         Release(registration);
     }
 
@@ -140,6 +143,7 @@ public sealed partial class ReadinessEngine
                 if (slot >= slots.Length) slots = Volatile.Read(ref _slots);
                 var registration = slots[slot];
                 if (registration is null || registration.Token != token || registration.Released) continue; // stale
+                if ((events & (EpollRdHup | EpollHup | EpollErr)) != 0) registration.MarkPeerDone(); // before its edge counts
                 if ((events & (EpollIn | EpollRdHup | EpollHup | EpollErr)) != 0) registration.SignalRead();
                 if ((events & (EpollOut | EpollHup | EpollErr)) != 0) registration.SignalWrite();
             }
