@@ -747,7 +747,8 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
         }
         // Another member of its group closed since the shard last heard of it: until the program was rebuilt, the kernel
         // may have put connections in this queue after the shard found it quiet. It drains again before it closes.
-        if (ready.SteeringChangesSeen < entry.Shard.SteeringChangesSent && !entry.Shard.Socket.Shared)
+        // Not at shutdown (AtOnce): every socket closes, so draining again would only delay the close (and log it twice).
+        if (ready.SteeringChangesSeen < entry.Shard.SteeringChangesSent && !entry.Shard.Socket.Shared && !ready.AtOnce)
         {
             shardActor.Tell(ListenerProtocol.DrainAgain.Instance);
             return;

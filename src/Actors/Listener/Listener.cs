@@ -44,9 +44,10 @@ public static class Listener
     /// Sender: a retiring shard, to the coordinator, once its accept queue is drained (or it must close anyway).
     /// The coordinator closes the listening socket, updates its model of the reuseport group, re-steers, and
     /// answers <see cref="SocketClosed"/> (or <see cref="DrainAgain"/> when the shard had not yet heard of every
-    /// <see cref="SteeringChanged"/> sent to it: <paramref name="SteeringChangesSeen"/> counts those it had).
+    /// <see cref="SteeringChanged"/> sent to it: <paramref name="SteeringChangesSeen"/> counts those it had, unless
+    /// <paramref name="AtOnce"/>: retired without draining its queue, at shutdown, when every socket closes anyway).
     /// </summary>
-    public sealed record ReadyToClose(int ShardId, int Drained, int QueuedAtClose, int SteeringChangesSeen = 0);
+    public sealed record ReadyToClose(int ShardId, int Drained, int QueuedAtClose, int SteeringChangesSeen = 0, bool AtOnce = false);
 
     /// <summary>Sender: the coordinator, to a shard whose socket it closed after <see cref="ReadyToClose"/>. No reply.</summary>
     public sealed class SocketClosed

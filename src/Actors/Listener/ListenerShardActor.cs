@@ -321,7 +321,11 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 _socket.DrainDeadline = deadline;
                 ArmDrainDeadline();
             }
-            if (!drainQueue && _socket.DrainingQueue) CloseSocket("retired again for shutdown");
+            if (!drainQueue && _socket.DrainingQueue)
+            {
+                _socket.ClosingAtOnce = true;
+                CloseSocket("retired again for shutdown");
+            }
             TryFinish();
             return;
         }
@@ -346,6 +350,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 _settings.Name, ShardId, _socket.Inode, Context.GetChildren().Count(), drainTimeout);
             // Closed by the coordinator too (see CloseSocket); TryFinish waits for its answer.
             _socket.DrainingQueue = true;
+            _socket.ClosingAtOnce = true;
             CloseSocket("shutdown");
         }
         ArmDrainDeadline();
@@ -405,7 +410,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         else
             _log.Info("Shard {Listener}/{Shard} closing socket inode {Inode} after draining {Drained} queued connections ({Why})",
                 _settings.Name, ShardId, _socket.Inode, _socket.DrainedFromQueue, why);
-        Context.Parent.Tell(new Listener.ReadyToClose(ShardId, _socket.DrainedFromQueue, queued, _socket.SteeringChangesSeen));
+        Context.Parent.Tell(new Listener.ReadyToClose(ShardId, _socket.DrainedFromQueue, queued, _socket.SteeringChangesSeen, _socket.ClosingAtOnce));
     }
 
     private void OnSocketClosed()

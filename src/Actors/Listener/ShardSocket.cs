@@ -91,6 +91,9 @@ internal sealed class ShardSocket : IDisposable, IReadinessListener
     /// <summary>When the last connection was accepted (or steering last changed): the start of the quiet period.</summary>
     public DateTime QuietSince { get; set; } = DateTime.MinValue;
 
+    /// <summary>The shard retired without draining its queue (shutdown): it closes at once and is never told to drain again.</summary>
+    public bool ClosingAtOnce { get; set; }
+
     /// <summary>The shard asked the coordinator to close the socket and waits for <see cref="Listener.SocketClosed"/>.</summary>
     public bool CloseRequested { get; set; }
 
