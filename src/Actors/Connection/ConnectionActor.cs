@@ -456,7 +456,9 @@ internal sealed class ConnectionActor : UntypedActor
             }
         }
         _s.Counters.ConnectionClosed();
-        Context.Parent.Tell(Listener.Listener.ConnectionEnded.Instance); // a retiring shard may be done now
+        // A retiring shard may be done now. (Its Retiring is set before it counts its connections, and ours was
+        // uncounted above, so one of the two sees the other: no message per connection while the shard serves.)
+        if (_s.Shard.Retiring) Context.Parent.Tell(Listener.Listener.ConnectionEnded.Instance);
         _s.Budget.Release();
         _s.Lease.Dispose(); // the last connection of a retired generation lets it unload
         if (Log.IsDebugEnabled) // every connection passes here: no arguments boxed unless they are logged

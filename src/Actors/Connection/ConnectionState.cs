@@ -19,13 +19,14 @@ namespace ShardRuntime.Actors.Connection;
 internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeature, IReadinessListener, IIndirectActorProducer
 {
     public ConnectionState(
-        AcceptedSocket socket, long id, int shardId, ConnectionSettings settings, HandlerLease lease,
+        AcceptedSocket socket, long id, ShardSocket shard, ConnectionSettings settings, HandlerLease lease,
         ShardCounters counters, ConnectionBudget budget, ILoggingAdapter log)
     {
         Log = log;
         Socket = socket;
         ConnectionId = id;
-        ShardId = shardId;
+        Shard = shard;
+        ShardId = shard.ShardId;
         Settings = settings;
         Lease = lease;
         Counters = counters;
@@ -57,6 +58,8 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
 
     public readonly AcceptedSocket Socket;
     public readonly ILoggingAdapter Log;
+    /// <summary>The shard's socket and lasting state (whether it retires).</summary>
+    public readonly ShardSocket Shard;
     /// <summary>The socket's descriptor, read and written directly (<see cref="SocketIo"/>), closed by <see cref="Socket"/>.</summary>
     public readonly int Fd;
     public readonly ConnectionSettings Settings;

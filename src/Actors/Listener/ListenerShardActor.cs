@@ -262,7 +262,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
     {
         var id = ConnectionIds.Next();
         _counters.ConnectionOpened();
-        var state = new ConnectionState(accepted, id, ShardId, _connectionSettings, _handlers.Acquire(), _counters, _budget, _log);
+        var state = new ConnectionState(accepted, id, _socket, _connectionSettings, _handlers.Acquire(), _counters, _budget, _log);
         var child = Context.ActorOf(Connection.Connection.Props(state), Connection.Connection.ActorName(id));
         state.Self = child;
         _socket.Connections.Add(state);

@@ -76,8 +76,15 @@ internal sealed class ShardSocket : IDisposable, IReadinessListener
     /// <summary>The shard actor told of accept completions.</summary>
     public IActorRef? Owner { get; set; }
 
-    /// <summary>The shard retires: it accepts no more and stops once its connections are gone.</summary>
-    public bool Retiring { get; set; }
+    /// <summary>The shard retires: it accepts no more and stops once its connections are gone. Read by its connections.</summary>
+    public bool Retiring
+    {
+        get => Volatile.Read(ref _retiring) != 0;
+        // A full fence: the shard then counts its open connections, a connection that just ended reads this (see Finish).
+        set => Interlocked.Exchange(ref _retiring, value ? 1 : 0);
+    }
+
+    private int _retiring;
 
     /// <summary>The retiring shard drains its accept queue before closing (new connections are steered away).</summary>
     public bool DrainingQueue { get; set; }
