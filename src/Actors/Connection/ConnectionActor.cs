@@ -160,10 +160,6 @@ internal sealed class ConnectionActor : UntypedActor
 
     private void ReadBatchOnce()
     {
-        // Edge count read before a receive that did not fill the space offered: the socket was drained then, so the
-        // next step is to arm (no receive that would only say EAGAIN); an edge since then means "receive again".
-        var drainedAt = 0;
-        var drained = false;
         for (var i = 0; i < ReadBatch; i++)
         {
             if (_s.Finished || _s.ReceivePending || _s.InputEnded || _s.ReadPaused) return;
@@ -172,22 +168,11 @@ internal sealed class ConnectionActor : UntypedActor
                 _s.ReadPaused = true; // backpressure: the reader reads again when the queue has drained to half
                 return;
             }
-            if (drained)
-            {
-                drained = false;
-                // Unless the peer is done: then the end (or error) waits behind the data just read, with no edge to come.
-                if (!_s.Readiness!.PeerDone && _s.Readiness.ArmRead(drainedAt))
-                {
-                    _s.ReceivePending = true;
-                    return;
-                }
-            }
 
             var rx = _s.Rx ??= ArrayPool<byte>.Shared.Rent(_s.Settings.ReceiveBufferSize);
             if (_s.RxCount == rx.Length && !GrowReceiveBuffer()) return;
 
             var seen = _s.Readiness!.ReadEdges;
-            var space = _s.Rx.Length - _s.RxCount;
             var n = SocketIo.Receive(_s.Fd, _s.Rx.AsSpan(_s.RxCount), out var error);
             if (error == SocketError.WouldBlock)
             {
@@ -210,11 +195,6 @@ internal sealed class ConnectionActor : UntypedActor
             _s.BytesIn += n;
             _s.Counters.Received(n);
             _s.LastActivity = Environment.TickCount64;
-            if (n < space)
-            {
-                drained = true;
-                drainedAt = seen;
-            }
             if (_s.OutputShut)
             {
                 // Closing: the handler is done; discard what the peer still sends until its FIN.

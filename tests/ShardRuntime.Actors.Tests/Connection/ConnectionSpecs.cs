@@ -116,6 +116,46 @@ public sealed class ConnectionSpecs : TestKit
     }
 
     [Fact]
+    public async Task Concurrent_keep_alive_clients_sending_request_after_response_must_never_wait_for_a_wake_up()
+    {
+        // Each request is sent the moment the previous response arrived, on 4 connections at once: the pattern that lost
+        // wake-ups when a short read was taken for a drained socket (a request then waited for the idle timeout).
+        const int Connections = 4, Requests = 20_000;
+        var coordinator = Specs.StartCoordinator(Sys,
+            Specs.Settings("""h { endpoint = "127.0.0.1:0", handler = http-ok, shards = 2 }"""), HandlerCatalog.WithBuiltIns());
+        var endPoint = Specs.EndPoint(coordinator, "h");
+        var request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray();
+
+        async Task RunAsync(int client)
+        {
+            using var socket = await Clients.ConnectAsync(endPoint);
+            var buffer = new byte[4096];
+            for (var i = 0; i < Requests; i++)
+            {
+                await socket.SendAsync(request);
+                var received = 0;
+                while (received < 4 || !buffer.AsSpan(0, received).EndsWith("\r\n\r\nOK"u8))
+                {
+                    using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                    int n;
+                    try
+                    {
+                        n = await socket.ReceiveAsync(buffer.AsMemory(received), wait.Token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        throw new Xunit.Sdk.XunitException($"client {client}: no response to request {i} within 10 s");
+                    }
+                    Assert.True(n > 0, $"client {client}: closed at request {i}");
+                    received += n;
+                }
+            }
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, Connections).Select(RunAsync)).WaitAsync(TimeSpan.FromMinutes(5));
+    }
+
+    [Fact]
     public async Task A_slow_reader_must_make_the_connection_stop_reading_and_keep_memory_bounded()
     {
         // The client sends without reading what is echoed back.

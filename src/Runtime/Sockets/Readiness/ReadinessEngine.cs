@@ -143,7 +143,6 @@ public sealed partial class ReadinessEngine
                 if (slot >= slots.Length) slots = Volatile.Read(ref _slots);
                 var registration = slots[slot];
                 if (registration is null || registration.Token != token || registration.Released) continue; // stale
-                if ((events & (EpollRdHup | EpollHup | EpollErr)) != 0) registration.MarkPeerDone(); // before its edge counts
                 if ((events & (EpollIn | EpollRdHup | EpollHup | EpollErr)) != 0) registration.SignalRead();
                 if ((events & (EpollOut | EpollHup | EpollErr)) != 0) registration.SignalWrite();
             }

@@ -28,7 +28,6 @@ public sealed class ReadinessRegistration : IDisposable
     private int _readArmed;
     private int _writeArmed;
     private volatile bool _released;
-    private volatile bool _peerDone;
     private int _disposed;
 
     internal ReadinessRegistration(ReadinessEngine engine, int fd, int slot, int generation, IReadinessListener listener)
@@ -77,16 +76,6 @@ public sealed class ReadinessRegistration : IDisposable
         // An edge came in between. Take the arm back unless the engine already took it (then it tells the listener).
         return Interlocked.Exchange(ref armed, 0) == 0;
     }
-
-    /// <summary>
-    /// The peer shut down its side (or the socket failed): after the data, a receive returns the end or the error. Set
-    /// before the edge that reports it is counted, so a reader that read <see cref="ReadEdges"/> first and then sees this
-    /// false knows the edge is still to come. A reader that got less than it asked for may take the socket for drained
-    /// and arm without another receive only while this is false.
-    /// </summary>
-    public bool PeerDone => _peerDone;
-
-    internal void MarkPeerDone() => _peerDone = true;
 
     internal void SignalRead()
     {
