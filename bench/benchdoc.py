@@ -40,6 +40,16 @@ def write_section(docs, name, section):
     os.replace(tmp, docs)
 
 
+def read_meta(workdir):
+    """The KEY<TAB>VALUE lines of a run's meta.tsv (written by the bench scripts) as a dict."""
+    meta = {}
+    with open(os.path.join(workdir, "meta.tsv"), encoding="utf-8") as f:
+        for line in f:
+            key, _, value = line.rstrip("\n").partition("\t")
+            meta[key] = value
+    return meta
+
+
 def machine():
     """The facts every section states about the machine, as (key, value) pairs: CPUs, memory, kernel, .NET."""
     import platform

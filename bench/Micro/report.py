@@ -9,18 +9,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from benchdoc import table, write_section  # noqa: E402
+from benchdoc import read_meta, table, write_section  # noqa: E402
 
 SECTION = "micro"
-
-
-def read_meta(workdir):
-    meta = {}
-    with open(os.path.join(workdir, "meta.tsv"), encoding="utf-8") as f:
-        for line in f:
-            key, _, value = line.rstrip("\n").partition("\t")
-            meta[key] = value
-    return meta
 
 
 def read_rows(workdir):

@@ -42,7 +42,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in bench/
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from benchdoc import table, write_section  # noqa: E402
+from benchdoc import read_meta, table, write_section  # noqa: E402
 
 SECTION = "cluster-scale"
 
@@ -416,15 +416,6 @@ def stats(values):
         return ["0", "-", "-", "-", "-"]
     return [str(len(values)), f"{min(values):.0f}", f"{statistics.median(values):.0f}",
             f"{percentile(values, 90):.0f}", f"{max(values):.0f}"]
-
-
-def read_meta(workdir):
-    meta = {}
-    with open(os.path.join(workdir, "meta.tsv"), encoding="utf-8") as f:
-        for line in f:
-            key, _, value = line.rstrip("\n").partition("\t")
-            meta[key] = value
-    return meta
 
 
 def measured(data):

@@ -21,7 +21,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in bench/
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from benchdoc import table, write_section  # noqa: E402
+from benchdoc import read_meta, table, write_section  # noqa: E402
 
 SECTION = "peers"
 
@@ -181,15 +181,6 @@ def cmd_line(path):
 
 
 # ---- Report ---------------------------------------------------------------------------------------------------------
-
-def read_meta(workdir):
-    meta = {}
-    with open(os.path.join(workdir, "meta.tsv"), encoding="utf-8") as f:
-        for line in f:
-            k, _, v = line.rstrip("\n").partition("\t")
-            meta[k] = v
-    return meta
-
 
 def read_records(workdir):
     records = {}
