@@ -56,18 +56,15 @@ public static partial class DescriptorReserve
     }
 
     /// <summary>
-    /// Whether <paramref name="accepted"/> took one of the last <see cref="Size"/> descriptors the process may open (the
+    /// Whether the connection <paramref name="accepted"/> took one of the last <see cref="Size"/> descriptors the process may open (the
     /// held reserve, opened at start, has low numbers; descriptors are numbered lowest-free first, so a number tells how
     /// many are open). Connections
     /// then stop there: the runtime keeps that many free ones for itself at all times, not only once accept() failed
     /// (it fails fast with "Out of memory" when it needs one and gets none). Reads the current limit (prlimit may change it).
     /// </summary>
-    public static bool IsNearLimit(Socket accepted) => IsNearLimit(accepted.SafeHandle.DangerousGetHandle().ToInt64());
-
-    /// <summary>Whether the connection <paramref name="accepted"/> took one of the last free descriptors (see <see cref="IsNearLimit(Socket)"/>).</summary>
     public static bool IsNearLimit(Readiness.AcceptedSocket accepted) => IsNearLimit((long)accepted.Fd);
 
-    /// <summary>Whether the descriptor the process would get next is one of the last free ones (see <see cref="IsNearLimit(Socket)"/>).</summary>
+    /// <summary>Whether the descriptor the process would get next is one of the last free ones (see <see cref="IsNearLimit(Readiness.AcceptedSocket)"/>).</summary>
     public static bool IsNearLimit()
     {
         try

@@ -32,27 +32,13 @@ public readonly partial struct AcceptedSocket
     /// </summary>
     public static SocketError Accept(int listener, out AcceptedSocket accepted)
     {
-        while (true)
+        int fd;
+        while ((fd = Accept4(listener, 0, 0, SockCloexec | SockNonblock)) < 0 && Marshal.GetLastPInvokeError() == Eintr)
         {
-            var fd = Accept4(listener, 0, 0, SockCloexec | SockNonblock);
-            if (fd >= 0)
-            {
-                accepted = new AcceptedSocket(fd);
-                return SocketError.Success;
-            }
-            var errno = Marshal.GetLastPInvokeError();
-            if (errno == Eintr) continue;
-            accepted = default;
-            return errno switch
-            {
-                11 => SocketError.WouldBlock, // EAGAIN
-                103 => SocketError.ConnectionAborted, // ECONNABORTED: the peer gave up while in the backlog
-                24 or 23 => SocketError.TooManyOpenSockets, // EMFILE, ENFILE
-                105 or 12 => SocketError.NoBufferSpaceAvailable, // ENOBUFS, ENOMEM
-                9 or 22 or 88 => SocketError.OperationAborted, // EBADF, EINVAL (not listening), ENOTSOCK
-                _ => SocketError.SocketError,
-            };
         }
+        SocketIo.Result(fd, out var error);
+        accepted = fd >= 0 ? new AcceptedSocket(fd) : default;
+        return error;
     }
 
     /// <summary>Makes the close abortive: SO_LINGER {1, 0}, so close() sends a reset and drops unsent data.</summary>

@@ -26,19 +26,11 @@ public static partial class SocketIo
     {
         fixed (byte* p = buffer)
         {
-            while (true)
+            nint n;
+            while ((n = Recv(fd, p, (nuint)buffer.Length, MsgDontWait)) < 0 && Marshal.GetLastPInvokeError() == Eintr)
             {
-                var n = Recv(fd, p, (nuint)buffer.Length, MsgDontWait);
-                if (n >= 0)
-                {
-                    error = SocketError.Success;
-                    return (int)n;
-                }
-                var errno = Marshal.GetLastPInvokeError();
-                if (errno == Eintr) continue;
-                error = Map(errno);
-                return -1;
             }
+            return Result(n, out error);
         }
     }
 
@@ -47,26 +39,28 @@ public static partial class SocketIo
     {
         fixed (byte* p = buffer)
         {
-            while (true)
+            nint n;
+            while ((n = SendNative(fd, p, (nuint)buffer.Length, MsgDontWait | MsgNoSignal)) < 0 && Marshal.GetLastPInvokeError() == Eintr)
             {
-                var n = SendNative(fd, p, (nuint)buffer.Length, MsgDontWait | MsgNoSignal);
-                if (n >= 0)
-                {
-                    error = SocketError.Success;
-                    return (int)n;
-                }
-                var errno = Marshal.GetLastPInvokeError();
-                if (errno == Eintr) continue;
-                error = Map(errno);
-                return -1;
             }
+            return Result(n, out error);
         }
     }
 
-    /// <summary>The <see cref="SocketError"/> that .NET reports for a Linux errno of recv()/send().</summary>
+    /// <summary>A system call's result (a count, or -1 with errno) as a count and a <see cref="SocketError"/>.</summary>
+    internal static int Result(nint n, out SocketError error)
+    {
+        error = n >= 0 ? SocketError.Success : Map(Marshal.GetLastPInvokeError());
+        return n >= 0 ? (int)n : -1;
+    }
+
+    /// <summary>The <see cref="SocketError"/> that .NET reports for a Linux errno of accept4()/recv()/send().</summary>
     public static SocketError Map(int errno) => errno switch
     {
         Eagain => SocketError.WouldBlock,
+        24 or 23 => SocketError.TooManyOpenSockets, // EMFILE, ENFILE
+        105 or 12 => SocketError.NoBufferSpaceAvailable, // ENOBUFS, ENOMEM
+        22 or 88 => SocketError.OperationAborted, // EINVAL (a listener that no longer listens), ENOTSOCK
         Econnreset => SocketError.ConnectionReset,
         Econnaborted => SocketError.ConnectionAborted,
         Epipe => SocketError.Shutdown,
