@@ -50,6 +50,16 @@ public static class Connection
         private GenerationDeadline() { }
     }
 
+    /// <summary>
+    /// Sender: its shard, once the connection's first turn is over (or at once, when the shard runs none): the actor takes
+    /// the connection over from there. Until then it keeps what it is sent. Internal.
+    /// </summary>
+    internal sealed class Adopt
+    {
+        public static readonly Adopt Instance = new();
+        private Adopt() { }
+    }
+
     /// <summary>Sender: the readiness engine, when data (or the end of input, or an error) is there to be read. Internal.</summary>
     internal sealed class ReceiveReady : IDeadLetterSuppression // may race the connection's end
     {

@@ -14,14 +14,16 @@ namespace ShardRuntime.Actors.Connection;
 /// <see cref="ConnectionActor"/> instance (it is an argument of the actor's Props), so that when the actor is
 /// restarted (Akka restarts the children of a shard actor that restarts) the new instance continues the very same
 /// connection, with the handler's state and its armed readiness. It is also the handler's <see cref="IConnectionContext"/>.
-/// Only the owning actor touches it, except the I/O completions, which only tell the actor.
+/// One thread at a time touches it: the shard during the connection's first turn, then the actor that adopted it; the
+/// readiness engine and the shard's sweep only read their fields and tell the actor.
 /// </summary>
 internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeature, IReadinessListener, IIndirectActorProducer
 {
     public ConnectionState(
         AcceptedSocket socket, long id, ShardSocket shard, ConnectionSettings settings, HandlerLease lease,
-        ShardCounters counters, ConnectionBudget budget, ILoggingAdapter log)
+        ShardCounters counters, ConnectionBudget budget, ILoggingAdapter log, ActorSystem system)
     {
+        ActorSystem = system;
         Log = log;
         Socket = socket;
         ConnectionId = id;
@@ -45,10 +47,14 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
     {
     }
 
-    // IReadinessListener: the readiness engine's thread, after the actor armed the registration.
+    // IReadinessListener: the readiness engine's thread, after the actor (or the shard) armed the registration.
     void IReadinessListener.OnReadable()
     {
-        if (!Volatile.Read(ref Finished)) Self.Tell(Connection.ReceiveReady.Instance);
+        if (Volatile.Read(ref Finished)) return;
+        var self = Volatile.Read(ref Self);
+        // Waiting in the shard: the shard goes on with it (and passes the wake-up on should an actor have taken over).
+        if (ReferenceEquals(self, ActorRefs.Nobody)) Shard.Owner?.Tell(this);
+        else self.Tell(Connection.ReceiveReady.Instance);
     }
 
     void IReadinessListener.OnWritable()
@@ -71,10 +77,23 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
     public ReadinessRegistration? Readiness;
     public readonly WriteQueue Tx = new();
 
+    /// <summary>The connection's actor, once it has one (Nobody while its first turn runs in the shard, or when it never needed one).</summary>
     public IActorRef Self = ActorRefs.Nobody;
-    public ActorSystem? ActorSystem;
+    public readonly ActorSystem ActorSystem;
+    /// <summary>Set by the shard while it runs the first turn: makes the connection's actor when the handler asks for it.</summary>
+    public Func<ConnectionState, IActorRef>? MakeActor;
+    /// <summary>
+    /// The actor took the connection over (<see cref="Connection.Adopt"/>). Written by the actor only; false for as long as
+    /// the shard runs the connection, so the connection's steps (<see cref="ConnectionDriver"/>) tell by it where they run.
+    /// </summary>
+    public bool Adopted;
+    /// <summary>The adopting actor's context (null before): where the connection's steps stop the actor and tell the shard.</summary>
+    public IActorContext? Actor;
+    /// <summary>In the shard's list of connections its sweep watches (from waiting in the shard or having an actor).</summary>
+    public bool Watched;
+    /// <summary>Messages for the handler that reached the actor before it adopted the connection; the actor's only.</summary>
+    public List<object>? Deferred;
     public IConnectionHandler? Handler;
-    public bool Started;
     public byte[]? Rx;
     public int RxCount;
     public long BytesIn;
@@ -134,7 +153,10 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
 
     public T? GetFeature<T>() where T : class => typeof(T) == typeof(IConnectionActorFeature) ? (T)(object)this : null;
 
-    // IConnectionActorFeature
-    IActorRef IConnectionActorFeature.Self => Self;
-    ActorSystem IConnectionActorFeature.System => ActorSystem!;
+    // IConnectionActorFeature. A handler that asks for the actor during the first turn gets it made then; it takes the
+    // connection over when the turn ends, and messages sent to it meanwhile wait for that.
+    IActorRef IConnectionActorFeature.Self =>
+        ReferenceEquals(Self, ActorRefs.Nobody) && MakeActor is { } make ? make(this) : Self;
+
+    ActorSystem IConnectionActorFeature.System => ActorSystem;
 }

@@ -18,6 +18,12 @@ internal static class Hocon
         sb.Append(key).Append(" = ").Append(value.Value.ToString(CultureInfo.InvariantCulture)).Append('\n');
     }
 
+    public static void Set(StringBuilder sb, string key, bool? value)
+    {
+        if (value is null) return;
+        sb.Append(key).Append(" = ").Append(value.Value ? "on" : "off").Append('\n');
+    }
+
     public static void Set(StringBuilder sb, string key, TimeSpan? value)
     {
         if (value is null) return;

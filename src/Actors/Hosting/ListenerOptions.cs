@@ -26,6 +26,9 @@ public sealed class ListenerOptions
     public int? MaxPendingWriteBytes { get; set; }
     public TimeSpan? LingerTimeout { get; set; }
 
+    /// <summary>Whether the shard runs a connection's first turn itself (see <c>first-turn-in-shard</c> in reference.conf).</summary>
+    public bool? FirstTurnInShard { get; set; }
+
     internal void AppendHocon(StringBuilder sb)
     {
         Hocon.Set(sb, "endpoint", EndPoint);
@@ -39,5 +42,6 @@ public sealed class ListenerOptions
         Hocon.Set(sb, "max-receive-bytes", MaxReceiveBytes);
         Hocon.Set(sb, "max-pending-write-bytes", MaxPendingWriteBytes);
         Hocon.Set(sb, "linger-timeout", LingerTimeout);
+        Hocon.Set(sb, "first-turn-in-shard", FirstTurnInShard);
     }
 }

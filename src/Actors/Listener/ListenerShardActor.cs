@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using ShardRuntime.Actors.Connection;
 using ShardRuntime.Actors.Settings;
+using ShardRuntime.Runtime.Connections;
 using ShardRuntime.Runtime.Loading;
 using ShardRuntime.Runtime.Sockets;
 using ShardRuntime.Runtime.Sockets.Readiness;
@@ -10,8 +11,8 @@ using ShardRuntime.Runtime.Sockets.Readiness;
 namespace ShardRuntime.Actors.Listener;
 
 /// <summary>
-/// Owns one listening socket of a listener: accepts and spawns a <see cref="ConnectionActor"/> child per
-/// connection. States: accepting -> (paused at max-connections | backing off after a resource error) -> retiring.
+/// Owns one listening socket of a listener: accepts, runs each connection's first turn and makes a
+/// <see cref="ConnectionActor"/> child for each connection that outlives it. States: accepting -> (paused at max-connections | backing off after a resource error) -> retiring.
 /// The socket and everything about the shard that must outlive the actor instance live in <see cref="ShardSocket"/>,
 /// so a crash of this actor closes nothing: the restart keeps the children and continues where it was.
 /// </summary>
@@ -27,6 +28,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
     private readonly ShardCounters _counters;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly ConnectionSettings _connectionSettings;
+    private readonly Func<ConnectionState, IActorRef> _makeActor;
     private TimeSpan _backoff;
 
     public ListenerShardActor(
@@ -43,6 +45,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         _counters = counters;
         _backoff = settings.AcceptBackoff;
         _connectionSettings = ConnectionSettings.From(settings);
+        _makeActor = MakeActor;
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -90,6 +93,10 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
 
     protected override void PostStop()
     {
+        // The children (connection actors) stop with this actor; connections waiting in it go the same way.
+        foreach (var connection in _socket.Connections)
+            if (!connection.Finished && ReferenceEquals(connection.Self, ActorRefs.Nobody))
+                ConnectionDriver.AbortNow(connection, ConnectionCloseReason.Aborted);
         _budget.StopWaiting(Self);
         _socket.Owner = null;
         // A retired shard lets go of its socket; a shard that stopped otherwise leaves it to the coordinator,
@@ -132,11 +139,13 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 BeginRetire(retire.DrainTimeout, retire.DrainQueue);
                 if (retire.Graceful)
                 {
+                    AdoptWaitingConnections();
                     // The connections learn now that they drain (a protocol can end at its next boundary) and get the deadline.
                     foreach (var child in Context.GetChildren()) child.Tell(DrainConnection());
                 }
                 break;
             case Listener.GenerationChanged changed:
+                AdoptWaitingConnections();
                 var retireGeneration = new Connection.Connection.RetireGeneration(changed.Current, changed.DrainTimeout);
                 foreach (var child in Context.GetChildren()) child.Tell(retireGeneration);
                 break;
@@ -145,6 +154,11 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 break;
             case Listener.SweepConnections:
                 SweepConnections();
+                TryFinish();
+                break;
+            case ConnectionState connection:
+                OnShardConnectionReadable(connection);
+                TryFinish();
                 break;
             case Listener.SocketClosed:
                 OnSocketClosed();
@@ -258,16 +272,79 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, _settings.AcceptBackoffMax.Ticks));
     }
 
+    /// <summary>
+    /// Serves a connection just accepted. Unless the listener says otherwise (first-turn-in-shard) or the shard retires,
+    /// its first turn runs here: the handler is made, and what the peer sent already is read and answered. A connection
+    /// that has sent nothing yet waits here for its first bytes. One that this finishes (the one request of a client
+    /// that asked for the close) never gets an actor; any other is adopted by a connection actor, which goes on from
+    /// where the shard stopped.
+    /// </summary>
     private void Spawn(AcceptedSocket accepted)
     {
-        var id = ConnectionIds.Next();
         _counters.ConnectionOpened();
-        var state = new ConnectionState(accepted, id, _socket, _connectionSettings, _handlers.Acquire(), _counters, _budget, _log);
-        var child = Context.ActorOf(Connection.Connection.Props(state), Connection.Connection.ActorName(id));
-        state.Self = child;
-        _socket.Connections.Add(state);
+        var state = new ConnectionState(accepted, ConnectionIds.Next(), _socket, _connectionSettings, _handlers.Acquire(),
+            _counters, _budget, _log, Context.System);
+        if (_settings.FirstTurnInShard && !_socket.Retiring) RunInShard(state, static s => ConnectionDriver.FirstTurn(s));
+        else MakeActor(state).Tell(Connection.Connection.Adopt.Instance);
+    }
+
+    /// <summary>A connection waiting in this shard got input (its first bytes, or the FIN its close waited for).</summary>
+    private void OnShardConnectionReadable(ConnectionState connection)
+    {
+        if (connection.Finished) return;
+        if (!ReferenceEquals(connection.Self, ActorRefs.Nobody))
+        {
+            // An actor took it over since (the shard retires, or its generation was replaced): the wake-up is the actor's.
+            connection.Self.Tell(Connection.Connection.ReceiveReady.Instance);
+            return;
+        }
+        connection.ReceivePending = false;
+        RunInShard(connection, static s => ConnectionDriver.ReadLoop(s));
+    }
+
+    /// <summary>
+    /// Runs one step of a connection that has no actor yet, here in the shard; the handler may ask for the actor
+    /// meanwhile (it is made then). Afterwards the connection is finished, waits here, or is adopted by its actor.
+    /// </summary>
+    private void RunInShard(ConnectionState connection, Action<ConnectionState> step)
+    {
+        connection.MakeActor = _makeActor;
+        step(connection);
+        connection.MakeActor = null;
+        if (!ReferenceEquals(connection.Self, ActorRefs.Nobody))
+        {
+            connection.Self.Tell(Connection.Connection.Adopt.Instance); // made during the step: it takes over now
+            return;
+        }
+        if (connection.Finished) return;
+        if (connection.ReceivePending) Watch(connection); // waits here for its first bytes (or its peer's FIN)
+        else MakeActor(connection).Tell(Connection.Connection.Adopt.Instance);
+    }
+
+    /// <summary>Makes a connection's actor (it waits for <see cref="Connection.Connection.Adopt"/>) and lets the sweep watch it.</summary>
+    private IActorRef MakeActor(ConnectionState connection)
+    {
+        var child = Context.ActorOf(Connection.Connection.Props(connection), Connection.Connection.ActorName(connection.ConnectionId));
+        Volatile.Write(ref connection.Self, child);
+        Watch(connection);
         // Accepted while the shard hands its socket over: it drains from the start.
         if (_socket.Retiring && _socket.GracefulDeadline) child.Tell(DrainConnection());
+        return child;
+    }
+
+    private void Watch(ConnectionState connection)
+    {
+        if (connection.Watched) return;
+        connection.Watched = true;
+        _socket.Connections.Add(connection);
+    }
+
+    /// <summary>Gives each connection waiting in this shard its actor, so that what is said to the shard's children reaches it.</summary>
+    private void AdoptWaitingConnections()
+    {
+        foreach (var connection in _socket.Connections)
+            if (!connection.Finished && ReferenceEquals(connection.Self, ActorRefs.Nobody))
+                MakeActor(connection).Tell(Connection.Connection.Adopt.Instance);
     }
 
     /// <summary>How often the sweep looks: a quarter of the idle and linger timeouts (so each is kept within 25%), 10 ms to 1 s.</summary>
@@ -295,10 +372,18 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 connections.RemoveAt(connections.Count - 1);
                 continue;
             }
-            if (now - Math.Max(Volatile.Read(ref c.LastActivity), Volatile.Read(ref c.IdleClosingSince)) >= idleTimeout)
-                c.Self.Tell(Connection.Connection.IdleCheck.Instance);
+            var idle = now - Math.Max(Volatile.Read(ref c.LastActivity), Volatile.Read(ref c.IdleClosingSince)) >= idleTimeout;
             var linger = Volatile.Read(ref c.LingerDeadline);
-            if (linger != 0 && now >= linger) c.Self.Tell(Connection.Connection.LingerExpired.Instance);
+            var lingered = linger != 0 && now >= linger;
+            if (ReferenceEquals(c.Self, ActorRefs.Nobody))
+            {
+                // Waiting in this shard: checked here, as its actor would.
+                if (idle) RunInShard(c, static s => ConnectionDriver.OnIdleCheck(s));
+                if (lingered && !c.Finished && c.OutputShut) ConnectionDriver.Finish(c, c.CloseReason);
+                continue;
+            }
+            if (idle) c.Self.Tell(Connection.Connection.IdleCheck.Instance);
+            if (lingered) c.Self.Tell(Connection.Connection.LingerExpired.Instance);
         }
     }
 
@@ -430,6 +515,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
     private void OnDrainDeadline()
     {
         if (_socket.DrainingQueue) CloseSocket("the drain deadline passed");
+        AdoptWaitingConnections();
         var open = Context.GetChildren().Count();
         if (_socket.GracefulDeadline && !_socket.GracefulCloseSent && open > 0)
         {

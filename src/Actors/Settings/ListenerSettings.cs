@@ -28,7 +28,8 @@ public sealed record ListenerSettings(
     TimeSpan AcceptBackoff,
     TimeSpan AcceptBackoffMax,
     TimeSpan RetireQuietPeriod,
-    TimeSpan RetireQueueTimeout)
+    TimeSpan RetireQueueTimeout,
+    bool FirstTurnInShard = true)
 {
     /// <summary>Largest shard count a listener may ask for.</summary>
     public const int MaxShards = 256;
@@ -60,7 +61,8 @@ public sealed record ListenerSettings(
             AcceptBackoff: r.GetDuration("accept-backoff", TimeSpan.FromMilliseconds(1)),
             AcceptBackoffMax: r.GetDuration("accept-backoff-max", TimeSpan.FromMilliseconds(1)),
             RetireQuietPeriod: r.GetDuration("retire-quiet-period", TimeSpan.FromMilliseconds(1)),
-            RetireQueueTimeout: r.GetDuration("retire-queue-timeout", TimeSpan.FromMilliseconds(1)));
+            RetireQueueTimeout: r.GetDuration("retire-queue-timeout", TimeSpan.FromMilliseconds(1)),
+            FirstTurnInShard: r.GetBool("first-turn-in-shard"));
         if (settings.HandlerAssembly is not null && settings.HandlerType is null)
             throw new ShardRuntimeConfigurationException(r.KeyOf("handler-type"),
                 "is required with handler-assembly: the full name of the type that implements IConnectionHandlerFactory or IConnectionHandler");

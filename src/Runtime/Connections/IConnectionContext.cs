@@ -3,7 +3,7 @@ using System.Net;
 namespace ShardRuntime.Runtime.Connections;
 
 /// <summary>
-/// What a handler sees of its connection. Implemented by the connection actor (and by test fakes).
+/// What a handler sees of its connection. Implemented by the runtime (ShardRuntime.Actors: the connection's state) and by test fakes.
 /// Only valid to use from inside handler callbacks.
 /// </summary>
 public interface IConnectionContext

@@ -1,8 +1,9 @@
 namespace ShardRuntime.Runtime.Connections;
 
 /// <summary>
-/// A per-connection protocol object. The connection actor creates one per accepted socket and drives it:
-/// calls never overlap and always come from the same logical owner, so a handler needs no locking.
+/// A per-connection protocol object, made once per accepted socket and driven by the connection's owner (in
+/// ShardRuntime.Actors its shard for the first turn, then its connection actor): calls never overlap and each
+/// happens-after the one before, so a handler needs no locking.
 /// Any exception a handler throws closes its own connection (and only that one).
 /// </summary>
 public interface IConnectionHandler

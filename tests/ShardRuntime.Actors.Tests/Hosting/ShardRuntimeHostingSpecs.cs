@@ -29,6 +29,7 @@ public sealed class ShardRuntimeHostingSpecs
             l.IdleTimeout = TimeSpan.FromMilliseconds(1500);
             l.DrainTimeout = TimeSpan.FromSeconds(9);
             l.MaxPendingWriteBytes = 128 * 1024;
+            l.FirstTurnInShard = false;
         });
 
         var settings = ShardRuntimeSettings.Create(options.ToConfig());
@@ -42,6 +43,7 @@ public sealed class ShardRuntimeHostingSpecs
         Assert.Equal(TimeSpan.FromMilliseconds(1500), http.IdleTimeout);
         Assert.Equal(TimeSpan.FromSeconds(9), http.DrainTimeout);
         Assert.Equal(128 * 1024, http.MaxPendingWriteBytes);
+        Assert.False(http.FirstTurnInShard);
         Assert.Equal("/tmp/x \"quoted\"/control.sock", settings.Control.SocketPath);
         Assert.Equal(TimeSpan.FromSeconds(7), settings.ShutdownDrainTimeout);
     }
