@@ -138,12 +138,13 @@ internal static class ConnectionDriver
 
     /// <summary>
     /// Whether a connection in its shard waits there for input: only while the shard holds it alone (the handler has not
-    /// asked for its actor) and it has either received nothing yet or lingers for the peer's FIN after its close. A
-    /// client that connects and asks one question therefore never costs an actor, even when its question comes after
-    /// the accept; a conversation goes to an actor of its own once it has begun.
+    /// asked for its actor), has nothing left to send (the shard never waits for send room: a greeting larger than the
+    /// send buffer goes on in the actor) and has either received nothing yet or lingers for the peer's FIN after its
+    /// close. A client that connects and asks one question therefore never costs an actor, even when its question comes
+    /// after the accept; a conversation goes to an actor of its own once it has begun.
     /// </summary>
     private static bool WaitsInShard(ConnectionState s) =>
-        ReferenceEquals(s.Self, ActorRefs.Nobody) && (s.BytesIn == 0 || s.OutputShut);
+        ReferenceEquals(s.Self, ActorRefs.Nobody) && s.Tx.IsEmpty && (s.BytesIn == 0 || s.OutputShut);
 
     /// <summary>Registers the socket with the readiness engine (its state is told of input). Null when that failed and the connection ended.</summary>
     public static ReadinessRegistration? Register(ConnectionState s)

@@ -81,12 +81,47 @@ public sealed class FirstTurnSpecs(ITestOutputHelper output) : TestKit(output: o
         Assert.Equal("ping"u8.ToArray(), await Clients.ReceiveExactlyAsync(client, 4));
     }
 
+    [Fact]
+    public async Task A_greeting_larger_than_the_send_buffer_must_reach_a_client_that_says_nothing()
+    {
+        // Written in OnConnected, in the shard's turn: the kernel takes part of it; the rest must go out without the
+        // client sending anything (the connection must not wait in the shard for input while it has bytes to send).
+        const int size = 8 * 1024 * 1024;
+        var coordinator = Specs.StartCoordinator(Sys,
+            Specs.Settings("""g { endpoint = "127.0.0.1:0", handler = big-greeter, shards = 1, max-pending-write-bytes = 16 MiB }"""),
+            HandlerCatalog.WithBuiltIns().Add(new BigGreeterFactory(size)));
+        using var client = await Clients.ConnectAsync(Specs.EndPoint(coordinator, "g"));
+        var greeting = await Clients.ReceiveExactlyAsync(client, size);
+        Assert.All(greeting, b => Assert.Equal((byte)'g', b));
+    }
+
     /// <summary>The listener's (only) shard's connection actor, or null when it has none (an Identify answered by nobody).</summary>
     private async Task<IActorRef?> ConnectionActorAsync(string listener)
     {
         var identity = await Sys.ActorSelection($"/user/shard-runtime/listener-{listener}-0/conn-*")
             .Ask<ActorIdentity>(new Identify(listener), Clients.Timeout);
         return identity.Subject;
+    }
+
+    /// <summary>Writes a greeting of the given size in OnConnected; echoes what it receives.</summary>
+    private sealed class BigGreeterFactory(int size) : IConnectionHandlerFactory
+    {
+        private readonly byte[] _greeting = Enumerable.Repeat((byte)'g', size).ToArray();
+
+        public string Name => "big-greeter";
+
+        public IConnectionHandler Create(IConnectionContext context) => new Handler(_greeting);
+
+        private sealed class Handler(byte[] greeting) : IConnectionHandler
+        {
+            public void OnConnected(IConnectionContext context) => context.Write(greeting);
+
+            public int OnReceived(IConnectionContext context, ReadOnlySpan<byte> data)
+            {
+                context.Write(data);
+                return data.Length;
+            }
+        }
     }
 
     /// <summary>
