@@ -151,7 +151,7 @@ internal static class ConnectionDriver
     {
         try
         {
-            return s.Readiness = ReadinessEngine.Shared.Register(s.Fd, s);
+            return s.Readiness = s.Shard.Loop.Register(s.Fd, s);
         }
         catch (SocketException e)
         {

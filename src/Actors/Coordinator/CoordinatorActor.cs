@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
+using ShardRuntime.Actors.Dispatch;
+using ShardRuntime.Runtime.Sockets.Readiness;
 using Akka.Event;
 using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Handoff;
@@ -58,6 +60,7 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
             return;
         }
         _s.Started = true;
+        if (_settings.ActorsOnIoLoops) IoLoopDispatchers.EnsureRegistered(Context.System, _settings.IoLoops);
         if (!DescriptorReserve.TryHold())
             _log.Warning("Could not hold back {Reserve} file descriptors for the process: it is already near its limit (ulimit -n)", DescriptorReserve.Size);
         var migrateReq = TcpMigrateReq();
@@ -621,7 +624,10 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
             ShardSocket shardSocket;
             try
             {
-                shardSocket = new ShardSocket(socket, _s.TakeShardId(listener.Name, preferredId, listener.Shards.Keys));
+                var shardId = _s.TakeShardId(listener.Name, preferredId, listener.Shards.Keys);
+                var loop = shardId % _settings.IoLoops;
+                shardSocket = new ShardSocket(socket, shardId, ReadinessEngine.Loop(loop),
+                    _settings.ActorsOnIoLoops ? IoLoopDispatchers.Id(loop) : null);
             }
             catch
             {
@@ -685,9 +691,9 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
 
     private void StartShard(ListenerState listener, ShardState shard)
     {
-        var actor = Context.ActorOf(
-            ListenerProtocol.Props(listener.Settings, shard.Socket, listener.Handlers, listener.Budget, shard.Counters),
-            ListenerProtocol.ActorName(listener.Name, shard.Socket.ShardId));
+        var props = ListenerProtocol.Props(listener.Settings, shard.Socket, listener.Handlers, listener.Budget, shard.Counters);
+        if (shard.Socket.Dispatcher is { } dispatcher) props = props.WithDispatcher(dispatcher);
+        var actor = Context.ActorOf(props, ListenerProtocol.ActorName(listener.Name, shard.Socket.ShardId));
         Context.Watch(actor);
         shard.Actor = actor;
         listener.Shards[shard.Socket.ShardId] = shard;

@@ -25,6 +25,15 @@ public sealed class ShardRuntimeOptions
     /// <summary>Whether to start the control socket (default true). Tests that need no CLI can turn it off.</summary>
     public bool? EnableControlSocket { get; set; }
 
+    /// <summary>I/O loop threads (<c>io-loops</c>; 0 = one per core).</summary>
+    public int? IoLoops { get; set; }
+
+    /// <summary>
+    /// Whether shard and connection actors run on their I/O loop's thread (<c>actors-on-io-loops</c>, on by default);
+    /// turn it off for handlers that block.
+    /// </summary>
+    public bool? ActorsOnIoLoops { get; set; }
+
     /// <summary>
     /// Where a reload of every listener (CLI <c>reload</c>, SIGHUP) reads the listeners again, for example from the
     /// configuration file the node started with; throw to refuse the reload with the exception's message. Not HOCON:
@@ -78,6 +87,8 @@ public sealed class ShardRuntimeOptions
             }
             sb.Append("}\n");
         }
+        Hocon.Set(sb, "io-loops", IoLoops);
+        Hocon.Set(sb, "actors-on-io-loops", ActorsOnIoLoops);
         if (ControlSocketPath is not null || EnableControlSocket is not null)
         {
             sb.Append("control {\n");

@@ -28,18 +28,32 @@ internal sealed class ShardSocket : IDisposable, IReadinessListener
     private int _completed;
     private int _disposed;
 
-    public ShardSocket(Socket socket, int shardId)
+    /// <param name="loop">The I/O loop that watches this socket and its connections.</param>
+    /// <param name="dispatcher">The dispatcher of the shard's and its connections' actors (null: Akka's default).</param>
+    public ShardSocket(Socket socket, int shardId, ReadinessEngine loop, string? dispatcher = null)
     {
         Socket = socket;
         ShardId = shardId;
+        Loop = loop;
+        Dispatcher = dispatcher;
+        ConnectionDeploy = dispatcher is null ? Connection.ConnectionMailbox.Deploy : Connection.ConnectionMailbox.Deploy.WithDispatcher(dispatcher);
         EndPoint = (IPEndPoint)socket.LocalEndPoint!;
         Inode = Runtime.Sockets.KernelSocketTable.GetInode(socket);
         _fd = (int)socket.SafeHandle.DangerousGetHandle();
         Runtime.Sockets.SocketOptionsNative.SetNonBlocking(socket);
         // Set once here, Linux copies it to every accepted connection: no setsockopt() per connection.
         socket.NoDelay = true;
-        _readiness = ReadinessEngine.Shared.Register(_fd, this);
+        _readiness = loop.Register(_fd, this);
     }
+
+    /// <summary>The I/O loop that watches this socket and its connections.</summary>
+    public ReadinessEngine Loop { get; }
+
+    /// <summary>The dispatcher of the shard's and its connections' actors, or null for Akka's default dispatcher.</summary>
+    public string? Dispatcher { get; }
+
+    /// <summary>How a connection actor of this shard is deployed: its mailbox, and the shard's dispatcher.</summary>
+    internal Akka.Actor.Deploy ConnectionDeploy { get; }
 
     // IReadinessListener: the readiness engine's thread, after an accept found the queue empty and armed.
     void IReadinessListener.OnReadable()

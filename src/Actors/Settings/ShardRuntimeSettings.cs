@@ -11,7 +11,9 @@ public sealed record ShardRuntimeSettings(
     UpgradeSettings Upgrade,
     ClusterSettings Cluster,
     IPAddress? BindAddress,
-    Config ListenerDefaults)
+    Config ListenerDefaults,
+    int IoLoops = 1,
+    bool ActorsOnIoLoops = false)
 {
     public const string Section = "shard-runtime";
 
@@ -59,6 +61,8 @@ public sealed record ShardRuntimeSettings(
         var control = ControlSettings.Create(section.GetConfig("control") ?? Config.Empty, $"{Section}.control");
         var upgrade = UpgradeSettings.Create(section.GetConfig("upgrade") ?? Config.Empty, $"{Section}.upgrade", control);
         var cluster = ClusterSettings.Create(section.GetConfig("cluster") ?? Config.Empty, $"{Section}.cluster");
+        var io = new ConfigReader(section, Section);
+        var ioLoops = io.GetInt("io-loops", 0, Runtime.Sockets.Readiness.ReadinessEngine.MaxLoops);
         return new ShardRuntimeSettings(
             Listeners: listeners,
             Control: control with
@@ -71,7 +75,9 @@ public sealed record ShardRuntimeSettings(
             Upgrade: upgrade,
             Cluster: cluster,
             BindAddress: bindAddress,
-            ListenerDefaults: defaults);
+            ListenerDefaults: defaults,
+            IoLoops: ioLoops == 0 ? Math.Min(Environment.ProcessorCount, Runtime.Sockets.Readiness.ReadinessEngine.MaxLoops) : ioLoops,
+            ActorsOnIoLoops: io.GetBool("actors-on-io-loops"));
     }
 
     /// <summary>

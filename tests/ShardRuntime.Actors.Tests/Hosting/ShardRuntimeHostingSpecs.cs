@@ -18,7 +18,10 @@ public sealed class ShardRuntimeHostingSpecs
     [Fact]
     public void Options_must_become_HOCON_that_reads_back_into_the_same_settings()
     {
-        var options = new ShardRuntimeOptions { ControlSocketPath = "/tmp/x \"quoted\"/control.sock", ShutdownDrainTimeout = TimeSpan.FromSeconds(7) };
+        var options = new ShardRuntimeOptions
+        {
+            ControlSocketPath = "/tmp/x \"quoted\"/control.sock", ShutdownDrainTimeout = TimeSpan.FromSeconds(7), IoLoops = 3, ActorsOnIoLoops = false,
+        };
         options.AddListener("http", l =>
         {
             l.EndPoint = "127.0.0.1:8081";
@@ -46,6 +49,8 @@ public sealed class ShardRuntimeHostingSpecs
         Assert.False(http.FirstTurnInShard);
         Assert.Equal("/tmp/x \"quoted\"/control.sock", settings.Control.SocketPath);
         Assert.Equal(TimeSpan.FromSeconds(7), settings.ShutdownDrainTimeout);
+        Assert.Equal(3, settings.IoLoops);
+        Assert.False(settings.ActorsOnIoLoops);
     }
 
     [Fact]

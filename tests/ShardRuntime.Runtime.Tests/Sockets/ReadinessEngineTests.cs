@@ -208,4 +208,86 @@ public sealed class ReadinessEngineTests
             await Task.Delay(5);
         }
     }
+
+    /// <summary>Records where and in which order posted work ran; the last item of a batch signals.</summary>
+    private sealed class Recorder
+    {
+        public readonly System.Collections.Concurrent.ConcurrentQueue<(int Value, string? Thread)> Ran = new();
+        public readonly SemaphoreSlim Done = new(0);
+
+        public IThreadPoolWorkItem Item(int value, bool last = false) => new Work(this, value, last);
+
+        private sealed class Work(Recorder owner, int value, bool last) : IThreadPoolWorkItem
+        {
+            public void Execute()
+            {
+                owner.Ran.Enqueue((value, Thread.CurrentThread.Name));
+                if (last) owner.Done.Release();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Work_posted_from_another_thread_must_wake_the_sleeping_loop_and_run_on_it_in_order()
+    {
+        var loop = ReadinessEngine.Loop(7);
+        var recorder = new Recorder();
+        // Many rounds, each after the loop has gone back to sleep (its queue is empty once the last item signalled).
+        for (var round = 0; round < 200; round++)
+        {
+            for (var i = 0; i < 9; i++) loop.Post(recorder.Item(round * 10 + i));
+            loop.Post(recorder.Item(round * 10 + 9, last: true));
+            Assert.True(await recorder.Done.WaitAsync(Wait), $"round {round}: posted work did not run (the loop was not woken)");
+        }
+        Assert.Equal(Enumerable.Range(0, 2000), recorder.Ran.Select(r => r.Value));
+        Assert.All(recorder.Ran, r => Assert.Equal("shardrt-io-7", r.Thread));
+        Assert.Equal(7, loop.Index);
+        Assert.Same(loop, ReadinessEngine.Loop(7 + ReadinessEngine.MaxLoops));
+    }
+
+    [Fact]
+    public async Task Work_posted_from_several_threads_at_once_must_all_run_and_keep_each_thread_s_order()
+    {
+        var loop = ReadinessEngine.Loop(6);
+        var recorder = new Recorder();
+        const int threads = 4, each = 20_000;
+        var remaining = threads * each;
+        var all = new SemaphoreSlim(0);
+        var posters = Enumerable.Range(0, threads).Select(t => Task.Run(() =>
+        {
+            for (var i = 0; i < each; i++)
+                loop.Post(new CountingWork(recorder, t * each + i, () => { if (Interlocked.Decrement(ref remaining) == 0) all.Release(); }));
+        })).ToArray();
+        await Task.WhenAll(posters);
+        Assert.True(await all.WaitAsync(Wait), $"{Volatile.Read(ref remaining)} posted items never ran");
+        foreach (var t in Enumerable.Range(0, threads))
+        {
+            var mine = recorder.Ran.Select(r => r.Value).Where(v => v / each == t).ToList();
+            Assert.Equal(Enumerable.Range(t * each, each), mine);
+        }
+    }
+
+    private sealed class CountingWork(Recorder recorder, int value, Action after) : IThreadPoolWorkItem
+    {
+        public void Execute()
+        {
+            recorder.Ran.Enqueue((value, Thread.CurrentThread.Name));
+            after();
+        }
+    }
+
+    [Fact]
+    public async Task A_failing_work_item_must_not_stop_the_loop()
+    {
+        var loop = ReadinessEngine.Loop(5);
+        var recorder = new Recorder();
+        loop.Post(new Throwing());
+        loop.Post(recorder.Item(1, last: true));
+        Assert.True(await recorder.Done.WaitAsync(Wait), "the loop stopped after a work item threw");
+    }
+
+    private sealed class Throwing : IThreadPoolWorkItem
+    {
+        public void Execute() => throw new InvalidOperationException("thrown on purpose by a test");
+    }
 }

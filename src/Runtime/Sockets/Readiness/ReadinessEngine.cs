@@ -3,10 +3,12 @@ using System.Runtime.InteropServices;
 namespace ShardRuntime.Runtime.Sockets.Readiness;
 
 /// <summary>
-/// Tells connections when their sockets become readable or writable: one epoll instance, edge-triggered, watched by
-/// one dedicated thread. This is what lets a connection wait for data holding nothing but its registration (no
-/// receive buffer, no pending .NET socket operation, no <see cref="System.Net.Sockets.SocketAsyncEventArgs"/>) and be
-/// told in one hop: the epoll thread calls the connection's <see cref="IReadinessListener"/>, which tells its actor.
+/// Tells connections when their sockets become readable or writable: an I/O loop of one epoll instance, edge-triggered,
+/// watched by one dedicated thread. This is what lets a connection wait for data holding nothing but its registration
+/// (no receive buffer, no pending .NET socket operation, no <see cref="System.Net.Sockets.SocketAsyncEventArgs"/>) and
+/// be told in one hop: the loop's thread calls the connection's <see cref="IReadinessListener"/>, which tells its actor.
+/// The loop also runs work posted to it (<see cref="Post"/>) between its waits, as nginx's workers do: an actor whose
+/// dispatcher posts its mailbox runs here, so a wake-up reaches it without a thread switch.
 /// </summary>
 /// <remarks>
 /// Every socket is registered once for input, output and peer shutdown (<c>EPOLLIN | EPOLLOUT | EPOLLRDHUP |
@@ -29,7 +31,14 @@ public sealed partial class ReadinessEngine
     private const int Eintr = 4;
     private const int MaxEvents = 256;
 
-    private static readonly Lazy<ReadinessEngine> LazyShared = new(() => new ReadinessEngine("shardruntime-epoll"));
+    /// <summary>How many loops a process may have (one per core is the use; a loop index wraps around this).</summary>
+    public const int MaxLoops = 256;
+
+    private const ulong WakeToken = ulong.MaxValue;
+    private const int WorkPerTurn = 4096;
+
+    private static readonly ReadinessEngine?[] Loops = new ReadinessEngine?[MaxLoops];
+    private static readonly object LoopsGate = new();
 
     // struct epoll_event is packed on x86-64 (12 bytes) and naturally aligned elsewhere (16 bytes).
     private static readonly int EventSize = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
@@ -41,17 +50,67 @@ public sealed partial class ReadinessEngine
     private readonly Stack<int> _free = new();
     private int _nextSlot;
     private readonly Thread _thread;
+    private readonly int _wakeFd;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<IThreadPoolWorkItem> _work = new();
+    /// <summary>1 while the loop waits in epoll_wait with no work queued: a post from another thread must wake it.</summary>
+    private int _sleeping;
+    /// <summary>1 from a wake-up written to the eventfd until the loop has read it (one write is enough).</summary>
+    private int _wakeWritten;
 
-    private ReadinessEngine(string threadName)
+    private ReadinessEngine(int index)
     {
+        Index = index;
         _epoll = EpollCreate1(EpollCloexec);
         if (_epoll < 0) throw new System.Net.Sockets.SocketException(Marshal.GetLastPInvokeError());
-        _thread = new Thread(Run) { IsBackground = true, Name = threadName };
+        _wakeFd = EventFd(0, EfdNonBlock | EfdCloexec);
+        if (_wakeFd < 0) throw new System.Net.Sockets.SocketException(Marshal.GetLastPInvokeError());
+        Span<byte> ev = stackalloc byte[16];
+        WriteEvent(ev, EpollIn, WakeToken); // level-triggered: it stays ready until the loop reads it
+        if (EpollCtl(_epoll, EpollCtlAdd, _wakeFd, ref MemoryMarshal.GetReference(ev)) != 0)
+            throw new System.Net.Sockets.SocketException(Marshal.GetLastPInvokeError());
+        // Linux keeps 15 characters of a thread's name.
+        _thread = new Thread(Run) { IsBackground = true, Name = $"shardrt-io-{index}" };
         _thread.Start();
     }
 
-    /// <summary>The process's engine, started on first use; it lives as long as the process.</summary>
-    public static ReadinessEngine Shared => LazyShared.Value;
+    /// <summary>Loop 0, started on first use.</summary>
+    public static ReadinessEngine Shared => Loop(0);
+
+    /// <summary>
+    /// The process's I/O loop number <paramref name="index"/> (modulo <see cref="MaxLoops"/>), started on first use; loops
+    /// live as long as the process and are shared by every actor system in it.
+    /// </summary>
+    public static ReadinessEngine Loop(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        index %= MaxLoops;
+        var loop = Volatile.Read(ref Loops[index]);
+        if (loop is not null) return loop;
+        lock (LoopsGate) return Loops[index] ??= new ReadinessEngine(index);
+    }
+
+    /// <summary>Which loop this is.</summary>
+    public int Index { get; }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> on the loop's thread, after the events it is handling (from the loop itself) or as
+    /// soon as it wakes (from another thread, which wakes it when it waits). In order of posting per posting thread.
+    /// Work must not block: everything else on the loop waits for it.
+    /// </summary>
+    public void Post(IThreadPoolWorkItem work)
+    {
+        _work.Enqueue(work);
+        if (Thread.CurrentThread == _thread) return; // the loop looks at its queue before it waits again
+        Interlocked.MemoryBarrier(); // the item is queued before we look whether the loop sleeps (it does the opposite)
+        if (Volatile.Read(ref _sleeping) == 1 && Interlocked.Exchange(ref _wakeWritten, 1) == 0) Wake();
+    }
+
+    private unsafe void Wake()
+    {
+        ulong one = 1;
+        // EAGAIN (the counter is full) cannot happen with one write per wake-up; any error leaves the loop to its next event.
+        _ = Write(_wakeFd, &one, 8);
+    }
 
     /// <summary>Sockets registered now.</summary>
     public int Registered
@@ -127,7 +186,12 @@ public sealed partial class ReadinessEngine
         var buffer = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * EventSize));
         while (true)
         {
-            var n = EpollWait(_epoll, buffer, MaxEvents, -1);
+            // Sleep only with nothing queued; a post from another thread sees _sleeping and wakes us (the fences order
+            // our flag before our look at the queue, and its item before its look at the flag).
+            Interlocked.Exchange(ref _sleeping, 1);
+            var timeout = _work.IsEmpty ? -1 : 0;
+            var n = EpollWait(_epoll, buffer, MaxEvents, timeout);
+            Interlocked.Exchange(ref _sleeping, 0);
             if (n < 0)
             {
                 if (Marshal.GetLastPInvokeError() == Eintr) continue;
@@ -139,6 +203,13 @@ public sealed partial class ReadinessEngine
                 var ev = buffer + i * EventSize;
                 var events = *(uint*)ev;
                 var token = *(ulong*)(ev + DataOffset);
+                if (token == WakeToken)
+                {
+                    ulong count;
+                    _ = Read(_wakeFd, &count, 8);
+                    Volatile.Write(ref _wakeWritten, 0);
+                    continue;
+                }
                 var slot = (int)(token & 0xFFFF_FFFF);
                 if (slot >= slots.Length) slots = Volatile.Read(ref _slots);
                 var registration = slots[slot];
@@ -146,8 +217,38 @@ public sealed partial class ReadinessEngine
                 if ((events & (EpollIn | EpollRdHup | EpollHup | EpollErr)) != 0) registration.SignalRead();
                 if ((events & (EpollOut | EpollHup | EpollErr)) != 0) registration.SignalWrite();
             }
+            RunWork();
         }
     }
+
+    /// <summary>Runs what is queued, a bounded amount per turn so that events are not starved.</summary>
+    private void RunWork()
+    {
+        for (var i = 0; i < WorkPerTurn && _work.TryDequeue(out var work); i++)
+        {
+            try
+            {
+                work.Execute();
+            }
+            catch (Exception e)
+            {
+                // Never lose the loop to one work item (an actor's mailbox run catches its actor's failures itself).
+                Console.Error.WriteLine($"shardruntime: work on I/O loop {Index} failed: {e}");
+            }
+        }
+    }
+
+    private const int EfdNonBlock = 0x800;
+    private const int EfdCloexec = 0x80000;
+
+    [LibraryImport("libc", EntryPoint = "eventfd", SetLastError = true)]
+    private static partial int EventFd(uint initval, int flags);
+
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    private static unsafe partial nint Write(int fd, void* buffer, nint count);
+
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    private static unsafe partial nint Read(int fd, void* buffer, nint count);
 
     [LibraryImport("libc", EntryPoint = "epoll_create1", SetLastError = true)]
     private static partial int EpollCreate1(int flags);
