@@ -12,7 +12,8 @@ namespace ShardRuntime.Actors.Listener;
 
 /// <summary>
 /// Owns one listening socket of a listener: accepts, runs each connection's first turn and makes a
-/// <see cref="ConnectionActor"/> child for each connection that outlives it. States: accepting -> (paused at max-connections | backing off after a resource error) -> retiring.
+/// <see cref="ConnectionActor"/> child for each connection that outlives it. States: accepting -> (paused at
+/// max-connections | backing off after a resource error) -> retiring.
 /// The socket and everything about the shard that must outlive the actor instance live in <see cref="ShardSocket"/>,
 /// so a crash of this actor closes nothing: the restart keeps the children and continues where it was.
 /// </summary>
@@ -379,7 +380,9 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
             {
                 // Waiting in this shard: checked here, as its actor would.
                 if (idle) RunInShard(c, static s => ConnectionDriver.OnIdleCheck(s));
-                if (lingered && !c.Finished && c.OutputShut) ConnectionDriver.Finish(c, c.CloseReason);
+                // (Unless the idle check just gave it its actor: then the connection is the actor's.)
+                if (lingered && ReferenceEquals(c.Self, ActorRefs.Nobody) && !c.Finished && c.OutputShut)
+                    ConnectionDriver.Finish(c, c.CloseReason);
                 continue;
             }
             if (idle) c.Self.Tell(Connection.Connection.IdleCheck.Instance);
