@@ -33,7 +33,6 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
         Lease = lease;
         Counters = counters;
         Budget = budget;
-        Fd = socket.Fd;
         LastActivity = Environment.TickCount64;
     }
 
@@ -67,7 +66,7 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
     /// <summary>The shard's socket and lasting state (whether it retires).</summary>
     public readonly ShardSocket Shard;
     /// <summary>The socket's descriptor, read and written directly (<see cref="SocketIo"/>), closed by <see cref="Socket"/>.</summary>
-    public readonly int Fd;
+    public int Fd => Socket.Fd;
     public readonly ConnectionSettings Settings;
     /// <summary>The handler generation this connection runs on, held until the connection ends.</summary>
     public readonly HandlerLease Lease;

@@ -286,7 +286,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         var state = new ConnectionState(accepted, ConnectionIds.Next(), _socket, _connectionSettings, _handlers.Acquire(),
             _counters, _budget, _log, Context.System);
         if (_settings.FirstTurnInShard && !_socket.Retiring) RunInShard(state, static s => ConnectionDriver.FirstTurn(s));
-        else MakeActor(state).Tell(Connection.Connection.Adopt.Instance);
+        else HandToActor(state);
     }
 
     /// <summary>A connection waiting in this shard got input (its first bytes, or the FIN its close waited for).</summary>
@@ -319,8 +319,11 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         }
         if (connection.Finished) return;
         if (connection.ReceivePending) Watch(connection); // waits here for its first bytes (or its peer's FIN)
-        else MakeActor(connection).Tell(Connection.Connection.Adopt.Instance);
+        else HandToActor(connection);
     }
+
+    /// <summary>Makes the connection's actor and has it take the connection over at once.</summary>
+    private void HandToActor(ConnectionState connection) => MakeActor(connection).Tell(Connection.Connection.Adopt.Instance);
 
     /// <summary>Makes a connection's actor (it waits for <see cref="Connection.Connection.Adopt"/>) and lets the sweep watch it.</summary>
     private IActorRef MakeActor(ConnectionState connection)
@@ -345,7 +348,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
     {
         foreach (var connection in _socket.Connections)
             if (!connection.Finished && ReferenceEquals(connection.Self, ActorRefs.Nobody))
-                MakeActor(connection).Tell(Connection.Connection.Adopt.Instance);
+                HandToActor(connection);
     }
 
     /// <summary>How often the sweep looks: a quarter of the idle and linger timeouts (so each is kept within 25%), 10 ms to 1 s.</summary>

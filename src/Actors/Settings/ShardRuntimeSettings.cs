@@ -12,8 +12,8 @@ public sealed record ShardRuntimeSettings(
     ClusterSettings Cluster,
     IPAddress? BindAddress,
     Config ListenerDefaults,
-    int IoLoops = 1,
-    bool ActorsOnIoLoops = false)
+    int IoLoops,
+    bool ActorsOnIoLoops)
 {
     public const string Section = "shard-runtime";
 
