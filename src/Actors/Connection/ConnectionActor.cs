@@ -33,7 +33,6 @@ internal sealed class ConnectionActor : UntypedActor
         // A new actor does nothing until its shard tells it Adopt: the shard may still be running the connection's first
         // turn (the handler asked for this actor during it). A restarted one continues the connection it had adopted.
         if (!_s.Adopted) return;
-        _s.Actor = Context;
         ConnectionDriver.Resume(_s, Context);
     }
 
@@ -102,7 +101,6 @@ internal sealed class ConnectionActor : UntypedActor
     /// </summary>
     private void Adopt()
     {
-        _s.Adopted = true;
         _s.Actor = Context;
         // Registered already when it waited in the shard (a wake-up armed there reaches this actor, or the shard passes it on).
         if (!_s.Finished && _s.Readiness is null && ConnectionDriver.Register(_s) is null) return;

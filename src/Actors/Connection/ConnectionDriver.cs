@@ -144,7 +144,7 @@ internal static class ConnectionDriver
     /// after the accept; a conversation goes to an actor of its own once it has begun.
     /// </summary>
     private static bool WaitsInShard(ConnectionState s) =>
-        ReferenceEquals(s.Self, ActorRefs.Nobody) && s.Tx.IsEmpty && (s.BytesIn == 0 || s.OutputShut);
+        !s.HasActor && s.Tx.IsEmpty && (s.BytesIn == 0 || s.OutputShut);
 
     /// <summary>Registers the socket with the readiness engine (its state is told of input). Null when that failed and the connection ended.</summary>
     public static ReadinessRegistration? Register(ConnectionState s)

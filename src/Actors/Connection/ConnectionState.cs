@@ -28,7 +28,6 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
         Socket = socket;
         ConnectionId = id;
         Shard = shard;
-        ShardId = shard.ShardId;
         Settings = settings;
         Lease = lease;
         Counters = counters;
@@ -82,12 +81,19 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
     /// <summary>Set by the shard while it runs the first turn: makes the connection's actor when the handler asks for it.</summary>
     public Func<ConnectionState, IActorRef>? MakeActor;
     /// <summary>
-    /// The actor took the connection over (<see cref="Connection.Adopt"/>). Written by the actor only; false for as long as
-    /// the shard runs the connection, so the connection's steps (<see cref="ConnectionDriver"/>) tell by it where they run.
+    /// The adopting actor's context, set when it took the connection over (<see cref="Connection.Adopt"/>); written by the
+    /// actor only. Where the connection's steps stop the actor and tell the shard.
     /// </summary>
-    public bool Adopted;
-    /// <summary>The adopting actor's context (null before): where the connection's steps stop the actor and tell the shard.</summary>
     public IActorContext? Actor;
+
+    /// <summary>
+    /// The actor took the connection over. False for as long as the shard runs the connection, so the connection's steps
+    /// (<see cref="ConnectionDriver"/>) tell by it where they run.
+    /// </summary>
+    public bool Adopted => Actor is not null;
+
+    /// <summary>The connection has an actor (made, if perhaps not yet adopted): the shard no longer runs it.</summary>
+    public bool HasActor => !ReferenceEquals(Volatile.Read(ref Self), ActorRefs.Nobody);
     /// <summary>In the shard's list of connections its sweep watches (from waiting in the shard or having an actor).</summary>
     public bool Watched;
     /// <summary>Messages for the handler that reached the actor before it adopted the connection; the actor's only.</summary>
@@ -126,7 +132,7 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
     // IConnectionContext
     public long ConnectionId { get; }
     public string ListenerName => Settings.Listener;
-    public int ShardId { get; }
+    public int ShardId => Shard.ShardId;
     public int HandlerGeneration => Lease.Generation.Number;
 
     public bool IsDraining => GenerationRetired;
@@ -155,7 +161,7 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
     // IConnectionActorFeature. A handler that asks for the actor during the first turn gets it made then; it takes the
     // connection over when the turn ends, and messages sent to it meanwhile wait for that.
     IActorRef IConnectionActorFeature.Self =>
-        ReferenceEquals(Self, ActorRefs.Nobody) && MakeActor is { } make ? make(this) : Self;
+        !HasActor && MakeActor is { } make ? make(this) : Self;
 
     ActorSystem IConnectionActorFeature.System => ActorSystem;
 }

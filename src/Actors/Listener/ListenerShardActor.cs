@@ -96,7 +96,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
     {
         // The children (connection actors) stop with this actor; connections waiting in it go the same way.
         foreach (var connection in _socket.Connections)
-            if (!connection.Finished && ReferenceEquals(connection.Self, ActorRefs.Nobody))
+            if (!connection.Finished && !connection.HasActor)
                 ConnectionDriver.AbortNow(connection, ConnectionCloseReason.Aborted);
         _budget.StopWaiting(Self);
         _socket.Owner = null;
@@ -293,7 +293,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
     private void OnShardConnectionReadable(ConnectionState connection)
     {
         if (connection.Finished) return;
-        if (!ReferenceEquals(connection.Self, ActorRefs.Nobody))
+        if (connection.HasActor)
         {
             // An actor took it over since (the shard retires, or its generation was replaced): the wake-up is the actor's.
             connection.Self.Tell(Connection.Connection.ReceiveReady.Instance);
@@ -312,7 +312,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         connection.MakeActor = _makeActor;
         step(connection);
         connection.MakeActor = null;
-        if (!ReferenceEquals(connection.Self, ActorRefs.Nobody))
+        if (connection.HasActor)
         {
             connection.Self.Tell(Connection.Connection.Adopt.Instance); // made during the step: it takes over now
             return;
@@ -347,7 +347,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
     private void AdoptWaitingConnections()
     {
         foreach (var connection in _socket.Connections)
-            if (!connection.Finished && ReferenceEquals(connection.Self, ActorRefs.Nobody))
+            if (!connection.Finished && !connection.HasActor)
                 HandToActor(connection);
     }
 
@@ -379,12 +379,12 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
             var idle = now - Math.Max(Volatile.Read(ref c.LastActivity), Volatile.Read(ref c.IdleClosingSince)) >= idleTimeout;
             var linger = Volatile.Read(ref c.LingerDeadline);
             var lingered = linger != 0 && now >= linger;
-            if (ReferenceEquals(c.Self, ActorRefs.Nobody))
+            if (!c.HasActor)
             {
                 // Waiting in this shard: checked here, as its actor would.
                 if (idle) RunInShard(c, static s => ConnectionDriver.OnIdleCheck(s));
                 // (Unless the idle check just gave it its actor: then the connection is the actor's.)
-                if (lingered && ReferenceEquals(c.Self, ActorRefs.Nobody) && !c.Finished && c.OutputShut)
+                if (lingered && !c.HasActor && !c.Finished && c.OutputShut)
                     ConnectionDriver.Finish(c, c.CloseReason);
                 continue;
             }

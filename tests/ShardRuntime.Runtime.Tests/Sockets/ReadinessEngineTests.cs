@@ -53,7 +53,7 @@ public sealed class ReadinessEngineTests
         using var serverOwner = server;
         using var clientOwner = client;
         var listener = new Listener();
-        using var registration = ReadinessEngine.Shared.Register(Fd(server), listener);
+        using var registration = ReadinessEngine.Loop(0).Register(Fd(server), listener);
         var buffer = new byte[16];
 
         var seen = registration.ReadEdges;
@@ -81,7 +81,7 @@ public sealed class ReadinessEngineTests
         using var serverOwner = server;
         using var clientOwner = client;
         var listener = new Listener();
-        using var registration = ReadinessEngine.Shared.Register(Fd(server), listener);
+        using var registration = ReadinessEngine.Loop(0).Register(Fd(server), listener);
 
         var seen = registration.ReadEdges;
         client.Send("x"u8); // arrives between "read found nothing" and the arm
@@ -99,7 +99,7 @@ public sealed class ReadinessEngineTests
         var (server, client) = await ConnectedPairAsync();
         using var serverOwner = server;
         var listener = new Listener();
-        using var registration = ReadinessEngine.Shared.Register(Fd(server), listener);
+        using var registration = ReadinessEngine.Loop(0).Register(Fd(server), listener);
         var seen = registration.ReadEdges;
         Assert.Equal(-1, SocketIo.Receive(Fd(server), new byte[4], out _));
         Assert.True(registration.ArmRead(seen));
@@ -121,7 +121,7 @@ public sealed class ReadinessEngineTests
         server.SendBufferSize = 4096;
         client.ReceiveBufferSize = 4096;
         var listener = new Listener();
-        using var registration = ReadinessEngine.Shared.Register(Fd(server), listener);
+        using var registration = ReadinessEngine.Loop(0).Register(Fd(server), listener);
         var chunk = new byte[64 * 1024];
 
         // Fill the send buffer (bounded: the kernel's buffers are far smaller than this).
@@ -162,14 +162,14 @@ public sealed class ReadinessEngineTests
         var (server, client) = await ConnectedPairAsync();
         using var clientOwner = client;
         var listener = new Listener();
-        var registration = ReadinessEngine.Shared.Register(Fd(server), listener);
+        var registration = ReadinessEngine.Loop(0).Register(Fd(server), listener);
         var seen = registration.ReadEdges;
         Assert.True(registration.ArmRead(seen));
-        var before = ReadinessEngine.Shared.Registered;
+        var before = ReadinessEngine.Loop(0).Registered;
 
         registration.Dispose();
         registration.Dispose(); // idempotent
-        Assert.Equal(before - 1, ReadinessEngine.Shared.Registered);
+        Assert.Equal(before - 1, ReadinessEngine.Loop(0).Registered);
         client.Send("late"u8);
         server.Dispose();
 
@@ -178,7 +178,7 @@ public sealed class ReadinessEngineTests
         using var server2Owner = server2;
         using var client2Owner = client2;
         var listener2 = new Listener();
-        using var registration2 = ReadinessEngine.Shared.Register(Fd(server2), listener2);
+        using var registration2 = ReadinessEngine.Loop(0).Register(Fd(server2), listener2);
         var seen2 = registration2.ReadEdges;
         Assert.Equal(-1, SocketIo.Receive(Fd(server2), new byte[4], out _));
         Assert.True(registration2.ArmRead(seen2));

@@ -73,9 +73,6 @@ public sealed partial class ReadinessEngine
         _thread.Start();
     }
 
-    /// <summary>Loop 0, started on first use.</summary>
-    public static ReadinessEngine Shared => Loop(0);
-
     /// <summary>
     /// The process's I/O loop number <paramref name="index"/> (modulo <see cref="MaxLoops"/>), started on first use; loops
     /// live as long as the process and are shared by every actor system in it.
