@@ -13,7 +13,8 @@
 #      kestrel          ASP.NET Core minimal API (bench/Peers/Kestrel)
 #      raw              plain .NET sockets, 2 SO_REUSEPORT sockets, no actors (bench/Peers/RawSockets)
 # 3. Rounds: in each round every server takes a turn, in an order rotated by one each round, so that drift of the
-#    machine falls on all alike. A turn: start, warm-up (not counted), then the scenarios
+#    machine falls on all alike. A turn: start, warm-up (not counted: keep-alive and churn traffic, then the 64 KiB
+#    body, so that the .NET servers' tiered JIT has compiled every path measured; nginx needs none), then the scenarios
 #      idle   10,000 idle keep-alive connections (bench/peers/idle.py): server RSS per connection
 #      ka32   wrk -t2 -c32 keep-alive: requests/s and latency
 #      ka256  wrk -t2 -c256 keep-alive
@@ -26,7 +27,7 @@
 # Usage: bench/peers.sh [--rounds N] [--duration S] [--quick] [--keep]
 #   --rounds N    rounds (default 3; --quick: 2)
 #   --duration S  seconds per wrk measurement (default 8; --quick: 2)
-#   --quick       a short trial: 2 rounds, 2 s measurements, 1 s warm-up, 5,000 idle connections, 2 s settle
+#   --quick       a short trial: 2 rounds, 2 s measurements, 1 s warm-ups, 5,000 idle connections, 2 s settle
 #   --keep        keep the temporary directory (raw per-run JSON, wrk outputs, server logs) even when the run succeeds
 set -euo pipefail
 
@@ -54,7 +55,7 @@ done
 if ((QUICK)); then
   ROUNDS=${ROUNDS:-2}; DURATION=${DURATION:-2}; WARMUP=1; IDLE_CONNECTIONS=5000; SETTLE=2
 else
-  ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-8}; WARMUP=3; IDLE_CONNECTIONS=10000; SETTLE=3
+  ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-8}; WARMUP=5; IDLE_CONNECTIONS=10000; SETTLE=3
 fi
 SERVERS=(sr-sharded sr-single nginx-reuseport nginx-mutex-on nginx-mutex-off kestrel raw)
 WRK_TIMEOUT=5s       # wrk: a reply later than this counts as a timeout error
@@ -373,6 +374,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     start_server "$server" "$r"
     log "$server (PID $SERVER_PID) on port $PORT$([[ $PORT_LARGE != "$PORT" ]] && echo " and $PORT_LARGE (64 KiB)"): warm-up"
     wrk_run "$WORK/raw/r$r-$server-warmup.txt" "$WARMUP" 32 "http://127.0.0.1:$PORT/"
+    wrk_run "$WORK/raw/r$r-$server-warmup-churn.txt" "$WARMUP" 32 "http://127.0.0.1:$PORT/" -H 'Connection: close'
     wrk_run "$WORK/raw/r$r-$server-warmup-large.txt" 1 32 "http://127.0.0.1:$PORT_LARGE$PATH_LARGE"
     drained
     for scenario in idle ka32 ka256 churn large; do
@@ -398,7 +400,7 @@ meta sysctls "$(for k in net.core.somaxconn net.ipv4.tcp_tw_reuse net.ipv4.tcp_m
 meta nofile "$NOFILE"
 meta rounds "$ROUNDS"
 meta duration "$DURATION"
-meta warmup "wrk -c32 ${WARMUP} s on / and 1 s on the 64 KiB body"
+meta warmup "wrk -c32 ${WARMUP} s keep-alive on /, ${WARMUP} s with Connection: close on / and 1 s on the 64 KiB body"
 meta idle_connections "$IDLE_CONNECTIONS"
 meta settle "$SETTLE"
 meta orders "$(IFS=';'; echo "${ORDERS[*]}" | sed 's/;/; /g')"
