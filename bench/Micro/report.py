@@ -58,8 +58,9 @@ def render(meta, rows):
     headers = ["benchmark", "shards", "mean per op", "allocated per op", "allocated in the memory run", "Gen0 per 1000 ops"]
     body = []
     for row in rows:
-        kind = "handler" if row["Type"].startswith("HttpOkHandler") else "path"
+        # BenchmarkDotNet leaves the Type column out when --filter selects one class; the method names tell the kinds apart.
         method = row["Method"].strip("'")
+        kind = "handler" if method.startswith("handler") else "path"
         body.append([method if method.startswith("handler") else f"path: {method}",
                      "-" if kind == "handler" else cell(row, "Shards", "-"),
                      cell(row, "Mean", "?"),
