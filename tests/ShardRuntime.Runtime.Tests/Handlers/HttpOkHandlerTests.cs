@@ -485,11 +485,7 @@ public sealed class HttpOkHandlerTests
         }
 
         RunBatches(1_000); // warm up: JIT, the per-thread Date cache
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        RunBatches(3_334); // 10,002 requests
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-
-        Assert.Equal(0, allocated);
+        AssertSteadyStateAllocatesNothing(() => RunBatches(3_334), "10,002 requests");
         Assert.False(context.IsClosing);
     }
 
@@ -525,11 +521,26 @@ public sealed class HttpOkHandlerTests
         RunBatches(1);
         Assert.Equal(5, context.WriteCount - writesBefore); // two GETs answered in two writes each, the HEAD in one
         Assert.True(context.Written.Length > 2 * body.Length);
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        RunBatches(1_000); // 3,000 requests
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-
-        Assert.Equal(0, allocated);
+        AssertSteadyStateAllocatesNothing(() => RunBatches(1_000), "3,000 requests");
         Assert.False(context.IsClosing);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="window"/> three times and requires that this thread allocated nothing in at least one run.
+    /// An allocation per request (or per few requests) shows in every run; what the runtime does once on the thread
+    /// while a test runs does not (one run at 3,000 requests once saw 7,224 bytes under a loaded CI, the handler's
+    /// code having no allocation in it), and must not fail the test.
+    /// </summary>
+    private static void AssertSteadyStateAllocatesNothing(Action window, string what)
+    {
+        var allocated = new long[3];
+        for (var i = 0; i < allocated.Length; i++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            window();
+            allocated[i] = GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+
+        Assert.True(allocated.Min() == 0, $"bytes allocated in each of three runs of {what}: {string.Join(", ", allocated)}");
     }
 }
