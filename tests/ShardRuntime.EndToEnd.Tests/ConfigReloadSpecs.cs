@@ -59,11 +59,22 @@ public sealed class ConfigReloadSpecs(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Sighup_must_reload_like_the_reload_command()
+    public Task Sighup_must_reload_like_the_reload_command() => SighupReloadsAsync(launcher: null);
+
+    [Fact]
+    public async Task Sighup_must_reload_a_node_started_with_sighup_ignored_as_under_nohup()
+    {
+        // nohup execs the node (same PID) with SIGHUP ignored; .NET alone would keep it ignored and never reload.
+        var host = await SighupReloadsAsync(launcher: ["nohup"]);
+        Assert.Contains("SIGHUP was ignored when the node started", host);
+    }
+
+    /// <summary>Starts a node (through <paramref name="launcher"/>), edits its file, sends SIGHUP, waits for the reload; returns the node's output.</summary>
+    private async Task<string> SighupReloadsAsync(IReadOnlyList<string>? launcher)
     {
         await using var host = HostProcess.Start(output, HostProcess.Config("""
                 e { endpoint = "127.0.0.1:0", handler = echo, shards = 1 }
-            """));
+            """), launcher: launcher);
         await host.WaitUntilReadyAsync();
         await File.WriteAllTextAsync(host.ConfigPath, HostProcess.Config("""
                 e { endpoint = "127.0.0.1:0", handler = echo, shards = 2 }
@@ -84,5 +95,6 @@ public sealed class ConfigReloadSpecs(ITestOutputHelper output)
         Assert.Equal(2, e.Generation);
         Assert.Equal(2, e.Accepting.Count());
         Assert.False(host.HasExited);
+        return host.Output;
     }
 }

@@ -229,6 +229,8 @@ internal static class NodeRunner
             if (handover is null) TryNotify($"READY=1\nSTATUS=serving {config.Settings.Listeners.Count} listener(s), process generation {upgrade.ProcessGeneration}");
 
             // SIGHUP reloads the config file's listeners and every listener's handler, as `reload` does.
+            if (HangupSignal.TakeBackIfIgnored())
+                Log.Information("SIGHUP was ignored when the node started (nohup?); the node handles it: SIGHUP reloads");
             using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, signal =>
             {
                 signal.Cancel = true;
