@@ -65,8 +65,8 @@ public sealed class ConfigReloadSpecs(ITestOutputHelper output)
     public async Task Sighup_must_reload_a_node_started_with_sighup_ignored_as_under_nohup()
     {
         // nohup execs the node (same PID) with SIGHUP ignored; .NET alone would keep it ignored and never reload.
-        var host = await SighupReloadsAsync(launcher: ["nohup"]);
-        Assert.Contains("SIGHUP was ignored when the node started", host);
+        var nodeOutput = await SighupReloadsAsync(launcher: ["nohup"]);
+        Assert.Contains("SIGHUP was ignored when the node started", nodeOutput);
     }
 
     /// <summary>Starts a node (through <paramref name="launcher"/>), edits its file, sends SIGHUP, waits for the reload; returns the node's output.</summary>
