@@ -56,6 +56,8 @@ public sealed partial class ReadinessEngine
     private int _sleeping;
     /// <summary>1 from a wake-up written to the eventfd until the loop has read it (one write is enough).</summary>
     private int _wakeWritten;
+    /// <summary>Turns the loop has begun (written by the loop only): see <see cref="Turns"/>.</summary>
+    private long _turns;
 
     private ReadinessEngine(int index)
     {
@@ -88,6 +90,28 @@ public sealed partial class ReadinessEngine
 
     /// <summary>Which loop this is.</summary>
     public int Index { get; }
+
+    /// <summary>The loops started so far (by <see cref="Loop"/>), in index order.</summary>
+    public static IReadOnlyList<ReadinessEngine> Started
+    {
+        get
+        {
+            var started = new List<ReadinessEngine>();
+            for (var i = 0; i < Loops.Length; i++)
+                if (Volatile.Read(ref Loops[i]) is { } running) started.Add(running);
+            return started;
+        }
+    }
+
+    /// <summary>
+    /// How many turns (an epoll_wait, its events, then queued work) the loop has begun. A loop that is not
+    /// <see cref="IsWaiting"/> and whose count stays the same is held up inside one turn: work on it blocks (see
+    /// <see cref="LoopWatchdog"/>).
+    /// </summary>
+    public long Turns => Volatile.Read(ref _turns);
+
+    /// <summary>True while the loop waits in epoll_wait with nothing queued (idle, not held up).</summary>
+    public bool IsWaiting => Volatile.Read(ref _sleeping) == 1;
 
     /// <summary>
     /// Runs <paramref name="work"/> on the loop's thread, after the events it is handling (from the loop itself) or as
@@ -189,6 +213,7 @@ public sealed partial class ReadinessEngine
             var timeout = _work.IsEmpty ? -1 : 0;
             var n = EpollWait(_epoll, buffer, MaxEvents, timeout);
             Interlocked.Exchange(ref _sleeping, 0);
+            Volatile.Write(ref _turns, _turns + 1);
             if (n < 0)
             {
                 if (Marshal.GetLastPInvokeError() == Eintr) continue;
