@@ -91,7 +91,7 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
         }
         if (_settings.Upgrade.Enabled)
             Context.ActorOf(Handoff.Handoff.Props(_settings.Upgrade, Self, _s.UpgradeOptions), Handoff.Handoff.ActorName);
-        Context.ActorOf(LoopWatchdogActor.Props(LoopWatchdogActor.DefaultThreshold), LoopWatchdogActor.ActorName);
+        Context.ActorOf(LoopWatchdogActor.Props(_settings.IoLoopHoldUpWarning), LoopWatchdogActor.ActorName);
     }
 
     private IActorRef? HandoffActor => Context.Child(Handoff.Handoff.ActorName) is var child && !child.IsNobody() ? child : null;

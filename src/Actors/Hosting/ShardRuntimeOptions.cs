@@ -34,6 +34,9 @@ public sealed class ShardRuntimeOptions
     /// </summary>
     public bool? ActorsOnIoLoops { get; set; }
 
+    /// <summary>How long an I/O loop may be held up in one turn before a warning is logged (<c>io-loop-hold-up-warning</c>, 1 s by default).</summary>
+    public TimeSpan? IoLoopHoldUpWarning { get; set; }
+
     /// <summary>
     /// Where a reload of every listener (CLI <c>reload</c>, SIGHUP) reads the listeners again, for example from the
     /// configuration file the node started with; throw to refuse the reload with the exception's message. Not HOCON:
@@ -89,6 +92,7 @@ public sealed class ShardRuntimeOptions
         }
         Hocon.Set(sb, "io-loops", IoLoops);
         Hocon.Set(sb, "actors-on-io-loops", ActorsOnIoLoops);
+        Hocon.Set(sb, "io-loop-hold-up-warning", IoLoopHoldUpWarning);
         if (ControlSocketPath is not null || EnableControlSocket is not null)
         {
             sb.Append("control {\n");

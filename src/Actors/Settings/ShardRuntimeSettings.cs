@@ -13,7 +13,8 @@ public sealed record ShardRuntimeSettings(
     IPAddress? BindAddress,
     Config ListenerDefaults,
     int IoLoops,
-    bool ActorsOnIoLoops)
+    bool ActorsOnIoLoops,
+    TimeSpan IoLoopHoldUpWarning)
 {
     public const string Section = "shard-runtime";
 
@@ -77,7 +78,8 @@ public sealed record ShardRuntimeSettings(
             BindAddress: bindAddress,
             ListenerDefaults: defaults,
             IoLoops: ioLoops == 0 ? Math.Min(Environment.ProcessorCount, Runtime.Sockets.Readiness.ReadinessEngine.MaxLoops) : ioLoops,
-            ActorsOnIoLoops: io.GetBool("actors-on-io-loops"));
+            ActorsOnIoLoops: io.GetBool("actors-on-io-loops"),
+            IoLoopHoldUpWarning: io.GetDuration("io-loop-hold-up-warning", TimeSpan.FromMilliseconds(10)));
     }
 
     /// <summary>

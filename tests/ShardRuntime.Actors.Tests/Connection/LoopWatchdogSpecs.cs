@@ -15,7 +15,7 @@ public sealed class LoopWatchdogSpecs(ITestOutputHelper output) : TestKit(output
     [Fact]
     public void A_loop_held_up_by_blocking_work_must_be_logged_with_the_way_out_and_again_when_it_moves_on()
     {
-        Specs.StartCoordinator(Sys, Specs.Settings("""e { endpoint = "127.0.0.1:0", handler = echo, shards = 1 }"""));
+        Specs.StartCoordinator(Sys, Specs.Settings("""e { endpoint = "127.0.0.1:0", handler = echo, shards = 1 }""", "io-loop-hold-up-warning = 200ms"));
         var loop = ReadinessEngine.Loop(10);
         using var release = new ManualResetEventSlim();
         try

@@ -21,6 +21,7 @@ public sealed class ShardRuntimeHostingSpecs
         var options = new ShardRuntimeOptions
         {
             ControlSocketPath = "/tmp/x \"quoted\"/control.sock", ShutdownDrainTimeout = TimeSpan.FromSeconds(7), IoLoops = 3, ActorsOnIoLoops = false,
+            IoLoopHoldUpWarning = TimeSpan.FromMilliseconds(250),
         };
         options.AddListener("http", l =>
         {
@@ -51,6 +52,7 @@ public sealed class ShardRuntimeHostingSpecs
         Assert.Equal(TimeSpan.FromSeconds(7), settings.ShutdownDrainTimeout);
         Assert.Equal(3, settings.IoLoops);
         Assert.False(settings.ActorsOnIoLoops);
+        Assert.Equal(TimeSpan.FromMilliseconds(250), settings.IoLoopHoldUpWarning);
     }
 
     [Fact]

@@ -74,6 +74,8 @@ public sealed class ShardRuntimeSettingsSpecs
     [InlineData("""shard-runtime.io-loops = -1""", "shard-runtime.io-loops", "between 0 and 256")]
     [InlineData("""shard-runtime.io-loops = many""", "shard-runtime.io-loops", "integer")]
     [InlineData("""shard-runtime.actors-on-io-loops = maybe""", "shard-runtime.actors-on-io-loops", "on or off")]
+    [InlineData("""shard-runtime.io-loop-hold-up-warning = soon""", "shard-runtime.io-loop-hold-up-warning", "duration")]
+    [InlineData("""shard-runtime.io-loop-hold-up-warning = 1ms""", "shard-runtime.io-loop-hold-up-warning", "at least")]
     [InlineData("""shard-runtime.shutdown.drain-timeout = 10m""", "shard-runtime.shutdown.drain-timeout", "must be shorter than")]
     [InlineData("""shard-runtime.bind-address = "node-2.example" """, "shard-runtime.bind-address", "expected an IP address")]
     [InlineData("""shard-runtime.bind-address = "127.0.0.1:8080" """, "shard-runtime.bind-address", "expected an IP address")]
