@@ -8,8 +8,8 @@ namespace ShardRuntime.Actors.Dispatch;
 
 /// <summary>
 /// Logs the process's I/O loops that blocking work holds up (<see cref="LoopWatchdog"/>): a warning once a loop has
-/// been in one turn for the threshold (<c>io-loop-hold-up-warning</c>), with the way out, and a line when it moves on. A child of the coordinator, on
-/// the default dispatcher: never on a loop it watches.
+/// been in one turn for the threshold (<c>io-loop-hold-up-warning</c>), with the way out, and a line when it moves on.
+/// A child of the coordinator, on the default dispatcher: never on a loop it watches.
 /// </summary>
 internal sealed class LoopWatchdogActor : ReceiveActor, IWithTimers
 {

@@ -9,14 +9,13 @@ namespace ShardRuntime.Runtime.Tests.Sockets;
 public sealed class LoopWatchdogTests
 {
     private const int Index = 9;
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
     [Fact]
     public async Task A_loop_held_up_in_one_turn_must_be_reported_once_past_the_threshold_and_once_when_it_moves_on()
     {
         var loop = ReadinessEngine.Loop(Index);
         var watchdog = new LoopWatchdog(TimeSpan.FromSeconds(1));
-        await UntilAsync(() => loop.IsWaiting, "the new loop never waited for events");
+        await Eventually.UntilAsync(() => loop.IsWaiting, "the new loop never waited for events");
 
         // Idle (waiting in epoll_wait): never held up, however long.
         Assert.Empty(Of(watchdog.Check(At(0))));
@@ -25,7 +24,7 @@ public sealed class LoopWatchdogTests
         using var started = new SemaphoreSlim(0);
         using var release = new ManualResetEventSlim();
         loop.Post(new Blocking(started, release));
-        Assert.True(await started.WaitAsync(Wait), "the blocking work never ran");
+        Assert.True(await started.WaitAsync(Eventually.Wait), "the blocking work never ran");
         try
         {
             Assert.Empty(Of(watchdog.Check(At(10)))); // first sight of this turn
@@ -39,7 +38,7 @@ public sealed class LoopWatchdogTests
             release.Set();
         }
 
-        await UntilAsync(() => loop.IsWaiting, "the loop did not go back to waiting");
+        await Eventually.UntilAsync(() => loop.IsWaiting, "the loop did not go back to waiting");
         var ended = Assert.Single(Of(watchdog.Check(At(13))));
         Assert.Equal(new LoopHoldUp(Index, TimeSpan.FromSeconds(3), Ended: true), ended);
         Assert.Empty(Of(watchdog.Check(At(14))));
@@ -60,7 +59,7 @@ public sealed class LoopWatchdogTests
             for (var second = 0; second < 5; second++)
             {
                 var before = loop.Turns;
-                await UntilAsync(() => loop.Turns > before + 1, "the loop stopped turning");
+                await Eventually.UntilAsync(() => loop.Turns > before + 1, "the loop stopped turning");
                 Assert.Empty(Of(watchdog.Check(At(second * 2))));
             }
             Assert.True(loop.Turns > turns);
@@ -81,16 +80,6 @@ public sealed class LoopWatchdogTests
     private static TimeSpan At(double seconds) => TimeSpan.FromSeconds(seconds);
 
     private static IEnumerable<LoopHoldUp> Of(IReadOnlyList<LoopHoldUp> changes) => changes.Where(c => c.Loop == Index);
-
-    private static async Task UntilAsync(Func<bool> condition, string failure)
-    {
-        var deadline = DateTime.UtcNow + Wait;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, failure);
-            await Task.Delay(10);
-        }
-    }
 
     private sealed class Blocking(SemaphoreSlim started, ManualResetEventSlim release) : IThreadPoolWorkItem
     {

@@ -70,7 +70,7 @@ public sealed class ReadinessEngineTests
         // Not armed: more data counts an edge but tells nobody.
         var edges = registration.ReadEdges;
         client.Send("again"u8);
-        await WaitUntilAsync(() => registration.ReadEdges > edges);
+        await Eventually.UntilAsync(() => registration.ReadEdges > edges);
         Assert.Equal(1, listener.Readable);
     }
 
@@ -85,7 +85,7 @@ public sealed class ReadinessEngineTests
 
         var seen = registration.ReadEdges;
         client.Send("x"u8); // arrives between "read found nothing" and the arm
-        await WaitUntilAsync(() => registration.ReadEdges > seen);
+        await Eventually.UntilAsync(() => registration.ReadEdges > seen);
 
         Assert.False(registration.ArmRead(seen));
         var buffer = new byte[4];
@@ -197,16 +197,6 @@ public sealed class ReadinessEngineTests
         Assert.Equal(SocketError.SocketError, SocketIo.Map(9999));
         Assert.Equal(-1, SocketIo.Receive(-1, new byte[1], out var error));
         Assert.Equal(SocketError.OperationAborted, error); // EBADF
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + Wait;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met in time");
-            await Task.Delay(5);
-        }
     }
 
     /// <summary>Records where and in which order posted work ran; the last item of a batch signals.</summary>
