@@ -149,6 +149,37 @@ public sealed class ClusterSpecs(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_member_with_a_certificate_of_another_CA_must_be_refused_logged_and_never_join_and_the_cluster_must_stay_as_it_was()
+    {
+        await using var cluster = new ClusterNodes(output, NodeConfig());
+        var first = await cluster.StartNodeAsync("edge");
+        var second = await cluster.StartNodeAsync("edge");
+        await cluster.WaitUntilUpAsync(first, 2);
+        Assert.Equal(0, (await first.RunCliAsync("scale", "http", "3", "--cluster")).ExitCode);
+        var desired = await DesiredAsync(first);
+
+        // A third node whose certificate (and trust) come from another CA: the members refuse its handshake.
+        using var foreign = new TestCertificates("another CA");
+        var intruder = await cluster.StartNodeAsync("edge", tls: foreign.EnvironmentFor("intruder"));
+        // The seed refuses the intruder's certificate; the intruder refuses the seed's, and Akka.Remote ends an actor
+        // system whose outbound TLS handshake failed: the intruder's process exits with that reason's code (79).
+        var exitCode = await intruder.WaitForExitAsync(Converge);
+        Assert.True(exitCode == 79, $"intruder exit code {exitCode}\n{intruder.Output}");
+        Assert.Contains("TLS handshake failed on outbound connection", intruder.Output);
+        Assert.Contains("Refused cluster peer", first.Output);
+        Assert.Contains("certificate 'CN=intruder'", first.Output);
+        Assert.Contains("not signed by a trusted CA", first.Output);
+
+        // It never joins: the members still see two nodes, all up, with the same desired state, and it serves its own file.
+        var view = await cluster.WaitUntilUpAsync(first, 2);
+        Assert.DoesNotContain(view.GetProperty("members").EnumerateArray(), m => m.GetProperty("address").GetString()!.Contains("127.0.0.13", StringComparison.Ordinal));
+        Assert.Equal(desired, await DesiredAsync(first));
+        Assert.Equal(desired, await DesiredAsync(second));
+        foreach (var member in new[] { first, second })
+            Assert.Equal(3, (await member.StatusAsync()).Listener("http").Accepting.Count());
+    }
+
+    [Fact]
     public async Task A_change_that_cannot_reach_a_majority_must_be_refused_and_written_nowhere()
     {
         // The split-brain resolver must not act while the test runs: the lone node would down itself after stable-after.
@@ -221,7 +252,7 @@ public sealed class ClusterSpecs(ITestOutputHelper output)
         Assert.Matches(@"127\.0\.0\.11:\d+: reloaded", failed.StdOut);
         Assert.Matches(@"127\.0\.0\.12:\d+: failed: configuration not reloaded", failed.StdOut);
         Assert.Matches(@"127\.0\.0\.13:\d+: not started", failed.StdOut);
-        Assert.Contains("node akka.tcp://shardruntime@127.0.0.12", failed.StdErr);
+        Assert.Contains("node akka.ssl.tcp://shardruntime@127.0.0.12", failed.StdErr);
         Assert.Equal(3, (await first.StatusAsync()).Listener("http").Generation);
         Assert.Equal(2, (await second.StatusAsync()).Listener("http").Generation);
         Assert.Equal(2, (await third.StatusAsync()).Listener("http").Generation);
@@ -230,8 +261,10 @@ public sealed class ClusterSpecs(ITestOutputHelper output)
     [Fact]
     public async Task An_upgrade_of_a_cluster_node_must_keep_the_listeners_and_shard_counts_the_cluster_sets_with_the_same_sockets_and_no_loss()
     {
-        // One node alone (no seed nodes): its successor joins the predecessor's cluster, and so keeps its desired state.
-        await using var host = HostProcess.Start(output, NodeConfig());
+        // One node alone (no seed nodes, the cluster's TLS files): its successor joins the predecessor's cluster, and so
+        // keeps its desired state.
+        using var certificates = new TestCertificates();
+        await using var host = HostProcess.Start(output, NodeConfig(), certificates.EnvironmentFor("node"));
         await using var chain = new NodeChain(output);
         await host.WaitUntilReadyAsync();
         Assert.Equal(0, (await host.RunCliAsync("scale", "http", "3", "--cluster")).ExitCode);

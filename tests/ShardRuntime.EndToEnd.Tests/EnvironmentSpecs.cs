@@ -22,6 +22,7 @@ public sealed class EnvironmentSpecs(ITestOutputHelper output)
     [InlineData("SHARDRUNTIME_CLUSTER_SEED_NODES", "akka.tcp://shardruntime@127.0.0.11:4053, 127.0.0.12:4053", "'127.0.0.12:4053' is not a node address")]
     [InlineData("SHARDRUNTIME_CLUSTER_SEED_NODES", "akka.tcp://shardruntime@127.0.0.11", "is not a node address")]
     [InlineData("SHARDRUNTIME_BIND_ADDRESS", "node-2.example", "expected an IP address")]
+    [InlineData("SHARDRUNTIME_CLUSTER_INSECURE_TRANSPORT", "maybe", "expected on or off")]
     [InlineData("SHARDRUNTIME_BIND_ADDRESS", "127.0.0.1:8080", "expected an IP address")]
     public async Task A_malformed_variable_must_stop_start_up_with_exit_code_2_naming_it(string variable, string value, string problem)
     {
@@ -39,15 +40,17 @@ public sealed class EnvironmentSpecs(ITestOutputHelper output)
     [Fact]
     public async Task Every_variable_must_reach_its_setting_over_the_file()
     {
-        var port = FreeLoopbackPort();
-        var address = $"akka.tcp://shardruntime@127.0.0.3:{port}";
+        var port = Ports.FreeLoopback();
+        var address = $"akka.ssl.tcp://shardruntime@127.0.0.3:{port}";
+        using var certificates = new TestCertificates();
         // The file says otherwise for what the variables set: they win.
         var config = HostProcess.Config("""http { endpoint = "127.0.0.2:0", handler = http-ok, shards = 1 }""", """
             akka.remote.dot-netty.tcp.hostname = "127.0.0.5"
             akka.cluster.roles = [from-the-file]
             shard-runtime.bind-address = "127.0.0.4"
             """);
-        await using var host = HostProcess.Start(output, config, new Dictionary<string, string>
+        var environment = certificates.EnvironmentFor("node");
+        await using var host = HostProcess.Start(output, config, new Dictionary<string, string>(environment)
         {
             ["SHARDRUNTIME_CLUSTER_HOSTNAME"] = "127.0.0.1",
             ["SHARDRUNTIME_CLUSTER_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -68,6 +71,9 @@ public sealed class EnvironmentSpecs(ITestOutputHelper output)
         Assert.Contains("ingest", roles);
         Assert.DoesNotContain("from-the-file", roles);
         Assert.Contains($"seed nodes {address}", host.Output);
+        // The TLS variables reached their keys: the node presents the certificate it was given.
+        Assert.Contains("Cluster TLS: certificate CN=node", host.Output);
+        Assert.Contains($"peers must present a certificate signed by the CA in {certificates.TrustedCa}", (await host.StatusAsync()).Transport);
         // Remoting listens on the hostname and port it was given.
         using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await probe.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port)).WaitAsync(ExitTimeout);
@@ -97,11 +103,4 @@ public sealed class EnvironmentSpecs(ITestOutputHelper output)
         throw new TimeoutException($"the node was not Up in its cluster within {HostProcess.ReadyTimeout.TotalSeconds}s; last: {last}\n{host.Output}");
     }
 
-    /// <summary>A port that was free on 127.0.0.1 a moment ago (for remoting, which must be told a fixed port to be told one at all).</summary>
-    private static int FreeLoopbackPort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
 }

@@ -95,7 +95,7 @@ internal sealed class ControlConnectionActor : ReceiveActor
             var target = message is ClusterListeners.ICommand ? _cluster : _coordinator;
             if (target is null)
             {
-                Reply(ControlJson.Failure($"'{command.Name}' needs the cluster, and this node does not take part in one (shard-runtime.cluster.enabled = off, or no cluster provider)"));
+                Reply(ControlJson.Failure($"'{command.Name}' needs the cluster, and this node does not take part in one: a lone node (no seed nodes and no shard-runtime.cluster.tls) runs without remoting, so that no other process reaches its actors; a cluster node needs seed nodes and the cluster's TLS files (docs/operations.md, \"Running a cluster\"), and shard-runtime.cluster.enabled = on"));
                 return;
             }
             _log.Debug("Control request {Command}: asking {Target} {Message}", command.Name, target.Path.Name, message);

@@ -1,3 +1,4 @@
+using ShardRuntime.Actors.Cluster.Transport;
 using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
@@ -32,6 +33,7 @@ public static class Coordinator
     /// Where a <see cref="Reload"/> of every listener reads the listeners again (the host: its config file); it may
     /// throw to refuse the reload with the exception's message. Null: a reload reloads handler code only.
     /// </param>
+    /// <param name="transport">How other processes reach this node's actors (shown by status); null: a lone node.</param>
     /// <param name="upgrade">
     /// How this node takes part in process upgrades: sockets it inherited (from a predecessor process or systemd), and
     /// how it starts a successor. Null: it binds every socket itself and `upgrade` is refused.
@@ -41,8 +43,9 @@ public static class Coordinator
         HandlerCatalog handlers,
         IListenerSocketFactory? socketFactory = null,
         Func<IReadOnlyList<ListenerSettings>>? readListeners = null,
-        UpgradeOptions? upgrade = null) =>
-        CreateProps(new CoordinatorState(upgrade ?? new UpgradeOptions()), settings, handlers, socketFactory ?? ReuseportSocketFactory.Instance, readListeners);
+        UpgradeOptions? upgrade = null,
+        ClusterTransport? transport = null) =>
+        CreateProps(new CoordinatorState(upgrade ?? new UpgradeOptions(), transport ?? ClusterTransport.Lone), settings, handlers, socketFactory ?? ReuseportSocketFactory.Instance, readListeners);
 
     private static Props CreateProps(
         CoordinatorState state, ShardRuntimeSettings settings, HandlerCatalog handlers, IListenerSocketFactory socketFactory,
@@ -237,6 +240,8 @@ public static class Coordinator
     /// <param name="Upgrade">The upgrade in progress, if any.</param>
     /// <param name="LastUpgradeFailure">Why the last upgrade was refused or rolled back, if it was.</param>
     /// <param name="HandedOver">The node passed its sockets to a successor and only drains.</param>
+    /// <param name="Transport">How other processes reach the node's actors: none (a lone node), mutual TLS, or INSECURE plain TCP.</param>
+    /// <param name="InsecureTransport">The cluster runs over plain TCP with no authentication (<c>insecure-transport = on</c>).</param>
     public sealed record NodeStatus(
         int ProcessId,
         DateTimeOffset StartedAt,
@@ -245,7 +250,9 @@ public static class Coordinator
         int ProcessGeneration = 1,
         UpgradeStatus? Upgrade = null,
         string? LastUpgradeFailure = null,
-        bool HandedOver = false);
+        bool HandedOver = false,
+        string? Transport = null,
+        bool InsecureTransport = false);
 
     /// <summary>An upgrade in progress: the successor's pid once known, what it waits for, and since when.</summary>
     public sealed record UpgradeStatus(int? SuccessorProcessId, string Phase, DateTimeOffset Since);

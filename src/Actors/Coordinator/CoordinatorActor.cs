@@ -1030,7 +1030,9 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
             _s.UpgradeOptions.ProcessGeneration,
             _s.Upgrade is { } upgrade ? new Coordinator.UpgradeStatus(upgrade.SuccessorProcessId, upgrade.Phase, upgrade.Since) : null,
             _s.LastUpgradeFailure,
-            _s.HandedOver);
+            _s.HandedOver,
+            _s.Transport.Description,
+            _s.Transport.IsInsecure);
 }
 
 /// <summary>Why the node's actor system stops after a process upgrade: a successor serves its sockets.</summary>

@@ -1,3 +1,4 @@
+using ShardRuntime.Actors.Cluster.Transport;
 using System.Net;
 using Akka.Actor;
 using ShardRuntime.Actors.Listener;
@@ -12,9 +13,12 @@ namespace ShardRuntime.Actors.Coordinator;
 /// argument of the coordinator's Props, not a field made by the actor, so a restart of the coordinator keeps
 /// every socket, shard and connection and the new instance carries on with the same registry.
 /// </summary>
-internal sealed class CoordinatorState(UpgradeOptions upgrade)
+internal sealed class CoordinatorState(UpgradeOptions upgrade, ClusterTransport transport)
 {
     public readonly UpgradeOptions UpgradeOptions = upgrade;
+
+    /// <summary>How other processes reach this node's actors (for status).</summary>
+    public readonly ClusterTransport Transport = transport;
     public bool Started;
     public string? StartFailure;
     public bool Draining;

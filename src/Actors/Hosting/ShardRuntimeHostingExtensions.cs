@@ -2,6 +2,7 @@ using Akka;
 using Akka.Actor;
 using Akka.Event;
 using Akka.Hosting;
+using ShardRuntime.Actors.Cluster.Transport;
 using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Settings;
 using ClusterProtocol = ShardRuntime.Actors.Cluster.ClusterListeners;
@@ -47,10 +48,16 @@ public static class ShardRuntimeHostingExtensions
         builder.WithActors((system, registry) =>
         {
             var settings = ShardRuntimeSettings.Create(system.Settings.Config);
+            // Secure by default: ShardRuntime's actors run in a remoting actor system only over TLS with mutual
+            // authentication, or where the operator said insecure-transport = on (refused otherwise, naming the key).
+            var transport = ClusterTransport.OfActorSystem(system.Settings.Config,
+                ((ExtendedActorSystem)system).Provider is Akka.Remote.IRemoteActorRefProvider, settings.Cluster);
+            if (transport.IsInsecure)
+                system.Log.Warning("ShardRuntime cluster transport: {0}", transport.Description);
             var catalog = HandlerCatalog.WithBuiltIns();
             foreach (var handler in options.Handlers) catalog.Add(handler);
             var coordinator = system.ActorOf(
-                CoordinatorProtocol.Props(settings, catalog, readListeners: options.ReloadListeners, upgrade: options.Upgrade),
+                CoordinatorProtocol.Props(settings, catalog, readListeners: options.ReloadListeners, upgrade: options.Upgrade, transport: transport),
                 CoordinatorProtocol.ActorName);
             registry.Register<CoordinatorProtocol.Marker>(coordinator);
 

@@ -12,8 +12,11 @@ namespace ShardRuntime.Actors.Settings;
 /// <param name="RetryInterval">How soon a node tries again to bring its listeners to the desired state after its coordinator refused.</param>
 /// <param name="ReloadStepTimeout">The longest one node of a rolling reload may take: its reload, then its old generations' drain.</param>
 /// <param name="ReloadTimeout">The longest a whole rolling reload may take.</param>
+/// <param name="Tls">The PEM files of the cluster's TLS transport (<c>tls</c>); null when none is set.</param>
+/// <param name="InsecureTransport">The operator allowed a cluster over plain TCP (<c>insecure-transport = on</c>).</param>
 public sealed record ClusterSettings(
-    bool Enabled, TimeSpan WriteTimeout, TimeSpan StatusTimeout, TimeSpan RetryInterval, TimeSpan ReloadStepTimeout, TimeSpan ReloadTimeout)
+    bool Enabled, TimeSpan WriteTimeout, TimeSpan StatusTimeout, TimeSpan RetryInterval, TimeSpan ReloadStepTimeout, TimeSpan ReloadTimeout,
+    ClusterTlsSettings? Tls = null, bool InsecureTransport = false)
 {
     public static ClusterSettings Create(Config cluster, string path)
     {
@@ -28,6 +31,8 @@ public sealed record ClusterSettings(
             StatusTimeout: r.GetDuration("status-timeout", TimeSpan.FromMilliseconds(1)),
             RetryInterval: r.GetDuration("retry-interval", TimeSpan.FromMilliseconds(1)),
             ReloadStepTimeout: step,
-            ReloadTimeout: whole);
+            ReloadTimeout: whole,
+            Tls: ClusterTlsSettings.Create(cluster.GetConfig("tls") ?? Config.Empty, r.KeyOf("tls")),
+            InsecureTransport: r.GetBool("insecure-transport"));
     }
 }

@@ -18,6 +18,8 @@ internal static class ClusterStatusReport
             $"cluster of {cluster.Members.Count} node(s){(unreachable > 0 ? $", {unreachable} UNREACHABLE" : "")}; leader {cluster.Leader ?? "none"}; asked {cluster.SelfAddress}\n");
         if (cluster.Removed is { } removed)
             text.Append(CultureInfo.InvariantCulture, $"{removed}\n");
+        foreach (var insecure in cluster.Members.Where(m => m.Node is { InsecureTransport: true }))
+            text.Append(CultureInfo.InvariantCulture, $"WARNING: {insecure.Address}: cluster transport {insecure.Node!.Transport}\n");
         text.Append('\n').Append(FormatDesired(cluster.Desired)).Append('\n');
         StatusReport.AppendTable(text, ["NODE", "ROLES", "STATUS", "REACHABLE", "PID", "PROCESS GEN", "LISTENERS", "FOLLOWING"],
             cluster.Members.Select(m => new[]

@@ -14,6 +14,8 @@ internal static class StatusReport
         var state = node.HandedOver ? ", HANDED OVER (draining)" : node.Draining ? ", DRAINING" : "";
         text.Append(CultureInfo.InvariantCulture,
             $"node pid {node.ProcessId}, process generation {node.ProcessGeneration}, started {node.StartedAt:yyyy-MM-dd HH:mm:ss zzz}{state}\n");
+        if (node.Transport is { } transport)
+            text.Append(CultureInfo.InvariantCulture, $"{(node.InsecureTransport ? "WARNING: " : "")}cluster transport {transport}\n");
         if (node.Upgrade is { } upgrade)
         {
             var successor = upgrade.SuccessorProcessId is { } pid ? string.Create(CultureInfo.InvariantCulture, $" to successor pid {pid}") : "";

@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using ShardRuntime.Actors.Cluster.Transport;
 using ShardRuntime.Actors.Hosting;
 using ShardRuntime.Actors.Settings;
 
@@ -9,7 +10,8 @@ namespace ShardRuntime.Host.Node;
 /// config/hocon/shard-runtime.conf. Parsed and validated before anything starts, so that a bad file stops
 /// start-up with a message naming the file and the key.
 /// </summary>
-internal sealed record NodeConfig(Config Config, ShardRuntimeSettings Settings, string Source)
+/// <param name="Transport">How other processes reach the node's actors (no remoting for a lone node; TLS, or insecure when asked for).</param>
+internal sealed record NodeConfig(Config Config, ShardRuntimeSettings Settings, string Source, ClusterTransport Transport)
 {
 
     public const string EmbeddedName = "embedded config/hocon/shard-runtime.conf";
@@ -57,7 +59,9 @@ internal sealed record NodeConfig(Config Config, ShardRuntimeSettings Settings, 
 
         try
         {
-            return new NodeConfig(config, ShardRuntimeSettings.Create(config), source);
+            var settings = ShardRuntimeSettings.Create(config);
+            var transport = ClusterTransport.Decide(settings.Cluster, config.GetStringList(ClusterTransport.SeedNodesKey, []).ToList());
+            return new NodeConfig(config, settings, source, transport);
         }
         catch (ShardRuntimeConfigurationException e)
         {

@@ -28,6 +28,18 @@ internal static class NodeEnvironment
     /// <summary>Comma-separated roles of this node (akka.cluster.roles).</summary>
     public const string Roles = "SHARDRUNTIME_CLUSTER_ROLES";
 
+    /// <summary>This node's certificate for the cluster's TLS, a PEM file (shard-runtime.cluster.tls.certificate).</summary>
+    public const string TlsCertificate = "SHARDRUNTIME_CLUSTER_TLS_CERTIFICATE";
+
+    /// <summary>Its private key, a PEM file (shard-runtime.cluster.tls.private-key).</summary>
+    public const string TlsPrivateKey = "SHARDRUNTIME_CLUSTER_TLS_PRIVATE_KEY";
+
+    /// <summary>The CA certificate(s) the node trusts, a PEM file (shard-runtime.cluster.tls.trusted-ca).</summary>
+    public const string TlsTrustedCa = "SHARDRUNTIME_CLUSTER_TLS_TRUSTED_CA";
+
+    /// <summary>on: a cluster over plain TCP with no authentication is allowed (shard-runtime.cluster.insecure-transport).</summary>
+    public const string InsecureTransport = "SHARDRUNTIME_CLUSTER_INSECURE_TRANSPORT";
+
     /// <summary>Address every listener binds, with its endpoint's port (shard-runtime.bind-address).</summary>
     public const string BindAddress = "SHARDRUNTIME_BIND_ADDRESS";
 
@@ -68,6 +80,17 @@ internal static class NodeEnvironment
         }
         if (Get(Roles) is { } roles)
             hocon.Append("akka.cluster.roles = [").AppendJoin(", ", Split(roles).Select(Quote)).Append("]\n");
+        foreach (var (variable, key) in new[] { (TlsCertificate, "certificate"), (TlsPrivateKey, "private-key"), (TlsTrustedCa, "trusted-ca") })
+        {
+            if (Get(variable) is { } file)
+                hocon.Append("shard-runtime.cluster.tls.").Append(key).Append(" = ").Append(Quote(file)).Append('\n');
+        }
+        if (Get(InsecureTransport) is { } insecure)
+        {
+            if (insecure.ToLowerInvariant() is not ("on" or "off" or "true" or "false"))
+                throw new NodeConfigException($"environment variable {InsecureTransport}", $"expected on or off, got '{insecure}'");
+            hocon.Append("shard-runtime.cluster.insecure-transport = ").Append(insecure.ToLowerInvariant()).Append('\n');
+        }
         if (Get(BindAddress) is { } bind)
         {
             if (!IPAddress.TryParse(bind.Trim('[', ']'), out _))

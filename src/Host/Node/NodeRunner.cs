@@ -12,7 +12,9 @@ using Microsoft.Extensions.Hosting;
 using Serilog;
 using Serilog.Events;
 using Serilog.Formatting.Json;
+using ShardRuntime.Actors.Cluster.Transport;
 using ShardRuntime.Actors.Coordinator;
+using ShardRuntime.Actors.Settings;
 using ShardRuntime.Actors.Hosting;
 using ShardRuntime.Runtime.Handover;
 using ShardRuntime.Runtime.Inheritance;
@@ -53,6 +55,7 @@ internal static class NodeRunner
                 ? logging.WriteTo.Console(new JsonFormatter(renderMessage: true))
                 : logging.WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3} {ProcessId} g{ProcessGeneration}] {Message:lj}{NewLine}{Exception}"))
             .CreateLogger();
+        ActorSystem? system = null;
         try
         {
             NodeConfig config;
@@ -67,6 +70,15 @@ internal static class NodeRunner
             }
             Log.Information("Starting ShardRuntime node {ProcessId} with {Config} ({Listeners} listeners)",
                 Environment.ProcessId, config.Source, config.Settings.Listeners.Count);
+
+            // The cluster's transport: none for a lone node; TLS with mutual authentication (its files read and checked
+            // now, before anything binds); or plain TCP where the operator asked for it, said at every start.
+            using var certificates = LoadCertificates(config);
+            if (certificates is null && config.Settings.Cluster.Tls is not null) return ConfigInvalid;
+            if (config.Transport.IsInsecure)
+                Log.Warning("Cluster transport {Transport}", config.Transport.Description);
+            else
+                Log.Information("Cluster transport {Transport}", config.Transport.Description);
 
             // Sockets this process inherits: from the running node (a process upgrade), or from systemd.
             using var handover = launch.Takeover ? new HandoverClient(config.Settings.Upgrade.StepTimeout) : null;
@@ -88,6 +100,7 @@ internal static class NodeRunner
                 return StartupFailed;
             }
 
+            var clustered = config.Transport.Mode != ClusterTransportMode.None;
             var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
             builder.Services.AddSerilog();
             builder.Services.Configure<HostOptions>(o =>
@@ -99,15 +112,20 @@ internal static class NodeRunner
                     loggers.ClearLoggers();
                     loggers.AddLogger<SerilogLogger>();
                 });
-                akka.WithRemoting("127.0.0.1", 0);
-                // Keep-majority split-brain resolver (Akka's default, said here so that it is on whatever Akka's default
-                // becomes); a node it downs serves on (reference.conf: run-coordinated-shutdown-when-down = off).
-                akka.WithClustering(new ClusterOptions { SplitBrainResolver = SplitBrainResolverOption.Default });
-                // Nodes a change did not wait for, and the subscribers of the desired state, hear of it sooner than with
-                // Akka's defaults (2 s, 500 ms); set here, under the file, since Akka's own defaults outrank a fallback.
-                akka.AddHocon("akka.cluster.distributed-data { gossip-interval = 500ms, notify-subscribers-interval = 100ms }", HoconAddMode.Prepend);
-                // The node's file comes last so that anything it says (akka.* included) wins.
+                if (clustered)
+                {
+                    akka.WithRemoting(RemoteOptionsFor(certificates));
+                    // Keep-majority split-brain resolver (Akka's default, said here so that it is on whatever Akka's default
+                    // becomes); a node it downs serves on (reference.conf: run-coordinated-shutdown-when-down = off).
+                    akka.WithClustering(new ClusterOptions { SplitBrainResolver = SplitBrainResolverOption.Default });
+                    // Nodes a change did not wait for, and the subscribers of the desired state, hear of it sooner than with
+                    // Akka's defaults (2 s, 500 ms); set here, under the file, since Akka's own defaults outrank a fallback.
+                    akka.AddHocon("akka.cluster.distributed-data { gossip-interval = 500ms, notify-subscribers-interval = 100ms }", HoconAddMode.Prepend);
+                }
+                // The node's file comes last so that anything it says (akka.* included) wins, but for a lone node's provider:
+                // it has no remoting whatever the file says, so that no other process reaches its actors.
                 akka.AddHocon(config.Config, HoconAddMode.Prepend);
+                if (!clustered) akka.AddHocon("akka.actor.provider = local", HoconAddMode.Prepend);
                 // A successor cannot bind its predecessor's fixed remoting port (held until the predecessor exits, after its
                 // drain): it joins the cluster on a free port, through its seed nodes (the predecessor among them, if it is one).
                 if (launch.Takeover && config.Config.GetInt("akka.remote.dot-netty.tcp.port", 0) is var port and > 0)
@@ -129,7 +147,7 @@ internal static class NodeRunner
                     o.ReloadListeners = () => NodeConfig.Load(configFile, controlSocket).Settings.Listeners;
                     o.Upgrade = upgrade;
                 });
-                akka.AddStartup((system, _) =>
+                if (clustered) akka.AddStartup((system, _) =>
                 {
                     var cluster = Cluster.Get(system);
                     clusterAddress = cluster.SelfAddress.ToString();
@@ -141,9 +159,21 @@ internal static class NodeRunner
             using var host = builder.Build();
             await host.StartAsync(cancellationToken);
 
+            // An actor system that ends on its own (Akka.Remote ends it when a TLS handshake to a peer fails) ends the
+            // process too, with its reason's exit code: a node whose actors are gone must not linger as if it served.
+            // Every wait of the start-up below ends with it.
+            system = ActorSystemOf(host);
+            var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
+            using var running = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            _ = system.WhenTerminated.ContinueWith(_ =>
+            {
+                running.Cancel();
+                lifetime.StopApplication();
+            }, TaskScheduler.Default);
+
             var registry = host.Services.GetRequiredService<ActorRegistry>();
-            var coordinator = await registry.GetAsync<CoordinatorProtocol.Marker>(cancellationToken);
-            var started = await coordinator.Ask<object>(CoordinatorProtocol.WaitUntilStarted.Instance, TimeSpan.FromSeconds(60), cancellationToken);
+            var coordinator = await registry.GetAsync<CoordinatorProtocol.Marker>(running.Token);
+            var started = await coordinator.Ask<object>(CoordinatorProtocol.WaitUntilStarted.Instance, TimeSpan.FromSeconds(60), running.Token);
             if (started is CoordinatorProtocol.CommandFailed failed)
             {
                 Log.Fatal("Start-up failed: {Reason}", failed.Reason);
@@ -158,7 +188,7 @@ internal static class NodeRunner
             {
                 try
                 {
-                    var following = await clusterActor.Ask<ClusterProtocol.Following>(ClusterProtocol.WaitUntilFollowing.Instance, config.Settings.Upgrade.StepTimeout, cancellationToken);
+                    var following = await clusterActor.Ask<ClusterProtocol.Following>(ClusterProtocol.WaitUntilFollowing.Instance, config.Settings.Upgrade.StepTimeout, running.Token);
                     Log.Information("Following the cluster's desired state: {State}", following.State);
                 }
                 catch (AskTimeoutException)
@@ -173,7 +203,7 @@ internal static class NodeRunner
                 // In a cluster, the coordinator answers once it applied the cluster's desired state (or gave up waiting for it),
                 // so that sockets of listeners only the cluster defines are adopted, not declined.
                 var inheritance = await coordinator.Ask<CoordinatorProtocol.Inheritance>(CoordinatorProtocol.GetInheritance.Instance,
-                    config.Settings.Upgrade.StepTimeout + config.Settings.Upgrade.StepTimeout, cancellationToken);
+                    config.Settings.Upgrade.StepTimeout + config.Settings.Upgrade.StepTimeout, running.Token);
                 HandoverRelease release;
                 try
                 {
@@ -200,23 +230,23 @@ internal static class NodeRunner
                     await ClaimAsync("handoff", async () =>
                     {
                         var handoff = await ActorSystemOf(host).ActorSelection($"/user/{CoordinatorProtocol.ActorName}/{HandoffProtocol.ActorName}")
-                            .ResolveOne(TimeSpan.FromSeconds(10), cancellationToken);
-                        var claimed = await handoff.Ask<object>(HandoffProtocol.Claim.Instance, TimeSpan.FromSeconds(30), cancellationToken);
+                            .ResolveOne(TimeSpan.FromSeconds(10), running.Token);
+                        var claimed = await handoff.Ask<object>(HandoffProtocol.Claim.Instance, TimeSpan.FromSeconds(30), running.Token);
                         return claimed is HandoffProtocol.BindFailed failed ? failed.Reason : null;
                     });
                 if (config.Settings.Control.Enabled)
                     await ClaimAsync("control", async () =>
                     {
-                        var control = await registry.GetAsync<ControlProtocol.Marker>(cancellationToken);
-                        var claimed = await control.Ask<object>(ControlProtocol.Claim.Instance, TimeSpan.FromSeconds(30), cancellationToken);
+                        var control = await registry.GetAsync<ControlProtocol.Marker>(running.Token);
+                        var claimed = await control.Ask<object>(ControlProtocol.Claim.Instance, TimeSpan.FromSeconds(30), running.Token);
                         return claimed is ControlProtocol.BindFailed failed ? failed.Reason : null;
                     });
                 TryNotify($"MAINPID={Environment.ProcessId}\nREADY=1\nSTATUS=took over from its predecessor (process generation {upgrade.ProcessGeneration})");
             }
             else if (config.Settings.Control.Enabled)
             {
-                var control = await registry.GetAsync<ControlProtocol.Marker>(cancellationToken);
-                var bound = await control.Ask<object>(ControlProtocol.WaitUntilBound.Instance, TimeSpan.FromSeconds(60), cancellationToken);
+                var control = await registry.GetAsync<ControlProtocol.Marker>(running.Token);
+                var bound = await control.Ask<object>(ControlProtocol.WaitUntilBound.Instance, TimeSpan.FromSeconds(60), running.Token);
                 if (bound is ControlProtocol.BindFailed bindFailed)
                 {
                     Log.Fatal("Start-up failed: control socket {SocketPath}: {Reason}", bindFailed.SocketPath, bindFailed.Reason);
@@ -249,8 +279,14 @@ internal static class NodeRunner
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => TryNotify("STOPPING=1"));
             Log.Information("Node {ProcessId} serving; send SIGTERM or press Ctrl+C to drain and stop, SIGHUP to reload handlers", Environment.ProcessId);
             await host.WaitForShutdownAsync(cancellationToken);
+            if (StoppedByActorSystem(system) is { } exitCode) return exitCode;
             Log.Information("Node {ProcessId} stopped", Environment.ProcessId);
             return 0;
+        }
+        catch (Exception e) when (e is OperationCanceledException or AskTimeoutException && system is { WhenTerminated.IsCompleted: true }
+                                  && StoppedByActorSystem(system) is { } exitCode)
+        {
+            return exitCode;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -261,6 +297,51 @@ internal static class NodeRunner
         {
             await Log.CloseAndFlushAsync();
         }
+    }
+
+    /// <summary>The cluster's TLS files, read and checked (null when none are set, or when they are unusable: then logged).</summary>
+    private static ClusterCertificates? LoadCertificates(NodeConfig config)
+    {
+        if (config.Settings.Cluster.Tls is not { } tls) return null;
+        try
+        {
+            var certificates = ClusterCertificates.Load(tls, DateTime.UtcNow);
+            Log.Information("Cluster TLS: certificate {Subject} (expires {NotAfter:yyyy-MM-dd}), trusting {Authorities}",
+                certificates.Certificate.Subject, certificates.Certificate.NotAfter.ToUniversalTime(),
+                string.Join(", ", certificates.Authorities.Select(a => a.Subject)));
+            return certificates;
+        }
+        catch (ShardRuntimeConfigurationException e)
+        {
+            Log.Fatal("Configuration error: {Error}", $"{config.Source}: {e.Message}");
+            return null;
+        }
+    }
+
+    /// <summary>Remoting on 127.0.0.1, any port (the file and the environment say otherwise); TLS with mutual authentication against the trusted CA when there are certificates.</summary>
+    private static RemoteOptions RemoteOptionsFor(ClusterCertificates? certificates)
+    {
+        var options = new RemoteOptions { HostName = "127.0.0.1", Port = 0 };
+        if (certificates is null) return options;
+        options.EnableSsl = true;
+        options.Ssl = new SslOptions
+        {
+            X509Certificate = certificates.Certificate,
+            SuppressValidation = false,
+            RequireMutualAuthentication = true,
+            // Members are known by address, not by name: the CA's signature is the identity, checked by the validator.
+            ValidateCertificateHostname = false,
+            CustomValidator = certificates.Validator(),
+        };
+        return options;
+    }
+
+    /// <summary>The exit code of a node whose actor system ended on its own for a reason with one (logged), else null.</summary>
+    private static int? StoppedByActorSystem(ActorSystem system)
+    {
+        if (CoordinatedShutdown.Get(system).ShutdownReason is not { ExitCode: not 0 } reason) return null;
+        Log.Fatal("Node {ProcessId} stopped by its actor system: {Reason} (exit code {ExitCode})", Environment.ProcessId, reason, reason.ExitCode);
+        return reason.ExitCode;
     }
 
     private static ActorSystem ActorSystemOf(IHost host) => host.Services.GetRequiredService<ActorSystem>();

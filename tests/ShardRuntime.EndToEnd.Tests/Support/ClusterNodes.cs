@@ -7,13 +7,17 @@ using Xunit.Abstractions;
 namespace ShardRuntime.EndToEnd.Tests.Support;
 
 /// <summary>
-/// Real node processes forming one cluster on loopback: node i remotes on 127.0.0.1(i) (port 0) and binds its
-/// listeners there (SHARDRUNTIME_BIND_ADDRESS), the first node is the seed the others join. Polls go straight to the
+/// Real node processes forming one cluster on loopback over mutual TLS (a throw-away CA signs each node's certificate):
+/// node i remotes on 127.0.0.1(i) (port 0) and binds its listeners there (SHARDRUNTIME_BIND_ADDRESS), the first node
+/// (no seed nodes, TLS: it forms the cluster alone) is the seed the others join. Polls go straight to the
 /// control sockets (no CLI process per poll); assertions that an operator would make use the real CLI. Every node is
 /// ended by its PID on dispose.
 /// </summary>
 internal sealed class ClusterNodes(ITestOutputHelper output, string config) : IAsyncDisposable
 {
+    /// <summary>The cluster's CA; every node started here gets a certificate it signed (the cluster runs over mutual TLS).</summary>
+    public TestCertificates Certificates { get; } = new();
+
     public static readonly TimeSpan FormTimeout = TimeSpan.FromSeconds(90);
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -27,11 +31,14 @@ internal sealed class ClusterNodes(ITestOutputHelper output, string config) : IA
     /// <summary>The listener address of node <paramref name="index"/> (0-based): 127.0.0.11, .12, ...</summary>
     public static string AddressOf(int index) => $"127.0.0.{11 + index}";
 
-    /// <summary>Starts the next node with <paramref name="roles"/> (comma-separated) and, for all but the first, the seed's address.</summary>
-    public async Task<HostProcess> StartNodeAsync(string roles, string? configOverride = null)
+    /// <summary>
+    /// Starts the next node with <paramref name="roles"/> (comma-separated) and, for all but the first, the seed's address;
+    /// with a certificate of the cluster's CA, or the TLS variables <paramref name="tls"/> give (another CA's, say).
+    /// </summary>
+    public async Task<HostProcess> StartNodeAsync(string roles, string? configOverride = null, IReadOnlyDictionary<string, string>? tls = null)
     {
         var index = _nodes.Count;
-        var environment = new Dictionary<string, string>
+        var environment = new Dictionary<string, string>(tls ?? Certificates.EnvironmentFor($"node{index + 1}"))
         {
             ["SHARDRUNTIME_CLUSTER_HOSTNAME"] = AddressOf(index),
             ["SHARDRUNTIME_CLUSTER_PORT"] = "0",
@@ -127,5 +134,6 @@ internal sealed class ClusterNodes(ITestOutputHelper output, string config) : IA
         // SIGTERM to all first, so they drain side by side, then wait for each.
         foreach (var node in _nodes) node.Terminate();
         foreach (var node in _nodes) await node.DisposeAsync();
+        Certificates.Dispose();
     }
 }

@@ -42,6 +42,20 @@ internal static partial class KernelSockets
         return inodes;
     }
 
+    /// <summary>The local endpoints of every TCP socket in LISTEN that process <paramref name="pid"/> holds (<c>ss -ltnpH</c>).</summary>
+    public static async Task<IReadOnlyList<string>> ListeningEndPointsOfAsync(int pid)
+    {
+        var result = await ToolProcess.RunAsync(ToolProcess.StartInfo("ss", ["-ltnpH"]), TimeSpan.FromSeconds(10));
+        if (result.ExitCode != 0)
+            throw new InvalidOperationException($"ss exited {result.ExitCode}: {result.StdErr}");
+        // LISTEN 0 511 127.0.0.1:8080 0.0.0.0:* users:(("shardruntime",pid=123,fd=229))
+        return result.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Where(line => line.Contains($"pid={pid},", StringComparison.Ordinal))
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[3])
+            .Distinct()
+            .ToList();
+    }
+
     /// <summary>Polls until the kernel shows <paramref name="count"/> listening sockets on the endpoint; returns their inodes.</summary>
     public static async Task<IReadOnlyList<long>> WaitForListeningCountAsync(IPEndPoint endPoint, int count, TimeSpan timeout)
     {

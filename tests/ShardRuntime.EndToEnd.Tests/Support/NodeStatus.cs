@@ -14,7 +14,9 @@ internal sealed record NodeStatus(
     int ProcessGeneration,
     UpgradeStatus? Upgrade,
     string? LastUpgradeFailure,
-    bool HandedOver)
+    bool HandedOver,
+    string? Transport = null,
+    bool InsecureTransport = false)
 {
     private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web);
 
