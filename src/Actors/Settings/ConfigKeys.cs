@@ -50,7 +50,7 @@ internal static class ConfigKeys
         {
             if (key == ShardRuntimeSettings.Section)
                 Walk(value, Schema.Value.Root, key, problems);
-            else if (Distance(key, ShardRuntimeSettings.Section) <= 2)
+            else if (EditDistance.Between(key, ShardRuntimeSettings.Section) <= 2)
                 problems.Add(new Problem(key, $"is not a known section; did you mean '{ShardRuntimeSettings.Section}'?", [ShardRuntimeSettings.Section]));
         }
         return problems;
@@ -108,9 +108,9 @@ internal static class ConfigKeys
     /// </summary>
     private static Problem Unknown(string key, Node parent, string parentPath)
     {
-        var limit = Math.Max(1, Math.Min(3, key.Length / 4));
-        var here = (parent.Children?.Keys ?? Enumerable.Empty<string>()).Select(k => (Path: parentPath + "." + k, Distance: Distance(key, k), Here: true));
-        var elsewhere = Schema.Value.Locations.Where(l => l.Parent != parent).Select(l => (l.Path, Distance: Distance(key, l.Key), Here: false));
+        var limit = EditDistance.Limit(key);
+        var here = (parent.Children?.Keys ?? Enumerable.Empty<string>()).Select(k => (Path: parentPath + "." + k, Distance: EditDistance.Between(key, k), Here: true));
+        var elsewhere = Schema.Value.Locations.Where(l => l.Parent != parent).Select(l => (l.Path, Distance: EditDistance.Between(key, l.Key), Here: false));
         var near = here.Concat(elsewhere).Where(c => c.Distance <= limit).ToList();
         var path = parentPath + "." + key;
         if (near.Count == 0)
@@ -158,23 +158,4 @@ internal static class ConfigKeys
             kv => kv.Value.IsObject() ? FromObject(kv.Value.GetObject()) : new Node(),
             StringComparer.Ordinal),
     };
-
-    /// <summary>The optimal string alignment distance: insertions, deletions, substitutions and swaps of neighbours count one each.</summary>
-    internal static int Distance(string a, string b)
-    {
-        var d = new int[a.Length + 1, b.Length + 1];
-        for (var i = 0; i <= a.Length; i++) d[i, 0] = i;
-        for (var j = 0; j <= b.Length; j++) d[0, j] = j;
-        for (var i = 1; i <= a.Length; i++)
-        {
-            for (var j = 1; j <= b.Length; j++)
-            {
-                var cost = a[i - 1] == b[j - 1] ? 0 : 1;
-                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
-                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
-            }
-        }
-        return d[a.Length, b.Length];
-    }
 }

@@ -132,8 +132,8 @@ public sealed class ConfigKeysSpecs
     [InlineData("kitten", "sitting", 3)]
     public void The_edit_distance_must_count_insertions_deletions_substitutions_and_swaps(string a, string b, int distance)
     {
-        Assert.Equal(distance, ConfigKeys.Distance(a, b));
-        Assert.Equal(distance, ConfigKeys.Distance(b, a));
+        Assert.Equal(distance, EditDistance.Between(a, b));
+        Assert.Equal(distance, EditDistance.Between(b, a));
     }
 
     [Fact]
