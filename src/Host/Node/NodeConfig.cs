@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Hosting;
 using ShardRuntime.Actors.Settings;
 
@@ -7,14 +8,40 @@ namespace ShardRuntime.Host.Node;
 /// <summary>
 /// The HOCON a node runs on: the file named with <c>--config</c>, or the host's embedded copy of
 /// config/hocon/shard-runtime.conf. Parsed and validated before anything starts, so that a bad file stops
-/// start-up with a message naming the file and the key.
+/// start-up with a message naming the file and the key: malformed values, unknown keys (with the nearest valid one)
+/// and handler names the host does not know.
 /// </summary>
 internal sealed record NodeConfig(Config Config, ShardRuntimeSettings Settings, string Source)
 {
 
     public const string EmbeddedName = "embedded config/hocon/shard-runtime.conf";
 
+    /// <summary>The handlers a node of this host serves by name: the built-ins (the host adds none of its own).</summary>
+    public static HandlerCatalog Handlers() => HandlerCatalog.WithBuiltIns();
+
+    /// <summary>Reads, parses and validates the node's configuration; throws <see cref="NodeConfigException"/> listing every problem.</summary>
     public static NodeConfig Load(FileInfo? file, string? controlSocket = null)
+    {
+        var (config, source) = Parse(file, controlSocket);
+        var check = Check(config);
+        if (check.Problems.Count > 0)
+            throw new NodeConfigException(source, new ShardRuntimeConfigurationException(check.Problems).Message);
+        return new NodeConfig(config, check.Settings!, source);
+    }
+
+    /// <summary>The settings check of <paramref name="config"/>, with the listeners' handler names checked against <see cref="Handlers"/>.</summary>
+    public static ShardRuntimeSettingsCheck Check(Config config)
+    {
+        var check = ShardRuntimeSettings.Check(config);
+        var unknown = Handlers().FindUnknown(check.Listeners);
+        return unknown.Count == 0 ? check : check with { Settings = null, Problems = [.. check.Problems, .. unknown] };
+    }
+
+    /// <summary>
+    /// The node's HOCON: the file read and parsed (its syntax checked first), with the environment and
+    /// <paramref name="controlSocket"/> over it; not yet validated. Throws <see cref="NodeConfigException"/> naming the file.
+    /// </summary>
+    public static (Config Config, string Source) Parse(FileInfo? file, string? controlSocket = null)
     {
         string text, source;
         if (file is null)
@@ -55,14 +82,7 @@ internal sealed record NodeConfig(Config Config, ShardRuntimeSettings Settings, 
         if (controlSocket is not null)
             config = new ShardRuntimeOptions { ControlSocketPath = controlSocket }.ToConfig().WithFallback(config);
 
-        try
-        {
-            return new NodeConfig(config, ShardRuntimeSettings.Create(config), source);
-        }
-        catch (ShardRuntimeConfigurationException e)
-        {
-            throw new NodeConfigException(source, e.Message);
-        }
+        return (config, source);
     }
 }
 
