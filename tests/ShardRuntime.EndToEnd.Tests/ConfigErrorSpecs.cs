@@ -3,7 +3,7 @@ using Xunit.Abstractions;
 
 namespace ShardRuntime.EndToEnd.Tests;
 
-/// <summary>A bad config stops start-up with exit code 2 and a message naming the file and the key.</summary>
+/// <summary>A bad config (malformed, unknown keys, unknown handlers) stops start-up with exit code 2 and a message naming the file and the key.</summary>
 public sealed class ConfigErrorSpecs(ITestOutputHelper output)
 {
     private static readonly TimeSpan ExitTimeout = TimeSpan.FromSeconds(20);
@@ -31,6 +31,42 @@ public sealed class ConfigErrorSpecs(ITestOutputHelper output)
         Assert.Contains(key, host.Output);
         Assert.Contains(host.ConfigPath, host.Output);
         Assert.False(File.Exists(host.ControlSocket), "the node opened its control socket despite the bad config");
+    }
+
+    [Theory]
+    [InlineData(
+        """http { endpoint = "127.0.0.1:0", handler = http-ok, shard = 4 }""", "",
+        "shard-runtime.listeners.http.shard", "did you mean 'shard-runtime.listeners.http.shards'?")]
+    [InlineData(
+        """http { endpoint = "127.0.0.1:0", handler = http-ok, max-conections = 4 }""", "",
+        "shard-runtime.listeners.http.max-conections", "did you mean 'shard-runtime.listeners.http.max-connections'?")]
+    [InlineData(
+        """http { endpoint = "127.0.0.1:0", handler = http-ok }""", "shard-runtime.max-connections = 10",
+        "shard-runtime.max-connections", "did you mean 'shard-runtime.listener-defaults.max-connections' or 'shard-runtime.listeners.<name>.max-connections'?")]
+    public async Task An_unknown_key_must_stop_start_up_with_exit_code_2_naming_the_file_the_key_and_the_nearest_valid_key(
+        string listeners, string more, string key, string suggestion)
+    {
+        await using var host = HostProcess.Start(output, HostProcess.Config(listeners, more));
+
+        var exitCode = await host.WaitForExitAsync(ExitTimeout);
+
+        Assert.True(exitCode == 2, $"exit code {exitCode}\n{host.Output}");
+        Assert.Contains($"{host.ConfigPath}: Setting '{key}': is not a known key", host.Output);
+        Assert.Contains(suggestion, host.Output);
+        Assert.False(File.Exists(host.ControlSocket), "the node opened its control socket despite the unknown key");
+    }
+
+    [Fact]
+    public async Task An_unknown_handler_name_must_stop_start_up_with_exit_code_2_listing_the_known_handlers()
+    {
+        await using var host = HostProcess.Start(output, HostProcess.Config("""http { endpoint = "127.0.0.1:0", handler = htp-ok }"""));
+
+        var exitCode = await host.WaitForExitAsync(ExitTimeout);
+
+        Assert.True(exitCode == 2, $"exit code {exitCode}\n{host.Output}");
+        Assert.Contains($"{host.ConfigPath}: Setting 'shard-runtime.listeners.http.handler': unknown handler 'htp-ok'; did you mean 'http-ok'?", host.Output);
+        Assert.Contains("known handlers: echo, http-ok", host.Output);
+        Assert.DoesNotContain("Starting ShardRuntime node", host.Output);
     }
 
     [Theory]

@@ -59,6 +59,40 @@ public sealed class ConfigReloadSpecs(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Reload_and_sighup_must_refuse_a_file_with_an_unknown_key_naming_it_and_serve_on_unchanged()
+    {
+        await using var host = HostProcess.Start(output, HostProcess.Config("""
+                e { endpoint = "127.0.0.1:0", handler = echo, shards = 1 }
+            """));
+        var e = (await host.WaitUntilReadyAsync()).Listener("e");
+        using var client = await Clients.ConnectAsync(e.Bound);
+
+        // A typo: `shard` for `shards`, in an edit that would also add a listener.
+        await File.WriteAllTextAsync(host.ConfigPath, HostProcess.Config("""
+                e { endpoint = "127.0.0.1:0", handler = echo, shard = 3 }
+                added { endpoint = "127.0.0.1:0", handler = echo }
+            """));
+        var refused = await host.RunCliAsync("reload");
+        Assert.True(refused.ExitCode == 1, refused.ToString());
+        Assert.Contains($"{host.ConfigPath}: Setting 'shard-runtime.listeners.e.shard': is not a known key; did you mean 'shard-runtime.listeners.e.shards'?", refused.StdErr);
+
+        Posix.Signal(host.ProcessId, Posix.SigHup);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!host.Output.Contains("SIGHUP reload refused", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+            await Task.Delay(100);
+        Assert.Contains("SIGHUP reload refused", host.Output);
+        Assert.Contains("shard-runtime.listeners.e.shard", host.Output[host.Output.IndexOf("SIGHUP reload refused", StringComparison.Ordinal)..]);
+
+        var unchanged = await host.StatusAsync();
+        Assert.Equal(["e"], unchanged.Listeners.Select(l => l.Name));
+        Assert.Equal(e.Bound, unchanged.Listener("e").Bound);
+        Assert.Single(unchanged.Listener("e").Accepting);
+        Assert.Equal(1, unchanged.Listener("e").Generation);
+        Assert.Equal("still"u8.ToArray(), await Clients.EchoAsync(client, "still"u8.ToArray()));
+        Assert.False(host.HasExited);
+    }
+
+    [Fact]
     public Task Sighup_must_reload_like_the_reload_command() => SighupReloadsAsync(launcher: null);
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Connections;
 using ShardRuntime.Runtime.Handlers;
 
@@ -37,7 +38,20 @@ public sealed class HandlerCatalog
     /// <summary>Finds a handler factory by name.</summary>
     public bool TryGet(string name, out IConnectionHandlerFactory factory) => _factories.TryGetValue(name, out factory!);
 
-    /// <summary>The reason a name is unknown, listing the known ones.</summary>
-    public string UnknownHandlerReason(string name) =>
-        $"unknown handler '{name}' (known handlers: {string.Join(", ", Names)})";
+    /// <summary>The reason a name is unknown, with the nearest known name and listing the known ones.</summary>
+    public string UnknownHandlerReason(string name)
+    {
+        var meant = EditDistance.Nearest(name, Names) is [var nearest, ..] ? $"; did you mean '{nearest}'?" : "";
+        return $"unknown handler '{name}'{meant} (known handlers: {string.Join(", ", Names)})";
+    }
+
+    /// <summary>
+    /// One problem for each listener whose <c>handler</c> this catalog does not know (a listener that loads its handler
+    /// from an assembly names none), naming the listener's handler key.
+    /// </summary>
+    public IReadOnlyList<ShardRuntimeConfigurationException> FindUnknown(IEnumerable<ListenerSettings> listeners) =>
+        listeners
+            .Where(l => l.HandlerAssembly is null && !TryGet(l.Handler, out _))
+            .Select(l => new ShardRuntimeConfigurationException($"{ShardRuntimeSettings.Section}.listeners.{l.Name}.handler", UnknownHandlerReason(l.Handler)))
+            .ToList();
 }

@@ -31,6 +31,9 @@ public sealed record ListenerSettings(
     TimeSpan RetireQueueTimeout,
     bool FirstTurnInShard = true)
 {
+    /// <summary>The one key of a listener's block that has no default in listener-defaults: where it listens.</summary>
+    public const string EndpointKey = "endpoint";
+
     /// <summary>Largest shard count a listener may ask for.</summary>
     public const int MaxShards = 256;
 
@@ -44,7 +47,7 @@ public sealed record ListenerSettings(
         var r = new ConfigReader(listener.WithFallback(defaults), path);
         var settings = new ListenerSettings(
             Name: name,
-            EndPoint: r.GetEndPoint("endpoint"),
+            EndPoint: r.GetEndPoint(EndpointKey),
             Protocol: r.GetEnum<TransportProtocol>("protocol"),
             Shards: r.GetInt("shards", 0, MaxShards),
             Handler: r.GetString("handler"),

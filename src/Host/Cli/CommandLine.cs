@@ -140,6 +140,14 @@ public static class CommandLine
 
         var listenerCommand = BuildListenerCommand(controlSocket);
 
+        var check = new Command("check",
+            "Check a configuration without starting a node (as nginx -t): syntax, keys, values, handlers and their assemblies, " +
+            "endpoints free or served by a node of this user; lists every problem and exits 2, or prints a summary and exits 0")
+        {
+            ConfigOption,
+        };
+        check.SetAction((result, _) => ConfigCheck.RunAsync(result.GetValue(ConfigOption), result.InvocationConfiguration));
+
         var upgrade = new Command("upgrade",
             "Replace the running node's process: start a successor (the same command line, so the binaries and config on disk now) " +
             "that takes over every listening socket; the old process then drains and exits. Rolls back if the successor fails");
@@ -155,6 +163,7 @@ public static class CommandLine
             reload,
             upgrade,
             listenerCommand,
+            check,
         };
     }
 

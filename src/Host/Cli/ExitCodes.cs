@@ -12,6 +12,9 @@ public static class ExitCodes
     /// <summary>The command line is wrong (unknown command, missing or malformed argument).</summary>
     public const int Usage = 2;
 
+    /// <summary>The configuration is unusable (<c>run</c> stops before it starts anything; <c>check</c> lists every problem).</summary>
+    public const int ConfigInvalid = 2;
+
     /// <summary>No node answers on the control socket (no socket, connection refused, no answer in time).</summary>
     public const int Unreachable = 3;
 }

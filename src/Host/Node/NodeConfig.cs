@@ -1,5 +1,6 @@
 using Akka.Configuration;
 using ShardRuntime.Actors.Cluster.Transport;
+using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Hosting;
 using ShardRuntime.Actors.Settings;
 
@@ -8,7 +9,8 @@ namespace ShardRuntime.Host.Node;
 /// <summary>
 /// The HOCON a node runs on: the file named with <c>--config</c>, or the host's embedded copy of
 /// config/hocon/shard-runtime.conf. Parsed and validated before anything starts, so that a bad file stops
-/// start-up with a message naming the file and the key.
+/// start-up with a message naming the file and the key: malformed values, unknown keys (with the nearest valid one)
+/// and handler names the host does not know.
 /// </summary>
 /// <param name="Transport">How other processes reach the node's actors (no remoting for a lone node; TLS, or insecure when asked for).</param>
 internal sealed record NodeConfig(Config Config, ShardRuntimeSettings Settings, string Source, ClusterTransport Transport)
@@ -16,7 +18,47 @@ internal sealed record NodeConfig(Config Config, ShardRuntimeSettings Settings, 
 
     public const string EmbeddedName = "embedded config/hocon/shard-runtime.conf";
 
+    /// <summary>The handlers a node of this host serves by name: the built-ins (the host adds none of its own).</summary>
+    public static HandlerCatalog Handlers() => HandlerCatalog.WithBuiltIns();
+
+    /// <summary>Reads, parses and validates the node's configuration; throws <see cref="NodeConfigException"/> listing every problem.</summary>
     public static NodeConfig Load(FileInfo? file, string? controlSocket = null)
+    {
+        var (config, source) = Parse(file, controlSocket);
+        var check = Check(config);
+        if (check.Problems.Count > 0)
+            throw new NodeConfigException(source, new ShardRuntimeConfigurationException(check.Problems).Message);
+        return new NodeConfig(config, check.Settings!, source, TransportOf(config, check.Settings!));
+    }
+
+    /// <summary>The settings check of <paramref name="config"/>, with the listeners' handler names checked against <see cref="Handlers"/>.</summary>
+    public static ShardRuntimeSettingsCheck Check(Config config)
+    {
+        var check = ShardRuntimeSettings.Check(config);
+        var problems = Handlers().FindUnknown(check.Listeners).ToList();
+        if (check.Settings is { } settings)
+        {
+            try
+            {
+                TransportOf(config, settings);
+            }
+            catch (ShardRuntimeConfigurationException e)
+            {
+                problems.Add(e);
+            }
+        }
+        return problems.Count == 0 ? check : check with { Settings = null, Problems = [.. check.Problems, .. problems] };
+    }
+
+    /// <summary>The cluster's transport these settings and seed nodes call for (<see cref="ClusterTransport.Decide"/>).</summary>
+    private static ClusterTransport TransportOf(Config config, ShardRuntimeSettings settings) =>
+        ClusterTransport.Decide(settings.Cluster, config.GetStringList(ClusterTransport.SeedNodesKey, []).ToList());
+
+    /// <summary>
+    /// The node's HOCON: the file read and parsed (its syntax checked first), with the environment and
+    /// <paramref name="controlSocket"/> over it; not yet validated. Throws <see cref="NodeConfigException"/> naming the file.
+    /// </summary>
+    public static (Config Config, string Source) Parse(FileInfo? file, string? controlSocket = null)
     {
         string text, source;
         if (file is null)
@@ -57,16 +99,7 @@ internal sealed record NodeConfig(Config Config, ShardRuntimeSettings Settings, 
         if (controlSocket is not null)
             config = new ShardRuntimeOptions { ControlSocketPath = controlSocket }.ToConfig().WithFallback(config);
 
-        try
-        {
-            var settings = ShardRuntimeSettings.Create(config);
-            var transport = ClusterTransport.Decide(settings.Cluster, config.GetStringList(ClusterTransport.SeedNodesKey, []).ToList());
-            return new NodeConfig(config, settings, source, transport);
-        }
-        catch (ShardRuntimeConfigurationException e)
-        {
-            throw new NodeConfigException(source, e.Message);
-        }
+        return (config, source);
     }
 }
 

@@ -38,7 +38,7 @@ internal static class NodeRunner
     public const int StartupFailed = 1;
 
     /// <summary>Exit code when the configuration is unusable.</summary>
-    public const int ConfigInvalid = 2;
+    public const int ConfigInvalid = Cli.ExitCodes.ConfigInvalid;
 
     public static async Task<int> RunAsync(NodeLaunch launch, CancellationToken cancellationToken)
     {

@@ -88,7 +88,7 @@ internal static class BindFailureDiagnosis
     }
 
     /// <summary>True when two bound addresses can compete for a port: equal, or either is a wildcard.</summary>
-    private static bool Overlaps(IPAddress theirs, IPAddress ours)
+    internal static bool Overlaps(IPAddress theirs, IPAddress ours)
     {
         IPAddress a = theirs.IsIPv4MappedToIPv6 ? theirs.MapToIPv4() : theirs;
         IPAddress b = ours.IsIPv4MappedToIPv6 ? ours.MapToIPv4() : ours;

@@ -76,6 +76,53 @@ public static class KernelSocketTable
         }
     }
 
+    /// <summary>
+    /// The processes that hold a descriptor of each of <paramref name="inodes"/>: found by reading the
+    /// <c>/proc/PID/fd</c> links of every process this one may read (its own user's, or all for root). A socket passed
+    /// between processes is held by each of them; an inode no readable process holds is absent from the result.
+    /// </summary>
+    public static IReadOnlyDictionary<long, IReadOnlyList<int>> FindProcesses(IEnumerable<long> inodes)
+    {
+        ArgumentNullException.ThrowIfNull(inodes);
+        var wanted = inodes.ToHashSet();
+        var found = new Dictionary<long, List<int>>();
+        foreach (string directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out int pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                foreach (string fd in Directory.EnumerateFileSystemEntries(Path.Combine(directory, "fd")))
+                {
+                    string? target = new FileInfo(fd).LinkTarget;
+                    if (target is not null && target.StartsWith("socket:[", StringComparison.Ordinal) && target.EndsWith(']')
+                        && long.TryParse(target.AsSpan(8, target.Length - 9), NumberStyles.None, CultureInfo.InvariantCulture, out long inode)
+                        && wanted.Contains(inode))
+                    {
+                        if (!found.TryGetValue(inode, out var pids))
+                        {
+                            found[inode] = pids = [];
+                        }
+
+                        if (!pids.Contains(pid))
+                        {
+                            pids.Add(pid);
+                        }
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+            {
+                // Another user's process, or one that exited while we looked.
+            }
+        }
+
+        return found.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<int>)kv.Value);
+    }
+
     /// <summary>Fills in the listen backlog of TCP listeners, which only sock_diag netlink reports.</summary>
     private static List<KernelSocketEntry> WithListenBacklogs(List<KernelSocketEntry> entries, int port)
     {

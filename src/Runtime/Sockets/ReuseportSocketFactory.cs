@@ -27,7 +27,14 @@ public sealed class ReuseportSocketFactory : IListenerSocketFactory
     public static ReuseportSocketFactory Instance { get; } = new();
 
     /// <inheritdoc />
-    public Socket Bind(ListenerSocketOptions options)
+    public Socket Bind(ListenerSocketOptions options) => Open(options, listen: true);
+
+    /// <summary>
+    /// A socket of <paramref name="options"/>, bound with the options above, and listening when <paramref name="listen"/>
+    /// (TCP). Not listening, a TCP socket takes part in the kernel's bind checks but joins no reuseport group, so no
+    /// connection of the group can land in it (<see cref="EndpointProbe"/>).
+    /// </summary>
+    internal static Socket Open(ListenerSocketOptions options, bool listen)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(options.EndPoint, nameof(options.EndPoint));
@@ -66,7 +73,7 @@ public sealed class ReuseportSocketFactory : IListenerSocketFactory
 
             SocketOptionsNative.SetReusePort(socket);
             socket.Bind(options.EndPoint);
-            if (tcp)
+            if (tcp && listen)
             {
                 socket.Listen(options.Backlog);
             }
