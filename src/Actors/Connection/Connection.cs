@@ -67,7 +67,10 @@ public static class Connection
         private ReceiveReady() { }
     }
 
-    /// <summary>Sender: the connection itself, after a batch of reads, to read on after other messages had their turn. Internal.</summary>
+    /// <summary>
+    /// Sender: the connection itself, by way of the back of its I/O loop's queue, after a turn that used its read budget:
+    /// it reads on once the loop's other work had its turn. Internal.
+    /// </summary>
     internal sealed class ReadMore
     {
         public static readonly ReadMore Instance = new();

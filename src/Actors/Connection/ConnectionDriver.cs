@@ -23,8 +23,14 @@ namespace ShardRuntime.Actors.Connection;
 /// </summary>
 internal static class ConnectionDriver
 {
-    /// <summary>Reads handled in one go before the connection yields (the actor to its mailbox, the first turn to the actor).</summary>
+    /// <summary>Reads handled in one go before the connection yields (the actor to its loop, the first turn to the actor).</summary>
     private const int ReadBatch = 8;
+
+    /// <summary>
+    /// Bytes read (and handed to the handler) in one go before the connection yields, whatever the receive buffer's size:
+    /// a peer that pipelines without pause gets its answers in turns of this much, between other connections' turns.
+    /// </summary>
+    private const int ReadBudget = 4 * 1024;
 
     /// <summary>
     /// The shard's turn for a connection it has just accepted: the handler is made and told it is connected, and what
@@ -76,7 +82,8 @@ internal static class ConnectionDriver
 
     private static void ReadBatchOnce(ConnectionState s)
     {
-        for (var i = 0; i < ReadBatch; i++)
+        var budget = ReadBudget;
+        for (var i = 0; i < ReadBatch && budget > 0; i++)
         {
             if (s.Finished || s.ReceivePending || s.InputEnded || s.ReadPaused) return;
             if (s.Tx.Pending > s.Settings.MaxPendingWriteBytes)
@@ -119,6 +126,7 @@ internal static class ConnectionDriver
             }
 
             s.BytesIn += n;
+            budget -= n;
             s.Counters.Received(n);
             s.LastActivity = Environment.TickCount64;
             if (s.OutputShut)
@@ -130,10 +138,12 @@ internal static class ConnectionDriver
             s.RxCount += n;
             if (!Deliver(s) || !AfterCallback(s)) return;
         }
-        // Yield to other messages (and other actors on this dispatcher thread), then read on. (A turn in the shard that
-        // got this far leaves the rest to the actor that adopts the connection.)
+        // Yield, then read on. Not by telling the actor itself (its mailbox run would take that message in the same go,
+        // and the loop would run nothing else meanwhile) but through the back of its loop's queue: every connection with
+        // work on the loop, and the loop's next look at its sockets, come first. (A turn in the shard that got this far
+        // leaves the rest to the actor that adopts the connection.)
         if (s.Adopted && !s.Finished && !s.ReceivePending && !s.InputEnded && !s.ReadPaused)
-            s.Self.Tell(Connection.ReadMore.Instance);
+            s.Shard.Loop.Post(s);
     }
 
     /// <summary>
