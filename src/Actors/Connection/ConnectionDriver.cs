@@ -193,6 +193,16 @@ internal static class ConnectionDriver
         s.RxCount -= consumed;
         if (s.RxCount > 0 && consumed > 0)
             Buffer.BlockCopy(s.Rx!, consumed, s.Rx!, 0, s.RxCount);
+        // The request-head deadline runs from the first byte of a request left incomplete; a request completed (bytes
+        // consumed) starts it again for the next, and nothing left stops it.
+        if (s.RxCount == 0)
+        {
+            if (s.IncompleteSince != 0) Volatile.Write(ref s.IncompleteSince, 0);
+        }
+        else if (consumed > 0 || s.IncompleteSince == 0)
+        {
+            Volatile.Write(ref s.IncompleteSince, s.LastActivity);
+        }
         return true;
     }
 
@@ -322,14 +332,30 @@ internal static class ConnectionDriver
     }
 
     /// <summary>
-    /// The shard's sweep saw this connection idle (nothing received or sent) for the idle timeout. The first time it
-    /// closes gracefully; when that close has not finished after another idle timeout (or the connection was already
-    /// closing, or the peer stopped reading what we send), it aborts.
+    /// Whether a request has stayed incomplete (bytes left unconsumed, none completed since) for the request-head timeout
+    /// at <paramref name="now"/> (Environment.TickCount64). Read by the shard's sweep too, from its own thread.
     /// </summary>
-    public static void OnIdleCheck(ConnectionState s)
+    public static bool RequestLate(ConnectionState s, long now)
+    {
+        var since = Volatile.Read(ref s.IncompleteSince);
+        return since != 0 && now - since >= (long)s.Settings.RequestHeadTimeout.TotalMilliseconds;
+    }
+
+    /// <summary>
+    /// The shard's sweep saw a deadline of this connection pass: a request incomplete for the request-head timeout (the
+    /// handler may answer, then the connection closes gracefully), or the connection idle (nothing received or sent) for
+    /// the idle timeout. An idle connection is closed gracefully the first time; when that close has not finished after
+    /// another idle timeout (or the connection was already closing, or the peer stopped reading what we send), it aborts.
+    /// </summary>
+    public static void OnDeadlineCheck(ConnectionState s)
     {
         if (s.Finished) return;
         var now = Environment.TickCount64;
+        if (!s.CloseRequested && !s.OutputShut && RequestLate(s, now))
+        {
+            OnRequestTimedOut(s, now);
+            return;
+        }
         var idle = TimeSpan.FromMilliseconds(now - Math.Max(s.LastActivity, s.IdleClosingSince));
         if (idle < s.Settings.IdleTimeout) return; // there was activity since the sweep looked
         s.Log.Debug("Connection {Listener}/{Shard}/{Connection} idle for {Idle}; closing", s.ListenerName, s.ShardId, s.ConnectionId, idle);
@@ -343,6 +369,19 @@ internal static class ConnectionDriver
         s.CloseRequested = true;
         Volatile.Write(ref s.IdleClosingSince, now);
         Flush(s);
+    }
+
+    private static void OnRequestTimedOut(ConnectionState s, long now)
+    {
+        var unconsumed = s.RxCount;
+        s.Log.Debug("Connection {Listener}/{Shard}/{Connection}: request incomplete for {Elapsed} ms ({Bytes} bytes; request-head-timeout {Timeout}); closing",
+            s.ListenerName, s.ShardId, s.ConnectionId, now - s.IncompleteSince, unconsumed, s.Settings.RequestHeadTimeout);
+        s.RxCount = 0; // what the peer sends from now on is discarded (OutputShut) or refused by the closing handler
+        Volatile.Write(ref s.IncompleteSince, 0);
+        s.CloseReason = ConnectionCloseReason.RequestTimeout;
+        if (!CallHandler(s, static (h, s, n) => h!.OnRequestTimedOut(s, n), unconsumed)) return;
+        s.CloseRequested = true;
+        AfterCallback(s); // sends the handler's last reply, then shuts the sending side down
     }
 
     private static void OnSocketError(ConnectionState s, SocketError error)

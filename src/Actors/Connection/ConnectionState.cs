@@ -112,6 +112,11 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
     public long BytesOut;
     /// <summary>When a byte was last received or sent (Environment.TickCount64); the shard's sweep reads it.</summary>
     public long LastActivity;
+    /// <summary>
+    /// Since when the handler has left bytes unconsumed (a request not complete yet) with none completed since
+    /// (Environment.TickCount64; 0: nothing pending); the shard's sweep reads it against the request-head timeout.
+    /// </summary>
+    public long IncompleteSince;
     /// <summary>When an idle close began (0: none); the shard's sweep reads it.</summary>
     public long IdleClosingSince;
     /// <summary>Until when a graceful close waits for the peer's FIN (0: not closing); the shard's sweep reads it.</summary>
