@@ -36,9 +36,16 @@ public sealed class CliErrorSpecs(ITestOutputHelper output)
 
         Assert.True(result.ExitCode == 1, result.ToString());
         Assert.StartsWith("error: ", result.StdErr);
-        Assert.Contains("0", result.StdErr);
+        // The refusal says what the count may be (as the help does) and the way to stop serving a listener.
+        Assert.Contains("1 to 256", result.StdErr);
+        Assert.Contains("remove it from the config file and run `shardruntime reload`", result.StdErr);
+        Assert.Contains("listener remove http --cluster", result.StdErr);
         Assert.Equal(2, (await host.StatusAsync()).Listener("http").Accepting.Count());
         Assert.Equal(2, (await KernelSockets.ListeningInodesAsync(http.Bound)).Count);
+
+        var help = await HostCli.RunAsync(["scale", "--help"]);
+        Assert.Contains("1 to 256", help.StdOut);
+        Assert.DoesNotContain("0 or more", help.StdOut + help.StdErr);
     }
 
     [Fact]

@@ -76,6 +76,38 @@ public sealed class ScalingSpecs(ITestOutputHelper output)
         Assert.True(churn.Successes > 0);
     }
 
+    [Fact]
+    public async Task Scaling_256_to_2_must_close_each_retiring_socket_once_and_promptly()
+    {
+        await using var host = HostProcess.Start(output, HostProcess.Config("""
+                http { endpoint = "127.0.0.1:0", handler = http-ok, shards = 256 }
+            """));
+        const string closing = "closing socket inode";
+        host.CountLines(closing);
+        var endPoint = (await host.WaitUntilReadyAsync()).Listener("http").Bound;
+        Assert.Equal(256, (await KernelSockets.ListeningInodesAsync(endPoint)).Count);
+
+        var watch = Stopwatch.StartNew();
+        var scaled = await host.RunCliAsync("scale", "http", "2");
+        Assert.True(scaled.ExitCode == 0, scaled.ToString());
+        await KernelSockets.WaitForListeningCountAsync(endPoint, 2, TimeSpan.FromSeconds(90));
+        var closed = watch.Elapsed;
+        var status = await host.StatusAsync();
+        var deadline = Stopwatch.StartNew();
+        while (status.Listener("http").Shards.Count > 2 && deadline.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(50);
+            status = await host.StatusAsync();
+        }
+        output.WriteLine($"scale 256 -> 2: the kernel showed 2 sockets after {closed.TotalMilliseconds:0} ms, every retiring shard gone after " +
+            $"{watch.ElapsedMilliseconds} ms; '{closing}' logged {host.CountedLines(closing)} times");
+
+        Assert.Equal(2, status.Listener("http").Shards.Count);
+        Assert.Equal(254, host.CountedLines(closing)); // once per retiring shard
+        // Bounded by the retire-quiet-period (200 ms) and a single re-steer, not by 254 closes in turn.
+        Assert.True(closed < TimeSpan.FromSeconds(10), $"the retiring sockets took {closed} to close");
+    }
+
     /// <summary>Waits at least <see cref="MinimumPhase"/> and until every keep-alive connection got 3 more answers and the churn loops 20 more.</summary>
     private async Task WaitForTrafficAsync(IReadOnlyList<KeepAliveClient> keepAlive, ChurnClient churn, string when)
     {

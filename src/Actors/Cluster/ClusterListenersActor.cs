@@ -311,9 +311,9 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
 
     private void Scale(ClusterListeners.ScaleListener scale)
     {
-        if (scale.Shards < 1 || scale.Shards > ListenerSettings.MaxShards)
+        if (ListenerSettings.ShardCountRefusal(scale.Listener, scale.Shards) is { } badCount)
         {
-            Sender.Tell(new ClusterListeners.CommandFailed(scale, $"shard count must be between 1 and {ListenerSettings.MaxShards}, got {scale.Shards}"));
+            Sender.Tell(new ClusterListeners.CommandFailed(scale, badCount));
             return;
         }
         if (scale.Role is not null && string.IsNullOrWhiteSpace(scale.Role))
@@ -336,8 +336,8 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
     private void SetListener(ClusterListeners.SetListener set)
     {
         string? problem = null;
-        if (set.Shards is { } shards && (shards < 1 || shards > ListenerSettings.MaxShards))
-            problem = $"shard count must be between 1 and {ListenerSettings.MaxShards}, got {shards}";
+        if (set.Shards is { } shards && ListenerSettings.ShardCountRefusal(set.Listener, shards) is { } badCount)
+            problem = badCount;
         else if (set.Roles is not null && set.Roles.Any(string.IsNullOrWhiteSpace))
             problem = "a role must not be empty";
         else if (set.Definition is not null)

@@ -67,7 +67,10 @@ public static class Connection
         private ReceiveReady() { }
     }
 
-    /// <summary>Sender: the connection itself, after a batch of reads, to read on after other messages had their turn. Internal.</summary>
+    /// <summary>
+    /// Sender: the connection itself, by way of the back of its I/O loop's queue, after a turn that used its read budget:
+    /// it reads on once the loop's other work had its turn. Internal.
+    /// </summary>
     internal sealed class ReadMore
     {
         public static readonly ReadMore Instance = new();
@@ -81,11 +84,14 @@ public static class Connection
         private SendReady() { }
     }
 
-    /// <summary>Sender: its shard's sweep, when the connection has been idle for the idle timeout. Internal.</summary>
-    internal sealed class IdleCheck : IDeadLetterSuppression // may race the connection's end
+    /// <summary>
+    /// Sender: its shard's sweep, when the connection has been idle for the idle timeout or held an incomplete request for
+    /// the request-head timeout; the connection looks again itself (there may have been activity since). Internal.
+    /// </summary>
+    internal sealed class DeadlineCheck : IDeadLetterSuppression // may race the connection's end
     {
-        public static readonly IdleCheck Instance = new();
-        private IdleCheck() { }
+        public static readonly DeadlineCheck Instance = new();
+        private DeadlineCheck() { }
     }
 
     /// <summary>Sender: its shard's sweep, when a graceful close waited long enough for the peer's FIN. Internal.</summary>

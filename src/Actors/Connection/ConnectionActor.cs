@@ -59,8 +59,8 @@ internal sealed class ConnectionActor : UntypedActor
             case Connection.SendReady:
                 ConnectionDriver.OnSendReady(_s);
                 break;
-            case Connection.IdleCheck:
-                ConnectionDriver.OnIdleCheck(_s);
+            case Connection.DeadlineCheck:
+                ConnectionDriver.OnDeadlineCheck(_s);
                 break;
             case Connection.LingerExpired:
                 if (_s.OutputShut) ConnectionDriver.Finish(_s, _s.CloseReason);

@@ -23,8 +23,14 @@ namespace ShardRuntime.Actors.Connection;
 /// </summary>
 internal static class ConnectionDriver
 {
-    /// <summary>Reads handled in one go before the connection yields (the actor to its mailbox, the first turn to the actor).</summary>
+    /// <summary>Reads handled in one go before the connection yields (the actor to its loop, the first turn to the actor).</summary>
     private const int ReadBatch = 8;
+
+    /// <summary>
+    /// Bytes read (and handed to the handler) in one go before the connection yields, whatever the receive buffer's size:
+    /// a peer that pipelines without pause gets its answers in turns of this much, between other connections' turns.
+    /// </summary>
+    private const int ReadBudget = 4 * 1024;
 
     /// <summary>
     /// The shard's turn for a connection it has just accepted: the handler is made and told it is connected, and what
@@ -76,7 +82,8 @@ internal static class ConnectionDriver
 
     private static void ReadBatchOnce(ConnectionState s)
     {
-        for (var i = 0; i < ReadBatch; i++)
+        var budget = ReadBudget;
+        for (var i = 0; i < ReadBatch && budget > 0; i++)
         {
             if (s.Finished || s.ReceivePending || s.InputEnded || s.ReadPaused) return;
             if (s.Tx.Pending > s.Settings.MaxPendingWriteBytes)
@@ -119,6 +126,7 @@ internal static class ConnectionDriver
             }
 
             s.BytesIn += n;
+            budget -= n;
             s.Counters.Received(n);
             s.LastActivity = Environment.TickCount64;
             if (s.OutputShut)
@@ -130,10 +138,12 @@ internal static class ConnectionDriver
             s.RxCount += n;
             if (!Deliver(s) || !AfterCallback(s)) return;
         }
-        // Yield to other messages (and other actors on this dispatcher thread), then read on. (A turn in the shard that
-        // got this far leaves the rest to the actor that adopts the connection.)
+        // Yield, then read on. Not by telling the actor itself (its mailbox run would take that message in the same go,
+        // and the loop would run nothing else meanwhile) but through the back of its loop's queue: every connection with
+        // work on the loop, and the loop's next look at its sockets, come first. (A turn in the shard that got this far
+        // leaves the rest to the actor that adopts the connection.)
         if (s.Adopted && !s.Finished && !s.ReceivePending && !s.InputEnded && !s.ReadPaused)
-            s.Self.Tell(Connection.ReadMore.Instance);
+            s.Shard.Loop.Post(s);
     }
 
     /// <summary>
@@ -183,6 +193,16 @@ internal static class ConnectionDriver
         s.RxCount -= consumed;
         if (s.RxCount > 0 && consumed > 0)
             Buffer.BlockCopy(s.Rx!, consumed, s.Rx!, 0, s.RxCount);
+        // The request-head deadline runs from the first byte of a request left incomplete; a request completed (bytes
+        // consumed) starts it again for the next, and nothing left stops it.
+        if (s.RxCount == 0)
+        {
+            if (s.IncompleteSince != 0) Volatile.Write(ref s.IncompleteSince, 0);
+        }
+        else if (consumed > 0 || s.IncompleteSince == 0)
+        {
+            Volatile.Write(ref s.IncompleteSince, s.LastActivity);
+        }
         return true;
     }
 
@@ -312,14 +332,30 @@ internal static class ConnectionDriver
     }
 
     /// <summary>
-    /// The shard's sweep saw this connection idle (nothing received or sent) for the idle timeout. The first time it
-    /// closes gracefully; when that close has not finished after another idle timeout (or the connection was already
-    /// closing, or the peer stopped reading what we send), it aborts.
+    /// Whether a request has stayed incomplete (bytes left unconsumed, none completed since) for the request-head timeout
+    /// at <paramref name="now"/> (Environment.TickCount64). Read by the shard's sweep too, from its own thread.
     /// </summary>
-    public static void OnIdleCheck(ConnectionState s)
+    public static bool RequestLate(ConnectionState s, long now)
+    {
+        var since = Volatile.Read(ref s.IncompleteSince);
+        return since != 0 && now - since >= (long)s.Settings.RequestHeadTimeout.TotalMilliseconds;
+    }
+
+    /// <summary>
+    /// The shard's sweep saw a deadline of this connection pass: a request incomplete for the request-head timeout (the
+    /// handler may answer, then the connection closes gracefully), or the connection idle (nothing received or sent) for
+    /// the idle timeout. An idle connection is closed gracefully the first time; when that close has not finished after
+    /// another idle timeout (or the connection was already closing, or the peer stopped reading what we send), it aborts.
+    /// </summary>
+    public static void OnDeadlineCheck(ConnectionState s)
     {
         if (s.Finished) return;
         var now = Environment.TickCount64;
+        if (!s.CloseRequested && !s.OutputShut && RequestLate(s, now))
+        {
+            OnRequestTimedOut(s, now);
+            return;
+        }
         var idle = TimeSpan.FromMilliseconds(now - Math.Max(s.LastActivity, s.IdleClosingSince));
         if (idle < s.Settings.IdleTimeout) return; // there was activity since the sweep looked
         s.Log.Debug("Connection {Listener}/{Shard}/{Connection} idle for {Idle}; closing", s.ListenerName, s.ShardId, s.ConnectionId, idle);
@@ -333,6 +369,19 @@ internal static class ConnectionDriver
         s.CloseRequested = true;
         Volatile.Write(ref s.IdleClosingSince, now);
         Flush(s);
+    }
+
+    private static void OnRequestTimedOut(ConnectionState s, long now)
+    {
+        var unconsumed = s.RxCount;
+        s.Log.Debug("Connection {Listener}/{Shard}/{Connection}: request incomplete for {Elapsed} ms ({Bytes} bytes; request-head-timeout {Timeout}); closing",
+            s.ListenerName, s.ShardId, s.ConnectionId, now - s.IncompleteSince, unconsumed, s.Settings.RequestHeadTimeout);
+        s.RxCount = 0; // what the peer sends from now on is discarded (OutputShut) or refused by the closing handler
+        Volatile.Write(ref s.IncompleteSince, 0);
+        s.CloseReason = ConnectionCloseReason.RequestTimeout;
+        if (!CallHandler(s, static (h, s, n) => h!.OnRequestTimedOut(s, n), unconsumed)) return;
+        s.CloseRequested = true;
+        AfterCallback(s); // sends the handler's last reply, then shuts the sending side down
     }
 
     private static void OnSocketError(ConnectionState s, SocketError error)

@@ -6,11 +6,12 @@ namespace ShardRuntime.Actors.Connection;
 internal sealed record ConnectionSettings(
     string Listener,
     TimeSpan IdleTimeout,
+    TimeSpan RequestHeadTimeout,
     int ReceiveBufferSize,
     int MaxReceiveBytes,
     int MaxPendingWriteBytes,
     TimeSpan LingerTimeout)
 {
     public static ConnectionSettings From(ListenerSettings s) =>
-        new(s.Name, s.IdleTimeout, s.ReceiveBufferSize, s.MaxReceiveBytes, s.MaxPendingWriteBytes, s.LingerTimeout);
+        new(s.Name, s.IdleTimeout, s.RequestHeadTimeout, s.ReceiveBufferSize, s.MaxReceiveBytes, s.MaxPendingWriteBytes, s.LingerTimeout);
 }

@@ -17,7 +17,7 @@ namespace ShardRuntime.Actors.Connection;
 /// One thread at a time touches it: the shard during the connection's first turn, then the actor that adopted it; the
 /// readiness engine and the shard's sweep only read their fields and tell the actor.
 /// </summary>
-internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeature, IReadinessListener, IIndirectActorProducer
+internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeature, IReadinessListener, IIndirectActorProducer, IThreadPoolWorkItem
 {
     public ConnectionState(
         AcceptedSocket socket, long id, ShardSocket shard, ConnectionSettings settings, HandlerLease lease,
@@ -53,6 +53,13 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
         // Waiting in the shard: the shard goes on with it (and passes the wake-up on should an actor have taken over).
         if (ReferenceEquals(self, ActorRefs.Nobody)) Shard.Owner?.Tell(this);
         else self.Tell(Connection.ReceiveReady.Instance);
+    }
+
+    // IThreadPoolWorkItem: posted to the connection's loop when a turn used its read budget; tells the actor to read on
+    // (ConnectionDriver.ReadLoop). The state itself is the work item: no allocation per yield.
+    void IThreadPoolWorkItem.Execute()
+    {
+        if (!Volatile.Read(ref Finished)) Self.Tell(Connection.ReadMore.Instance);
     }
 
     void IReadinessListener.OnWritable()
@@ -105,6 +112,11 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
     public long BytesOut;
     /// <summary>When a byte was last received or sent (Environment.TickCount64); the shard's sweep reads it.</summary>
     public long LastActivity;
+    /// <summary>
+    /// Since when the handler has left bytes unconsumed (a request not complete yet) with none completed since
+    /// (Environment.TickCount64; 0: nothing pending); the shard's sweep reads it against the request-head timeout.
+    /// </summary>
+    public long IncompleteSince;
     /// <summary>When an idle close began (0: none); the shard's sweep reads it.</summary>
     public long IdleClosingSince;
     /// <summary>Until when a graceful close waits for the peer's FIN (0: not closing); the shard's sweep reads it.</summary>

@@ -280,8 +280,8 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
             return new Coordinator.CommandFailed(scale, busy);
         if (!_s.Listeners.TryGetValue(scale.Listener, out var listener))
             return new Coordinator.CommandFailed(scale, $"no listener named '{scale.Listener}' (listeners: {string.Join(", ", _s.Listeners.Keys.Order(StringComparer.Ordinal))})");
-        if (scale.Shards < 1 || scale.Shards > ListenerSettings.MaxShards)
-            return new Coordinator.CommandFailed(scale, $"shard count must be between 1 and {ListenerSettings.MaxShards}, got {scale.Shards}");
+        if (ListenerSettings.ShardCountRefusal(scale.Listener, scale.Shards) is { } badCount)
+            return new Coordinator.CommandFailed(scale, badCount);
         if (_s.ClusterOverrides.TryGetValue(scale.Listener, out var cluster) && (cluster.Shards is not null || cluster.Definition is not null))
             return new Coordinator.CommandFailed(scale,
                 $"listener '{scale.Listener}' is {(cluster.Shards is { } n ? $"scaled by the cluster's desired state ({n} shards on this node)" : "defined by the cluster's desired state")}; " +
@@ -742,8 +742,11 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
     }
 
     /// <summary>
-    /// A retiring shard drained its queue: close its socket here, where the group model lives, so that model and kernel
-    /// change in the same order (the last member moves into the closed one's slot), re-steer, and tell the shard.
+    /// A retiring shard drained its queue: its socket is closed here, where the group model lives, so that model and
+    /// kernel change in the same order, and the shard is told. A member that drained while others of its group still
+    /// drain waits for them (it keeps accepting meanwhile): closing them together, last position first, moves no other
+    /// member, so the steering program stays right and none of them drains again (one close per retiring socket, however
+    /// many retire at once).
     /// </summary>
     private void OnReadyToClose(IActorRef shardActor, ListenerProtocol.ReadyToClose ready)
     {
@@ -752,20 +755,73 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
             shardActor.Tell(ListenerProtocol.SocketClosed.Instance);
             return;
         }
-        // Another member of its group closed since the shard last heard of it: until the program was rebuilt, the kernel
-        // may have put connections in this queue after the shard found it quiet. It drains again before it closes.
-        // Not at shutdown (AtOnce): every socket closes, so draining again would only delay the close (and log it twice).
-        if (ready.SteeringChangesSeen < entry.Shard.SteeringChangesSent && !entry.Shard.Socket.Shared && !ready.AtOnce)
+        // Handed over (Shared): the successor holds the same socket and accepts its queue; only this process's copy
+        // closes. At shutdown (AtOnce) every socket closes anyway: no reason to wait for the others or drain again.
+        if (entry.Shard.Socket.Shared || ready.AtOnce)
         {
-            shardActor.Tell(ListenerProtocol.DrainAgain.Instance);
+            CloseRetired(entry.Listener, entry.Shard, ready);
+            LeaveGroup(entry.Listener, entry.Shard);
             return;
         }
-        // Handed over (Shared): the successor holds the same socket and accepts its queue; only this process's copy closes.
-        if (ready.QueuedAtClose > 0 && !entry.Shard.Socket.Shared)
-            _log.Warning("Listener {Listener}: shard {Shard} closes with {Queued} connections still queued", entry.Listener.Name, ready.ShardId, ready.QueuedAtClose);
-        entry.Shard.Socket.Dispose();
-        LeaveGroup(entry.Listener, entry.Shard);
-        shardActor.Tell(ListenerProtocol.SocketClosed.Instance);
+        entry.Shard.HeldClose = ready;
+        CloseDrainedMembers(GroupKey(entry.Listener.Settings, entry.Shard.Socket.EndPoint));
+    }
+
+    /// <summary>
+    /// Closes the retiring members of group <paramref name="key"/> once each has drained its queue since it last heard of
+    /// a steering change (at shutdown: each that has). Those at the end of the group close first, last position first:
+    /// such a close moves no other member. One in the middle moves the last member into its slot, so after it the group
+    /// is steered again and the members still open drain again (they may have got connections meanwhile).
+    /// </summary>
+    private void CloseDrainedMembers(string key)
+    {
+        var retiring = _s.ByActor.Values.Where(e => e.Shard.Retiring && !e.Shard.Socket.IsDisposed).ToList();
+        if (!_s.Groups.TryGetValue(key, out var group))
+        {
+            // Not in a group (any more): nothing to steer, nobody moves.
+            foreach (var (listener, shard) in retiring.Where(e => e.Shard.HeldClose is not null && GroupKey(e.Listener.Settings, e.Shard.Socket.EndPoint) == key))
+                CloseRetired(listener, shard, shard.HeldClose!);
+            return;
+        }
+        var members = retiring.Where(e => group.Members.Contains(e.Shard.Socket.Socket)).ToDictionary(e => e.Shard.Socket.Socket);
+        foreach (var (_, shard) in members.Values.Where(e => !_s.Draining && e.Shard.HeldClose is { } held && held.SteeringChangesSeen < e.Shard.SteeringChangesSent))
+        {
+            // Another member closed since it found its queue quiet: until the re-steer the kernel could still queue here.
+            // (Not at shutdown: every socket closes then.)
+            shard.HeldClose = null;
+            shard.Actor.Tell(ListenerProtocol.DrainAgain.Instance);
+        }
+        if (!_s.Draining && members.Values.Any(e => e.Shard.HeldClose is null)) return;
+
+        var closedAny = false;
+        while (group.Count > 0 && members.TryGetValue(group.Members[^1], out var last) && last.Shard.HeldClose is { } held)
+        {
+            CloseRetired(last.Listener, last.Shard, held);
+            group.Remove(last.Shard.Socket.Socket);
+            closedAny = true;
+        }
+        var inner = members.Values.Where(e => e.Shard.HeldClose is not null)
+            .OrderByDescending(e => group.PositionOf(e.Shard.Socket.Socket)).FirstOrDefault();
+        if (inner.Shard is { } shardInside)
+        {
+            CloseRetired(inner.Listener, shardInside, shardInside.HeldClose!);
+            LeaveGroup(inner.Listener, shardInside); // re-steers and tells the members still open
+            CloseDrainedMembers(key); // at shutdown the others close now too; otherwise they drain again first
+            return;
+        }
+        if (!closedAny) return;
+        if (group.Count == 0) _s.Groups.Remove(key);
+        else Steer(members.Values.First().Listener.Settings, key);
+    }
+
+    /// <summary>Closes a retiring shard's socket (after <see cref="ListenerProtocol.ReadyToClose"/>) and tells the shard; the group model is the caller's.</summary>
+    private void CloseRetired(ListenerState listener, ShardState shard, ListenerProtocol.ReadyToClose ready)
+    {
+        shard.HeldClose = null;
+        if (ready.QueuedAtClose > 0 && !shard.Socket.Shared)
+            _log.Warning("Listener {Listener}: shard {Shard} closes with {Queued} connections still queued", listener.Name, ready.ShardId, ready.QueuedAtClose);
+        shard.Socket.Dispose();
+        shard.Actor.Tell(ListenerProtocol.SocketClosed.Instance);
     }
 
     private void LeaveGroup(ListenerState listener, ShardState shard)
@@ -808,6 +864,7 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
         {
             shard.Socket.DisposeAll();
             LeaveGroup(listener, shard);
+            CloseDrainedMembers(GroupKey(listener.Settings, shard.Socket.EndPoint)); // the others may have waited for it
             listener.Shards.Remove(shard.Socket.ShardId);
             if (listener.Retired && listener.Shards.Count == 0)
             {
@@ -838,6 +895,8 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
             shard.Retiring = true;
             shard.Actor.Tell(new ListenerProtocol.Retire(drain.Timeout, DrainQueue: false));
         }
+        // Members that drained and waited for the others of their group close now.
+        foreach (var key in _s.Groups.Keys.ToList()) CloseDrainedMembers(key);
         CheckDrained();
     }
 

@@ -130,6 +130,10 @@ internal sealed class ShardState(ShardSocket socket)
     public bool Retiring { get; set; }
     /// <summary>How many times it was told its group's steering changed (a ReadyToClose that saw fewer is stale).</summary>
     public int SteeringChangesSent { get; set; }
+    /// <summary>
+    /// Its ReadyToClose, held while other retiring members of its group still drain (they all close together), or null.
+    /// </summary>
+    public Listener.Listener.ReadyToClose? HeldClose { get; set; }
 }
 
 /// <summary>An upgrade under way: who asked (null for a successor started by hand), the successor's pid once known, and what it waits for.</summary>

@@ -20,6 +20,10 @@ public sealed class ListenerOptions
     public int? Backlog { get; set; }
     public int? MaxConnections { get; set; }
     public TimeSpan? IdleTimeout { get; set; }
+
+    /// <summary>How long a connection may hold an incomplete request (see <c>request-head-timeout</c> in reference.conf).</summary>
+    public TimeSpan? RequestHeadTimeout { get; set; }
+
     public TimeSpan? DrainTimeout { get; set; }
     public int? ReceiveBufferSize { get; set; }
     public int? MaxReceiveBytes { get; set; }
@@ -37,6 +41,7 @@ public sealed class ListenerOptions
         Hocon.Set(sb, "backlog", Backlog);
         Hocon.Set(sb, "max-connections", MaxConnections);
         Hocon.Set(sb, "idle-timeout", IdleTimeout);
+        Hocon.Set(sb, "request-head-timeout", RequestHeadTimeout);
         Hocon.Set(sb, "drain-timeout", DrainTimeout);
         Hocon.Set(sb, "receive-buffer-size", ReceiveBufferSize);
         Hocon.Set(sb, "max-receive-bytes", MaxReceiveBytes);

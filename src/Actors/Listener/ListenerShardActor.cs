@@ -351,16 +351,16 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 HandToActor(connection);
     }
 
-    /// <summary>How often the sweep looks: a quarter of the idle and linger timeouts (so each is kept within 25%), 10 ms to 1 s.</summary>
+    /// <summary>How often the sweep looks: a quarter of the idle, request-head and linger timeouts (so each is kept within 25%), 10 ms to 1 s.</summary>
     internal static TimeSpan SweepInterval(ListenerSettings settings)
     {
-        var shortest = Math.Min(settings.IdleTimeout.Ticks, settings.LingerTimeout.Ticks) / 4;
+        var shortest = Math.Min(Math.Min(settings.IdleTimeout.Ticks, settings.RequestHeadTimeout.Ticks), settings.LingerTimeout.Ticks) / 4;
         return TimeSpan.FromTicks(Math.Clamp(shortest, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromSeconds(1).Ticks));
     }
 
     /// <summary>
-    /// Tells each connection idle for the idle timeout to check itself (it decides: it may have had activity since),
-    /// and each whose graceful close waited its linger time for the peer's FIN that the wait is over; drops finished ones.
+    /// Tells each connection idle for the idle timeout, or with a request incomplete for the request-head timeout, to
+    /// check itself (it decides: it may have had activity since), and each whose graceful close waited its linger time for the peer's FIN that the wait is over; drops finished ones.
     /// </summary>
     private void SweepConnections()
     {
@@ -377,18 +377,19 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 continue;
             }
             var idle = now - Math.Max(Volatile.Read(ref c.LastActivity), Volatile.Read(ref c.IdleClosingSince)) >= idleTimeout;
+            var due = idle || ConnectionDriver.RequestLate(c, now);
             var linger = Volatile.Read(ref c.LingerDeadline);
             var lingered = linger != 0 && now >= linger;
             if (!c.HasActor)
             {
                 // Waiting in this shard: checked here, as its actor would.
-                if (idle) RunInShard(c, static s => ConnectionDriver.OnIdleCheck(s));
-                // (Unless the idle check just gave it its actor: then the connection is the actor's.)
+                if (due) RunInShard(c, static s => ConnectionDriver.OnDeadlineCheck(s));
+                // (Unless the check just gave it its actor: then the connection is the actor's.)
                 if (lingered && !c.HasActor && !c.Finished && c.OutputShut)
                     ConnectionDriver.Finish(c, c.CloseReason);
                 continue;
             }
-            if (idle) c.Self.Tell(Connection.Connection.IdleCheck.Instance);
+            if (due) c.Self.Tell(Connection.Connection.DeadlineCheck.Instance);
             if (lingered) c.Self.Tell(Connection.Connection.LingerExpired.Instance);
         }
     }

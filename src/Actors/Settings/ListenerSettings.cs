@@ -20,6 +20,7 @@ public sealed record ListenerSettings(
     int Backlog,
     int MaxConnections,
     TimeSpan IdleTimeout,
+    TimeSpan RequestHeadTimeout,
     TimeSpan DrainTimeout,
     int ReceiveBufferSize,
     int MaxReceiveBytes,
@@ -36,6 +37,20 @@ public sealed record ListenerSettings(
 
     /// <summary>Largest shard count a listener may ask for.</summary>
     public const int MaxShards = 256;
+
+    /// <summary>
+    /// Why <paramref name="shards"/> cannot be a running listener's shard count (<c>scale</c>, <c>listener set</c>), or
+    /// null. A listener keeps at least one socket: 0 in a config file means one per core, so a running listener at 0
+    /// sockets would come back on every core at the next start; stopping a listener is removing it, and the refusal
+    /// says how.
+    /// </summary>
+    public static string? ShardCountRefusal(string listener, int shards) => shards switch
+    {
+        0 => $"a listener keeps 1 to {MaxShards} shards, got 0; to stop serving '{listener}', remove it from the config file " +
+             $"and run `shardruntime reload` (in a cluster: `shardruntime listener remove {listener} --cluster`)",
+        < 1 or > MaxShards => $"shard count must be between 1 and {MaxShards}, got {shards}",
+        _ => null,
+    };
 
     /// <summary>The shard count to run: <see cref="Shards"/>, or one per core when it is 0.</summary>
     public int EffectiveShards => Shards == 0 ? Environment.ProcessorCount : Shards;
@@ -56,6 +71,7 @@ public sealed record ListenerSettings(
             Backlog: r.GetInt("backlog", 1, 65535),
             MaxConnections: r.GetInt("max-connections", 1, 10_000_000),
             IdleTimeout: r.GetDuration("idle-timeout", TimeSpan.FromMilliseconds(1)),
+            RequestHeadTimeout: r.GetDuration("request-head-timeout", TimeSpan.FromMilliseconds(1)),
             DrainTimeout: r.GetDuration("drain-timeout", TimeSpan.Zero),
             ReceiveBufferSize: (int)r.GetBytes("receive-buffer-size", 256, 16 * 1024 * 1024),
             MaxReceiveBytes: (int)r.GetBytes("max-receive-bytes", 256, 1024 * 1024 * 1024),

@@ -98,7 +98,7 @@ public static class CommandLine
         var listener = new Argument<string>("listener") { Description = "Name of the listener (its key under shard-runtime.listeners)" };
         var shards = new Argument<int>("n")
         {
-            Description = "Number of listening sockets the listener should have",
+            Description = $"Number of listening sockets the listener should have, 1 to {ListenerSettings.MaxShards} (to stop serving a listener, remove it from the config file and reload)",
             CustomParser = ParseShardCount,
         };
         var scaleCluster = new Option<bool>("--cluster") { Description = "Set it in the cluster's desired state: every node (of --role) follows" };
@@ -235,7 +235,7 @@ public static class CommandLine
         var token = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
         if (!int.TryParse(token, NumberStyles.None, CultureInfo.InvariantCulture, out var shards))
         {
-            result.AddError($"<n> must be a whole number of shards, 0 or more, got '{token}'");
+            result.AddError($"<n> must be a whole number of shards, 1 to {ListenerSettings.MaxShards}, got '{token}'");
             return 0;
         }
         return shards;

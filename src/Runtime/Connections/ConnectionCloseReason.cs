@@ -19,4 +19,6 @@ public enum ConnectionCloseReason
     SocketError,
     /// <summary>The handler or the runtime aborted the connection.</summary>
     Aborted,
+    /// <summary>An incomplete request (bytes the handler left unconsumed) was not completed within the request-head timeout.</summary>
+    RequestTimeout,
 }

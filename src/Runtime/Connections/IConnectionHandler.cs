@@ -26,6 +26,13 @@ public interface IConnectionHandler
     /// </summary>
     void OnInputEnded(IConnectionContext context, int unconsumed) => context.Close();
 
+    /// <summary>
+    /// The bytes left unconsumed (<paramref name="unconsumed"/> of them: a request not complete yet) did not make a
+    /// complete request within the listener's request-head timeout. The handler may write a last reply (HTTP: 408); the
+    /// connection is closed after the call whatever the handler does. The default writes nothing.
+    /// </summary>
+    void OnRequestTimedOut(IConnectionContext context, int unconsumed) { }
+
     /// <summary>A message sent to the connection by another part of the program (for example another actor).</summary>
     void OnMessage(IConnectionContext context, object message) { }
 

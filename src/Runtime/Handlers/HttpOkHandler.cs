@@ -39,6 +39,8 @@ namespace ShardRuntime.Runtime.Handlers;
 /// HTTP/1.0. Anything else is answered with <c>400 Bad Request</c> and <c>Connection: close</c>, then closed.
 /// A head longer than the limit (request line to final empty line) is answered with
 /// <c>431 Request Header Fields Too Large</c> and closed; so is a trailer section longer than that limit.
+/// A request whose head (or chunk line, or trailer) stays incomplete for the listener's request-head timeout (a client
+/// trickling it) is answered with <c>408 Request Timeout</c> and closed (<see cref="OnRequestTimedOut"/>).
 /// <c>Host</c> is not required.
 /// </para>
 /// <para>
@@ -135,6 +137,10 @@ public sealed class HttpOkHandler : IConnectionHandler
         "HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\nContent-Type: text/plain\r\nConnection: close\r\nDate: "u8;
     private static ReadOnlySpan<byte> BadRequestEnd => "\r\n\r\nBad Request"u8;
 
+    private static ReadOnlySpan<byte> RequestTimeoutHead =>
+        "HTTP/1.1 408 Request Timeout\r\nContent-Length: 15\r\nContent-Type: text/plain\r\nConnection: close\r\nDate: "u8;
+    private static ReadOnlySpan<byte> RequestTimeoutEnd => "\r\n\r\nRequest Timeout"u8;
+
     private static ReadOnlySpan<byte> HeadTooLargeHead =>
         "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 31\r\nContent-Type: text/plain\r\nConnection: close\r\nDate: "u8;
     private static ReadOnlySpan<byte> HeadTooLargeEnd => "\r\n\r\nRequest Header Fields Too Large"u8;
@@ -181,6 +187,17 @@ public sealed class HttpOkHandler : IConnectionHandler
     /// <summary>Every complete request has been answered already; whatever is incomplete is dropped.</summary>
     public void OnInputEnded(IConnectionContext context, int unconsumed)
     {
+        _state = State.Closed;
+        context.Close();
+    }
+
+    /// <summary>
+    /// The request begun in the unconsumed bytes did not complete within the listener's request-head timeout (a client
+    /// trickling its head): answered with <c>408 Request Timeout</c> and <c>Connection: close</c>; the connection closes.
+    /// </summary>
+    public void OnRequestTimedOut(IConnectionContext context, int unconsumed)
+    {
+        if (_state != State.Closed) WriteResponse(context, RequestTimeoutHead, RequestTimeoutEnd, default);
         _state = State.Closed;
         context.Close();
     }

@@ -31,6 +31,7 @@ public sealed class ShardRuntimeHostingSpecs
             l.Backlog = 1024;
             l.MaxConnections = 77;
             l.IdleTimeout = TimeSpan.FromMilliseconds(1500);
+            l.RequestHeadTimeout = TimeSpan.FromSeconds(5);
             l.DrainTimeout = TimeSpan.FromSeconds(9);
             l.MaxPendingWriteBytes = 128 * 1024;
             l.FirstTurnInShard = false;
@@ -45,6 +46,7 @@ public sealed class ShardRuntimeHostingSpecs
         Assert.Equal(1024, http.Backlog);
         Assert.Equal(77, http.MaxConnections);
         Assert.Equal(TimeSpan.FromMilliseconds(1500), http.IdleTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(5), http.RequestHeadTimeout);
         Assert.Equal(TimeSpan.FromSeconds(9), http.DrainTimeout);
         Assert.Equal(128 * 1024, http.MaxPendingWriteBytes);
         Assert.False(http.FirstTurnInShard);

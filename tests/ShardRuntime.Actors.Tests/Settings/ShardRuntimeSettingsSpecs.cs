@@ -26,6 +26,7 @@ public sealed class ShardRuntimeSettingsSpecs
         Assert.Equal(defaults.GetInt("backlog"), http.Backlog);
         Assert.Equal(defaults.GetInt("max-connections"), http.MaxConnections);
         Assert.Equal(defaults.GetTimeSpan("idle-timeout"), http.IdleTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(60), http.RequestHeadTimeout); // nginx's client_header_timeout
         Assert.Equal(defaults.GetTimeSpan("drain-timeout"), http.DrainTimeout);
         Assert.Equal(defaults.GetByteSize("max-pending-write-bytes"), http.MaxPendingWriteBytes);
         Assert.Equal(Environment.ProcessorCount, http.EffectiveShards); // shards = 0: one per core
@@ -59,6 +60,7 @@ public sealed class ShardRuntimeSettingsSpecs
     [InlineData("""shard-runtime.listeners.http { endpoint = "::1" }""", "shard-runtime.listeners.http.endpoint", "address and port")]
     [InlineData("""shard-runtime.listeners.http { endpoint = "localhost:80" }""", "shard-runtime.listeners.http.endpoint", "address and port")]
     [InlineData("""shard-runtime.listeners.http { endpoint = "127.0.0.1:8080", idle-timeout = banana }""", "shard-runtime.listeners.http.idle-timeout", "duration")]
+    [InlineData("""shard-runtime.listeners.http { endpoint = "127.0.0.1:8080", request-head-timeout = 0s }""", "shard-runtime.listeners.http.request-head-timeout", "at least")]
     [InlineData("""shard-runtime.listeners.http { endpoint = "127.0.0.1:8080", shards = many }""", "shard-runtime.listeners.http.shards", "integer")]
     [InlineData("""shard-runtime.listeners.http { endpoint = "127.0.0.1:8080", shards = 1000 }""", "shard-runtime.listeners.http.shards", "between 0 and 256")]
     [InlineData("""shard-runtime.listeners.http { endpoint = "127.0.0.1:8080", backlog = 0 }""", "shard-runtime.listeners.http.backlog", "between")]

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Xunit.Abstractions;
 
 namespace ShardRuntime.EndToEnd.Tests.Support;
@@ -20,6 +21,7 @@ internal sealed class HostProcess : IAsyncDisposable
     private readonly DirectoryInfo directory;
     private readonly Process process;
     private readonly Queue<string> lines = new();
+    private readonly Dictionary<string, StrongBox<int>> counted = new(StringComparer.Ordinal);
     private readonly Stopwatch started = Stopwatch.StartNew();
 
     private HostProcess(ITestOutputHelper output, DirectoryInfo directory, string configPath, string controlSocket, Process process)
@@ -50,6 +52,23 @@ internal sealed class HostProcess : IAsyncDisposable
             lock (lines)
                 return string.Join('\n', lines);
         }
+    }
+
+    /// <summary>
+    /// Starts counting the node's lines that contain <paramref name="text"/> (all of them, not only the kept ones); read
+    /// the count with <see cref="CountedLines"/>.
+    /// </summary>
+    public void CountLines(string text)
+    {
+        lock (lines)
+            counted.TryAdd(text, new StrongBox<int>(0));
+    }
+
+    /// <summary>How many lines containing <paramref name="text"/> the node wrote since <see cref="CountLines"/>.</summary>
+    public int CountedLines(string text)
+    {
+        lock (lines)
+            return counted[text].Value;
     }
 
     /// <summary>
@@ -224,6 +243,11 @@ internal sealed class HostProcess : IAsyncDisposable
             return;
         lock (lines)
         {
+            foreach (var (text, count) in counted)
+            {
+                if (line.Contains(text, StringComparison.Ordinal))
+                    count.Value++;
+            }
             lines.Enqueue(line);
             while (lines.Count > KeptLines)
                 lines.Dequeue();

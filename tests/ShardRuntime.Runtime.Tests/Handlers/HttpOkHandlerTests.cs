@@ -118,6 +118,24 @@ public sealed class HttpOkHandlerTests
     }
 
     [Fact]
+    public void Http_ok_must_answer_408_and_close_when_its_request_head_timed_out()
+    {
+        var driver = NewDriver();
+        driver.Receive("GET / HTTP/1.1\r\nHost: te");
+
+        driver.Handler.OnRequestTimedOut(driver.Context, driver.Unconsumed);
+
+        Assert.StartsWith("HTTP/1.1 408 Request Timeout\r\n", driver.Context.WrittenText);
+        Assert.Contains("\r\nConnection: close\r\n", driver.Context.WrittenText);
+        Assert.EndsWith("\r\n\r\nRequest Timeout", driver.Context.WrittenText);
+        Assert.Equal(1, driver.Context.CloseCount);
+        // What the peer still sends is not answered.
+        driver.Context.ClearWritten();
+        driver.Receive("t\r\n\r\n" + Get);
+        Assert.Equal("", driver.Context.WrittenText);
+    }
+
+    [Fact]
     public void Http_ok_must_answer_requests_arriving_one_byte_at_a_time()
     {
         var driver = NewDriver();

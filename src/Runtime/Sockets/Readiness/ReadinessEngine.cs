@@ -243,10 +243,16 @@ public sealed partial class ReadinessEngine
         }
     }
 
-    /// <summary>Runs what is queued, a bounded amount per turn so that events are not starved.</summary>
+    /// <summary>
+    /// Runs what was queued when the turn began (at most <see cref="WorkPerTurn"/> items), so that the sockets' events
+    /// are looked at again between rounds: work that posts more work (an actor telling one on this loop, a connection
+    /// that yields to read on) goes on in the next turn, after the events that came meanwhile, and a few busy
+    /// connections cannot keep the loop from the others.
+    /// </summary>
     private void RunWork()
     {
-        for (var i = 0; i < WorkPerTurn && _work.TryDequeue(out var work); i++)
+        var due = Math.Min(WorkPerTurn, _work.Count);
+        for (var i = 0; i < due && _work.TryDequeue(out var work); i++)
         {
             try
             {
