@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deploy/cluster/local.sh: the three-node cluster of docker-compose.yml without Docker, on this machine's loopback.
 #
-#   node   remoting (akka.tcp://shardruntime@...)   listeners (config/hocon ports)   roles
+#   node   remoting (akka.ssl.tcp://shardruntime@...) listeners (config/hocon ports) roles
 #   seed   127.0.0.11:4053                           127.0.0.11:8080, :7000           edge
 #   node2  127.0.0.12:4053                           127.0.0.12:8080, :7000           edge
 #   node3  127.0.0.13:4053                           127.0.0.13:8080, :7000           core
@@ -9,7 +9,9 @@
 # Every node names the seed as its seed node (the seed finds itself there and forms the cluster) and runs
 # config/hocon/shard-runtime.conf with SHARDRUNTIME_BIND_ADDRESS set to its own address, so each has its listeners on
 # its own address and the same ports. Each node has a directory $STATE_DIR/<node> (mode 0700) with its control socket
-# (control.sock; the upgrade handoff socket goes next to it), its log (node.log) and its pid.
+# (control.sock; the upgrade handoff socket goes next to it), its log (node.log) and its pid. The nodes talk over TLS
+# with mutual authentication: `start` makes a CA and one certificate per node in $STATE_DIR/certs with
+# deploy/cluster/certs.sh when that directory has none yet (CERTS_DIR to use your own: ca.pem, <node>.pem, <node>-key.pem).
 #
 # Usage: deploy/cluster/local.sh start [--no-build]   build src/Host once (Release), start the three nodes, wait until
 #                                                     each answers on its control socket
@@ -18,7 +20,7 @@
 #        deploy/cluster/local.sh status [ARGS...]     each node's process, then `shardruntime status --cluster ARGS`
 #                                                     on the seed (e.g. status --json)
 #
-# Environment: STATE_DIR (default ${XDG_RUNTIME_DIR:-/tmp}/shardruntime-cluster), CONFIG (default
+# Environment: STATE_DIR (default ${XDG_RUNTIME_DIR:-/tmp}/shardruntime-cluster), CERTS_DIR (default $STATE_DIR/certs), CONFIG (default
 # config/hocon/shard-runtime.conf), CONFIGURATION (default Release), READY_TIMEOUT (seconds, default 60),
 # STOP_TIMEOUT (seconds, default 60: longer than shard-runtime.shutdown.drain-timeout, 30 s by default).
 # The tool against one node: src/Host/bin/Release/net10.0/shardruntime status --control-socket $STATE_DIR/node2/control.sock
@@ -33,13 +35,14 @@ CONFIGURATION=${CONFIGURATION:-Release}
 READY_TIMEOUT=${READY_TIMEOUT:-60}
 STOP_TIMEOUT=${STOP_TIMEOUT:-60}
 EXE="$ROOT/src/Host/bin/$CONFIGURATION/net10.0/shardruntime"
+CERTS_DIR=${CERTS_DIR:-$STATE_DIR/certs}
 
 REMOTING_PORT=4053
 NODES=(seed node2 node3)
 declare -A ADDRESS=([seed]=127.0.0.11 [node2]=127.0.0.12 [node3]=127.0.0.13)
 declare -A ROLES=([seed]=edge [node2]=edge [node3]=core)
 # Every node is a seed node, the seed first: a node that restarts (the seed too) joins the running others.
-SEED_NODES="akka.tcp://shardruntime@${ADDRESS[seed]}:$REMOTING_PORT,akka.tcp://shardruntime@${ADDRESS[node2]}:$REMOTING_PORT,akka.tcp://shardruntime@${ADDRESS[node3]}:$REMOTING_PORT"
+SEED_NODES="akka.ssl.tcp://shardruntime@${ADDRESS[seed]}:$REMOTING_PORT,akka.ssl.tcp://shardruntime@${ADDRESS[node2]}:$REMOTING_PORT,akka.ssl.tcp://shardruntime@${ADDRESS[node3]}:$REMOTING_PORT"
 
 log() { printf 'cluster: %s\n' "$*"; }
 die() { printf 'cluster: %s\n' "$*" >&2; exit 1; }
@@ -97,6 +100,17 @@ start() {
   fi
   [[ -x $EXE ]] || die "no host executable at $EXE (start without --no-build, or dotnet build src/Host -c $CONFIGURATION)"
 
+  mkdir -p "$STATE_DIR"
+  chmod 0700 "$STATE_DIR"
+  if [[ ! -f $CERTS_DIR/ca.pem ]]; then
+    log "making the cluster's CA and node certificates in $CERTS_DIR"
+    "$ROOT/deploy/cluster/certs.sh" --dir "$CERTS_DIR" "seed=${ADDRESS[seed]}" "node2=${ADDRESS[node2]}" "node3=${ADDRESS[node3]}" >/dev/null \
+      || die "deploy/cluster/certs.sh failed"
+  fi
+  for node in "${NODES[@]}"; do
+    [[ -f $CERTS_DIR/$node.pem && -f $CERTS_DIR/$node-key.pem ]] || die "no certificate for $node in $CERTS_DIR ($node.pem, $node-key.pem)"
+  done
+
   for node in "${NODES[@]}"; do
     mkdir -p "$STATE_DIR/$node"
     chmod 0700 "$STATE_DIR" "$STATE_DIR/$node"
@@ -106,6 +120,9 @@ start() {
     SHARDRUNTIME_CLUSTER_PUBLIC_HOSTNAME=${ADDRESS[$node]} \
     SHARDRUNTIME_CLUSTER_SEED_NODES=$SEED_NODES \
     SHARDRUNTIME_CLUSTER_ROLES=${ROLES[$node]} \
+    SHARDRUNTIME_CLUSTER_TLS_CERTIFICATE=$CERTS_DIR/$node.pem \
+    SHARDRUNTIME_CLUSTER_TLS_PRIVATE_KEY=$CERTS_DIR/$node-key.pem \
+    SHARDRUNTIME_CLUSTER_TLS_TRUSTED_CA=$CERTS_DIR/ca.pem \
     SHARDRUNTIME_BIND_ADDRESS=${ADDRESS[$node]} \
       setsid "$EXE" run --config "$CONFIG" --control-socket "$(socket_of "$node")" \
       </dev/null >"$(log_of "$node")" 2>&1 &
@@ -173,7 +190,7 @@ status() {
   for node in "${NODES[@]}"; do
     pid=$(node_pid "$node")
     if [[ -n $pid ]]; then process="pid $pid"; else process="not running"; fi
-    printf '%-6s %-12s %-36s %s\n' "$node" "$process" "akka.tcp://shardruntime@${ADDRESS[$node]}:$REMOTING_PORT" "$(socket_of "$node")"
+    printf '%-6s %-12s %-40s %s\n' "$node" "$process" "akka.ssl.tcp://shardruntime@${ADDRESS[$node]}:$REMOTING_PORT" "$(socket_of "$node")"
   done
   [[ -x $EXE ]] || die "no host executable at $EXE"
   "$EXE" status --cluster --control-socket "$(socket_of seed)" "$@"

@@ -16,6 +16,8 @@ public sealed partial class DockerComposeSpecs(ITestOutputHelper output)
     private const string ComposeFile = "docker-compose.yml";
     private const string MountedConfig = "config/hocon";
     private const string ConfigTarget = "/etc/shardruntime";
+    private const string CertificatesDirectory = "deploy/cluster/certs";
+    private const string CertificatesTarget = "/etc/shardruntime-tls";
 
     [SkippableFact]
     public async Task Docker_compose_file_must_be_valid_and_describe_a_three_node_cluster()
@@ -61,6 +63,20 @@ public sealed partial class DockerComposeSpecs(ITestOutputHelper output)
             Assert.Equal("0.0.0.0", Variable(node, "SHARDRUNTIME_BIND_ADDRESS"));
         }
 
+        // The cluster runs over mutual TLS: every node trusts the same CA and presents its own certificate and key, from
+        // the directory deploy/cluster/certs.sh writes, mounted read-only (no node starts with seed nodes and no TLS).
+        var certificates = RepositoryFiles.PathOf(CertificatesDirectory);
+        foreach (var node in services)
+        {
+            Assert.True(node.Mounts.Contains(new ComposeService.Mount(certificates, CertificatesTarget, ReadOnly: true)),
+                $"{node.Name} must mount {certificates} read-only at {CertificatesTarget}; it mounts: {string.Join(", ", node.Mounts)}");
+            Assert.Equal($"{CertificatesTarget}/ca.pem", Variable(node, "SHARDRUNTIME_CLUSTER_TLS_TRUSTED_CA"));
+            Assert.Equal($"{CertificatesTarget}/{node.Name}.pem", Variable(node, "SHARDRUNTIME_CLUSTER_TLS_CERTIFICATE"));
+            Assert.Equal($"{CertificatesTarget}/{node.Name}-key.pem", Variable(node, "SHARDRUNTIME_CLUSTER_TLS_PRIVATE_KEY"));
+            Assert.Equal("", Variable(node, "SHARDRUNTIME_CLUSTER_INSECURE_TRANSPORT"));
+        }
+        Assert.Contains("deploy/cluster/certs.sh", await File.ReadAllTextAsync(file));
+
         // config/hocon mounted read-only where the image's command reads shard-runtime.conf.
         var configDirectory = RepositoryFiles.PathOf(MountedConfig);
         foreach (var node in services)
@@ -92,14 +108,14 @@ public sealed partial class DockerComposeSpecs(ITestOutputHelper output)
     {
         var seeds = Variable(node, "SHARDRUNTIME_CLUSTER_SEED_NODES").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         foreach (var seed in seeds)
-            Assert.True(SeedAddress().IsMatch(seed), $"{node.Name}: '{seed}' is no seed address such as akka.tcp://shardruntime@seed:4053");
+            Assert.True(SeedAddress().IsMatch(seed), $"{node.Name}: '{seed}' is no seed address such as akka.ssl.tcp://shardruntime@seed:4053");
         return seeds;
     }
 
     /// <summary>The address the other nodes reach <paramref name="node"/> at.</summary>
     private static string Address(ComposeService node) =>
-        $"akka.tcp://shardruntime@{Variable(node, "SHARDRUNTIME_CLUSTER_PUBLIC_HOSTNAME")}:{Variable(node, "SHARDRUNTIME_CLUSTER_PORT")}";
+        $"akka.ssl.tcp://shardruntime@{Variable(node, "SHARDRUNTIME_CLUSTER_PUBLIC_HOSTNAME")}:{Variable(node, "SHARDRUNTIME_CLUSTER_PORT")}";
 
-    [GeneratedRegex(@"^akka\.tcp://shardruntime@[^:/@]+:[1-9][0-9]*$")]
+    [GeneratedRegex(@"^akka\.ssl\.tcp://shardruntime@[^:/@]+:[1-9][0-9]*$")]
     private static partial Regex SeedAddress();
 }

@@ -139,7 +139,8 @@ public sealed class ClusterListenersSpecs : Akka.TestKit.Xunit2.TestKit
 
         var reason = Refusal(node, new ClusterListeners.ScaleListener("a", shards));
 
-        Assert.Equal($"shard count must be between 1 and 256, got {shards}", reason);
+        Assert.Equal(ListenerSettings.ShardCountRefusal("a", shards), reason);
+        Assert.Contains($"got {shards}", reason);
         Assert.Empty(Ask<ClusterListeners.DesiredState>(node, ClusterListeners.GetDesiredState.Instance).Listeners);
     }
 
@@ -165,7 +166,7 @@ public sealed class ClusterListenersSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Contains("cluster.listeners.api", reason);
         Assert.Contains("not valid HOCON", reason);
 
-        Assert.Contains("between 1 and 256", Refusal(node, new ClusterListeners.SetListener("a", Shards: 0)));
+        Assert.Contains("a listener keeps 1 to 256 shards, got 0", Refusal(node, new ClusterListeners.SetListener("a", Shards: 0)));
         Assert.Equal("a role must not be empty", Refusal(node, new ClusterListeners.SetListener("a", Roles: ["edge", ""])));
         Assert.Empty(Ask<ClusterListeners.DesiredState>(node, ClusterListeners.GetDesiredState.Instance).Listeners);
     }

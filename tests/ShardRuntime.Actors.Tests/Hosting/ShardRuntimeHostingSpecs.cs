@@ -120,19 +120,64 @@ public sealed class ShardRuntimeHostingSpecs
         }
     }
 
-    /// <summary>A host whose actor system has the cluster provider (remoting on 127.0.0.1, any free port) and one listener.</summary>
-    private static IHost ClusterHost(string extraHocon = "")
+    /// <summary>
+    /// A host whose actor system has the cluster provider (remoting on 127.0.0.1, any free port, plain TCP: said with
+    /// insecure-transport = on unless <paramref name="insecure"/> is false) and one listener.
+    /// </summary>
+    private static IHost ClusterHost(string extraHocon = "", bool insecure = true)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Services.AddAkka("hosting-cluster-spec", akka => akka
             .AddHocon($$"""
                 akka.actor.provider = cluster
                 akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
-                shard-runtime { control.enabled = off, upgrade.enabled = off }
+                shard-runtime { control.enabled = off, upgrade.enabled = off, cluster.insecure-transport = {{(insecure ? "on" : "off")}} }
                 {{extraHocon}}
                 """, HoconAddMode.Prepend)
             .WithShardRuntime("http", "127.0.0.1:0", "echo", shards: 1));
         return builder.Build();
+    }
+
+    [Fact]
+    public async Task WithShardRuntime_must_refuse_an_actor_system_whose_remoting_is_plain_TCP_unless_insecure_transport_is_on()
+    {
+        using var refused = ClusterHost(insecure: false);
+        var failure = await Record.ExceptionAsync(async () =>
+        {
+            await refused.StartAsync();
+            var registry = refused.Services.GetRequiredService<ActorRegistry>();
+            using var deadline = new CancellationTokenSource(Clients.Timeout);
+            await registry.GetAsync<CoordinatorProtocol.Marker>(deadline.Token);
+        });
+        await refused.StopAsync();
+        Assert.NotNull(failure);
+        var messages = string.Join(" | ", Chain(failure));
+        Assert.Contains("akka.remote.dot-netty.tcp.enable-ssl", messages);
+        Assert.Contains("shard-runtime.cluster.insecure-transport = on", messages);
+
+        using var allowed = ClusterHost();
+        await allowed.StartAsync();
+        try
+        {
+            var coordinator = await allowed.Services.GetRequiredService<ActorRegistry>().GetAsync<CoordinatorProtocol.Marker>();
+            var status = await coordinator.Ask<CoordinatorProtocol.NodeStatus>(CoordinatorProtocol.GetStatus.Instance, Clients.Timeout);
+            Assert.True(status.InsecureTransport);
+            Assert.StartsWith("INSECURE: plain TCP", status.Transport);
+        }
+        finally
+        {
+            await allowed.StopAsync();
+        }
+
+        static IEnumerable<string> Chain(Exception? e)
+        {
+            for (; e is not null; e = e.InnerException)
+            {
+                yield return e.Message;
+                if (e is AggregateException aggregate)
+                    foreach (var inner in aggregate.InnerExceptions) foreach (var m in Chain(inner)) yield return m;
+            }
+        }
     }
 
     [Fact]
