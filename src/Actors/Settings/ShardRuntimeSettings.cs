@@ -14,7 +14,9 @@ public sealed record ShardRuntimeSettings(
     Config ListenerDefaults,
     int IoLoops,
     bool ActorsOnIoLoops,
-    TimeSpan IoLoopHoldUpWarning)
+    TimeSpan IoLoopHoldUpWarning,
+    TimeSpan HandlerLoadTimeout,
+    IReadOnlyList<string> HandlerDirectories)
 {
     public const string Section = "shard-runtime";
 
@@ -79,7 +81,9 @@ public sealed record ShardRuntimeSettings(
             ListenerDefaults: defaults,
             IoLoops: ioLoops == 0 ? Math.Min(Environment.ProcessorCount, Runtime.Sockets.Readiness.ReadinessEngine.MaxLoops) : ioLoops,
             ActorsOnIoLoops: io.GetBool("actors-on-io-loops"),
-            IoLoopHoldUpWarning: io.GetDuration("io-loop-hold-up-warning", TimeSpan.FromMilliseconds(10)));
+            IoLoopHoldUpWarning: io.GetDuration("io-loop-hold-up-warning", TimeSpan.FromMilliseconds(10)),
+            HandlerLoadTimeout: io.GetDuration("handler-load-timeout", TimeSpan.FromMilliseconds(10)),
+            HandlerDirectories: ReadHandlerDirectories(section));
     }
 
     /// <summary>
@@ -94,6 +98,28 @@ public sealed record ShardRuntimeSettings(
     {
         var listener = ListenerSettings.Create(name, block, defaults, path);
         return bindAddress is null ? listener : listener with { EndPoint = new IPEndPoint(bindAddress, listener.EndPoint.Port) };
+    }
+
+    private static List<string> ReadHandlerDirectories(Config section)
+    {
+        const string key = $"{Section}.handler-directories";
+        IList<string> raw;
+        try
+        {
+            raw = section.GetStringList("handler-directories", []);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new ShardRuntimeConfigurationException(key, $"must be a list of absolute directory paths such as [\"/opt/shardruntime/handlers\"]: {e.Message}");
+        }
+        var directories = new List<string>();
+        foreach (var directory in raw)
+        {
+            if (string.IsNullOrWhiteSpace(directory) || !Path.IsPathFullyQualified(directory))
+                throw new ShardRuntimeConfigurationException(key, $"'{directory}' is not an absolute directory path");
+            directories.Add(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)) is { Length: > 0 } full ? full : "/");
+        }
+        return directories;
     }
 
     private static IPAddress? ReadBindAddress(Config section)

@@ -1,6 +1,7 @@
 using Akka.Configuration;
 using ShardRuntime.Actors.Hosting;
 using ShardRuntime.Actors.Settings;
+using ShardRuntime.Runtime.Loading;
 
 namespace ShardRuntime.Host.Node;
 
@@ -13,6 +14,22 @@ internal sealed record NodeConfig(Config Config, ShardRuntimeSettings Settings, 
 {
 
     public const string EmbeddedName = "embedded config/hocon/shard-runtime.conf";
+
+    /// <summary>Largest config file read.</summary>
+    private const long MaxSize = 16L * 1024 * 1024;
+
+    /// <summary>
+    /// A handler-assembly that is not a regular file (a FIFO, /dev/zero, a directory) or is too big is a configuration
+    /// error, found without opening the file; the load checks again on what it opens.
+    /// </summary>
+    private static void CheckHandlerAssemblies(ShardRuntimeSettings settings)
+    {
+        foreach (var listener in settings.Listeners)
+        {
+            if (listener.HandlerAssembly is { } assembly && RegularFile.Check(assembly, RegularFile.MaxAssemblySize) is { } problem)
+                throw new ShardRuntimeConfigurationException($"{ShardRuntimeSettings.Section}.listeners.{listener.Name}.handler-assembly", problem);
+        }
+    }
 
     public static NodeConfig Load(FileInfo? file, string? controlSocket = null)
     {
@@ -29,7 +46,9 @@ internal sealed record NodeConfig(Config Config, ShardRuntimeSettings Settings, 
             source = file.FullName;
             try
             {
-                text = File.ReadAllText(file.FullName);
+                // Never a blocking read (a FIFO) or a huge one (/dev/zero): a reload reads this on the coordinator's thread.
+                using var reader = new StreamReader(new MemoryStream(RegularFile.Read(file.FullName, MaxSize, kind: "a configuration file")));
+                text = reader.ReadToEnd();
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -57,7 +76,9 @@ internal sealed record NodeConfig(Config Config, ShardRuntimeSettings Settings, 
 
         try
         {
-            return new NodeConfig(config, ShardRuntimeSettings.Create(config), source);
+            var settings = ShardRuntimeSettings.Create(config);
+            CheckHandlerAssemblies(settings);
+            return new NodeConfig(config, settings, source);
         }
         catch (ShardRuntimeConfigurationException e)
         {
