@@ -577,7 +577,7 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers, IWithUnbound
         if (Busy() is { } busy)
             return new Coordinator.CommandFailed(reload, busy);
         var before = _s.Listeners.Values.ToList();
-        var beforeSettings = before.ToDictionary(l => l.Name, l => l.Settings, StringComparer.Ordinal);
+        var beforeSettings = SettingsNow(before);
         if (desired is not null && ApplyConfigured(desired, prepared) is { } failure)
             return new Coordinator.CommandFailed(reload, $"configuration not applied, nothing changed: {failure}");
         // Listeners the configuration just created (or replaced) start at generation 1; the others reload.
@@ -589,11 +589,15 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers, IWithUnbound
         {
             foreach (var listener in reloaded) _s.ClusterGenerations[listener.Listener] = clusterGeneration;
         }
-        var changes = ReloadChanges.Describe(beforeSettings, _s.Listeners.Values.ToDictionary(l => l.Name, l => l.Settings, StringComparer.Ordinal));
+        var changes = ReloadChanges.Describe(beforeSettings, SettingsNow(_s.Listeners.Values));
         if (refused.Count == 0) return new Coordinator.Reloaded(reloaded, changes);
         var done = changes.Count == 0 ? "" : $"; changed: {string.Join("; ", changes)}";
         return new Coordinator.CommandFailed(reload, string.Join("; ", refused) + done);
     }
+
+    /// <summary>Each listener's settings as it runs now: a scale or a change of only the shard count leaves its settings object as it was.</summary>
+    private static Dictionary<string, ListenerSettings> SettingsNow(IEnumerable<ListenerState> listeners) =>
+        listeners.ToDictionary(l => l.Name, l => l.Settings with { Shards = l.Desired }, StringComparer.Ordinal);
 
     /// <summary>Switches each listener to its next generation from <paramref name="prepared"/>: the generations now serving, and why each refusal happened.</summary>
     private (List<Coordinator.ListenerGeneration> Reloaded, List<string> Refused) ReloadHandlers(IEnumerable<ListenerState> listeners, PreparedHandlers prepared)
