@@ -54,7 +54,7 @@ public sealed class ClusterTransportConfigSpecs(ITestOutputHelper output)
             ["SHARDRUNTIME_CLUSTER_TLS_PRIVATE_KEY"] = key,
             ["SHARDRUNTIME_CLUSTER_TLS_TRUSTED_CA"] = certificates.TrustedCa,
         });
-        Assert.Contains($"shard-runtime.cluster.tls.private-key': {key} does not exist", text);
+        Assert.Contains($"shard-runtime.cluster.tls.private-key': the file '{key}' does not exist", text);
     }
 
     [Fact]
@@ -77,7 +77,7 @@ public sealed class ClusterTransportConfigSpecs(ITestOutputHelper output)
         environment["SHARDRUNTIME_CLUSTER_TLS_PRIVATE_KEY"] = certificates.Node("node2").PrivateKey;
         environment["SHARDRUNTIME_CLUSTER_TLS_CERTIFICATE"] = certificates.Directory + "/node2.pem";
         environment["SHARDRUNTIME_CLUSTER_TLS_TRUSTED_CA"] = fifo;
-        Assert.Contains($"shard-runtime.cluster.tls.trusted-ca': {fifo} is a FIFO (named pipe), not a regular file", await ExitAsync(environment));
+        Assert.Contains($"shard-runtime.cluster.tls.trusted-ca': '{fifo}' is a FIFO, not a regular file", await ExitAsync(environment));
 
         environment["SHARDRUNTIME_CLUSTER_TLS_TRUSTED_CA"] = certificates.TrustedCa;
         environment["SHARDRUNTIME_CLUSTER_SEED_NODES"] = "akka.tcp://shardruntime@127.0.0.11:4053";

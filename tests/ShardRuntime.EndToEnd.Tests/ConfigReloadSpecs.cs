@@ -27,7 +27,13 @@ public sealed class ConfigReloadSpecs(ITestOutputHelper output)
             """));
         var reload = await host.RunCliAsync("reload");
         Assert.True(reload.ExitCode == 0, reload.ToString());
-        Assert.Equal("keep: generation 2", reload.StdOut.Trim());
+        // Every change it made, then the generation of each listener it reloaded.
+        Assert.Equal([
+            "listener 'added' added: tcp 127.0.0.1:0, handler echo, 1 shard(s)",
+            "listener 'drop' removed (it was tcp 127.0.0.1:0, handler http-ok, 2 shard(s)); its connections drain",
+            "listener 'keep' changed: shards 1 -> 3",
+            "keep: generation 2",
+        ], reload.StdOut.Trim().Split('\n'));
 
         // The removed listener drains its accept queue until it stays quiet, then goes (bounded polling).
         var after = await host.StatusAsync();
@@ -90,6 +96,42 @@ public sealed class ConfigReloadSpecs(ITestOutputHelper output)
         Assert.Equal(1, unchanged.Listener("e").Generation);
         Assert.Equal("still"u8.ToArray(), await Clients.EchoAsync(client, "still"u8.ToArray()));
         Assert.False(host.HasExited);
+    }
+
+    [Fact]
+    public async Task Reload_of_a_config_without_listeners_must_be_refused_saying_how_to_force_it_unless_asked_for()
+    {
+        await using var host = HostProcess.Start(output, HostProcess.Config("""
+                a { endpoint = "127.0.0.1:0", handler = echo, shards = 1 }
+                b { endpoint = "127.0.0.1:0", handler = echo, shards = 1 }
+            """));
+        var a = (await host.WaitUntilReadyAsync()).Listener("a").Bound;
+        using var client = await Clients.ConnectAsync(a);
+
+        // An emptied file (a truncated deploy, an editor's accident): refused, with the reason and the way to force it.
+        await File.WriteAllTextAsync(host.ConfigPath, "shard-runtime {}\n");
+        var refused = await host.RunCliAsync("reload");
+        Assert.True(refused.ExitCode == 1, refused.ToString());
+        Assert.Contains("declares no listener, so the reload would close every listener this node serves (a, b)", refused.StdErr);
+        Assert.Contains("shardruntime reload --allow-empty", refused.StdErr);
+        Assert.Equal(["a", "b"], (await host.StatusAsync()).Listeners.Select(l => l.Name));
+        Assert.Equal("one"u8.ToArray(), await Clients.EchoAsync(client, "one"u8.ToArray()));
+
+        // SIGHUP is refused the same way, and says so in the log.
+        Posix.Signal(host.ProcessId, Posix.SigHup);
+        for (var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30); !host.Output.Contains("SIGHUP reload refused") && DateTime.UtcNow < deadline;)
+            await Task.Delay(100);
+        Assert.Contains("SIGHUP reload refused: configuration not applied, nothing changed: it declares no listener", host.Output);
+        Assert.Equal(["a", "b"], (await host.StatusAsync()).Listeners.Select(l => l.Name));
+        Assert.Equal("two"u8.ToArray(), await Clients.EchoAsync(client, "two"u8.ToArray()));
+
+        // Asked for explicitly: every listener goes, and the CLI says so.
+        var emptied = await host.RunCliAsync("reload", "--allow-empty");
+        Assert.True(emptied.ExitCode == 0, emptied.ToString());
+        Assert.Contains("listener 'a' removed", emptied.StdOut);
+        Assert.Contains("listener 'b' removed", emptied.StdOut);
+        await KernelSockets.WaitForListeningCountAsync(a, 0, TimeSpan.FromSeconds(30));
+        Assert.DoesNotContain((await host.StatusAsync()).Listeners, l => l.DesiredShards > 0);
     }
 
     [Fact]

@@ -304,7 +304,8 @@ internal sealed class ClusterListenersActor : UntypedActor, IWithTimers
         {
             throw new ShardRuntimeConfigurationException(path, $"is not valid HOCON: {e.Message}");
         }
-        return _settings.ReadListener(name, block, path);
+        // Code from the cluster: its handler-assembly must lie in this node's handler-directories (checked where it loads).
+        return _settings.ReadListener(name, block, path) with { FromCluster = true };
     }
 
     // ---- Changing the desired state --------------------------------------------------------------------------------

@@ -93,7 +93,8 @@ internal abstract class ControlCommand
     }
 
     /// <summary>
-    /// <c>{"command":"reload","listener":"http"}</c> (listener optional): <c>{"ok":true,"result":{...Reloaded...}}</c>;
+    /// <c>{"command":"reload","listener":"http","allow-empty":true}</c> (listener and allow-empty optional):
+    /// <c>{"ok":true,"result":{...Reloaded...}}</c>;
     /// with <c>"cluster":true</c> a rolling reload: <c>{"ok":true,"result":{...RollingReloadReport...}}</c>, or on a
     /// failure <c>{"ok":false,"error":"...","result":{...}}</c>.
     /// </summary>
@@ -104,7 +105,9 @@ internal abstract class ControlCommand
         public override object Read(ControlRequest request)
         {
             var listener = request.Has("listener") ? request.GetString("listener") : null;
-            return request.GetFlag(ControlJson.ClusterField) ? new ClusterListeners.RollingReload(listener) : new Coordinator.Reload(listener);
+            return request.GetFlag(ControlJson.ClusterField)
+                ? new ClusterListeners.RollingReload(listener)
+                : new Coordinator.Reload(listener, AllowEmpty: request.GetFlag(ControlJson.AllowEmptyField));
         }
 
         public override string? Reply(object answer) => answer switch

@@ -27,6 +27,9 @@ public static class ControlJson
     /// <summary>Member of a command's reply that carries the coordinator's answer, e.g. <see cref="Coordinator.Coordinator.ScaledTo"/>.</summary>
     public const string ResultField = "result";
 
+    /// <summary>Member of a <c>reload</c> request: true to let a configuration without listeners close every listener.</summary>
+    public const string AllowEmptyField = "allow-empty";
+
     /// <summary>Member of a request: true to address the cluster (<c>status</c>, <c>scale</c>, <c>reload</c>) rather than this node.</summary>
     public const string ClusterField = "cluster";
 
@@ -60,12 +63,16 @@ public static class ControlJson
         return request.ToJsonString(Options);
     }
 
-    /// <summary>The request line of <c>reload</c>: load every listener's handler (or one listener's) as a new generation; node after node with <paramref name="cluster"/>.</summary>
-    public static string ReloadRequest(string? listener, bool cluster = false)
+    /// <summary>
+    /// The request line of <c>reload</c>: load every listener's handler (or one listener's) as a new generation; node
+    /// after node with <paramref name="cluster"/>; <paramref name="allowEmpty"/>: a configuration without listeners may close them all.
+    /// </summary>
+    public static string ReloadRequest(string? listener, bool cluster = false, bool allowEmpty = false)
     {
         var request = new JsonObject { [CommandField] = "reload" };
         if (listener is not null) request["listener"] = listener;
         if (cluster) request[ClusterField] = true;
+        if (allowEmpty) request[AllowEmptyField] = true;
         return request.ToJsonString(Options);
     }
 

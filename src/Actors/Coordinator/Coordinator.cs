@@ -168,7 +168,10 @@ public static class Coordinator
     /// created) again as a new generation: from its assembly file for a user handler, the same code
     /// for a built-in. New connections get the new generation at once; open ones finish on theirs, and a generation
     /// whose last connection ended is unloaded. A handler that fails to load or initialise is refused and its
-    /// listener keeps its running generation. Reply: <see cref="Reloaded"/>, or <see cref="CommandFailed"/> naming
+    /// listener keeps its running generation. Handler code is read and loaded off the coordinator, within
+    /// <c>shard-runtime.handler-load-timeout</c>; the coordinator answers <see cref="GetStatus"/> and <see cref="ScaleTo"/>
+    /// meanwhile, and other changes wait for it. A configuration without listeners is refused unless
+    /// <paramref name="AllowEmpty"/>. Reply: <see cref="Reloaded"/>, or <see cref="CommandFailed"/> naming
     /// each listener that refused (the others did reload).
     /// </summary>
     /// <param name="Listener">The listener to reload; null: the configuration and every listener.</param>
@@ -176,10 +179,17 @@ public static class Coordinator
     /// Sent by a rolling reload of the cluster: the listener's new cluster-wide handler generation, recorded so that the
     /// node does not reload again when the desired state reaches it.
     /// </param>
-    public sealed record Reload(string? Listener, int? ClusterGeneration = null) : ICommand;
+    /// <param name="AllowEmpty">
+    /// Whether a configuration without any listener may close every listener the node serves; without it such a
+    /// reload is refused (an empty or truncated file is more often a mistake than a wish).
+    /// </param>
+    public sealed record Reload(string? Listener, int? ClusterGeneration = null, bool AllowEmpty = false) : ICommand;
 
-    /// <summary>Reply to <see cref="Reload"/>: the generation each reloaded listener serves now.</summary>
-    public sealed record Reloaded(IReadOnlyList<ListenerGeneration> Listeners);
+    /// <summary>
+    /// Reply to <see cref="Reload"/>: the generation each reloaded listener serves now, and every other change the
+    /// reload made, one line each (listeners added, removed, changed with what changed).
+    /// </summary>
+    public sealed record Reloaded(IReadOnlyList<ListenerGeneration> Listeners, IReadOnlyList<string>? Changes = null);
 
     /// <summary>A listener and the handler generation it serves.</summary>
     public sealed record ListenerGeneration(string Listener, int Generation);

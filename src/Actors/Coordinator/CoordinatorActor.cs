@@ -22,9 +22,10 @@ namespace ShardRuntime.Actors.Coordinator;
 /// supervises are restarted on the same socket; its registry (<see cref="CoordinatorState"/>) outlives a restart
 /// of the coordinator itself.
 /// </summary>
-internal sealed class CoordinatorActor : UntypedActor, IWithTimers
+internal sealed class CoordinatorActor : UntypedActor, IWithTimers, IWithUnboundedStash
 {
     public ITimerScheduler Timers { get; set; } = null!;
+    public IStash Stash { get; set; } = null!;
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly CoordinatorState _s;
@@ -70,7 +71,15 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
             _log.Info("Process generation {Generation}: {Count} inherited listening sockets from {Source}",
                 _s.UpgradeOptions.ProcessGeneration, _s.Inherited.Count, _s.UpgradeOptions.InheritedFrom);
         _s.Configured = _initial;
-        var failure = Apply(_initial);
+        Context.ActorOf(LoopWatchdogActor.Props(_settings.IoLoopHoldUpWarning), LoopWatchdogActor.ActorName);
+        // Handler assemblies load off this thread; WaitUntilStarted is answered once they did and the listeners are bound.
+        LoadThen(PreparedHandlers.NeededBy(_initial, _s.Listeners), [], FinishStart);
+    }
+
+    /// <summary>The start-up listeners' handlers are loaded (or refused): bind them, settle inherited sockets, serve upgrades.</summary>
+    private void FinishStart(PreparedHandlers prepared)
+    {
+        var failure = _s.Draining ? "the node began draining before its listeners were started" : Apply(_initial, prepared);
         // In a cluster, inherited sockets no listener of the file takes may belong to listeners only the cluster defines:
         // they wait for the cluster's desired state (bounded by upgrade.step-timeout), then the rest is declined.
         if (_s.Inherited.Count > 0 && _settings.Cluster.Enabled && ((ExtendedActorSystem)Context.System).Provider is Akka.Cluster.IClusterActorRefProvider)
@@ -91,7 +100,6 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
         }
         if (_settings.Upgrade.Enabled)
             Context.ActorOf(Handoff.Handoff.Props(_settings.Upgrade, Self, _s.UpgradeOptions), Handoff.Handoff.ActorName);
-        Context.ActorOf(LoopWatchdogActor.Props(_settings.IoLoopHoldUpWarning), LoopWatchdogActor.ActorName);
     }
 
     private IActorRef? HandoffActor => Context.Child(Handoff.Handoff.ActorName) is var child && !child.IsNobody() ? child : null;
@@ -203,16 +211,16 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
                 Sender.Tell(Scale(scale));
                 break;
             case Coordinator.ApplySettings apply:
-            {
-                var failure = Busy() ?? ApplyConfigured(apply.Listeners);
-                Sender.Tell(failure is null ? Coordinator.SettingsApplied.Instance : new Coordinator.CommandFailed(apply, failure));
+                ApplySettings(apply);
                 break;
-            }
             case Coordinator.ApplyClusterState cluster:
-                Sender.Tell(ApplyClusterState(cluster));
+                ApplyClusterState(cluster);
                 break;
             case Coordinator.Reload reload:
-                Sender.Tell(Reload(reload));
+                Reload(reload);
+                break;
+            case HandlersLoaded stale:
+                stale.Prepared.Dispose(); // a load this coordinator no longer waits for (it restarted)
                 break;
             case Coordinator.GetStatus:
                 Sender.Tell(Status());
@@ -264,6 +272,67 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
         }
     }
 
+    /// <summary>Piped to self: the handler code a change waits for is loaded (or refused, or missed its deadline).</summary>
+    private sealed record HandlersLoaded(int Id, PreparedHandlers Prepared);
+
+    /// <summary>The change waiting for its handler code: its load's id, and what it does once loaded.</summary>
+    private (int Id, Action<PreparedHandlers> Then)? _waiting;
+    private int _lastLoadId;
+
+    /// <summary>
+    /// Loads the handler code a change needs (first generations for <paramref name="registries"/>, next generations for
+    /// <paramref name="reloads"/>) on a thread of its own, within handler-load-timeout, and then runs
+    /// <paramref name="then"/> here with it. Meanwhile (<see cref="Loading"/>) status, scale, drains and shard traffic are
+    /// handled; other changes wait for this one. What <paramref name="then"/> does not take is unloaded after it.
+    /// </summary>
+    private void LoadThen(IReadOnlyList<ListenerSettings> registries, IReadOnlyList<ListenerState> reloads, Action<PreparedHandlers> then)
+    {
+        if (registries.Count == 0 && reloads.Count == 0)
+        {
+            using var none = PreparedHandlers.None;
+            then(none);
+            return;
+        }
+        var id = ++_lastLoadId;
+        var specs = registries.Select(r => (r, PreparedHandlers.SpecOf(r, _settings.HandlerDirectories))).ToList();
+        var reloading = reloads.ToList();
+        OffThread.Run($"handler-load-{id}", () => PreparedHandlers.Load(specs, reloading), _settings.HandlerLoadTimeout, late => late.Dispose())
+            .PipeTo(Self,
+                success: prepared => new HandlersLoaded(id, prepared),
+                failure: e => new HandlersLoaded(id, PreparedHandlers.Failed(registries, reloading, $"loading the handler code failed: {e.GetBaseException().Message}")));
+        _waiting = (id, then);
+        Become(Loading);
+    }
+
+    /// <summary>Behaviour while a change waits for its handler code (see <see cref="LoadThen"/>).</summary>
+    private void Loading(object message)
+    {
+        switch (message)
+        {
+            case HandlersLoaded loaded when _waiting is { } waiting && loaded.Id == waiting.Id:
+                _waiting = null;
+                Become(OnReceive);
+                try
+                {
+                    waiting.Then(loaded.Prepared); // may wait for more code (Become Loading again)
+                }
+                finally
+                {
+                    loaded.Prepared.Dispose();
+                }
+                Stash.UnstashAll();
+                break;
+            // Changes wait (at most handler-load-timeout) for the one being loaded: they start from its outcome.
+            case Coordinator.ApplySettings or Coordinator.ApplyClusterState or Coordinator.Reload or Coordinator.Upgrade
+                or Coordinator.BeginHandover or Coordinator.WaitUntilStarted or Coordinator.GetInheritance or Coordinator.TakeoverCompleted:
+                Stash.Stash();
+                break;
+            default:
+                OnReceive(message);
+                break;
+        }
+    }
+
     /// <summary>Why no change can be made now (the node drains, or hands over), or null.</summary>
     private string? Busy()
     {
@@ -301,9 +370,10 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
     /// <summary>
     /// Makes the listeners match <paramref name="desired"/>: first validates and binds every socket the change
     /// needs (on failure those are closed and nothing changes), then starts new shards and retires old ones.
-    /// Returns why it could not, or null.
+    /// User handlers come from <paramref name="prepared"/> (loaded off this thread beforehand; what is not committed
+    /// stays there for another try with the same object). Returns why it could not, or null.
     /// </summary>
-    private string? Apply(IReadOnlyList<ListenerSettings> desired)
+    private string? Apply(IReadOnlyList<ListenerSettings> desired, PreparedHandlers prepared)
     {
         var duplicate = desired.GroupBy(l => l.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
@@ -331,7 +401,7 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
         {
             foreach (var (_, _, handlers, adopted, bound) in plan)
             {
-                handlers?.Dispose();
+                if (handlers is not null && !prepared.Holds(handlers)) handlers.Dispose();
                 foreach (var socket in bound.Concat(adopted.Select(a => a.Socket))) socket.Dispose();
             }
         }
@@ -362,20 +432,22 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
             HandlerRegistry? handlers = null;
             if (replace)
             {
-                try
+                if (settings.HandlerAssembly is null)
                 {
-                    handlers = CreateHandlers(settings);
+                    _handlers.TryGet(settings.Handler, out var factory);
+                    handlers = HandlerRegistry.ForFactory(settings.Name, factory);
                 }
-                catch (HandlerLoadException e)
+                else if (!prepared.TryGetRegistry(settings, out handlers, out var refusal))
                 {
+                    foreach (var (socket, _) in adopted) socket.Dispose();
                     Undo();
                     DeclineInherited();
-                    return $"listener '{settings.Name}': {e.Message}";
+                    return $"listener '{settings.Name}': {refusal}";
                 }
             }
             if (!TryBind(settings, count, keepPort, out var sockets, out var failure))
             {
-                handlers?.Dispose();
+                if (handlers is not null && !prepared.Holds(handlers)) handlers.Dispose();
                 foreach (var (socket, _) in adopted) socket.Dispose();
                 Undo();
                 return failure;
@@ -394,6 +466,7 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
         {
             if (handlers is not null)
             {
+                prepared.Claim(handlers);
                 // The new sockets join the model first, so the old ones can all be steered away from.
                 var listener = new ListenerState(settings, handlers);
                 _s.Listeners[settings.Name] = listener;
@@ -423,94 +496,148 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
         return null;
     }
 
-    /// <summary>The handler generations of a new listener: its user assembly's first load, or a registry over a known factory.</summary>
-    private HandlerRegistry CreateHandlers(ListenerSettings settings)
+    private void ApplySettings(Coordinator.ApplySettings apply)
     {
-        if (settings.HandlerAssembly is { } assembly)
-            return HandlerRegistry.ForAssembly(settings.Name, new HandlerAssemblySpec(assembly, settings.HandlerType!));
-        _handlers.TryGet(settings.Handler, out var factory);
-        return HandlerRegistry.ForFactory(settings.Name, factory);
+        var requester = Sender;
+        if (Busy() is { } busy)
+        {
+            requester.Tell(new Coordinator.CommandFailed(apply, busy));
+            return;
+        }
+        LoadThen(PreparedHandlers.NeededBy(Effective(apply.Listeners, _s.ClusterOverrides), _s.Listeners), [], prepared =>
+        {
+            var failure = Busy() ?? ApplyConfigured(apply.Listeners, prepared);
+            requester.Tell(failure is null ? Coordinator.SettingsApplied.Instance : new Coordinator.CommandFailed(apply, failure));
+        });
     }
 
-    private object Reload(Coordinator.Reload reload)
+    private void Reload(Coordinator.Reload reload)
+    {
+        var requester = Sender;
+        if (Busy() is { } busy)
+        {
+            requester.Tell(new Coordinator.CommandFailed(reload, busy));
+            return;
+        }
+        if (reload.Listener is not null)
+        {
+            if (!_s.Listeners.TryGetValue(reload.Listener, out var one))
+            {
+                requester.Tell(new Coordinator.CommandFailed(reload,
+                    $"no listener named '{reload.Listener}' (listeners: {string.Join(", ", _s.Listeners.Keys.Order(StringComparer.Ordinal))})"));
+                return;
+            }
+            LoadThen([], [one], prepared => requester.Tell(FinishReload(reload, null, prepared)));
+            return;
+        }
+        IReadOnlyList<ListenerSettings>? desired = null;
+        if (_readListeners is not null)
+        {
+            try
+            {
+                desired = _readListeners();
+            }
+            catch (Exception e)
+            {
+                _log.Warning("Reload refused: the listeners could not be read again: {Reason}", e.Message);
+                requester.Tell(new Coordinator.CommandFailed(reload, $"configuration not reloaded, nothing changed: {e.Message}"));
+                return;
+            }
+            if (EmptyReloadRefusal(desired, reload.AllowEmpty) is { } empty)
+            {
+                _log.Warning("Reload refused: {Reason}", empty);
+                requester.Tell(new Coordinator.CommandFailed(reload, empty));
+                return;
+            }
+        }
+        // Listeners the configuration creates (or replaces) get their first generation; the others reload theirs.
+        var effective = desired is null ? null : Effective(desired, _s.ClusterOverrides);
+        var kept = _s.Listeners.Values
+            .Where(l => effective is null || effective.Any(s => s.Name == l.Name && s with { Shards = l.Settings.Shards } == l.Settings))
+            .OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
+        LoadThen(effective is null ? [] : PreparedHandlers.NeededBy(effective, _s.Listeners), kept,
+            prepared => requester.Tell(FinishReload(reload, desired, prepared)));
+    }
+
+    /// <summary>
+    /// Why a reload whose configuration declares no listener at all must not close every listener the node serves, or
+    /// null (it declares some, the node serves none, or the operator asked for it).
+    /// </summary>
+    private string? EmptyReloadRefusal(IReadOnlyList<ListenerSettings> desired, bool allowEmpty)
+    {
+        if (allowEmpty || desired.Count > 0 || Effective(desired, _s.ClusterOverrides).Count > 0 || _s.Listeners.Count == 0) return null;
+        var names = string.Join(", ", _s.Listeners.Keys.Order(StringComparer.Ordinal));
+        return $"configuration not applied, nothing changed: it declares no listener, so the reload would close every listener this node serves ({names}); " +
+               "if that is what you want, run `shardruntime reload --allow-empty`";
+    }
+
+    /// <summary>The reload's handler code is loaded: applies <paramref name="desired"/> (when the file was read), switches generations, says what changed.</summary>
+    private object FinishReload(Coordinator.Reload reload, IReadOnlyList<ListenerSettings>? desired, PreparedHandlers prepared)
     {
         if (Busy() is { } busy)
             return new Coordinator.CommandFailed(reload, busy);
-        List<ListenerState> listeners;
-        if (reload.Listener is null)
-        {
-            var before = _s.Listeners.Values.ToHashSet();
-            if (_readListeners is not null)
-            {
-                IReadOnlyList<ListenerSettings> desired;
-                try
-                {
-                    desired = _readListeners();
-                }
-                catch (Exception e)
-                {
-                    _log.Warning("Reload refused: the listeners could not be read again: {Reason}", e.Message);
-                    return new Coordinator.CommandFailed(reload, $"configuration not reloaded, nothing changed: {e.Message}");
-                }
-                if (ApplyConfigured(desired) is { } failure)
-                    return new Coordinator.CommandFailed(reload, $"configuration not applied, nothing changed: {failure}");
-            }
-            // Listeners the configuration just created (or replaced) start at generation 1; the others reload.
-            listeners = _s.Listeners.Values.Where(before.Contains).OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
-        }
-        else if (_s.Listeners.TryGetValue(reload.Listener, out var one))
-        {
-            listeners = [one];
-        }
-        else
-        {
-            return new Coordinator.CommandFailed(reload, $"no listener named '{reload.Listener}' (listeners: {string.Join(", ", _s.Listeners.Keys.Order(StringComparer.Ordinal))})");
-        }
-
-        var (reloaded, refused) = ReloadHandlers(listeners);
+        var before = _s.Listeners.Values.ToList();
+        var beforeSettings = SettingsNow(before);
+        if (desired is not null && ApplyConfigured(desired, prepared) is { } failure)
+            return new Coordinator.CommandFailed(reload, $"configuration not applied, nothing changed: {failure}");
+        // Listeners the configuration just created (or replaced) start at generation 1; the others reload.
+        var listeners = reload.Listener is null
+            ? _s.Listeners.Values.Where(before.Contains).OrderBy(l => l.Name, StringComparer.Ordinal).ToList()
+            : before.Where(l => l.Name == reload.Listener).ToList();
+        var (reloaded, refused) = ReloadHandlers(listeners, prepared);
         if (reload.ClusterGeneration is { } clusterGeneration)
         {
             foreach (var listener in reloaded) _s.ClusterGenerations[listener.Listener] = clusterGeneration;
         }
-        if (refused.Count == 0) return new Coordinator.Reloaded(reloaded);
-        var done = reloaded.Count == 0 ? "" : $"; reloaded: {string.Join(", ", reloaded.Select(r => $"{r.Listener} (generation {r.Generation})"))}";
+        var changes = ReloadChanges.Describe(beforeSettings, SettingsNow(_s.Listeners.Values));
+        if (refused.Count == 0) return new Coordinator.Reloaded(reloaded, changes);
+        var done = changes.Count == 0 ? "" : $"; changed: {string.Join("; ", changes)}";
         return new Coordinator.CommandFailed(reload, string.Join("; ", refused) + done);
     }
 
-    /// <summary>Loads each listener's handler again as a new generation: the generations now serving, and why each refusal happened.</summary>
-    private (List<Coordinator.ListenerGeneration> Reloaded, List<string> Refused) ReloadHandlers(IEnumerable<ListenerState> listeners)
+    /// <summary>Each listener's settings as it runs now: a scale or a change of only the shard count leaves its settings object as it was.</summary>
+    private static Dictionary<string, ListenerSettings> SettingsNow(IEnumerable<ListenerState> listeners) =>
+        listeners.ToDictionary(l => l.Name, l => l.Settings with { Shards = l.Desired }, StringComparer.Ordinal);
+
+    /// <summary>Switches each listener to its next generation from <paramref name="prepared"/>: the generations now serving, and why each refusal happened.</summary>
+    private (List<Coordinator.ListenerGeneration> Reloaded, List<string> Refused) ReloadHandlers(IEnumerable<ListenerState> listeners, PreparedHandlers prepared)
     {
         var reloaded = new List<Coordinator.ListenerGeneration>();
         var refused = new List<string>();
         foreach (var listener in listeners)
         {
+            var (next, failure) = prepared.TakeGeneration(listener);
+            HandlerGeneration generation;
             try
             {
-                var generation = listener.Handlers.Reload();
-                listener.LoadedAt = DateTimeOffset.UtcNow;
-                reloaded.Add(new Coordinator.ListenerGeneration(listener.Name, generation.Number));
-                // Connections of older generations get the listener's drain timeout, then close.
-                var changed = new ListenerProtocol.GenerationChanged(generation.Number, listener.Settings.DrainTimeout);
-                foreach (var shard in listener.Shards.Values) shard.Actor.Tell(changed);
-                _log.Info("Listener {Listener} reloaded its handler {Handler}: generation {Generation} serves new connections",
-                    listener.Name, generation.Name, generation.Number);
+                if (next is null) throw new InvalidOperationException(failure);
+                generation = listener.Handlers.SwitchTo(next);
             }
-            catch (HandlerLoadException e)
+            catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
             {
+                listener.Handlers.RecordReloadFailure(e.Message);
                 _log.Warning("Listener {Listener} refused the reload: {Reason}; generation {Generation} keeps serving",
                     listener.Name, e.Message, listener.Handlers.Current.Number);
                 refused.Add($"listener '{listener.Name}': {e.Message} (generation {listener.Handlers.Current.Number} keeps serving)");
+                continue;
             }
+            listener.LoadedAt = DateTimeOffset.UtcNow;
+            reloaded.Add(new Coordinator.ListenerGeneration(listener.Name, generation.Number));
+            // Connections of older generations get the listener's drain timeout, then close.
+            var changed = new ListenerProtocol.GenerationChanged(generation.Number, listener.Settings.DrainTimeout);
+            foreach (var shard in listener.Shards.Values) shard.Actor.Tell(changed);
+            _log.Info("Listener {Listener} reloaded its handler {Handler}: generation {Generation} serves new connections",
+                listener.Name, generation.Name, generation.Number);
         }
         return (reloaded, refused);
     }
 
     /// <summary>The node's own listeners become <paramref name="configured"/>; applies them with the cluster's overrides over them (all or nothing).</summary>
-    private string? ApplyConfigured(IReadOnlyList<ListenerSettings> configured)
+    private string? ApplyConfigured(IReadOnlyList<ListenerSettings> configured, PreparedHandlers prepared)
     {
         var previous = _s.Configured;
         _s.Configured = configured;
-        var failure = Apply(Effective(configured, _s.ClusterOverrides));
+        var failure = Apply(Effective(configured, _s.ClusterOverrides), prepared);
         if (failure is not null) _s.Configured = previous;
         return failure;
     }
@@ -540,15 +667,34 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
     /// <summary>
     /// Follows the cluster's desired state: applies the configured listeners with <paramref name="cluster"/>'s overrides
     /// over them (all or nothing), then reloads every listener whose cluster handler generation rose. A listener seen for
-    /// the first time takes the cluster's generation as it is: it runs the newest code already.
+    /// the first time takes the cluster's generation as it is: it runs the newest code already. Handler code of both
+    /// steps is loaded off this thread first (<see cref="LoadThen"/>).
     /// </summary>
-    private object ApplyClusterState(Coordinator.ApplyClusterState cluster)
+    private void ApplyClusterState(Coordinator.ApplyClusterState cluster)
+    {
+        var requester = Sender;
+        if (Busy() is { } busy)
+        {
+            requester.Tell(new Coordinator.CommandFailed(cluster, busy));
+            return;
+        }
+        var overrides = cluster.Overrides.ToDictionary(o => o.Listener, StringComparer.Ordinal);
+        // What the whole state needs, and what the state accepted so far needs (a listener that falls back to it).
+        var needed = PreparedHandlers.NeededBy(
+            Effective(_s.Configured, overrides).Concat(Effective(_s.Configured, _s.ClusterOverrides)), _s.Listeners);
+        LoadThen(needed, [], prepared => FollowClusterState(requester, cluster, overrides, prepared));
+    }
+
+    private void FollowClusterState(
+        IActorRef requester, Coordinator.ApplyClusterState cluster, Dictionary<string, Coordinator.ClusterOverride> overrides, PreparedHandlers prepared)
     {
         if (Busy() is { } busy)
-            return new Coordinator.CommandFailed(cluster, busy);
-        var overrides = cluster.Overrides.ToDictionary(o => o.Listener, StringComparer.Ordinal);
+        {
+            requester.Tell(new Coordinator.CommandFailed(cluster, busy));
+            return;
+        }
         var problems = new List<string>();
-        if (Apply(Effective(_s.Configured, overrides)) is not null)
+        if (Apply(Effective(_s.Configured, overrides), prepared) is not null)
         {
             // One listener's trouble (a port taken on this node, an unknown handler) must not hold the others back:
             // the changes are tried one listener at a time; each that fails changes nothing and is reported.
@@ -560,7 +706,7 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
                 var trial = new Dictionary<string, Coordinator.ClusterOverride>(accepted, StringComparer.Ordinal);
                 if (overrides.TryGetValue(name, out var o)) trial[name] = o;
                 else trial.Remove(name);
-                if (Apply(Effective(_s.Configured, trial)) is { } failure) problems.Add(failure);
+                if (Apply(Effective(_s.Configured, trial), prepared) is { } failure) problems.Add(failure);
                 else accepted = trial;
             }
             overrides = accepted;
@@ -582,12 +728,15 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers
         foreach (var (listener, generation) in rose)
         {
             _log.Info("Listener {Listener}: the cluster's handler generation rose to {ClusterGeneration}; reloading", listener.Name, generation);
-            var (_, refused) = ReloadHandlers([listener]);
             // A refused reload is not tried again for the same generation: the listener's running generation serves on
-            // (ReloadHandlers logged why; the listener's status shows it as its last reload failure).
+            // (ReloadHandlers logs why; the listener's status shows it as its last reload failure).
             _s.ClusterGenerations[listener.Name] = generation;
         }
-        return new Coordinator.ClusterStateApplied(problems);
+        LoadThen([], rose.Select(r => r.Listener).ToList(), next =>
+        {
+            ReloadHandlers(rose.Select(r => r.Listener).Where(l => !l.Retired), next);
+            requester.Tell(new Coordinator.ClusterStateApplied(problems));
+        });
     }
 
     /// <summary>Binds <paramref name="count"/> sockets for a listener, all or none.</summary>

@@ -37,6 +37,15 @@ public sealed class ShardRuntimeOptions
     /// <summary>How long an I/O loop may be held up in one turn before a warning is logged (<c>io-loop-hold-up-warning</c>, 1 s by default).</summary>
     public TimeSpan? IoLoopHoldUpWarning { get; set; }
 
+    /// <summary>How long a handler assembly's load may take before it is refused (<c>handler-load-timeout</c>, 5 s by default).</summary>
+    public TimeSpan? HandlerLoadTimeout { get; set; }
+
+    /// <summary>
+    /// Absolute directories from which listeners defined through the cluster's desired state may load handler assemblies
+    /// (<c>handler-directories</c>; none by default: built-in handlers only).
+    /// </summary>
+    public IReadOnlyList<string>? HandlerDirectories { get; set; }
+
     /// <summary>
     /// Where a reload of every listener (CLI <c>reload</c>, SIGHUP) reads the listeners again, for example from the
     /// configuration file the node started with; throw to refuse the reload with the exception's message. Not HOCON:
@@ -93,6 +102,9 @@ public sealed class ShardRuntimeOptions
         Hocon.Set(sb, "io-loops", IoLoops);
         Hocon.Set(sb, "actors-on-io-loops", ActorsOnIoLoops);
         Hocon.Set(sb, "io-loop-hold-up-warning", IoLoopHoldUpWarning);
+        Hocon.Set(sb, "handler-load-timeout", HandlerLoadTimeout);
+        if (HandlerDirectories is not null)
+            sb.Append("handler-directories = [").AppendJoin(", ", HandlerDirectories.Select(Hocon.Quote)).Append("]\n");
         if (ControlSocketPath is not null || EnableControlSocket is not null)
         {
             sb.Append("control {\n");

@@ -7,7 +7,8 @@ namespace ShardRuntime.Actors.Settings;
 /// <summary>
 /// Everything about one named listener: where it listens, how many sockets share the port, which handler
 /// serves it and its limits. Read from <c>shard-runtime.listeners.&lt;name&gt;</c> over
-/// <c>shard-runtime.listener-defaults</c>.
+/// <c>shard-runtime.listener-defaults</c>. <c>FromCluster</c>: defined by the cluster's desired state rather than the
+/// node's own file, so its handler-assembly must lie in <c>shard-runtime.handler-directories</c>.
 /// </summary>
 public sealed record ListenerSettings(
     string Name,
@@ -30,7 +31,8 @@ public sealed record ListenerSettings(
     TimeSpan AcceptBackoffMax,
     TimeSpan RetireQuietPeriod,
     TimeSpan RetireQueueTimeout,
-    bool FirstTurnInShard = true)
+    bool FirstTurnInShard = true,
+    bool FromCluster = false)
 {
     /// <summary>The one key of a listener's block that has no default in listener-defaults: where it listens.</summary>
     public const string EndpointKey = "endpoint";

@@ -14,7 +14,9 @@ public sealed record ShardRuntimeSettings(
     Config ListenerDefaults,
     int IoLoops,
     bool ActorsOnIoLoops,
-    TimeSpan IoLoopHoldUpWarning)
+    TimeSpan IoLoopHoldUpWarning,
+    TimeSpan HandlerLoadTimeout,
+    IReadOnlyList<string> HandlerDirectories)
 {
     public const string Section = "shard-runtime";
 
@@ -112,6 +114,9 @@ public sealed record ShardRuntimeSettings(
         Try($"{Section}.io-loops", () => ioLoops = io.GetInt("io-loops", 0, Runtime.Sockets.Readiness.ReadinessEngine.MaxLoops));
         Try($"{Section}.actors-on-io-loops", () => actorsOnIoLoops = io.GetBool("actors-on-io-loops"));
         Try($"{Section}.io-loop-hold-up-warning", () => holdUpWarning = io.GetDuration("io-loop-hold-up-warning", TimeSpan.FromMilliseconds(10)));
+        var (handlerLoadTimeout, handlerDirectories) = (TimeSpan.Zero, (IReadOnlyList<string>)[]);
+        Try($"{Section}.handler-load-timeout", () => handlerLoadTimeout = io.GetDuration("handler-load-timeout", TimeSpan.FromMilliseconds(10)));
+        Try($"{Section}.handler-directories", () => handlerDirectories = ReadHandlerDirectories(section));
         if (control is null || upgrade is null || cluster is null)
             return Result(null);
 
@@ -130,7 +135,9 @@ public sealed record ShardRuntimeSettings(
             ListenerDefaults: defaults,
             IoLoops: ioLoops == 0 ? Math.Min(Environment.ProcessorCount, Runtime.Sockets.Readiness.ReadinessEngine.MaxLoops) : ioLoops,
             ActorsOnIoLoops: actorsOnIoLoops,
-            IoLoopHoldUpWarning: holdUpWarning));
+            IoLoopHoldUpWarning: holdUpWarning,
+            HandlerLoadTimeout: handlerLoadTimeout,
+            HandlerDirectories: handlerDirectories));
     }
 
     /// <summary>
@@ -150,6 +157,28 @@ public sealed record ShardRuntimeSettings(
     {
         var listener = ListenerSettings.Create(name, block, defaults, path);
         return bindAddress is null ? listener : listener with { EndPoint = new IPEndPoint(bindAddress, listener.EndPoint.Port) };
+    }
+
+    private static List<string> ReadHandlerDirectories(Config section)
+    {
+        const string key = $"{Section}.handler-directories";
+        IList<string> raw;
+        try
+        {
+            raw = section.GetStringList("handler-directories", []);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new ShardRuntimeConfigurationException(key, $"must be a list of absolute directory paths such as [\"/opt/shardruntime/handlers\"]: {e.Message}");
+        }
+        var directories = new List<string>();
+        foreach (var directory in raw)
+        {
+            if (string.IsNullOrWhiteSpace(directory) || !Path.IsPathFullyQualified(directory))
+                throw new ShardRuntimeConfigurationException(key, $"'{directory}' is not an absolute directory path");
+            directories.Add(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)) is { Length: > 0 } full ? full : "/");
+        }
+        return directories;
     }
 
     private static IPAddress? ReadBindAddress(Config section)

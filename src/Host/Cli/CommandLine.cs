@@ -129,14 +129,19 @@ public static class CommandLine
         {
             Description = "A rolling reload: node after node, each once its new generation serves and its old one drained; stops at the first failure",
         };
+        var reloadAllowEmpty = new Option<bool>("--allow-empty")
+        {
+            Description = "Let a configuration that declares no listener close every listener (refused without it)",
+        };
         var reload = new Command("reload", "Load the handler code again as a new generation: new connections get it at once, open ones finish on theirs")
         {
             reloadListener,
             reloadCluster,
+            reloadAllowEmpty,
         };
         reload.SetAction((result, cancellationToken) => result.GetValue(reloadCluster)
             ? RollingReloadAsync(ClientFor(result, controlSocket, rollingReload: true), result.GetValue(reloadListener), result.InvocationConfiguration, cancellationToken)
-            : ReloadAsync(ClientFor(result, controlSocket), result.GetValue(reloadListener), result.InvocationConfiguration, cancellationToken));
+            : ReloadAsync(ClientFor(result, controlSocket), result.GetValue(reloadListener), result.GetValue(reloadAllowEmpty), result.InvocationConfiguration, cancellationToken));
 
         var listenerCommand = BuildListenerCommand(controlSocket);
 
@@ -311,12 +316,15 @@ public static class CommandLine
         }).ConfigureAwait(false);
     }
 
-    private static async Task<int> ReloadAsync(ControlClient client, string? listener, InvocationConfiguration console, CancellationToken cancellationToken)
+    private static async Task<int> ReloadAsync(ControlClient client, string? listener, bool allowEmpty, InvocationConfiguration console, CancellationToken cancellationToken)
     {
-        return await SendAsync(client, ControlJson.ReloadRequest(listener), console, cancellationToken, async reply =>
+        return await SendAsync(client, ControlJson.ReloadRequest(listener, allowEmpty: allowEmpty), console, cancellationToken, async reply =>
         {
             var reloaded = reply.Root.GetProperty(ControlJson.ResultField).Deserialize<Coordinator.Reloaded>(ControlJson.Options)
                 ?? throw new InvalidDataException("the node's result is null");
+            // Every change the reload made (listeners added, removed, changed), then each listener's generation.
+            foreach (var change in reloaded.Changes ?? [])
+                await console.Output.WriteLineAsync(change).ConfigureAwait(false);
             foreach (var l in reloaded.Listeners)
                 await console.Output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{l.Listener}: generation {l.Generation}")).ConfigureAwait(false);
         }).ConfigureAwait(false);

@@ -66,11 +66,8 @@ internal static class ConfigCheck
         if (listener.HandlerAssembly is not { } assembly)
             return listener.Handler;
         var key = $"{ShardRuntimeSettings.Section}.listeners.{listener.Name}.handler-assembly";
-        if (HandlerAssemblyFile.FindProblem(assembly) is { } notAFile)
-        {
-            problems.Add($"{source}: Setting '{key}': {notAFile}");
-            return assembly;
-        }
+        if (RegularFile.Check(assembly, RegularFile.MaxAssemblySize) is not null)
+            return assembly; // not a regular file, or too big: NodeConfig.Check has listed it already (nothing is opened)
         try
         {
             var generation = HandlerLoader.Load(new HandlerAssemblySpec(assembly, listener.HandlerType!), 1);

@@ -3,6 +3,7 @@ using ShardRuntime.Actors.Cluster.Transport;
 using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Hosting;
 using ShardRuntime.Actors.Settings;
+using ShardRuntime.Runtime.Loading;
 
 namespace ShardRuntime.Host.Node;
 
@@ -17,6 +18,9 @@ internal sealed record NodeConfig(Config Config, ShardRuntimeSettings Settings, 
 {
 
     public const string EmbeddedName = "embedded config/hocon/shard-runtime.conf";
+
+    /// <summary>Largest config file read.</summary>
+    private const long MaxSize = 16L * 1024 * 1024;
 
     /// <summary>The handlers a node of this host serves by name: the built-ins (the host adds none of its own).</summary>
     public static HandlerCatalog Handlers() => HandlerCatalog.WithBuiltIns();
@@ -36,6 +40,13 @@ internal sealed record NodeConfig(Config Config, ShardRuntimeSettings Settings, 
     {
         var check = ShardRuntimeSettings.Check(config);
         var problems = Handlers().FindUnknown(check.Listeners).ToList();
+        // A handler-assembly that is not a regular file (a FIFO, /dev/zero, a directory) or is too big is a configuration
+        // error, found without opening the file; the load checks again on what it opens.
+        foreach (var listener in check.Listeners)
+        {
+            if (listener.HandlerAssembly is { } assembly && RegularFile.Check(assembly, RegularFile.MaxAssemblySize) is { } problem)
+                problems.Add(new ShardRuntimeConfigurationException($"{ShardRuntimeSettings.Section}.listeners.{listener.Name}.handler-assembly", problem));
+        }
         if (check.Settings is { } settings)
         {
             try
@@ -73,7 +84,9 @@ internal sealed record NodeConfig(Config Config, ShardRuntimeSettings Settings, 
             source = file.FullName;
             try
             {
-                text = File.ReadAllText(file.FullName);
+                // Never a blocking read (a FIFO) or a huge one (/dev/zero): a reload reads this on the coordinator's thread.
+                using var reader = new StreamReader(new MemoryStream(RegularFile.Read(file.FullName, MaxSize, kind: "a configuration file")));
+                text = reader.ReadToEnd();
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -30,4 +30,12 @@ public sealed record HandlerAssemblySpec(string AssemblyPath, string TypeName)
     /// can load, and the framework's assemblies.
     /// </summary>
     public IReadOnlyList<string> SharedAssemblies { get; init; } = [];
+
+    /// <summary>
+    /// Directories the assembly (and its symbols and private dependencies) must lie in, judged by the real path the
+    /// kernel opened (symbolic links and <c>..</c> resolved); a file elsewhere is refused. Null (the default): any
+    /// path, for handlers the node's operator named in its own configuration. A node gives the directories of
+    /// <c>shard-runtime.handler-directories</c> to handlers that came through the cluster.
+    /// </summary>
+    public IReadOnlyList<string>? AllowedDirectories { get; init; }
 }

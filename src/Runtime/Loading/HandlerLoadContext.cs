@@ -25,12 +25,15 @@ internal sealed class HandlerLoadContext : AssemblyLoadContext
     private readonly string _folder;
     private readonly AssemblyDependencyResolver? _resolver;
     private readonly HashSet<string> _shared;
+    private readonly IReadOnlyList<string>? _allowedDirectories;
 
-    public HandlerLoadContext(string name, string assemblyPath, IEnumerable<string> sharedAssemblies)
+    public HandlerLoadContext(string name, string assemblyPath, IEnumerable<string> sharedAssemblies, IReadOnlyList<string>? allowedDirectories)
         : base(name, isCollectible: true)
     {
         _folder = Path.GetDirectoryName(assemblyPath)!;
-        if (File.Exists(Path.ChangeExtension(assemblyPath, ".deps.json")))
+        _allowedDirectories = allowedDirectories;
+        // The resolver reads the .deps.json itself: only a regular file (a FIFO would block it).
+        if (RegularFile.IsRegular(Path.ChangeExtension(assemblyPath, ".deps.json")))
         {
             _resolver = new AssemblyDependencyResolver(assemblyPath);
         }
@@ -38,7 +41,10 @@ internal sealed class HandlerLoadContext : AssemblyLoadContext
         _shared = new HashSet<string>(sharedAssemblies, StringComparer.OrdinalIgnoreCase);
     }
 
-    /// <summary>Loads <paramref name="path"/> (and its .pdb when there is one) from memory, so the files stay unlocked.</summary>
+    /// <summary>
+    /// Loads <paramref name="path"/> (and its .pdb when there is one) from memory, so the files stay unlocked. The .pdb
+    /// and private dependencies are read as the assembly is (<see cref="RegularFile.Read"/>, within the allowed directories).
+    /// </summary>
     public Assembly LoadFromBytes(string path, byte[] image)
     {
         using var assembly = new MemoryStream(image, writable: false);
@@ -48,7 +54,7 @@ internal sealed class HandlerLoadContext : AssemblyLoadContext
             return LoadFromStream(assembly);
         }
 
-        using var symbols = new MemoryStream(File.ReadAllBytes(symbolsPath), writable: false);
+        using var symbols = new MemoryStream(RegularFile.Read(symbolsPath, RegularFile.MaxAssemblySize, _allowedDirectories), writable: false);
         return LoadFromStream(assembly, symbols);
     }
 
@@ -81,7 +87,7 @@ internal sealed class HandlerLoadContext : AssemblyLoadContext
         }
 
         var privatePath = _resolver?.ResolveAssemblyToPath(assemblyName) ?? Path.Combine(_folder, name + ".dll");
-        return File.Exists(privatePath) ? LoadFromBytes(privatePath, File.ReadAllBytes(privatePath)) : null;
+        return File.Exists(privatePath) ? LoadFromBytes(privatePath, RegularFile.Read(privatePath, RegularFile.MaxAssemblySize, _allowedDirectories)) : null;
     }
 
     /// <inheritdoc />

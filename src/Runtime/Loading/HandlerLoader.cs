@@ -15,7 +15,8 @@ public static class HandlerLoader
     private static readonly Type HandlerContract = typeof(IConnectionHandler);
 
     /// <summary>
-    /// Reads the assembly file into memory (the file is not kept open or mapped, so a build can overwrite it),
+    /// Reads the assembly file into memory (the file is not kept open or mapped, so a build can overwrite it; see
+    /// <see cref="RegularFile.Read"/> for what is refused), 
     /// loads it into a new collectible context, finds and checks the type, constructs it, and calls
     /// <see cref="IInitializableHandlerFactory.Initialize"/> when the factory has it.
     /// </summary>
@@ -23,7 +24,8 @@ public static class HandlerLoader
     /// <param name="generation">The number of the generation to create (1-based).</param>
     /// <returns>A generation with no connections yet, not retired.</returns>
     /// <exception cref="HandlerLoadException">
-    /// The file is missing or not an assembly, the type is missing, implements no contract, implements a copy of
+    /// The file is missing, not a regular file, bigger than <see cref="RegularFile.MaxAssemblySize"/>, outside the spec's
+    /// <see cref="HandlerAssemblySpec.AllowedDirectories"/>, or not an assembly; the type is missing, implements no contract, implements a copy of
     /// the contract instead of the host's, cannot be constructed, or its construction or initialisation threw.
     /// The context of the attempt has been unloaded.
     /// </exception>
@@ -42,28 +44,20 @@ public static class HandlerLoader
         }
 
         var path = Path.GetFullPath(spec.AssemblyPath);
-        if (!File.Exists(path))
-        {
-            throw new HandlerLoadException(
-                spec,
-                Directory.Exists(Path.GetDirectoryName(path))
-                    ? $"the file '{path}' does not exist."
-                    : $"the file '{path}' does not exist (nor does its folder).");
-        }
-
         DateTime timestamp;
         byte[] image;
         try
         {
+            // Only a regular file of a bounded size, opened so that a FIFO cannot block (see RegularFile).
+            image = RegularFile.Read(path, RegularFile.MaxAssemblySize, spec.AllowedDirectories);
             timestamp = File.GetLastWriteTimeUtc(path);
-            image = File.ReadAllBytes(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new HandlerLoadException(spec, $"the file '{path}' cannot be read: {e.Message}", e);
+            throw new HandlerLoadException(spec, e.Message, e);
         }
 
-        var context = new HandlerLoadContext($"handler {spec.TypeName} #{generation}", path, spec.SharedAssemblies);
+        var context = new HandlerLoadContext($"handler {spec.TypeName} #{generation}", path, spec.SharedAssemblies, spec.AllowedDirectories);
         try
         {
             var factory = CreateFactory(spec, path, context, image);

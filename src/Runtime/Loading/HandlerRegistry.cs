@@ -111,6 +111,58 @@ public sealed class HandlerRegistry : IDisposable
         }
     }
 
+    /// <summary>
+    /// The first half of <see cref="Reload()"/>, for a caller that must not wait for the load on its own thread (the
+    /// coordinator): loads the next generation from the current file on the calling thread, without switching to it.
+    /// Pass it to <see cref="SwitchTo(HandlerGeneration)"/>, or <see cref="HandlerGeneration.Retire"/> it when it is not wanted.
+    /// </summary>
+    /// <exception cref="HandlerLoadException">The load was refused (recorded as the last reload failure); nothing changed.</exception>
+    /// <exception cref="ObjectDisposedException">The registry was disposed.</exception>
+    public HandlerGeneration LoadNext()
+    {
+        var load = Volatile.Read(ref _load);
+        try
+        {
+            return LoadTracked(load, Current.Number + 1);
+        }
+        catch (Exception e) when (e is not ObjectDisposedException)
+        {
+            _lastReloadFailure = e.Message;
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The second half of <see cref="Reload()"/>: <paramref name="next"/> (from <see cref="LoadNext"/>) becomes the
+    /// current generation and the previous one retires.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">
+    /// Another generation became current since <paramref name="next"/> was loaded; <paramref name="next"/> was retired.
+    /// </exception>
+    /// <exception cref="ObjectDisposedException">The registry was disposed; <paramref name="next"/> was retired.</exception>
+    public HandlerGeneration SwitchTo(HandlerGeneration next)
+    {
+        ArgumentNullException.ThrowIfNull(next);
+        lock (_reloadGate)
+        {
+            var current = Volatile.Read(ref _current);
+            if (_disposed || current is null || next.Number != current.Number + 1)
+            {
+                next.Retire();
+                ObjectDisposedException.ThrowIf(_disposed || current is null, this);
+                throw new InvalidOperationException($"Generation {next.Number} was loaded for generation {next.Number - 1}, but generation {current!.Number} is current.");
+            }
+
+            _lastReloadFailure = null;
+            Volatile.Write(ref _current, next);
+            Retire(current);
+            return next;
+        }
+    }
+
+    /// <summary>Records why a reload was refused outside the registry (a load that missed its deadline), for <see cref="Snapshot"/>.</summary>
+    public void RecordReloadFailure(string reason) => _lastReloadFailure = reason;
+
     /// <summary>The live generations (current first, then those still draining) with their connection counts.</summary>
     public HandlerRegistryStatus Snapshot()
     {
@@ -166,7 +218,7 @@ public sealed class HandlerRegistry : IDisposable
             throw;
         }
 
-        _load = load;
+        Volatile.Write(ref _load, load);
         _lastReloadFailure = null;
         Volatile.Write(ref _current, next);
         Retire(previous);

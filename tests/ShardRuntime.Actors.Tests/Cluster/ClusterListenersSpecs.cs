@@ -6,6 +6,7 @@ using ShardRuntime.Actors.Cluster;
 using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Actors.Tests.Support;
+using ShardRuntime.Tests.Shared;
 using Xunit.Abstractions;
 using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
 
@@ -30,9 +31,9 @@ public sealed class ClusterListenersSpecs : Akka.TestKit.Xunit2.TestKit
     private sealed record Node(IActorRef Coordinator, IActorRef Cluster, TestProbe Client);
 
     /// <summary>Starts the coordinator and the cluster actor (at its path on every node), joins the node to itself and waits until it is Up.</summary>
-    private async Task<Node> StartAsync(string clusterSettings = "")
+    private async Task<Node> StartAsync(string clusterSettings = "", string nodeSettings = "")
     {
-        var settings = Specs.Settings(OwnListeners, $"cluster {{ retry-interval = 200ms\n {clusterSettings} }}");
+        var settings = Specs.Settings(OwnListeners, $"cluster {{ retry-interval = 200ms\n {clusterSettings} }}\n{nodeSettings}");
         var coordinator = Specs.StartCoordinator(Sys, settings, HandlerCatalog.WithBuiltIns().Add(new GenerationEchoFactory()));
         var cluster = Sys.ActorOf(ClusterListeners.Props(settings, coordinator), ClusterListeners.ActorName);
         Assert.Equal($"/user/{ClusterListeners.ActorName}", cluster.Path.ToStringWithoutAddress());
@@ -183,6 +184,80 @@ public sealed class ClusterListenersSpecs : Akka.TestKit.Xunit2.TestKit
         await AssertShardsAsync(node, "api", 2);
         var api = Specs.Listener(node.Coordinator, "api");
         Assert.Equal("echo", api.Handler);
+    }
+
+    /// <summary>A definition of listener "ext" with the sample greeting handler from <paramref name="assembly"/>.</summary>
+    private static ClusterListeners.SetListener ExtWith(string assembly) => new("ext",
+        Definition: $"endpoint = \"127.0.0.1:0\", handler-assembly = \"{assembly}\", handler-type = \"SampleHandlers.GreetingFactory\"", Shards: 1);
+
+    /// <summary>The node's following state as <c>status --cluster</c> shows it.</summary>
+    private static string? Following(Node node) =>
+        Assert.Single(Ask<ClusterListeners.ClusterStatus>(node, ClusterListeners.GetClusterStatus.Instance).Members).Following;
+
+    [Fact]
+    public async Task SetListener_naming_a_handler_assembly_outside_the_handler_directories_must_be_refused_here_with_the_reason_in_the_cluster_status()
+    {
+        using var allowed = new SpecialFiles.TempDirectory("sr-allowed-");
+        using var outside = new SpecialFiles.TempDirectory("sr-outside-");
+        var assembly = outside.CopySampleHandlers();
+        var node = await StartAsync(nodeSettings: $"handler-directories = [\"{allowed.Path}\"]");
+
+        // The change is written (another node may allow the path); this node refuses to load it and says why.
+        Ask<ClusterListeners.ListenerChanged>(node, ExtWith(assembly));
+
+        await AwaitAssertAsync(() =>
+        {
+            var following = Following(node);
+            Assert.Contains("listener 'ext'", following);
+            Assert.Contains($"'{assembly}' is outside the directories this node allows handler assemblies from (shard-runtime.handler-directories: {allowed.Path})", following);
+        }, Clients.Timeout);
+        Assert.DoesNotContain(Specs.Status(node.Coordinator).Listeners, l => l.Name == "ext");
+        await AssertShardsAsync(node, "a", 1); // the node's own listeners serve on
+    }
+
+    [Fact]
+    public async Task SetListener_naming_a_handler_assembly_with_no_handler_directories_set_must_be_refused_here()
+    {
+        using var files = new SpecialFiles.TempDirectory("sr-outside-");
+        var assembly = files.CopySampleHandlers();
+        var node = await StartAsync();
+
+        Ask<ClusterListeners.ListenerChanged>(node, ExtWith(assembly));
+
+        await AwaitAssertAsync(() => Assert.Contains("(shard-runtime.handler-directories: none: built-in handlers only)", Following(node)), Clients.Timeout);
+        Assert.DoesNotContain(Specs.Status(node.Coordinator).Listeners, l => l.Name == "ext");
+    }
+
+    [Fact]
+    public async Task SetListener_naming_a_handler_assembly_inside_the_handler_directories_must_load_it()
+    {
+        using var allowed = new SpecialFiles.TempDirectory("sr-allowed-");
+        var assembly = allowed.CopySampleHandlers();
+        var node = await StartAsync(nodeSettings: $"handler-directories = [\"{allowed.Path}\"]");
+
+        Ask<ClusterListeners.ListenerChanged>(node, ExtWith(assembly));
+
+        await AssertShardsAsync(node, "ext", 1);
+        var ext = Specs.Listener(node.Coordinator, "ext");
+        Assert.Equal("greeting", ext.Handler);
+        Assert.Equal(assembly, Assert.Single(ext.Generations).Assembly);
+        await AwaitAssertAsync(() => Assert.Equal("in sync", Following(node)), Clients.Timeout);
+    }
+
+    [Fact]
+    public async Task SetListener_naming_a_symlink_inside_the_handler_directories_to_an_assembly_outside_must_be_refused_naming_the_real_path()
+    {
+        using var allowed = new SpecialFiles.TempDirectory("sr-allowed-");
+        using var outside = new SpecialFiles.TempDirectory("sr-outside-");
+        var real = outside.CopySampleHandlers();
+        var link = Path.Combine(allowed.Path, "SampleHandlers.dll");
+        File.CreateSymbolicLink(link, real);
+        var node = await StartAsync(nodeSettings: $"handler-directories = [\"{allowed.Path}\"]");
+
+        Ask<ClusterListeners.ListenerChanged>(node, ExtWith(link));
+
+        await AwaitAssertAsync(() => Assert.Contains($"'{link}' (really '{real}') is outside the directories", Following(node)), Clients.Timeout);
+        Assert.DoesNotContain(Specs.Status(node.Coordinator).Listeners, l => l.Name == "ext");
     }
 
     [Fact]

@@ -21,7 +21,8 @@ public sealed class ShardRuntimeHostingSpecs
         var options = new ShardRuntimeOptions
         {
             ControlSocketPath = "/tmp/x \"quoted\"/control.sock", ShutdownDrainTimeout = TimeSpan.FromSeconds(7), IoLoops = 3, ActorsOnIoLoops = false,
-            IoLoopHoldUpWarning = TimeSpan.FromMilliseconds(250),
+            IoLoopHoldUpWarning = TimeSpan.FromMilliseconds(250), HandlerLoadTimeout = TimeSpan.FromSeconds(2),
+            HandlerDirectories = ["/opt/handlers", "/srv/a \"quoted\" dir/"],
         };
         options.AddListener("http", l =>
         {
@@ -55,6 +56,8 @@ public sealed class ShardRuntimeHostingSpecs
         Assert.Equal(3, settings.IoLoops);
         Assert.False(settings.ActorsOnIoLoops);
         Assert.Equal(TimeSpan.FromMilliseconds(250), settings.IoLoopHoldUpWarning);
+        Assert.Equal(TimeSpan.FromSeconds(2), settings.HandlerLoadTimeout);
+        Assert.Equal(["/opt/handlers", "/srv/a \"quoted\" dir"], settings.HandlerDirectories);
     }
 
     [Fact]

@@ -78,6 +78,8 @@ public sealed class ShardRuntimeSettingsSpecs
     [InlineData("""shard-runtime.actors-on-io-loops = maybe""", "shard-runtime.actors-on-io-loops", "on or off")]
     [InlineData("""shard-runtime.io-loop-hold-up-warning = soon""", "shard-runtime.io-loop-hold-up-warning", "duration")]
     [InlineData("""shard-runtime.io-loop-hold-up-warning = 1ms""", "shard-runtime.io-loop-hold-up-warning", "at least")]
+    [InlineData("""shard-runtime.handler-load-timeout = soon""", "shard-runtime.handler-load-timeout", "duration")]
+    [InlineData("""shard-runtime.handler-directories = ["handlers"]""", "shard-runtime.handler-directories", "'handlers' is not an absolute directory path")]
     [InlineData("""shard-runtime.shutdown.drain-timeout = 10m""", "shard-runtime.shutdown.drain-timeout", "must be shorter than")]
     [InlineData("""shard-runtime.bind-address = "node-2.example" """, "shard-runtime.bind-address", "expected an IP address")]
     [InlineData("""shard-runtime.bind-address = "127.0.0.1:8080" """, "shard-runtime.bind-address", "expected an IP address")]

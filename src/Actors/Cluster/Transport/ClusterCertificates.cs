@@ -4,7 +4,7 @@ using System.Text;
 using Akka.Event;
 using Akka.Remote.Transport.DotNetty;
 using ShardRuntime.Actors.Settings;
-using ShardRuntime.Runtime.Files;
+using ShardRuntime.Runtime.Loading;
 
 namespace ShardRuntime.Actors.Cluster.Transport;
 
@@ -123,9 +123,9 @@ public sealed class ClusterCertificates : IDisposable
     {
         try
         {
-            return Encoding.UTF8.GetString(BoundedFile.ReadAll(path, MaxFileBytes));
+            return Encoding.UTF8.GetString(RegularFile.Read(path, MaxFileBytes, kind: "a certificate or key file"));
         }
-        catch (BoundedFileException e)
+        catch (IOException e)
         {
             throw new ShardRuntimeConfigurationException(tls.KeyOf(key), e.Message);
         }
