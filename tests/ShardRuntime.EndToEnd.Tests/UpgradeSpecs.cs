@@ -226,6 +226,121 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         LoadAssert.NoLoss(await wideLoad, output, "wide", atLeast: 100);
     }
 
+    [Fact]
+    public async Task A_successor_stopped_mid_upgrade_must_be_ended_by_pid_leave_no_foreign_holder_and_later_scale_changes_must_serve_every_request()
+    {
+        await using var host = HostProcess.Start(output, HostProcess.Config("""
+            http { endpoint = "127.0.0.1:0", handler = http-ok, shards = 2 }
+            """, "shard-runtime.upgrade.timeout = 3s"));
+        var http = (await host.WaitUntilReadyAsync()).Listener("http");
+        var inodes = http.Shards.Select(s => s.SocketInode).Order().ToList();
+
+        // A successor that took copies of every socket, then is stopped (SIGSTOP): it neither says Ready nor exits.
+        using var stalled = StartStalledSuccessor(HandoffSocketOf(host));
+        Assert.StartsWith("received 2 ", await ReadLineAsync(stalled, TimeSpan.FromSeconds(60)));
+        Posix.Signal(stalled.Id, Posix.SigStop);
+
+        // Rolled back after the timeout; the successor is ended (SIGTERM waits while it is stopped: SIGKILL) and gone.
+        var after = await WaitForAsync(host, s => s.Upgrade is null && s.LastUpgradeFailure is not null);
+        Assert.Contains("not ready within 3 s", after.LastUpgradeFailure);
+        Assert.Contains($"the successor was ended: pid {stalled.Id} killed (SIGKILL)", after.LastUpgradeFailure);
+        Assert.True(await NodeChain.WaitUntilGoneAsync(stalled.Id, TimeSpan.FromSeconds(30)), $"successor pid {stalled.Id} still runs\n{host.Output}");
+        // The node checked the kernel's table and every process's descriptors: nobody else holds its sockets.
+        await WaitForOutputAsync(host, "no other process holds this node's listening sockets");
+        Assert.DoesNotContain("foreign holders", (await host.StatusAsync()).LastUpgradeFailure);
+        Assert.Equal(inodes, (await KernelSockets.ListeningInodesAsync(http.Bound)).Order().ToList());
+
+        // Scale changes retire sockets (steer away, drain, close): with a copy left elsewhere a closed socket would stay
+        // in its group with nobody accepting, and requests would hang in its queue.
+        foreach (var shards in new[] { 4, 1, 3 })
+        {
+            var scaled = await host.RunCliAsync("scale", "http", shards.ToString(CultureInfo.InvariantCulture));
+            Assert.True(scaled.ExitCode == 0, scaled.ToString());
+            await KernelSockets.WaitForListeningCountAsync(http.Bound, shards, TimeSpan.FromSeconds(60));
+        }
+        var failures = new List<string>();
+        for (var i = 0; i < 200; i++)
+        {
+            try
+            {
+                var reply = await GetAsync(http);
+                if (reply.StatusLine != "HTTP/1.1 200 OK") failures.Add($"request {i}: {reply.StatusLine}");
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or TimeoutException or OperationCanceledException)
+            {
+                failures.Add($"request {i}: {e.GetType().Name} {e.Message}");
+            }
+        }
+        Assert.True(failures.Count == 0, $"{failures.Count} of 200 requests failed: {string.Join("; ", failures.Take(5))}");
+    }
+
+    [Fact]
+    public async Task A_successor_killed_right_after_it_took_over_must_make_the_old_node_accept_again_on_the_same_sockets_without_loss()
+    {
+        await using var host = HostProcess.Start(output, HostProcess.Config("""
+            http { endpoint = "127.0.0.1:0", handler = http-ok, shards = 2 }
+            """, "shard-runtime.upgrade.stability-period = 60s"));
+        await using var chain = new NodeChain(output); // ended first: successors share the first node's output pipes
+        var http = (await host.WaitUntilReadyAsync()).Listener("http");
+        var inodes = http.Shards.Select(s => s.SocketInode).Order().ToList();
+
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        var load = Churn(http.Bound, 200, stop.Token);
+        var upgrade = HostCli.RunAsync(["upgrade", "--control-socket", host.ControlSocket], UpgradeCliTimeout);
+
+        // The successor logs that it took over right after Released: kill -9 it then. Connections it had accepted die
+        // with it whatever the design (counted from its descriptors while stopped); nothing queued may be refused or reset.
+        var successor = await WaitForSuccessorTookOverAsync(host);
+        chain.Track(successor);
+        Posix.Signal(successor, Posix.SigStop);
+        var held = EstablishedConnectionsOf(successor, http.Bound.Port);
+        Posix.Signal(successor, Posix.SigKill);
+        Assert.True(await NodeChain.WaitUntilGoneAsync(successor, TimeSpan.FromSeconds(30)), host.Output);
+
+        // `upgrade` was still waiting out the stability period: it reports the failure.
+        var result = await upgrade;
+        Assert.True(result.ExitCode == 1, $"{result}\n{host.Output}");
+        Assert.Contains("upgrade failed", result.StdErr);
+        Assert.Contains($"successor pid {successor} exited within the stability period", result.StdErr);
+
+        // The old node took its control socket back and accepts again on the very same sockets.
+        var status = await WaitForAsync(host, s => s.ProcessId == host.ProcessId && s.Upgrade is null);
+        Assert.Contains("failed", status.LastUpgradeFailure);
+        Assert.Equal(1, status.ProcessGeneration);
+        Assert.All(status.Listener("http").Shards, s => Assert.Equal("accepting", s.State));
+        Assert.Equal(inodes, (await KernelSockets.ListeningInodesAsync(http.Bound)).Order().ToList());
+        Assert.Equal("HTTP/1.1 200 OK", (await GetAsync(http)).StatusLine);
+
+        await stop.CancelAsync();
+        var report = (await load).Total;
+        output.WriteLine($"the successor held {held} established connection(s) when it was killed");
+        output.WriteLine($"{report.Attempts} attempts: {report.Succeeded} succeeded, {report.Refused} refused, {report.Reset} reset, {report.Closed} closed, " +
+                         $"{report.TimedOut} timed out, {report.WrongReply} wrong, {report.OtherError} other");
+        Assert.True(report.Succeeded > 100, $"only {report.Succeeded} requests succeeded");
+        Assert.Equal(0, report.Refused);
+        Assert.Equal(0, report.TimedOut);
+        Assert.Equal(0, report.WrongReply);
+        Assert.Equal(0, report.OtherError);
+        Assert.True(report.Reset + report.Closed <= held, $"{report.Reset} reset and {report.Closed} closed, the successor held {held}");
+    }
+
+    /// <summary>The pid of the successor that logged it took over the listening sockets (it logs right after Released).</summary>
+    private static async Task<int> WaitForSuccessorTookOverAsync(HostProcess host)
+    {
+        await WaitForOutputAsync(host, "] Took over ");
+        var line = host.Output.Split('\n').First(l => l.Contains("] Took over ", StringComparison.Ordinal));
+        // "[HH:mm:ss.fff INF <pid> g2] Took over ..."
+        return int.Parse(line[..line.IndexOf(']')].Split(' ', StringSplitOptions.RemoveEmptyEntries)[2], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Established TCP connections on <paramref name="port"/> that <paramref name="pid"/> holds a descriptor of.</summary>
+    private static int EstablishedConnectionsOf(int pid, int port)
+    {
+        var established = ShardRuntime.Runtime.Sockets.KernelSocketTable.List(port, ShardRuntime.Runtime.Sockets.TransportProtocol.Tcp)
+            .Where(e => e.State is "ESTABLISHED" or "CLOSE_WAIT").Select(e => e.Inode).ToHashSet();
+        return ShardRuntime.Runtime.Sockets.SocketHolders.Find(established, exceptProcessId: 0).Count(h => h.ProcessId == pid);
+    }
+
     [SkippableFact]
     public async Task A_peer_of_another_uid_must_get_no_socket_and_be_logged()
     {
@@ -387,8 +502,8 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         var stopwatch = Stopwatch.StartNew();
         while (!host.Output.Contains(text, StringComparison.Ordinal))
         {
-            if (stopwatch.Elapsed > TimeSpan.FromSeconds(30))
-                throw new TimeoutException($"the node did not log '{text}' within 30s\n{host.Output}");
+            if (stopwatch.Elapsed > TimeSpan.FromSeconds(60))
+                throw new TimeoutException($"the node did not log '{text}' within 60s\n{host.Output}");
             await Task.Delay(50);
         }
     }

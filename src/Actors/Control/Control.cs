@@ -39,7 +39,8 @@ public static class Control
     /// <summary>
     /// Sender: the host of a successor, once its predecessor released the listening sockets. The server binds now,
     /// renaming its fresh socket over the predecessor's file (atomic), so the command-line tool reaches this process
-    /// from then on. Reply: <see cref="Bound"/> or <see cref="BindFailed"/>.
+    /// from then on. Told while serving (the coordinator, when its successor died within the stability period), the
+    /// server binds the path anew the same way, taking it back from the dead successor. Reply: <see cref="Bound"/> or <see cref="BindFailed"/>.
     /// </summary>
     public sealed class Claim
     {

@@ -113,7 +113,30 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
     private void Serving()
     {
         Receive<Control.WaitUntilBound>(_ => Sender.Tell(new Control.Bound(_bound!.Path)));
-        Receive<Control.Claim>(_ => Sender.Tell(new Control.Bound(_bound!.Path)));
+        // Told again while serving: the node resumed after its successor died, and the path is the successor's file.
+        Receive<Control.Claim>(_ =>
+        {
+            var asking = Sender;
+            ControlSocketFile.ReplaceAsync(_settings.SocketPath).PipeTo(Self,
+                success: bound => new Reclaimed(bound, asking), failure: e => new ReclaimFailed(e, asking));
+        });
+        Receive<Reclaimed>(m =>
+        {
+            var previous = _bound!;
+            _accepting?.Cancel();
+            _accepting?.Dispose();
+            _bound = m.Bound;
+            _accepting = new CancellationTokenSource();
+            ControlSocketFile.Close(previous); // the path is the fresh socket's now: Close leaves it alone
+            _log.Info("Control socket {SocketPath} is this node's again", m.Bound.Path);
+            m.Asking.Tell(new Control.Bound(m.Bound.Path));
+            Accept();
+        });
+        Receive<ReclaimFailed>(m =>
+        {
+            _log.Error("Control socket {SocketPath} could not be taken back: {Error}", _settings.SocketPath, m.Cause.Message);
+            m.Asking.Tell(new Control.BindFailed(_settings.SocketPath, m.Cause.Message));
+        });
         Receive<ClientAccepted>(m =>
         {
             var name = $"client-{++_clients}";
@@ -132,6 +155,7 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
         });
         Receive<AcceptFailed>(m =>
         {
+            if (m.Socket != _bound?.Socket) return; // the socket replaced by a Claim
             if (m.Cause is ObjectDisposedException or OperationCanceledException
                 || m.Cause is SocketException { SocketErrorCode: SocketError.OperationAborted or SocketError.Shutdown })
             {
@@ -155,8 +179,9 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
 
     private void Accept()
     {
-        _bound!.Socket.AcceptAsync(_accepting!.Token).AsTask()
-            .PipeTo(Self, success: client => new ClientAccepted(client), failure: e => new AcceptFailed(e));
+        var socket = _bound!.Socket;
+        socket.AcceptAsync(_accepting!.Token).AsTask()
+            .PipeTo(Self, success: client => new ClientAccepted(client), failure: e => new AcceptFailed(socket, e));
     }
 
     /// <summary>Sender: the bind started in PreStart (piped to self). The socket is bound and listening.</summary>
@@ -169,7 +194,13 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
     private sealed record ClientAccepted(Socket Client);
 
     /// <summary>Sender: the pending accept (piped to self). Either the socket closed (stop) or a transient error (retry).</summary>
-    private sealed record AcceptFailed(Exception Cause) : IDeadLetterSuppression;
+    private sealed record AcceptFailed(Socket Socket, Exception Cause) : IDeadLetterSuppression;
+
+    /// <summary>Sender: a Claim while serving (piped to self). The path is bound anew; the old socket goes.</summary>
+    private sealed record Reclaimed(ControlSocketFile.Bound Bound, IActorRef Asking);
+
+    /// <summary>Sender: a Claim while serving (piped to self). The path could not be bound anew; the server goes on with its socket.</summary>
+    private sealed record ReclaimFailed(Exception Cause, IActorRef Asking);
 
     /// <summary>Sender: the retry timer after a transient accept error. The server accepts again.</summary>
     private sealed class AcceptAgain

@@ -55,10 +55,12 @@ public static class Coordinator
 
     /// <summary>
     /// Sender: the CLI (<c>upgrade</c>), user code. Starts a successor process (<see cref="UpgradeOptions.StartSuccessor"/>),
-    /// serves it every listening socket through the handoff socket and, once it says it accepts, stops accepting and
+    /// serves it every listening socket through the handoff socket and, once it says it accepts, stops accepting (keeping
+    /// its copies of the sockets while it watches the successor for upgrade.stability-period), then closes them and
     /// drains; the node then exits. Refused while another upgrade runs, while the node drains, while a shard still
     /// drains its accept queue, and when the node cannot start a successor. Reply: <see cref="Upgraded"/> once the
-    /// successor took over, or <see cref="CommandFailed"/> saying why it did not (the node serves on).
+    /// successor took over and served through the stability period, or <see cref="CommandFailed"/> saying why it did
+    /// not (rolled back: the successor was ended; or it died within the period: the node accepts again and serves on).
     /// </summary>
     public sealed class Upgrade : ICommand
     {
@@ -113,8 +115,24 @@ public static class Coordinator
     /// <summary>Sender: the handoff actor. The successor it started has pid <paramref name="ProcessId"/>. No reply.</summary>
     internal sealed record SuccessorStarted(int ProcessId);
 
-    /// <summary>Sender: the handoff actor. How a handover (or an upgrade that never reached one) ended. No reply.</summary>
+    /// <summary>
+    /// Sender: the handoff actor. How a handover (or an upgrade that never reached one) ended; a rolled-back successor
+    /// has been ended (and is gone) by then. Completed with a stability period: the node stands by (its shards stop
+    /// accepting, the sockets stay open) until <see cref="SuccessorStable"/> or <see cref="SuccessorDied"/>. No reply.
+    /// </summary>
     internal sealed record HandoverFinished(int? PeerProcessId, HandoverOutcome Outcome);
+
+    /// <summary>Sender: the handoff actor. The successor <paramref name="ProcessId"/> ran through the stability period: the node lets go and drains. No reply.</summary>
+    internal sealed record SuccessorStable(int ProcessId);
+
+    /// <summary>
+    /// Sender: the handoff actor. The successor <paramref name="ProcessId"/> died within the stability period (<paramref name="Reason"/>):
+    /// the node accepts on the same sockets again, takes its control socket back, and the upgrade fails. No reply.
+    /// </summary>
+    internal sealed record SuccessorDied(int ProcessId, string Reason);
+
+    /// <summary>Sender: the coordinator itself. Who else holds this node's listening sockets, after a successor was given up (null: nobody). No reply.</summary>
+    internal sealed record ForeignHoldersChecked(string? Finding);
 
     /// <summary>Marker of every command the coordinator accepts, so a refusal can name the command it refuses.</summary>
     public interface ICommand;

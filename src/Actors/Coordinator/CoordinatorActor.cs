@@ -22,7 +22,7 @@ namespace ShardRuntime.Actors.Coordinator;
 /// supervises are restarted on the same socket; its registry (<see cref="CoordinatorState"/>) outlives a restart
 /// of the coordinator itself.
 /// </summary>
-internal sealed class CoordinatorActor : UntypedActor, IWithTimers, IWithUnboundedStash
+internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWithUnboundedStash
 {
     public ITimerScheduler Timers { get; set; } = null!;
     public IStash Stash { get; set; } = null!;
@@ -240,6 +240,29 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers, IWithUnbound
                 break;
             case Coordinator.HandoverFinished finished:
                 OnHandoverFinished(finished);
+                break;
+            case Coordinator.SuccessorStable stable when Watched(stable.ProcessId) is { } upgrade:
+                _s.Upgrade = null;
+                LetGo(upgrade, stable.ProcessId);
+                break;
+            case Coordinator.SuccessorDied died when Watched(died.ProcessId) is { } upgrade:
+                _s.Upgrade = null;
+                ResumeAccepting(upgrade, died);
+                break;
+            case Coordinator.SuccessorStable or Coordinator.SuccessorDied:
+                break;
+            case Coordinator.ForeignHoldersChecked { Finding: { } finding }:
+                _log.Error("Upgrade: another process still holds this node's listening sockets: {Finding}", finding);
+                _s.LastUpgradeFailure = $"{_s.LastUpgradeFailure}; {finding}";
+                break;
+            case Coordinator.ForeignHoldersChecked:
+                _log.Info("Upgrade: no other process holds this node's listening sockets");
+                break;
+            case Control.Control.Bound or Handoff.Handoff.Bound:
+                _log.Info("Upgrade: {Socket} is this node's again", message);
+                break;
+            case Control.Control.BindFailed or Handoff.Handoff.BindFailed:
+                _log.Error("Upgrade: a socket file could not be taken back: {Failure}", message);
                 break;
             case Coordinator.GetInheritance when _s.AwaitingClusterState:
                 _s.InheritanceRequesters.Add(Sender);
@@ -971,6 +994,7 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers, IWithUnbound
             _log.Warning("Listener {Listener}: shard {Shard} closes with {Queued} connections still queued", listener.Name, ready.ShardId, ready.QueuedAtClose);
         shard.Socket.Dispose();
         shard.Actor.Tell(ListenerProtocol.SocketClosed.Instance);
+        CheckLetGo(); // handed over: once this process's last copy is closed, the successor hears it let go
     }
 
     private void LeaveGroup(ListenerState listener, ShardState shard)
@@ -1020,6 +1044,7 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers, IWithUnbound
                 _s.Retired.Remove(listener);
                 listener.Handlers.Dispose(); // no shard can acquire any more; generations unload as connections end
             }
+            CheckLetGo();
             if (_s.Draining) CheckDrained();
             return;
         }
@@ -1155,22 +1180,26 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers, IWithUnbound
         _s.Upgrade = null;
         var outcome = finished.Outcome;
         var pid = finished.PeerProcessId ?? upgrade?.SuccessorProcessId ?? 0;
+        if (outcome.IsCompleted && _settings.Upgrade.StabilityPeriod > TimeSpan.Zero)
+        {
+            _s.Upgrade = upgrade ?? new UpgradeInProgress(null);
+            _s.Upgrade.SuccessorProcessId = pid;
+            _s.Upgrade.Phase = UpgradeInProgress.Watching;
+            _s.Upgrade.Outcome = outcome;
+            StandBy(pid, outcome.Declined);
+            return;
+        }
         if (outcome.IsCompleted)
         {
-            _s.LastUpgradeFailure = null;
-            upgrade?.Requester?.Tell(new Coordinator.Upgraded(pid, _s.UpgradeOptions.ProcessGeneration + 1, outcome.SocketsPassed, outcome.Declined));
-            Release($"successor pid {pid} (process generation {_s.UpgradeOptions.ProcessGeneration + 1}) accepts on {outcome.SocketsPassed} sockets", outcome.Declined);
+            LetGo(upgrade, pid, outcome);
             return;
         }
         var reason = outcome.Reason ?? outcome.Result.ToString();
         _s.LastUpgradeFailure = $"rolled back: {reason}";
-        // A successor may have attached its own steering program to the groups (they are the same kernel groups): put ours back.
-        foreach (var listener in _s.Listeners.Values)
-        {
-            if (listener.BoundEndPoint is not null) Steer(listener.Settings, GroupKey(listener.Settings, listener.BoundEndPoint));
-        }
+        SteerAll();
         _log.Warning("Upgrade rolled back, node {ProcessId} serves on: {Reason}", Environment.ProcessId, reason);
         upgrade?.Requester?.Tell(new Coordinator.CommandFailed(Coordinator.Upgrade.Instance, $"upgrade rolled back, node {Environment.ProcessId} serves on: {reason}"));
+        CheckForeignHolders();
     }
 
     /// <summary>
@@ -1186,15 +1215,9 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers, IWithUnbound
         _s.Draining = true;
         var timeout = _settings.ShutdownDrainTimeout;
         _log.Info("Released the listening sockets: {Why}; open connections have {Timeout} to finish", why, timeout);
-        var declinedSet = declined.ToHashSet();
+        RetireDeclined(declined);
         foreach (var listener in _s.Listeners.Values.ToList())
         {
-            if (listener.Shards.Values.Any(s => declinedSet.Contains(s.Socket.Inode)))
-            {
-                _log.Info("Listener {Listener} is not in the successor's configuration; it drains its accept queue here", listener.Name);
-                RetireListener(listener);
-                continue;
-            }
             foreach (var shard in listener.Shards.Values)
             {
                 _s.Groups.Remove(GroupKey(listener.Settings, shard.Socket.EndPoint));
@@ -1213,7 +1236,7 @@ internal sealed class CoordinatorActor : UntypedActor, IWithTimers, IWithUnbound
             {
                 var shards = l.Shards.Values.OrderBy(s => s.Socket.ShardId).Select(s => new Coordinator.ShardStatus(
                     s.Socket.ShardId,
-                    s.Retiring ? "retiring" : "accepting",
+                    s.Retiring ? "retiring" : s.Socket.Standby ? "standby" : "accepting",
                     s.Socket.Inode,
                     s.Counters.Accepted,
                     s.Counters.Open,

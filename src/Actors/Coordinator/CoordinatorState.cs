@@ -65,6 +65,9 @@ internal sealed class CoordinatorState(UpgradeOptions upgrade, ClusterTransport 
     /// <summary>The node passed its sockets to a successor (or stood down for its predecessor): it only drains, then stops.</summary>
     public bool HandedOver;
 
+    /// <summary>The handoff actor was told that this node closed its copies of the handed-over sockets.</summary>
+    public bool LetGoSent;
+
     /// <summary>The node asked its actor system to stop (after handing over and draining).</summary>
     public bool StopRequested;
 
@@ -140,6 +143,10 @@ internal sealed class ShardState(ShardSocket socket)
 internal sealed class UpgradeInProgress(Akka.Actor.IActorRef? requester)
 {
     public const string PassingSockets = "passing sockets";
+    public const string Watching = "watching the successor for the stability period";
+
+    /// <summary>The completed handover while the node watches the successor (<see cref="Watching"/>).</summary>
+    public ShardRuntime.Runtime.Handover.HandoverOutcome? Outcome { get; set; }
 
     public Akka.Actor.IActorRef? Requester { get; } = requester;
     public int? SuccessorProcessId { get; set; }

@@ -25,6 +25,16 @@ public static class Handoff
         private StartSuccessor() { }
     }
 
+    /// <summary>
+    /// Sender: the coordinator, once it closed its copies of the sockets it handed over (after the stability period). The
+    /// handoff connection is closed: the successor, which waits for that, now steers and retires the sockets. No reply.
+    /// </summary>
+    internal sealed class LetGo
+    {
+        public static readonly LetGo Instance = new();
+        private LetGo() { }
+    }
+
     /// <summary>Sender: the coordinator (the node drains). A handover in progress is abandoned with <paramref name="Reason"/>. No reply.</summary>
     internal sealed record Abort(string Reason);
 

@@ -18,7 +18,12 @@ namespace ShardRuntime.Actors.Handoff;
 /// start (<see cref="CoordinatorProtocol.BeginHandover"/>) and hears how it ended
 /// (<see cref="CoordinatorProtocol.HandoverFinished"/>), exactly once per attempt. For an upgrade it also starts the
 /// successor process and bounds the whole attempt by <see cref="UpgradeSettings.Timeout"/>: a successor that exits
-/// first or is not ready in time means a rollback (one that never connected is killed).
+/// first or is not ready in time means a rollback. A rolled-back successor that still runs is ended (SIGTERM, SIGKILL
+/// after <see cref="UpgradeSettings.RollbackGrace"/>) before the coordinator hears of it, so that no copy of the
+/// sockets outlives a rollback. After a completed handover it watches the successor for
+/// <see cref="UpgradeSettings.StabilityPeriod"/> (its pidfd) and keeps the handoff connection open until the
+/// coordinator closed its copies of the sockets (<see cref="Handoff.LetGo"/>); a successor that dies meanwhile makes it
+/// take the handoff socket's path back.
 /// </summary>
 internal sealed class HandoffActor : ReceiveActor, IWithTimers
 {
@@ -37,6 +42,9 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
     private Process? _successor;
     private DateTime _deadline;
     private Session? _session;
+
+    // A successor that took over and is watched for the stability period (then until the coordinator lets go).
+    private Watch? _watch;
 
     public HandoffActor(UpgradeSettings settings, IActorRef coordinator, UpgradeOptions options)
     {
@@ -57,6 +65,8 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
         });
         Receive<SocketBound>(m =>
         {
+            // Taken back after a successor died: the old socket goes (its file is the successor's; Close leaves that alone).
+            if (_bound is { } previous) ControlSocketFile.Close(previous);
             _bound = m.Bound;
             _log.Info("Handoff socket listening on {SocketPath}: a successor (`run --takeover`) receives the listening sockets here", m.Bound.Path);
             foreach (var waiting in _waitingForBind) waiting.Tell(new Handoff.Bound(m.Bound.Path));
@@ -77,7 +87,7 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
         });
         Receive<AcceptFailed>(m =>
         {
-            if (_stopping.IsCancellationRequested || m.Cause is ObjectDisposedException or OperationCanceledException) return;
+            if (_stopping.IsCancellationRequested || m.Cause is ObjectDisposedException or OperationCanceledException || m.Socket != _bound?.Socket) return;
             _log.Warning("Handoff socket accept failed, retrying in {Delay}: {Error}", AcceptRetryDelay, m.Cause.Message);
             Timers.StartSingleTimer(nameof(AcceptAgain), AcceptAgain.Instance, AcceptRetryDelay);
         });
@@ -85,7 +95,18 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
         Receive<Handoff.StartSuccessor>(_ => StartSuccessor());
         Receive<SuccessorExited>(OnSuccessorExited);
         Receive<AttemptTimedOut>(_ => OnTimedOut());
-        Receive<Handoff.Abort>(m => EndAttempt(m.Reason, kill: true));
+        Receive<Handoff.Abort>(m =>
+        {
+            EndWatch();
+            EndAttempt(m.Reason, kill: true);
+        });
+        Receive<Handoff.LetGo>(_ => EndWatch());
+        Receive<WatchEnded>(OnWatchEnded);
+        Receive<SuccessorEnded>(m =>
+        {
+            _log.Warning("Upgrade rolled back: successor {How}", m.How);
+            _coordinator.Tell(new CoordinatorProtocol.HandoverFinished(m.ProcessId, m.Outcome with { Reason = $"{m.Outcome.Reason}; the successor was ended: {m.How}" }));
+        });
         Receive<PeerSpoke>(OnPeerSpoke);
         Receive<Granted>(m => Serve(m));
         Receive<SessionEnded>(OnSessionEnded);
@@ -118,6 +139,7 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
 
     protected override void PostStop()
     {
+        EndWatch();
         _stopping.Cancel();
         _session?.Cancel.Cancel();
         if (_bound is not null) ControlSocketFile.Close(_bound);
@@ -132,8 +154,9 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
     private void Accept()
     {
         if (_bound is null || _stopping.IsCancellationRequested) return;
-        _bound.Socket.AcceptAsync(_stopping.Token).AsTask()
-            .PipeTo(Self, success: peer => new PeerAccepted(peer), failure: e => new AcceptFailed(e));
+        var socket = _bound.Socket;
+        socket.AcceptAsync(_stopping.Token).AsTask()
+            .PipeTo(Self, success: peer => new PeerAccepted(peer), failure: e => new AcceptFailed(socket, e));
     }
 
     private void OnPeer(Socket peer)
@@ -243,6 +266,7 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
         var server = new HandoverServer(_settings.BatchSize, _settings.StepTimeout)
         {
             ProcessGeneration = sockets.ProcessGeneration,
+            HoldAfterRelease = _settings.StabilityPeriod,
             // Under systemd this node is the main process: it names its successor before it lets go, so systemd never
             // sees the main process exit without one (the successor confirms once it took over).
             OnReady = pid =>
@@ -267,8 +291,52 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
             SystemdNotify.TryNotify($"MAINPID={Environment.ProcessId}"); // the successor was named, then the commit failed
         ended.Session.Cancel.Dispose();
         if (outcome.IsCompleted)
+        {
             _log.Info("Handover to pid {Peer} completed: {Count} sockets passed, {Declined} declined", ended.Session.ProcessId, outcome.SocketsPassed, outcome.Declined.Count);
+            if (outcome.Link is { } link) StartWatch(ended.Session.ProcessId, link);
+        }
         Report(ended.Session.ProcessId, outcome);
+    }
+
+    /// <summary>Watches the successor that took over for the stability period: its exit (pidfd) ends the watch early.</summary>
+    private void StartWatch(int pid, IDisposable link)
+    {
+        EndWatch();
+        var watch = new Watch(pid, link, new CancellationTokenSource());
+        _watch = watch;
+        var period = _settings.StabilityPeriod;
+        _log.Info("Upgrade: successor pid {Pid} accepts; this node holds its copies of the listening sockets, not accepting, and watches it for {Period}",
+            pid, period);
+        // A pid from another pid namespace reads as 0 here: it cannot be watched, only waited out.
+        var exited = pid > 0
+            ? PeerProcess.WaitForExitAsync(pid, period, watch.Cancel.Token)
+            : Task.Delay(period, watch.Cancel.Token).ContinueWith(_ => false, TaskScheduler.Default);
+        exited.PipeTo(Self, success: died => new WatchEnded(watch, died), failure: _ => new WatchEnded(watch, false));
+    }
+
+    private void OnWatchEnded(WatchEnded ended)
+    {
+        if (!ReferenceEquals(ended.Watch, _watch) || ended.Watch.Cancel.IsCancellationRequested) return;
+        if (!ended.Died)
+        {
+            // The connection stays open until the coordinator closed its copies (LetGo): the successor waits for that.
+            _coordinator.Tell(new CoordinatorProtocol.SuccessorStable(ended.Watch.ProcessId));
+            return;
+        }
+        EndWatch();
+        var reason = $"successor pid {ended.Watch.ProcessId} exited within the stability period ({_settings.StabilityPeriod.TotalSeconds:0.###} s)";
+        _log.Error("Upgrade failed: {Reason}; this node accepts on its listening sockets again", reason);
+        _coordinator.Tell(new CoordinatorProtocol.SuccessorDied(ended.Watch.ProcessId, reason));
+        // The successor had replaced the handoff socket's file: take the path back.
+        Bind(replace: true);
+    }
+
+    private void EndWatch()
+    {
+        if (_watch is not { } watch) return;
+        _watch = null;
+        watch.Cancel.Cancel();
+        watch.Link.Dispose();
     }
 
     private void StartSuccessor()
@@ -354,6 +422,17 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
     {
         Timers.Cancel(nameof(AttemptTimedOut));
         _deadline = default;
+        if (outcome.Result == HandoverResult.RolledBack && pid is { } successor && PeerProcess.IsAlive(successor))
+        {
+            // Rolled back but running (stopped, stuck, or standing down): it may hold copies of the sockets, and would
+            // keep them in their reuseport groups. It is ended, and gone, before the rollback counts as done.
+            _log.Warning("Upgrade rolled back ({Reason}); ending successor pid {Pid}: SIGTERM, SIGKILL after {Grace}",
+                outcome.Reason, successor, _settings.RollbackGrace);
+            PeerProcess.EndAsync(successor, _settings.RollbackGrace)
+                .PipeTo(Self, success: how => new SuccessorEnded(successor, outcome, how),
+                    failure: e => new SuccessorEnded(successor, outcome, $"pid {successor} could not be ended: {e.GetBaseException().Message}"));
+            return;
+        }
         _coordinator.Tell(new CoordinatorProtocol.HandoverFinished(pid, outcome));
     }
 
@@ -410,7 +489,14 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
 
     private sealed record PeerAccepted(Socket Peer);
 
-    private sealed record AcceptFailed(Exception Cause) : IDeadLetterSuppression;
+    private sealed record AcceptFailed(Socket Socket, Exception Cause) : IDeadLetterSuppression;
+
+    /// <summary>A successor that took over, watched for the stability period; <paramref name="Link"/> is the open handoff connection.</summary>
+    private sealed record Watch(int ProcessId, IDisposable Link, CancellationTokenSource Cancel);
+
+    private sealed record WatchEnded(Watch Watch, bool Died);
+
+    private sealed record SuccessorEnded(int ProcessId, HandoverOutcome Outcome, string How);
 
     private sealed record PeerSpoke(Socket Peer, int ProcessId, bool Spoke);
 

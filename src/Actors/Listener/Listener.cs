@@ -49,6 +49,24 @@ public static class Listener
     /// </summary>
     public sealed record ReadyToClose(int ShardId, int Drained, int QueuedAtClose, int SteeringChangesSeen = 0, bool AtOnce = false);
 
+    /// <summary>
+    /// Sender: the coordinator, once a successor took the node's sockets over (Released). The shard stops accepting and
+    /// keeps its socket open (the successor accepts from the same kernel queue) and its connections as they are, until
+    /// <see cref="Resume"/> (the successor died within the stability period) or <see cref="Retire"/> (it did not). No reply.
+    /// </summary>
+    public sealed class Standby
+    {
+        public static readonly Standby Instance = new();
+        private Standby() { }
+    }
+
+    /// <summary>Sender: the coordinator, to a shard on <see cref="Standby"/> whose successor died: it accepts again. No reply.</summary>
+    public sealed class Resume
+    {
+        public static readonly Resume Instance = new();
+        private Resume() { }
+    }
+
     /// <summary>Sender: the coordinator, to a shard whose socket it closed after <see cref="ReadyToClose"/>. No reply.</summary>
     public sealed class SocketClosed
     {

@@ -135,7 +135,20 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 Accept();
                 TryFinish();
                 break;
+            case Listener.Standby:
+                _socket.Standby = true;
+                _log.Info("Shard {Listener}/{Shard} on standby: the successor accepts on socket inode {Inode}; this copy stays open, not accepting",
+                    _settings.Name, ShardId, _socket.Inode);
+                break;
+            case Listener.Resume when _socket.Standby && !_socket.Retiring:
+                _socket.Standby = false;
+                _log.Info("Shard {Listener}/{Shard} accepting again on socket inode {Inode}", _settings.Name, ShardId, _socket.Inode);
+                Self.Tell(Listener.ResumeAccepting.Instance);
+                break;
+            case Listener.Resume:
+                break;
             case Listener.Retire retire:
+                _socket.Standby = false;
                 if (retire.Graceful) _socket.GracefulDeadline = true;
                 BeginRetire(retire.DrainTimeout, retire.DrainQueue);
                 if (retire.Graceful)
@@ -202,7 +215,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 Spawn(parked);
                 continue;
             }
-            if ((_socket.Retiring && !_socket.DrainingQueue) || _socket.AcceptPending || _socket.IsDisposed) return;
+            if (_socket.Standby || (_socket.Retiring && !_socket.DrainingQueue) || _socket.AcceptPending || _socket.IsDisposed) return;
             if (!_socket.StartAccept()) return; // the queue is empty: AcceptCompleted comes when it is not
             if (!HandleAcceptResult()) return;
         }

@@ -87,6 +87,9 @@ internal sealed class ShardSocket : IDisposable, IReadinessListener
     /// <summary>Another process that never lets go holds this socket (systemd): it is never retired while the node runs.</summary>
     public bool Pinned { get; set; }
 
+    /// <summary>A successor accepts on this socket and the node holds its copy without accepting (<see cref="Listener.Standby"/>).</summary>
+    public bool Standby { get; set; }
+
     /// <summary>The shard actor told of accept completions.</summary>
     public IActorRef? Owner { get; set; }
 

@@ -11,7 +11,13 @@ namespace ShardRuntime.Actors.Settings;
 /// <param name="BatchSize">Sockets per message (SCM_RIGHTS).</param>
 /// <param name="StepTimeout">The longest wait for each frame of the conversation.</param>
 /// <param name="Timeout">From starting the successor (or its first frame) to its Ready; past it the node rolls back.</param>
-public sealed record UpgradeSettings(bool Enabled, string SocketPath, int BatchSize, TimeSpan StepTimeout, TimeSpan Timeout)
+/// <param name="StabilityPeriod">
+/// After Released, how long the node keeps its copies of the listening sockets, not accepting, watching the successor;
+/// a successor that dies within it makes the node accept on the same sockets again. Zero: it lets go at once.
+/// </param>
+/// <param name="RollbackGrace">How long a rolled-back successor has between SIGTERM and SIGKILL.</param>
+public sealed record UpgradeSettings(
+    bool Enabled, string SocketPath, int BatchSize, TimeSpan StepTimeout, TimeSpan Timeout, TimeSpan StabilityPeriod, TimeSpan RollbackGrace)
 {
     public static UpgradeSettings Create(Config upgrade, string path, ControlSettings control)
     {
@@ -22,11 +28,16 @@ public sealed record UpgradeSettings(bool Enabled, string SocketPath, int BatchS
             SocketPath: socketPath.Length == 0 ? DefaultSocketPath(control.SocketPath) : socketPath,
             BatchSize: r.GetInt("batch-size", 1, Runtime.Handover.UnixFdPassing.MaxDescriptorsPerMessage),
             StepTimeout: r.GetDuration("step-timeout", TimeSpan.FromMilliseconds(1)),
-            Timeout: r.GetDuration("timeout", TimeSpan.FromMilliseconds(1)));
+            Timeout: r.GetDuration("timeout", TimeSpan.FromMilliseconds(1)),
+            StabilityPeriod: r.GetDuration("stability-period", TimeSpan.Zero),
+            RollbackGrace: r.GetDuration("rollback-grace", TimeSpan.FromMilliseconds(1)));
     }
 
-    /// <summary>The longest an <c>upgrade</c> request waits for its answer: the timeout, then Ready's answer and a margin.</summary>
-    public TimeSpan AnswerTimeout => Timeout + StepTimeout + StepTimeout;
+    /// <summary>
+    /// The longest an <c>upgrade</c> request waits for its answer: the timeout, ending a rolled-back successor, or the
+    /// stability period after Ready's answer, and a margin.
+    /// </summary>
+    public TimeSpan AnswerTimeout => Timeout + StepTimeout + StepTimeout + StabilityPeriod + RollbackGrace + RollbackGrace;
 
     /// <summary>Next to the control socket: <c>control.sock</c> gives <c>control-handoff.sock</c> in the same directory.</summary>
     public static string DefaultSocketPath(string controlSocketPath) =>

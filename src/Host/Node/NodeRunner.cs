@@ -221,8 +221,7 @@ internal static class NodeRunner
                         inheritance.Adopted.Count, inheritance.Declined.Count, upgrade.ProcessGeneration);
                 else
                     Log.Warning("The predecessor went away without confirming the take-over; this node serves the sockets alone now");
-                handover.Dispose();
-                coordinator.Tell(CoordinatorProtocol.TakeoverCompleted.Instance);
+                TakeoverCompletion.CompleteOnceLetGo(handover, release, coordinator, config.Settings.Upgrade.StepTimeout + config.Settings.Upgrade.StepTimeout);
                 // The control and handoff socket paths are this node's now: its files replace the predecessor's.
                 // The control and handoff sockets are claimed next; this node serves the listening sockets whatever
                 // happens to them (a failure is logged: the CLI or later upgrades cannot reach it then, nothing is lost).

@@ -189,7 +189,7 @@ public sealed class HandoverClient : IDisposable
                 }
             }
 
-            if (PredecessorProcessId is { } pid and > 0 && ProcessIsAlive(pid))
+            if (PredecessorProcessId is { } pid and > 0 && PeerProcess.IsAlive(pid))
             {
                 throw new HandoverAbandonedException($"The old process (pid {pid}) did not release the sockets and still runs ({ex.Message}); it serves on.");
             }
@@ -201,25 +201,67 @@ public sealed class HandoverClient : IDisposable
     /// <summary>The old process's pid as SO_PEERCRED gave it on connecting (0 when unknown, e.g. in another pid namespace).</summary>
     public int? PredecessorProcessId { get; private set; }
 
-    private static HandoverRelease Answer(HandoverFrame frame) => frame.Type switch
+    /// <summary>
+    /// How long the old process said (in <c>Released</c>) it keeps its copies of the sockets, not accepting, while it
+    /// watches this one (its stability period); zero for an old process that lets go at once.
+    /// </summary>
+    public TimeSpan PredecessorHold { get; private set; }
+
+    /// <summary>
+    /// After <see cref="HandoverRelease.Released"/>: waits until the old process closed its copies of the listening
+    /// sockets, which it says by closing the handoff connection (at the end of its stability period, or when it exits).
+    /// Until then the sockets are still in their reuseport groups whatever this process closes, so it must not retire
+    /// or steer any. Returns false when that did not happen within <see cref="PredecessorHold"/> plus
+    /// <paramref name="margin"/>. Never throws for a connection that broke (that is the old process gone).
+    /// </summary>
+    public async Task<bool> WaitForLetGoAsync(TimeSpan margin)
     {
-        HandoverFrameType.Released => HandoverRelease.Released,
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_connection is null || !_received)
+        {
+            throw new InvalidOperationException("The old process lets go after it released the sockets.");
+        }
+
+        var until = DateTime.UtcNow + PredecessorHold + margin;
+        while (true)
+        {
+            var left = until - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero)
+            {
+                return false;
+            }
+
+            try
+            {
+                var (_, fds) = await _connection.ReadAsync("the end of the handoff connection", left, CancellationToken.None).ConfigureAwait(false);
+                UnixFdPassing.CloseAll(fds); // nothing more is expected; whatever comes is read past
+            }
+            catch (HandoverPeerGoneException)
+            {
+                return true;
+            }
+            catch (HandoverException) when (DateTime.UtcNow >= until)
+            {
+                return false;
+            }
+            catch (HandoverException)
+            {
+                return true; // broken: the old process is gone, and its copies with it
+            }
+        }
+    }
+
+    private HandoverRelease Answer(HandoverFrame frame) => frame.Type switch
+    {
+        HandoverFrameType.Released => Released(frame),
         HandoverFrameType.Abort => throw new HandoverAbandonedException($"The old process abandoned the handover and serves on: {frame.Reason}"),
         _ => throw new HandoverException($"Expected Released, the old process sent {frame.Type}."),
     };
 
-    private static bool ProcessIsAlive(int pid)
+    private HandoverRelease Released(HandoverFrame frame)
     {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var state = stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[0];
-            return state is not ("Z" or "X");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
+        PredecessorHold = TimeSpan.FromMilliseconds(Math.Max(0, frame.HoldMilliseconds ?? 0));
+        return HandoverRelease.Released;
     }
 
     /// <summary>Closes the handoff connection (never the received sockets). Before Ready, the old process rolls back.</summary>

@@ -32,6 +32,12 @@ internal sealed class HandoverFrame
     /// <summary>Ready: the inodes of the passed sockets the successor does not serve (their listener is gone from its configuration).</summary>
     public List<long>? Declined { get; set; }
 
+    /// <summary>
+    /// Released: how long (ms) the old process keeps its copies of the sockets, not accepting, watching the successor
+    /// (its stability period); it closes the handoff connection once it closed them. Absent: it lets go at once.
+    /// </summary>
+    public long? HoldMilliseconds { get; set; }
+
     /// <summary>Refused and Abort: why.</summary>
     public string? Reason { get; set; }
 
@@ -53,7 +59,8 @@ internal sealed class HandoverFrame
 
     public static HandoverFrame Ready(IEnumerable<long> declined) => new() { Type = HandoverFrameType.Ready, Declined = declined.ToList() };
 
-    public static HandoverFrame Released() => new() { Type = HandoverFrameType.Released };
+    public static HandoverFrame Released(TimeSpan hold) =>
+        new() { Type = HandoverFrameType.Released, HoldMilliseconds = hold > TimeSpan.Zero ? (long)hold.TotalMilliseconds : null };
 
     /// <summary>A label as JSON has it: the endpoint split into address and port.</summary>
     internal sealed class LabelFrame

@@ -14,4 +14,10 @@ public sealed record HandoverOutcome(HandoverResult Result, PeerCredentials? Pee
 
     /// <summary>Completed: inodes of the passed sockets the successor does not serve; this process retires them.</summary>
     public IReadOnlyList<long> Declined { get; init; } = [];
+
+    /// <summary>
+    /// Completed with <see cref="HandoverServer.HoldAfterRelease"/>: the handoff connection, still open. The caller
+    /// disposes it once this process closed its copies of the sockets (the successor waits for that), or gave up on the successor.
+    /// </summary>
+    public IDisposable? Link { get; init; }
 }

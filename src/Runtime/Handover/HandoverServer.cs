@@ -58,6 +58,13 @@ public sealed class HandoverServer
     /// </summary>
     public Action<int>? OnReady { get; init; }
 
+    /// <summary>
+    /// How long this process keeps its copies of the sockets after <c>Released</c>, not accepting, watching the successor
+    /// (told to it in <c>Released</c>). When positive, a completed outcome carries the handoff connection open
+    /// (<see cref="HandoverOutcome.Link"/>): disposing it, once the copies are closed, tells the successor so.
+    /// </summary>
+    public TimeSpan HoldAfterRelease { get; init; }
+
     /// <summary>This process's generation, told to the successor (which counts one more).</summary>
     public int ProcessGeneration { get; init; } = 1;
 
@@ -77,7 +84,8 @@ public sealed class HandoverServer
     {
         ArgumentNullException.ThrowIfNull(acceptedUnixConnection);
         ArgumentNullException.ThrowIfNull(sockets);
-        using var connection = new HandoverConnection(acceptedUnixConnection);
+        var connection = new HandoverConnection(acceptedUnixConnection);
+        var keepOpen = false;
         PeerCredentials? peer = null;
         int acknowledged = 0;
         try
@@ -129,8 +137,9 @@ public sealed class HandoverServer
             OnReady?.Invoke(peer.Value.ProcessId);
 
             // Released is the commit: once it is written this process stops accepting. Before that, any failure rolls back.
-            await connection.WriteAsync(HandoverFrame.Released(), [], StepTimeout, CancellationToken.None).ConfigureAwait(false);
-            return new HandoverOutcome(HandoverResult.Completed, peer, acknowledged, null) { Declined = declined };
+            await connection.WriteAsync(HandoverFrame.Released(HoldAfterRelease), [], StepTimeout, CancellationToken.None).ConfigureAwait(false);
+            keepOpen = HoldAfterRelease > TimeSpan.Zero;
+            return new HandoverOutcome(HandoverResult.Completed, peer, acknowledged, null) { Declined = declined, Link = keepOpen ? connection : null };
         }
         catch (HandoverException ex)
         {
@@ -147,6 +156,10 @@ public sealed class HandoverServer
         {
             string reason = $"the handoff connection failed: {ex.SocketErrorCode} ({ex.Message})";
             return new HandoverOutcome(HandoverResult.RolledBack, peer, acknowledged, reason);
+        }
+        finally
+        {
+            if (!keepOpen) connection.Dispose();
         }
     }
 

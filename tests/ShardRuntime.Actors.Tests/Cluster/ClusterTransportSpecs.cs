@@ -118,5 +118,5 @@ public sealed class ClusterTransportSpecs
     private static ClusterTlsSettings Tls(TestCertificates ca, (string Certificate, string PrivateKey) node) =>
         new(node.Certificate, node.PrivateKey, ca.TrustedCa, "shard-runtime.cluster.tls");
 
-    private static X509Certificate2 Load((string Certificate, string PrivateKey) node) => X509Certificate2.CreateFromPemFile(node.Certificate);
+    private static X509Certificate2 Load((string Certificate, string PrivateKey) node) => X509Certificate2.CreateFromPem(File.ReadAllText(node.Certificate));
 }

@@ -81,6 +81,8 @@ internal sealed class HostProcess : IAsyncDisposable
         {{listeners}}
           }
           shutdown.drain-timeout = 10s
+          # Short, so that upgrades in a row stay quick; the specs of the period itself set their own.
+          upgrade { stability-period = 500ms, rollback-grace = 1s }
         }
         {{more}}
         """;

@@ -1,0 +1,98 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Hosting;
+using ShardRuntime.Runtime.Handover;
+using ShardRuntime.Runtime.Inheritance;
+using ListenerProtocol = ShardRuntime.Actors.Listener.Listener;
+
+namespace ShardRuntime.Actors.Coordinator;
+
+/// <summary>
+/// The node's side of an upgrade after the handover: standing by while the successor is watched for the stability
+/// period (shards not accepting, sockets open), letting go once it proved stable, accepting again if it died, and
+/// checking the kernel's table that nobody else holds the sockets once a successor was given up.
+/// </summary>
+internal sealed partial class CoordinatorActor
+{
+    /// <summary>The upgrade watching successor <paramref name="pid"/>, or null (a stale report, or the node drains anyway).</summary>
+    private UpgradeInProgress? Watched(int pid) =>
+        _s.Upgrade is { Phase: UpgradeInProgress.Watching } upgrade && upgrade.SuccessorProcessId == pid && !_s.Draining ? upgrade : null;
+
+    /// <summary>The successor accepts: every shard stops accepting but keeps its socket and connections; declined listeners retire.</summary>
+    private void StandBy(int pid, IReadOnlyList<long> declined)
+    {
+        RetireDeclined(declined);
+        foreach (var shard in _s.ByActor.Values.Select(e => e.Shard).Where(s => !s.Retiring))
+            shard.Actor.Tell(ListenerProtocol.Standby.Instance);
+        _log.Info("Handed over to successor pid {Pid}: this node keeps its listening sockets open without accepting for {Period}, and accepts on them again if the successor dies meanwhile",
+            pid, _settings.Upgrade.StabilityPeriod);
+    }
+
+    /// <summary>The successor proved stable (or no stability period is set): answer the upgrade and let go of the sockets.</summary>
+    private void LetGo(UpgradeInProgress? upgrade, int pid, HandoverOutcome? outcome = null)
+    {
+        outcome ??= upgrade?.Outcome ?? new HandoverOutcome(HandoverResult.Completed, null, 0, null);
+        _s.LastUpgradeFailure = null;
+        upgrade?.Requester?.Tell(new Coordinator.Upgraded(pid, _s.UpgradeOptions.ProcessGeneration + 1, outcome.SocketsPassed, outcome.Declined));
+        Release($"successor pid {pid} (process generation {_s.UpgradeOptions.ProcessGeneration + 1}) accepts on {outcome.SocketsPassed} sockets", outcome.Declined);
+        CheckLetGo();
+    }
+
+    /// <summary>The successor died within the stability period: accept on the same sockets again (their queues are shared) and say so.</summary>
+    private void ResumeAccepting(UpgradeInProgress upgrade, Coordinator.SuccessorDied died)
+    {
+        var reason = $"{died.Reason}; node {Environment.ProcessId} accepts on the same sockets again";
+        _s.LastUpgradeFailure = $"failed: {reason}";
+        foreach (var shard in _s.ByActor.Values.Select(e => e.Shard).Where(s => !s.Retiring))
+            shard.Actor.Tell(ListenerProtocol.Resume.Instance);
+        SteerAll();
+        SystemdNotify.TryNotify($"MAINPID={Environment.ProcessId}");
+        _log.Error("Upgrade failed, node {ProcessId} serves on: {Reason}", Environment.ProcessId, reason);
+        upgrade.Requester?.Tell(new Coordinator.CommandFailed(Coordinator.Upgrade.Instance, $"upgrade failed: {reason}"));
+        // The successor had replaced the control socket's file: take the path back (the handoff actor takes its own).
+        if (ActorRegistry.For(Context.System).TryGet<Control.Control.Marker>(out var control))
+            control.Tell(Control.Control.Claim.Instance);
+        CheckForeignHolders();
+    }
+
+    /// <summary>Sockets whose listener left the successor's configuration retire here as a removed listener does, draining their queues.</summary>
+    private void RetireDeclined(IReadOnlyList<long> declined)
+    {
+        if (declined.Count == 0) return;
+        var declinedSet = declined.ToHashSet();
+        foreach (var listener in _s.Listeners.Values.Where(l => l.Shards.Values.Any(s => declinedSet.Contains(s.Socket.Inode))).ToList())
+        {
+            _log.Info("Listener {Listener} is not in the successor's configuration; it drains its accept queue here", listener.Name);
+            RetireListener(listener);
+        }
+    }
+
+    /// <summary>A successor may have attached its own steering program to the groups (they are the same kernel groups): put ours back.</summary>
+    private void SteerAll()
+    {
+        foreach (var listener in _s.Listeners.Values)
+        {
+            if (listener.BoundEndPoint is not null) Steer(listener.Settings, GroupKey(listener.Settings, listener.BoundEndPoint));
+        }
+    }
+
+    /// <summary>Once every handed-over socket's copy here is closed, the handoff actor closes the connection: the successor waits for that.</summary>
+    private void CheckLetGo()
+    {
+        if (!_s.HandedOver || _s.LetGoSent) return;
+        if (_s.ByActor.Values.Any(e => e.Shard.Socket.Shared && !e.Shard.Socket.IsDisposed)) return;
+        _s.LetGoSent = true;
+        HandoffActor?.Tell(Handoff.Handoff.LetGo.Instance);
+    }
+
+    /// <summary>Reads, off the actor's thread, whether another process holds a socket of this node's listeners (<see cref="ForeignSockets"/>).</summary>
+    private void CheckForeignHolders()
+    {
+        var ours = _s.ByActor.Values.Select(e => e.Shard.Socket).Where(s => !s.IsDisposed).Select(s => s.Inode).ToHashSet();
+        var endpoints = _s.Listeners.Values.Where(l => l.BoundEndPoint is not null)
+            .Select(l => (l.BoundEndPoint!, l.Settings.Protocol)).Distinct().ToList();
+        Task.Run(() => ForeignSockets.Find(ours, endpoints))
+            .PipeTo(Self, success: finding => new Coordinator.ForeignHoldersChecked(finding),
+                failure: e => new Coordinator.ForeignHoldersChecked($"the kernel's table could not be checked: {e.GetBaseException().Message}"));
+    }
+}
