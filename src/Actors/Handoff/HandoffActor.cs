@@ -422,7 +422,8 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
     {
         Timers.Cancel(nameof(AttemptTimedOut));
         _deadline = default;
-        if (outcome.Result == HandoverResult.RolledBack && pid is { } successor && PeerProcess.IsAlive(successor))
+        // Never this process itself (a peer in the same process, as in the actor-level specs): it would end the node.
+        if (outcome.Result == HandoverResult.RolledBack && pid is { } successor && successor != Environment.ProcessId && PeerProcess.IsAlive(successor))
         {
             // Rolled back but running (stopped, stuck, or standing down): it may hold copies of the sockets, and would
             // keep them in their reuseport groups. It is ended, and gone, before the rollback counts as done.

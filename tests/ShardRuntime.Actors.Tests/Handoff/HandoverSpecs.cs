@@ -77,6 +77,9 @@ public sealed class HandoverSpecs(ITestOutputHelper output) : TestKit(output: ou
         Assert.Equal(web.Shards.Select(s => s.ShardId).Order(), adopted.Shards.Select(s => s.ShardId).Order());
 
         Assert.Equal(HandoverRelease.Released, await client.SendReadyAsync(inheritance.Declined));
+        // As the host does (TakeoverCompletion): the take-over completes once the old node let go of its copies, after its
+        // stability period; until then a socket the successor closed would stay in its reuseport group.
+        Assert.True(await client.WaitForLetGoAsync(TimeSpan.FromSeconds(30)), "the old node did not let go of its copies");
         successor.Tell(CoordinatorProtocol.TakeoverCompleted.Instance);
 
         // Now the highest retires (steered away from, its queue drained), two keep accepting.
