@@ -11,7 +11,8 @@ namespace ShardRuntime.Actors.Settings;
 /// <param name="BatchSize">Sockets per message (SCM_RIGHTS).</param>
 /// <param name="StepTimeout">The longest wait for each frame of the conversation.</param>
 /// <param name="Timeout">From starting the successor (or its first frame) to its Ready; past it the node rolls back.</param>
-public sealed record UpgradeSettings(bool Enabled, string SocketPath, int BatchSize, TimeSpan StepTimeout, TimeSpan Timeout)
+/// <param name="CheckInterval">How often the handoff socket's file is checked to be still this node's (<c>shard-runtime.control.check-interval</c>).</param>
+public sealed record UpgradeSettings(bool Enabled, string SocketPath, int BatchSize, TimeSpan StepTimeout, TimeSpan Timeout, TimeSpan CheckInterval)
 {
     public static UpgradeSettings Create(Config upgrade, string path, ControlSettings control)
     {
@@ -22,7 +23,8 @@ public sealed record UpgradeSettings(bool Enabled, string SocketPath, int BatchS
             SocketPath: socketPath.Length == 0 ? DefaultSocketPath(control.SocketPath) : socketPath,
             BatchSize: r.GetInt("batch-size", 1, Runtime.Handover.UnixFdPassing.MaxDescriptorsPerMessage),
             StepTimeout: r.GetDuration("step-timeout", TimeSpan.FromMilliseconds(1)),
-            Timeout: r.GetDuration("timeout", TimeSpan.FromMilliseconds(1)));
+            Timeout: r.GetDuration("timeout", TimeSpan.FromMilliseconds(1)),
+            CheckInterval: control.CheckInterval);
     }
 
     /// <summary>The longest an <c>upgrade</c> request waits for its answer: the timeout, then Ready's answer and a margin.</summary>
