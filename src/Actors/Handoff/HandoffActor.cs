@@ -18,7 +18,9 @@ namespace ShardRuntime.Actors.Handoff;
 /// start (<see cref="CoordinatorProtocol.BeginHandover"/>) and hears how it ended
 /// (<see cref="CoordinatorProtocol.HandoverFinished"/>), exactly once per attempt. For an upgrade it also starts the
 /// successor process and bounds the whole attempt by <see cref="UpgradeSettings.Timeout"/>: a successor that exits
-/// first or is not ready in time means a rollback (one that never connected is killed).
+/// first or is not ready in time means a rollback (one that never connected is killed). Its socket file is checked every
+/// check-interval and on <see cref="Control.Control.CheckSocketFiles"/> (SIGHUP), and bound again when deleted or
+/// replaced by a stale one (<see cref="SocketFileWatch"/>).
 /// </summary>
 internal sealed class HandoffActor : ReceiveActor, IWithTimers
 {
@@ -30,6 +32,7 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly List<IActorRef> _waitingForBind = [];
     private readonly CancellationTokenSource _stopping = new();
+    private readonly SocketFileWatch _watch;
     private ControlSocketFile.Bound? _bound;
     private string? _bindFailure;
 
@@ -43,6 +46,7 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
         _settings = settings;
         _coordinator = coordinator;
         _options = options;
+        _watch = new SocketFileWatch("Handoff", settings.StepTimeout, _log);
 
         Receive<Handoff.WaitUntilBound>(_ =>
         {
@@ -61,6 +65,20 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
             _log.Info("Handoff socket listening on {SocketPath}: a successor (`run --takeover`) receives the listening sockets here", m.Bound.Path);
             foreach (var waiting in _waitingForBind) waiting.Tell(new Handoff.Bound(m.Bound.Path));
             _waitingForBind.Clear();
+            Timers.StartPeriodicTimer(nameof(Control.Control.CheckSocketFiles), Control.Control.CheckSocketFiles.Instance, _settings.CheckInterval);
+            Accept();
+        });
+        Receive<Control.Control.CheckSocketFiles>(_ => _watch.Start(_bound, Self));
+        Receive<SocketFileWatch.Checked>(m =>
+        {
+            if (_watch.Finish(m) is not { } rebound) return;
+            if (!ReferenceEquals(m.Old, _bound))
+            {
+                ControlSocketFile.Close(rebound);
+                return;
+            }
+            ControlSocketFile.Close(_bound); // its file is gone or another's: left alone; its pending accept ends
+            _bound = rebound;
             Accept();
         });
         Receive<SocketBindFailed>(m =>
@@ -73,11 +91,12 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
         Receive<PeerAccepted>(m =>
         {
             OnPeer(m.Peer);
-            Accept();
+            if (ReferenceEquals(m.Listener, _bound?.Socket)) Accept();
         });
         Receive<AcceptFailed>(m =>
         {
-            if (_stopping.IsCancellationRequested || m.Cause is ObjectDisposedException or OperationCanceledException) return;
+            if (_stopping.IsCancellationRequested || !ReferenceEquals(m.Listener, _bound?.Socket)
+                || m.Cause is ObjectDisposedException or OperationCanceledException) return;
             _log.Warning("Handoff socket accept failed, retrying in {Delay}: {Error}", AcceptRetryDelay, m.Cause.Message);
             Timers.StartSingleTimer(nameof(AcceptAgain), AcceptAgain.Instance, AcceptRetryDelay);
         });
@@ -112,12 +131,15 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
+        Context.System.EventStream.Subscribe(Self, typeof(Control.Control.CheckSocketFiles));
         if (!_options.DeferSocketFiles) Bind(replace: false);
         else _log.Info("Handoff socket {SocketPath} is taken over once the predecessor released the listening sockets", _settings.SocketPath);
     }
 
     protected override void PostStop()
     {
+        Context.System.EventStream.Unsubscribe(Self);
+        _watch.Stop();
         _stopping.Cancel();
         _session?.Cancel.Cancel();
         if (_bound is not null) ControlSocketFile.Close(_bound);
@@ -132,8 +154,9 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
     private void Accept()
     {
         if (_bound is null || _stopping.IsCancellationRequested) return;
-        _bound.Socket.AcceptAsync(_stopping.Token).AsTask()
-            .PipeTo(Self, success: peer => new PeerAccepted(peer), failure: e => new AcceptFailed(e));
+        var listener = _bound.Socket;
+        listener.AcceptAsync(_stopping.Token).AsTask()
+            .PipeTo(Self, success: peer => new PeerAccepted(listener, peer), failure: e => new AcceptFailed(listener, e));
     }
 
     private void OnPeer(Socket peer)
@@ -408,9 +431,9 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
 
     private sealed record SocketBindFailed(Exception Cause);
 
-    private sealed record PeerAccepted(Socket Peer);
+    private sealed record PeerAccepted(Socket Listener, Socket Peer);
 
-    private sealed record AcceptFailed(Exception Cause) : IDeadLetterSuppression;
+    private sealed record AcceptFailed(Socket Listener, Exception Cause) : IDeadLetterSuppression;
 
     private sealed record PeerSpoke(Socket Peer, int ProcessId, bool Spoke);
 

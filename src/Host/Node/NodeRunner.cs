@@ -265,6 +265,7 @@ internal static class NodeRunner
             {
                 signal.Cancel = true;
                 Log.Information("SIGHUP: reloading the configuration and every listener's handler");
+                ActorSystemOf(host).EventStream.Publish(ControlProtocol.CheckSocketFiles.Instance); // and a deleted socket file is bound again
                 TryNotify($"RELOADING=1\nMONOTONIC_USEC={System.Diagnostics.Stopwatch.GetTimestamp() / (System.Diagnostics.Stopwatch.Frequency / 1_000_000)}");
                 coordinator.Ask<object>(new CoordinatorProtocol.Reload(null), TimeSpan.FromMinutes(1)).ContinueWith(t =>
                 {

@@ -494,7 +494,7 @@ public sealed class ControlServerSpecs : Akka.TestKit.Xunit2.TestKit
         var second = Sys.ActorOf(ControlProtocol.Props(new ControlSettings(true, path, 1024, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2)), CreateTestProbe().Ref));
         second.Tell(ControlProtocol.WaitUntilBound.Instance, TestActor);
         var failed = ExpectMsg<ControlProtocol.BindFailed>(Patience);
-        Assert.Equal($"another node already serves {path}", failed.Reason);
+        Assert.Equal($"another node (pid {Environment.ProcessId}) already serves {path}", failed.Reason);
 
         // Asked again later, it gives the same answer.
         second.Tell(ControlProtocol.WaitUntilBound.Instance, TestActor);
