@@ -80,6 +80,13 @@ internal static class NodeRunner
             else
                 Log.Information("Cluster transport {Transport}", config.Transport.Description);
 
+            // A second node started on a running node's configuration stops here, before it binds or inherits anything.
+            if (!launch.Takeover && await RunningNodeCheck.FindAsync(config.Settings) is { } alreadyRunning)
+            {
+                Log.Fatal("Not started: {Reason}", alreadyRunning);
+                return StartupFailed;
+            }
+
             // Sockets this process inherits: from the running node (a process upgrade), or from systemd.
             using var handover = launch.Takeover ? new HandoverClient(config.Settings.Upgrade.StepTimeout) : null;
             UpgradeOptions upgrade;
