@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 
 namespace ShardRuntime.Actors.Control;
@@ -24,6 +26,11 @@ internal sealed class ControlRequest
     /// <summary>Parses one request line (UTF-8 JSON, without its newline).</summary>
     public static ControlRequest Parse(ReadOnlyMemory<byte> utf8Json)
     {
+        // The JSON reader checks structure, not the UTF-8 inside strings: reading such a string later would throw.
+        var invalid = FirstInvalidUtf8(utf8Json.Span);
+        if (invalid >= 0)
+            throw new ControlRequestException(string.Create(CultureInfo.InvariantCulture, $"the request is not UTF-8 (byte {invalid})"));
+
         JsonElement root;
         try
         {
@@ -103,6 +110,17 @@ internal sealed class ControlRequest
             items.Add(item.GetString()!);
         }
         return items;
+    }
+
+    /// <summary>The offset of the first byte that does not begin a valid UTF-8 sequence, or -1.</summary>
+    private static int FirstInvalidUtf8(ReadOnlySpan<byte> bytes)
+    {
+        for (var offset = 0; offset < bytes.Length;)
+        {
+            if (Rune.DecodeFromUtf8(bytes[offset..], out _, out var length) != OperationStatus.Done) return offset;
+            offset += length;
+        }
+        return -1;
     }
 
     private JsonElement Get(string field) =>
