@@ -63,7 +63,7 @@ internal sealed class ControlRequest
         var value = Get(field);
         if (value.ValueKind != JsonValueKind.String)
             throw new ControlRequestException($"field '{field}' must be a string, got {Describe(value.ValueKind)}");
-        var text = value.GetString()!;
+        var text = Text(field, value);
         if (string.IsNullOrWhiteSpace(text))
             throw new ControlRequestException($"field '{field}' must not be empty");
         return text;
@@ -105,11 +105,25 @@ internal sealed class ControlRequest
         var items = new List<string>();
         foreach (var item in value.EnumerateArray())
         {
-            if (item.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(item.GetString()))
+            var text = item.ValueKind == JsonValueKind.String ? Text(field, item) : null;
+            if (string.IsNullOrWhiteSpace(text))
                 throw new ControlRequestException($"field '{field}' must hold non-empty strings, got {Describe(item)}");
-            items.Add(item.GetString()!);
+            items.Add(text);
         }
         return items;
+    }
+
+    /// <summary>A string member's text; an escaped surrogate without its pair (<c>"\ud800"</c>) is refused, naming the member.</summary>
+    private static string Text(string field, JsonElement value)
+    {
+        try
+        {
+            return value.GetString()!;
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new ControlRequestException($"field '{field}' is not valid Unicode: {e.Message}");
+        }
     }
 
     /// <summary>The offset of the first byte that does not begin a valid UTF-8 sequence, or -1.</summary>

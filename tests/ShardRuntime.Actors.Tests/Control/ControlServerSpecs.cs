@@ -183,6 +183,22 @@ public sealed class ControlServerSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.False(coordinator.HasMessages);
     }
 
+    /// <summary>Found with the fuzz harness (bench/fuzz.sh control): an escaped lone surrogate got no answer at all.</summary>
+    [Theory]
+    [InlineData("{\"command\":\"\\ud800\"}", "field 'command' is not valid Unicode")]
+    [InlineData("{\"command\":\"scale\",\"listener\":\"a\\udc00b\",\"shards\":1}", "field 'listener' is not valid Unicode")]
+    [InlineData("{\"command\":\"listener-set\",\"listener\":\"a\",\"roles\":[\"\\ud800\"]}", "field 'roles' is not valid Unicode")]
+    public async Task Request_with_an_unpaired_surrogate_escape_is_refused_naming_the_field(string request, string expected)
+    {
+        var (_, coordinator, path) = Start();
+
+        var json = await ControlTestClient.SendAsync(path, request + "\n").WaitAsync(Patience);
+
+        Assert.False(json.GetProperty("ok").GetBoolean());
+        Assert.StartsWith(expected, json.GetProperty("error").GetString());
+        Assert.False(coordinator.HasMessages);
+    }
+
     [Fact]
     public async Task Oversized_request_is_refused_and_the_next_client_is_still_served()
     {
