@@ -110,8 +110,28 @@ internal sealed class HandoverFrame
             throw new HandoverException($"The peer sent a frame that is not handover JSON: {ex.Message}", ex);
         }
 
+        CheckLabels(frame);
         consumed = PrefixLength + length;
         return true;
+    }
+
+    /// <summary>Every label is there and names its listener and address (a null would become a label with a null name).</summary>
+    private static void CheckLabels(HandoverFrame frame)
+    {
+        for (var i = 0; i < (frame.Labels?.Count ?? 0); i++)
+        {
+            var problem = frame.Labels![i] switch
+            {
+                null => "is missing",
+                { Listener: null or "" } => "has no listener",
+                { Address: null } => "has no address",
+                _ => null,
+            };
+            if (problem is not null)
+            {
+                throw new HandoverException($"The peer sent a {frame.Type} frame whose label {i} {problem}.");
+            }
+        }
     }
 
     /// <summary>A label as JSON has it: the endpoint split into address and port.</summary>
