@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/fuzz.sh: coverage-guided fuzzing of the parsers that take bytes from outside, with AFL++ and SharpFuzz.
 #
-# Targets (tests/Fuzz/ShardRuntime.Fuzz, seed corpora in tests/Fuzz/corpus/<target>/):
+# Targets (tests/Fuzz/ShardRuntime.Fuzz, seed corpora in tests/Fuzz/corpus/<target>/, afl dictionaries of each
+# protocol's tokens in tests/Fuzz/dict/<target>.dict):
 #   http-ok  the http-ok handler fed a client's bytes, whole and in chunks (same answers, consumption in bounds)
 #   control  the control socket's request line -> a command or a refusal naming what was wrong
 #   handoff  the handoff protocol's frame reader over a peer's byte stream -> frames, "need more" or a refusal
@@ -80,7 +81,7 @@ for target in "${TARGETS[@]}"; do
   findings=$OUT/$target
   rm -rf "$findings"
   echo "== $target: $SECONDS_PER_TARGET s (afl-fuzz log: $findings.log)"
-  afl-fuzz -i "$ROOT/tests/Fuzz/corpus/$target" -o "$findings" -t 5000 -m none -V "$SECONDS_PER_TARGET" \
+  afl-fuzz -i "$ROOT/tests/Fuzz/corpus/$target" -x "$ROOT/tests/Fuzz/dict/$target.dict" -o "$findings" -t 5000 -m none -V "$SECONDS_PER_TARGET" \
     -- dotnet "$OUT/afl/ShardRuntime.Fuzz.dll" "$target" >"$findings.log" 2>&1 || {
       echo "afl-fuzz failed for $target; the end of its log:" >&2; tail -n 30 "$findings.log" >&2; exit 1; }
 
