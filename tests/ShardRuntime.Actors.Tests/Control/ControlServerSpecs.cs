@@ -143,6 +143,10 @@ public sealed class ControlServerSpecs : Akka.TestKit.Xunit2.TestKit
     [InlineData("{\"command\":\"listener-set\",\"listener\":\"api\",\"reload\":\"yes\"}", "field 'reload' must be true or false, got a string")]
     [InlineData("{\"command\":\"listener-set\",\"definition\":\"endpoint = x\"}", "missing field 'listener'")]
     [InlineData("{\"command\":\"listener-remove\"}", "missing field 'listener'")]
+    // Found with the fuzz harness (bench/fuzz.sh control): an escaped lone surrogate got no answer at all.
+    [InlineData("{\"command\":\"\\ud800\"}", "field 'command' is not valid Unicode")]
+    [InlineData("{\"command\":\"scale\",\"listener\":\"a\\udc00b\",\"shards\":1}", "field 'listener' is not valid Unicode")]
+    [InlineData("{\"command\":\"listener-set\",\"listener\":\"a\",\"roles\":[\"\\ud800\"]}", "field 'roles' is not valid Unicode")]
     public async Task Request_the_server_cannot_read_is_answered_with_an_error_naming_the_problem(string request, string expected)
     {
         var cluster = CreateTestProbe("cluster");
@@ -157,22 +161,12 @@ public sealed class ControlServerSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.False(cluster.HasMessages);
     }
 
-    [Fact]
-    public async Task Request_that_is_not_UTF8_is_refused_naming_the_first_bad_byte()
-    {
-        var (_, _, path) = Start();
-
-        var json = await ControlTestClient.SendAsync(path, [(byte)'{', (byte)'"', 0xFF, 0xFE, (byte)'"', (byte)'}', (byte)'\n']).WaitAsync(Patience);
-
-        Assert.False(json.GetProperty("ok").GetBoolean());
-        Assert.Equal("the request is not UTF-8 (byte 2)", json.GetProperty("error").GetString());
-    }
-
-    /// <summary>Found by fuzzing (bench/fuzz.sh control): a string member that is not UTF-8 got no answer at all.</summary>
+    /// <summary>The last two found by fuzzing (bench/fuzz.sh control): a string member that is not UTF-8 got no answer at all.</summary>
     [Theory]
+    [InlineData("{\"\xFF\xFE\"}\n", 2)]
     [InlineData("{\"command\":\"stat\xFF\x7F\"}\n", 16)]
     [InlineData("{\"command\":\"reload\",\"listener\":\"X\x81tp\"}\n", 33)]
-    public async Task Request_with_a_string_that_is_not_UTF8_is_refused_naming_where(string request, int offset)
+    public async Task Request_that_is_not_UTF8_is_refused_naming_the_first_bad_byte(string request, int offset)
     {
         var (_, coordinator, path) = Start();
 
@@ -180,22 +174,6 @@ public sealed class ControlServerSpecs : Akka.TestKit.Xunit2.TestKit
 
         Assert.False(json.GetProperty("ok").GetBoolean());
         Assert.Equal($"the request is not UTF-8 (byte {offset})", json.GetProperty("error").GetString());
-        Assert.False(coordinator.HasMessages);
-    }
-
-    /// <summary>Found with the fuzz harness (bench/fuzz.sh control): an escaped lone surrogate got no answer at all.</summary>
-    [Theory]
-    [InlineData("{\"command\":\"\\ud800\"}", "field 'command' is not valid Unicode")]
-    [InlineData("{\"command\":\"scale\",\"listener\":\"a\\udc00b\",\"shards\":1}", "field 'listener' is not valid Unicode")]
-    [InlineData("{\"command\":\"listener-set\",\"listener\":\"a\",\"roles\":[\"\\ud800\"]}", "field 'roles' is not valid Unicode")]
-    public async Task Request_with_an_unpaired_surrogate_escape_is_refused_naming_the_field(string request, string expected)
-    {
-        var (_, coordinator, path) = Start();
-
-        var json = await ControlTestClient.SendAsync(path, request + "\n").WaitAsync(Patience);
-
-        Assert.False(json.GetProperty("ok").GetBoolean());
-        Assert.StartsWith(expected, json.GetProperty("error").GetString());
         Assert.False(coordinator.HasMessages);
     }
 
