@@ -59,6 +59,25 @@ public static class Control
         private WaitUntilBound() { }
     }
 
+    /// <summary>
+    /// The pid of the process serving a control (or handoff) socket at <paramref name="socketPath"/>, as the kernel tells
+    /// a client that connects (SO_PEERCRED); 0 when something holds the path without accepting within
+    /// <paramref name="timeout"/>; null when nothing listens there (no file, or a stale one).
+    /// </summary>
+    public static Task<int?> ServedByAsync(string socketPath, TimeSpan timeout) => ControlSocketFile.ServedByAsync(socketPath, timeout);
+
+    /// <summary>
+    /// Sender: the host on SIGHUP, published on the actor system's EventStream (and each server's own timer, every
+    /// <c>shard-runtime.control.check-interval</c>). Receivers: the control server and the handoff actor, which check
+    /// that their socket files are still theirs and bind them again when deleted or replaced by a stale one (logged as
+    /// a warning naming what they found). No reply.
+    /// </summary>
+    public sealed class CheckSocketFiles
+    {
+        public static readonly CheckSocketFiles Instance = new();
+        private CheckSocketFiles() { }
+    }
+
     /// <summary>Reply to <see cref="WaitUntilBound"/>: clients can connect to <paramref name="SocketPath"/>.</summary>
     public sealed record Bound(string SocketPath);
 

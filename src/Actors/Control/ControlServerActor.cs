@@ -9,7 +9,9 @@ namespace ShardRuntime.Actors.Control;
 /// <summary>
 /// Owns the control socket. Binding -> Serving (accepts, one <see cref="ControlConnectionActor"/> per client), or
 /// Binding -> Failed (answers <see cref="Control.WaitUntilBound"/> with the reason). Closes the socket and removes its
-/// file when it stops. A client's failure stops that client's actor only.
+/// file when it stops. A client's failure stops that client's actor only. While serving, it checks its socket file
+/// every check-interval and on <see cref="Control.CheckSocketFiles"/> (SIGHUP), and binds it again when the file was
+/// deleted or replaced by a stale one (<see cref="SocketFileWatch"/>).
 /// </summary>
 internal sealed class ControlServerActor : ReceiveActor, IWithTimers
 {
@@ -28,6 +30,7 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
     private long _clients;
 
     private readonly bool _deferBind;
+    private readonly SocketFileWatch _watch;
 
     public ControlServerActor(ControlSettings settings, IActorRef coordinator, IActorRef? cluster, bool deferBind)
     {
@@ -35,6 +38,7 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
         _coordinator = coordinator;
         _cluster = cluster;
         _deferBind = deferBind;
+        _watch = new SocketFileWatch("Control", settings.RequestTimeout, _log);
         Binding();
     }
 
@@ -46,6 +50,7 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
+        Context.System.EventStream.Subscribe(Self, typeof(Control.CheckSocketFiles));
         if (!_deferBind) Bind(ControlSocketFile.BindAsync(_settings.SocketPath, _settings.RequestTimeout));
     }
 
@@ -57,6 +62,8 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
 
     protected override void PostStop()
     {
+        Context.System.EventStream.Unsubscribe(Self);
+        _watch.Stop();
         _accepting?.Cancel();
         _accepting?.Dispose();
         if (_bound is not null)
@@ -88,6 +95,7 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
                 waiting.Tell(new Control.Bound(m.Bound.Path));
             _waitingForBind.Clear();
             Become(Serving);
+            Timers.StartPeriodicTimer(nameof(Control.CheckSocketFiles), Control.CheckSocketFiles.Instance, _settings.CheckInterval);
             Accept();
         });
         Receive<SocketBindFailed>(m =>
@@ -108,6 +116,7 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
             _waitingForBind.Clear();
             Become(() => Failed(reason));
         });
+        Receive<Control.CheckSocketFiles>(_ => { }); // nothing bound yet
     }
 
     private void Serving()
@@ -122,20 +131,21 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
         });
         Receive<Reclaimed>(m =>
         {
-            var previous = _bound!;
-            _accepting?.Cancel();
-            _accepting?.Dispose();
-            _bound = m.Bound;
-            _accepting = new CancellationTokenSource();
-            ControlSocketFile.Close(previous); // the path is the fresh socket's now: Close leaves it alone
+            Replace(m.Bound); // the path is the fresh socket's now: closing the old one leaves it alone
             _log.Info("Control socket {SocketPath} is this node's again", m.Bound.Path);
             m.Asking.Tell(new Control.Bound(m.Bound.Path));
-            Accept();
         });
         Receive<ReclaimFailed>(m =>
         {
             _log.Error("Control socket {SocketPath} could not be taken back: {Error}", _settings.SocketPath, m.Cause.Message);
             m.Asking.Tell(new Control.BindFailed(_settings.SocketPath, m.Cause.Message));
+        });
+        Receive<Control.CheckSocketFiles>(_ => _watch.Start(_bound, Self));
+        Receive<SocketFileWatch.Checked>(m =>
+        {
+            if (_watch.Finish(m) is not { } rebound) return;
+            if (!ReferenceEquals(m.Old, _bound)) ControlSocketFile.Close(rebound);
+            else Replace(rebound);
         });
         Receive<ClientAccepted>(m =>
         {
@@ -151,11 +161,11 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
                 _log.Error(e, "Control socket could not start {Name}", name);
                 m.Client.Dispose();
             }
-            Accept();
+            if (ReferenceEquals(m.Listener, _bound!.Socket)) Accept();
         });
         Receive<AcceptFailed>(m =>
         {
-            if (m.Socket != _bound?.Socket) return; // the socket replaced by a Claim
+            if (!ReferenceEquals(m.Listener, _bound!.Socket)) return; // a socket replaced by a new one: closed on purpose
             if (m.Cause is ObjectDisposedException or OperationCanceledException
                 || m.Cause is SocketException { SocketErrorCode: SocketError.OperationAborted or SocketError.Shutdown })
             {
@@ -175,13 +185,25 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
     private void Failed(string reason)
     {
         Receive<Control.WaitUntilBound>(_ => Sender.Tell(new Control.BindFailed(_settings.SocketPath, reason)));
+        Receive<Control.CheckSocketFiles>(_ => { }); // nothing bound
+    }
+
+    /// <summary>Serves <paramref name="rebound"/> from now on instead of the socket whose file was lost (closed here).</summary>
+    private void Replace(ControlSocketFile.Bound rebound)
+    {
+        _accepting!.Cancel();
+        _accepting.Dispose();
+        ControlSocketFile.Close(_bound!); // its file is gone or another's: left alone
+        _bound = rebound;
+        _accepting = new CancellationTokenSource();
+        Accept();
     }
 
     private void Accept()
     {
-        var socket = _bound!.Socket;
-        socket.AcceptAsync(_accepting!.Token).AsTask()
-            .PipeTo(Self, success: client => new ClientAccepted(client), failure: e => new AcceptFailed(socket, e));
+        var listener = _bound!.Socket;
+        listener.AcceptAsync(_accepting!.Token).AsTask()
+            .PipeTo(Self, success: client => new ClientAccepted(listener, client), failure: e => new AcceptFailed(listener, e));
     }
 
     /// <summary>Sender: the bind started in PreStart (piped to self). The socket is bound and listening.</summary>
@@ -190,11 +212,14 @@ internal sealed class ControlServerActor : ReceiveActor, IWithTimers
     /// <summary>Sender: the bind started in PreStart (piped to self). The socket could not be served; the server moves to Failed.</summary>
     private sealed record SocketBindFailed(Exception Cause);
 
-    /// <summary>Sender: the pending accept (piped to self). A client connected; a connection actor takes it over.</summary>
-    private sealed record ClientAccepted(Socket Client);
+    /// <summary>Sender: the pending accept on <paramref name="Listener"/> (piped to self). A client connected; a connection actor takes it over.</summary>
+    private sealed record ClientAccepted(Socket Listener, Socket Client);
 
-    /// <summary>Sender: the pending accept (piped to self). Either the socket closed (stop) or a transient error (retry).</summary>
-    private sealed record AcceptFailed(Socket Socket, Exception Cause) : IDeadLetterSuppression;
+    /// <summary>
+    /// Sender: the pending accept on <paramref name="Listener"/> (piped to self). Either the socket closed (stop; unless it
+    /// was replaced) or a transient error (retry).
+    /// </summary>
+    private sealed record AcceptFailed(Socket Listener, Exception Cause) : IDeadLetterSuppression;
 
     /// <summary>Sender: a Claim while serving (piped to self). The path is bound anew; the old socket goes.</summary>
     private sealed record Reclaimed(ControlSocketFile.Bound Bound, IActorRef Asking);

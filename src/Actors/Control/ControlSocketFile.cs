@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using ShardRuntime.Runtime.Sockets;
 
 namespace ShardRuntime.Actors.Control;
 
@@ -70,8 +71,8 @@ internal static partial class ControlSocketFile
                 throw new ControlBindException($"{path} exists and is not a socket; remove it or set shard-runtime.control.socket-path to another path");
             if (existing.Kind is FileKind.Socket or FileKind.Unknown)
             {
-                if (await IsServedAsync(fullPath, probeTimeout).ConfigureAwait(false))
-                    throw new ControlBindException($"another node already serves {path}");
+                if (await ServedByAsync(fullPath, probeTimeout).ConfigureAwait(false) is { } pid)
+                    throw new ControlBindException($"another node{(pid > 0 ? $" (pid {pid})" : "")} already serves {path}");
                 File.Delete(fullPath);
             }
 
@@ -82,6 +83,50 @@ internal static partial class ControlSocketFile
         {
             throw new ControlBindException($"cannot serve the control socket {path}: {e.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="bound"/>'s file is still its own (one stat, off the caller's thread): if it is gone, or
+    /// another file is there now (other than <paramref name="knownInode"/>, one an earlier check found and left alone),
+    /// the socket is bound again at its path as <see cref="BindAsync(string, TimeSpan)"/> binds it: a stale socket file
+    /// is replaced, a live node's socket or a file that is not a socket is left alone (then
+    /// <see cref="Recheck.Refusal"/> says why).
+    /// </summary>
+    public static async Task<Recheck> RecheckAsync(Bound bound, ulong knownInode, TimeSpan probeTimeout)
+    {
+        var now = await Task.Run(() => Inspect(bound.Path)).ConfigureAwait(false);
+        if (Describe(bound.Inode, knownInode, now) is not { } found) return Recheck.Unchanged;
+        try
+        {
+            return new Recheck(found, await BindAsync(bound.Path, probeTimeout).ConfigureAwait(false), null, now.Inode);
+        }
+        catch (ControlBindException e)
+        {
+            return new Recheck(found, null, e.Message, now.Inode);
+        }
+    }
+
+    /// <summary>
+    /// What is at a bound socket's path now, in words, or null when nothing needs doing: its own file is there
+    /// (<paramref name="boundInode"/>), a file an earlier check left alone (<paramref name="knownInode"/>), or it cannot tell.
+    /// </summary>
+    internal static string? Describe(ulong boundInode, ulong knownInode, FileState now) => now.Kind switch
+    {
+        FileKind.Missing => "deleted",
+        FileKind.Unknown => null,
+        _ when now.Inode == boundInode || (knownInode != 0 && now.Inode == knownInode) => null,
+        FileKind.Socket => $"replaced by another socket file (inode {now.Inode})",
+        _ => $"replaced by a file that is not a socket (inode {now.Inode})",
+    };
+
+    /// <summary>
+    /// What <see cref="RecheckAsync"/> found (null: the file is as it was) and did: the socket bound again at the same
+    /// path (<paramref name="Rebound"/>; the caller closes the old one), or why not (<paramref name="Refusal"/>; the file
+    /// found, <paramref name="FoundInode"/>, is left alone and not reported again).
+    /// </summary>
+    public sealed record Recheck(string? Found, Bound? Rebound, string? Refusal, ulong FoundInode)
+    {
+        public static readonly Recheck Unchanged = new(null, null, null, 0);
     }
 
     /// <summary>
@@ -151,25 +196,28 @@ internal static partial class ControlSocketFile
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int NativeClose(int fd);
 
-    /// <summary>True when something accepts connections on <paramref name="path"/> (or holds it without accepting in time).</summary>
-    private static async Task<bool> IsServedAsync(string path, TimeSpan timeout)
+    /// <summary>
+    /// The pid of the process that listens on <paramref name="path"/> (SO_PEERCRED of a connection to it: the process
+    /// that called listen()), 0 when something holds it without accepting in time, null when nothing listens there.
+    /// </summary>
+    public static async Task<int?> ServedByAsync(string path, TimeSpan timeout)
     {
         using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         using var cts = new CancellationTokenSource(timeout);
         try
         {
             await probe.ConnectAsync(new UnixDomainSocketEndPoint(path), cts.Token).ConfigureAwait(false);
-            return true;
+            return PeerCredentials.Of(probe).ProcessId;
         }
         catch (OperationCanceledException)
         {
             // It exists and does not refuse, but its backlog is full: somebody serves it.
-            return true;
+            return 0;
         }
         catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionRefused or SocketError.AddressNotAvailable)
         {
             // ECONNREFUSED: a socket file nobody listens on (a node that died). ENOENT (mapped to AddressNotAvailable): gone.
-            return false;
+            return null;
         }
         catch (SocketException e)
         {
@@ -177,9 +225,9 @@ internal static partial class ControlSocketFile
         }
     }
 
-    private enum FileKind { Missing, Socket, Other, Unknown }
+    internal enum FileKind { Missing, Socket, Other, Unknown }
 
-    private readonly record struct FileState(FileKind Kind, ulong Inode);
+    internal readonly record struct FileState(FileKind Kind, ulong Inode);
 
     private static FileState Inspect(string path)
     {

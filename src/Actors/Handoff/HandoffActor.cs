@@ -24,6 +24,8 @@ namespace ShardRuntime.Actors.Handoff;
 /// <see cref="UpgradeSettings.StabilityPeriod"/> (its pidfd) and keeps the handoff connection open until the
 /// coordinator closed its copies of the sockets (<see cref="Handoff.LetGo"/>); a successor that dies meanwhile makes it
 /// take the handoff socket's path back.
+/// Its socket file is checked every check-interval and on <see cref="Control.Control.CheckSocketFiles"/> (SIGHUP), and
+/// bound again when deleted or replaced by a stale one (<see cref="SocketFileWatch"/>).
 /// </summary>
 internal sealed class HandoffActor : ReceiveActor, IWithTimers
 {
@@ -35,6 +37,7 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly List<IActorRef> _waitingForBind = [];
     private readonly CancellationTokenSource _stopping = new();
+    private readonly SocketFileWatch _fileWatch;
     private ControlSocketFile.Bound? _bound;
     private string? _bindFailure;
 
@@ -51,6 +54,7 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
         _settings = settings;
         _coordinator = coordinator;
         _options = options;
+        _fileWatch = new SocketFileWatch("Handoff", settings.StepTimeout, _log);
 
         Receive<Handoff.WaitUntilBound>(_ =>
         {
@@ -71,6 +75,20 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
             _log.Info("Handoff socket listening on {SocketPath}: a successor (`run --takeover`) receives the listening sockets here", m.Bound.Path);
             foreach (var waiting in _waitingForBind) waiting.Tell(new Handoff.Bound(m.Bound.Path));
             _waitingForBind.Clear();
+            Timers.StartPeriodicTimer(nameof(Control.Control.CheckSocketFiles), Control.Control.CheckSocketFiles.Instance, _settings.CheckInterval);
+            Accept();
+        });
+        Receive<Control.Control.CheckSocketFiles>(_ => _fileWatch.Start(_bound, Self));
+        Receive<SocketFileWatch.Checked>(m =>
+        {
+            if (_fileWatch.Finish(m) is not { } rebound) return;
+            if (!ReferenceEquals(m.Old, _bound))
+            {
+                ControlSocketFile.Close(rebound);
+                return;
+            }
+            ControlSocketFile.Close(_bound); // its file is gone or another's: left alone; its pending accept ends
+            _bound = rebound;
             Accept();
         });
         Receive<SocketBindFailed>(m =>
@@ -83,11 +101,12 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
         Receive<PeerAccepted>(m =>
         {
             OnPeer(m.Peer);
-            Accept();
+            if (ReferenceEquals(m.Listener, _bound?.Socket)) Accept();
         });
         Receive<AcceptFailed>(m =>
         {
-            if (_stopping.IsCancellationRequested || m.Cause is ObjectDisposedException or OperationCanceledException || m.Socket != _bound?.Socket) return;
+            if (_stopping.IsCancellationRequested || !ReferenceEquals(m.Listener, _bound?.Socket)
+                || m.Cause is ObjectDisposedException or OperationCanceledException) return;
             _log.Warning("Handoff socket accept failed, retrying in {Delay}: {Error}", AcceptRetryDelay, m.Cause.Message);
             Timers.StartSingleTimer(nameof(AcceptAgain), AcceptAgain.Instance, AcceptRetryDelay);
         });
@@ -133,6 +152,7 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
+        Context.System.EventStream.Subscribe(Self, typeof(Control.Control.CheckSocketFiles));
         if (!_options.DeferSocketFiles) Bind(replace: false);
         else _log.Info("Handoff socket {SocketPath} is taken over once the predecessor released the listening sockets", _settings.SocketPath);
     }
@@ -140,6 +160,8 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
     protected override void PostStop()
     {
         EndWatch();
+        Context.System.EventStream.Unsubscribe(Self);
+        _fileWatch.Stop();
         _stopping.Cancel();
         _session?.Cancel.Cancel();
         if (_bound is not null) ControlSocketFile.Close(_bound);
@@ -154,9 +176,9 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
     private void Accept()
     {
         if (_bound is null || _stopping.IsCancellationRequested) return;
-        var socket = _bound.Socket;
-        socket.AcceptAsync(_stopping.Token).AsTask()
-            .PipeTo(Self, success: peer => new PeerAccepted(peer), failure: e => new AcceptFailed(socket, e));
+        var listener = _bound.Socket;
+        listener.AcceptAsync(_stopping.Token).AsTask()
+            .PipeTo(Self, success: peer => new PeerAccepted(listener, peer), failure: e => new AcceptFailed(listener, e));
     }
 
     private void OnPeer(Socket peer)
@@ -488,9 +510,9 @@ internal sealed class HandoffActor : ReceiveActor, IWithTimers
 
     private sealed record SocketBindFailed(Exception Cause);
 
-    private sealed record PeerAccepted(Socket Peer);
+    private sealed record PeerAccepted(Socket Listener, Socket Peer);
 
-    private sealed record AcceptFailed(Socket Socket, Exception Cause) : IDeadLetterSuppression;
+    private sealed record AcceptFailed(Socket Listener, Exception Cause) : IDeadLetterSuppression;
 
     /// <summary>A successor that took over, watched for the stability period; <paramref name="Link"/> is the open handoff connection.</summary>
     private sealed record Watch(int ProcessId, IDisposable Link, CancellationTokenSource Cancel);

@@ -1,5 +1,6 @@
 using Akka;
 using Akka.Actor;
+using Akka.Configuration;
 using Akka.Event;
 using Akka.Hosting;
 using ShardRuntime.Actors.Cluster.Transport;
@@ -14,10 +15,14 @@ namespace ShardRuntime.Actors.Hosting;
 /// <summary>
 /// Adds ShardRuntime to an Akka.Hosting actor system: its HOCON (options prepended over the rest, reference.conf
 /// appended as the fallback), the coordinator, registered in the ActorRegistry under
-/// <see cref="CoordinatorProtocol.Marker"/>, which binds the configured listeners as it starts, and the control socket.
+/// <see cref="CoordinatorProtocol.Marker"/>, which binds the configured listeners as it starts, and the control and handoff
+/// sockets where the options ask for them (off by default: no socket file unless asked for).
 /// </summary>
 public static class ShardRuntimeHostingExtensions
 {
+    /// <summary>Counts the actor systems of this process that got ShardRuntime: part of their own control socket path.</summary>
+    private static int _instances;
+
     /// <summary>ShardRuntime with the listeners declared in HOCON (<c>shard-runtime.listeners</c>).</summary>
     public static AkkaConfigurationBuilder WithShardRuntime(this AkkaConfigurationBuilder builder) =>
         builder.WithShardRuntime(new ShardRuntimeOptions());
@@ -47,7 +52,7 @@ public static class ShardRuntimeHostingExtensions
         builder.AddHocon(ReferenceConfig.Default, HoconAddMode.Append);
         builder.WithActors((system, registry) =>
         {
-            var settings = ShardRuntimeSettings.Create(system.Settings.Config);
+            var settings = ShardRuntimeSettings.Create(WithOwnSocketPath(system.Settings.Config, system.Name));
             // Secure by default: ShardRuntime's actors run in a remoting actor system only over TLS with mutual
             // authentication, or where the operator said insecure-transport = on (refused otherwise, naming the key).
             var transport = ClusterTransport.OfActorSystem(system.Settings.Config,
@@ -94,5 +99,18 @@ public static class ShardRuntimeHostingExtensions
             });
         });
         return builder;
+    }
+
+    /// <summary>
+    /// <paramref name="config"/>, with a control socket path of this actor system's own where it sets none
+    /// (<see cref="ControlSettings.OwnSocketPath"/>): two actor systems on one machine never share a default path. The
+    /// handoff socket's default path follows it.
+    /// </summary>
+    private static Config WithOwnSocketPath(Config config, string actorSystemName)
+    {
+        if (config.GetString($"{ShardRuntimeSettings.Section}.control.socket-path", "") is { Length: > 0 }) return config;
+        var path = ControlSettings.OwnSocketPath(ControlSettings.DefaultDirectory(), actorSystemName, Environment.ProcessId,
+            Interlocked.Increment(ref _instances));
+        return new ShardRuntimeOptions { ControlSocketPath = path }.ToConfig().WithFallback(config);
     }
 }

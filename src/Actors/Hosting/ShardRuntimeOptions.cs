@@ -16,14 +16,27 @@ public sealed class ShardRuntimeOptions
     /// <summary>Listeners by name.</summary>
     public Dictionary<string, ListenerOptions> Listeners { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>Path of the control socket the CLI talks to.</summary>
+    /// <summary>
+    /// Path of the control socket the CLI talks to. Unset: one of this actor system's own in the runtime directory
+    /// (<c>&lt;actor system&gt;.&lt;pid&gt;.&lt;n&gt;.control.sock</c>, logged when bound), so that no two nodes collide.
+    /// </summary>
     public string? ControlSocketPath { get; set; }
 
     /// <summary>How long the node waits for open connections on shutdown.</summary>
     public TimeSpan? ShutdownDrainTimeout { get; set; }
 
-    /// <summary>Whether to start the control socket (default true). Tests that need no CLI can turn it off.</summary>
+    /// <summary>
+    /// Whether to serve the control socket, through which the CLI (<c>shardruntime status --control-socket ...</c>) of the
+    /// same user changes the node (<c>control.enabled</c>; off unless set, on in the host).
+    /// </summary>
     public bool? EnableControlSocket { get; set; }
+
+    /// <summary>
+    /// Whether to serve the handoff socket, through which a successor process of the same user takes over the listening
+    /// sockets (<c>upgrade.enabled</c>; off unless set, on in the host). Next to the control socket unless
+    /// <c>upgrade.socket-path</c> says otherwise.
+    /// </summary>
+    public bool? EnableHandoffSocket { get; set; }
 
     /// <summary>I/O loop threads (<c>io-loops</c>; 0 = one per core).</summary>
     public int? IoLoops { get; set; }
@@ -109,7 +122,13 @@ public sealed class ShardRuntimeOptions
         {
             sb.Append("control {\n");
             Hocon.Set(sb, "socket-path", ControlSocketPath);
-            if (EnableControlSocket is not null) sb.Append("enabled = ").Append(EnableControlSocket.Value ? "on" : "off").Append('\n');
+            Hocon.Set(sb, "enabled", EnableControlSocket);
+            sb.Append("}\n");
+        }
+        if (EnableHandoffSocket is not null)
+        {
+            sb.Append("upgrade {\n");
+            Hocon.Set(sb, "enabled", EnableHandoffSocket);
             sb.Append("}\n");
         }
         if (ShutdownDrainTimeout is not null)

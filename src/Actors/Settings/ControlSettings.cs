@@ -3,7 +3,8 @@ using Akka.Configuration;
 namespace ShardRuntime.Actors.Settings;
 
 /// <summary>The local control socket the command-line tool talks to (<c>shard-runtime.control</c>).</summary>
-public sealed record ControlSettings(bool Enabled, string SocketPath, int MaxRequestBytes, TimeSpan RequestTimeout)
+/// <param name="CheckInterval">How often the control and handoff socket files are checked to be still this node's.</param>
+public sealed record ControlSettings(bool Enabled, string SocketPath, int MaxRequestBytes, TimeSpan RequestTimeout, TimeSpan CheckInterval)
 {
     /// <summary>
     /// How long the control socket waits for the answer to <c>upgrade</c>: the upgrade's own timeout and the steps
@@ -31,19 +32,38 @@ public sealed record ControlSettings(bool Enabled, string SocketPath, int MaxReq
             Enabled: r.GetBool("enabled"),
             SocketPath: socketPath.Length == 0 ? DefaultSocketPath() : socketPath,
             MaxRequestBytes: (int)r.GetBytes("max-request-bytes", 64, 16 * 1024 * 1024),
-            RequestTimeout: r.GetDuration("request-timeout", TimeSpan.FromMilliseconds(1)));
+            RequestTimeout: r.GetDuration("request-timeout", TimeSpan.FromMilliseconds(1)),
+            CheckInterval: r.GetDuration("check-interval", TimeSpan.FromMilliseconds(10)));
     }
 
     /// <summary>
-    /// Where the control socket lives when no path is configured: $XDG_RUNTIME_DIR/shardruntime, else
-    /// /run/shardruntime for root and /tmp/shardruntime-&lt;uid&gt; for other users.
+    /// The host's control socket when no path is configured, where the command-line tool looks by default:
+    /// control.sock in <see cref="DefaultDirectory"/>.
     /// </summary>
-    public static string DefaultSocketPath()
+    public static string DefaultSocketPath() => Path.Combine(DefaultDirectory(), "control.sock");
+
+    /// <summary>
+    /// The runtime directory of the node's sockets: $XDG_RUNTIME_DIR/shardruntime, else /run/shardruntime for root and
+    /// /tmp/shardruntime-&lt;uid&gt; for other users.
+    /// </summary>
+    public static string DefaultDirectory()
     {
         var xdg = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
         if (!string.IsNullOrEmpty(xdg))
-            return Path.Combine(xdg, "shardruntime", "control.sock");
+            return Path.Combine(xdg, "shardruntime");
         var uid = Runtime.Sockets.ProcessIdentity.EffectiveUserId;
-        return uid == 0 ? "/run/shardruntime/control.sock" : $"/tmp/shardruntime-{uid}/control.sock";
+        return uid == 0 ? "/run/shardruntime" : $"/tmp/shardruntime-{uid}";
+    }
+
+    /// <summary>
+    /// The control socket of an actor system of the user's own (<c>WithShardRuntime</c>) when no path is configured: one
+    /// that no other node can have, <c>&lt;actor system&gt;.&lt;pid&gt;.&lt;instance&gt;.control.sock</c> in
+    /// <paramref name="directory"/> (pids are unique among live processes, <paramref name="instance"/> among the actor
+    /// systems of one process). The name is cut short to keep the path within a Unix socket address.
+    /// </summary>
+    public static string OwnSocketPath(string directory, string actorSystemName, int processId, int instance)
+    {
+        var name = actorSystemName.Length > 32 ? actorSystemName[..32] : actorSystemName;
+        return Path.Combine(directory, $"{name}.{processId}.{instance}.control.sock");
     }
 }

@@ -16,8 +16,10 @@ namespace ShardRuntime.Actors.Settings;
 /// a successor that dies within it makes the node accept on the same sockets again. Zero: it lets go at once.
 /// </param>
 /// <param name="RollbackGrace">How long a rolled-back successor has between SIGTERM and SIGKILL.</param>
+/// <param name="CheckInterval">How often the handoff socket's file is checked to be still this node's (<c>shard-runtime.control.check-interval</c>).</param>
 public sealed record UpgradeSettings(
-    bool Enabled, string SocketPath, int BatchSize, TimeSpan StepTimeout, TimeSpan Timeout, TimeSpan StabilityPeriod, TimeSpan RollbackGrace)
+    bool Enabled, string SocketPath, int BatchSize, TimeSpan StepTimeout, TimeSpan Timeout, TimeSpan StabilityPeriod, TimeSpan RollbackGrace,
+    TimeSpan CheckInterval)
 {
     public static UpgradeSettings Create(Config upgrade, string path, ControlSettings control)
     {
@@ -30,7 +32,8 @@ public sealed record UpgradeSettings(
             StepTimeout: r.GetDuration("step-timeout", TimeSpan.FromMilliseconds(1)),
             Timeout: r.GetDuration("timeout", TimeSpan.FromMilliseconds(1)),
             StabilityPeriod: r.GetDuration("stability-period", TimeSpan.Zero),
-            RollbackGrace: r.GetDuration("rollback-grace", TimeSpan.FromMilliseconds(1)));
+            RollbackGrace: r.GetDuration("rollback-grace", TimeSpan.FromMilliseconds(1)),
+            CheckInterval: control.CheckInterval);
     }
 
     /// <summary>

@@ -111,8 +111,22 @@ internal sealed record NodeConfig(Config Config, ShardRuntimeSettings Settings, 
         config = NodeEnvironment.Read().WithFallback(config);
         if (controlSocket is not null)
             config = new ShardRuntimeOptions { ControlSocketPath = controlSocket }.ToConfig().WithFallback(config);
+        config = WithHostSockets(config);
 
         return (config, source);
+    }
+
+    /// <summary>
+    /// The host serves the control and handoff sockets (a library's actor system does not unless asked), on the
+    /// well-known path the command-line tool looks at (<see cref="ControlSettings.DefaultSocketPath"/>) unless set;
+    /// the file and the environment may still turn them off.
+    /// </summary>
+    private static Config WithHostSockets(Config config)
+    {
+        config = config.WithFallback(new ShardRuntimeOptions { EnableControlSocket = true, EnableHandoffSocket = true }.ToConfig());
+        return config.GetString($"{ShardRuntimeSettings.Section}.control.socket-path", "") is { Length: > 0 }
+            ? config
+            : new ShardRuntimeOptions { ControlSocketPath = ControlSettings.DefaultSocketPath() }.ToConfig().WithFallback(config);
     }
 }
 

@@ -80,6 +80,13 @@ internal static class NodeRunner
             else
                 Log.Information("Cluster transport {Transport}", config.Transport.Description);
 
+            // A second node started on a running node's configuration stops here, before it binds or inherits anything.
+            if (!launch.Takeover && await RunningNodeCheck.FindAsync(config.Settings) is { } alreadyRunning)
+            {
+                Log.Fatal("Not started: {Reason}", alreadyRunning);
+                return StartupFailed;
+            }
+
             // Sockets this process inherits: from the running node (a process upgrade), or from systemd.
             using var handover = launch.Takeover ? new HandoverClient(config.Settings.Upgrade.StepTimeout) : null;
             UpgradeOptions upgrade;
@@ -264,6 +271,7 @@ internal static class NodeRunner
             {
                 signal.Cancel = true;
                 Log.Information("SIGHUP: reloading the configuration and every listener's handler");
+                ActorSystemOf(host).EventStream.Publish(ControlProtocol.CheckSocketFiles.Instance); // and a deleted socket file is bound again
                 TryNotify($"RELOADING=1\nMONOTONIC_USEC={System.Diagnostics.Stopwatch.GetTimestamp() / (System.Diagnostics.Stopwatch.Frequency / 1_000_000)}");
                 coordinator.Ask<object>(new CoordinatorProtocol.Reload(null), TimeSpan.FromMinutes(1)).ContinueWith(t =>
                 {

@@ -45,7 +45,7 @@ public sealed class ControlServerSpecs : Akka.TestKit.Xunit2.TestKit
         Func<ControlSettings, ControlSettings>? adjust = null)
     {
         var coordinator = CreateTestProbe("coordinator");
-        var settings = new ControlSettings(true, path ?? SocketPath, maxRequestBytes, requestTimeout ?? TimeSpan.FromSeconds(5));
+        var settings = new ControlSettings(true, path ?? SocketPath, maxRequestBytes, requestTimeout ?? TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2));
         if (adjust is not null) settings = adjust(settings);
         var server = Sys.ActorOf(ControlProtocol.Props(settings, coordinator.Ref, cluster: cluster));
         server.Tell(ControlProtocol.WaitUntilBound.Instance, TestActor);
@@ -491,10 +491,10 @@ public sealed class ControlServerSpecs : Akka.TestKit.Xunit2.TestKit
     {
         var (_, coordinator, path) = Start();
 
-        var second = Sys.ActorOf(ControlProtocol.Props(new ControlSettings(true, path, 1024, TimeSpan.FromSeconds(5)), CreateTestProbe().Ref));
+        var second = Sys.ActorOf(ControlProtocol.Props(new ControlSettings(true, path, 1024, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2)), CreateTestProbe().Ref));
         second.Tell(ControlProtocol.WaitUntilBound.Instance, TestActor);
         var failed = ExpectMsg<ControlProtocol.BindFailed>(Patience);
-        Assert.Equal($"another node already serves {path}", failed.Reason);
+        Assert.Equal($"another node (pid {Environment.ProcessId}) already serves {path}", failed.Reason);
 
         // Asked again later, it gives the same answer.
         second.Tell(ControlProtocol.WaitUntilBound.Instance, TestActor);
@@ -511,7 +511,7 @@ public sealed class ControlServerSpecs : Akka.TestKit.Xunit2.TestKit
     {
         File.WriteAllText(SocketPath, "precious");
 
-        var server = Sys.ActorOf(ControlProtocol.Props(new ControlSettings(true, SocketPath, 1024, TimeSpan.FromSeconds(5)), CreateTestProbe().Ref));
+        var server = Sys.ActorOf(ControlProtocol.Props(new ControlSettings(true, SocketPath, 1024, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2)), CreateTestProbe().Ref));
         server.Tell(ControlProtocol.WaitUntilBound.Instance, TestActor);
 
         var failed = ExpectMsg<ControlProtocol.BindFailed>(Patience);

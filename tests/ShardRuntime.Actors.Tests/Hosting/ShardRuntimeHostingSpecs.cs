@@ -9,7 +9,9 @@ using ShardRuntime.Actors.Hosting;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Actors.Tests.Support;
 using ShardRuntime.Runtime.Connections;
+using ControlProtocol = ShardRuntime.Actors.Control.Control;
 using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
+using HandoffProtocol = ShardRuntime.Actors.Handoff.Handoff;
 
 namespace ShardRuntime.Actors.Tests.Hosting;
 
@@ -82,6 +84,7 @@ public sealed class ShardRuntimeHostingSpecs
         builder.Services.AddAkka("hosting-spec", akka => akka.WithShardRuntime(o =>
         {
             o.ControlSocketPath = Path.Combine(controlDir.FullName, "control.sock");
+            o.EnableControlSocket = true;
             o.AddHandler(new UpperCaseFactory());
             o.AddListener("upper", l =>
             {
@@ -121,6 +124,99 @@ public sealed class ShardRuntimeHostingSpecs
             await host.StopAsync();
             controlDir.Delete(recursive: true);
         }
+    }
+
+    /// <summary>A host whose actor system is named <paramref name="systemName"/> with ShardRuntime, one echo listener and <paramref name="configure"/>.</summary>
+    private static IHost LibraryHost(string systemName, Action<ShardRuntimeOptions>? configure = null)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddAkka(systemName, akka => akka.WithShardRuntime(o =>
+        {
+            o.AddListener("echo", l =>
+            {
+                l.EndPoint = "127.0.0.1:0";
+                l.Shards = 1;
+            });
+            configure?.Invoke(o);
+        }));
+        return builder.Build();
+    }
+
+    /// <summary>Files in the runtime directory whose names start with the actor system's name.</summary>
+    private static string[] SocketFilesOf(string systemName) =>
+        Directory.Exists(ControlSettings.DefaultDirectory())
+            ? Directory.GetFiles(ControlSettings.DefaultDirectory(), systemName + ".*")
+            : [];
+
+    [Fact]
+    public async Task WithShardRuntime_must_serve_no_control_or_handoff_socket_unless_the_options_ask_for_them()
+    {
+        var name = $"no-sockets-{Guid.NewGuid():N}";
+        using var host = LibraryHost(name);
+        await host.StartAsync();
+        try
+        {
+            var system = host.Services.GetRequiredService<ActorSystem>();
+            var registry = host.Services.GetRequiredService<ActorRegistry>();
+            var coordinator = await registry.GetAsync<CoordinatorProtocol.Marker>();
+            Assert.IsType<CoordinatorProtocol.Started>(await coordinator.Ask<object>(CoordinatorProtocol.WaitUntilStarted.Instance, Clients.Timeout));
+
+            Assert.False(registry.TryGet<ControlProtocol.Marker>(out _), "a control actor in the ActorRegistry");
+            await Assert.ThrowsAsync<ActorNotFoundException>(() =>
+                system.ActorSelection($"/user/{ControlProtocol.ActorName}").ResolveOne(TimeSpan.FromSeconds(3)));
+            await Assert.ThrowsAsync<ActorNotFoundException>(() =>
+                system.ActorSelection($"/user/{CoordinatorProtocol.ActorName}/{HandoffProtocol.ActorName}").ResolveOne(TimeSpan.FromSeconds(3)));
+            Assert.Empty(SocketFilesOf(name));
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task WithShardRuntime_asked_for_both_sockets_without_a_path_must_serve_them_on_paths_two_actor_systems_never_share()
+    {
+        // Two actor systems of one name in one process: the worst case for a default path.
+        var name = $"own-sockets-{Guid.NewGuid():N}"[..24];
+        using var first = LibraryHost(name, o => (o.EnableControlSocket, o.EnableHandoffSocket) = (true, true));
+        using var second = LibraryHost(name, o => (o.EnableControlSocket, o.EnableHandoffSocket) = (true, true));
+        await first.StartAsync();
+        await second.StartAsync();
+        var paths = new List<string>();
+        try
+        {
+            foreach (var host in new[] { first, second })
+            {
+                var system = host.Services.GetRequiredService<ActorSystem>();
+                var control = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<ControlProtocol.Marker>();
+                var bound = Assert.IsType<ControlProtocol.Bound>(await control.Ask<object>(ControlProtocol.WaitUntilBound.Instance, Clients.Timeout));
+                var handoff = await system.ActorSelection($"/user/{CoordinatorProtocol.ActorName}/{HandoffProtocol.ActorName}").ResolveOne(Clients.Timeout);
+                var handoffBound = Assert.IsType<HandoffProtocol.Bound>(await handoff.Ask<object>(HandoffProtocol.WaitUntilBound.Instance, Clients.Timeout));
+                paths.Add(bound.SocketPath);
+                paths.Add(handoffBound.SocketPath);
+            }
+
+            Assert.Equal(4, paths.Distinct().Count());
+            Assert.All(paths, path =>
+            {
+                Assert.Equal(ControlSettings.DefaultDirectory(), Path.GetDirectoryName(path));
+                Assert.StartsWith($"{name}.{Environment.ProcessId}.", Path.GetFileName(path), StringComparison.Ordinal);
+                Assert.True(File.Exists(path), $"{path} is not there");
+            });
+            Assert.Equal(paths.Order(), SocketFilesOf(name).Order());
+            foreach (var path in paths)
+            {
+                using var client = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+                await client.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(path)).WaitAsync(Clients.Timeout);
+            }
+        }
+        finally
+        {
+            await first.StopAsync();
+            await second.StopAsync();
+        }
+        Assert.Empty(SocketFilesOf(name));
     }
 
     /// <summary>

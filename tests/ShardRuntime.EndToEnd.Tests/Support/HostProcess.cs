@@ -92,17 +92,19 @@ internal sealed class HostProcess : IAsyncDisposable
     /// written, the node is pointed at a path that does not exist, or one the test writes before the node reads it).
     /// <paramref name="environment"/> adds variables to the node's environment; <paramref name="launcher"/> runs the
     /// node's command line through another program (see <see cref="HostCli.StartInfo"/>), whose PID is then the one
-    /// signalled and awaited.
+    /// signalled and awaited. <paramref name="controlSocket"/>: another control socket path than the node's own (one
+    /// in its temp directory), for example another node's.
     /// </summary>
     public static HostProcess Start(
         ITestOutputHelper output,
         string? configText,
         IReadOnlyDictionary<string, string>? environment = null,
-        IReadOnlyList<string>? launcher = null)
+        IReadOnlyList<string>? launcher = null,
+        string? controlSocket = null)
     {
         var directory = Directory.CreateTempSubdirectory("sr-e2e-");
         var configPath = Path.Combine(directory.FullName, "node.conf");
-        var controlSocket = Path.Combine(directory.FullName, "control.sock");
+        controlSocket ??= Path.Combine(directory.FullName, "control.sock");
         if (configText is not null)
             File.WriteAllText(configPath, configText);
 
