@@ -39,6 +39,17 @@ internal abstract class ControlCommand
             new ListenerSetCommand(), new ListenerRemoveCommand(), new ListenerShowCommand(),
         }.ToDictionary(c => c.Name, StringComparer.Ordinal);
 
+    /// <summary>
+    /// Reads one request line (UTF-8 JSON, without its newline) into the command it names and that command's message
+    /// (<see cref="Read"/>); throws <see cref="ControlRequestException"/> naming what was wrong.
+    /// </summary>
+    public static (ControlCommand Command, object Message) Parse(ReadOnlyMemory<byte> line)
+    {
+        var request = ControlRequest.Parse(line);
+        var command = Of(request);
+        return (command, command.Read(request));
+    }
+
     /// <summary>The command a request names; throws <see cref="ControlRequestException"/> for an unknown one.</summary>
     public static ControlCommand Of(ControlRequest request) =>
         All.TryGetValue(request.Command, out var command)

@@ -81,9 +81,7 @@ internal sealed class ControlConnectionActor : ReceiveActor
             object message;
             try
             {
-                var request = ControlRequest.Parse(m.Line);
-                command = ControlCommand.Of(request);
-                message = command.Read(request);
+                (command, message) = ControlCommand.Parse(m.Line);
             }
             catch (ControlRequestException e)
             {

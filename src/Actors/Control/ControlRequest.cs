@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 
 namespace ShardRuntime.Actors.Control;
@@ -24,6 +26,11 @@ internal sealed class ControlRequest
     /// <summary>Parses one request line (UTF-8 JSON, without its newline).</summary>
     public static ControlRequest Parse(ReadOnlyMemory<byte> utf8Json)
     {
+        // The JSON reader checks structure, not the UTF-8 inside strings: reading such a string later would throw.
+        var invalid = FirstInvalidUtf8(utf8Json.Span);
+        if (invalid >= 0)
+            throw new ControlRequestException(string.Create(CultureInfo.InvariantCulture, $"the request is not UTF-8 (byte {invalid})"));
+
         JsonElement root;
         try
         {
@@ -56,7 +63,7 @@ internal sealed class ControlRequest
         var value = Get(field);
         if (value.ValueKind != JsonValueKind.String)
             throw new ControlRequestException($"field '{field}' must be a string, got {Describe(value.ValueKind)}");
-        var text = value.GetString()!;
+        var text = Text(field, value);
         if (string.IsNullOrWhiteSpace(text))
             throw new ControlRequestException($"field '{field}' must not be empty");
         return text;
@@ -98,11 +105,36 @@ internal sealed class ControlRequest
         var items = new List<string>();
         foreach (var item in value.EnumerateArray())
         {
-            if (item.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(item.GetString()))
+            var text = item.ValueKind == JsonValueKind.String ? Text(field, item) : null;
+            if (string.IsNullOrWhiteSpace(text))
                 throw new ControlRequestException($"field '{field}' must hold non-empty strings, got {Describe(item)}");
-            items.Add(item.GetString()!);
+            items.Add(text);
         }
         return items;
+    }
+
+    /// <summary>A string member's text; an escaped surrogate without its pair (<c>"\ud800"</c>) is refused, naming the member.</summary>
+    private static string Text(string field, JsonElement value)
+    {
+        try
+        {
+            return value.GetString()!;
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new ControlRequestException($"field '{field}' is not valid Unicode: {e.Message}");
+        }
+    }
+
+    /// <summary>The offset of the first byte that does not begin a valid UTF-8 sequence, or -1.</summary>
+    private static int FirstInvalidUtf8(ReadOnlySpan<byte> bytes)
+    {
+        for (var offset = 0; offset < bytes.Length;)
+        {
+            if (Rune.DecodeFromUtf8(bytes[offset..], out _, out var length) != OperationStatus.Done) return offset;
+            offset += length;
+        }
+        return -1;
     }
 
     private JsonElement Get(string field) =>

@@ -1,6 +1,4 @@
-using System.Buffers.Binary;
 using System.Net.Sockets;
-using System.Text.Json;
 
 namespace ShardRuntime.Runtime.Handover;
 
@@ -17,11 +15,6 @@ namespace ShardRuntime.Runtime.Handover;
 /// </remarks>
 internal sealed class HandoverConnection : IDisposable
 {
-    /// <summary>The largest frame accepted; 32 labels take a few kilobytes.</summary>
-    public const int MaxFrameLength = 1 << 20;
-
-    private const int PrefixLength = 4;
-
     private readonly List<Arrival> _arrivals = [];
     private byte[] _buffer = new byte[16 * 1024];
     private int _start;
@@ -39,10 +32,7 @@ internal sealed class HandoverConnection : IDisposable
     /// <summary>Writes <paramref name="frame"/>, with <paramref name="fds"/> attached to its first bytes; bounded by <paramref name="timeout"/>.</summary>
     public async Task WriteAsync(HandoverFrame frame, IReadOnlyList<int> fds, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        byte[] json = JsonSerializer.SerializeToUtf8Bytes(frame, HandoverJsonContext.Default.HandoverFrame);
-        byte[] bytes = new byte[PrefixLength + json.Length];
-        BinaryPrimitives.WriteInt32BigEndian(bytes, json.Length);
-        json.CopyTo(bytes, PrefixLength);
+        byte[] bytes = frame.Encode();
 
         using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeoutSource.CancelAfter(timeout);
@@ -154,38 +144,17 @@ internal sealed class HandoverConnection : IDisposable
 
     private bool TryTakeFrame(out HandoverFrame frame, out List<int> fds)
     {
-        frame = null!;
         fds = [];
-        int available = _end - _start;
-        if (available < PrefixLength)
-        {
-            return false;
-        }
-
-        int length = BinaryPrimitives.ReadInt32BigEndian(_buffer.AsSpan(_start));
-        if (length is <= 0 or > MaxFrameLength)
-        {
-            throw new HandoverException($"The peer sent a frame of {length} bytes; frames are 1 to {MaxFrameLength} bytes. Not a handover peer?");
-        }
-
-        if (available < PrefixLength + length)
-        {
-            return false;
-        }
-
         long frameOffset = _streamOffsetOfStart;
-        try
+        if (!HandoverFrame.TryDecode(_buffer.AsSpan(_start, _end - _start), out var decoded, out int consumed))
         {
-            frame = JsonSerializer.Deserialize(_buffer.AsSpan(_start + PrefixLength, length), HandoverJsonContext.Default.HandoverFrame)
-                ?? throw new HandoverException("The peer sent a null frame.");
-        }
-        catch (JsonException ex)
-        {
-            throw new HandoverException($"The peer sent a frame that is not handover JSON: {ex.Message}", ex);
+            frame = null!;
+            return false;
         }
 
-        _start += PrefixLength + length;
-        _streamOffsetOfStart += PrefixLength + length;
+        frame = decoded;
+        _start += consumed;
+        _streamOffsetOfStart += consumed;
 
         // The kernel ends a recvmsg right after the message that carried descriptors (unix_stream_read_generic), and the
         // sender attaches them to a frame's first bytes: so they belong to the LAST frame that starts among the bytes of
@@ -239,7 +208,7 @@ internal sealed class HandoverConnection : IDisposable
         }
         else
         {
-            var bigger = new byte[Math.Min(_buffer.Length * 2, MaxFrameLength + PrefixLength)];
+            var bigger = new byte[Math.Min(_buffer.Length * 2, HandoverFrame.MaxLength + HandoverFrame.PrefixLength)];
             Array.Copy(_buffer, _start, bigger, 0, used);
             _buffer = bigger;
         }

@@ -1,5 +1,8 @@
+using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Net;
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using ShardRuntime.Runtime.Sockets;
 
@@ -12,6 +15,12 @@ namespace ShardRuntime.Runtime.Handover;
 /// </summary>
 internal sealed class HandoverFrame
 {
+    /// <summary>The largest frame accepted (without its prefix); 32 labels take a few kilobytes.</summary>
+    public const int MaxLength = 1 << 20;
+
+    /// <summary>Bytes of the big-endian length in front of every frame.</summary>
+    public const int PrefixLength = 4;
+
     public HandoverFrameType Type { get; set; }
 
     /// <summary>Hello: the successor's pid.</summary>
@@ -61,6 +70,76 @@ internal sealed class HandoverFrame
 
     public static HandoverFrame Released(TimeSpan hold) =>
         new() { Type = HandoverFrameType.Released, HoldMilliseconds = hold > TimeSpan.Zero ? (long)hold.TotalMilliseconds : null };
+
+    /// <summary>This frame as it goes over the wire: the length prefix, then the JSON.</summary>
+    public byte[] Encode()
+    {
+        byte[] json = JsonSerializer.SerializeToUtf8Bytes(this, HandoverJsonContext.Default.HandoverFrame);
+        byte[] bytes = new byte[PrefixLength + json.Length];
+        BinaryPrimitives.WriteInt32BigEndian(bytes, json.Length);
+        json.CopyTo(bytes, PrefixLength);
+        return bytes;
+    }
+
+    /// <summary>
+    /// Reads the frame at the start of <paramref name="bytes"/> (what has arrived of the stream so far). False when the
+    /// frame is not complete yet (read more, then call again with the same start); true with the frame and the number
+    /// of bytes it took (prefix included) otherwise.
+    /// </summary>
+    /// <exception cref="HandoverException">The bytes are not a handover frame; the message says what was wrong.</exception>
+    public static bool TryDecode(ReadOnlySpan<byte> bytes, [NotNullWhen(true)] out HandoverFrame? frame, out int consumed)
+    {
+        frame = null;
+        consumed = 0;
+        if (bytes.Length < PrefixLength)
+        {
+            return false;
+        }
+
+        int length = BinaryPrimitives.ReadInt32BigEndian(bytes);
+        if (length is <= 0 or > MaxLength)
+        {
+            throw new HandoverException($"The peer sent a frame of {length} bytes; frames are 1 to {MaxLength} bytes. Not a handover peer?");
+        }
+
+        if (bytes.Length - PrefixLength < length)
+        {
+            return false;
+        }
+
+        try
+        {
+            frame = JsonSerializer.Deserialize(bytes.Slice(PrefixLength, length), HandoverJsonContext.Default.HandoverFrame)
+                ?? throw new HandoverException("The peer sent a null frame.");
+        }
+        catch (JsonException ex)
+        {
+            throw new HandoverException($"The peer sent a frame that is not handover JSON: {ex.Message}", ex);
+        }
+
+        CheckLabels(frame);
+        consumed = PrefixLength + length;
+        return true;
+    }
+
+    /// <summary>Every label is there and names its listener and address (a null would become a label with a null name).</summary>
+    private static void CheckLabels(HandoverFrame frame)
+    {
+        for (var i = 0; i < (frame.Labels?.Count ?? 0); i++)
+        {
+            var problem = frame.Labels![i] switch
+            {
+                null => "is missing",
+                { Listener: null or "" } => "has no listener",
+                { Address: null } => "has no address",
+                _ => null,
+            };
+            if (problem is not null)
+            {
+                throw new HandoverException($"The peer sent a {frame.Type} frame whose label {i} {problem}.");
+            }
+        }
+    }
 
     /// <summary>A label as JSON has it: the endpoint split into address and port.</summary>
     internal sealed class LabelFrame

@@ -191,6 +191,9 @@ public sealed class ShardRuntimeHostingSpecs
                 var system = host.Services.GetRequiredService<ActorSystem>();
                 var control = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<ControlProtocol.Marker>();
                 var bound = Assert.IsType<ControlProtocol.Bound>(await control.Ask<object>(ControlProtocol.WaitUntilBound.Instance, Clients.Timeout));
+                // The coordinator makes its handoff child once its start-up (handler loads included) is done.
+                var coordinator = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<CoordinatorProtocol.Marker>();
+                Assert.IsType<CoordinatorProtocol.Started>(await coordinator.Ask<object>(CoordinatorProtocol.WaitUntilStarted.Instance, Clients.Timeout));
                 var handoff = await system.ActorSelection($"/user/{CoordinatorProtocol.ActorName}/{HandoffProtocol.ActorName}").ResolveOne(Clients.Timeout);
                 var handoffBound = Assert.IsType<HandoffProtocol.Bound>(await handoff.Ask<object>(HandoffProtocol.WaitUntilBound.Instance, Clients.Timeout));
                 paths.Add(bound.SocketPath);
