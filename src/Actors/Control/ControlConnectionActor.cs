@@ -121,6 +121,7 @@ internal sealed class ControlConnectionActor : ReceiveActor
         {
             var reply = m.Answer switch
             {
+                Coordinator.CommandFailed { InvalidConfiguration: true } failed => ControlJson.ConfigurationFailure(failed.Reason),
                 Coordinator.CommandFailed failed => ControlJson.Failure(failed.Reason),
                 ClusterListeners.CommandFailed failed => ControlJson.Failure(failed.Reason),
                 Status.Failure { Cause: AskTimeoutException } => ControlJson.Failure(

@@ -21,6 +21,9 @@ public static class ControlJson
     /// <summary>Member of a failed reply: why the node refused or could not carry out the request.</summary>
     public const string ErrorField = "error";
 
+    /// <summary>Set (true) on a refusal caused by the node's configuration file.</summary>
+    public const string InvalidConfigurationField = "invalidConfiguration";
+
     /// <summary>Member of the <c>status</c> reply: <see cref="Coordinator.Coordinator.NodeStatus"/> in camelCase.</summary>
     public const string StatusField = "status";
 
@@ -108,6 +111,10 @@ public static class ControlJson
 
     internal static string Failure(string error) =>
         new JsonObject { [OkField] = false, [ErrorField] = error }.ToJsonString(Options);
+
+    /// <summary>A refusal because of the node's configuration file (<c>"invalidConfiguration": true</c>: the CLI exits 2).</summary>
+    internal static string ConfigurationFailure(string error) =>
+        new JsonObject { [OkField] = false, [ErrorField] = error, [InvalidConfigurationField] = true }.ToJsonString(Options);
 
     /// <summary>A failure that still carries a payload (what a stopped rolling reload did on each node).</summary>
     internal static string Failure(string error, string member, object payload) =>

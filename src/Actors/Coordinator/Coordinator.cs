@@ -260,8 +260,12 @@ public static class Coordinator
         private Drained() { }
     }
 
-    /// <summary>The coordinator refused or could not carry out <paramref name="Command"/>; <paramref name="Reason"/> says why.</summary>
-    public sealed record CommandFailed(ICommand Command, string Reason);
+    /// <summary>
+    /// The coordinator refused or could not carry out <paramref name="Command"/>; <paramref name="Reason"/> says why.
+    /// <paramref name="InvalidConfiguration"/>: the refusal is the node's configuration file (a reload of a file with an
+    /// unknown key, a malformed value, a handler assembly that is not a regular file), which the CLI exits 2 for.
+    /// </summary>
+    public sealed record CommandFailed(ICommand Command, string Reason, bool InvalidConfiguration = false);
 
     /// <summary>The node as the coordinator sees it.</summary>
     /// <param name="ProcessGeneration">1 for a node that bound its sockets itself; one more than its predecessor's after an upgrade.</param>

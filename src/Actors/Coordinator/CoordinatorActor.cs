@@ -563,7 +563,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             catch (Exception e)
             {
                 _log.Warning("Reload refused: the listeners could not be read again: {Reason}", e.Message);
-                requester.Tell(new Coordinator.CommandFailed(reload, $"configuration not reloaded, nothing changed: {e.Message}"));
+                requester.Tell(new Coordinator.CommandFailed(reload, $"configuration not reloaded, nothing changed: {e.Message}", InvalidConfiguration: true));
                 return;
             }
             if (EmptyReloadRefusal(desired, reload.AllowEmpty) is { } empty)

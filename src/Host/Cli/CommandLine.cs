@@ -386,7 +386,7 @@ public static class CommandLine
             {
                 if (onRefused is not null) await onRefused(reply).ConfigureAwait(false);
                 await console.Error.WriteLineAsync($"error: {reply.Error ?? "the node refused the command without a reason"}").ConfigureAwait(false);
-                return ExitCodes.Refused;
+                return reply.InvalidConfiguration ? ExitCodes.ConfigInvalid : ExitCodes.Refused;
             }
             await onSuccess(reply).ConfigureAwait(false);
             return ExitCodes.Success;
