@@ -3,7 +3,7 @@ using Akka.Event;
 using Akka.Hosting;
 using ShardRuntime.Runtime.Handover;
 using ShardRuntime.Runtime.Inheritance;
-using ListenerProtocol = ShardRuntime.Actors.Listener.Listener;
+using ShardRuntime.Actors.Listener;
 
 namespace ShardRuntime.Actors.Coordinator;
 
@@ -22,8 +22,8 @@ internal sealed partial class CoordinatorActor
     private void StandBy(int pid, IReadOnlyList<long> declined)
     {
         RetireDeclined(declined);
-        foreach (var shard in _s.ByActor.Values.Select(e => e.Shard).Where(s => !s.Retiring))
-            shard.Actor.Tell(ListenerProtocol.Standby.Instance);
+        foreach (var shard in _s.Shards.Values.Select(e => e.Shard).Where(s => !s.Retiring)) shard.Parked = true;
+        TellGroups(Group.Park.Instance);
         _log.Info("Handed over to successor pid {Pid}: this node keeps its listening sockets open without accepting for {Period}, and accepts on them again if the successor dies meanwhile",
             pid, _settings.Upgrade.StabilityPeriod);
     }
@@ -43,9 +43,8 @@ internal sealed partial class CoordinatorActor
     {
         var reason = $"{died.Reason}; node {Environment.ProcessId} accepts on the same sockets again";
         _s.LastUpgradeFailure = $"failed: {reason}";
-        foreach (var shard in _s.ByActor.Values.Select(e => e.Shard).Where(s => !s.Retiring))
-            shard.Actor.Tell(ListenerProtocol.Resume.Instance);
-        SteerAll();
+        foreach (var shard in _s.Shards.Values.Select(e => e.Shard)) shard.Parked = false;
+        TellGroups(Group.Resume.Instance); // which steers the groups again too
         SystemdNotify.TryNotify($"MAINPID={Environment.ProcessId}");
         _log.Error("Upgrade failed, node {ProcessId} serves on: {Reason}", Environment.ProcessId, reason);
         upgrade.Requester?.Tell(new Coordinator.CommandFailed(Coordinator.Upgrade.Instance, $"upgrade failed: {reason}"));
@@ -60,7 +59,7 @@ internal sealed partial class CoordinatorActor
     {
         if (declined.Count == 0) return;
         var declinedSet = declined.ToHashSet();
-        foreach (var listener in _s.Listeners.Values.Where(l => l.Shards.Values.Any(s => declinedSet.Contains(s.Socket.Inode))).ToList())
+        foreach (var listener in _s.Listeners.Values.Where(l => l.Shards.Values.Any(s => declinedSet.Contains(s.Inode))).ToList())
         {
             _log.Info("Listener {Listener} is not in the successor's configuration; it drains its accept queue here", listener.Name);
             RetireListener(listener);
@@ -68,19 +67,13 @@ internal sealed partial class CoordinatorActor
     }
 
     /// <summary>A successor may have attached its own steering program to the groups (they are the same kernel groups): put ours back.</summary>
-    private void SteerAll()
-    {
-        foreach (var listener in _s.Listeners.Values)
-        {
-            if (listener.BoundEndPoint is not null) Steer(listener.Settings, GroupKey(listener.Settings, listener.BoundEndPoint));
-        }
-    }
+    private void SteerAll() => TellGroups(Group.Steer.Instance);
 
     /// <summary>Once every handed-over socket's copy here is closed, the handoff actor closes the connection: the successor waits for that.</summary>
     private void CheckLetGo()
     {
         if (!_s.HandedOver || _s.LetGoSent) return;
-        if (_s.ByActor.Values.Any(e => e.Shard.Socket.Shared && !e.Shard.Socket.IsDisposed)) return;
+        if (_s.Shards.Values.Any(e => e.Shard.LetGo && !e.Shard.SocketClosed)) return;
         _s.LetGoSent = true;
         HandoffActor?.Tell(Handoff.Handoff.LetGo.Instance);
     }
@@ -88,7 +81,7 @@ internal sealed partial class CoordinatorActor
     /// <summary>Reads, off the actor's thread, whether another process holds a socket of this node's listeners (<see cref="ForeignSockets"/>).</summary>
     private void CheckForeignHolders()
     {
-        var ours = _s.ByActor.Values.Select(e => e.Shard.Socket).Where(s => !s.IsDisposed).Select(s => s.Inode).ToHashSet();
+        var ours = _s.Shards.Values.Select(e => e.Shard).Where(s => !s.SocketClosed).Select(s => s.Inode).ToHashSet();
         var endpoints = _s.Listeners.Values.Where(l => l.BoundEndPoint is not null)
             .Select(l => (l.BoundEndPoint!, l.Settings.Protocol)).Distinct().ToList();
         Task.Run(() => ForeignSockets.Find(ours, endpoints))

@@ -56,8 +56,8 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
     {
         if (_s.Started)
         {
-            // Restarted: the shards (restarted along with us, sockets untouched) are watched again.
-            foreach (var actor in _s.ByActor.Keys) Context.Watch(actor);
+            // Restarted: the groups (restarted along with us, sockets and shards untouched) are watched again.
+            foreach (var group in _s.Groups.Values) Context.Watch(group);
             return;
         }
         _s.Started = true;
@@ -121,56 +121,6 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         private ClusterStateOverdue() { }
     }
 
-    /// <summary>Inherited sockets no listener took: close this process's copies (the predecessor or systemd keeps its own).</summary>
-    private void DeclineInherited()
-    {
-        foreach (var (socket, label) in _s.Inherited)
-        {
-            _log.Warning("Inherited socket {Label} is declined: no listener of this configuration is on {EndPoint}", label, label.EndPoint);
-            _s.Declined.Add(label.Inode);
-            socket.Dispose();
-        }
-        _s.Inherited.Clear();
-    }
-
-    /// <summary>
-    /// The inherited sockets for <paramref name="settings"/>: a whole reuseport group (one endpoint), matched by endpoint
-    /// for a fixed port and by listener name for port 0, in the group's kernel order.
-    /// </summary>
-    private List<(Socket Socket, HandoverSocketLabel Label)> Adopt(ListenerSettings settings)
-    {
-        if (_s.Inherited.Count == 0) return [];
-        bool Matches(HandoverSocketLabel l) =>
-            l.Protocol == settings.Protocol && (settings.EndPoint.Port != 0
-                ? l.EndPoint.Equals(settings.EndPoint)
-                : l.Listener == settings.Name && l.EndPoint.Address.Equals(settings.EndPoint.Address));
-        var first = _s.Inherited.FirstOrDefault(i => Matches(i.Label));
-        if (first.Socket is null) return [];
-        var group = _s.Inherited
-            .Where(i => i.Label.EndPoint.Equals(first.Label.EndPoint) && i.Label.Protocol == first.Label.Protocol)
-            .OrderBy(i => i.Label.Position < 0 ? int.MaxValue : i.Label.Position).ThenBy(i => i.Label.ShardIndex)
-            .ToList();
-        _s.Inherited.RemoveAll(group.Contains);
-        if (group.Count > 1 && group.Any(g => g.Label.Position < 0))
-            _log.Warning("Listener {Listener}: the inherited sockets on {EndPoint} carry no group positions; steering assumes their order", settings.Name, first.Label.EndPoint);
-        foreach (var (socket, label) in group)
-        {
-            if (settings.Protocol != TransportProtocol.Tcp) continue;
-            try
-            {
-                socket.Listen(settings.Backlog); // listen() again only sets the backlog of a listening socket
-            }
-            catch (SocketException e)
-            {
-                _log.Warning("Listener {Listener}: could not set backlog {Backlog} on inherited socket {Label}: {Error}", settings.Name, settings.Backlog, label, e.Message);
-            }
-        }
-        _s.Adopted.AddRange(group.Select(g => g.Label.Inode));
-        _log.Info("Listener {Listener} adopts {Count} inherited sockets on {EndPoint} (inodes {Inodes}) instead of binding",
-            settings.Name, group.Count, first.Label.EndPoint, string.Join(", ", group.Select(g => g.Label.Inode)));
-        return group;
-    }
-
     private static string? TcpMigrateReq()
     {
         try
@@ -193,9 +143,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
 
     protected override void PostStop()
     {
-        // The node is going away: release every socket the shards did not close themselves.
-        foreach (var shard in _s.Listeners.Values.Concat(_s.Retired).SelectMany(l => l.Shards.Values))
-            shard.Socket.DisposeAll();
+        // The node is going away: the groups (children) close the sockets they still hold as they stop.
         foreach (var listener in _s.Listeners.Values.Concat(_s.Retired))
             listener.Handlers.Dispose();
     }
@@ -232,7 +180,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
                 StartUpgrade(upgrade);
                 break;
             case Coordinator.BeginHandover begin:
-                Sender.Tell(BeginHandover(begin));
+                BeginHandover(begin);
                 break;
             case Coordinator.SuccessorStarted started when _s.Upgrade is { } running:
                 running.SuccessorProcessId = started.ProcessId;
@@ -283,11 +231,14 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             case Coordinator.StandDown:
                 Release("the predecessor abandoned the handover and serves on; this successor stands down", []);
                 break;
-            case ListenerProtocol.ReadyToClose ready:
-                OnReadyToClose(Sender, ready);
+            case Group.SocketClosed closed:
+                OnSocketClosed(closed.Shard);
+                break;
+            case Group.ShardStopped stopped:
+                OnShardStopped(stopped.Shard);
                 break;
             case Terminated terminated:
-                OnShardTerminated(terminated.ActorRef);
+                OnGroupTerminated(terminated.ActorRef);
                 break;
             default:
                 Unhandled(message);
@@ -384,7 +335,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         listener.Desired = scale.Shards;
         // The node's own desired state changes with it, so that later cluster changes to other listeners keep it.
         _s.Configured = _s.Configured.Select(l => l.Name == scale.Listener ? l with { Shards = scale.Shards } : l).ToList();
-        StartShards(listener, sockets.Select(b => (b, (int?)null)).ToList());
+        StartShards(listener, sockets.Select(b => (b, (int?)null, false)).ToList());
         RetireShards(listener, listener.ActiveCount - scale.Shards);
         _log.Info("Listener {Listener} scaled to {Shards} shards", listener.Name, scale.Shards);
         return new Coordinator.ScaledTo(listener.Name, listener.ActiveCount, listener.Shards.Values.Count(s => s.Retiring));
@@ -408,8 +359,8 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         var kept = desired.Select(l => l.Name).ToHashSet(StringComparer.Ordinal);
         foreach (var gone in _s.Listeners.Values.Where(l => !kept.Contains(l.Name)))
         {
-            if (gone.Shards.Values.FirstOrDefault(s => s.Socket.Pinned && !s.Retiring) is { } pinned)
-                return $"listener '{gone.Name}' serves socket inode {pinned.Socket.Inode}, which systemd holds and would keep listening with nobody accepting; " +
+            if (gone.Shards.Values.FirstOrDefault(s => s.Pinned && !s.Retiring) is { } pinned)
+                return $"listener '{gone.Name}' serves socket inode {pinned.Inode}, which systemd holds and would keep listening with nobody accepting; " +
                        "removing it needs `shardruntime upgrade` or a restart (and the socket taken out of the .socket unit)";
         }
         foreach (var settings in desired)
@@ -434,10 +385,10 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             // Anything but the shard count changed: a new set of sockets replaces the old one. On the same endpoint
             // the new sockets join the old ones' reuseport group, so the port never stops accepting.
             var replace = existing is null || existing.Settings with { Shards = settings.Shards } != settings;
-            if (replace && existing is not null && existing.Shards.Values.FirstOrDefault(s => s.Socket.Pinned && !s.Retiring) is { } pinned)
+            if (replace && existing is not null && existing.Shards.Values.FirstOrDefault(s => s.Pinned && !s.Retiring) is { } pinned)
             {
                 Undo();
-                return $"listener '{settings.Name}' serves socket inode {pinned.Socket.Inode}, which systemd holds and would keep listening with nobody accepting; " +
+                return $"listener '{settings.Name}' serves socket inode {pinned.Inode}, which systemd holds and would keep listening with nobody accepting; " +
                        "a change other than its shard count needs `shardruntime upgrade` (the successor adopts the socket) or a restart";
             }
             var keepPort = existing is not null && existing.Settings.EndPoint.Equals(settings.EndPoint) ? existing.BoundEndPoint : null;
@@ -494,9 +445,8 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
                 var listener = new ListenerState(settings, handlers);
                 _s.Listeners[settings.Name] = listener;
                 // Adopted sockets are group members already, in their positions; the ones bound here listen() after them.
-                StartShards(listener, adopted.Select(a => (a.Socket, (int?)a.Label.ShardIndex)).Concat(sockets.Select(b => (b, (int?)null))).ToList());
-                foreach (var shard in listener.Shards.Values)
-                    shard.Socket.Pinned = adopted.Any(a => a.Label.Pinned && ReferenceEquals(a.Socket, shard.Socket.Socket));
+                StartShards(listener, adopted.Select(a => (a.Socket, (int?)a.Label.ShardIndex, a.Label.Pinned))
+                    .Concat(sockets.Select(b => (b, (int?)null, false))).ToList());
                 if (adopted.Count > settings.EffectiveShards)
                 {
                     _log.Info("Listener {Listener} inherited {Adopted} sockets but is configured for {Shards}; retiring the rest{When}",
@@ -512,7 +462,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             else
             {
                 existing!.Desired = settings.EffectiveShards;
-                StartShards(existing, sockets.Select(b => (b, (int?)null)).ToList());
+                StartShards(existing, sockets.Select(b => (b, (int?)null, false)).ToList());
                 RetireShards(existing, existing.ActiveCount - settings.EffectiveShards);
             }
         }
@@ -648,7 +598,8 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             reloaded.Add(new Coordinator.ListenerGeneration(listener.Name, generation.Number));
             // Connections of older generations get the listener's drain timeout, then close.
             var changed = new ListenerProtocol.GenerationChanged(generation.Number, listener.Settings.DrainTimeout);
-            foreach (var shard in listener.Shards.Values) shard.Actor.Tell(changed);
+            foreach (var byGroup in listener.Shards.Values.GroupBy(s => s.Group))
+                byGroup.Key.Tell(new Group.GenerationChanged(byGroup.Select(s => s.Key).ToList(), changed));
             _log.Info("Listener {Listener} reloaded its handler {Handler}: generation {Generation} serves new connections",
                 listener.Name, generation.Name, generation.Number);
         }
@@ -762,336 +713,6 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         });
     }
 
-    /// <summary>Binds <paramref name="count"/> sockets for a listener, all or none.</summary>
-    private bool TryBind(ListenerSettings settings, int count, IPEndPoint? boundEndPoint, out List<Socket> sockets, out string failure)
-    {
-        sockets = new List<Socket>(count);
-        failure = "";
-        var endPoint = boundEndPoint ?? settings.EndPoint;
-        try
-        {
-            for (var i = 0; i < count; i++)
-            {
-                var socket = _socketFactory.Bind(new ListenerSocketOptions(endPoint, settings.Protocol, settings.Backlog));
-                sockets.Add(socket);
-                // Port 0: the first socket got an ephemeral port; the others join it there.
-                endPoint = (IPEndPoint)socket.LocalEndPoint!;
-            }
-            return true;
-        }
-        catch (ListenerBindException e)
-        {
-            _log.Error("Listener {Listener}: {Reason}", settings.Name, e.Message);
-            failure = $"listener '{settings.Name}': {e.Message}";
-        }
-        foreach (var socket in sockets) socket.Dispose();
-        sockets.Clear();
-        return false;
-    }
-
-    /// <summary>Starts a shard on each socket, in the order they joined their reuseport group; an adopted socket keeps its shard id when free.</summary>
-    private void StartShards(ListenerState listener, List<(Socket Socket, int? ShardId)> sockets)
-    {
-        foreach (var (socket, preferredId) in sockets)
-        {
-            ShardSocket shardSocket;
-            try
-            {
-                var shardId = _s.TakeShardId(listener.Name, preferredId, listener.Shards.Keys);
-                var loop = shardId % _settings.IoLoops;
-                shardSocket = new ShardSocket(socket, shardId, ReadinessEngine.Loop(loop),
-                    _settings.ActorsOnIoLoops ? IoLoopDispatchers.Id(loop) : null);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-            listener.BoundEndPoint ??= shardSocket.EndPoint;
-            GroupOf(listener, shardSocket).Add(socket);
-            StartShard(listener, new ShardState(shardSocket));
-        }
-        if (sockets.Count > 0 && listener.BoundEndPoint is not null)
-            Steer(listener.Settings, GroupKey(listener.Settings, listener.BoundEndPoint));
-    }
-
-    private static string GroupKey(ListenerSettings settings, IPEndPoint bound) => Coordinator.Describe(bound, settings.Protocol);
-
-    private ReuseportGroup GroupOf(ListenerState listener, ShardSocket socket)
-    {
-        var key = GroupKey(listener.Settings, socket.EndPoint);
-        if (!_s.Groups.TryGetValue(key, out var group))
-            _s.Groups[key] = group = new ReuseportGroup();
-        return group;
-    }
-
-    private void CompleteTakeover()
-    {
-        if (!_s.TakingOver) return;
-        _s.TakingOver = false;
-        foreach (var listener in _s.RetireAfterTakeover)
-            RetireShards(listener, listener.Retired ? listener.ActiveCount : listener.ActiveCount - listener.Desired);
-        foreach (var listener in _s.Listeners.Values.Where(l => !_s.RetireAfterTakeover.Contains(l)).OrderBy(l => l.Name, StringComparer.Ordinal))
-        {
-            if (listener.BoundEndPoint is not null)
-                Steer(listener.Settings, GroupKey(listener.Settings, listener.BoundEndPoint));
-        }
-        _s.RetireAfterTakeover.Clear();
-    }
-
-    /// <summary>Makes the kernel steer the group's new connections to its accepting members. False when it could not.</summary>
-    private bool Steer(ListenerSettings settings, string key)
-    {
-        // The predecessor still holds the groups (and their program) until it released them.
-        if (_s.TakingOver) return true;
-        if (!_s.Groups.TryGetValue(key, out var group) || group.Count == 0) return true;
-        // One member: every connection goes to it anyway (and a socket without SO_REUSEPORT, such as one systemd made
-        // without ReusePort=yes, takes no program).
-        if (group.Count == 1 && group.Accepting.Count == 1) return true;
-        // Every member retiring (shutdown, a removed listener): nothing to steer to; the drains finish on their own.
-        if (group.Accepting.Count == 0) return true;
-        try
-        {
-            group.ApplySteering();
-            return true;
-        }
-        catch (Exception e) when (e is ReuseportSteeringException or SocketException or ObjectDisposedException or InvalidOperationException or ArgumentException)
-        {
-            _log.Warning("Listener {Listener}: steering of {Group} failed: {Error}; retiring sockets close without draining", settings.Name, key, e.Message);
-            return false;
-        }
-    }
-
-    private void StartShard(ListenerState listener, ShardState shard)
-    {
-        var props = ListenerProtocol.Props(listener.Settings, shard.Socket, listener.Handlers, listener.Budget, shard.Counters);
-        if (shard.Socket.Dispatcher is { } dispatcher) props = props.WithDispatcher(dispatcher);
-        var actor = Context.ActorOf(props, ListenerProtocol.ActorName(listener.Name, shard.Socket.ShardId));
-        Context.Watch(actor);
-        shard.Actor = actor;
-        listener.Shards[shard.Socket.ShardId] = shard;
-        _s.ByActor[actor] = (listener, shard);
-    }
-
-    /// <summary>
-    /// Retires the <paramref name="count"/> accepting shards with the highest ids. While other sockets of the same
-    /// reuseport group keep accepting, new connections are steered away from the retiring ones first; every retiring
-    /// shard drains its accept queue before it closes (the last sockets of a removed listener serve until quiet).
-    /// </summary>
-    private void RetireShards(ListenerState listener, int count)
-    {
-        if (_s.TakingOver && !_s.Draining)
-        {
-            // The predecessor still holds the shared groups (and accepts on them): closing this process's copy would not
-            // take a socket out of its group. Whatever retires now retires once the predecessor released them.
-            if (count > 0 && !_s.RetireAfterTakeover.Contains(listener)) _s.RetireAfterTakeover.Add(listener);
-            return;
-        }
-        // A pinned socket (systemd holds it too) never retires while the node runs: it would listen on with nobody accepting.
-        var retiring = listener.Shards.Values.Where(s => !s.Retiring && (!s.Socket.Pinned || _s.Draining))
-            .OrderByDescending(s => s.Socket.ShardId).Take(Math.Max(0, count)).ToList();
-        if (retiring.Count == 0) return;
-        var steered = new HashSet<ShardState>();
-        foreach (var shard in retiring)
-        {
-            shard.Retiring = true;
-            var group = GroupOf(listener, shard.Socket);
-            if (!shard.Socket.IsDisposed && group.Members.Contains(shard.Socket.Socket) && group.Accepting.Count > 1)
-            {
-                group.MarkRetiring(shard.Socket.Socket);
-                steered.Add(shard);
-            }
-        }
-        if (steered.Count > 0 && !Steer(listener.Settings, GroupKey(listener.Settings, steered.First().Socket.EndPoint)))
-            steered.Clear();
-        foreach (var shard in retiring)
-        {
-            if (!steered.Contains(shard))
-                _log.Info("Shard {Listener}/{Shard} retires without steering (no other socket of its port accepts); it drains its queue until quiet",
-                    listener.Name, shard.Socket.ShardId);
-            shard.Actor.Tell(new ListenerProtocol.Retire(listener.Settings.DrainTimeout, DrainQueue: true));
-        }
-    }
-
-    /// <summary>
-    /// A retiring shard drained its queue: its socket is closed here, where the group model lives, so that model and
-    /// kernel change in the same order, and the shard is told. A member that drained while others of its group still
-    /// drain waits for them (it keeps accepting meanwhile): closing them together, last position first, moves no other
-    /// member, so the steering program stays right and none of them drains again (one close per retiring socket, however
-    /// many retire at once).
-    /// </summary>
-    private void OnReadyToClose(IActorRef shardActor, ListenerProtocol.ReadyToClose ready)
-    {
-        if (!_s.ByActor.TryGetValue(shardActor, out var entry))
-        {
-            shardActor.Tell(ListenerProtocol.SocketClosed.Instance);
-            return;
-        }
-        // Handed over (Shared): the successor holds the same socket and accepts its queue; only this process's copy
-        // closes. At shutdown (AtOnce) every socket closes anyway: no reason to wait for the others or drain again.
-        if (entry.Shard.Socket.Shared || ready.AtOnce)
-        {
-            CloseRetired(entry.Listener, entry.Shard, ready);
-            LeaveGroup(entry.Listener, entry.Shard);
-            return;
-        }
-        entry.Shard.HeldClose = ready;
-        CloseDrainedMembers(GroupKey(entry.Listener.Settings, entry.Shard.Socket.EndPoint));
-    }
-
-    /// <summary>
-    /// Closes the retiring members of group <paramref name="key"/> once each has drained its queue since it last heard of
-    /// a steering change (at shutdown: each that has). Those at the end of the group close first, last position first:
-    /// such a close moves no other member. One in the middle moves the last member into its slot, so after it the group
-    /// is steered again and the members still open drain again (they may have got connections meanwhile).
-    /// </summary>
-    private void CloseDrainedMembers(string key)
-    {
-        var retiring = _s.ByActor.Values.Where(e => e.Shard.Retiring && !e.Shard.Socket.IsDisposed).ToList();
-        if (!_s.Groups.TryGetValue(key, out var group))
-        {
-            // Not in a group (any more): nothing to steer, nobody moves.
-            foreach (var (listener, shard) in retiring.Where(e => e.Shard.HeldClose is not null && GroupKey(e.Listener.Settings, e.Shard.Socket.EndPoint) == key))
-                CloseRetired(listener, shard, shard.HeldClose!);
-            return;
-        }
-        var members = retiring.Where(e => group.Members.Contains(e.Shard.Socket.Socket)).ToDictionary(e => e.Shard.Socket.Socket);
-        foreach (var (_, shard) in members.Values.Where(e => !_s.Draining && e.Shard.HeldClose is { } held && held.SteeringChangesSeen < e.Shard.SteeringChangesSent))
-        {
-            // Another member closed since it found its queue quiet: until the re-steer the kernel could still queue here.
-            // (Not at shutdown: every socket closes then.)
-            shard.HeldClose = null;
-            shard.Actor.Tell(ListenerProtocol.DrainAgain.Instance);
-        }
-        if (!_s.Draining && members.Values.Any(e => e.Shard.HeldClose is null)) return;
-
-        var closedAny = false;
-        while (group.Count > 0 && members.TryGetValue(group.Members[^1], out var last) && last.Shard.HeldClose is { } held)
-        {
-            CloseRetired(last.Listener, last.Shard, held);
-            group.Remove(last.Shard.Socket.Socket);
-            closedAny = true;
-        }
-        var inner = members.Values.Where(e => e.Shard.HeldClose is not null)
-            .OrderByDescending(e => group.PositionOf(e.Shard.Socket.Socket)).FirstOrDefault();
-        if (inner.Shard is { } shardInside)
-        {
-            CloseRetired(inner.Listener, shardInside, shardInside.HeldClose!);
-            LeaveGroup(inner.Listener, shardInside); // re-steers and tells the members still open
-            CloseDrainedMembers(key); // at shutdown the others close now too; otherwise they drain again first
-            return;
-        }
-        if (!closedAny) return;
-        if (group.Count == 0) _s.Groups.Remove(key);
-        else Steer(members.Values.First().Listener.Settings, key);
-    }
-
-    /// <summary>Closes a retiring shard's socket (after <see cref="ListenerProtocol.ReadyToClose"/>) and tells the shard; the group model is the caller's.</summary>
-    private void CloseRetired(ListenerState listener, ShardState shard, ListenerProtocol.ReadyToClose ready)
-    {
-        shard.HeldClose = null;
-        if (ready.QueuedAtClose > 0 && !shard.Socket.Shared)
-            _log.Warning("Listener {Listener}: shard {Shard} closes with {Queued} connections still queued", listener.Name, ready.ShardId, ready.QueuedAtClose);
-        shard.Socket.Dispose();
-        shard.Actor.Tell(ListenerProtocol.SocketClosed.Instance);
-        CheckLetGo(); // handed over: once this process's last copy is closed, the successor hears it let go
-    }
-
-    private void LeaveGroup(ListenerState listener, ShardState shard)
-    {
-        var key = GroupKey(listener.Settings, shard.Socket.EndPoint);
-        if (!_s.Groups.TryGetValue(key, out var group) || !group.Members.Contains(shard.Socket.Socket)) return;
-        group.Remove(shard.Socket.Socket);
-        if (group.Count == 0)
-        {
-            _s.Groups.Remove(key);
-            return;
-        }
-        Steer(listener.Settings, key);
-        // Connections steered by the old program may still be on their way to the other retiring members.
-        foreach (var (other, otherShard) in _s.ByActor.Values)
-        {
-            if (otherShard.Retiring && group.Members.Contains(otherShard.Socket.Socket))
-            {
-                otherShard.SteeringChangesSent++;
-                otherShard.Actor.Tell(ListenerProtocol.SteeringChanged.Instance);
-            }
-        }
-    }
-
-    private void RetireListener(ListenerState listener)
-    {
-        listener.Retired = true;
-        if (_s.Listeners.TryGetValue(listener.Name, out var current) && ReferenceEquals(current, listener))
-            _s.Listeners.Remove(listener.Name);
-        RetireShards(listener, listener.ActiveCount);
-        if (listener.Shards.Count > 0) _s.Retired.Add(listener);
-        else listener.Handlers.Dispose();
-    }
-
-    private void OnShardTerminated(IActorRef actor)
-    {
-        if (!_s.ByActor.Remove(actor, out var entry)) return;
-        var (listener, shard) = entry;
-        if (shard.Retiring || _s.Draining)
-        {
-            shard.Socket.DisposeAll();
-            LeaveGroup(listener, shard);
-            CloseDrainedMembers(GroupKey(listener.Settings, shard.Socket.EndPoint)); // the others may have waited for it
-            listener.Shards.Remove(shard.Socket.ShardId);
-            if (listener.Retired && listener.Shards.Count == 0)
-            {
-                _s.Retired.Remove(listener);
-                listener.Handlers.Dispose(); // no shard can acquire any more; generations unload as connections end
-            }
-            CheckLetGo();
-            if (_s.Draining) CheckDrained();
-            return;
-        }
-        // An accepting shard stopped after exhausting its restarts: start a fresh actor on the very same socket.
-        _log.Warning("Shard {Listener}/{Shard} stopped unexpectedly; starting it again on the same socket", listener.Name, shard.Socket.ShardId);
-        StartShard(listener, shard);
-    }
-
-    private void BeginDrain(Coordinator.Drain drain)
-    {
-        _s.DrainRequesters.Add(Sender);
-        if (!_s.Draining)
-        {
-            _s.Draining = true;
-            _log.Info("Draining: every listener stops accepting; open connections have {Timeout} to finish", drain.Timeout);
-            // A successor being served gets an Abort: it stands down, and the sockets close with this node.
-            HandoffActor?.Tell(new Handoff.Handoff.Abort("the node is shutting down"));
-        }
-        // Every shard retires (again, for those already retiring: a nearer deadline wins).
-        foreach (var shard in _s.ByActor.Values.Select(e => e.Shard))
-        {
-            shard.Retiring = true;
-            shard.Actor.Tell(new ListenerProtocol.Retire(drain.Timeout, DrainQueue: false));
-        }
-        // Members that drained and waited for the others of their group close now.
-        foreach (var key in _s.Groups.Keys.ToList()) CloseDrainedMembers(key);
-        CheckDrained();
-    }
-
-    private void CheckDrained()
-    {
-        if (_s.ByActor.Count > 0) return;
-        if (_s.DrainRequesters.Count > 0)
-        {
-            _log.Info("Drained: no listener accepts and no connection is open");
-            foreach (var requester in _s.DrainRequesters) requester.Tell(Coordinator.Drained.Instance);
-            _s.DrainRequesters.Clear();
-        }
-        if (_s.HandedOver && !_s.StopRequested)
-        {
-            // Its successor serves the sockets now: the node's work is done.
-            _s.StopRequested = true;
-            _log.Info("Handed over and drained: node {ProcessId} stops", Environment.ProcessId);
-            CoordinatedShutdown.Get(Context.System).Run(HandedOverReason.Instance);
-        }
-    }
-
     /// <summary>Why a handover cannot start now, or null.</summary>
     private string? HandoverRefusal()
     {
@@ -1099,7 +720,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         if (_s.StartFailure is not null) return $"the node did not start: {_s.StartFailure}";
         // A retiring socket still drains its queue; the successor would have to steer it without knowing it drains.
         var draining = _s.Listeners.Values.Concat(_s.Retired)
-            .SelectMany(l => l.Shards.Values.Where(s => s.Retiring && !s.Socket.IsDisposed).Select(s => $"{l.Name}/{s.Socket.ShardId}"))
+            .SelectMany(l => l.Shards.Values.Where(s => s.Retiring && !s.SocketClosed).Select(s => s.Key.ToString()))
             .ToList();
         if (draining.Count > 0)
             return $"shard(s) {string.Join(", ", draining)} still drain their accept queues; try again once they closed (retire-queue-timeout at most)";
@@ -1125,7 +746,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         HandoffActor!.Tell(Handoff.Handoff.StartSuccessor.Instance);
     }
 
-    private object BeginHandover(Coordinator.BeginHandover begin)
+    private void BeginHandover(Coordinator.BeginHandover begin)
     {
         string? refusal;
         if (_s.Draining || _s.Upgrade is null)
@@ -1141,26 +762,34 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         if (refusal is not null)
         {
             _log.Warning("Handover to pid {Peer} refused: {Reason}", begin.PeerProcessId, refusal);
-            return new Coordinator.CommandFailed(begin, refusal);
+            Sender.Tell(new Coordinator.CommandFailed(begin, refusal));
+            return;
         }
 
         var upgrade = _s.Upgrade ??= new UpgradeInProgress(null);
         upgrade.SuccessorProcessId = begin.PeerProcessId;
         upgrade.Phase = UpgradeInProgress.PassingSockets;
-        var sockets = new List<(Socket, HandoverSocketLabel)>();
-        foreach (var listener in _s.Listeners.Values.OrderBy(l => l.Name, StringComparer.Ordinal))
-        {
-            foreach (var shard in listener.Shards.Values.Where(s => !s.Retiring).OrderBy(s => s.Socket.ShardId))
+        // The groups own the sockets and know their positions: each lists its accepting members.
+        var passing = _s.Listeners.Values.SelectMany(l => l.Shards.Values.Where(s => !s.Retiring).Select(s => (Listener: l, Shard: s)))
+            .ToDictionary(e => e.Shard.Key);
+        var generation = _s.UpgradeOptions.ProcessGeneration;
+        var asks = passing.Values.Select(e => e.Shard.Group).Distinct()
+            .Select(g => g.Ask<Group.Sockets>(Group.GetSockets.Instance, _settings.Upgrade.StepTimeout)).ToList();
+        Task.WhenAll(asks).PipeTo(Sender,
+            success: groups =>
             {
-                var position = _s.Groups.TryGetValue(GroupKey(listener.Settings, shard.Socket.EndPoint), out var group) && group.Members.Contains(shard.Socket.Socket)
-                    ? group.PositionOf(shard.Socket.Socket)
-                    : -1;
-                sockets.Add((shard.Socket.Socket, new HandoverSocketLabel(
-                    listener.Name, shard.Socket.EndPoint, listener.Settings.Protocol, shard.Socket.ShardId, shard.Socket.Inode, position, shard.Socket.Pinned)));
-            }
-        }
-        _log.Info("Handover: passing {Count} listening sockets to successor pid {Peer}", sockets.Count, begin.PeerProcessId);
-        return new Coordinator.HandoverSockets(sockets, _s.UpgradeOptions.ProcessGeneration);
+                var sockets = groups.SelectMany(g => g.Members).Where(m => passing.ContainsKey(m.Key))
+                    .OrderBy(m => m.Key.Listener, StringComparer.Ordinal).ThenBy(m => m.Key.ShardId)
+                    .Select(m =>
+                    {
+                        var (listener, shard) = passing[m.Key];
+                        return (m.Socket, new HandoverSocketLabel(
+                            listener.Name, shard.EndPoint, listener.Settings.Protocol, m.Key.ShardId, shard.Inode, m.Position, shard.Pinned));
+                    }).ToList();
+                return new Coordinator.HandoverSockets(sockets, generation);
+            },
+            failure: e => new Coordinator.CommandFailed(begin, $"the listening sockets could not be collected from their groups: {e.GetBaseException().Message}"));
+        _log.Info("Handover: passing {Count} listening sockets to successor pid {Peer}", passing.Count, begin.PeerProcessId);
     }
 
     private void OnHandoverFinished(Coordinator.HandoverFinished finished)
@@ -1216,17 +845,10 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         var timeout = _settings.ShutdownDrainTimeout;
         _log.Info("Released the listening sockets: {Why}; open connections have {Timeout} to finish", why, timeout);
         RetireDeclined(declined);
-        foreach (var listener in _s.Listeners.Values.ToList())
-        {
-            foreach (var shard in listener.Shards.Values)
-            {
-                _s.Groups.Remove(GroupKey(listener.Settings, shard.Socket.EndPoint));
-                shard.Socket.Shared = true;
-                shard.Retiring = true;
-                // Open connections finish on their own, or close gracefully at the deadline (FIN after what is queued).
-                shard.Actor.Tell(new ListenerProtocol.Retire(timeout, DrainQueue: false, Graceful: true));
-            }
-        }
+        var handedOver = _s.Listeners.Values.SelectMany(l => l.Shards.Values).ToList();
+        foreach (var shard in handedOver) shard.LetGo = true;
+        // Open connections finish on their own, or close gracefully at the deadline (FIN after what is queued).
+        RetireInGroups(handedOver, RetireMode.LetGo, timeout);
         CheckDrained();
     }
 
@@ -1234,10 +856,10 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         new(Environment.ProcessId, _s.StartedAt, _s.Draining,
             _s.Listeners.Values.Concat(_s.Retired).OrderBy(l => l.Name, StringComparer.Ordinal).ThenBy(l => l.Retired).Select(l =>
             {
-                var shards = l.Shards.Values.OrderBy(s => s.Socket.ShardId).Select(s => new Coordinator.ShardStatus(
-                    s.Socket.ShardId,
-                    s.Retiring ? "retiring" : s.Socket.Standby ? "standby" : "accepting",
-                    s.Socket.Inode,
+                var shards = l.Shards.Values.OrderBy(s => s.Key.ShardId).Select(s => new Coordinator.ShardStatus(
+                    s.Key.ShardId,
+                    s.Retiring ? "retiring" : s.Parked ? "standby" : "accepting",
+                    s.Inode,
                     s.Counters.Accepted,
                     s.Counters.Open,
                     s.Counters.BytesReceived,

@@ -31,11 +31,14 @@ internal sealed class CoordinatorState(UpgradeOptions upgrade, ClusterTransport 
     /// <summary>Listeners replaced or removed whose shards still drain.</summary>
     public readonly List<ListenerState> Retired = new();
 
-    /// <summary>Every shard actor, to find its listener and shard when it terminates.</summary>
-    public readonly Dictionary<IActorRef, (ListenerState Listener, ShardState Shard)> ByActor = new();
+    /// <summary>Every shard the node has (accepting or retiring), to find its listener when its group reports on it.</summary>
+    public readonly Dictionary<ShardKey, (ListenerState Listener, ShardState Shard)> Shards = new();
 
-    /// <summary>The model of each kernel reuseport group (one per bound endpoint), in the kernel's member order.</summary>
-    public readonly Dictionary<string, ReuseportGroup> Groups = new(StringComparer.Ordinal);
+    /// <summary>The actor of each reuseport group (one per bound endpoint, by <see cref="Coordinator.Describe"/>): the owner of its sockets.</summary>
+    public readonly Dictionary<string, IActorRef> Groups = new(StringComparer.Ordinal);
+
+    /// <summary>The number of the last group actor made (they are named by it).</summary>
+    public int LastGroupId;
 
     /// <summary>Inherited sockets not yet adopted (start-up only: the rest are declined once the first settings are applied).</summary>
     public readonly List<(System.Net.Sockets.Socket Socket, Runtime.Handover.HandoverSocketLabel Label)> Inherited = upgrade.Inherited.ToList();
@@ -107,15 +110,22 @@ internal sealed class CoordinatorState(UpgradeOptions upgrade, ClusterTransport 
 }
 
 /// <summary>One listener: its settings, handler and budget, desired shard count and its shards.</summary>
-internal sealed class ListenerState(ListenerSettings settings, HandlerRegistry handlers)
+internal sealed class ListenerState
 {
-    public string Name => Settings.Name;
-    public ListenerSettings Settings { get; } = settings;
+    public ListenerState(ListenerSettings settings, HandlerRegistry handlers)
+    {
+        Settings = settings;
+        Desired = settings.EffectiveShards;
+        Shared = new ShardListener(settings, handlers, new ConnectionBudget(settings.MaxConnections));
+    }
 
-    /// <summary>The listener's handler generations; disposed once the listener is retired and its last shard stopped.</summary>
-    public HandlerRegistry Handlers { get; } = handlers;
-    public ConnectionBudget Budget { get; } = new(settings.MaxConnections);
-    public int Desired { get; set; } = settings.EffectiveShards;
+    public string Name => Settings.Name;
+    public ListenerSettings Settings { get; }
+
+    /// <summary>What its shards share: settings, handler generations (disposed once the listener is retired and its last shard stopped) and connection budget.</summary>
+    public ShardListener Shared { get; }
+    public HandlerRegistry Handlers => Shared.Handlers;
+    public int Desired { get; set; }
     /// <summary>When its current handler generation was loaded (created or last reloaded).</summary>
     public DateTimeOffset LoadedAt { get; set; } = DateTimeOffset.UtcNow;
     public bool Retired { get; set; }
@@ -124,19 +134,33 @@ internal sealed class ListenerState(ListenerSettings settings, HandlerRegistry h
     public int ActiveCount => Shards.Values.Count(s => !s.Retiring);
 }
 
-/// <summary>One shard as the coordinator sees it.</summary>
-internal sealed class ShardState(ShardSocket socket)
+/// <summary>One shard as the coordinator sees it: what it decided about it and what its group reported. The socket is the group's.</summary>
+internal sealed class ShardState(ShardKey key, long inode, IPEndPoint endPoint, IActorRef group, bool pinned)
 {
-    public ShardSocket Socket { get; } = socket;
+    public ShardKey Key { get; } = key;
+
+    /// <summary>The kernel's inode of its socket: what status shows, and what stays the same across an upgrade.</summary>
+    public long Inode { get; } = inode;
+    public IPEndPoint EndPoint { get; } = endPoint;
+
+    /// <summary>The actor of its reuseport group, which owns the socket and the shard actor.</summary>
+    public IActorRef Group { get; } = group;
+
+    /// <summary>Another process that never lets go holds its socket (systemd): it never retires while the node runs.</summary>
+    public bool Pinned { get; } = pinned;
     public ShardCounters Counters { get; } = new();
-    public IActorRef Actor { get; set; } = ActorRefs.Nobody;
+
+    /// <summary>The coordinator told its group to retire it.</summary>
     public bool Retiring { get; set; }
-    /// <summary>How many times it was told its group's steering changed (a ReadyToClose that saw fewer is stale).</summary>
-    public int SteeringChangesSent { get; set; }
-    /// <summary>
-    /// Its ReadyToClose, held while other retiring members of its group still drain (they all close together), or null.
-    /// </summary>
-    public Listener.Listener.ReadyToClose? HeldClose { get; set; }
+
+    /// <summary>Parked while a successor is watched (status: standby).</summary>
+    public bool Parked { get; set; }
+
+    /// <summary>The node let go of it to a successor (its copy closes; the successor accepts on the socket).</summary>
+    public bool LetGo { get; set; }
+
+    /// <summary>Its group closed this process's copy of the socket.</summary>
+    public bool SocketClosed { get; set; }
 }
 
 /// <summary>An upgrade under way: who asked (null for a successor started by hand), the successor's pid once known, and what it waits for.</summary>

@@ -6,68 +6,45 @@ using ShardRuntime.Runtime.Loading;
 namespace ShardRuntime.Actors.Listener;
 
 /// <summary>
-/// Protocol of a listener shard actor (<c>/user/shard-runtime/listener-&lt;name&gt;-&lt;id&gt;</c>): it owns one
-/// listening socket, accepts, and spawns one connection actor per accepted connection as its child.
+/// Protocol of a listener shard actor (<c>/user/shard-runtime/group-&lt;n&gt;/listener-&lt;name&gt;-&lt;id&gt;</c>): it
+/// accepts on one listening socket of its group, and spawns one connection actor per accepted connection as its child.
 /// </summary>
 public static class Listener
 {
-    internal static Props Props(
-        ListenerSettings settings,
-        ShardSocket socket,
-        HandlerRegistry handlers,
-        ConnectionBudget budget,
-        ShardCounters counters) =>
-        Akka.Actor.Props.Create(() => new ListenerShardActor(settings, socket, handlers, budget, counters));
+    internal static Props Props(ShardListener listener, ShardSocket socket, ShardCounters counters) =>
+        Akka.Actor.Props.Create(() => new ListenerShardActor(listener, socket, counters));
 
     /// <summary>Actor name of a shard.</summary>
     public static string ActorName(string listener, int shardId) => $"listener-{listener}-{shardId}";
 
     /// <summary>
-    /// Sender: the coordinator. The shard retires. With <paramref name="DrainQueue"/> it keeps accepting until its
-    /// accept queue has stayed empty for the quiet period (bounded by retire-queue-timeout), so no queued connection is
-    /// reset, then closes the socket: the coordinator has steered new connections to the other sockets of the port,
-    /// or, for a listener removed altogether, there are none and the port is served until it goes quiet. Without it
-    /// (shutdown) it closes the socket at once. Either way it then lets its open connections finish, aborts the rest after
-    /// <paramref name="DrainTimeout"/>, and stops; the coordinator watches it. Told again, a nearer deadline wins and
-    /// a retire without DrainQueue closes the socket at once. The shard does not close the socket itself: it asks the
-    /// coordinator (<see cref="ReadyToClose"/>), which closes it and updates its model of the reuseport group in one
-    /// step, so the model follows the kernel's order of closes, and answers <see cref="SocketClosed"/>.
+    /// Sender: the shard's group. The shard retires as <paramref name="Mode"/> says: with <see cref="RetireMode.DrainQueue"/>
+    /// it keeps accepting what is queued until the group closes its socket (the group has steered new connections to
+    /// the port's other sockets, or there are none and the port is served until it goes quiet); otherwise the group
+    /// closes the socket right after. Either way the shard then lets its open connections finish, ends the rest after
+    /// <paramref name="DrainTimeout"/>, and stops; the group watches it. Told again, a nearer deadline wins. No reply.
     /// </summary>
-    /// <param name="Graceful">
-    /// At the deadline, connections still open are closed gracefully first (as those of a retired handler generation:
-    /// FIN after what is queued) and only aborted once the listener's linger-timeout (and a second) has passed too.
-    /// Used when the node hands its sockets to a successor.
-    /// </param>
-    public sealed record Retire(TimeSpan DrainTimeout, bool DrainQueue, bool Graceful = false);
+    public sealed record Retire(RetireMode Mode, TimeSpan DrainTimeout);
 
     /// <summary>
-    /// Sender: a retiring shard, to the coordinator, once its accept queue is drained (or it must close anyway).
-    /// The coordinator closes the listening socket, updates its model of the reuseport group, re-steers, and
-    /// answers <see cref="SocketClosed"/> (or <see cref="DrainAgain"/> when the shard had not yet heard of every
-    /// <see cref="SteeringChanged"/> sent to it: <paramref name="SteeringChangesSeen"/> counts those it had, unless
-    /// <paramref name="AtOnce"/>: retired without draining its queue, at shutdown, when every socket closes anyway).
-    /// </summary>
-    public sealed record ReadyToClose(int ShardId, int Drained, int QueuedAtClose, int SteeringChangesSeen = 0, bool AtOnce = false);
-
-    /// <summary>
-    /// Sender: the coordinator, once a successor took the node's sockets over (Released). The shard stops accepting and
-    /// keeps its socket open (the successor accepts from the same kernel queue) and its connections as they are, until
+    /// Sender: the shard's group, once a successor took the node's sockets over. The shard stops accepting and keeps its
+    /// socket open (the successor accepts from the same kernel queue) and its connections as they are, until
     /// <see cref="Resume"/> (the successor died within the stability period) or <see cref="Retire"/> (it did not). No reply.
     /// </summary>
-    public sealed class Standby
+    public sealed class Park
     {
-        public static readonly Standby Instance = new();
-        private Standby() { }
+        public static readonly Park Instance = new();
+        private Park() { }
     }
 
-    /// <summary>Sender: the coordinator, to a shard on <see cref="Standby"/> whose successor died: it accepts again. No reply.</summary>
+    /// <summary>Sender: the shard's group, to a parked shard whose successor died: it accepts again. No reply.</summary>
     public sealed class Resume
     {
         public static readonly Resume Instance = new();
         private Resume() { }
     }
 
-    /// <summary>Sender: the coordinator, to a shard whose socket it closed after <see cref="ReadyToClose"/>. No reply.</summary>
+    /// <summary>Sender: the shard's group, which closed the retiring shard's socket: the shard's connections finish, then it stops. No reply.</summary>
     public sealed class SocketClosed
     {
         public static readonly SocketClosed Instance = new();
@@ -75,29 +52,7 @@ public static class Listener
     }
 
     /// <summary>
-    /// Sender: the coordinator, to retiring shards of a group whose steering program changed. Connections steered
-    /// by the old program may still arrive, so the quiet period starts again. No reply.
-    /// </summary>
-    public sealed class SteeringChanged
-    {
-        public static readonly SteeringChanged Instance = new();
-        private SteeringChanged() { }
-    }
-
-    /// <summary>
-    /// Sender: the coordinator, answering <see cref="ReadyToClose"/> of a shard whose group changed its steering after
-    /// the shard last heard of it (another member closed: until the program was rebuilt, the kernel could still put
-    /// connections in this queue). The socket stays open; the shard drains until its queue is quiet again and asks
-    /// anew. No reply.
-    /// </summary>
-    public sealed class DrainAgain
-    {
-        public static readonly DrainAgain Instance = new();
-        private DrainAgain() { }
-    }
-
-    /// <summary>
-    /// Sender: the coordinator, after a reload of the listener's handler. The shard passes it on to its connections
+    /// Sender: the shard's group (from the coordinator), after a reload of the listener's handler. The shard passes it on to its connections
     /// (<see cref="Connection.Connection.RetireGeneration"/>): those of older generations get the drain timeout to
     /// finish, then close. No reply.
     /// </summary>
@@ -116,26 +71,6 @@ public static class Listener
         public static readonly SweepConnections Instance = new();
         private SweepConnections() { }
     }
-
-    /// <summary>Sender: a retiring shard's own timer, to see whether its accept queue stayed empty long enough.</summary>
-    internal sealed class QuietCheck
-    {
-        public static readonly QuietCheck Instance = new();
-        private QuietCheck() { }
-    }
-
-    /// <summary>
-    /// Sender: test code. Makes the shard actor throw, to prove that a crash closes no socket and drops no
-    /// connection. Handled only when <see cref="CrashForTestEnabled"/> is set.
-    /// </summary>
-    public sealed class CrashForTest
-    {
-        public static readonly CrashForTest Instance = new();
-        private CrashForTest() { }
-    }
-
-    /// <summary>Whether shards honour <see cref="CrashForTest"/>; off unless a test turns it on.</summary>
-    public static bool CrashForTestEnabled { get; set; }
 
     /// <summary>Sender: the shard's <see cref="ShardSocket"/> when a pending accept completes. No reply.</summary>
     internal sealed class AcceptCompleted

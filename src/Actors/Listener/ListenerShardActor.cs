@@ -12,10 +12,13 @@ namespace ShardRuntime.Actors.Listener;
 
 /// <summary>
 /// Owns one listening socket of a listener: accepts, runs each connection's first turn and makes a
-/// <see cref="ConnectionActor"/> child for each connection that outlives it. States: accepting -> (paused at
-/// max-connections | backing off after a resource error) -> retiring.
-/// The socket and everything about the shard that must outlive the actor instance live in <see cref="ShardSocket"/>,
-/// so a crash of this actor closes nothing: the restart keeps the children and continues where it was.
+/// <see cref="ConnectionActor"/> child for each connection that outlives it. Its states (<see cref="ShardPhase"/>, each a
+/// behaviour): accepting (pausing at max-connections or backing off after a resource error), parked, retiring (accepting
+/// what is still queued until its group closes the socket), closing (letting its connections finish), then it stops.
+/// The shard never closes its socket: its reuseport group's actor, its parent, alone does, and tells it
+/// <see cref="Listener.SocketClosed"/>. The socket and everything about the shard that must outlive the actor instance
+/// live in <see cref="ShardSocket"/>, so a crash of this actor closes nothing: the restart keeps the children and
+/// continues where it was, in the same phase.
 /// </summary>
 internal sealed class ListenerShardActor : UntypedActor, IWithTimers
 {
@@ -32,20 +35,15 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
     private readonly Func<ConnectionState, IActorRef> _makeActor;
     private TimeSpan _backoff;
 
-    public ListenerShardActor(
-        ListenerSettings settings,
-        ShardSocket socket,
-        HandlerRegistry handlers,
-        ConnectionBudget budget,
-        ShardCounters counters)
+    public ListenerShardActor(ShardListener listener, ShardSocket socket, ShardCounters counters)
     {
-        _settings = settings;
+        _settings = listener.Settings;
         _socket = socket;
-        _handlers = handlers;
-        _budget = budget;
+        _handlers = listener.Handlers;
+        _budget = listener.Budget;
         _counters = counters;
-        _backoff = settings.AcceptBackoff;
-        _connectionSettings = ConnectionSettings.From(settings);
+        _backoff = listener.Settings.AcceptBackoff;
+        _connectionSettings = ConnectionSettings.From(listener.Settings);
         _makeActor = MakeActor;
     }
 
@@ -67,16 +65,16 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         Timers.StartPeriodicTimer("sweep", Listener.SweepConnections.Instance, SweepInterval(_settings));
         // After a restart the children (open connections) are still here; each tells when it ends (ConnectionEnded).
         var open = _counters.Open;
+        Become(Behaviour(_socket.Phase));
         if (_socket.Retiring)
         {
-            _log.Info("Shard {Listener}/{Shard} resumed retiring with {Open} open connections", _settings.Name, ShardId, open);
+            _log.Info("Shard {Listener}/{Shard} resumed {Phase} with {Open} open connections", _settings.Name, ShardId, _socket.Phase, open);
             ArmDrainDeadline();
-            if (_socket.DrainingQueue && !_socket.CloseRequested) ArmQuietCheck();
         }
         else
         {
-            _log.Info("Shard {Listener}/{Shard} accepting on {EndPoint} (socket inode {Inode}, {Open} open connections)",
-                _settings.Name, ShardId, _socket.EndPoint, _socket.Inode, open);
+            _log.Info("Shard {Listener}/{Shard} {Phase} on {EndPoint} (socket inode {Inode}, {Open} open connections)",
+                _settings.Name, ShardId, _socket.Phase == ShardPhase.Parked ? "parked" : "accepting", _socket.EndPoint, _socket.Inode, open);
         }
         if (_socket.CompletionReady) OnAcceptCompleted(); // completed while nobody owned the socket
         else Self.Tell(Listener.ResumeAccepting.Instance); // through the descriptor reserve, like after a back-off
@@ -100,12 +98,78 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 ConnectionDriver.AbortNow(connection, ConnectionCloseReason.Aborted);
         _budget.StopWaiting(Self);
         _socket.Owner = null;
-        // A retired shard lets go of its socket; a shard that stopped otherwise leaves it to the coordinator,
-        // which starts a new shard actor on it.
-        if (_socket.Retiring) _socket.DisposeAll();
+        // The socket is the group's: it closed it already (a retired shard), or starts a new shard actor on it.
     }
 
-    protected override void OnReceive(object message)
+    protected override void OnReceive(object message) => Behaviour(_socket.Phase)(message);
+
+    private UntypedReceive Behaviour(ShardPhase phase) => phase switch
+    {
+        ShardPhase.Accepting => Accepting,
+        ShardPhase.Parked => Parked,
+        ShardPhase.Retiring => Retiring,
+        _ => Closing,
+    };
+
+    /// <summary>Moves to <paramref name="phase"/>: recorded in the socket (for a restarted actor and the connections), and the behaviour.</summary>
+    private void Enter(ShardPhase phase)
+    {
+        _socket.Phase = phase;
+        Become(Behaviour(phase));
+    }
+
+    /// <summary>Accepting: new connections are accepted and served.</summary>
+    private void Accepting(object message)
+    {
+        switch (message)
+        {
+            case Listener.Park:
+                Enter(ShardPhase.Parked);
+                _log.Info("Shard {Listener}/{Shard} parked: the successor accepts on socket inode {Inode}; this copy stays open, not accepting",
+                    _settings.Name, ShardId, _socket.Inode);
+                break;
+            default:
+                Serving(message);
+                break;
+        }
+    }
+
+    /// <summary>Parked: the socket stays open without accepting; connections are served.</summary>
+    private void Parked(object message)
+    {
+        switch (message)
+        {
+            case Listener.Resume:
+                Enter(ShardPhase.Accepting);
+                _log.Info("Shard {Listener}/{Shard} accepting again on socket inode {Inode}", _settings.Name, ShardId, _socket.Inode);
+                Self.Tell(Listener.ResumeAccepting.Instance);
+                break;
+            default:
+                Serving(message);
+                break;
+        }
+    }
+
+    /// <summary>Retiring: accepts what is still queued until the group closes the socket.</summary>
+    private void Retiring(object message)
+    {
+        switch (message)
+        {
+            case Listener.SocketClosed:
+                Enter(ShardPhase.Closing);
+                TryFinish();
+                break;
+            default:
+                Serving(message);
+                break;
+        }
+    }
+
+    /// <summary>Closing: the socket is closed; the connections finish (or are closed at the deadline), then the shard stops.</summary>
+    private void Closing(object message) => Serving(message);
+
+    /// <summary>What every phase handles alike: accepting (each step checks the phase), connections, retirement, deadlines.</summary>
+    private void Serving(object message)
     {
         switch (message)
         {
@@ -122,49 +186,16 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 TryFinish();
                 break;
             case Listener.ResumeAccepting:
-                if (!DescriptorReserve.TryHold())
-                {
-                    BackOff("too few file descriptors to hold the reserve back");
-                    break;
-                }
-                if (DescriptorReserve.IsNearLimit())
-                {
-                    BackOff($"{SocketError.TooManyOpenSockets}: the process is still at its descriptor limit");
-                    break;
-                }
-                Accept();
+                ResumeAccepting();
                 TryFinish();
                 break;
-            case Listener.Standby:
-                _socket.Standby = true;
-                _log.Info("Shard {Listener}/{Shard} on standby: the successor accepts on socket inode {Inode}; this copy stays open, not accepting",
-                    _settings.Name, ShardId, _socket.Inode);
-                break;
-            case Listener.Resume when _socket.Standby && !_socket.Retiring:
-                _socket.Standby = false;
-                _log.Info("Shard {Listener}/{Shard} accepting again on socket inode {Inode}", _settings.Name, ShardId, _socket.Inode);
-                Self.Tell(Listener.ResumeAccepting.Instance);
-                break;
-            case Listener.Resume:
-                break;
             case Listener.Retire retire:
-                _socket.Standby = false;
-                if (retire.Graceful) _socket.GracefulDeadline = true;
-                BeginRetire(retire.DrainTimeout, retire.DrainQueue);
-                if (retire.Graceful)
-                {
-                    AdoptWaitingConnections();
-                    // The connections learn now that they drain (a protocol can end at its next boundary) and get the deadline.
-                    foreach (var child in Context.GetChildren()) child.Tell(DrainConnection());
-                }
+                Retire(retire.Mode, retire.DrainTimeout);
                 break;
             case Listener.GenerationChanged changed:
                 AdoptWaitingConnections();
                 var retireGeneration = new Connection.Connection.RetireGeneration(changed.Current, changed.DrainTimeout);
                 foreach (var child in Context.GetChildren()) child.Tell(retireGeneration);
-                break;
-            case Listener.QuietCheck:
-                OnQuietCheck();
                 break;
             case Listener.SweepConnections:
                 SweepConnections();
@@ -174,29 +205,31 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 OnShardConnectionReadable(connection);
                 TryFinish();
                 break;
-            case Listener.SocketClosed:
-                OnSocketClosed();
-                break;
-            case Listener.SteeringChanged:
-                _socket.SteeringChangesSeen++;
-                if (_socket.DrainingQueue) _socket.QuietSince = DateTime.UtcNow;
-                break;
-            case Listener.DrainAgain when _socket.DrainingQueue && _socket.CloseRequested && !_socket.IsDisposed:
-                _socket.CloseRequested = false;
-                _socket.QuietSince = DateTime.UtcNow;
-                ArmQuietCheck();
-                break;
-            case Listener.DrainAgain:
-                break;
-            case Listener.DrainDeadline:
+            case Listener.DrainDeadline when _socket.Retiring:
                 OnDrainDeadline();
                 break;
-            case Listener.CrashForTest when Listener.CrashForTestEnabled:
-                throw new InvalidOperationException($"crash injected into shard {_settings.Name}/{ShardId} by a test");
+            case Listener.Park or Listener.Resume or Listener.SocketClosed or Listener.DrainDeadline:
+                break; // not for this phase (a parked or retiring shard is not parked again; a stale deadline)
             default:
                 Unhandled(message);
                 break;
         }
+    }
+
+    /// <summary>After a back-off or a restart: accepts again once the process holds its descriptor reserve and is clear of its limit.</summary>
+    private void ResumeAccepting()
+    {
+        if (!DescriptorReserve.TryHold())
+        {
+            BackOff("too few file descriptors to hold the reserve back");
+            return;
+        }
+        if (DescriptorReserve.IsNearLimit())
+        {
+            BackOff($"{SocketError.TooManyOpenSockets}: the process is still at its descriptor limit");
+            return;
+        }
+        Accept();
     }
 
     /// <summary>
@@ -215,7 +248,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 Spawn(parked);
                 continue;
             }
-            if (_socket.Standby || (_socket.Retiring && !_socket.DrainingQueue) || _socket.AcceptPending || _socket.IsDisposed) return;
+            if (_socket.Phase is ShardPhase.Parked or ShardPhase.Closing || _socket.AcceptPending || _socket.IsDisposed) return;
             if (!_socket.StartAccept()) return; // the queue is empty: AcceptCompleted comes when it is not
             if (!HandleAcceptResult()) return;
         }
@@ -238,11 +271,8 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         if (accepted is not null)
         {
             _backoff = _settings.AcceptBackoff;
-            if (_socket.DrainingQueue)
-            {
-                _socket.QuietSince = DateTime.UtcNow;
-                _socket.DrainedFromQueue++;
-            }
+            _socket.LastAcceptedAt = Environment.TickCount64; // a retiring socket's group waits for this to stay quiet
+            if (_socket.Retiring) _socket.DrainedFromQueue++;
             if (_budget.TryAcquireOrWait(Self))
             {
                 // Connections leave the process's last descriptors to the runtime: past that line, pause as at EMFILE.
@@ -345,7 +375,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         Volatile.Write(ref connection.Self, child);
         Watch(connection);
         // Accepted while the shard hands its socket over: it drains from the start.
-        if (_socket.Retiring && _socket.GracefulDeadline) child.Tell(DrainConnection());
+        if (_socket.Retiring && _socket.RetireMode == RetireMode.LetGo) child.Tell(DrainConnection());
         return child;
     }
 
@@ -414,114 +444,39 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         return new Connection.Connection.RetireGeneration(int.MaxValue, left > TimeSpan.Zero ? left : TimeSpan.Zero);
     }
 
-    private void BeginRetire(TimeSpan drainTimeout, bool drainQueue)
+    /// <summary>
+    /// The group retires this shard: it accepts what is still queued (<see cref="RetireMode.DrainQueue"/>) until the group
+    /// closes the socket, and its connections get until the deadline. Told again, a nearer deadline wins.
+    /// </summary>
+    private void Retire(RetireMode mode, TimeSpan drainTimeout)
     {
         var deadline = DateTime.UtcNow + drainTimeout;
         if (_socket.Retiring)
         {
-            // Already retiring (a scale-down, then shutdown): a nearer deadline wins, and shutdown stops waiting for the
-            // queue.
+            // Already retiring (a scale-down, then shutdown): a nearer deadline wins.
             if (deadline < _socket.DrainDeadline)
             {
                 _socket.DrainDeadline = deadline;
                 ArmDrainDeadline();
             }
-            if (!drainQueue && _socket.DrainingQueue)
-            {
-                _socket.ClosingAtOnce = true;
-                CloseSocket("retired again for shutdown");
-            }
             TryFinish();
             return;
         }
-        _socket.Retiring = true;
+        _socket.RetireMode = mode;
         _socket.DrainDeadline = deadline;
         Timers.Cancel("accept-backoff");
-        if (drainQueue)
+        Enter(ShardPhase.Retiring);
+        _log.Info("Shard {Listener}/{Shard} retiring ({Mode}) on socket inode {Inode}: {Open} open connections, deadline {Deadline}",
+            _settings.Name, ShardId, mode, _socket.Inode, _counters.Open, drainTimeout);
+        if (mode == RetireMode.LetGo)
         {
-            // New connections go to the other sockets now (or nowhere else: a removed listener); accept what is queued
-            // (and what is still in flight) until the queue stays empty, then close.
-            _socket.DrainingQueue = true;
-            _socket.QueueDeadline = DateTime.UtcNow + _settings.RetireQueueTimeout;
-            _socket.QuietSince = DateTime.UtcNow;
-            _log.Info("Shard {Listener}/{Shard} retiring: draining the accept queue of socket inode {Inode} until it stays empty ({Open} open connections, deadline {Deadline})",
-                _settings.Name, ShardId, _socket.Inode, Context.GetChildren().Count(), drainTimeout);
-            ArmQuietCheck();
-            Self.Tell(Listener.ResumeAccepting.Instance);
+            AdoptWaitingConnections();
+            // The connections learn now that they drain (a protocol can end at its next boundary) and get the deadline.
+            foreach (var child in Context.GetChildren()) child.Tell(DrainConnection());
         }
-        else
-        {
-            _log.Info("Shard {Listener}/{Shard} retiring: closing socket inode {Inode}, draining {Open} connections (deadline {Deadline})",
-                _settings.Name, ShardId, _socket.Inode, Context.GetChildren().Count(), drainTimeout);
-            // Closed by the coordinator too (see CloseSocket); TryFinish waits for its answer.
-            _socket.DrainingQueue = true;
-            _socket.ClosingAtOnce = true;
-            CloseSocket("shutdown");
-        }
+        // Whatever is queued (and still in flight) is accepted until the group closes the socket.
+        if (mode == RetireMode.DrainQueue) Self.Tell(Listener.ResumeAccepting.Instance);
         ArmDrainDeadline();
-        TryFinish();
-    }
-
-    private void ArmQuietCheck()
-    {
-        var every = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(10).Ticks, _settings.RetireQuietPeriod.Ticks / 4));
-        Timers.StartPeriodicTimer("quiet-check", Listener.QuietCheck.Instance, every);
-    }
-
-    /// <summary>Closes the socket of a draining shard once its queue stayed empty for the quiet period (or time ran out).</summary>
-    private void OnQuietCheck()
-    {
-        if (!_socket.DrainingQueue || _socket.CloseRequested) return;
-        var now = DateTime.UtcNow;
-        if (now >= _socket.QueueDeadline)
-        {
-            CloseSocket("the accept queue did not stay empty within retire-queue-timeout");
-            TryFinish();
-            return;
-        }
-        if (now - _socket.QuietSince < _settings.RetireQuietPeriod || QueueLength() > 0) return;
-        CloseSocket("its accept queue stayed empty");
-        TryFinish();
-    }
-
-    private int QueueLength()
-    {
-        try
-        {
-            return Runtime.Sockets.ListenerDrain.QueueLength(_socket.Socket);
-        }
-        catch (Exception e) when (e is SocketException or InvalidOperationException or ObjectDisposedException)
-        {
-            return 0;
-        }
-    }
-
-    /// <summary>
-    /// Asks the coordinator to close the listening socket (a pending accept then completes with OperationAborted):
-    /// it closes it and updates the group model in one step. The shard goes on draining until <see cref="Listener.SocketClosed"/>.
-    /// </summary>
-    private void CloseSocket(string why)
-    {
-        if (_socket.CloseRequested) return;
-        _socket.CloseRequested = true;
-        Timers.Cancel("quiet-check");
-        var queued = _socket.IsDisposed ? 0 : QueueLength();
-        if (_socket.Shared)
-            _log.Info("Shard {Listener}/{Shard} lets go of socket inode {Inode}: the successor accepts on it ({Queued} queued connections are its)",
-                _settings.Name, ShardId, _socket.Inode, queued);
-        else if (queued > 0)
-            _log.Warning("Shard {Listener}/{Shard} closing socket inode {Inode} with {Queued} connections still queued ({Why})",
-                _settings.Name, ShardId, _socket.Inode, queued, why);
-        else
-            _log.Info("Shard {Listener}/{Shard} closing socket inode {Inode} after draining {Drained} queued connections ({Why})",
-                _settings.Name, ShardId, _socket.Inode, _socket.DrainedFromQueue, why);
-        Context.Parent.Tell(new Listener.ReadyToClose(ShardId, _socket.DrainedFromQueue, queued, _socket.SteeringChangesSeen, _socket.ClosingAtOnce));
-    }
-
-    private void OnSocketClosed()
-    {
-        _socket.Dispose(); // idempotent: the coordinator closed it
-        _socket.DrainingQueue = false;
         TryFinish();
     }
 
@@ -534,10 +489,9 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
 
     private void OnDrainDeadline()
     {
-        if (_socket.DrainingQueue) CloseSocket("the drain deadline passed");
         AdoptWaitingConnections();
         var open = Context.GetChildren().Count();
-        if (_socket.GracefulDeadline && !_socket.GracefulCloseSent && open > 0)
+        if (_socket.RetireMode == RetireMode.LetGo && !_socket.GracefulCloseSent && open > 0)
         {
             _socket.GracefulCloseSent = true;
             var grace = _settings.LingerTimeout + TimeSpan.FromSeconds(1);
@@ -549,7 +503,8 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
             ArmDrainDeadline();
             return;
         }
-        _log.Warning("Shard {Listener}/{Shard} drain deadline passed; aborting {Open} connections", _settings.Name, ShardId, open);
+        if (open > 0)
+            _log.Warning("Shard {Listener}/{Shard} drain deadline passed; aborting {Open} connections", _settings.Name, ShardId, open);
         foreach (var child in Context.GetChildren())
             child.Tell(Connection.Connection.Abort.DrainDeadline);
         if (_socket.Parked is { } parked)
@@ -562,10 +517,10 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
         TryFinish();
     }
 
-    /// <summary>A retiring shard stops once nothing is left: no connection, no parked one, no accept in flight.</summary>
+    /// <summary>A shard whose socket is closed stops once nothing is left: no connection, no parked one, no accept in flight.</summary>
     private void TryFinish()
     {
-        if (!_socket.Retiring || _socket.DrainingQueue || HasConnections || _socket.Parked is not null || _socket.AcceptPending) return;
+        if (_socket.Phase != ShardPhase.Closing || HasConnections || _socket.Parked is not null || _socket.AcceptPending) return;
         _log.Info("Shard {Listener}/{Shard} retired", _settings.Name, ShardId);
         Context.Stop(Self);
     }

@@ -6,8 +6,8 @@ using ShardRuntime.Runtime.Sockets.Readiness;
 namespace ShardRuntime.Actors.Listener;
 
 /// <summary>
-/// One listening socket, its pending accept and the shard's lasting state (retiring, drain deadline, a parked
-/// connection), owned by the coordinator's registry rather than by the shard actor. A crash and restart of the
+/// One listening socket, its pending accept and the shard's lasting state (its phase, drain deadline, a parked
+/// connection), owned by its reuseport group's actor (which alone closes it) rather than by the shard actor. A crash and restart of the
 /// actor therefore neither closes the socket nor loses an accept in flight or a retirement in progress: the
 /// completion is told to the same actor reference, and a completion that nobody received yet is kept here for the
 /// next owner.
@@ -87,51 +87,45 @@ internal sealed class ShardSocket : IDisposable, IReadinessListener
     /// <summary>Another process that never lets go holds this socket (systemd): it is never retired while the node runs.</summary>
     public bool Pinned { get; set; }
 
-    /// <summary>A successor accepts on this socket and the node holds its copy without accepting (<see cref="Listener.Standby"/>).</summary>
-    public bool Standby { get; set; }
-
     /// <summary>The shard actor told of accept completions.</summary>
     public IActorRef? Owner { get; set; }
 
-    /// <summary>The shard retires: it accepts no more and stops once its connections are gone. Read by its connections.</summary>
-    public bool Retiring
+    /// <summary>
+    /// Where the shard is in its life (its actor's behaviour follows it; kept here so that a restarted actor carries on).
+    /// Only the shard actor changes it.
+    /// </summary>
+    public ShardPhase Phase
     {
-        get => Volatile.Read(ref _retiring) != 0;
-        // A full fence: the shard then counts its open connections, a connection that just ended reads this (see Finish).
-        set => Interlocked.Exchange(ref _retiring, value ? 1 : 0);
+        get => (ShardPhase)Volatile.Read(ref _phase);
+        // A full fence: the shard then counts its open connections, a connection that just ended reads Retiring (see Finish).
+        set => Interlocked.Exchange(ref _phase, (int)value);
     }
 
-    private int _retiring;
+    private int _phase;
 
-    /// <summary>The retiring shard drains its accept queue before closing (new connections are steered away).</summary>
-    public bool DrainingQueue { get; set; }
+    /// <summary>The shard retires (or its socket closed): it stops once its connections are gone. Read by its connections.</summary>
+    public bool Retiring => Phase >= ShardPhase.Retiring;
 
-    /// <summary>When the retiring shard stops waiting for its accept queue to stay empty and closes the socket anyway.</summary>
-    public DateTime QueueDeadline { get; set; } = DateTime.MaxValue;
+    /// <summary>How the shard retires, once it does.</summary>
+    public RetireMode RetireMode { get; set; }
 
-    /// <summary>How many SteeringChanged the shard has heard of (kept here, so that it outlives a restart of the shard actor).</summary>
-    public int SteeringChangesSeen { get; set; }
-
-    /// <summary>When the last connection was accepted (or steering last changed): the start of the quiet period.</summary>
-    public DateTime QuietSince { get; set; } = DateTime.MinValue;
-
-    /// <summary>The shard retired without draining its queue (shutdown): it closes at once and is never told to drain again.</summary>
-    public bool ClosingAtOnce { get; set; }
-
-    /// <summary>The shard asked the coordinator to close the socket and waits for <see cref="Listener.SocketClosed"/>.</summary>
-    public bool CloseRequested { get; set; }
-
-    /// <summary>Connections accepted while the retiring shard drained its queue.</summary>
-    public int DrainedFromQueue { get; set; }
-
-    /// <summary>When a retiring shard aborts the connections it still has.</summary>
+    /// <summary>When a retiring shard closes (or aborts) the connections it still has.</summary>
     public DateTime DrainDeadline { get; set; } = DateTime.MaxValue;
 
-    /// <summary>At the drain deadline, close connections gracefully first and abort only after the linger time (see <see cref="Listener.Retire"/>).</summary>
-    public bool GracefulDeadline { get; set; }
-
-    /// <summary>The graceful close was asked of every connection; the next deadline aborts.</summary>
+    /// <summary>The graceful close was asked of every connection; the next deadline aborts (<see cref="RetireMode.LetGo"/>).</summary>
     public bool GracefulCloseSent { get; set; }
+
+    /// <summary>When the shard last accepted a connection (<see cref="Environment.TickCount64"/>): a retiring socket's group reads it to see its queue quiet.</summary>
+    public long LastAcceptedAt
+    {
+        get => Volatile.Read(ref _lastAcceptedAt);
+        set => Volatile.Write(ref _lastAcceptedAt, value);
+    }
+
+    private long _lastAcceptedAt;
+
+    /// <summary>Connections accepted since the shard began to retire.</summary>
+    public int DrainedFromQueue { get; set; }
 
     /// <summary>
     /// The shard's connections, for its sweep (idle timeouts, linger deadlines): one periodic timer per shard rather

@@ -280,16 +280,9 @@ public sealed class ConnectionSpecs : TestKit
         await Clients.SendAsync(client, "a");
         await Clients.ReceiveExactlyAsync(client, 1);
 
-        ShardRuntime.Actors.Listener.Listener.CrashForTestEnabled = true;
-        try
-        {
-            var shard = await Sys.ActorSelection("/user/shard-runtime/listener-e-0").ResolveOne(Clients.Timeout);
-            EventFilter.Exception<InvalidOperationException>().ExpectOne(() => shard.Tell(ShardRuntime.Actors.Listener.Listener.CrashForTest.Instance, TestActor));
-        }
-        finally
-        {
-            ShardRuntime.Actors.Listener.Listener.CrashForTestEnabled = false;
-        }
+        // Kill makes the actor fail (ActorKilledException); its group's supervision restarts it, as for any crash.
+        var shard = await Specs.ShardAsync(Sys, "e", 0);
+        EventFilter.Exception<ActorKilledException>().ExpectOne(() => shard.Tell(Kill.Instance, TestActor));
 
         // Same socket, same connection, and new connections are still accepted.
         Assert.Equal(inode, Specs.Listener(coordinator, "e").Shards.Single().SocketInode);
@@ -391,21 +384,13 @@ public sealed class ConnectionSpecs : TestKit
         var clients = await Clients.OpenEchoedAsync(endPoint, 32, "a");
         var onShard1 = Specs.Listener(coordinator, "e").Shards.Single(s => s.ShardId == 1).OpenConnections;
         Assert.True(onShard1 > 0, "the kernel put none of 32 connections on shard 1");
-        var shard = await Sys.ActorSelection("/user/shard-runtime/listener-e-1").ResolveOne(Clients.Timeout);
+        var shard = await Specs.ShardAsync(Sys, "e", 1);
         var probe = CreateTestProbe();
         probe.Watch(shard);
 
         // Shard 1 retires with its connections, then crashes while it drains.
         await coordinator.Ask<ShardRuntime.Actors.Coordinator.Coordinator.ScaledTo>(new ShardRuntime.Actors.Coordinator.Coordinator.ScaleTo("e", 1), Clients.Timeout);
-        ShardRuntime.Actors.Listener.Listener.CrashForTestEnabled = true;
-        try
-        {
-            EventFilter.Exception<InvalidOperationException>().ExpectOne(() => shard.Tell(ShardRuntime.Actors.Listener.Listener.CrashForTest.Instance, TestActor));
-        }
-        finally
-        {
-            ShardRuntime.Actors.Listener.Listener.CrashForTestEnabled = false;
-        }
+        EventFilter.Exception<ActorKilledException>().ExpectOne(() => shard.Tell(Kill.Instance, TestActor));
 
         // Every connection still works; the retiring shard still waits for its own and stops once they are gone.
         foreach (var c in clients)

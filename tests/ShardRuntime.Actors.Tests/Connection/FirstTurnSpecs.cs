@@ -98,8 +98,8 @@ public sealed class FirstTurnSpecs(ITestOutputHelper output) : TestKit(output: o
     /// <summary>The listener's (only) shard's connection actor, or null when it has none (an Identify answered by nobody).</summary>
     private async Task<IActorRef?> ConnectionActorAsync(string listener)
     {
-        var identity = await Sys.ActorSelection($"/user/shard-runtime/listener-{listener}-0/conn-*")
-            .Ask<ActorIdentity>(new Identify(listener), Clients.Timeout);
+        var shard = await Specs.ShardAsync(Sys, listener, 0);
+        var identity = await Sys.ActorSelection(shard.Path.ToStringWithoutAddress() + "/conn-*").Ask<ActorIdentity>(new Identify(listener), Clients.Timeout);
         return identity.Subject;
     }
 

@@ -106,7 +106,7 @@ public sealed class ListenerShardingSpecs(ITestOutputHelper output) : TestKit(ou
         var onShard1 = Specs.Listener(coordinator, "echo").Shards.Single(s => s.ShardId == 1).OpenConnections;
         Assert.True(onShard1 > 0, "the kernel put none of 32 connections on shard 1");
 
-        var shard = await Sys.ActorSelection("/user/shard-runtime/listener-echo-1").ResolveOne(Clients.Timeout);
+        var shard = await Specs.ShardAsync(Sys, "echo", 1);
         var probe = CreateTestProbe();
         probe.Watch(shard);
 

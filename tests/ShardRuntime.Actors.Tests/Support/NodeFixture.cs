@@ -33,4 +33,8 @@ internal static class Specs
 
     public static CoordinatorProtocol.ListenerStatus Listener(IActorRef coordinator, string listener) =>
         Status(coordinator).Listeners.Single(l => l.Name == listener);
+
+    /// <summary>A shard's actor: a child of its reuseport group's actor (<c>/user/shard-runtime/group-n/listener-name-id</c>).</summary>
+    public static Task<IActorRef> ShardAsync(ActorSystem system, string listener, int shardId, string coordinator = "shard-runtime") =>
+        system.ActorSelection($"/user/{coordinator}/*/listener-{listener}-{shardId}").ResolveOne(Clients.Timeout);
 }

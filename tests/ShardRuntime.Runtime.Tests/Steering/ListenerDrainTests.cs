@@ -8,7 +8,7 @@ namespace ShardRuntime.Runtime.Tests.Steering;
 public sealed class ListenerDrainTests
 {
     [Fact]
-    public async Task QueueLength_must_agree_with_the_kernel_table_and_AcceptQueued_must_empty_the_queue_without_blocking()
+    public async Task QueueLength_must_agree_with_the_kernel_table_as_the_queue_empties()
     {
         var shards = BindShards(1);
         var clients = new List<Socket>();
@@ -16,15 +16,15 @@ public sealed class ListenerDrainTests
         try
         {
             var listener = shards[0];
-            Assert.Equal(0, ListenerDrain.AcceptQueued(listener, accepted, 10));
+            Assert.Equal(0, AcceptQueued(listener, accepted, 10));
             clients = await ConnectAsync(listener.LocalEndPoint!, 12);
             await QueuedPerMemberAsync(shards, 12);
             Assert.Equal(12, KernelSocketTable.ListListening(PortOf(listener), TransportProtocol.Tcp).Single().QueueLength);
 
-            Assert.Equal(5, ListenerDrain.AcceptQueued(listener, accepted, 5));
+            Assert.Equal(5, AcceptQueued(listener, accepted, 5));
             Assert.Equal(7, ListenerDrain.QueueLength(listener));
-            Assert.Equal(7, ListenerDrain.AcceptQueued(listener, accepted, 100));
-            Assert.True(ListenerDrain.QueueEmpty(listener));
+            Assert.Equal(7, AcceptQueued(listener, accepted, 100));
+            Assert.Equal(0, ListenerDrain.QueueLength(listener));
             Assert.Equal(0, KernelSocketTable.ListListening(PortOf(listener), TransportProtocol.Tcp).Single().QueueLength);
             Assert.Equal(12, accepted.Count);
         }
@@ -37,64 +37,35 @@ public sealed class ListenerDrainTests
     }
 
     [Fact]
-    public async Task Drain_must_take_every_queued_connection_and_report_the_queue_empty_after_the_quiet_period()
+    public async Task Check_must_say_drained_only_after_the_quiet_period_and_with_the_queue_empty()
     {
         var shards = BindShards(1);
         var clients = new List<Socket>();
         var accepted = new List<Socket>();
         try
         {
-            clients = await ConnectAsync(shards[0].LocalEndPoint!, 30);
-            await QueuedPerMemberAsync(shards, 30);
-            var result = await ListenerDrain.DrainAsync(shards[0], accepted.Add, TimeSpan.FromMilliseconds(100), Patience);
-            Assert.True(result.Drained);
-            Assert.Equal(30, result.Accepted);
-            Assert.Equal(0, result.QueuedAtEnd);
-            Assert.Equal(30, accepted.Count);
-            Assert.True(result.Elapsed >= TimeSpan.FromMilliseconds(100), $"quiet for only {result.Elapsed}");
+            var drain = new ListenerDrain(startedAt: 1_000, TimeSpan.FromMilliseconds(100), deadline: 10_000);
+            clients = await ConnectAsync(shards[0].LocalEndPoint!, 3);
+            await QueuedPerMemberAsync(shards, 3);
+            int Queue() => ListenerDrain.QueueLength(shards[0]);
+
+            // Quiet long enough, but the kernel still counts 3 queued: not drained.
+            Assert.Equal(DrainCheck.Draining, drain.Check(2_000, lastAccepted: 0, Queue));
+            AcceptQueued(shards[0], accepted, 10);
+
+            // The last accept (at 1,950) starts the quiet period again.
+            Assert.Equal(DrainCheck.Draining, drain.Check(2_000, lastAccepted: 1_950, Queue));
+            Assert.Equal(DrainCheck.Drained, drain.Check(2_050, lastAccepted: 1_950, Queue));
+
+            // A change of steering starts it again too; the deadline ends the wait whatever the queue says.
+            drain.SteeringChanged(2_060);
+            Assert.Equal(DrainCheck.Draining, drain.Check(2_100, lastAccepted: 1_950, Queue));
+            Assert.Equal(DrainCheck.Drained, drain.Check(2_160, lastAccepted: 1_950, Queue));
+            drain.CloseBy(2_200);
+            Assert.Equal(DrainCheck.Overdue, drain.Check(2_200, lastAccepted: 2_199, () => 99));
         }
         finally
         {
-            DisposeAll(accepted);
-            DisposeAll(clients);
-            DisposeAll(shards);
-        }
-    }
-
-    [Fact]
-    public async Task Drain_must_stop_at_its_deadline_when_connections_keep_arriving()
-    {
-        var shards = BindShards(1);
-        var accepted = new List<Socket>();
-        using var stop = new CancellationTokenSource();
-        var clients = new List<Socket>();
-        var connector = Task.Run(async () =>
-        {
-            // Bounded: at most 2,000 connections, stopped as soon as the drain returns.
-            for (int i = 0; i < 2000 && !stop.IsCancellationRequested; i++)
-            {
-                var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                lock (clients)
-                {
-                    clients.Add(client);
-                }
-
-                await client.ConnectAsync(shards[0].LocalEndPoint!);
-                await Task.Delay(5);
-            }
-        });
-        try
-        {
-            var result = await ListenerDrain.DrainAsync(
-                shards[0], s => { lock (accepted) { accepted.Add(s); } }, TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(600));
-            Assert.False(result.Drained);
-            Assert.True(result.Accepted > 0);
-            Assert.InRange(result.Elapsed, TimeSpan.FromMilliseconds(600), TimeSpan.FromSeconds(5));
-        }
-        finally
-        {
-            stop.Cancel();
-            await connector;
             DisposeAll(accepted);
             DisposeAll(clients);
             DisposeAll(shards);

@@ -28,7 +28,11 @@ internal sealed class RetirementScenario
 
     public enum Retirement
     {
-        /// <summary>Steer away, drain until quiet, close (<see cref="ReuseportGroup.RetireAsync"/>).</summary>
+        /// <summary>
+        /// The product's procedure (what a group actor does with its shard): mark retiring and steer away, keep accepting
+        /// while <see cref="ListenerDrain.Check"/> says it drains, close when <see cref="ReuseportGroup.ClosesNow"/> names
+        /// it, remove it from the model and steer again.
+        /// </summary>
         SteerDrainClose,
 
         /// <summary>close() alone, what a server without the procedure does.</summary>
@@ -37,7 +41,7 @@ internal sealed class RetirementScenario
 
     /// <param name="StartedAfterRetirement">Connections the client started after the retiring listener was closed.</param>
     public sealed record Outcome(
-        int Connections, int Echoed, int Reset, int Refused, int TimedOut, int Other, int QueuedAtRetirement, int StartedAfterRetirement, ListenerDrainResult? Drain)
+        int Connections, int Echoed, int Reset, int Refused, int TimedOut, int Other, int QueuedAtRetirement, int StartedAfterRetirement, DrainResult? Drain)
     {
         public int Lost => Reset + Refused + TimedOut + Other;
 
@@ -82,10 +86,10 @@ internal sealed class RetirementScenario
             Assert.True(filled && !client.IsCompleted, "the retiring listener's queue never filled while the client ran");
             int queued = ListenerDrain.QueueLength(retiring);
 
-            ListenerDrainResult? drain = null;
+            DrainResult? drain = null;
             if (how == Retirement.SteerDrainClose)
             {
-                drain = await group.RetireAsync(retiring, StartEcho, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10));
+                drain = await RetireAsync(group, retiring, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10));
                 Assert.Equal(3, group.Count);
             }
             else
@@ -112,6 +116,67 @@ internal sealed class RetirementScenario
             DisposeAll(shards);
             await Task.WhenAll(handlers);
         }
+    }
+
+    /// <summary>What the retirement's drain did: connections it accepted, whether the queue went quiet before the deadline, what was still queued at the close.</summary>
+    public sealed record DrainResult(int Accepted, bool Drained, int QueuedAtEnd, TimeSpan Elapsed);
+
+    /// <summary>
+    /// Retires <paramref name="retiring"/> as a group actor does: the same model, steering, drain and close-order
+    /// decisions, with an accept loop standing in for the shard actor and a periodic check (a quarter of the quiet
+    /// period, as the group's timer) standing in for the group's.
+    /// </summary>
+    private async Task<DrainResult> RetireAsync(ReuseportGroup group, Socket retiring, TimeSpan quietPeriod, TimeSpan deadline)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        group.MarkRetiring(retiring);
+        group.ApplySteering();
+        var drain = new ListenerDrain(Environment.TickCount64, quietPeriod, Environment.TickCount64 + (long)deadline.TotalMilliseconds);
+        long lastAccepted = 0;
+        int accepted = 0;
+        using var stop = new CancellationTokenSource();
+        var shard = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    var connection = await retiring.AcceptAsync(stop.Token);
+                    Volatile.Write(ref lastAccepted, Environment.TickCount64);
+                    Interlocked.Increment(ref accepted);
+                    StartEcho(connection);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset)
+                {
+                    // One connection, not the listener.
+                }
+            }
+        });
+
+        DrainCheck last = DrainCheck.Draining;
+        while (true)
+        {
+            await Task.Delay(quietPeriod / 4);
+            var closes = group.ClosesNow(s => s == retiring
+                ? last = drain.Check(Environment.TickCount64, Volatile.Read(ref lastAccepted), () => ListenerDrain.QueueLength(s))
+                : null);
+            if (closes.Contains(retiring))
+            {
+                break;
+            }
+        }
+
+        stop.Cancel();
+        await shard;
+        int queuedAtEnd = ListenerDrain.QueueLength(retiring);
+        retiring.Dispose();
+        group.Remove(retiring);
+        group.ApplySteering();
+        return new DrainResult(Volatile.Read(ref accepted), last == DrainCheck.Drained, queuedAtEnd, clock.Elapsed);
     }
 
     private async Task AcceptLoopAsync(Socket listener, CancellationToken stop)

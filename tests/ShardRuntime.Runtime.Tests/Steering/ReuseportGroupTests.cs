@@ -107,6 +107,42 @@ public sealed class ReuseportGroupTests
         }
     }
 
+    [Fact]
+    public void ClosesNow_must_wait_for_every_retiring_member_then_close_from_the_end_and_at_most_one_further_in()
+    {
+        var shards = BindShards(5);
+        try
+        {
+            var group = GroupOf(shards);
+            var state = new Dictionary<Socket, DrainCheck?>
+            {
+                [shards[0]] = null, [shards[1]] = DrainCheck.Drained, [shards[2]] = null, [shards[3]] = DrainCheck.Draining, [shards[4]] = DrainCheck.Drained,
+            };
+            DrainCheck? Of(Socket s) => state[s];
+
+            // One retiring member still drains: the others wait for it (closing one would move the last member).
+            Assert.Empty(group.ClosesNow(Of));
+            Assert.Equal([shards[4], shards[1]], group.ClosesNow(Of, closeEvery: true));
+
+            // All due: the end first (4, 3), then one further in (1), whose close moves the last member.
+            state[shards[3]] = DrainCheck.Overdue;
+            Assert.Equal([shards[4], shards[3], shards[1]], group.ClosesNow(Of));
+
+            // Two further in: only the one nearer the end closes now; the other drains again after the re-steer.
+            state[shards[3]] = null;
+            state[shards[4]] = null;
+            state[shards[0]] = DrainCheck.Drained;
+            Assert.Equal([shards[1]], group.ClosesNow(Of));
+
+            // Nothing retires: nothing closes.
+            Assert.Empty(group.ClosesNow(_ => null));
+        }
+        finally
+        {
+            DisposeAll(shards);
+        }
+    }
+
     /// <summary>Steers to each position in turn and checks that the model's socket at that position gets the connections.</summary>
     private static async Task AssertPositionsMatchKernelAsync(ReuseportGroup group)
     {

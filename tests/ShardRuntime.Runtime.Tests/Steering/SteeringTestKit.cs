@@ -52,12 +52,36 @@ internal static class SteeringTestKit
         foreach (var member in members)
         {
             var accepted = new List<Socket>();
-            ListenerDrain.AcceptQueued(member, accepted, int.MaxValue);
+            AcceptQueued(member, accepted, int.MaxValue);
             ports.Add(accepted.Select(s => ((IPEndPoint)s.RemoteEndPoint!).Port).ToHashSet());
             DisposeAll(accepted);
         }
 
         return ports;
+    }
+
+    /// <summary>
+    /// Accepts, without waiting, up to <paramref name="max"/> connections queued on <paramref name="listener"/> into
+    /// <paramref name="into"/>; returns how many. Errors that concern one connection only (aborted, reset) are skipped.
+    /// </summary>
+    public static int AcceptQueued(Socket listener, List<Socket> into, int max)
+    {
+        int accepted = 0;
+        int skipped = 0;
+        while (accepted < max && skipped < max && listener.Poll(0, SelectMode.SelectRead))
+        {
+            try
+            {
+                into.Add(listener.Accept());
+                accepted++;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset)
+            {
+                skipped++;
+            }
+        }
+
+        return accepted;
     }
 
     public static int LocalPort(Socket client) => ((IPEndPoint)client.LocalEndPoint!).Port;

@@ -1,18 +1,19 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Net.Sockets;
 
 namespace ShardRuntime.Runtime.Sockets;
 
 /// <summary>
-/// Empties the accept queue of a listener that gets no new connections any more (see <see cref="ReuseportSteering"/>),
-/// so it can be closed without resetting anyone: closing a listener resets every connection still in its queue.
+/// The drain of one retiring listener that gets no new connections any more (see <see cref="ReuseportGroup"/>), so it
+/// can be closed without resetting anyone: closing a listener resets every connection still in its queue. Its owner
+/// keeps accepting on it and tells the drain when it last got a connection; the drain says when the listener may close.
 /// <para>
 /// Connections can still arrive after the steering program changed: a handshake whose SYN was steered to this socket
-/// before the change completes a round trip later and lands in this queue. So the drain keeps accepting until the
-/// queue has stayed empty for a quiet period longer than a handshake takes (a round trip; more if SYN-ACKs are lost
-/// and retransmitted: those are not covered, which is what <c>net.ipv4.tcp_migrate_req=1</c> is the safety net for),
-/// and then checks the kernel's own count of queued connections.
+/// before the change completes a round trip later and lands in this queue. So the owner accepts until the queue has
+/// stayed empty for a quiet period longer than a handshake takes (a round trip; more if SYN-ACKs are lost and
+/// retransmitted: those are not covered, which is what <c>net.ipv4.tcp_migrate_req=1</c> is the safety net for), and
+/// then checks the kernel's own count of queued connections (<see cref="QueueLength"/>). A change of the group's
+/// steering starts the quiet period again (<see cref="SteeringChanged"/>).
 /// </para>
 /// <para>
 /// The queue length comes from <c>getsockopt(TCP_INFO)</c> on the listener itself: for a listener the kernel reports
@@ -20,13 +21,11 @@ namespace ShardRuntime.Runtime.Sockets;
 /// (<see cref="KernelSocketTable"/>), read without scanning the table and independent of the network namespace of
 /// the calling thread.
 /// </para>
-/// <para>
-/// The step functions (<see cref="AcceptQueued"/>, <see cref="QueueLength"/>) never block, for an owner that
-/// schedules the steps itself (an actor); <see cref="DrainAsync"/> runs the whole loop. Neither may run while
-/// another accept on the same listener is pending: cancel it first.
-/// </para>
 /// </summary>
-public static class ListenerDrain
+/// <param name="startedAt">When the listener began to retire (milliseconds of <see cref="Environment.TickCount64"/>): its quiet period starts then.</param>
+/// <param name="quietPeriod">How long the queue must stay empty.</param>
+/// <param name="deadline">When the listener closes anyway, drained or not (a tick count).</param>
+public sealed class ListenerDrain(long startedAt, TimeSpan quietPeriod, long deadline)
 {
     private const int IpProtoTcp = 6;
     private const int TcpInfo = 11;
@@ -34,37 +33,35 @@ public static class ListenerDrain
     private const int TcpInfoUnackedOffset = 24;
     private const int TcpInfoMinimumLength = 32;
     private const byte TcpListenState = 10;
-    private static readonly TimeSpan MinimumWait = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>When the quiet period began: the retirement, or the last change of the group's steering.</summary>
+    public long QuietSince { get; private set; } = startedAt;
+
+    /// <summary>When the listener closes anyway.</summary>
+    public long Deadline { get; private set; } = deadline;
+
+    /// <summary>The group's steering changed: connections steered by the old program may still arrive, so the quiet period starts again.</summary>
+    public void SteeringChanged(long now) => QuietSince = Math.Max(QuietSince, now);
+
+    /// <summary>Brings the deadline nearer (never later).</summary>
+    public void CloseBy(long deadline) => Deadline = Math.Min(Deadline, deadline);
 
     /// <summary>
-    /// Accepts, without waiting, up to <paramref name="max"/> connections that are queued on
-    /// <paramref name="listener"/> and adds them to <paramref name="into"/>; returns how many. A connection that was
-    /// reset while it waited may be returned all the same (its first read fails), as accept() does; accept errors that
-    /// concern only one connection (aborted, protocol error) are skipped. Errors that concern the listener or the
-    /// process (out of file descriptors, listener closed) are thrown, after the sockets already accepted were added.
+    /// Whether the listener may close now: its deadline passed, or nothing arrived for the quiet period (since
+    /// <paramref name="lastAccepted"/>, the owner's last accepted connection, and since <see cref="QuietSince"/>) and the
+    /// kernel counts its queue empty (<paramref name="queueLength"/>, asked only then).
     /// </summary>
-    public static int AcceptQueued(Socket listener, List<Socket> into, int max)
+    public DrainCheck Check(long now, long lastAccepted, Func<int> queueLength)
     {
-        ArgumentNullException.ThrowIfNull(listener);
-        ArgumentNullException.ThrowIfNull(into);
-        ArgumentOutOfRangeException.ThrowIfNegative(max);
-
-        int accepted = 0;
-        int skipped = 0;
-        while (accepted < max && skipped < max && listener.Poll(0, SelectMode.SelectRead))
+        ArgumentNullException.ThrowIfNull(queueLength);
+        if (now >= Deadline)
         {
-            try
-            {
-                into.Add(listener.Accept());
-                accepted++;
-            }
-            catch (SocketException ex) when (IsConnectionOnly(ex.SocketErrorCode))
-            {
-                skipped++;
-            }
+            return DrainCheck.Overdue;
         }
 
-        return accepted;
+        return now - Math.Max(QuietSince, lastAccepted) >= (long)quietPeriod.TotalMilliseconds && queueLength() == 0
+            ? DrainCheck.Drained
+            : DrainCheck.Draining;
     }
 
     /// <summary>The number of connections waiting in <paramref name="listener"/>'s accept queue, as the kernel counts them.</summary>
@@ -86,84 +83,17 @@ public static class ListenerDrain
 
         return (int)BinaryPrimitives.ReadUInt32LittleEndian(info[TcpInfoUnackedOffset..]);
     }
+}
 
-    /// <summary>True when the kernel counts no connection waiting in <paramref name="listener"/>'s accept queue.</summary>
-    public static bool QueueEmpty(Socket listener) => QueueLength(listener) == 0;
+/// <summary>What <see cref="ListenerDrain.Check"/> found.</summary>
+public enum DrainCheck
+{
+    /// <summary>Connections may still arrive: keep accepting.</summary>
+    Draining,
 
-    /// <summary>
-    /// Accepts every connection that arrives on <paramref name="listener"/> and hands it to
-    /// <paramref name="onAccepted"/> (which takes ownership), until no connection has arrived for
-    /// <paramref name="quietPeriod"/> and the kernel counts 0 queued, or until <paramref name="deadline"/> (from now)
-    /// passes. Does not close the listener. Steer new connections away from it first, or it may never be quiet.
-    /// </summary>
-    public static async Task<ListenerDrainResult> DrainAsync(
-        Socket listener,
-        Action<Socket> onAccepted,
-        TimeSpan quietPeriod,
-        TimeSpan deadline,
-        CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(listener);
-        ArgumentNullException.ThrowIfNull(onAccepted);
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(quietPeriod, TimeSpan.Zero);
-        ArgumentOutOfRangeException.ThrowIfLessThan(deadline, quietPeriod);
+    /// <summary>The queue stayed empty for the quiet period and the kernel counts it empty: close now, nobody is reset.</summary>
+    Drained,
 
-        var clock = Stopwatch.StartNew();
-        TimeSpan quietSince = TimeSpan.Zero;
-        int accepted = 0;
-        var batch = new List<Socket>();
-        while (true)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-
-            // Everything already queued, without waiting.
-            batch.Clear();
-            if (AcceptQueued(listener, batch, int.MaxValue) > 0)
-            {
-                accepted += batch.Count;
-                batch.ForEach(onAccepted);
-                quietSince = clock.Elapsed;
-            }
-
-            TimeSpan left = deadline - clock.Elapsed;
-            TimeSpan quietFor = clock.Elapsed - quietSince;
-            if (quietFor >= quietPeriod && QueueLength(listener) == 0)
-            {
-                return new ListenerDrainResult(accepted, true, 0, clock.Elapsed);
-            }
-
-            if (left <= TimeSpan.Zero)
-            {
-                return new ListenerDrainResult(accepted, false, QueueLength(listener), clock.Elapsed);
-            }
-
-            // Wait for the next connection until the quiet period is complete (timers may fire early: measured above).
-            TimeSpan wait = quietPeriod - quietFor;
-            wait = wait < MinimumWait ? MinimumWait : wait;
-            wait = wait < left ? wait : left;
-            using var quiet = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            quiet.CancelAfter(wait);
-            try
-            {
-                Socket socket = await listener.AcceptAsync(quiet.Token).ConfigureAwait(false);
-                accepted++;
-                quietSince = clock.Elapsed;
-                onAccepted(socket);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                // Nothing arrived during the wait; the top of the loop decides whether that completes the quiet period.
-            }
-            catch (SocketException ex) when (IsConnectionOnly(ex.SocketErrorCode))
-            {
-                // One connection went wrong while it was accepted; the listener is fine.
-            }
-        }
-    }
-
-    /// <summary>Accept errors that concern the one connection being accepted, never the listener (Kestrel sorts them alike).</summary>
-    private static bool IsConnectionOnly(SocketError error) =>
-        error is SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.ProtocolNotSupported
-            or SocketError.ProtocolType or SocketError.NetworkDown or SocketError.NetworkUnreachable or SocketError.HostUnreachable
-            or SocketError.Interrupted;
+    /// <summary>The deadline passed before the queue went quiet: close anyway (what is still queued is reset).</summary>
+    Overdue,
 }

@@ -19,7 +19,9 @@ namespace ShardRuntime.Runtime.Sockets;
 /// Tell the model every change (<see cref="Add"/> right after listen(), <see cref="Remove"/> right after close) and
 /// re-apply the steering (<see cref="ApplySteering"/>) after each: a program built for the old membership names
 /// positions that now hold other sockets, or no socket (then the kernel falls back to its hash over all members).
-/// Not thread-safe: one owner (the coordinator) makes every change.
+/// Retiring a member without resetting a connection: <see cref="MarkRetiring"/>, <see cref="ApplySteering"/>, keep
+/// accepting on it while its <see cref="ListenerDrain"/> says it drains, close the members <see cref="ClosesNow"/> names,
+/// <see cref="Remove"/> each, and steer again. Not thread-safe: one owner (a group actor) makes every change.
 /// </para>
 /// </summary>
 public sealed class ReuseportGroup
@@ -140,30 +142,50 @@ public sealed class ReuseportGroup
     }
 
     /// <summary>
-    /// Retires <paramref name="member"/> without resetting a connection: steers new connections away from it, drains
-    /// its accept queue into <paramref name="onAccepted"/> (see <see cref="ListenerDrain.DrainAsync"/>), closes it,
-    /// removes it from the model and re-applies the steering for the members left. When the deadline passes before
-    /// the queue is empty it is closed all the same (the connections still queued are reset:
-    /// <see cref="ListenerDrainResult.QueuedAtEnd"/> says how many). The caller must have stopped its own accepting on
-    /// the member (no accept pending) and owns the rest of the member's life: this closes the socket.
+    /// Which retiring members to close now, in the order to close them. <paramref name="drain"/> says, per member, null
+    /// when it serves, or how its drain stands (see <see cref="ListenerDrain.Check"/>): a member retires whether or not
+    /// it could be steered away from (the last accepting socket of a port cannot). A member that is due (drained, or out
+    /// of time) waits for the other retiring members, so that they close together: those at the end of the group first,
+    /// last position first (such a close moves nobody, so the steering program stays right), then at most one member
+    /// further in, whose close moves the last member into its slot. After that one, re-apply the steering and let the
+    /// members still retiring drain again (<see cref="ListenerDrain.SteeringChanged"/>: the old program could still queue
+    /// connections on them). With <paramref name="closeEvery"/> (shutdown, or the group is another process's to steer)
+    /// every member that is due closes, without waiting for the others.
     /// </summary>
-    public async Task<ListenerDrainResult> RetireAsync(
-        Socket member,
-        Action<Socket> onAccepted,
-        TimeSpan quietPeriod,
-        TimeSpan deadline,
-        CancellationToken cancellationToken = default)
+    public IReadOnlyList<Socket> ClosesNow(Func<Socket, DrainCheck?> drain, bool closeEvery = false)
     {
-        ArgumentNullException.ThrowIfNull(onAccepted);
-        MarkRetiring(member);
-        ApplySteering();
+        ArgumentNullException.ThrowIfNull(drain);
+        var checks = members.Select(m => drain(m)).ToList();
+        bool Due(int i) => checks[i] is DrainCheck.Drained or DrainCheck.Overdue;
+        int retiringCount = checks.Count(c => c is not null);
+        int dueCount = Enumerable.Range(0, members.Count).Count(Due);
+        if (closeEvery)
+        {
+            return Enumerable.Range(0, members.Count).Where(Due).Reverse().Select(i => members[i]).ToList();
+        }
 
-        // Cancelled or failed: the member stays open and steered away from; the caller decides what follows.
-        var result = await ListenerDrain.DrainAsync(member, onAccepted, quietPeriod, deadline, cancellationToken).ConfigureAwait(false);
+        if (dueCount == 0 || dueCount < retiringCount)
+        {
+            return [];
+        }
 
-        member.Dispose();
-        Remove(member);
-        ApplySteering();
-        return result;
+        var closes = new List<Socket>();
+        int end = members.Count;
+        while (end > 0 && Due(end - 1))
+        {
+            closes.Add(members[--end]);
+        }
+
+        // One further in (the retiring member nearest the end): its close moves the last member into its slot.
+        for (int i = end - 1; i >= 0; i--)
+        {
+            if (Due(i))
+            {
+                closes.Add(members[i]);
+                break;
+            }
+        }
+
+        return closes;
     }
 }
