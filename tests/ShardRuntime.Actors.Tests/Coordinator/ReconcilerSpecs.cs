@@ -360,4 +360,23 @@ public sealed class ReconcilerSpecs
         Assert.False(Reconciler.Trial(accepted, wanted, "gone").ContainsKey("gone"));
         Assert.Equal(2, Reconciler.Trial(accepted, wanted, "gone")["a"].Shards);
     }
+
+    [Fact]
+    public void A_rise_of_the_clusters_handler_generation_must_reload_and_a_first_sight_only_code_loaded_before_the_rise()
+    {
+        var raisedAt = new DateTimeOffset(2030, 1, 1, 12, 0, 0, TimeSpan.Zero);
+        var node = Node(
+            Running(Listener("followed", 1), 41000),
+            Running(Listener("old-code", 1), 41001) with { LoadedAt = raisedAt.AddMinutes(-1) },
+            Running(Listener("new-code", 1), 41002) with { LoadedAt = raisedAt.AddMinutes(1) });
+        CoordinatorProtocol.ClusterOverride[] overrides =
+        [
+            new("followed", true, null, null, 3, raisedAt), new("old-code", true, null, null, 2, raisedAt),
+            new("new-code", true, null, null, 2, raisedAt), new("absent", true, null, null, 5, raisedAt), new("not-here", false, null, null, 9, raisedAt),
+        ];
+        var (reloads, followed) = Reconciler.ClusterReloads(overrides, node, new Dictionary<string, int> { ["followed"] = 2 });
+        Assert.Equal(["reload followed@1 to cluster generation 3", "reload old-code@1 to cluster generation 2"], reloads.Select(r => r.ToString()));
+        Assert.Equal(["followed=3", "new-code=2", "old-code=2"], followed.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}"));
+        Assert.Empty(Reconciler.ClusterReloads(overrides, node, followed).Reloads);
+    }
 }

@@ -57,6 +57,16 @@ internal abstract record CommitStep(ListenerId Listener)
         public override string ToString() => $"retire listener {Listener} with shards [{string.Join(", ", ShardIds)}]";
     }
 
+    /// <summary>
+    /// Switch the listener to its next handler generation (loaded beforehand): new connections get it, older generations'
+    /// connections drain. <paramref name="ClusterGeneration"/>: the cluster-wide generation this follows.
+    /// </summary>
+    public sealed record ReloadHandlers(ListenerId Listener, int ClusterGeneration) : CommitStep(Listener)
+    {
+        /// <inheritdoc />
+        public override string ToString() => $"reload {Listener} to cluster generation {ClusterGeneration}";
+    }
+
     /// <summary>Attach this node's steering program to the listener's group (the take-over completed: the predecessor's program goes).</summary>
     public sealed record Steer(ListenerId Listener) : CommitStep(Listener)
     {

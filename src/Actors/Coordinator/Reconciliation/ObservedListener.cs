@@ -17,6 +17,7 @@ namespace ShardRuntime.Actors.Coordinator.Reconciliation;
 /// Its reuseport group carries this node's steering program. False for groups taken over from a predecessor until the
 /// take-over completed (the predecessor's program is attached until then).
 /// </param>
+/// <param name="LoadedAt">When its current handler generation was loaded (created or last reloaded).</param>
 internal sealed record ObservedListener(
     ListenerId Id,
     ListenerSettings Settings,
@@ -24,7 +25,8 @@ internal sealed record ObservedListener(
     int Desired,
     IReadOnlyList<ObservedShard> Shards,
     bool Retired = false,
-    bool Steered = true)
+    bool Steered = true,
+    DateTimeOffset LoadedAt = default)
 {
     /// <summary>The shards that accept (every one not retiring).</summary>
     public IEnumerable<ObservedShard> Accepting => Shards.Where(s => !s.Retiring);

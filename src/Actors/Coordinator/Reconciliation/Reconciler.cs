@@ -152,6 +152,35 @@ internal static class Reconciler
         return trial;
     }
 
+    /// <summary>
+    /// The reloads the cluster's handler generations call for, after its state was applied: a listener whose cluster
+    /// generation rose since the one it last followed (<paramref name="followed"/>) reloads; one seen for the first time
+    /// reloads only when its code was loaded before the generation was raised (a node that joined or created the listener
+    /// since runs the newest code already), else it just follows that generation from now on. Returns the reloads and
+    /// the generations followed afterwards (a refused reload is not tried again for the same generation).
+    /// </summary>
+    public static (IReadOnlyList<CommitStep.ReloadHandlers> Reloads, Dictionary<string, int> Followed) ClusterReloads(
+        IEnumerable<Coordinator.ClusterOverride> overrides, ObservedNode observed, IReadOnlyDictionary<string, int> followed)
+    {
+        var reloads = new List<CommitStep.ReloadHandlers>();
+        var after = new Dictionary<string, int>(followed, StringComparer.Ordinal);
+        foreach (var o in overrides.Where(o => o.Served))
+        {
+            if (observed.Current(o.Listener) is not { } listener) continue;
+            if (followed.TryGetValue(o.Listener, out var applied) ? o.HandlerGeneration > applied
+                    : o.HandlerGeneration > 1 && listener.LoadedAt < o.GenerationRaisedAt)
+            {
+                reloads.Add(new CommitStep.ReloadHandlers(listener.Id, o.HandlerGeneration));
+                after[o.Listener] = o.HandlerGeneration;
+            }
+            else
+            {
+                after.TryAdd(o.Listener, o.HandlerGeneration);
+            }
+        }
+        return (reloads, after);
+    }
+
     /// <summary>Collects one plan's steps, the inherited groups still free, and the ids it issues.</summary>
     private sealed class PlanBuilder(ObservedNode observed)
     {
