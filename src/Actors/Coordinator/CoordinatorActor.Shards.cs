@@ -10,9 +10,9 @@ using ShardRuntime.Runtime.Sockets;
 namespace ShardRuntime.Actors.Coordinator;
 
 /// <summary>
-/// The coordinator's side of the sockets: it binds (or adopts) them and hands them to the actor of their reuseport group,
-/// which owns them from then on; it decides which shards retire and how, and follows what the groups report (a socket
-/// closed, a shard stopped).
+/// The coordinator's side of the sockets: the sockets a plan bound or adopted go to the actor of their reuseport group,
+/// which owns them from then on; the coordinator decides which shards retire and how, and follows what the groups
+/// report (a socket closed, a shard stopped).
 /// </summary>
 internal sealed partial class CoordinatorActor
 {
@@ -29,88 +29,27 @@ internal sealed partial class CoordinatorActor
     }
 
     /// <summary>
-    /// The inherited sockets for <paramref name="settings"/>: a whole reuseport group (one endpoint), matched by endpoint
-    /// for a fixed port and by listener name for port 0, in the group's kernel order.
+    /// Hands each new shard's socket (adopted by inode, else the next one its bind made) to its reuseport group's actor
+    /// (made on first use), in the order they joined the kernel's group, with a shard to accept on it.
     /// </summary>
-    private List<(Socket Socket, HandoverSocketLabel Label)> Adopt(ListenerSettings settings)
+    private void StartShards(ListenerState listener, IReadOnlyList<Reconciliation.NewShard> shards, Acquired taken)
     {
-        if (_s.Inherited.Count == 0) return [];
-        bool Matches(HandoverSocketLabel l) =>
-            l.Protocol == settings.Protocol && (settings.EndPoint.Port != 0
-                ? l.EndPoint.Equals(settings.EndPoint)
-                : l.Listener == settings.Name && l.EndPoint.Address.Equals(settings.EndPoint.Address));
-        var first = _s.Inherited.FirstOrDefault(i => Matches(i.Label));
-        if (first.Socket is null) return [];
-        var group = _s.Inherited
-            .Where(i => i.Label.EndPoint.Equals(first.Label.EndPoint) && i.Label.Protocol == first.Label.Protocol)
-            .OrderBy(i => i.Label.Position < 0 ? int.MaxValue : i.Label.Position).ThenBy(i => i.Label.ShardIndex)
-            .ToList();
-        _s.Inherited.RemoveAll(group.Contains);
-        if (group.Count > 1 && group.Any(g => g.Label.Position < 0))
-            _log.Warning("Listener {Listener}: the inherited sockets on {EndPoint} carry no group positions; steering assumes their order", settings.Name, first.Label.EndPoint);
-        foreach (var (socket, label) in group)
-        {
-            if (settings.Protocol != TransportProtocol.Tcp) continue;
-            try
-            {
-                socket.Listen(settings.Backlog); // listen() again only sets the backlog of a listening socket
-            }
-            catch (SocketException e)
-            {
-                _log.Warning("Listener {Listener}: could not set backlog {Backlog} on inherited socket {Label}: {Error}", settings.Name, settings.Backlog, label, e.Message);
-            }
-        }
-        _s.Adopted.AddRange(group.Select(g => g.Label.Inode));
-        _log.Info("Listener {Listener} adopts {Count} inherited sockets on {EndPoint} (inodes {Inodes}) instead of binding",
-            settings.Name, group.Count, first.Label.EndPoint, string.Join(", ", group.Select(g => g.Label.Inode)));
-        return group;
-    }
-    /// <summary>Binds <paramref name="count"/> sockets for a listener, all or none.</summary>
-    private bool TryBind(ListenerSettings settings, int count, IPEndPoint? boundEndPoint, out List<Socket> sockets, out string failure)
-    {
-        sockets = new List<Socket>(count);
-        failure = "";
-        var endPoint = boundEndPoint ?? settings.EndPoint;
-        try
-        {
-            for (var i = 0; i < count; i++)
-            {
-                var socket = _socketFactory.Bind(new ListenerSocketOptions(endPoint, settings.Protocol, settings.Backlog));
-                sockets.Add(socket);
-                // Port 0: the first socket got an ephemeral port; the others join it there.
-                endPoint = (IPEndPoint)socket.LocalEndPoint!;
-            }
-            return true;
-        }
-        catch (ListenerBindException e)
-        {
-            _log.Error("Listener {Listener}: {Reason}", settings.Name, e.Message);
-            failure = $"listener '{settings.Name}': {e.Message}";
-        }
-        foreach (var socket in sockets) socket.Dispose();
-        sockets.Clear();
-        return false;
-    }
-
-    /// <summary>
-    /// Hands each socket to its reuseport group's actor (made on first use), in the order they joined the kernel's group,
-    /// with a shard to accept on it; an adopted socket keeps its shard id when free.
-    /// </summary>
-    private void StartShards(ListenerState listener, List<(Socket Socket, int? ShardId, bool Pinned)> sockets)
-    {
-        if (sockets.Count == 0) return;
+        if (shards.Count == 0) return;
         var joining = new List<Group.JoiningShard>();
         IActorRef? group = null;
-        foreach (var (socket, preferredId, pinned) in sockets)
+        var bound = new Queue<Socket>(taken.Bound);
+        foreach (var newShard in shards)
         {
-            var key = new ShardKey(listener.Name, _s.TakeShardId(listener.Name, preferredId, listener.Shards.Keys));
+            var socket = newShard.Adopted is { } label ? taken.Adopted.Single(a => a.Label.Inode == label.Inode).Socket : bound.Dequeue();
+            var key = new ShardKey(listener.Name, newShard.ShardId);
+            _s.NextShardId[listener.Name] = Math.Max(_s.NextShardId.GetValueOrDefault(listener.Name), newShard.ShardId + 1);
             var endPoint = (IPEndPoint)socket.LocalEndPoint!;
             listener.BoundEndPoint ??= endPoint;
             group ??= GroupFor(endPoint, listener.Settings.Protocol);
-            var shard = new ShardState(key, KernelSocketTable.GetInode(socket), endPoint, group, pinned);
+            var shard = new ShardState(key, KernelSocketTable.GetInode(socket), endPoint, group, newShard.Pinned);
             listener.Shards[key.ShardId] = shard;
             _s.Shards[key] = (listener, shard);
-            joining.Add(new Group.JoiningShard(socket, key, listener.Shared, shard.Counters, pinned));
+            joining.Add(new Group.JoiningShard(socket, key, listener.Shared, shard.Counters, newShard.Pinned));
         }
         group!.Tell(new Group.Join(joining));
     }
@@ -147,43 +86,14 @@ internal sealed partial class CoordinatorActor
     {
         if (!_s.TakingOver) return;
         _s.TakingOver = false;
-        // The groups are this node's to steer now; what waited for the predecessor to let go retires.
+        // The groups are this node's to steer now; what waited for the predecessor to let go retires: the same desired
+        // state, planned again without the deferral.
         TellGroups(Group.Steer.Instance);
-        foreach (var listener in _s.RetireAfterTakeover)
-            RetireShards(listener, listener.Retired ? listener.ActiveCount : listener.ActiveCount - listener.Desired);
-        _s.RetireAfterTakeover.Clear();
+        using var none = PreparedHandlers.None;
+        if (Apply(Reconciliation.Reconciler.Effective(_s.Configured, _s.ClusterOverrides), none) is { } failure)
+            _log.Error("After the take-over, the desired state could not be applied: {Reason}", failure);
     }
 
-    /// <summary>
-    /// Retires the <paramref name="count"/> accepting shards with the highest ids. Their group steers new connections
-    /// away from them while other sockets of the port accept; every retiring shard drains its accept queue before its
-    /// socket closes (the last sockets of a removed listener serve until quiet).
-    /// </summary>
-    private void RetireShards(ListenerState listener, int count)
-    {
-        if (_s.TakingOver && !_s.Draining)
-        {
-            // The predecessor still holds the shared groups (and accepts on them): closing this process's copy would not
-            // take a socket out of its group. Whatever retires now retires once the predecessor released them.
-            if (count > 0 && !_s.RetireAfterTakeover.Contains(listener)) _s.RetireAfterTakeover.Add(listener);
-            return;
-        }
-        // A pinned socket (systemd holds it too) never retires while the node runs: it would listen on with nobody accepting.
-        var retiring = listener.Shards.Values.Where(s => !s.Retiring && (!s.Pinned || _s.Draining))
-            .OrderByDescending(s => s.Key.ShardId).Take(Math.Max(0, count)).ToList();
-        RetireInGroups(retiring, RetireMode.DrainQueue, listener.Settings.DrainTimeout);
-    }
-
-
-    private void RetireListener(ListenerState listener)
-    {
-        listener.Retired = true;
-        if (_s.Listeners.TryGetValue(listener.Name, out var current) && ReferenceEquals(current, listener))
-            _s.Listeners.Remove(listener.Name);
-        RetireShards(listener, listener.ActiveCount);
-        if (listener.Shards.Count > 0) _s.Retired.Add(listener);
-        else listener.Handlers.Dispose();
-    }
 
     /// <summary>A group closed this process's copy of a shard's socket.</summary>
     private void OnSocketClosed(ShardKey key)

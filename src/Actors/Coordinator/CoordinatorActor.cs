@@ -6,6 +6,7 @@ using ShardRuntime.Runtime.Sockets.Readiness;
 using Akka.Event;
 using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Handoff;
+using ShardRuntime.Actors.Coordinator.Reconciliation;
 using ShardRuntime.Actors.Listener;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Handover;
@@ -321,152 +322,19 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
     {
         if (Busy() is { } busy)
             return new Coordinator.CommandFailed(scale, busy);
-        if (!_s.Listeners.TryGetValue(scale.Listener, out var listener))
-            return new Coordinator.CommandFailed(scale, $"no listener named '{scale.Listener}' (listeners: {string.Join(", ", _s.Listeners.Keys.Order(StringComparer.Ordinal))})");
-        if (ListenerSettings.ShardCountRefusal(scale.Listener, scale.Shards) is { } badCount)
-            return new Coordinator.CommandFailed(scale, badCount);
-        if (_s.ClusterOverrides.TryGetValue(scale.Listener, out var cluster) && (cluster.Shards is not null || cluster.Definition is not null))
-            return new Coordinator.CommandFailed(scale,
-                $"listener '{scale.Listener}' is {(cluster.Shards is { } n ? $"scaled by the cluster's desired state ({n} shards on this node)" : "defined by the cluster's desired state")}; " +
-                $"change it there: `scale {scale.Listener} {scale.Shards} --cluster`");
-
-        if (!TryBind(listener.Settings, Math.Max(0, scale.Shards - listener.ActiveCount), listener.BoundEndPoint, out var sockets, out var failure))
-            return new Coordinator.CommandFailed(scale, failure);
-        listener.Desired = scale.Shards;
+        using var none = PreparedHandlers.None;
+        var failure = Reconciler.Scale(Observe(), scale.Listener, scale.Shards, _s.ClusterOverrides) switch
+        {
+            Decision.Refused refused => refused.Reason,
+            Decision.Planned planned => Execute(planned.Plan, none),
+            _ => throw new InvalidOperationException("unknown decision"),
+        };
+        if (failure is not null) return new Coordinator.CommandFailed(scale, failure);
         // The node's own desired state changes with it, so that later cluster changes to other listeners keep it.
         _s.Configured = _s.Configured.Select(l => l.Name == scale.Listener ? l with { Shards = scale.Shards } : l).ToList();
-        StartShards(listener, sockets.Select(b => (b, (int?)null, false)).ToList());
-        RetireShards(listener, listener.ActiveCount - scale.Shards);
+        var listener = _s.Listeners[scale.Listener];
         _log.Info("Listener {Listener} scaled to {Shards} shards", listener.Name, scale.Shards);
         return new Coordinator.ScaledTo(listener.Name, listener.ActiveCount, listener.Shards.Values.Count(s => s.Retiring));
-    }
-
-    /// <summary>
-    /// Makes the listeners match <paramref name="desired"/>: first validates and binds every socket the change
-    /// needs (on failure those are closed and nothing changes), then starts new shards and retires old ones.
-    /// User handlers come from <paramref name="prepared"/> (loaded off this thread beforehand; what is not committed
-    /// stays there for another try with the same object). Returns why it could not, or null.
-    /// </summary>
-    private string? Apply(IReadOnlyList<ListenerSettings> desired, PreparedHandlers prepared)
-    {
-        var duplicate = desired.GroupBy(l => l.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null)
-            return $"listener '{duplicate.Key}' is declared more than once";
-        // Two listeners on one fixed endpoint would join one reuseport group and split its traffic between handlers.
-        var shared = desired.Where(l => l.EndPoint.Port != 0).GroupBy(l => Coordinator.Describe(l.EndPoint, l.Protocol)).FirstOrDefault(g => g.Count() > 1);
-        if (shared is not null)
-            return $"listeners {string.Join(" and ", shared.Select(l => $"'{l.Name}'"))} are both declared on {shared.Key}";
-        var kept = desired.Select(l => l.Name).ToHashSet(StringComparer.Ordinal);
-        foreach (var gone in _s.Listeners.Values.Where(l => !kept.Contains(l.Name)))
-        {
-            if (gone.Shards.Values.FirstOrDefault(s => s.Pinned && !s.Retiring) is { } pinned)
-                return $"listener '{gone.Name}' serves socket inode {pinned.Inode}, which systemd holds and would keep listening with nobody accepting; " +
-                       "removing it needs `shardruntime upgrade` or a restart (and the socket taken out of the .socket unit)";
-        }
-        foreach (var settings in desired)
-        {
-            if (settings.HandlerAssembly is null && !_handlers.TryGet(settings.Handler, out _))
-                return $"listener '{settings.Name}': {_handlers.UnknownHandlerReason(settings.Handler)}";
-        }
-
-        // Phase 1: load handlers and bind.
-        var plan = new List<(ListenerSettings Settings, ListenerState? Existing, HandlerRegistry? Handlers, List<(Socket Socket, HandoverSocketLabel Label)> Adopted, List<Socket> Sockets)>();
-        void Undo()
-        {
-            foreach (var (_, _, handlers, adopted, bound) in plan)
-            {
-                if (handlers is not null && !prepared.Holds(handlers)) handlers.Dispose();
-                foreach (var socket in bound.Concat(adopted.Select(a => a.Socket))) socket.Dispose();
-            }
-        }
-        foreach (var settings in desired)
-        {
-            _s.Listeners.TryGetValue(settings.Name, out var existing);
-            // Anything but the shard count changed: a new set of sockets replaces the old one. On the same endpoint
-            // the new sockets join the old ones' reuseport group, so the port never stops accepting.
-            var replace = existing is null || existing.Settings with { Shards = settings.Shards } != settings;
-            if (replace && existing is not null && existing.Shards.Values.FirstOrDefault(s => s.Pinned && !s.Retiring) is { } pinned)
-            {
-                Undo();
-                return $"listener '{settings.Name}' serves socket inode {pinned.Inode}, which systemd holds and would keep listening with nobody accepting; " +
-                       "a change other than its shard count needs `shardruntime upgrade` (the successor adopts the socket) or a restart";
-            }
-            var keepPort = existing is not null && existing.Settings.EndPoint.Equals(settings.EndPoint) ? existing.BoundEndPoint : null;
-            // Sockets inherited from a predecessor (or systemd) are adopted instead of bound; only the rest is bound.
-            var adopted = replace ? Adopt(settings) : [];
-            if (adopted.Count > 0) keepPort = adopted[0].Label.EndPoint;
-            if (adopted.Count > 0 && settings.EffectiveShards > adopted.Count && !SocketOptionsNative.GetReusePort(adopted[0].Socket))
-            {
-                foreach (var (socket, _) in adopted) socket.Dispose();
-                Undo();
-                return $"listener '{settings.Name}': the inherited socket on {adopted[0].Label.EndPoint} has no SO_REUSEPORT, so no other socket can " +
-                       $"join it for {settings.EffectiveShards} shards; set ReusePort=yes in its systemd .socket unit, or shards = {adopted.Count}";
-            }
-            var count = replace ? Math.Max(0, settings.EffectiveShards - adopted.Count) : Math.Max(0, settings.EffectiveShards - existing!.ActiveCount);
-            HandlerRegistry? handlers = null;
-            if (replace)
-            {
-                if (settings.HandlerAssembly is null)
-                {
-                    _handlers.TryGet(settings.Handler, out var factory);
-                    handlers = HandlerRegistry.ForFactory(settings.Name, factory);
-                }
-                else if (!prepared.TryGetRegistry(settings, out handlers, out var refusal))
-                {
-                    foreach (var (socket, _) in adopted) socket.Dispose();
-                    Undo();
-                    DeclineInherited();
-                    return $"listener '{settings.Name}': {refusal}";
-                }
-            }
-            if (!TryBind(settings, count, keepPort, out var sockets, out var failure))
-            {
-                if (handlers is not null && !prepared.Holds(handlers)) handlers.Dispose();
-                foreach (var (socket, _) in adopted) socket.Dispose();
-                Undo();
-                return failure;
-            }
-            plan.Add((settings, existing, handlers, adopted, sockets));
-        }
-
-        // Phase 2: commit.
-        var wanted = desired.Select(l => l.Name).ToHashSet(StringComparer.Ordinal);
-        foreach (var removed in _s.Listeners.Values.Where(l => !wanted.Contains(l.Name)).ToList())
-        {
-            _log.Info("Listener {Listener} is no longer configured; retiring it", removed.Name);
-            RetireListener(removed);
-        }
-        foreach (var (settings, existing, handlers, adopted, sockets) in plan)
-        {
-            if (handlers is not null)
-            {
-                prepared.Claim(handlers);
-                // The new sockets join the model first, so the old ones can all be steered away from.
-                var listener = new ListenerState(settings, handlers);
-                _s.Listeners[settings.Name] = listener;
-                // Adopted sockets are group members already, in their positions; the ones bound here listen() after them.
-                StartShards(listener, adopted.Select(a => (a.Socket, (int?)a.Label.ShardIndex, a.Label.Pinned))
-                    .Concat(sockets.Select(b => (b, (int?)null, false))).ToList());
-                if (adopted.Count > settings.EffectiveShards)
-                {
-                    _log.Info("Listener {Listener} inherited {Adopted} sockets but is configured for {Shards}; retiring the rest{When}",
-                        settings.Name, adopted.Count, settings.EffectiveShards, _s.TakingOver ? " once the predecessor released them" : "");
-                    RetireShards(listener, listener.ActiveCount - settings.EffectiveShards); // deferred while taking over
-                }
-                if (existing is not null)
-                {
-                    _log.Info("Listener {Listener} changed; new sockets replace its {Shards} shards", settings.Name, existing.ActiveCount);
-                    RetireListener(existing);
-                }
-            }
-            else
-            {
-                existing!.Desired = settings.EffectiveShards;
-                StartShards(existing, sockets.Select(b => (b, (int?)null, false)).ToList());
-                RetireShards(existing, existing.ActiveCount - settings.EffectiveShards);
-            }
-        }
-        return null;
     }
 
     private void ApplySettings(Coordinator.ApplySettings apply)
@@ -477,7 +345,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             requester.Tell(new Coordinator.CommandFailed(apply, busy));
             return;
         }
-        LoadThen(PreparedHandlers.NeededBy(Effective(apply.Listeners, _s.ClusterOverrides), _s.Listeners), [], prepared =>
+        LoadThen(PreparedHandlers.NeededBy(Reconciler.Effective(apply.Listeners, _s.ClusterOverrides), _s.Listeners), [], prepared =>
         {
             var failure = Busy() ?? ApplyConfigured(apply.Listeners, prepared);
             requester.Tell(failure is null ? Coordinator.SettingsApplied.Instance : new Coordinator.CommandFailed(apply, failure));
@@ -524,7 +392,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             }
         }
         // Listeners the configuration creates (or replaces) get their first generation; the others reload theirs.
-        var effective = desired is null ? null : Effective(desired, _s.ClusterOverrides);
+        var effective = desired is null ? null : Reconciler.Effective(desired, _s.ClusterOverrides);
         var kept = _s.Listeners.Values
             .Where(l => effective is null || effective.Any(s => s.Name == l.Name && s with { Shards = l.Settings.Shards } == l.Settings))
             .OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
@@ -538,7 +406,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
     /// </summary>
     private string? EmptyReloadRefusal(IReadOnlyList<ListenerSettings> desired, bool allowEmpty)
     {
-        if (allowEmpty || desired.Count > 0 || Effective(desired, _s.ClusterOverrides).Count > 0 || _s.Listeners.Count == 0) return null;
+        if (allowEmpty || desired.Count > 0 || Reconciler.Effective(desired, _s.ClusterOverrides).Count > 0 || _s.Listeners.Count == 0) return null;
         var names = string.Join(", ", _s.Listeners.Keys.Order(StringComparer.Ordinal));
         return $"configuration not applied, nothing changed: it declares no listener, so the reload would close every listener this node serves ({names}); " +
                "if that is what you want, run `shardruntime reload --allow-empty`";
@@ -611,31 +479,9 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
     {
         var previous = _s.Configured;
         _s.Configured = configured;
-        var failure = Apply(Effective(configured, _s.ClusterOverrides), prepared);
+        var failure = Apply(Reconciler.Effective(configured, _s.ClusterOverrides), prepared);
         if (failure is not null) _s.Configured = previous;
         return failure;
-    }
-
-    /// <summary>
-    /// The desired listeners: the configured ones with the cluster's overrides over them (dropped where the cluster does
-    /// not want them here, re-defined or re-scaled where it says so), then the ones only the cluster defines.
-    /// </summary>
-    private static List<ListenerSettings> Effective(IReadOnlyList<ListenerSettings> configured, IReadOnlyDictionary<string, Coordinator.ClusterOverride> overrides)
-    {
-        static ListenerSettings Over(ListenerSettings settings, Coordinator.ClusterOverride o) =>
-            o.Shards is { } shards ? settings with { Shards = shards } : settings;
-        var desired = new List<ListenerSettings>();
-        foreach (var listener in configured)
-        {
-            if (!overrides.TryGetValue(listener.Name, out var o)) desired.Add(listener);
-            else if (o.Served) desired.Add(Over(o.Definition ?? listener, o));
-        }
-        var names = configured.Select(l => l.Name).ToHashSet(StringComparer.Ordinal);
-        desired.AddRange(overrides.Values
-            .Where(o => o.Served && o.Definition is not null && !names.Contains(o.Listener))
-            .OrderBy(o => o.Listener, StringComparer.Ordinal)
-            .Select(o => Over(o.Definition!, o)));
-        return desired;
     }
 
     /// <summary>
@@ -655,7 +501,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         var overrides = cluster.Overrides.ToDictionary(o => o.Listener, StringComparer.Ordinal);
         // What the whole state needs, and what the state accepted so far needs (a listener that falls back to it).
         var needed = PreparedHandlers.NeededBy(
-            Effective(_s.Configured, overrides).Concat(Effective(_s.Configured, _s.ClusterOverrides)), _s.Listeners);
+            Reconciler.Effective(_s.Configured, overrides).Concat(Reconciler.Effective(_s.Configured, _s.ClusterOverrides)), _s.Listeners);
         LoadThen(needed, [], prepared => FollowClusterState(requester, cluster, overrides, prepared));
     }
 
@@ -668,47 +514,31 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             return;
         }
         var problems = new List<string>();
-        if (Apply(Effective(_s.Configured, overrides), prepared) is not null)
+        if (Apply(Reconciler.Effective(_s.Configured, overrides), prepared) is not null)
         {
             // One listener's trouble (a port taken on this node, an unknown handler) must not hold the others back:
             // the changes are tried one listener at a time; each that fails changes nothing and is reported.
-            var accepted = new Dictionary<string, Coordinator.ClusterOverride>(_s.ClusterOverrides, StringComparer.Ordinal);
-            var changed = accepted.Keys.Except(overrides.Keys).Concat(overrides.Values.Where(o => !accepted.TryGetValue(o.Listener, out var a) || a != o).Select(o => o.Listener))
-                .Order(StringComparer.Ordinal).ToList();
-            foreach (var name in changed)
+            IReadOnlyDictionary<string, Coordinator.ClusterOverride> accepted = _s.ClusterOverrides;
+            foreach (var name in Reconciler.ChangedOverrides(accepted, overrides))
             {
-                var trial = new Dictionary<string, Coordinator.ClusterOverride>(accepted, StringComparer.Ordinal);
-                if (overrides.TryGetValue(name, out var o)) trial[name] = o;
-                else trial.Remove(name);
-                if (Apply(Effective(_s.Configured, trial), prepared) is { } failure) problems.Add(failure);
+                var trial = Reconciler.Trial(accepted, overrides, name);
+                if (Apply(Reconciler.Effective(_s.Configured, trial), prepared) is { } failure) problems.Add(failure);
                 else accepted = trial;
             }
-            overrides = accepted;
+            overrides = new Dictionary<string, Coordinator.ClusterOverride>(accepted, StringComparer.Ordinal);
         }
         _s.ClusterOverrides = overrides;
         if (_s.AwaitingClusterState) SettleInheritance();
-        var rose = new List<(ListenerState Listener, int Generation)>();
-        foreach (var o in overrides.Values.Where(o => o.Served))
+        var (reloads, followed) = Reconciler.ClusterReloads(overrides.Values, Observe(), _s.ClusterGenerations);
+        // A refused reload is not tried again for the same generation: the listener's running generation serves on
+        // (ReloadHandlers logs why; the listener's status shows it as its last reload failure).
+        _s.ClusterGenerations = followed;
+        var rose = reloads.Select(r => ListenerOf(r.Listener)).ToList();
+        foreach (var reload in reloads)
+            _log.Info("Listener {Listener}: the cluster's handler generation rose to {ClusterGeneration}; reloading", reload.Listener.Name, reload.ClusterGeneration);
+        LoadThen([], rose, next =>
         {
-            if (!_s.Listeners.TryGetValue(o.Listener, out var listener)) continue;
-            if (_s.ClusterGenerations.TryGetValue(o.Listener, out var applied) ? o.HandlerGeneration > applied
-                    // First sight of a raised generation: reload only code loaded before the change (a node that joined or
-                    // created the listener since runs the newest code already).
-                    : o.HandlerGeneration > 1 && listener.LoadedAt < o.GenerationRaisedAt)
-                rose.Add((listener, o.HandlerGeneration));
-            else
-                _s.ClusterGenerations.TryAdd(o.Listener, o.HandlerGeneration);
-        }
-        foreach (var (listener, generation) in rose)
-        {
-            _log.Info("Listener {Listener}: the cluster's handler generation rose to {ClusterGeneration}; reloading", listener.Name, generation);
-            // A refused reload is not tried again for the same generation: the listener's running generation serves on
-            // (ReloadHandlers logs why; the listener's status shows it as its last reload failure).
-            _s.ClusterGenerations[listener.Name] = generation;
-        }
-        LoadThen([], rose.Select(r => r.Listener).ToList(), next =>
-        {
-            ReloadHandlers(rose.Select(r => r.Listener).Where(l => !l.Retired), next);
+            ReloadHandlers(rose.Where(l => !l.Retired), next);
             requester.Tell(new Coordinator.ClusterStateApplied(problems));
         });
     }

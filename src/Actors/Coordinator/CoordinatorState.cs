@@ -53,11 +53,6 @@ internal sealed class CoordinatorState(UpgradeOptions upgrade, ClusterTransport 
     /// </summary>
     public bool TakingOver = upgrade.DeferSocketFiles && upgrade.Inherited.Count > 0;
 
-    /// <summary>
-    /// Listeners with shards to retire while the predecessor still holds the groups (more adopted sockets than wanted,
-    /// listeners retired or replaced); they retire once the take-over completed (a retired listener whole).
-    /// </summary>
-    public readonly List<ListenerState> RetireAfterTakeover = new();
 
     /// <summary>The upgrade in progress (this node handing its sockets to a successor), or null.</summary>
     public UpgradeInProgress? Upgrade;
@@ -90,36 +85,31 @@ internal sealed class CoordinatorState(UpgradeOptions upgrade, ClusterTransport 
     public readonly List<IActorRef> InheritanceRequesters = new();
 
     /// <summary>The cluster-wide handler generation each listener last reloaded to (or had when first seen).</summary>
-    public readonly Dictionary<string, int> ClusterGenerations = new(StringComparer.Ordinal);
+    public Dictionary<string, int> ClusterGenerations = new(StringComparer.Ordinal);
 
-    /// <summary>Shard ids per listener name, never reused while the node runs (they name the actors).</summary>
+    /// <summary>Per listener name, the lowest shard id never issued: ids are never reused while the node runs (they name the actors).</summary>
     public readonly Dictionary<string, int> NextShardId = new(StringComparer.Ordinal);
 
-    /// <summary>The next free shard id of <paramref name="listener"/>, or <paramref name="preferred"/> (an adopted socket's) when it is free.</summary>
-    public int TakeShardId(string listener, int? preferred = null, ICollection<int>? used = null)
-    {
-        NextShardId.TryGetValue(listener, out var id);
-        if (preferred is { } wanted && wanted >= 0 && (used is null || !used.Contains(wanted)))
-        {
-            NextShardId[listener] = Math.Max(id, wanted + 1);
-            return wanted;
-        }
-        NextShardId[listener] = id + 1;
-        return id;
-    }
+    /// <summary>Per listener name, the lowest incarnation never issued (a listener replaced by a change gets a new one).</summary>
+    public readonly Dictionary<string, int> NextIncarnation = new(StringComparer.Ordinal);
+
 }
 
 /// <summary>One listener: its settings, handler and budget, desired shard count and its shards.</summary>
 internal sealed class ListenerState
 {
-    public ListenerState(ListenerSettings settings, HandlerRegistry handlers)
+    public ListenerState(ListenerSettings settings, HandlerRegistry handlers, int incarnation = 1)
     {
         Settings = settings;
+        Id = new Reconciliation.ListenerId(settings.Name, incarnation);
         Desired = settings.EffectiveShards;
         Shared = new ShardListener(settings, handlers, new ConnectionBudget(settings.MaxConnections));
     }
 
     public string Name => Settings.Name;
+
+    /// <summary>Its name and incarnation (a listener replaced by a change of its settings is a new incarnation).</summary>
+    public Reconciliation.ListenerId Id { get; }
     public ListenerSettings Settings { get; }
 
     /// <summary>What its shards share: settings, handler generations (disposed once the listener is retired and its last shard stopped) and connection budget.</summary>
