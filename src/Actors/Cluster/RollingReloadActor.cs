@@ -1,109 +1,171 @@
+using System.Collections.Immutable;
 using Akka.Actor;
+using Akka.DistributedData;
 using Akka.Event;
-using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
 
 namespace ShardRuntime.Actors.Cluster;
 
 /// <summary>
-/// One rolling reload, a child of the cluster actor: asks each node in turn to reload and drain
-/// (<see cref="ClusterListeners.ReloadNode"/>), starts the next only after the previous answered that it is done, stops
-/// at the first failure, and reports every node's outcome to its parent, then stops.
+/// Runs rolling reloads (child <c>rolling-reload</c> of the cluster actor), one at a time (states: idle, preparing,
+/// running): refuses one while a member is unreachable or joining, reads the listener's next generation from this
+/// node's replica, then asks each Up node in address order to reload and drain (<see cref="ClusterListeners.ReloadNode"/>),
+/// starts the next only after the previous answered that it is done, and stops at the first failure or when
+/// <c>cluster.rolling-reload.timeout</c> runs out. The report goes to the requester; for one listener that every node
+/// reloaded, by way of the writer, which records the new generation first. A run that throws is lost (its requester's
+/// ask times out) and the actor restarts idle: a run is never started over from its first node.
 /// </summary>
-internal sealed class RollingReloadActor : ReceiveActor, IWithTimers
+internal sealed class RollingReloadActor : UntypedActor, IWithTimers
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly ClusterListeners.RollingReload _reload;
-    private readonly IReadOnlyList<Address> _nodes;
-    private readonly int? _generation;
-    private readonly TimeSpan _stepTimeout;
-    private readonly IActorRef _replyTo;
-    private readonly List<ClusterListeners.NodeReloadStep> _steps = new();
+    private readonly Settings.ClusterSettings _settings;
+    private readonly IActorRef _writer;
+    private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
+    private readonly IActorRef _replicator = DistributedData.Get(Context.System).Replicator;
+    private string? _removed;
+    private int _runs;
 
-    private readonly TimeSpan _timeout;
-
-    public RollingReloadActor(
-        ClusterListeners.RollingReload reload, IReadOnlyList<Address> nodes, int? generation, TimeSpan stepTimeout, TimeSpan timeout, IActorRef replyTo)
+    public RollingReloadActor(Settings.ClusterSettings settings, IActorRef writer)
     {
-        _reload = reload;
-        _nodes = nodes;
-        _generation = generation;
-        _stepTimeout = stepTimeout;
-        _timeout = timeout;
-        _replyTo = replyTo;
-        Receive<StepAnswered>(OnAnswered);
-        Receive<TimedOut>(_ =>
-        {
-            var node = _nodes[_steps.Count].ToString();
-            _steps.Add(new ClusterListeners.NodeReloadStep(node, "unfinished", [], null, $"still reloading when the rolling reload ran out of time ({_timeout})"));
-            Finish($"the rolling reload did not finish within {_timeout} (cluster.rolling-reload.timeout); node {node} was still reloading");
-        });
+        _settings = settings;
+        _writer = writer;
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    protected override void PreStart()
+    /// <summary>The longest the rolling reload waits for one node: the node bounds its own step by the step timeout; the margin lets its answer arrive first.</summary>
+    private TimeSpan AskTimeout => _settings.ReloadStepTimeout + TimeSpan.FromSeconds(10);
+
+    protected override void OnReceive(object message)
     {
-        Timers.StartSingleTimer(nameof(TimedOut), TimedOut.Instance, _timeout);
-        Next();
+        switch (message)
+        {
+            case ClusterListeners.RollingReload reload:
+                Prepare(reload);
+                break;
+            default:
+                Common(message);
+                break;
+        }
     }
 
-    private void Next()
+    private void Prepare(ClusterListeners.RollingReload reload)
     {
-        if (_steps.Count == _nodes.Count)
+        var members = ClusterMember.Of(_cluster.State);
+        if (RollingReloadDecisions.Refusal(reload, _removed, members) is { } refusal)
         {
-            Finish(null);
+            Sender.Tell(new ClusterListeners.CommandFailed(reload, refusal));
             return;
         }
-        var node = _nodes[_steps.Count];
-        _log.Info("Rolling reload: node {Node} ({Index} of {Count})", node, _steps.Count + 1, _nodes.Count);
-        // The node bounds its own step by the step timeout; the margin lets its answer arrive first.
-        Context.ActorSelection(new RootActorPath(node) / "user" / ClusterListeners.ActorName)
-            .Ask<object>(new ClusterListeners.ReloadNode(_reload.Listener, _generation), _stepTimeout + TimeSpan.FromSeconds(10))
-            .PipeTo(Self, success: answer => new StepAnswered(answer), failure: e => new StepAnswered(new Status.Failure(e)));
+        var run = new RollingReloadRun(++_runs, reload, Sender, RollingReloadDecisions.Nodes(members), null, []);
+        _log.Info("Rolling reload of {What} over {Count} nodes: {Nodes}", reload.Listener is null ? "every listener" : $"listener {reload.Listener}",
+            run.Nodes.Count, string.Join(", ", run.Nodes));
+        if (reload.Listener is null)
+        {
+            Start(run);
+            return;
+        }
+        _replicator.Tell(Dsl.Get(ClusterListenersActor.Key, ReadLocal.Instance, new ReadGeneration(run.Id)));
+        Become(Preparing(run));
     }
 
-    private void OnAnswered(StepAnswered answered)
+    /// <summary>Reading the listener's generation from this node's replica.</summary>
+    private UntypedReceive Preparing(RollingReloadRun run) => message =>
     {
-        var node = _nodes[_steps.Count].ToString();
-        switch (answered.Answer)
+        if (message is IGetResponse { Request: ReadGeneration read } response && read.Run == run.Id)
         {
-            case ClusterListeners.NodeReloaded done:
-                _steps.Add(new ClusterListeners.NodeReloadStep(node, done.Served ? "reloaded" : "not served", done.Generations, Math.Round(done.Seconds, 3), null));
-                Next();
+            var current = response is GetSuccess found && found.Get(ClusterListenersActor.Key).TryGetValue(run.Request.Listener!, out var entry) ? entry : null;
+            Start(run with { Generation = RollingReloadDecisions.NextGeneration(run.Request.Listener, current) });
+        }
+        else
+            Busy(message);
+    };
+
+    private void Start(RollingReloadRun run)
+    {
+        Timers.StartSingleTimer(nameof(TimedOut), new TimedOut(run.Id), _settings.ReloadTimeout);
+        Next(run);
+    }
+
+    /// <summary>Asks the next node to reload, or finishes when every node has.</summary>
+    private void Next(RollingReloadRun run)
+    {
+        if (run.Current is not { } node)
+        {
+            Finish(run, null);
+            return;
+        }
+        _log.Info("Rolling reload: node {Node} ({Index} of {Count})", node, run.Steps.Count + 1, run.Nodes.Count);
+        var id = run.Id;
+        Context.ActorSelection(new RootActorPath(node) / "user" / ClusterListeners.ActorName)
+            .Ask<object>(new ClusterListeners.ReloadNode(run.Request.Listener, run.Generation), AskTimeout)
+            .PipeTo(Self, success: answer => new StepAnswered(id, answer), failure: e => new StepAnswered(id, new Status.Failure(e)));
+        Become(Running(run));
+    }
+
+    /// <summary>Waiting for the current node's answer.</summary>
+    private UntypedReceive Running(RollingReloadRun run) => message =>
+    {
+        switch (message)
+        {
+            case StepAnswered answered when answered.Run == run.Id:
+                var (next, failure) = RollingReloadDecisions.Answered(run, answered.Answer, AskTimeout);
+                if (failure is null) Next(next);
+                else Finish(next, failure);
                 break;
-            case ClusterListeners.NodeReloadFailed failed:
-                _steps.Add(new ClusterListeners.NodeReloadStep(node, "failed", failed.Generations, null, failed.Reason));
-                Finish($"node {node} failed: {failed.Reason}");
+            case TimedOut timedOut when timedOut.Run == run.Id:
+                var (last, reason) = RollingReloadDecisions.TimedOut(run, _settings.ReloadTimeout);
+                Finish(last, reason);
                 break;
-            case Status.Failure { Cause: AskTimeoutException }:
-                _steps.Add(new ClusterListeners.NodeReloadStep(node, "failed", [], null, $"no answer within {_stepTimeout + TimeSpan.FromSeconds(10)}"));
-                Finish($"node {node} did not answer within {_stepTimeout + TimeSpan.FromSeconds(10)}");
+            default:
+                Busy(message);
                 break;
-            case var other:
-                var reason = other is Status.Failure f ? f.Cause.Message : $"unexpected answer {other.GetType().Name}";
-                _steps.Add(new ClusterListeners.NodeReloadStep(node, "failed", [], null, reason));
-                Finish($"node {node} failed: {reason}");
+        }
+    };
+
+    private void Finish(RollingReloadRun run, string? failure)
+    {
+        Timers.Cancel(nameof(TimedOut));
+        var report = RollingReloadDecisions.Report(run, failure);
+        _log.Info("Rolling reload {Outcome}: {Steps}", report.Completed ? "completed" : "stopped",
+            string.Join("; ", report.Nodes.Select(n => $"{n.Address} {n.Outcome}{(n.Reason is null ? "" : $" ({n.Reason})")}")));
+        // Every node runs the new generation: the desired state records it (a node that reloaded has it already).
+        if (report.Completed && report.Listener is not null && run.Generation is { } generation)
+            _writer.Tell(new ClusterWriterActor.RecordGeneration(report, generation, run.ReplyTo));
+        else
+            run.ReplyTo.Tell(report);
+        Become(OnReceive);
+    }
+
+    /// <summary>A rolling reload is preparing or running: another is refused; stale answers of an earlier run are dropped.</summary>
+    private void Busy(object message)
+    {
+        if (message is ClusterListeners.RollingReload reload)
+            Sender.Tell(new ClusterListeners.CommandFailed(reload, "a rolling reload is in progress"));
+        else
+            Common(message);
+    }
+
+    private void Common(object message)
+    {
+        switch (message)
+        {
+            case ClusterListenersActor.NodeRemoved removed:
+                _removed = removed.Reason;
+                break;
+            case StepAnswered or TimedOut or IGetResponse { Request: ReadGeneration }:
+                break; // of an earlier run
+            default:
+                Unhandled(message);
                 break;
         }
     }
 
-    private void Finish(string? failure)
-    {
-        if (failure is null && _reload.Listener is { } listener && _steps.All(s => s.Outcome == "not served"))
-            failure = $"no node serves listener '{listener}'";
-        var steps = _steps.Concat(_nodes.Skip(_steps.Count).Select(n => new ClusterListeners.NodeReloadStep(n.ToString(), "not started", [], null, null))).ToList();
-        Context.Parent.Tell(new Finished(new ClusterListeners.RollingReloadReport(_reload.Listener, failure is null, steps, failure), _generation, _replyTo));
-        Context.Stop(Self);
-    }
+    /// <summary>Request context of the replica read for the listener's next generation.</summary>
+    private sealed record ReadGeneration(int Run);
 
-    /// <summary>Sender: this actor, to its parent. The report, the generation the listener reached, and who asked.</summary>
-    public sealed record Finished(ClusterListeners.RollingReloadReport Report, int? Generation, IActorRef ReplyTo);
+    /// <summary>A node's answer to <see cref="ClusterListeners.ReloadNode"/> (piped to self).</summary>
+    private sealed record StepAnswered(int Run, object Answer);
 
-    private sealed record StepAnswered(object Answer);
-
-    private sealed class TimedOut
-    {
-        public static readonly TimedOut Instance = new();
-        private TimedOut() { }
-    }
+    /// <summary>Timer: the whole rolling reload ran out of time.</summary>
+    private sealed record TimedOut(int Run);
 }
