@@ -170,8 +170,8 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 SweepConnections();
                 TryFinish();
                 break;
-            case ConnectionState connection:
-                OnShardConnectionReadable(connection);
+            case Listener.ConnectionsReadable:
+                while (_socket.Readable.TryTake(out var connection)) OnShardConnectionReadable(connection);
                 TryFinish();
                 break;
             case Listener.SocketClosed:
