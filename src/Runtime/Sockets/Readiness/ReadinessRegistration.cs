@@ -43,7 +43,6 @@ public sealed class ReadinessRegistration : IDisposable
         Fd = fd;
         Slot = slot;
         Generation = generation;
-        Token = ((ulong)(uint)generation << 32) | (uint)slot;
     }
 
     internal int Fd { get; }
@@ -52,7 +51,11 @@ public sealed class ReadinessRegistration : IDisposable
 
     internal int Generation { get; }
 
-    internal ulong Token { get; }
+    /// <summary>
+    /// What epoll hands back for this registration: its generation and slot. Computed, not stored: the listener's state
+    /// took its 8 bytes, and a registration (one per connection) stays the size it was.
+    /// </summary>
+    internal ulong Token => ((ulong)(uint)Generation << 32) | (uint)Slot;
 
     internal bool Released
     {
