@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using BenchmarkDotNet.Attributes;
@@ -10,8 +9,10 @@ namespace ShardRuntime.Micro;
 /// connects a new blocking loopback socket, sends one GET, reads its response and closes. <c>close</c>: the GET says
 /// <c>Connection: close</c>, so the shard answers it and closes in the connection's first turn, then waits for the
 /// peer's FIN in the shard (the connection never gets an actor); <c>keep-alive</c>: the connection outlives its first
-/// turn, gets a connection actor, and ends when the client closes. The client's own socket objects are counted too
-/// (the same in every run); what changes from one commit to the next is the node's share.
+/// turn, gets a connection actor, and ends when the client half-closes. Either way the operation ends when the node's
+/// FIN has come, so connections do not pile up in the node (their number would change what each costs). The client's
+/// own socket objects are counted too (the same in every run); what changes from one commit to the next is the node's
+/// share.
 /// </summary>
 [MemoryDiagnoser]
 public class ConnectionChurnBenchmarks
@@ -47,12 +48,15 @@ public class ConnectionChurnBenchmarks
         var sent = 0;
         while (sent < _request.Length) sent += socket.Send(_request, sent, _request.Length - sent, SocketFlags.None);
         var read = 0;
+        var shut = false;
         while (true)
         {
             var n = socket.Receive(_response, read, _response.Length - read, SocketFlags.None);
-            if (n == 0) break; // close: the server's FIN after its response
+            if (n == 0) break; // the node's FIN: after its response (close), or after ours (keep-alive)
             read += n;
-            if (Connection != "close" && read >= _responseLength) break;
+            if (Connection == "close" || shut || read < _responseLength) continue;
+            socket.Shutdown(SocketShutdown.Send);
+            shut = true;
         }
         if (read < _responseLength) throw new InvalidOperationException($"short response: {read} of {_responseLength} bytes");
     }
