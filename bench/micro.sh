@@ -10,7 +10,10 @@
 #    - the whole path: a real node in the same process (the generic host with Akka.Hosting's WithShardRuntime,
 #      listener http-ok on 127.0.0.1 port 0, 1 and 2 shards) and blocking keep-alive loopback clients that allocate
 #      nothing: one GET and its response per operation; one GET on each of 8 connections, then the 8 responses; 16
-#      pipelined GETs on one connection. Times and allocations are per request.
+#      pipelined GETs on one connection. Times and allocations are per request;
+#    - connection churn on the same node (1 shard): a whole new connection per operation (connect, one GET, its
+#      response, close), once with Connection: close (finished in the shard, no actor) and once keep-alive (a
+#      connection actor); allocations per connection.
 # 3. Prints BenchmarkDotNet's table and rewrites the micro section of docs/benchmarks.md (method, mean, allocated per
 #    request, the bytes and operations it comes from, Gen0; the command, date, commit and machine).
 #

@@ -54,6 +54,10 @@ def render(meta, rows):
         "response. An operation is one request answered: one GET and its response; one GET on each of 8 connections "
         "then the 8 responses (8 operations); 16 pipelined GETs on one connection and their responses (16 "
         "operations).")
+    add("- *churn*: the same node with 1 shard; an operation is a whole new connection from a blocking loopback "
+        "socket: connect, one GET, its response, close. `close`: the GET says `Connection: close`, so the shard "
+        "answers and closes it in the connection's first turn and it never gets an actor; `keep-alive`: it gets a "
+        "connection actor and ends when the client closes. The client's socket objects are counted too.")
     add("")
     headers = ["benchmark", "shards", "mean per op", "allocated per op", "allocated in the memory run", "Gen0 per 1000 ops"]
     body = []
@@ -61,8 +65,10 @@ def render(meta, rows):
         # BenchmarkDotNet leaves the Type column out when --filter selects one class; the method names tell the kinds apart.
         method = row["Method"].strip("'")
         kind = "handler" if method.startswith("handler") else "path"
-        body.append([method if method.startswith("handler") else f"path: {method}",
-                     "-" if kind == "handler" else cell(row, "Shards", "-"),
+        churn = cell(row, "Connection", "")
+        label = method if kind == "handler" else f"churn ({churn}): {method}" if churn else f"path: {method}"
+        body.append([label,
+                     "-" if kind == "handler" else "1" if churn else cell(row, "Shards", "-"),
                      cell(row, "Mean", "?"),
                      cell(row, "Allocated", "?"),
                      cell(row, "Allocated in run", "?").replace(" ops", " operations"),

@@ -300,14 +300,8 @@ public sealed class ClusterSpecs(ITestOutputHelper output)
         Assert.Equal(successor, after.ProcessId);
         Assert.Equal(desired, await DesiredAsync(host));
         Assert.Equal(0, await host.WaitForProcessExitAsync(HostProcess.StopTimeout));
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            // The predecessor released the sockets and exited: the successor's own groups, all accepting.
-            after = await host.StatusAsync();
-            if (after.Listeners.All(l => l.Shards.All(s => s.State == "accepting")) || clock.Elapsed > Converge) break;
-            await Task.Delay(200);
-        }
+        // The predecessor released the sockets and exited: the successor's own groups, all accepting.
+        after = await host.StatusWhenAsync(status => status.Listeners.All(l => l.Shards.All(s => s.State == "accepting")), Converge);
         foreach (var (name, expected) in inodes)
             Assert.Equal(expected, after.Listener(name).Shards.Select(s => s.SocketInode).Order().ToList());
         Assert.Equal(3, after.Listener("http").DesiredShards);
@@ -329,12 +323,9 @@ public sealed class ClusterSpecs(ITestOutputHelper output)
 
     private static async Task WaitUntilAcceptedAsync(HostProcess node, long count)
     {
-        var clock = Stopwatch.StartNew();
-        while ((await node.StatusAsync()).Listener("http").Accepted < count)
-        {
-            if (clock.Elapsed > Converge) throw new TimeoutException($"node pid {node.ProcessId} accepted fewer than {count} connections in {Converge}");
-            await Task.Delay(200);
-        }
+        var status = await node.StatusWhenAsync(s => s.Listener("http").Accepted >= count, Converge);
+        if (status.Listener("http").Accepted < count)
+            throw new TimeoutException($"node pid {node.ProcessId} accepted fewer than {count} connections in {Converge}");
     }
 
     /// <summary>When the node logged that it reloaded http (local time of its log line).</summary>

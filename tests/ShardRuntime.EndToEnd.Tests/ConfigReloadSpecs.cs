@@ -36,12 +36,7 @@ public sealed class ConfigReloadSpecs(ITestOutputHelper output)
         ], reload.StdOut.Trim().Split('\n'));
 
         // The removed listener drains its accept queue until it stays quiet, then goes (bounded polling).
-        var after = await host.StatusAsync();
-        for (var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30); after.Listeners.Any(l => l.Name == "drop") && DateTime.UtcNow < deadline;)
-        {
-            await Task.Delay(100);
-            after = await host.StatusAsync();
-        }
+        var after = await host.StatusWhenAsync(s => s.Listeners.All(l => l.Name != "drop"), TimeSpan.FromSeconds(30));
         Assert.Equal(["added", "keep"], after.Listeners.Select(l => l.Name).Order());
         Assert.Equal(keep, after.Listener("keep").Bound); // same port, three sockets in its group now
         await KernelSockets.WaitForListeningCountAsync(keep, 3, TimeSpan.FromSeconds(15));
@@ -83,10 +78,7 @@ public sealed class ConfigReloadSpecs(ITestOutputHelper output)
         Assert.Contains($"{host.ConfigPath}: Setting 'shard-runtime.listeners.e.shard': is not a known key; did you mean 'shard-runtime.listeners.e.shards'?", refused.StdErr);
 
         Posix.Signal(host.ProcessId, Posix.SigHup);
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!host.Output.Contains("SIGHUP reload refused", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
-            await Task.Delay(100);
-        Assert.Contains("SIGHUP reload refused", host.Output);
+        await host.WaitForOutputAsync("SIGHUP reload refused", TimeSpan.FromSeconds(30));
         Assert.Contains("shard-runtime.listeners.e.shard", host.Output[host.Output.IndexOf("SIGHUP reload refused", StringComparison.Ordinal)..]);
 
         var unchanged = await host.StatusAsync();
@@ -119,8 +111,7 @@ public sealed class ConfigReloadSpecs(ITestOutputHelper output)
 
         // SIGHUP is refused the same way, and says so in the log.
         Posix.Signal(host.ProcessId, Posix.SigHup);
-        for (var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30); !host.Output.Contains("SIGHUP reload refused") && DateTime.UtcNow < deadline;)
-            await Task.Delay(100);
+        await host.WaitForOutputAsync("SIGHUP reload refused", TimeSpan.FromSeconds(30));
         Assert.Contains("SIGHUP reload refused: configuration not applied, nothing changed: it declares no listener", host.Output);
         Assert.Equal(["a", "b"], (await host.StatusAsync()).Listeners.Select(l => l.Name));
         Assert.Equal("two"u8.ToArray(), await Clients.EchoAsync(client, "two"u8.ToArray()));
@@ -159,15 +150,7 @@ public sealed class ConfigReloadSpecs(ITestOutputHelper output)
         Posix.Signal(host.ProcessId, Posix.SigHup);
 
         // Bounded polling of status until the reload shows (a signal has no reply to wait for).
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        ListenerStatus e;
-        do
-        {
-            e = (await host.StatusAsync()).Listener("e");
-            if (e.Generation == 2 && e.Accepting.Count() == 2) break;
-            await Task.Delay(100);
-        }
-        while (DateTime.UtcNow < deadline);
+        var e = (await host.StatusWhenAsync(s => s.Listener("e") is { Generation: 2 } l && l.Accepting.Count() == 2, TimeSpan.FromSeconds(30))).Listener("e");
         Assert.Equal(2, e.Generation);
         Assert.Equal(2, e.Accepting.Count());
         Assert.False(host.HasExited);

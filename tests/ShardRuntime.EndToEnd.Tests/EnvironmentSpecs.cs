@@ -82,25 +82,22 @@ public sealed class EnvironmentSpecs(ITestOutputHelper output)
     /// <summary>The node's own entry of <c>status --cluster --json</c>, once it is Up.</summary>
     private static async Task<JsonElement> SelfMemberUpAsync(HostProcess host)
     {
-        var clock = Stopwatch.StartNew();
         string last = "";
-        while (clock.Elapsed < HostProcess.ReadyTimeout)
+        var up = await Eventually.ValueAsync(async () =>
         {
             var result = await host.RunCliAsync("status", "--cluster", "--json");
             last = result.ToString();
-            if (result.ExitCode == 0)
+            if (result.ExitCode != 0) return null;
+            using var json = JsonDocument.Parse(result.StdOut);
+            var self = json.RootElement.GetProperty("selfAddress").GetString();
+            foreach (var member in json.RootElement.GetProperty("members").EnumerateArray())
             {
-                using var json = JsonDocument.Parse(result.StdOut);
-                var self = json.RootElement.GetProperty("selfAddress").GetString();
-                foreach (var member in json.RootElement.GetProperty("members").EnumerateArray())
-                {
-                    if (member.GetProperty("address").GetString() == self && member.GetProperty("status").GetString() == "Up")
-                        return member.Clone();
-                }
+                if (member.GetProperty("address").GetString() == self && member.GetProperty("status").GetString() == "Up")
+                    return member.Clone();
             }
-            await Task.Delay(200);
-        }
-        throw new TimeoutException($"the node was not Up in its cluster within {HostProcess.ReadyTimeout.TotalSeconds}s; last: {last}\n{host.Output}");
+            return (JsonElement?)null;
+        }, member => member is not null, HostProcess.ReadyTimeout, TimeSpan.FromMilliseconds(200));
+        return up ?? throw new TimeoutException($"the node was not Up in its cluster within {HostProcess.ReadyTimeout.TotalSeconds}s; last: {last}\n{host.Output}");
     }
 
 }

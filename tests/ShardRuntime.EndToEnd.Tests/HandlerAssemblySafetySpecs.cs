@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using ShardRuntime.EndToEnd.Tests.Support;
-using ShardRuntime.Tests.Shared;
 using Xunit.Abstractions;
 
 namespace ShardRuntime.EndToEnd.Tests;

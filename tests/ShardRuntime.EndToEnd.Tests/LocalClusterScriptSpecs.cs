@@ -28,17 +28,11 @@ public sealed class LocalClusterScriptSpecs(ITestOutputHelper output)
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(state, "certs", "node2-key.pem")));
 
             // Three members, up, over akka.ssl.tcp; each node serves http on its own address.
-            var deadline = DateTime.UtcNow + ClusterNodes.FormTimeout;
-            CliResult status;
-            while (true)
-            {
-                status = await RunAsync(state, "status");
-                if (status.ExitCode == 0 && status.StdOut.Contains("cluster of 3 node(s)", StringComparison.Ordinal)
-                    && status.StdOut.Split('\n').Count(l => l.Contains(" Up ", StringComparison.Ordinal) && l.Contains("in sync", StringComparison.Ordinal)) == 3)
-                    break;
-                Assert.True(DateTime.UtcNow < deadline, $"no cluster of three in sync within {ClusterNodes.FormTimeout}\n{status}");
-                await Task.Delay(500);
-            }
+            static bool ThreeInSync(CliResult status) =>
+                status.ExitCode == 0 && status.StdOut.Contains("cluster of 3 node(s)", StringComparison.Ordinal)
+                && status.StdOut.Split('\n').Count(l => l.Contains(" Up ", StringComparison.Ordinal) && l.Contains("in sync", StringComparison.Ordinal)) == 3;
+            var status = await Eventually.ValueAsync(() => RunAsync(state, "status"), ThreeInSync, ClusterNodes.FormTimeout, TimeSpan.FromMilliseconds(500));
+            Assert.True(ThreeInSync(status), $"no cluster of three in sync within {ClusterNodes.FormTimeout}\n{status}");
             foreach (var address in new[] { "127.0.0.11", "127.0.0.12", "127.0.0.13" })
             {
                 Assert.Contains($"akka.ssl.tcp://shardruntime@{address}:4053", status.StdOut);

@@ -20,14 +20,10 @@ public sealed class LocalSocketSpecs(ITestOutputHelper output)
     private static async Task<TimeSpan> WaitUntilStatusWorksAsync(HostProcess node)
     {
         var stopwatch = Stopwatch.StartNew();
-        while (true)
-        {
-            var status = await node.RunCliAsync("status");
-            if (status.ExitCode == 0) return stopwatch.Elapsed;
-            if (stopwatch.Elapsed > Bound)
-                throw new TimeoutException($"status still fails after {Bound.TotalSeconds}s: {status}\n{node.Output}");
-            await Task.Delay(100);
-        }
+        var status = await Eventually.ValueAsync(() => node.RunCliAsync("status"), s => s.ExitCode == 0, Bound, TimeSpan.FromMilliseconds(100));
+        if (status.ExitCode != 0)
+            throw new TimeoutException($"status still fails after {Bound.TotalSeconds}s: {status}\n{node.Output}");
+        return stopwatch.Elapsed;
     }
 
     [Fact]

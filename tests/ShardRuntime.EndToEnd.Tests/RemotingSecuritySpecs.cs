@@ -112,14 +112,5 @@ public sealed class RemotingSecuritySpecs(ITestOutputHelper output)
         Skip.IfNot(asNobody, "the probes ran as root only: " + RemotingProbe.WhyNotAsNobody());
     }
 
-    private static async Task WaitForOutputAsync(HostProcess host, string text)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!host.Output.Contains(text, StringComparison.Ordinal))
-        {
-            if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"the node did not log '{text}' within 30 s\n{host.Output}");
-            await Task.Delay(100);
-        }
-    }
+    private static Task WaitForOutputAsync(HostProcess host, string text) => host.WaitForOutputAsync(text, TimeSpan.FromSeconds(30));
 }

@@ -33,9 +33,7 @@ public sealed class ResourceLimitSpecs(ITestOutputHelper output)
         }
 
         // Which ones were answered: wait (bounded) until the node has hit the limit and logged its back-off.
-        var deadline = Stopwatch.StartNew();
-        while (!host.Output.Contains("TooManyOpenSockets", StringComparison.Ordinal) && deadline.Elapsed < TimeSpan.FromSeconds(30))
-            await Task.Delay(50);
+        await Eventually.TrueAsync(() => host.Output.Contains("TooManyOpenSockets", StringComparison.Ordinal), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(50));
         Assert.Contains("pausing accepts", host.Output);
         Assert.False(host.HasExited, $"the node died at its descriptor limit:\n{host.Output}");
         var answered = new List<Socket>();

@@ -92,13 +92,7 @@ public sealed class ScalingSpecs(ITestOutputHelper output)
         Assert.True(scaled.ExitCode == 0, scaled.ToString());
         await KernelSockets.WaitForListeningCountAsync(endPoint, 2, TimeSpan.FromSeconds(90));
         var closed = watch.Elapsed;
-        var status = await host.StatusAsync();
-        var deadline = Stopwatch.StartNew();
-        while (status.Listener("http").Shards.Count > 2 && deadline.Elapsed < TimeSpan.FromSeconds(30))
-        {
-            await Task.Delay(50);
-            status = await host.StatusAsync();
-        }
+        var status = await host.StatusWhenAsync(s => s.Listener("http").Shards.Count <= 2, TimeSpan.FromSeconds(30));
         output.WriteLine($"scale 256 -> 2: the kernel showed 2 sockets after {closed.TotalMilliseconds:0} ms, every retiring shard gone after " +
             $"{watch.ElapsedMilliseconds} ms; '{closing}' logged {host.CountedLines(closing)} times");
 
@@ -114,16 +108,16 @@ public sealed class ScalingSpecs(ITestOutputHelper output)
         var from = keepAlive.Select(k => k.Answers).ToArray();
         var churnFrom = churn.Successes;
         var stopwatch = Stopwatch.StartNew();
-        while (!(keepAlive.Select((k, i) => k.Answers - from[i] >= 3).All(x => x) && churn.Successes - churnFrom >= 20
-                 && stopwatch.Elapsed >= MinimumPhase))
+        var served = await Eventually.TrueAsync(() =>
         {
             var failed = keepAlive.FirstOrDefault(k => k.Failure is not null);
             Assert.True(failed is null, $"{when}: a keep-alive connection failed after {failed?.Answers} answers: {failed?.Failure}");
-            Assert.True(stopwatch.Elapsed < PhaseTimeout,
-                $"{when}: no answers within {PhaseTimeout.TotalSeconds}s; keep-alive answers [{string.Join(", ", keepAlive.Select(k => k.Answers))}] " +
-                $"from [{string.Join(", ", from)}], churn {churn.Successes} from {churnFrom}");
-            await Task.Delay(20);
-        }
+            return keepAlive.Select((k, i) => k.Answers - from[i] >= 3).All(x => x) && churn.Successes - churnFrom >= 20
+                && stopwatch.Elapsed >= MinimumPhase;
+        }, PhaseTimeout, TimeSpan.FromMilliseconds(20));
+        Assert.True(served,
+            $"{when}: no answers within {PhaseTimeout.TotalSeconds}s; keep-alive answers [{string.Join(", ", keepAlive.Select(k => k.Answers))}] " +
+            $"from [{string.Join(", ", from)}], churn {churn.Successes} from {churnFrom}");
     }
 
     /// <summary>One connection that keeps asking; its first failure ends it and is kept.</summary>

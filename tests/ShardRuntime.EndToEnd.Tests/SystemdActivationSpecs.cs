@@ -174,9 +174,9 @@ public sealed partial class SystemdActivationSpecs(ITestOutputHelper output)
     private static async Task<IReadOnlyList<long>?> WaitUntilActivatorListensAsync(HostProcess host, IReadOnlyList<IPEndPoint> endPoints)
     {
         var timeout = TimeSpan.FromSeconds(30);
-        var stopwatch = Stopwatch.StartNew();
-        while (!host.HasExited)
+        var (exited, inodes) = await Eventually.ValueAsync(async () =>
         {
+            if (host.HasExited) return (Exited: true, Inodes: new List<long>());
             var inodes = new List<long>();
             foreach (var (endPoint, i) in endPoints.Select((e, i) => (e, i)))
             {
@@ -184,13 +184,12 @@ public sealed partial class SystemdActivationSpecs(ITestOutputHelper output)
                 if (inode is not null && (await KernelSockets.ListeningInodesAsync(endPoint)).SequenceEqual([inode.Value]))
                     inodes.Add(inode.Value);
             }
-            if (inodes.Count == endPoints.Count)
-                return inodes;
-            if (stopwatch.Elapsed > timeout)
-                throw new TimeoutException($"{Activator} did not listen on {string.Join(", ", endPoints)} within {timeout.TotalSeconds}s\n{host.Output}");
-            await Task.Delay(50);
-        }
-        return null;
+            return (Exited: false, Inodes: inodes);
+        }, seen => seen.Exited || seen.Inodes.Count == endPoints.Count, timeout, TimeSpan.FromMilliseconds(50));
+        if (exited) return null;
+        if (inodes.Count != endPoints.Count)
+            throw new TimeoutException($"{Activator} did not listen on {string.Join(", ", endPoints)} within {timeout.TotalSeconds}s\n{host.Output}");
+        return inodes;
     }
 
     /// <summary>Distinct loopback ports that were free a moment ago (each bound at once to port 0, then released).</summary>
@@ -232,16 +231,10 @@ public sealed partial class SystemdActivationSpecs(ITestOutputHelper output)
     /// </summary>
     private static async Task<NodeStatus> SuccessorStatusAsync(HostProcess host)
     {
-        var stopwatch = Stopwatch.StartNew();
-        while (true)
-        {
-            var status = await host.StatusAsync();
-            if (status.ProcessId != host.ProcessId && !status.HandedOver)
-                return status;
-            if (stopwatch.Elapsed > TimeSpan.FromSeconds(30))
-                throw new TimeoutException($"the successor did not answer on the control socket within 30s: {status}\n{host.Output}");
-            await Task.Delay(50);
-        }
+        var status = await host.StatusWhenAsync(s => s.ProcessId != host.ProcessId && !s.HandedOver, TimeSpan.FromSeconds(30));
+        if (status.ProcessId == host.ProcessId || status.HandedOver)
+            throw new TimeoutException($"the successor did not answer on the control socket within 30s: {status}\n{host.Output}");
+        return status;
     }
 
     [GeneratedRegex(@"^socket:\[(\d+)\]$")]

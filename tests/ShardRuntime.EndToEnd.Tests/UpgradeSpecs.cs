@@ -485,26 +485,11 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
 
     private static async Task<NodeStatus> WaitForAsync(HostProcess host, Func<NodeStatus, bool> condition)
     {
-        var stopwatch = Stopwatch.StartNew();
-        while (true)
-        {
-            var status = await host.StatusAsync();
-            if (condition(status))
-                return status;
-            if (stopwatch.Elapsed > TimeSpan.FromSeconds(60))
-                throw new TimeoutException($"the node's status did not reach the expected state within 60s: {status}\n{host.Output}");
-            await Task.Delay(100);
-        }
+        var status = await host.StatusWhenAsync(condition, TimeSpan.FromSeconds(60));
+        if (!condition(status))
+            throw new TimeoutException($"the node's status did not reach the expected state within 60s: {status}\n{host.Output}");
+        return status;
     }
 
-    private static async Task WaitForOutputAsync(HostProcess host, string text)
-    {
-        var stopwatch = Stopwatch.StartNew();
-        while (!host.Output.Contains(text, StringComparison.Ordinal))
-        {
-            if (stopwatch.Elapsed > TimeSpan.FromSeconds(60))
-                throw new TimeoutException($"the node did not log '{text}' within 60s\n{host.Output}");
-            await Task.Delay(50);
-        }
-    }
+    private static Task WaitForOutputAsync(HostProcess host, string text) => host.WaitForOutputAsync(text, TimeSpan.FromSeconds(60));
 }

@@ -18,7 +18,7 @@ public static class Connection
     /// The Props of a connection's actor. The state is made once, by the shard: a restarted actor instance gets this
     /// same object and continues the connection. No reflection and no expression per connection (churn pays for each).
     /// </summary>
-    internal static Props Props(ConnectionState state) => Akka.Actor.Props.CreateBy(state).WithDeploy(state.Shard.ConnectionDeploy);
+    internal static Props Props(ConnectionState state) => new ConnectionActorProps(state, state.Shard.ConnectionDeploy);
 
     /// <summary>Actor name of a connection.</summary>
     public static string ActorName(long id) => $"conn-{id}";

@@ -20,76 +20,77 @@ namespace ShardRuntime.Actors.Connection;
 /// </summary>
 internal sealed class ConnectionActor : UntypedActor
 {
-    private readonly ConnectionState _s;
+    private readonly ConnectionState _connection;
 
-    public ConnectionActor(ConnectionState state) => _s = state;
+    public ConnectionActor(ConnectionState connection) => _connection = connection;
 
-    private long ConnectionId => _s.ConnectionId;
-    private string ListenerName => _s.ListenerName;
-    private int ShardId => _s.ShardId;
+    private long ConnectionId => _connection.ConnectionId;
+    private string ListenerName => _connection.ListenerName;
+    private int ShardId => _connection.ShardId;
 
     protected override void PreStart()
     {
         // A new actor does nothing until its shard tells it Adopt: the shard may still be running the connection's first
         // turn (the handler asked for this actor during it). A restarted one continues the connection it had adopted.
-        if (!_s.Adopted) return;
-        ConnectionDriver.Resume(_s, Context);
+        if (!_connection.Adopted) return;
+        ConnectionDriver.Resume(_connection, Context);
     }
 
     protected override void OnReceive(object message)
     {
-        if (!_s.Adopted)
+        if (!_connection.Adopted)
         {
             // Messages for the handler that came before the connection was ours (it gave this actor's ref away in its
             // first turn) are kept in order and delivered once it is.
             if (message is Connection.Adopt) Adopt();
-            else (_s.Deferred ??= new List<object>()).Add(message);
+            else (_connection.Deferred ??= new List<object>()).Add(message);
             return;
         }
         switch (message)
         {
             case Connection.ReceiveReady:
-                if (!_s.ReceivePending) break; // stale: the wait it ends was already over
-                _s.ReceivePending = false;
-                ConnectionDriver.ReadLoop(_s); // the receive reports the error, if that is what the socket has
+                if (!_connection.ReceivePending) break; // stale: the wait it ends was already over
+                _connection.ReceivePending = false;
+                ConnectionDriver.ReadLoop(_connection); // the receive reports the error, if that is what the socket has
                 break;
             case Connection.ReadMore:
-                ConnectionDriver.ReadLoop(_s);
+                ConnectionDriver.ReadLoop(_connection);
                 break;
             case Connection.SendReady:
-                ConnectionDriver.OnSendReady(_s);
+                ConnectionDriver.OnSendReady(_connection);
                 break;
             case Connection.DeadlineCheck:
-                ConnectionDriver.OnDeadlineCheck(_s);
+                ConnectionDriver.OnDeadlineCheck(_connection);
                 break;
             case Connection.LingerExpired:
-                if (_s.OutputShut) ConnectionDriver.Finish(_s, _s.CloseReason);
+                if (_connection.OutputShut) ConnectionDriver.Finish(_connection, _connection.CloseReason);
                 break;
             case Connection.Abort abort:
-                ConnectionDriver.AbortNow(_s, abort.Reason);
+                ConnectionDriver.AbortNow(_connection, abort.Reason);
                 break;
             case Connection.RetireGeneration retire:
-                if (!_s.Finished && _s.HandlerGeneration < retire.Current && !_s.GenerationRetired)
+                if (!_connection.Finished && _connection.HandlerGeneration < retire.Current && !_connection.GenerationRetired)
                 {
-                    _s.GenerationRetired = true;
-                    _s.GenerationDeadlineAt = Environment.TickCount64 + (long)retire.DrainTimeout.TotalMilliseconds;
+                    _connection.GenerationRetired = true;
+                    _connection.GenerationDeadlineAt = Environment.TickCount64 + (long)retire.DrainTimeout.TotalMilliseconds;
                     // Rare (a reload, a handover): a timer of its own, which outlives a restart of this actor.
-                    _s.GenerationTimer = Context.System.Scheduler.ScheduleTellOnceCancelable(
+                    _connection.GenerationTimer = Context.System.Scheduler.ScheduleTellOnceCancelable(
                         retire.DrainTimeout, Self, Connection.GenerationDeadline.Instance, Self);
                 }
                 break;
             case Connection.GenerationDeadline:
-                if (_s.Finished || _s.CloseRequested) break;
+                if (_connection.Finished || _connection.CloseRequested) break;
                 Log.Debug("Connection {Listener}/{Shard}/{Connection} of retired handler generation {Generation}: drain deadline passed; closing",
-                    ListenerName, ShardId, ConnectionId, _s.HandlerGeneration);
-                _s.CloseReason = ConnectionCloseReason.DrainDeadline;
-                _s.CloseRequested = true;
-                ConnectionDriver.Flush(_s);
+                    ListenerName, ShardId, ConnectionId, _connection.HandlerGeneration);
+                _connection.CloseReason = ConnectionCloseReason.DrainDeadline;
+                _connection.CloseRequested = true;
+                ConnectionDriver.Flush(_connection);
                 break;
             default:
-                if (_s.Finished) return;
-                if (ConnectionDriver.CallHandler(_s, static (h, s, m) => h!.OnMessage(s, m!), message) && ConnectionDriver.AfterCallback(_s))
-                    ConnectionDriver.ReadLoop(_s);
+                if (_connection.Finished) return;
+                if (ConnectionDriver.CallHandler(_connection, static (h, s, m) => h!.OnMessage(s, m!), message)
+                    && ConnectionDriver.AfterCallback(_connection))
+                    ConnectionDriver.ReadLoop(_connection);
                 break;
         }
     }
@@ -101,14 +102,14 @@ internal sealed class ConnectionActor : UntypedActor
     /// </summary>
     private void Adopt()
     {
-        _s.Actor = Context;
+        _connection.Actor = Context;
         // Registered already when it waited in the shard (a wake-up armed there reaches this actor, or the shard passes it on).
-        if (!_s.Finished && _s.Readiness is null && ConnectionDriver.Register(_s) is null) return;
+        if (!_connection.Finished && _connection.Readiness is null && ConnectionDriver.Register(_connection) is null) return;
         // A connection its shard ran no turn for (first-turn-in-shard off, or the shard retires) starts here.
-        if (_s.Handler is null && !_s.Finished) ConnectionDriver.FirstTurn(_s);
-        else ConnectionDriver.Resume(_s, Context);
-        if (_s.Deferred is not { } deferred) return;
-        _s.Deferred = null;
+        if (_connection.Handler is null && !_connection.Finished) ConnectionDriver.FirstTurn(_connection);
+        else ConnectionDriver.Resume(_connection, Context);
+        if (_connection.Deferred is not { } deferred) return;
+        _connection.Deferred = null;
         foreach (var message in deferred) OnReceive(message);
     }
 
@@ -124,9 +125,9 @@ internal sealed class ConnectionActor : UntypedActor
     protected override void PostStop()
     {
         // Stopped from outside (or after a failure of this actor): never leave the socket open.
-        if (!_s.Finished) ConnectionDriver.AbortNow(_s, ConnectionCloseReason.Aborted, stopping: true);
+        if (!_connection.Finished) ConnectionDriver.AbortNow(_connection, ConnectionCloseReason.Aborted, stopping: true);
     }
 
     /// <summary>The shard's logger (made once per shard, not per connection); messages name the connection.</summary>
-    private ILoggingAdapter Log => _s.Log;
+    private ILoggingAdapter Log => _connection.Log;
 }

@@ -143,8 +143,15 @@ internal static class ConnectionDriver
         // work on the loop, and the loop's next look at its sockets, come first. (A turn in the shard that got this far
         // leaves the rest to the actor that adopts the connection.)
         if (s.Adopted && !s.Finished && !s.ReceivePending && !s.InputEnded && !s.ReadPaused)
-            s.Shard.Loop.Post(s);
+            s.Shard.Loop.Post(ReadOn, s);
     }
+
+    /// <summary>A yielded connection's turn at the back of its loop's queue: its actor reads on (<see cref="Connection.ReadMore"/>).</summary>
+    private static readonly Action<object?> ReadOn = static state =>
+    {
+        var s = (ConnectionState)state!;
+        if (!Volatile.Read(ref s.Finished)) s.Self.Tell(Connection.ReadMore.Instance);
+    };
 
     /// <summary>
     /// Whether a connection in its shard waits there for input: only while the shard holds it alone (the handler has not
@@ -156,12 +163,12 @@ internal static class ConnectionDriver
     private static bool WaitsInShard(ConnectionState s) =>
         !s.HasActor && s.Tx.IsEmpty && (s.BytesIn == 0 || s.OutputShut);
 
-    /// <summary>Registers the socket with the readiness engine (its state is told of input). Null when that failed and the connection ended.</summary>
+    /// <summary>Registers the socket with the readiness engine (<see cref="ConnectionReadiness"/> is told of input). Null when that failed and the connection ended.</summary>
     public static ReadinessRegistration? Register(ConnectionState s)
     {
         try
         {
-            return s.Readiness = s.Shard.Loop.Register(s.Fd, s);
+            return s.Readiness = s.Shard.Loop.Register(s.Fd, ConnectionReadiness.Instance, s);
         }
         catch (SocketException e)
         {

@@ -10,14 +10,15 @@ using ShardRuntime.Runtime.Sockets.Readiness;
 namespace ShardRuntime.Actors.Connection;
 
 /// <summary>
-/// Everything one connection is: its socket, pending I/O, buffers, handler and flags. It lives outside the
-/// <see cref="ConnectionActor"/> instance (it is an argument of the actor's Props), so that when the actor is
-/// restarted (Akka restarts the children of a shard actor that restarts) the new instance continues the very same
-/// connection, with the handler's state and its armed readiness. It is also the handler's <see cref="IConnectionContext"/>.
-/// One thread at a time touches it: the shard during the connection's first turn, then the actor that adopted it; the
-/// readiness engine and the shard's sweep only read their fields and tell the actor.
+/// Everything one connection is: its socket, pending I/O, buffers, handler and flags; and the handler's view of it (its
+/// <see cref="IConnectionContext"/>, with the connection's actor as a feature). It lives outside the
+/// <see cref="ConnectionActor"/> instance (its Props carry it: <see cref="ConnectionActorProps"/>), so that when the
+/// actor is restarted (Akka restarts the children of a shard actor that restarts) the new instance continues the very
+/// same connection, with the handler's state and its armed readiness. One thread at a time touches it: the shard during
+/// the connection's first turn, then the actor that adopted it; the readiness engine
+/// (<see cref="ConnectionReadiness"/>) and the shard's sweep only read their fields and tell the actor or the shard.
 /// </summary>
-internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeature, IReadinessListener, IIndirectActorProducer, IThreadPoolWorkItem
+internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeature
 {
     public ConnectionState(
         AcceptedSocket socket, long id, ShardSocket shard, ConnectionSettings settings, HandlerLease lease,
@@ -35,38 +36,6 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
         LastActivity = Environment.TickCount64;
     }
 
-    // IIndirectActorProducer: the Props of the connection's actor carry this state, and every instance (a restarted
-    // one too) is made with it.
-    ActorBase IIndirectActorProducer.Produce() => new ConnectionActor(this);
-
-    Type IIndirectActorProducer.ActorType => typeof(ConnectionActor);
-
-    void IIndirectActorProducer.Release(ActorBase actor)
-    {
-    }
-
-    // IReadinessListener: the readiness engine's thread, after the actor (or the shard) armed the registration.
-    void IReadinessListener.OnReadable()
-    {
-        if (Volatile.Read(ref Finished)) return;
-        var self = Volatile.Read(ref Self);
-        // Waiting in the shard: the shard goes on with it (and passes the wake-up on should an actor have taken over).
-        if (ReferenceEquals(self, ActorRefs.Nobody)) Shard.Owner?.Tell(this);
-        else self.Tell(Connection.ReceiveReady.Instance);
-    }
-
-    // IThreadPoolWorkItem: posted to the connection's loop when a turn used its read budget; tells the actor to read on
-    // (ConnectionDriver.ReadLoop). The state itself is the work item: no allocation per yield.
-    void IThreadPoolWorkItem.Execute()
-    {
-        if (!Volatile.Read(ref Finished)) Self.Tell(Connection.ReadMore.Instance);
-    }
-
-    void IReadinessListener.OnWritable()
-    {
-        if (!Volatile.Read(ref Finished)) Self.Tell(Connection.SendReady.Instance);
-    }
-
     public readonly AcceptedSocket Socket;
     public readonly ILoggingAdapter Log;
     /// <summary>The shard's socket and lasting state (whether it retires).</summary>
@@ -78,7 +47,10 @@ internal sealed class ConnectionState : IConnectionContext, IConnectionActorFeat
     public readonly HandlerLease Lease;
     public readonly ShardCounters Counters;
     public readonly ConnectionBudget Budget;
-    /// <summary>The socket's registration with the readiness engine (from the actor's start until the connection ends).</summary>
+    /// <summary>
+    /// The socket's registration with the readiness engine (<see cref="ConnectionReadiness"/> is told, with this state),
+    /// from when the connection first waits in its shard, or its actor adopts it, until it ends.
+    /// </summary>
     public ReadinessRegistration? Readiness;
     public readonly WriteQueue Tx = new();
 

@@ -106,4 +106,15 @@ public static class Listener
         public static readonly DrainDeadline Instance = new();
         private DrainDeadline() { }
     }
+
+    /// <summary>
+    /// Sender: the readiness engine's thread (<see cref="Connection.ConnectionReadiness"/>), when a connection waiting in
+    /// the shard became readable; the connection is queued in <see cref="ShardSocket.Readable"/>. Receiver: the shard,
+    /// which takes every queued connection. No reply.
+    /// </summary>
+    internal sealed class ConnectionsReadable
+    {
+        public static readonly ConnectionsReadable Instance = new();
+        private ConnectionsReadable() { }
+    }
 }

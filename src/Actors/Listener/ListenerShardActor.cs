@@ -201,8 +201,8 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 SweepConnections();
                 TryFinish();
                 break;
-            case ConnectionState connection:
-                OnShardConnectionReadable(connection);
+            case Listener.ConnectionsReadable:
+                while (_socket.Readable.TryTake(out var connection)) OnShardConnectionReadable(connection);
                 TryFinish();
                 break;
             case Listener.DrainDeadline when _socket.Retiring:

@@ -56,14 +56,14 @@ internal sealed class ShardSocket : IDisposable, IReadinessListener
     internal Akka.Actor.Deploy ConnectionDeploy { get; }
 
     // IReadinessListener: the readiness engine's thread, after an accept found the queue empty and armed.
-    void IReadinessListener.OnReadable()
+    void IReadinessListener.OnReadable(object? state)
     {
         // Record first, then tell: a new owner that starts in between finds it in PreStart.
         Volatile.Write(ref _completed, 1);
         Owner?.Tell(Listener.AcceptCompleted.Instance);
     }
 
-    void IReadinessListener.OnWritable()
+    void IReadinessListener.OnWritable(object? state)
     {
     }
 
@@ -132,6 +132,9 @@ internal sealed class ShardSocket : IDisposable, IReadinessListener
     /// than timers per connection. Finished ones are dropped by the sweep.
     /// </summary>
     internal List<Connection.ConnectionState> Connections { get; } = new();
+
+    /// <summary>Connections waiting in the shard whose input came, for the shard to take (<see cref="Listener.ConnectionsReadable"/>).</summary>
+    internal Connection.ReadableConnections Readable { get; } = new();
 
     /// <summary>A connection accepted when the listener was full, waiting for a slot (at most one per shard).</summary>
     public AcceptedSocket? Parked { get; set; }
@@ -215,7 +218,7 @@ internal sealed class ShardSocket : IDisposable, IReadinessListener
             Socket.Dispose();
         }
         // A waiting accept has nothing to wait for any more: wake the shard so that it sees the socket closed.
-        if (Volatile.Read(ref _acceptPending) == 1) ((IReadinessListener)this).OnReadable();
+        if (Volatile.Read(ref _acceptPending) == 1) ((IReadinessListener)this).OnReadable(null);
     }
 
     /// <summary>Closes everything, a parked connection included: for when the node lets go of this shard for good.</summary>

@@ -6,7 +6,6 @@ using ShardRuntime.Actors.Cluster;
 using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Actors.Tests.Support;
-using ShardRuntime.Tests.Shared;
 using Xunit.Abstractions;
 using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
 

@@ -4,7 +4,6 @@ using Akka.TestKit.Xunit2;
 using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Actors.Tests.Support;
-using ShardRuntime.Tests.Shared;
 using Xunit.Abstractions;
 using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
 

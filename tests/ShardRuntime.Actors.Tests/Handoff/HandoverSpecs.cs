@@ -98,7 +98,7 @@ public sealed class HandoverSpecs(ITestOutputHelper output) : TestKit(output: ou
         await churn.StopAsync();
         Assert.Empty(churn.Failures);
         using var check = await Clients.ConnectAsync(webEndPoint);
-        Assert.StartsWith("HTTP/1.1 200 OK", await Clients.HttpGetAsync(check));
+        Assert.Equal("HTTP/1.1 200 OK", (await Clients.HttpGetAsync(check)).StatusLine);
         await newSystem.Terminate();
     }
 
@@ -132,7 +132,7 @@ public sealed class HandoverSpecs(ITestOutputHelper output) : TestKit(output: ou
         }, TimeSpan.FromSeconds(30));
         Assert.Equal(web.Shards.Select(s => s.SocketInode), Specs.Listener(old, "web").Shards.Select(s => s.SocketInode));
         using (var check = await Clients.ConnectAsync(System.Net.IPEndPoint.Parse(web.EndPoint)))
-            Assert.StartsWith("HTTP/1.1 200 OK", await Clients.HttpGetAsync(check));
+            Assert.Equal("HTTP/1.1 200 OK", (await Clients.HttpGetAsync(check)).StatusLine);
         var scaled = await old.Ask<object>(new CoordinatorProtocol.ScaleTo("web", 3), Clients.Timeout);
         Assert.IsType<CoordinatorProtocol.ScaledTo>(scaled);
 

@@ -297,14 +297,15 @@ public sealed class ShardRuntimeHostingSpecs
             var coordinator = await registry.GetAsync<CoordinatorProtocol.Marker>();
             Assert.Equal($"/user/{ClusterListeners.ActorName}", cluster.Path.ToStringWithoutAddress());
             Assert.IsType<CoordinatorProtocol.Started>(await coordinator.Ask<object>(CoordinatorProtocol.WaitUntilStarted.Instance, Clients.Timeout));
-            Assert.True(await EventuallyAsync(() => Task.FromResult(membership.SelfMember.Status == MemberStatus.Up)), "the node did not come up");
+            Assert.True(await Eventually.TrueAsync(() => membership.SelfMember.Status == MemberStatus.Up, Clients.Timeout), "the node did not come up");
 
             var answer = await cluster.Ask<object>(new ClusterListeners.ScaleListener("http", 3), Clients.Timeout);
 
             var changed = Assert.IsType<ClusterListeners.ListenerChanged>(answer);
             Assert.Equal(("all", 1, 3), (changed.StoredBy, changed.Nodes, changed.Listener.Shards));
-            Assert.True(await EventuallyAsync(async () =>
-                (await coordinator.Ask<CoordinatorProtocol.NodeStatus>(CoordinatorProtocol.GetStatus.Instance, Clients.Timeout)).Listeners.Single().DesiredShards == 3),
+            Assert.True(await Eventually.TrueAsync(async () =>
+                (await coordinator.Ask<CoordinatorProtocol.NodeStatus>(CoordinatorProtocol.GetStatus.Instance, Clients.Timeout)).Listeners.Single().DesiredShards == 3,
+                Clients.Timeout, TimeSpan.FromMilliseconds(50)),
                 "the coordinator did not follow the cluster's 3 shards");
         }
         finally
@@ -329,18 +330,6 @@ public sealed class ShardRuntimeHostingSpecs
         {
             await host.StopAsync();
         }
-    }
-
-    /// <summary>Whether <paramref name="condition"/> comes true within <see cref="Clients.Timeout"/> (asked every 50 ms).</summary>
-    private static async Task<bool> EventuallyAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + Clients.Timeout;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) return false;
-            await Task.Delay(50);
-        }
-        return true;
     }
 
     private sealed class UpperCaseFactory : IConnectionHandlerFactory

@@ -43,7 +43,7 @@ internal sealed class ChurnLoad
                 using (var cts = new CancellationTokenSource(Clients.Timeout))
                     await client.ConnectAsync(endPoint, cts.Token);
                 var reply = await Clients.HttpGetAsync(client);
-                if (reply.StartsWith("HTTP/1.1 200 OK", StringComparison.Ordinal)) Interlocked.Increment(ref _served);
+                if (reply.StatusLine == "HTTP/1.1 200 OK") Interlocked.Increment(ref _served);
                 else Failures.Enqueue($"wrong reply: {reply}");
             }
             catch (Exception) when (_stop.IsCancellationRequested)

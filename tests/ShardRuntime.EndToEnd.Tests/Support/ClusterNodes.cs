@@ -87,7 +87,7 @@ internal sealed class ClusterNodes(ITestOutputHelper output, string config) : IA
     {
         var clock = Stopwatch.StartNew();
         string last = "";
-        while (clock.Elapsed < FormTimeout)
+        var result = await Eventually.ValueAsync(async () =>
         {
             if (node.HasExited)
                 throw new InvalidOperationException($"node pid {node.ProcessId} exited while waiting for {what}\n{node.Output}");
@@ -95,19 +95,20 @@ internal sealed class ClusterNodes(ITestOutputHelper output, string config) : IA
             {
                 last = await RequestAsync(node, """{"command":"status","cluster":true}""");
                 using var reply = JsonDocument.Parse(last);
-                if (reply.RootElement.GetProperty("ok").GetBoolean() && condition(reply.RootElement.GetProperty("result")))
-                {
-                    output.WriteLine($"{what}: after {clock.Elapsed.TotalSeconds:0.0}s");
-                    return reply.RootElement.GetProperty("result").Clone();
-                }
+                return reply.RootElement.GetProperty("ok").GetBoolean() && condition(reply.RootElement.GetProperty("result"))
+                    ? reply.RootElement.GetProperty("result").Clone()
+                    : (JsonElement?)null;
             }
             catch (Exception e) when (e is SocketException or IOException or JsonException or KeyNotFoundException or InvalidOperationException)
             {
                 last = e.Message;
+                return null;
             }
-            await Task.Delay(200);
-        }
-        throw new TimeoutException($"no {what} within {FormTimeout.TotalSeconds}s; last answer: {last}\n{node.Output}");
+        }, found => found is not null, FormTimeout, TimeSpan.FromMilliseconds(200));
+        if (result is not { } found)
+            throw new TimeoutException($"no {what} within {FormTimeout.TotalSeconds}s; last answer: {last}\n{node.Output}");
+        output.WriteLine($"{what}: after {clock.Elapsed.TotalSeconds:0.0}s");
+        return found;
     }
 
     /// <summary>One request line to the node's control socket; the reply line.</summary>

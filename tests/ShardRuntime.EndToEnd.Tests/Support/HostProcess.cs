@@ -146,25 +146,36 @@ internal sealed class HostProcess : IAsyncDisposable
     {
         var stopwatch = Stopwatch.StartNew();
         CliResult? last = null;
-        while (stopwatch.Elapsed < ReadyTimeout)
+        var ready = await Eventually.ValueAsync(async () =>
         {
             if (process.HasExited)
                 throw new InvalidOperationException($"the node exited with code {process.ExitCode} before it was ready\n{Tail()}");
             last = await RunCliAsync("status", "--json");
-            if (last.ExitCode == 0)
-            {
-                var status = NodeStatus.Parse(last.StdOut);
-                // Listeners accept, and the whole node has started (its cluster actor too): it says it serves.
-                if (status.Listeners.All(l => l.Shards.Count == l.DesiredShards && l.Accepting.Count() == l.DesiredShards && l.Bound.Port != 0)
-                    && Output.Contains($"Node {process.Id} serving", StringComparison.Ordinal))
-                {
-                    output.WriteLine($"node pid {process.Id} ready after {stopwatch.Elapsed.TotalSeconds:0.00}s");
-                    return status;
-                }
-            }
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"the node was not ready within {ReadyTimeout.TotalSeconds}s; last status: {last}\n{Tail()}");
+            if (last.ExitCode != 0) return null;
+            var status = NodeStatus.Parse(last.StdOut);
+            // Listeners accept, and the whole node has started (its cluster actor too): it says it serves.
+            var serving = status.Listeners.All(l => l.Shards.Count == l.DesiredShards && l.Accepting.Count() == l.DesiredShards && l.Bound.Port != 0)
+                && Output.Contains($"Node {process.Id} serving", StringComparison.Ordinal);
+            return serving ? status : null;
+        }, status => status is not null, ReadyTimeout, TimeSpan.FromMilliseconds(100));
+        if (ready is null)
+            throw new TimeoutException($"the node was not ready within {ReadyTimeout.TotalSeconds}s; last status: {last}\n{Tail()}");
+        output.WriteLine($"node pid {process.Id} ready after {stopwatch.Elapsed.TotalSeconds:0.00}s");
+        return ready;
+    }
+
+    /// <summary>
+    /// Polls <c>status --json</c> until <paramref name="condition"/> holds and returns that status; after
+    /// <paramref name="timeout"/> returns the last one, for the caller to assert on.
+    /// </summary>
+    public Task<NodeStatus> StatusWhenAsync(Func<NodeStatus, bool> condition, TimeSpan timeout) =>
+        Eventually.ValueAsync(StatusAsync, condition, timeout, TimeSpan.FromMilliseconds(100));
+
+    /// <summary>Waits until the node's output contains <paramref name="text"/>; throws (with the output) after <paramref name="timeout"/>.</summary>
+    public async Task WaitForOutputAsync(string text, TimeSpan timeout)
+    {
+        if (!await Eventually.TrueAsync(() => Output.Contains(text, StringComparison.Ordinal), timeout, TimeSpan.FromMilliseconds(50)))
+            throw new TimeoutException($"the node did not log '{text}' within {timeout.TotalSeconds}s\n{Output}");
     }
 
     /// <summary>Sends SIGTERM to the node's PID.</summary>
@@ -195,13 +206,8 @@ internal sealed class HostProcess : IAsyncDisposable
     /// </summary>
     public async Task<int> WaitForProcessExitAsync(TimeSpan timeout)
     {
-        var stopwatch = Stopwatch.StartNew();
-        while (!process.WaitForExit(0))
-        {
-            if (stopwatch.Elapsed > timeout)
-                throw new TimeoutException($"the node (pid {process.Id}) did not exit within {timeout.TotalSeconds}s\n{Tail()}");
-            await Task.Delay(50);
-        }
+        if (!await Eventually.TrueAsync(() => process.WaitForExit(0), timeout, TimeSpan.FromMilliseconds(50)))
+            throw new TimeoutException($"the node (pid {process.Id}) did not exit within {timeout.TotalSeconds}s\n{Tail()}");
         return process.ExitCode;
     }
 

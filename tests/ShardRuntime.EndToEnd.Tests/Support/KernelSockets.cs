@@ -59,17 +59,11 @@ internal static partial class KernelSockets
     /// <summary>Polls until the kernel shows <paramref name="count"/> listening sockets on the endpoint; returns their inodes.</summary>
     public static async Task<IReadOnlyList<long>> WaitForListeningCountAsync(IPEndPoint endPoint, int count, TimeSpan timeout)
     {
-        var stopwatch = Stopwatch.StartNew();
-        while (true)
-        {
-            var inodes = await ListeningInodesAsync(endPoint);
-            if (inodes.Count == count)
-                return inodes;
-            if (stopwatch.Elapsed > timeout)
-                throw new TimeoutException(
-                    $"the kernel shows {inodes.Count} listening socket(s) on {endPoint}, expected {count} within {timeout.TotalSeconds}s");
-            await Task.Delay(50);
-        }
+        var inodes = await Eventually.ValueAsync(() => ListeningInodesAsync(endPoint), i => i.Count == count, timeout, TimeSpan.FromMilliseconds(50));
+        if (inodes.Count != count)
+            throw new TimeoutException(
+                $"the kernel shows {inodes.Count} listening socket(s) on {endPoint}, expected {count} within {timeout.TotalSeconds}s");
+        return inodes;
     }
 
     [GeneratedRegex(@"\bino:(\d+)")]

@@ -25,17 +25,8 @@ internal sealed class NodeChain(ITestOutputHelper output) : IAsyncDisposable
     }
 
     /// <summary>Waits until <paramref name="pid"/> no longer runs; false after <paramref name="timeout"/>.</summary>
-    public static async Task<bool> WaitUntilGoneAsync(int pid, TimeSpan timeout)
-    {
-        var stopwatch = Stopwatch.StartNew();
-        while (Posix.IsRunning(pid))
-        {
-            if (stopwatch.Elapsed > timeout)
-                return false;
-            await Task.Delay(50);
-        }
-        return true;
-    }
+    public static Task<bool> WaitUntilGoneAsync(int pid, TimeSpan timeout) =>
+        Eventually.TrueAsync(() => !Posix.IsRunning(pid), timeout, TimeSpan.FromMilliseconds(50));
 
     public async ValueTask DisposeAsync()
     {

@@ -26,7 +26,7 @@ public sealed class HandoverChildProcessTests
             }
 
             Assert.True(
-                await EventuallyAsync(
+                await Eventually.TrueAsync(
                     () => KernelSocketTable.ListListening(port, TransportProtocol.Tcp).Sum(e => e.QueueLength) == 20,
                     HandoverTestKit.StepTimeout),
                 "the 20 connections never all waited in the accept queues");

@@ -139,7 +139,7 @@ public sealed class HandoverTests
             }
 
             Assert.True(
-                await EventuallyAsync(
+                await Eventually.TrueAsync(
                     () => KernelSocketTable.ListListening(port, TransportProtocol.Tcp).Single().QueueLength == 50,
                     HandoverTestKit.StepTimeout),
                 "the 50 connections never all waited in the accept queue");

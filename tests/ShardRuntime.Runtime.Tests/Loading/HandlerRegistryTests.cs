@@ -168,7 +168,7 @@ public sealed class HandlerRegistryTests : IDisposable
     }
 
     [Fact]
-    public void Registry_must_hand_out_a_live_generation_to_every_connection_during_concurrent_reloads()
+    public async Task Registry_must_hand_out_a_live_generation_to_every_connection_during_concurrent_reloads()
     {
         using var registry = HandlerRegistry.ForAssembly("greet", _folder.Spec(GreetingFactory));
         using var stop = new CancellationTokenSource();
@@ -202,8 +202,8 @@ public sealed class HandlerRegistryTests : IDisposable
             // Every generation serves connections while the next one loads and replaces it.
             var before = Volatile.Read(ref served);
             Assert.True(
-                SpinWait.SpinUntil(() => Volatile.Read(ref served) >= before + 20, TimeSpan.FromSeconds(10)),
-                $"the connection threads served nothing within 10 s before reload {i + 1}");
+                await Eventually.TrueAsync(() => Volatile.Read(ref served) >= before + 20, Eventually.Timeout),
+                $"the connection threads served nothing within {Eventually.Timeout.TotalSeconds} s before reload {i + 1}");
             registry.Reload();
         }
 

@@ -20,15 +20,14 @@ public sealed class AcceptedSocketTests
 
     private static async Task<AcceptedSocket> AcceptAsync(Socket listener)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (true)
+        var (error, accepted) = await Eventually.ValueAsync(() =>
         {
             var error = AcceptedSocket.Accept(Fd(listener), out var accepted);
-            if (error == SocketError.Success) return accepted;
-            Assert.Equal(SocketError.WouldBlock, error);
-            Assert.True(DateTime.UtcNow < deadline, "no connection to accept");
-            await Task.Delay(5);
-        }
+            return Task.FromResult((Error: error, Accepted: accepted));
+        }, tried => tried.Error != SocketError.WouldBlock, Eventually.Timeout);
+        Assert.True(error != SocketError.WouldBlock, "no connection to accept");
+        Assert.Equal(SocketError.Success, error);
+        return accepted!;
     }
 
     [Fact]
@@ -50,14 +49,12 @@ public sealed class AcceptedSocketTests
 
             client.Send("ping"u8);
             var buffer = new byte[8];
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-            int n;
-            while ((n = SocketIo.Receive(accepted.Fd, buffer, out var error)) < 0)
+            var (n, error) = await Eventually.ValueAsync(() =>
             {
-                Assert.Equal(SocketError.WouldBlock, error); // the accepted socket is non-blocking
-                Assert.True(DateTime.UtcNow < deadline);
-                await Task.Delay(5);
-            }
+                var n = SocketIo.Receive(accepted.Fd, buffer, out var error);
+                return Task.FromResult((Read: n, Error: error));
+            }, tried => tried.Read >= 0 || tried.Error != SocketError.WouldBlock, Eventually.Timeout); // the accepted socket is non-blocking
+            Assert.True(n >= 0, $"nothing received: {error}");
             Assert.Equal("ping"u8.ToArray(), buffer[..n]);
 
             // shutdown(SHUT_WR) is a FIN: the client reads the reply, then the end.

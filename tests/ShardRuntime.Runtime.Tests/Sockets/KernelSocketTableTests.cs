@@ -34,7 +34,7 @@ public sealed class KernelSocketTableTests
             }
 
             Assert.True(
-                await EventuallyAsync(
+                await Eventually.TrueAsync(
                     () => KernelSocketTable.ListListening(port, TransportProtocol.Tcp).Single().QueueLength == 3,
                     TimeSpan.FromSeconds(10)),
                 "the accept queue never showed 3 connections");

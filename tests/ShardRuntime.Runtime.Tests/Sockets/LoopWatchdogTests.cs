@@ -24,7 +24,7 @@ public sealed class LoopWatchdogTests
         using var started = new SemaphoreSlim(0);
         using var release = new ManualResetEventSlim();
         loop.Post(new Blocking(started, release));
-        Assert.True(await started.WaitAsync(Eventually.Wait), "the blocking work never ran");
+        Assert.True(await started.WaitAsync(Eventually.Timeout), "the blocking work never ran");
         try
         {
             Assert.Empty(Of(watchdog.Check(At(10)))); // first sight of this turn

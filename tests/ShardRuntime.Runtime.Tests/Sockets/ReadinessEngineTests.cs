@@ -15,15 +15,19 @@ public sealed class ReadinessEngineTests
         private readonly SemaphoreSlim _writable = new(0);
         public int Readable;
         public int Writable;
+        /// <summary>The states the calls passed, in order.</summary>
+        public readonly System.Collections.Concurrent.ConcurrentQueue<object?> States = new();
 
-        public void OnReadable()
+        public void OnReadable(object? state)
         {
+            States.Enqueue(state);
             Interlocked.Increment(ref Readable);
             _readable.Release();
         }
 
-        public void OnWritable()
+        public void OnWritable(object? state)
         {
+            States.Enqueue(state);
             Interlocked.Increment(ref Writable);
             _writable.Release();
         }
@@ -188,6 +192,34 @@ public sealed class ReadinessEngineTests
     }
 
     [Fact]
+    public async Task One_listener_of_several_registrations_must_be_told_each_one_s_state()
+    {
+        var (server1, client1) = await ConnectedPairAsync();
+        var (server2, client2) = await ConnectedPairAsync();
+        using var server1Owner = server1;
+        using var client1Owner = client1;
+        using var server2Owner = server2;
+        using var client2Owner = client2;
+        var listener = new Listener();
+        object first = "first", second = "second";
+        using var registration1 = ReadinessEngine.Loop(0).Register(Fd(server1), listener, first);
+        using var registration2 = ReadinessEngine.Loop(0).Register(Fd(server2), listener, second);
+
+        var seen2 = registration2.ReadEdges;
+        Assert.Equal(-1, SocketIo.Receive(Fd(server2), new byte[4], out _));
+        Assert.True(registration2.ArmRead(seen2));
+        client2.Send("x"u8);
+        Assert.True(await listener.ReadableAsync(), "no OnReadable for the second registration");
+        var seen1 = registration1.ReadEdges;
+        Assert.Equal(-1, SocketIo.Receive(Fd(server1), new byte[4], out _));
+        Assert.True(registration1.ArmRead(seen1));
+        client1.Send("y"u8);
+        Assert.True(await listener.ReadableAsync(), "no OnReadable for the first registration");
+
+        Assert.Equal([second, first], listener.States.ToArray());
+    }
+
+    [Fact]
     public void Errors_must_map_to_the_socket_errors_dotnet_reports()
     {
         Assert.Equal(SocketError.WouldBlock, SocketIo.Map(11));
@@ -206,6 +238,16 @@ public sealed class ReadinessEngineTests
         public readonly SemaphoreSlim Done = new(0);
 
         public IThreadPoolWorkItem Item(int value, bool last = false) => new Work(this, value, last);
+
+        /// <summary>The state of a posted callback (<see cref="ReadinessEngine.Post(Action{object?}, object?)"/>).</summary>
+        public sealed class Posted(Recorder owner, int value, bool last)
+        {
+            public void Run()
+            {
+                owner.Ran.Enqueue((value, Thread.CurrentThread.Name));
+                if (last) owner.Done.Release();
+            }
+        }
 
         private sealed class Work(Recorder owner, int value, bool last) : IThreadPoolWorkItem
         {
@@ -255,6 +297,21 @@ public sealed class ReadinessEngineTests
             var mine = recorder.Ran.Select(r => r.Value).Where(v => v / each == t).ToList();
             Assert.Equal(Enumerable.Range(t * each, each), mine);
         }
+    }
+
+    [Fact]
+    public async Task Callbacks_posted_with_their_state_must_run_on_the_loop_in_order_with_work_items()
+    {
+        var loop = ReadinessEngine.Loop(7);
+        var recorder = new Recorder();
+        for (var i = 0; i < 100; i++)
+        {
+            if (i % 2 == 0) loop.Post(recorder.Item(i));
+            else loop.Post(static state => ((Recorder.Posted)state!).Run(), new Recorder.Posted(recorder, i, last: i == 99));
+        }
+        Assert.True(await recorder.Done.WaitAsync(Wait), "the posted callbacks did not run");
+        Assert.Equal(Enumerable.Range(0, 100), recorder.Ran.Select(r => r.Value));
+        Assert.All(recorder.Ran, r => Assert.Equal("shardrt-io-7", r.Thread));
     }
 
     private sealed class CountingWork(Recorder recorder, int value, Action after) : IThreadPoolWorkItem

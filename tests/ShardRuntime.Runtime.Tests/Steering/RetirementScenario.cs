@@ -82,7 +82,7 @@ internal sealed class RetirementScenario
             using var clientDeadline = new CancellationTokenSource(TimeSpan.FromSeconds(90));
             var client = RunClientAsync(endPoint, connections, clientDeadline.Token);
 
-            bool filled = await EventuallyAsync(() => client.IsCompleted || ListenerDrain.QueueLength(retiring) >= QueuedBeforeRetirement, TimeSpan.FromSeconds(20));
+            bool filled = await Eventually.TrueAsync(() => client.IsCompleted || ListenerDrain.QueueLength(retiring) >= QueuedBeforeRetirement, TimeSpan.FromSeconds(20));
             Assert.True(filled && !client.IsCompleted, "the retiring listener's queue never filled while the client ran");
             int queued = ListenerDrain.QueueLength(retiring);
 

@@ -83,7 +83,7 @@ public sealed class ReuseportSteeringTests
             }
 
             var got = shards.Select(_ => new HashSet<int>()).ToList();
-            Assert.True(await EventuallyAsync(
+            Assert.True(await Eventually.TrueAsync(
                 () =>
                 {
                     for (int i = 0; i < shards.Count; i++)

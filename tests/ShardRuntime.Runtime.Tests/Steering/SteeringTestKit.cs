@@ -40,7 +40,7 @@ internal static class SteeringTestKit
     public static async Task<int[]> QueuedPerMemberAsync(IReadOnlyList<Socket> members, int expectedTotal)
     {
         Assert.True(
-            await EventuallyAsync(() => members.Sum(ListenerDrain.QueueLength) == expectedTotal, Patience),
+            await Eventually.TrueAsync(() => members.Sum(ListenerDrain.QueueLength) == expectedTotal, Patience),
             $"the members' queues never held {expectedTotal} connections: [{string.Join(", ", members.Select(ListenerDrain.QueueLength))}]");
         return members.Select(ListenerDrain.QueueLength).ToArray();
     }

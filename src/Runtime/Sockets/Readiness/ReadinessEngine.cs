@@ -51,7 +51,7 @@ public sealed partial class ReadinessEngine
     private int _nextSlot;
     private readonly Thread _thread;
     private readonly int _wakeFd;
-    private readonly System.Collections.Concurrent.ConcurrentQueue<IThreadPoolWorkItem> _work = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<LoopWork> _work = new();
     /// <summary>1 while the loop waits in epoll_wait with no work queued: a post from another thread must wake it.</summary>
     private int _sleeping;
     /// <summary>1 from a wake-up written to the eventfd until the loop has read it (one write is enough).</summary>
@@ -120,6 +120,22 @@ public sealed partial class ReadinessEngine
     /// </summary>
     public void Post(IThreadPoolWorkItem work)
     {
+        ArgumentNullException.ThrowIfNull(work);
+        Enqueue(new LoopWork(work, null, null));
+    }
+
+    /// <summary>
+    /// Like <see cref="Post(IThreadPoolWorkItem)"/>, for a callback with the state it works on: a static callback serves
+    /// every object of a kind, so posting costs no work-item object per post or per poster.
+    /// </summary>
+    public void Post(Action<object?> callback, object? state)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        Enqueue(new LoopWork(null, callback, state));
+    }
+
+    private void Enqueue(LoopWork work)
+    {
         _work.Enqueue(work);
         if (Thread.CurrentThread == _thread) return; // the loop looks at its queue before it waits again
         Interlocked.MemoryBarrier(); // the item is queued before we look whether the loop sleeps (it does the opposite)
@@ -145,9 +161,10 @@ public sealed partial class ReadinessEngine
     /// <summary>
     /// Registers a connected socket's descriptor. The listener is called on the engine's thread, only after it armed
     /// itself (<see cref="ReadinessRegistration.ArmRead"/>, <see cref="ReadinessRegistration.ArmWrite"/>), and must
-    /// return at once (tell an actor, nothing more). Dispose the registration before closing the descriptor.
+    /// return at once (tell an actor, nothing more); it is passed <paramref name="state"/>. Dispose the registration
+    /// before closing the descriptor.
     /// </summary>
-    public ReadinessRegistration Register(int fd, IReadinessListener listener)
+    public ReadinessRegistration Register(int fd, IReadinessListener listener, object? state = null)
     {
         ArgumentNullException.ThrowIfNull(listener);
         ReadinessRegistration registration;
@@ -161,7 +178,7 @@ public sealed partial class ReadinessEngine
                 Volatile.Write(ref _slots, bigger);
             }
             var generation = (_slots[slot]?.Generation ?? 0) + 1;
-            registration = new ReadinessRegistration(this, fd, slot, generation, listener);
+            registration = new ReadinessRegistration(this, fd, slot, generation, listener, state);
             _slots[slot] = registration;
         }
         Span<byte> ev = stackalloc byte[16];
@@ -256,7 +273,8 @@ public sealed partial class ReadinessEngine
         {
             try
             {
-                work.Execute();
+                if (work.Item is { } item) item.Execute();
+                else work.Callback!(work.State);
             }
             catch (Exception e)
             {
@@ -265,6 +283,9 @@ public sealed partial class ReadinessEngine
             }
         }
     }
+
+    /// <summary>One queued piece of work: an item, or a callback and its state.</summary>
+    private readonly record struct LoopWork(IThreadPoolWorkItem? Item, Action<object?>? Callback, object? State);
 
     private const int EfdNonBlock = 0x800;
     private const int EfdCloexec = 0x80000;

@@ -1,13 +1,17 @@
 namespace ShardRuntime.Runtime.Sockets.Readiness;
 
-/// <summary>Called on the <see cref="ReadinessEngine"/>'s thread when an armed socket became ready. Must return at once.</summary>
+/// <summary>
+/// Called on the <see cref="ReadinessEngine"/>'s thread when an armed socket became ready. Must return at once. Each call
+/// passes the state the socket was registered with (<see cref="ReadinessEngine.Register"/>), so that one listener
+/// object can serve every socket of a kind and a socket costs no listener object of its own.
+/// </summary>
 public interface IReadinessListener
 {
     /// <summary>Data, the peer's FIN or an error is there to be read.</summary>
-    void OnReadable();
+    void OnReadable(object? state);
 
     /// <summary>Room in the send buffer (or an error) after a send found it full.</summary>
-    void OnWritable();
+    void OnWritable(object? state);
 }
 
 /// <summary>
@@ -23,6 +27,7 @@ public sealed class ReadinessRegistration : IDisposable
 {
     private readonly ReadinessEngine _engine;
     private readonly IReadinessListener _listener;
+    private readonly object? _state;
     private int _readEdges;
     private int _writeEdges;
     private int _readArmed;
@@ -30,14 +35,14 @@ public sealed class ReadinessRegistration : IDisposable
     private volatile bool _released;
     private int _disposed;
 
-    internal ReadinessRegistration(ReadinessEngine engine, int fd, int slot, int generation, IReadinessListener listener)
+    internal ReadinessRegistration(ReadinessEngine engine, int fd, int slot, int generation, IReadinessListener listener, object? state)
     {
         _engine = engine;
         _listener = listener;
+        _state = state;
         Fd = fd;
         Slot = slot;
         Generation = generation;
-        Token = ((ulong)(uint)generation << 32) | (uint)slot;
     }
 
     internal int Fd { get; }
@@ -46,7 +51,11 @@ public sealed class ReadinessRegistration : IDisposable
 
     internal int Generation { get; }
 
-    internal ulong Token { get; }
+    /// <summary>
+    /// What epoll hands back for this registration: its generation and slot. Computed, not stored: the listener's state
+    /// took its 8 bytes, and a registration (one per connection) stays the size it was.
+    /// </summary>
+    internal ulong Token => ((ulong)(uint)Generation << 32) | (uint)Slot;
 
     internal bool Released
     {
@@ -80,13 +89,13 @@ public sealed class ReadinessRegistration : IDisposable
     internal void SignalRead()
     {
         Interlocked.Increment(ref _readEdges);
-        if (Volatile.Read(ref _readArmed) == 1 && Interlocked.Exchange(ref _readArmed, 0) == 1) _listener.OnReadable();
+        if (Volatile.Read(ref _readArmed) == 1 && Interlocked.Exchange(ref _readArmed, 0) == 1) _listener.OnReadable(_state);
     }
 
     internal void SignalWrite()
     {
         Interlocked.Increment(ref _writeEdges);
-        if (Volatile.Read(ref _writeArmed) == 1 && Interlocked.Exchange(ref _writeArmed, 0) == 1) _listener.OnWritable();
+        if (Volatile.Read(ref _writeArmed) == 1 && Interlocked.Exchange(ref _writeArmed, 0) == 1) _listener.OnWritable(_state);
     }
 
     /// <summary>Leaves the engine (before the descriptor is closed). Idempotent.</summary>

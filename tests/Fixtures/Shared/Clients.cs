@@ -1,20 +1,33 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace ShardRuntime.Actors.Tests.Support;
+namespace ShardRuntime.Tests.Shared;
 
-/// <summary>Real loopback clients for the specs: connect, send, read with bounded timeouts.</summary>
+/// <summary>
+/// Real TCP clients for the specs: connect, send, read, every wait bounded (by <see cref="Timeout"/> unless told).
+/// Linked into the test projects that talk to a listener.
+/// </summary>
 internal static class Clients
 {
+    /// <summary>How long a client waits for the node when not told: generous, for a loaded 2-core machine.</summary>
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
 
-    public static async Task<Socket> ConnectAsync(IPEndPoint endPoint)
+    public static async Task<Socket> ConnectAsync(IPEndPoint endPoint, TimeSpan? timeout = null)
     {
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        using var cts = new CancellationTokenSource(Timeout);
-        await socket.ConnectAsync(endPoint, cts.Token);
-        return socket;
+        try
+        {
+            using var cts = new CancellationTokenSource(timeout ?? Timeout);
+            await socket.ConnectAsync(endPoint, cts.Token);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Opens <paramref name="count"/> echo connections, each echoing one round trip so it is certainly accepted.</summary>
@@ -66,26 +79,47 @@ internal static class Clients
         }
     }
 
-    /// <summary>One HTTP/1.1 request on a keep-alive connection; returns the response head and body.</summary>
-    public static async Task<string> HttpGetAsync(Socket socket, string path = "/")
+    /// <summary>One HTTP/1.1 GET on a (keep-alive) connection; returns the whole response, head and body.</summary>
+    public static async Task<HttpReply> HttpGetAsync(Socket socket, string path = "/", TimeSpan? timeout = null)
     {
-        await SendAsync(socket, $"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n");
-        var sb = new StringBuilder();
+        using var cts = new CancellationTokenSource(timeout ?? Timeout);
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n"), SocketFlags.None, cts.Token);
+        var received = new StringBuilder();
         var buffer = new byte[4096];
-        using var cts = new CancellationTokenSource(Timeout);
         while (true)
         {
-            var text = sb.ToString();
+            var text = received.ToString();
             var end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
             if (end >= 0)
             {
-                var length = ContentLength(text[..end]);
-                if (text.Length >= end + 4 + length) return text[..(end + 4 + length)];
+                var head = text[..end];
+                var length = ContentLength(head);
+                if (text.Length >= end + 4 + length)
+                    return new HttpReply(head, text.Substring(end + 4, length));
             }
             var n = await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token);
-            if (n == 0) throw new IOException($"connection closed mid-response: '{sb}'");
-            sb.Append(Encoding.ASCII.GetString(buffer, 0, n));
+            if (n == 0)
+                throw new IOException($"connection closed mid-response after '{received}'");
+            received.Append(Encoding.ASCII.GetString(buffer, 0, n));
         }
+    }
+
+    /// <summary>Sends <paramref name="payload"/> while reading, and returns the same number of bytes read back.</summary>
+    public static async Task<byte[]> EchoAsync(Socket socket, byte[] payload, TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? Timeout);
+        var send = socket.SendAsync(payload, SocketFlags.None, cts.Token).AsTask();
+        var buffer = new byte[payload.Length];
+        var read = 0;
+        while (read < buffer.Length)
+        {
+            var n = await socket.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None, cts.Token);
+            if (n == 0)
+                throw new IOException($"connection closed after {read} of {payload.Length} echoed bytes");
+            read += n;
+        }
+        await send;
+        return buffer;
     }
 
     private static int ContentLength(string head)
@@ -93,7 +127,7 @@ internal static class Clients
         foreach (var line in head.Split("\r\n"))
         {
             if (line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
-                return int.Parse(line["Content-Length:".Length..].Trim());
+                return int.Parse(line["Content-Length:".Length..].Trim(), CultureInfo.InvariantCulture);
         }
         return 0;
     }
