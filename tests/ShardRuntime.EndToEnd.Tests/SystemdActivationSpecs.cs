@@ -228,7 +228,7 @@ public sealed partial class SystemdActivationSpecs(ITestOutputHelper output)
 
     /// <summary>
     /// <c>status --json</c> once the successor answers on the control socket (it renames its socket over the
-    /// predecessor's right after the handover, so a status asked at once may still reach the draining predecessor).
+    /// predecessor's right after the upgrade, so a status asked at once may still reach the draining predecessor).
     /// </summary>
     private static async Task<NodeStatus> SuccessorStatusAsync(HostProcess host)
     {

@@ -5,10 +5,10 @@ using ShardRuntime.Actors.Dispatch;
 using ShardRuntime.Runtime.Sockets.Readiness;
 using Akka.Event;
 using ShardRuntime.Actors.Handlers;
-using ShardRuntime.Actors.Handoff;
+using ShardRuntime.Actors.Upgrade;
 using ShardRuntime.Actors.Listener;
 using ShardRuntime.Actors.Settings;
-using ShardRuntime.Runtime.Handover;
+using ShardRuntime.Runtime.Upgrade;
 using ShardRuntime.Runtime.Loading;
 using ShardRuntime.Runtime.Sockets;
 using ListenerProtocol = ShardRuntime.Actors.Listener.Listener;
@@ -99,10 +99,10 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             _log.Error("Start-up failed: {Reason}", failure);
         }
         if (_settings.Upgrade.Enabled)
-            Context.ActorOf(Handoff.Handoff.Props(_settings.Upgrade, Self, _s.UpgradeOptions), Handoff.Handoff.ActorName);
+            Context.ActorOf(Predecessor.Props(_settings.Upgrade, Self, _s.UpgradeOptions), Predecessor.ActorName);
     }
 
-    private IActorRef? HandoffActor => Context.Child(Handoff.Handoff.ActorName) is var child && !child.IsNobody() ? child : null;
+    private IActorRef? HandoffActor => Context.Child(Predecessor.ActorName) is var child && !child.IsNobody() ? child : null;
 
     /// <summary>The cluster's desired state is applied (or overdue): decline what no listener took, answer who asked.</summary>
     private void SettleInheritance()
@@ -137,10 +137,10 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
     /// The inherited sockets for <paramref name="settings"/>: a whole reuseport group (one endpoint), matched by endpoint
     /// for a fixed port and by listener name for port 0, in the group's kernel order.
     /// </summary>
-    private List<(Socket Socket, HandoverSocketLabel Label)> Adopt(ListenerSettings settings)
+    private List<(Socket Socket, SocketLabel Label)> Adopt(ListenerSettings settings)
     {
         if (_s.Inherited.Count == 0) return [];
-        bool Matches(HandoverSocketLabel l) =>
+        bool Matches(SocketLabel l) =>
             l.Protocol == settings.Protocol && (settings.EndPoint.Port != 0
                 ? l.EndPoint.Equals(settings.EndPoint)
                 : l.Listener == settings.Name && l.EndPoint.Address.Equals(settings.EndPoint.Address));
@@ -258,10 +258,10 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             case Coordinator.ForeignHoldersChecked:
                 _log.Info("Upgrade: no other process holds this node's listening sockets");
                 break;
-            case Control.Control.Bound or Handoff.Handoff.Bound:
+            case Control.Control.Bound or Predecessor.Bound:
                 _log.Info("Upgrade: {Socket} is this node's again", message);
                 break;
-            case Control.Control.BindFailed or Handoff.Handoff.BindFailed:
+            case Control.Control.BindFailed or Predecessor.BindFailed:
                 _log.Error("Upgrade: a socket file could not be taken back: {Failure}", message);
                 break;
             case Coordinator.GetInheritance when _s.AwaitingClusterState:
@@ -419,7 +419,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         }
 
         // Phase 1: load handlers and bind.
-        var plan = new List<(ListenerSettings Settings, ListenerState? Existing, HandlerRegistry? Handlers, List<(Socket Socket, HandoverSocketLabel Label)> Adopted, List<Socket> Sockets)>();
+        var plan = new List<(ListenerSettings Settings, ListenerState? Existing, HandlerRegistry? Handlers, List<(Socket Socket, SocketLabel Label)> Adopted, List<Socket> Sockets)>();
         void Undo()
         {
             foreach (var (_, _, handlers, adopted, bound) in plan)
@@ -1061,7 +1061,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             _s.Draining = true;
             _log.Info("Draining: every listener stops accepting; open connections have {Timeout} to finish", drain.Timeout);
             // A successor being served gets an Abort: it stands down, and the sockets close with this node.
-            HandoffActor?.Tell(new Handoff.Handoff.Abort("the node is shutting down"));
+            HandoffActor?.Tell(new Predecessor.Abort("the node is shutting down"));
         }
         // Every shard retires (again, for those already retiring: a nearer deadline wins).
         foreach (var shard in _s.ByActor.Values.Select(e => e.Shard))
@@ -1122,7 +1122,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         }
         _s.Upgrade = new UpgradeInProgress(Sender);
         _log.Info("Upgrade: starting a successor process to take over the listening sockets");
-        HandoffActor!.Tell(Handoff.Handoff.StartSuccessor.Instance);
+        HandoffActor!.Tell(Predecessor.StartSuccessor.Instance);
     }
 
     private object BeginHandover(Coordinator.BeginHandover begin)
@@ -1147,7 +1147,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         var upgrade = _s.Upgrade ??= new UpgradeInProgress(null);
         upgrade.SuccessorProcessId = begin.PeerProcessId;
         upgrade.Phase = UpgradeInProgress.PassingSockets;
-        var sockets = new List<(Socket, HandoverSocketLabel)>();
+        var sockets = new List<(Socket, SocketLabel)>();
         foreach (var listener in _s.Listeners.Values.OrderBy(l => l.Name, StringComparer.Ordinal))
         {
             foreach (var shard in listener.Shards.Values.Where(s => !s.Retiring).OrderBy(s => s.Socket.ShardId))
@@ -1155,7 +1155,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
                 var position = _s.Groups.TryGetValue(GroupKey(listener.Settings, shard.Socket.EndPoint), out var group) && group.Members.Contains(shard.Socket.Socket)
                     ? group.PositionOf(shard.Socket.Socket)
                     : -1;
-                sockets.Add((shard.Socket.Socket, new HandoverSocketLabel(
+                sockets.Add((shard.Socket.Socket, new SocketLabel(
                     listener.Name, shard.Socket.EndPoint, listener.Settings.Protocol, shard.Socket.ShardId, shard.Socket.Inode, position, shard.Socket.Pinned)));
             }
         }

@@ -16,10 +16,10 @@ using ShardRuntime.Actors.Cluster.Transport;
 using ShardRuntime.Actors.Coordinator;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Actors.Hosting;
-using ShardRuntime.Runtime.Handover;
-using ShardRuntime.Runtime.Inheritance;
+using ShardRuntime.Runtime.Upgrade;
+using ShardRuntime.Runtime.Systemd;
 using ShardRuntime.Runtime.Sockets;
-using HandoffProtocol = ShardRuntime.Actors.Handoff.Handoff;
+using PredecessorProtocol = ShardRuntime.Actors.Upgrade.Predecessor;
 using ControlProtocol = ShardRuntime.Actors.Control.Control;
 using ClusterProtocol = ShardRuntime.Actors.Cluster.ClusterListeners;
 using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
@@ -81,24 +81,24 @@ internal static class NodeRunner
                 Log.Information("Cluster transport {Transport}", config.Transport.Description);
 
             // A second node started on a running node's configuration stops here, before it binds or inherits anything.
-            if (!launch.Takeover && await RunningNodeCheck.FindAsync(config.Settings) is { } alreadyRunning)
+            if (!launch.IsSuccessor && await RunningNodeCheck.FindAsync(config.Settings) is { } alreadyRunning)
             {
                 Log.Fatal("Not started: {Reason}", alreadyRunning);
                 return StartupFailed;
             }
 
             // Sockets this process inherits: from the running node (a process upgrade), or from systemd.
-            using var handover = launch.Takeover ? new HandoverClient(config.Settings.Upgrade.StepTimeout) : null;
+            using var client = launch.IsSuccessor ? new UpgradeClient(config.Settings.Upgrade.StepTimeout) : null;
             UpgradeOptions upgrade;
             string? clusterAddress = null; // known once the actor system runs; a successor joins through it
             try
             {
-                upgrade = await InheritAsync(launch, config, handover, () => clusterAddress, cancellationToken);
+                upgrade = await InheritAsync(launch, config, client, () => clusterAddress, cancellationToken);
                 ProcessGenerationEnricher.Instance.Generation = upgrade.ProcessGeneration;
             }
-            catch (HandoverException e)
+            catch (UpgradeException e)
             {
-                Log.Fatal("Take-over failed, the running node keeps its sockets: {Reason}", e.Message);
+                Log.Fatal("Upgrade failed, the running node keeps its sockets: {Reason}", e.Message);
                 return StartupFailed;
             }
             catch (InvalidOperationException e)
@@ -135,13 +135,13 @@ internal static class NodeRunner
                 if (!clustered) akka.AddHocon("akka.actor.provider = local", HoconAddMode.Prepend);
                 // A successor cannot bind its predecessor's fixed remoting port (held until the predecessor exits, after its
                 // drain): it joins the cluster on a free port, through its seed nodes (the predecessor among them, if it is one).
-                if (launch.Takeover && config.Config.GetInt("akka.remote.dot-netty.tcp.port", 0) is var port and > 0)
+                if (launch.IsSuccessor && config.Config.GetInt("akka.remote.dot-netty.tcp.port", 0) is var port and > 0)
                 {
                     Log.Warning("Remoting port {Port} stays with the predecessor until it exits; this node joins the cluster on a free port instead", port);
                     akka.AddHocon("akka.remote.dot-netty.tcp.port = 0", HoconAddMode.Prepend);
                 }
                 // A successor joins its predecessor's cluster, and so its desired state, through the predecessor first.
-                if (launch.Takeover && Environment.GetEnvironmentVariable(NodeEnvironment.Predecessor) is { Length: > 0 } predecessor)
+                if (launch.IsSuccessor && Environment.GetEnvironmentVariable(NodeEnvironment.Predecessor) is { Length: > 0 } predecessor)
                 {
                     var seeds = new[] { predecessor }.Concat(config.Config.GetStringList("akka.cluster.seed-nodes", [])).Distinct()
                         .Select(s => "\"" + s + "\"");
@@ -184,7 +184,7 @@ internal static class NodeRunner
             if (started is CoordinatorProtocol.CommandFailed failed)
             {
                 Log.Fatal("Start-up failed: {Reason}", failed.Reason);
-                handover?.Dispose(); // before Ready: the running node rolls back and serves on
+                client?.Dispose(); // before Ready: the running node rolls back and serves on
                 await host.StopAsync(CancellationToken.None);
                 return StartupFailed;
             }
@@ -205,40 +205,40 @@ internal static class NodeRunner
                 }
             }
 
-            if (handover is not null)
+            if (client is not null)
             {
                 // In a cluster, the coordinator answers once it applied the cluster's desired state (or gave up waiting for it),
                 // so that sockets of listeners only the cluster defines are adopted, not declined.
                 var inheritance = await coordinator.Ask<CoordinatorProtocol.Inheritance>(CoordinatorProtocol.GetInheritance.Instance,
                     config.Settings.Upgrade.StepTimeout + config.Settings.Upgrade.StepTimeout, running.Token);
-                HandoverRelease release;
+                ReadyAnswer release;
                 try
                 {
-                    release = await handover.SendReadyAsync(inheritance.Declined);
+                    release = await client.SendReadyAsync(inheritance.Declined);
                 }
-                catch (HandoverException e)
+                catch (UpgradeException e)
                 {
-                    Log.Error("Take-over abandoned by the running node, which serves on: {Reason}; standing down", e.Message);
+                    Log.Error("Upgrade abandoned by the running node, which serves on: {Reason}; withdrawing", e.Message);
                     coordinator.Tell(CoordinatorProtocol.StandDown.Instance);
                     await host.WaitForShutdownAsync(CancellationToken.None);
                     return StartupFailed;
                 }
-                if (release == HandoverRelease.Released)
-                    Log.Information("Took over {Adopted} listening sockets ({Declined} declined); the predecessor stops accepting and drains; process generation {Generation}",
+                if (release == ReadyAnswer.Released)
+                    Log.Information("Adopted {Adopted} listening sockets ({Declined} declined); the predecessor stops accepting and drains; process generation {Generation}",
                         inheritance.Adopted.Count, inheritance.Declined.Count, upgrade.ProcessGeneration);
                 else
-                    Log.Warning("The predecessor went away without confirming the take-over; this node serves the sockets alone now");
-                TakeoverCompletion.CompleteOnceLetGo(handover, release, coordinator, config.Settings.Upgrade.StepTimeout + config.Settings.Upgrade.StepTimeout);
-                // The control and handoff socket paths are this node's now: its files replace the predecessor's.
-                // The control and handoff sockets are claimed next; this node serves the listening sockets whatever
+                    Log.Warning("The predecessor went away without confirming the upgrade; this node serves the sockets alone now");
+                UpgradeCompletion.CompleteOnceLetGo(client, release, coordinator, config.Settings.Upgrade.StepTimeout + config.Settings.Upgrade.StepTimeout);
+                // The control and upgrade socket paths are this node's now: its files replace the predecessor's.
+                // The control and upgrade sockets are claimed next; this node serves the listening sockets whatever
                 // happens to them (a failure is logged: the CLI or later upgrades cannot reach it then, nothing is lost).
                 if (config.Settings.Upgrade.Enabled)
-                    await ClaimAsync("handoff", async () =>
+                    await ClaimAsync("upgrade", async () =>
                     {
-                        var handoff = await ActorSystemOf(host).ActorSelection($"/user/{CoordinatorProtocol.ActorName}/{HandoffProtocol.ActorName}")
+                        var upgrade = await ActorSystemOf(host).ActorSelection($"/user/{CoordinatorProtocol.ActorName}/{PredecessorProtocol.ActorName}")
                             .ResolveOne(TimeSpan.FromSeconds(10), running.Token);
-                        var claimed = await handoff.Ask<object>(HandoffProtocol.Claim.Instance, TimeSpan.FromSeconds(30), running.Token);
-                        return claimed is HandoffProtocol.BindFailed failed ? failed.Reason : null;
+                        var claimed = await upgrade.Ask<object>(PredecessorProtocol.Claim.Instance, TimeSpan.FromSeconds(30), running.Token);
+                        return claimed is PredecessorProtocol.BindFailed failed ? failed.Reason : null;
                     });
                 if (config.Settings.Control.Enabled)
                     await ClaimAsync("control", async () =>
@@ -247,7 +247,7 @@ internal static class NodeRunner
                         var claimed = await control.Ask<object>(ControlProtocol.Claim.Instance, TimeSpan.FromSeconds(30), running.Token);
                         return claimed is ControlProtocol.BindFailed failed ? failed.Reason : null;
                     });
-                TryNotify($"MAINPID={Environment.ProcessId}\nREADY=1\nSTATUS=took over from its predecessor (process generation {upgrade.ProcessGeneration})");
+                TryNotify($"MAINPID={Environment.ProcessId}\nREADY=1\nSTATUS=adopted the sockets of its predecessor (process generation {upgrade.ProcessGeneration})");
             }
             else if (config.Settings.Control.Enabled)
             {
@@ -262,7 +262,7 @@ internal static class NodeRunner
                 Log.Information("Control socket {SocketPath} ready", config.Settings.Control.SocketPath);
             }
 
-            if (handover is null) TryNotify($"READY=1\nSTATUS=serving {config.Settings.Listeners.Count} listener(s), process generation {upgrade.ProcessGeneration}");
+            if (client is null) TryNotify($"READY=1\nSTATUS=serving {config.Settings.Listeners.Count} listener(s), process generation {upgrade.ProcessGeneration}");
 
             // SIGHUP reloads the config file's listeners and every listener's handler, as `reload` does.
             if (HangupSignal.TakeBackIfIgnored())
@@ -354,26 +354,26 @@ internal static class NodeRunner
     private static ActorSystem ActorSystemOf(IHost host) => host.Services.GetRequiredService<ActorSystem>();
 
     /// <summary>
-    /// The sockets this process starts with. <c>--takeover</c>: received from the running node through its handoff
-    /// socket (throws <see cref="HandoverException"/> when it refuses or fails; it keeps them then). Otherwise systemd's
+    /// The sockets this process starts with. <c>--upgrade-from</c>: received from the running node through its upgrade
+    /// socket (throws <see cref="UpgradeException"/> when it refuses or fails; it keeps them then). Otherwise systemd's
     /// (LISTEN_FDS, labelled with their FileDescriptorName=, which names the listener), or none.
     /// </summary>
     private static async Task<UpgradeOptions> InheritAsync(
-        NodeLaunch launch, NodeConfig config, HandoverClient? handover, Func<string?> clusterAddress, CancellationToken cancellationToken)
+        NodeLaunch launch, NodeConfig config, UpgradeClient? client, Func<string?> clusterAddress, CancellationToken cancellationToken)
     {
         var upgrade = config.Settings.Upgrade;
-        Func<string, System.Diagnostics.Process> startSuccessor = handoffSocket => SuccessorCommand.Start(launch, handoffSocket, clusterAddress());
-        if (handover is not null)
+        Func<string, System.Diagnostics.Process> startSuccessor = upgradeSocket => SuccessorCommand.Start(launch, upgradeSocket, clusterAddress());
+        if (client is not null)
         {
-            var path = string.IsNullOrEmpty(launch.TakeoverPath) ? upgrade.SocketPath : launch.TakeoverPath;
-            Log.Information("Taking over the listening sockets of the node serving {HandoffSocket}", path);
-            var sockets = await handover.ReceiveAsync(path, cancellationToken);
+            var path = string.IsNullOrEmpty(launch.PredecessorSocket) ? upgrade.SocketPath : launch.PredecessorSocket;
+            Log.Information("Adopting the listening sockets of the node serving {UpgradeSocket}", path);
+            var sockets = await client.ReceiveAsync(path, cancellationToken);
             Log.Information("Received {Count} listening sockets: {Sockets}", sockets.Count, string.Join(", ", sockets.Select(s => s.Label)));
             return new UpgradeOptions
             {
                 Inherited = sockets,
-                InheritedFrom = $"the node at {path} (process generation {handover.PredecessorGeneration})",
-                ProcessGeneration = handover.PredecessorGeneration + 1,
+                InheritedFrom = $"the node at {path} (process generation {client.PredecessorGeneration})",
+                ProcessGeneration = client.PredecessorGeneration + 1,
                 DeferSocketFiles = true,
                 StartSuccessor = startSuccessor,
             };
@@ -386,13 +386,13 @@ internal static class NodeRunner
         return new UpgradeOptions
         {
             // systemd keeps its copy of each socket for the life of the unit: they are pinned (never retired while running).
-            Inherited = activated.Select((a, i) => (a.Socket, new HandoverSocketLabel(a.Name, a.EndPoint, a.Protocol, i, KernelSocketTable.GetInode(a.Socket), Pinned: true))).ToList(),
+            Inherited = activated.Select((a, i) => (a.Socket, new SocketLabel(a.Name, a.EndPoint, a.Protocol, i, KernelSocketTable.GetInode(a.Socket), Pinned: true))).ToList(),
             InheritedFrom = "systemd socket activation",
             StartSuccessor = startSuccessor,
         };
     }
 
-    /// <summary>Runs one claim of a socket path after a take-over; a failure (its reason, or an exception) is logged, never fatal.</summary>
+    /// <summary>Runs one claim of a socket path after a upgrade; a failure (its reason, or an exception) is logged, never fatal.</summary>
     private static async Task ClaimAsync(string what, Func<Task<string?>> claim)
     {
         try
