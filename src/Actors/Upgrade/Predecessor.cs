@@ -12,6 +12,12 @@ namespace ShardRuntime.Actors.Upgrade;
 /// </summary>
 public static class Predecessor
 {
+    /// <summary>Marker type under which the predecessor actor registers itself in Akka.Hosting's ActorRegistry.</summary>
+    public sealed class Marker
+    {
+        private Marker() { }
+    }
+
     /// <summary>Name of the upgrade actor under the coordinator.</summary>
     public const string ActorName = "upgrade";
 
@@ -39,9 +45,9 @@ public static class Predecessor
     internal sealed record Abort(string Reason);
 
     /// <summary>
-    /// Sender: the host of a successor, once its predecessor released the sockets. The upgrade socket is bound now,
+    /// Sender: the successor actor, once its predecessor let go of the sockets. The upgrade socket is bound now,
     /// replacing the predecessor's file at the same path (it was deferred, <see cref="UpgradeOptions.DeferSocketFiles"/>).
-    /// Reply: <see cref="Bound"/> or <see cref="BindFailed"/>.
+    /// Told while serving, the path is bound anew the same way (taken back). Reply: <see cref="Bound"/> or <see cref="BindFailed"/>.
     /// </summary>
     public sealed class Claim
     {

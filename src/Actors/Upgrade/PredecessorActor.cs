@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
+using Akka.Hosting;
 using ShardRuntime.Actors.Control;
 using ShardRuntime.Actors.Coordinator;
 using ShardRuntime.Actors.Settings;
@@ -13,125 +13,69 @@ using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
 namespace ShardRuntime.Actors.Upgrade;
 
 /// <summary>
-/// Serves the upgrade socket. One successor at a time: a peer of another uid is refused and logged before anything
-/// else; a second peer while one is served is refused with the reason; the coordinator decides whether an upgrade may
-/// start (<see cref="CoordinatorProtocol.BeginHandover"/>) and hears how it ended
-/// (<see cref="CoordinatorProtocol.HandoverFinished"/>), exactly once per attempt. For an upgrade it also starts the
-/// successor process and bounds the whole attempt by <see cref="UpgradeSettings.Timeout"/>: a successor that exits
+/// The predecessor's side of an upgrade: serves the upgrade socket (<see cref="UnixSocketServerActor{TWaitUntilBound,TClaim}"/>:
+/// Binding -> Serving or Failed, the file watched and bound again). One successor at a time: a peer of another uid is
+/// refused and logged before anything else; a second peer while one is served is refused with the reason; the
+/// coordinator decides whether an upgrade may start (<see cref="CoordinatorProtocol.BeginHandover"/>) and hears how it
+/// ended (<see cref="CoordinatorProtocol.HandoverFinished"/>), exactly once per attempt. For an upgrade it also starts
+/// the successor process and bounds the whole attempt by <see cref="UpgradeSettings.Timeout"/>: a successor that exits
 /// first or is not ready in time means a rollback. A rolled-back successor that still runs is ended (SIGTERM, SIGKILL
 /// after <see cref="UpgradeSettings.RollbackGrace"/>) before the coordinator hears of it, so that no copy of the
 /// sockets outlives a rollback. After a completed upgrade it watches the successor for
 /// <see cref="UpgradeSettings.StabilityPeriod"/> (its pidfd) and keeps the upgrade connection open until the
-/// coordinator closed its copies of the sockets (<see cref="Predecessor.LetGo"/>); a successor that dies meanwhile makes it
-/// take the upgrade socket's path back.
-/// Its socket file is checked every check-interval and on <see cref="Control.Control.CheckSocketFiles"/> (SIGHUP), and
-/// bound again when deleted or replaced by a stale one (<see cref="SocketFileWatch"/>).
+/// coordinator closed its copies of the sockets (<see cref="Predecessor.LetGo"/>); a successor that dies meanwhile makes
+/// it take the upgrade socket's path back. Registered in the ActorRegistry under <see cref="Predecessor.Marker"/>.
 /// </summary>
-internal sealed class PredecessorActor : ReceiveActor, IWithTimers
+internal sealed class PredecessorActor : UnixSocketServerActor<Predecessor.WaitUntilBound, Predecessor.Claim>
 {
-    private static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(100);
-
     private readonly UpgradeSettings _settings;
     private readonly IActorRef _coordinator;
     private readonly UpgradeOptions _options;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly List<IActorRef> _waitingForBind = [];
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly SocketFileWatch _fileWatch;
-    private ControlSocketFile.Bound? _bound;
-    private string? _bindFailure;
 
     // The attempt in progress: a successor this node started (until it connects), and/or the session serving one.
-    private Process? _successor;
+    private SuccessorProcess? _successor;
     private DateTime _deadline;
     private Session? _session;
 
-    // A successor that took over and is watched for the stability period (then until the coordinator lets go).
+    // A successor that adopted the sockets and is watched for the stability period (then until the coordinator lets go).
     private Watch? _watch;
 
     public PredecessorActor(UpgradeSettings settings, IActorRef coordinator, UpgradeOptions options)
+        : base(new UnixSocketServerSettings("Upgrade", settings.SocketPath, settings.StepTimeout, settings.CheckInterval, options.DeferSocketFiles))
     {
         _settings = settings;
         _coordinator = coordinator;
         _options = options;
-        _fileWatch = new SocketFileWatch("Upgrade", settings.StepTimeout, _log);
+    }
 
-        Receive<Predecessor.WaitUntilBound>(_ =>
-        {
-            if (_bound is not null) Sender.Tell(new Predecessor.Bound(_bound.Path));
-            else if (_bindFailure is not null) Sender.Tell(new Predecessor.BindFailed(_settings.SocketPath, _bindFailure));
-            else _waitingForBind.Add(Sender);
-        });
-        Receive<Predecessor.Claim>(_ =>
-        {
-            _waitingForBind.Add(Sender);
-            if (_bound is null) Bind(replace: true);
-        });
-        Receive<SocketBound>(m =>
-        {
-            // Taken back after a successor died: the old socket goes (its file is the successor's; Close leaves that alone).
-            if (_bound is { } previous) ControlSocketFile.Close(previous);
-            _bound = m.Bound;
-            _log.Info("Upgrade socket listening on {SocketPath}: a successor (`run --upgrade-from`) receives the listening sockets here", m.Bound.Path);
-            foreach (var waiting in _waitingForBind) waiting.Tell(new Predecessor.Bound(m.Bound.Path));
-            _waitingForBind.Clear();
-            Timers.StartPeriodicTimer(nameof(Control.Control.CheckSocketFiles), Control.Control.CheckSocketFiles.Instance, _settings.CheckInterval);
-            Accept();
-        });
-        Receive<Control.Control.CheckSocketFiles>(_ => _fileWatch.Start(_bound, Self));
-        Receive<SocketFileWatch.Checked>(m =>
-        {
-            if (_fileWatch.Finish(m) is not { } rebound) return;
-            if (!ReferenceEquals(m.Old, _bound))
-            {
-                ControlSocketFile.Close(rebound);
-                return;
-            }
-            ControlSocketFile.Close(_bound); // its file is gone or another's: left alone; its pending accept ends
-            _bound = rebound;
-            Accept();
-        });
-        Receive<SocketBindFailed>(m =>
-        {
-            _bindFailure = m.Cause.Message;
-            _log.Error("Upgrade socket not served, upgrades are refused: {Reason}", _bindFailure);
-            foreach (var waiting in _waitingForBind) waiting.Tell(new Predecessor.BindFailed(_settings.SocketPath, _bindFailure));
-            _waitingForBind.Clear();
-        });
-        Receive<PeerAccepted>(m =>
-        {
-            OnPeer(m.Peer);
-            if (ReferenceEquals(m.Listener, _bound?.Socket)) Accept();
-        });
-        Receive<AcceptFailed>(m =>
-        {
-            if (_stopping.IsCancellationRequested || !ReferenceEquals(m.Listener, _bound?.Socket)
-                || m.Cause is ObjectDisposedException or OperationCanceledException) return;
-            _log.Warning("Upgrade socket accept failed, retrying in {Delay}: {Error}", AcceptRetryDelay, m.Cause.Message);
-            Timers.StartSingleTimer(nameof(AcceptAgain), AcceptAgain.Instance, AcceptRetryDelay);
-        });
-        Receive<AcceptAgain>(_ => Accept());
+    protected override object BoundReply(string socketPath) => new Predecessor.Bound(socketPath);
+
+    protected override object BindFailedReply(string socketPath, string reason) => new Predecessor.BindFailed(socketPath, reason);
+
+    protected override void OnBound(string socketPath) =>
+        Log.Info("Upgrade socket listening on {SocketPath}: a successor (`run --upgrade-from`) receives the listening sockets here", socketPath);
+
+    protected override void ReceiveOwn()
+    {
         Receive<Predecessor.StartSuccessor>(_ => StartSuccessor());
-        Receive<SuccessorExited>(OnSuccessorExited);
+        Receive<SuccessorProcess.Exited>(OnSuccessorExited);
         Receive<AttemptTimedOut>(_ => OnTimedOut());
         Receive<Predecessor.Abort>(m =>
         {
             EndWatch();
-            EndAttempt(m.Reason, kill: true);
+            EndAttempt(m.Reason);
         });
         Receive<Predecessor.LetGo>(_ => EndWatch());
         Receive<WatchEnded>(OnWatchEnded);
         Receive<SuccessorEnded>(m =>
         {
-            _log.Warning("Upgrade rolled back: successor {How}", m.How);
+            Log.Warning("Upgrade rolled back: successor {How}", m.How);
             _coordinator.Tell(new CoordinatorProtocol.HandoverFinished(m.ProcessId, m.Outcome with { Reason = $"{m.Outcome.Reason}; the successor was ended: {m.How}" }));
         });
         Receive<PeerSpoke>(OnPeerSpoke);
-        Receive<Granted>(m => Serve(m));
+        Receive<Granted>(Serve);
         Receive<SessionEnded>(OnSessionEnded);
     }
-
-    public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>
     /// Never restarts: a restart would close the upgrade socket and forget the attempt in progress (whose outcome the
@@ -145,43 +89,27 @@ internal sealed class PredecessorActor : ReceiveActor, IWithTimers
         }
         catch (Exception e)
         {
-            _log.Error(e, "Upgrade actor failed on {Message}; it carries on", message.GetType().Name);
+            Log.Error(e, "Upgrade actor failed on {Message}; it carries on", message.GetType().Name);
             return true;
         }
     }
 
     protected override void PreStart()
     {
-        Context.System.EventStream.Subscribe(Self, typeof(Control.Control.CheckSocketFiles));
-        if (!_options.DeferSocketFiles) Bind(replace: false);
-        else _log.Info("Upgrade socket {SocketPath} is taken over once the predecessor released the listening sockets", _settings.SocketPath);
+        base.PreStart();
+        ActorRegistry.For(Context.System).Register<Predecessor.Marker>(Self, overwrite: true);
+        if (_options.DeferSocketFiles)
+            Log.Info("Upgrade socket {SocketPath} is claimed once the predecessor let go of the listening sockets", _settings.SocketPath);
     }
 
     protected override void PostStop()
     {
         EndWatch();
-        Context.System.EventStream.Unsubscribe(Self);
-        _fileWatch.Stop();
-        _stopping.Cancel();
         _session?.Cancel.Cancel();
-        if (_bound is not null) ControlSocketFile.Close(_bound);
+        base.PostStop();
     }
 
-    private void Bind(bool replace)
-    {
-        (replace ? ControlSocketFile.ReplaceAsync(_settings.SocketPath) : ControlSocketFile.BindAsync(_settings.SocketPath, _settings.StepTimeout))
-            .PipeTo(Self, success: bound => new SocketBound(bound), failure: e => new SocketBindFailed(e.GetBaseException()));
-    }
-
-    private void Accept()
-    {
-        if (_bound is null || _stopping.IsCancellationRequested) return;
-        var listener = _bound.Socket;
-        listener.AcceptAsync(_stopping.Token).AsTask()
-            .PipeTo(Self, success: peer => new PeerAccepted(listener, peer), failure: e => new AcceptFailed(listener, e));
-    }
-
-    private void OnPeer(Socket peer)
+    protected override void OnPeer(Socket peer)
     {
         PeerCredentials credentials;
         try
@@ -190,49 +118,29 @@ internal sealed class PredecessorActor : ReceiveActor, IWithTimers
         }
         catch (Exception e) when (e is SocketException or InvalidOperationException)
         {
-            _log.Warning("Upgrade peer refused: its credentials could not be read: {Error}", e.Message);
+            Log.Warning("Upgrade peer refused: its credentials could not be read: {Error}", e.Message);
             Refuse(peer, "permission denied: the peer's credentials could not be read");
             return;
         }
-
-        var ours = ProcessIdentity.EffectiveUserId;
-        if (credentials.UserId != ours)
+        if (UpgradePeer.Refusal(credentials, ProcessIdentity.EffectiveUserId) is { } refusal)
         {
-            _log.Warning("Upgrade peer pid {Peer} refused: it runs as uid {PeerUid}, the node as uid {NodeUid}; no socket was passed",
-                credentials.ProcessId, credentials.UserId, ours);
-            Refuse(peer, $"permission denied: peer pid {credentials.ProcessId} runs as uid {ProcessIdentity.DescribeUser(credentials.UserId)}; " +
-                         $"only uid {ProcessIdentity.DescribeUser(ours)} (this node's user) may take its sockets");
+            Log.Warning("Upgrade peer pid {Peer} refused: it runs as uid {PeerUid}, the node as uid {NodeUid}; no socket was passed",
+                credentials.ProcessId, credentials.UserId, ProcessIdentity.EffectiveUserId);
+            Refuse(peer, refusal);
             return;
         }
-
-        // Only a peer that speaks (its Hello) starts an attempt: one that connects and says nothing, or closes (a probe
-        // of whether a node serves the path), neither holds the upgrade socket nor makes the coordinator refuse changes.
         var pid = credentials.ProcessId;
-        FirstBytesAsync(peer, _settings.StepTimeout)
+        UpgradePeer.SpeaksAsync(peer, _settings.StepTimeout)
             .PipeTo(Self, success: spoke => new PeerSpoke(peer, pid, spoke), failure: _ => new PeerSpoke(peer, pid, false));
-    }
-
-    private static async Task<bool> FirstBytesAsync(Socket peer, TimeSpan timeout)
-    {
-        using var cts = new CancellationTokenSource(timeout);
-        var one = new byte[1];
-        try
-        {
-            return await peer.ReceiveAsync(one, SocketFlags.Peek, cts.Token).ConfigureAwait(false) > 0;
-        }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-        {
-            return false;
-        }
     }
 
     private void OnPeerSpoke(PeerSpoke m)
     {
-        var own = _successor is { } spawned && SafeId(spawned) == m.ProcessId;
+        var own = _successor?.Is(m.ProcessId) == true;
         if (!m.Spoke)
         {
             m.Peer.Dispose();
-            _log.Info("Upgrade peer pid {Peer} said nothing in time or left; nothing was passed", m.ProcessId);
+            Log.Info("Upgrade peer pid {Peer} said nothing in time or left; nothing was passed", m.ProcessId);
             if (own)
             {
                 _successor = null;
@@ -243,7 +151,7 @@ internal sealed class PredecessorActor : ReceiveActor, IWithTimers
         if (_session is not null)
         {
             var reason = $"an upgrade is in progress (passing sockets to successor pid {_session.ProcessId})";
-            _log.Warning("Upgrade peer pid {Peer} refused: {Reason}", m.ProcessId, reason);
+            Log.Warning("Upgrade peer pid {Peer} refused: {Reason}", m.ProcessId, reason);
             Refuse(m.Peer, reason);
             return;
         }
@@ -269,7 +177,7 @@ internal sealed class PredecessorActor : ReceiveActor, IWithTimers
             Refuse(granted.Peer, refused?.Why ?? reason);
             // An attempt ends here if the coordinator may have begun it (no answer in time), if it was this node's own
             // successor, or if this side had already ended it (abort, exit): report it, or the upgrade would hang.
-            var ownSuccessor = _successor is { } spawned && SafeId(spawned) == granted.ProcessId;
+            var ownSuccessor = _successor?.Is(granted.ProcessId) == true;
             if (granted.Answer is Status.Failure || ownSuccessor || refused?.Why is not null)
             {
                 if (ownSuccessor) _successor = null;
@@ -279,7 +187,7 @@ internal sealed class PredecessorActor : ReceiveActor, IWithTimers
         }
 
         // The peer is the successor this node started: it connected, so it is no longer killed on timeout.
-        if (_successor is { } started && SafeId(started) == granted.ProcessId) _successor = null;
+        if (_successor?.Is(granted.ProcessId) == true) _successor = null;
         if (_deadline == default) _deadline = DateTime.UtcNow + _settings.Timeout;
         ArmTimeout();
         var session = _session!;
@@ -314,7 +222,7 @@ internal sealed class PredecessorActor : ReceiveActor, IWithTimers
         ended.Session.Cancel.Dispose();
         if (outcome.IsCompleted)
         {
-            _log.Info("Upgrade to pid {Peer} completed: {Count} sockets passed, {Declined} declined", ended.Session.ProcessId, outcome.SocketsPassed, outcome.Declined.Count);
+            Log.Info("Upgrade to pid {Peer} completed: {Count} sockets passed, {Declined} declined", ended.Session.ProcessId, outcome.SocketsPassed, outcome.Declined.Count);
             if (outcome.Link is { } link) StartWatch(ended.Session.ProcessId, link);
         }
         Report(ended.Session.ProcessId, outcome);
@@ -327,7 +235,7 @@ internal sealed class PredecessorActor : ReceiveActor, IWithTimers
         var watch = new Watch(pid, link, new CancellationTokenSource());
         _watch = watch;
         var period = _settings.StabilityPeriod;
-        _log.Info("Upgrade: successor pid {Pid} accepts; this node holds its copies of the listening sockets, not accepting, and watches it for {Period}",
+        Log.Info("Upgrade: successor pid {Pid} accepts; this node holds its copies of the listening sockets, not accepting, and watches it for {Period}",
             pid, period);
         // A pid from another pid namespace reads as 0 here: it cannot be watched, only waited out.
         var exited = pid > 0
@@ -347,10 +255,10 @@ internal sealed class PredecessorActor : ReceiveActor, IWithTimers
         }
         EndWatch();
         var reason = $"successor pid {ended.Watch.ProcessId} exited within the stability period ({_settings.StabilityPeriod.TotalSeconds:0.###} s)";
-        _log.Error("Upgrade failed: {Reason}; this node accepts on its listening sockets again", reason);
+        Log.Error("Upgrade failed: {Reason}; this node accepts on its listening sockets again", reason);
         _coordinator.Tell(new CoordinatorProtocol.SuccessorDied(ended.Watch.ProcessId, reason));
         // The successor had replaced the upgrade socket's file: take the path back.
-        Bind(replace: true);
+        Reclaim(null);
     }
 
     private void EndWatch()
@@ -363,35 +271,31 @@ internal sealed class PredecessorActor : ReceiveActor, IWithTimers
 
     private void StartSuccessor()
     {
-        if (_options.StartSuccessor is null || _bound is null)
+        if (_options.StartSuccessor is null || BoundSocket is null)
         {
-            Report(null, RolledBack(_bound is null ? $"the upgrade socket is not served: {_bindFailure ?? "not bound yet"}" : "no successor command"));
+            Report(null, RolledBack(BoundSocket is null ? $"the upgrade socket is not served: {BindFailure ?? "not bound yet"}" : "no successor command"));
             return;
         }
-        Process process;
+        SuccessorProcess process;
         try
         {
-            process = _options.StartSuccessor(_bound.Path);
+            process = new SuccessorProcess(_options.StartSuccessor(BoundSocket.Path));
         }
         catch (Exception e)
         {
-            _log.Error(e, "Upgrade: the successor could not be started: {Error}", e.Message);
+            Log.Error(e, "Upgrade: the successor could not be started: {Error}", e.Message);
             Report(null, RolledBack($"the successor could not be started: {e.Message}"));
             return;
         }
         _successor = process;
-        var pid = process.Id;
-        var self = Self; // the Exited event runs outside the actor
-        process.EnableRaisingEvents = true;
-        process.Exited += (_, _) => self.Tell(new SuccessorExited(pid, SafeExitCode(process)));
-        if (process.HasExited) self.Tell(new SuccessorExited(pid, SafeExitCode(process)));
+        process.ReportExitTo(Self);
         _deadline = DateTime.UtcNow + _settings.Timeout;
         ArmTimeout();
-        _log.Info("Upgrade: successor pid {Pid} started; it has {Timeout} to take over", pid, _settings.Timeout);
-        _coordinator.Tell(new CoordinatorProtocol.SuccessorStarted(pid));
+        Log.Info("Upgrade: successor pid {Pid} started; it has {Timeout} to adopt the sockets", process.ProcessId, _settings.Timeout);
+        _coordinator.Tell(new CoordinatorProtocol.SuccessorStarted(process.ProcessId));
     }
 
-    private void OnSuccessorExited(SuccessorExited exited)
+    private void OnSuccessorExited(SuccessorProcess.Exited exited)
     {
         if (_session is { } session && session.ProcessId == exited.ProcessId)
         {
@@ -399,7 +303,7 @@ internal sealed class PredecessorActor : ReceiveActor, IWithTimers
             session.Why = $"successor pid {exited.ProcessId} exited with code {exited.ExitCode} before it was ready";
             return;
         }
-        if (_successor is not null && SafeId(_successor) == exited.ProcessId)
+        if (_successor?.Is(exited.ProcessId) == true)
         {
             _successor = null;
             Report(exited.ProcessId, RolledBack($"successor pid {exited.ProcessId} exited with code {exited.ExitCode} before it connected to the upgrade socket"));
@@ -409,35 +313,21 @@ internal sealed class PredecessorActor : ReceiveActor, IWithTimers
     private void OnTimedOut()
     {
         if (_session is null && _successor is null) return;
-        EndAttempt($"the successor was not ready within {_settings.Timeout.TotalSeconds:0.###} s (shard-runtime.upgrade.timeout)", kill: true);
+        EndAttempt($"the successor was not ready within {_settings.Timeout.TotalSeconds:0.###} s (shard-runtime.upgrade.timeout)");
     }
 
     /// <summary>Abandons the attempt: a session is cancelled (the successor gets Abort), a successor that never connected is killed.</summary>
-    private void EndAttempt(string reason, bool kill)
+    private void EndAttempt(string reason)
     {
         if (_session is { } session)
         {
             session.Why ??= reason;
             session.Cancel.Cancel();
         }
-        if (_successor is { } process)
-        {
-            _successor = null;
-            var pid = SafeId(process);
-            if (kill)
-            {
-                try
-                {
-                    process.Kill();
-                    _log.Warning("Upgrade: successor pid {Pid} killed: {Reason}", pid, reason);
-                }
-                catch (InvalidOperationException)
-                {
-                    // Exited already.
-                }
-            }
-            if (_session is null) Report(pid, RolledBack(reason));
-        }
+        if (_successor is not { } process) return;
+        _successor = null;
+        if (process.Kill()) Log.Warning("Upgrade: successor pid {Pid} killed: {Reason}", process.ProcessId, reason);
+        if (_session is null) Report(process.ProcessId, RolledBack(reason));
     }
 
     private void Report(int? pid, UpgradeOutcome outcome)
@@ -449,7 +339,7 @@ internal sealed class PredecessorActor : ReceiveActor, IWithTimers
         {
             // Rolled back but running (stopped, stuck, or standing down): it may hold copies of the sockets, and would
             // keep them in their reuseport groups. It is ended, and gone, before the rollback counts as done.
-            _log.Warning("Upgrade rolled back ({Reason}); ending successor pid {Pid}: SIGTERM, SIGKILL after {Grace}",
+            Log.Warning("Upgrade rolled back ({Reason}); ending successor pid {Pid}: SIGTERM, SIGKILL after {Grace}",
                 outcome.Reason, successor, _settings.RollbackGrace);
             PeerProcess.EndAsync(successor, _settings.RollbackGrace)
                 .PipeTo(Self, success: how => new SuccessorEnded(successor, outcome, how),
@@ -470,30 +360,6 @@ internal sealed class PredecessorActor : ReceiveActor, IWithTimers
 
     private static UpgradeOutcome RolledBack(string reason) => new(UpgradeResult.RolledBack, null, 0, reason);
 
-    private static int SafeId(Process process)
-    {
-        try
-        {
-            return process.Id;
-        }
-        catch (InvalidOperationException)
-        {
-            return 0;
-        }
-    }
-
-    private static int SafeExitCode(Process process)
-    {
-        try
-        {
-            return process.ExitCode;
-        }
-        catch (InvalidOperationException)
-        {
-            return -1;
-        }
-    }
-
     private sealed class Session(int processId, CancellationTokenSource cancel)
     {
         public int ProcessId { get; } = processId;
@@ -506,15 +372,7 @@ internal sealed class PredecessorActor : ReceiveActor, IWithTimers
         public volatile bool NamedSuccessor;
     }
 
-    private sealed record SocketBound(ControlSocketFile.Bound Bound);
-
-    private sealed record SocketBindFailed(Exception Cause);
-
-    private sealed record PeerAccepted(Socket Listener, Socket Peer);
-
-    private sealed record AcceptFailed(Socket Listener, Exception Cause) : IDeadLetterSuppression;
-
-    /// <summary>A successor that took over, watched for the stability period; <paramref name="Link"/> is the open upgrade connection.</summary>
+    /// <summary>A successor that adopted the sockets, watched for the stability period; <paramref name="Link"/> is the open upgrade connection.</summary>
     private sealed record Watch(int ProcessId, IDisposable Link, CancellationTokenSource Cancel);
 
     private sealed record WatchEnded(Watch Watch, bool Died);
@@ -527,17 +385,9 @@ internal sealed class PredecessorActor : ReceiveActor, IWithTimers
 
     private sealed record SessionEnded(Session Session, UpgradeOutcome Outcome);
 
-    private sealed record SuccessorExited(int ProcessId, int ExitCode);
-
     private sealed class AttemptTimedOut
     {
         public static readonly AttemptTimedOut Instance = new();
         private AttemptTimedOut() { }
-    }
-
-    private sealed class AcceptAgain
-    {
-        public static readonly AcceptAgain Instance = new();
-        private AcceptAgain() { }
     }
 }
