@@ -16,10 +16,14 @@ namespace ShardRuntime.Actors.Settings;
 /// a successor that dies within it makes the node accept on the same sockets again. Zero: it lets go at once.
 /// </param>
 /// <param name="RollbackGrace">How long a rolled-back successor has between SIGTERM and SIGKILL.</param>
+/// <param name="LetGoMargin">
+/// A successor's wait for its predecessor to let go of the sockets (close the upgrade connection): the hold the
+/// predecessor announced (its stability period) plus this margin; past it the successor completes the upgrade anyway.
+/// </param>
 /// <param name="CheckInterval">How often the upgrade socket's file is checked to be still this node's (<c>shard-runtime.control.check-interval</c>).</param>
 public sealed record UpgradeSettings(
     bool Enabled, string SocketPath, int BatchSize, TimeSpan StepTimeout, TimeSpan Timeout, TimeSpan StabilityPeriod, TimeSpan RollbackGrace,
-    TimeSpan CheckInterval)
+    TimeSpan CheckInterval, TimeSpan LetGoMargin)
 {
     public static UpgradeSettings Create(Config upgrade, string path, ControlSettings control)
     {
@@ -33,7 +37,8 @@ public sealed record UpgradeSettings(
             Timeout: r.GetDuration("timeout", TimeSpan.FromMilliseconds(1)),
             StabilityPeriod: r.GetDuration("stability-period", TimeSpan.Zero),
             RollbackGrace: r.GetDuration("rollback-grace", TimeSpan.FromMilliseconds(1)),
-            CheckInterval: control.CheckInterval);
+            CheckInterval: control.CheckInterval,
+            LetGoMargin: r.GetDuration("let-go-margin", TimeSpan.Zero));
     }
 
     /// <summary>
@@ -41,6 +46,13 @@ public sealed record UpgradeSettings(
     /// stability period after Ready's answer, and a margin.
     /// </summary>
     public TimeSpan AnswerTimeout => Timeout + StepTimeout + StepTimeout + StabilityPeriod + RollbackGrace + RollbackGrace;
+
+    /// <summary>
+    /// The longest a successor's part of an upgrade takes until it serves (the host waits this long for its outcome):
+    /// its own coordinator settling within <see cref="Timeout"/>, Ready's answer and the claims of the control and
+    /// upgrade sockets (a step each, with the registry's look-up), and a margin.
+    /// </summary>
+    public TimeSpan SuccessorAnswerTimeout => Timeout + StepTimeout * 6;
 
     /// <summary>Next to the control socket: <c>control.sock</c> gives <c>control-upgrade.sock</c> in the same directory.</summary>
     public static string DefaultSocketPath(string controlSocketPath) =>

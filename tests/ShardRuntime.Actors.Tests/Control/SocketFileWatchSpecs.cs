@@ -116,7 +116,7 @@ public sealed class SocketFileWatchSpecs : Akka.TestKit.Xunit2.TestKit
     public async Task A_deleted_upgrade_socket_file_must_be_bound_again_within_the_check_interval()
     {
         var path = PathOf("upgrade.sock");
-        var settings = new UpgradeSettings(true, path, 16, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30), StabilityPeriod: TimeSpan.Zero, RollbackGrace: TimeSpan.FromSeconds(1), CheckInterval: Often);
+        var settings = new UpgradeSettings(true, path, 16, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30), StabilityPeriod: TimeSpan.Zero, RollbackGrace: TimeSpan.FromSeconds(1), CheckInterval: Often, LetGoMargin: TimeSpan.FromSeconds(5));
         var upgrade = Sys.ActorOf(PredecessorProtocol.Props(settings, CreateTestProbe().Ref, new UpgradeOptions()));
         upgrade.Tell(PredecessorProtocol.WaitUntilBound.Instance, TestActor);
         ExpectMsg<PredecessorProtocol.Bound>(Patience);
