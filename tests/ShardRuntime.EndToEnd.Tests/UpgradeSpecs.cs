@@ -288,7 +288,7 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         var load = Churn(http.Bound, 200, stop.Token);
         var upgrade = HostCli.RunAsync(["upgrade", "--control-socket", host.ControlSocket], UpgradeCliTimeout);
 
-        // The successor logs that it took over right after Released: kill -9 it then. Connections it had accepted die
+        // The successor logs that it adopted the sockets right after Released: kill -9 it then. Connections it had accepted die
         // with it whatever the design (counted from its descriptors while stopped); nothing queued may be refused or reset.
         var successor = await WaitForSuccessorTookOverAsync(host);
         chain.Track(successor);
@@ -324,7 +324,7 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         Assert.True(report.Reset + report.Closed <= held, $"{report.Reset} reset and {report.Closed} closed, the successor held {held}");
     }
 
-    /// <summary>The pid of the successor that logged it took over the listening sockets (it logs right after Released).</summary>
+    /// <summary>The pid of the successor that logged it adopted the listening sockets (it logs right after Released).</summary>
     private static async Task<int> WaitForSuccessorTookOverAsync(HostProcess host)
     {
         await WaitForOutputAsync(host, "] Adopted ");

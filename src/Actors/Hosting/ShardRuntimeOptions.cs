@@ -32,7 +32,7 @@ public sealed class ShardRuntimeOptions
     public bool? EnableControlSocket { get; set; }
 
     /// <summary>
-    /// Whether to serve the upgrade socket, through which a successor process of the same user takes over the listening
+    /// Whether to serve the upgrade socket, through which a successor process of the same user adopts the listening
     /// sockets (<c>upgrade.enabled</c>; off unless set, on in the host). Next to the control socket unless
     /// <c>upgrade.socket-path</c> says otherwise.
     /// </summary>

@@ -198,7 +198,7 @@ internal sealed class PredecessorActor : UnixSocketServerActor<Predecessor.WaitU
             ProcessGeneration = sockets.ProcessGeneration,
             HoldAfterRelease = _settings.StabilityPeriod,
             // Under systemd this node is the main process: it names its successor before it lets go, so systemd never
-            // sees the main process exit without one (the successor confirms once it took over).
+            // sees the main process exit without one (the successor confirms once it adopted the sockets).
             OnReady = pid =>
             {
                 session.NamedSuccessor = true;
@@ -228,7 +228,7 @@ internal sealed class PredecessorActor : UnixSocketServerActor<Predecessor.WaitU
         Report(ended.Session.ProcessId, outcome);
     }
 
-    /// <summary>Watches the successor that took over for the stability period: its exit (pidfd) ends the watch early.</summary>
+    /// <summary>Watches the successor that adopted the sockets for the stability period: its exit (pidfd) ends the watch early.</summary>
     private void StartWatch(int pid, IDisposable link)
     {
         EndWatch();

@@ -23,7 +23,7 @@ public static class Successor
     /// <summary>
     /// Props of the successor actor. It owns <paramref name="connection"/> (the upgrade connection to the predecessor,
     /// every socket received) from now on and tells <paramref name="coordinator"/> what it needs to know.
-    /// <paramref name="claimControlSocket"/>: whether the node serves a control socket whose path it takes over.
+    /// <paramref name="claimControlSocket"/>: whether the node serves a control socket whose path it claims.
     /// </summary>
     public static Props Props(UpgradeSettings settings, UpgradeClient connection, IActorRef coordinator, bool claimControlSocket)
     {

@@ -157,7 +157,7 @@ public static class CommandLine
 
         var upgrade = new Command("upgrade",
             "Replace the running node's process: start a successor (the same command line, so the binaries and config on disk now) " +
-            "that takes over every listening socket; the old process then drains and exits. Rolls back if the successor fails");
+            "that adopts every listening socket; the old process then drains and exits. Rolls back if the successor fails");
         upgrade.SetAction((result, cancellationToken) =>
             UpgradeAsync(ClientFor(result, controlSocket, upgrade: true), result.InvocationConfiguration, cancellationToken));
 

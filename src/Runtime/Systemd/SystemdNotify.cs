@@ -6,7 +6,7 @@ namespace ShardRuntime.Runtime.Systemd;
 /// <summary>
 /// sd_notify(3) without libsystemd: state lines sent as one datagram to $NOTIFY_SOCKET when systemd runs the node as a
 /// Type=notify service. READY=1 once serving, STOPPING=1 when draining, RELOADING=1 around a reload, and MAINPID= when a
-/// successor takes over: the old node, still the main process, names its successor between the successor's Ready and
+/// successor adopts the sockets: the old node, still the main process, names its successor between the successor's Ready and
 /// its own Released, so systemd never sees the main process exit without a successor.
 /// Does nothing without NOTIFY_SOCKET; a failure to send is logged by the caller, never fatal.
 /// </summary>

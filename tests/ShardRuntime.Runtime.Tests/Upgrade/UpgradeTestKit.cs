@@ -5,7 +5,7 @@ using ShardRuntime.Runtime.Sockets;
 
 namespace ShardRuntime.Runtime.Tests.Upgrade;
 
-/// <summary>A upgrade socket in a fresh temporary directory, and helpers shared by the upgrade tests.</summary>
+/// <summary>An upgrade socket in a fresh temporary directory, and helpers shared by the upgrade tests.</summary>
 internal sealed class UpgradeTestKit : IDisposable
 {
     public static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(10);
