@@ -162,6 +162,7 @@ public sealed class ShardRuntimeHostingSpecs
             Assert.IsType<CoordinatorProtocol.Started>(await coordinator.Ask<object>(CoordinatorProtocol.WaitUntilStarted.Instance, Clients.Timeout));
 
             Assert.False(registry.TryGet<ControlProtocol.Marker>(out _), "a control actor in the ActorRegistry");
+            Assert.False(registry.TryGet<PredecessorProtocol.Marker>(out _), "an upgrade actor in the ActorRegistry");
             await Assert.ThrowsAsync<ActorNotFoundException>(() =>
                 system.ActorSelection($"/user/{ControlProtocol.ActorName}").ResolveOne(TimeSpan.FromSeconds(3)));
             await Assert.ThrowsAsync<ActorNotFoundException>(() =>
@@ -194,7 +195,8 @@ public sealed class ShardRuntimeHostingSpecs
                 // The coordinator makes its upgrade child once its start-up (handler loads included) is done.
                 var coordinator = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<CoordinatorProtocol.Marker>();
                 Assert.IsType<CoordinatorProtocol.Started>(await coordinator.Ask<object>(CoordinatorProtocol.WaitUntilStarted.Instance, Clients.Timeout));
-                var upgrade = await system.ActorSelection($"/user/{CoordinatorProtocol.ActorName}/{PredecessorProtocol.ActorName}").ResolveOne(Clients.Timeout);
+                using var lookUp = new CancellationTokenSource(Clients.Timeout);
+                var upgrade = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<PredecessorProtocol.Marker>(lookUp.Token);
                 var upgradeBound = Assert.IsType<PredecessorProtocol.Bound>(await upgrade.Ask<object>(PredecessorProtocol.WaitUntilBound.Instance, Clients.Timeout));
                 paths.Add(bound.SocketPath);
                 paths.Add(upgradeBound.SocketPath);

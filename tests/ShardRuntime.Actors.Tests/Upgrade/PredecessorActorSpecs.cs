@@ -161,8 +161,8 @@ public sealed class PredecessorActorSpecs(ITestOutputHelper output) : TestKit(ou
         Assert.IsType<CoordinatorProtocol.Started>(coordinator.Ask<object>(CoordinatorProtocol.WaitUntilStarted.Instance, Clients.Timeout).GetAwaiter().GetResult());
         if (serveUpgradeSocket)
         {
-            var upgradeActor = system.ActorSelection($"/user/{CoordinatorProtocol.ActorName}/{ShardRuntime.Actors.Upgrade.Predecessor.ActorName}")
-                .ResolveOne(Clients.Timeout).GetAwaiter().GetResult();
+            using var lookUp = new CancellationTokenSource(Clients.Timeout);
+            var upgradeActor = Akka.Hosting.ActorRegistry.For(system).GetAsync<ShardRuntime.Actors.Upgrade.Predecessor.Marker>(lookUp.Token).GetAwaiter().GetResult();
             Assert.IsType<ShardRuntime.Actors.Upgrade.Predecessor.Bound>(
                 upgradeActor.Ask<object>(ShardRuntime.Actors.Upgrade.Predecessor.WaitUntilBound.Instance, Clients.Timeout).GetAwaiter().GetResult());
         }
