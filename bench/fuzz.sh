@@ -5,7 +5,7 @@
 # protocol's tokens in tests/Fuzz/dict/<target>.dict):
 #   http-ok  the http-ok handler fed a client's bytes, whole and in chunks (same answers, consumption in bounds)
 #   control  the control socket's request line -> a command or a refusal naming what was wrong
-#   handoff  the handoff protocol's frame reader over a peer's byte stream -> frames, "need more" or a refusal
+#   upgrade  the upgrade protocol's frame reader over a peer's byte stream -> frames, "need more" or a refusal
 # Anything but those outcomes (an exception the parser does not turn into a refusal) is a crash.
 #
 # 1. Installs afl++ (apt-get) when afl-fuzz is missing, and the SharpFuzz instrumentation tool (dotnet tool
@@ -23,12 +23,12 @@
 #
 # Usage: bench/fuzz.sh [--seconds N] [target...]
 #   --seconds N  how long each target runs (default 60)
-#   target       http-ok, control, handoff (default: all three)
+#   target       http-ok, control, upgrade (default: all three)
 set -euo pipefail
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
-ALL_TARGETS=(http-ok control handoff)
+ALL_TARGETS=(http-ok control upgrade)
 SECONDS_PER_TARGET=60
 TARGETS=()
 while (($#)); do

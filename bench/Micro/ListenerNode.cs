@@ -12,7 +12,7 @@ namespace ShardRuntime.Micro;
 /// <summary>
 /// A real node in this process, started the way user code starts one: a generic host with Akka.Hosting's
 /// <c>AddAkka</c> and <c>WithShardRuntime</c>, serving one listener (<c>http-ok</c>) on 127.0.0.1, port 0. Neither the
-/// control socket nor the handoff socket is served (no socket files); the actor system is a local one (no cluster).
+/// control socket nor the upgrade socket is served (no socket files); the actor system is a local one (no cluster).
 /// </summary>
 internal sealed class ListenerNode : IDisposable
 {

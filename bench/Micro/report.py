@@ -47,7 +47,7 @@ def render(meta, rows):
         "copies into a buffer made once; the request is the head wrk sends (`GET / HTTP/1.1`, `Host`), one per call "
         "or 16 pipelined in one call. An operation is one call.")
     add("- *path*: a real node in the same process, started as user code starts one (the generic host, Akka.Hosting's "
-        "`AddAkka` + `WithShardRuntime`; a local actor system, no control or handoff socket), serving listener `http` "
+        "`AddAkka` + `WithShardRuntime`; a local actor system, no control or upgrade socket), serving listener `http` "
         "(`http-ok`) on 127.0.0.1 port 0 from `Shards` shards: listener shards, connection actors, the handler, "
         "Akka's dispatcher, .NET's socket engine and thread pool. The client is blocking sockets on keep-alive "
         "connections opened in the setup, with buffers made up front, so it allocates nothing; it checks every "

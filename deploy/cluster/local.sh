@@ -9,7 +9,7 @@
 # Every node names the seed as its seed node (the seed finds itself there and forms the cluster) and runs
 # config/hocon/shard-runtime.conf with SHARDRUNTIME_BIND_ADDRESS set to its own address, so each has its listeners on
 # its own address and the same ports. Each node has a directory $STATE_DIR/<node> (mode 0700) with its control socket
-# (control.sock; the upgrade handoff socket goes next to it), its log (node.log) and its pid. The nodes talk over TLS
+# (control.sock; the upgrade socket goes next to it), its log (node.log) and its pid. The nodes talk over TLS
 # with mutual authentication: `start` makes a CA and one certificate per node in $STATE_DIR/certs with
 # deploy/cluster/certs.sh when that directory has none yet (CERTS_DIR to use your own: ca.pem, <node>.pem, <node>-key.pem).
 #

@@ -8,7 +8,7 @@ return await CommandLine.InvokeAsync(args, (parse, token) => NodeRunner.RunAsync
         parse.GetValue(CommandLine.ConfigOption),
         parse.GetValue(CommandLine.ControlSocketOption),
         parse.GetValue(CommandLine.LogFormatOption) ?? "text",
-        Takeover: parse.GetResult(CommandLine.TakeoverOption) is not null,
-        TakeoverPath: parse.GetValue(CommandLine.TakeoverOption),
+        IsSuccessor: parse.GetResult(CommandLine.UpgradeFromOption) is not null,
+        PredecessorSocket: parse.GetValue(CommandLine.UpgradeFromOption),
         ArgumentCount: args.Length),
     token));

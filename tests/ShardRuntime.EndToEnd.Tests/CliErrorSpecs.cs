@@ -48,6 +48,34 @@ public sealed class CliErrorSpecs(ITestOutputHelper output)
         Assert.DoesNotContain("0 or more", help.StdOut + help.StdErr);
     }
 
+    /// <summary>
+    /// <c>--takeover</c> is the earlier name of <c>--upgrade-from</c>: a node of an earlier release starts its successor
+    /// (the binary on disk now) with it, so both must parse; with no node serving the path the successor exits 1 naming it.
+    /// </summary>
+    [Theory]
+    [InlineData("--upgrade-from")]
+    [InlineData("--takeover")]
+    public async Task Run_as_a_successor_with_no_predecessor_at_the_path_must_exit_1_naming_the_upgrade_socket(string flag)
+    {
+        var directory = Directory.CreateTempSubdirectory("sr-e2e-successor-");
+        try
+        {
+            var config = Path.Combine(directory.FullName, "node.conf");
+            File.WriteAllText(config, HostProcess.Config(Listeners));
+            var missing = Path.Combine(directory.FullName, "no-predecessor.sock");
+
+            var result = await HostCli.RunAsync(["run", "--config", config, "--control-socket", Path.Combine(directory.FullName, "control.sock"), flag, missing]);
+
+            Assert.True(result.ExitCode == 1, result.ToString());
+            Assert.Contains($"Cannot connect to the upgrade socket {missing}", result.StdOut + result.StdErr);
+            Assert.Contains("the running node keeps its sockets", result.StdOut + result.StdErr);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
     [Fact]
     public async Task An_unknown_command_must_exit_2_with_usage_on_stderr()
     {

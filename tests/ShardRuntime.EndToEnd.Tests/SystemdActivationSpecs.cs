@@ -118,7 +118,7 @@ public sealed partial class SystemdActivationSpecs(ITestOutputHelper output)
         Assert.Contains($"successor pid {successor.ProcessId.ToString(CultureInfo.InvariantCulture)} ", upgrade.StdOut);
 
         // The old node, still the main process, names its successor (MAINPID=) before it lets go of the sockets, so
-        // systemd never sees its main process exit without one; the successor confirms once it took over (READY=1).
+        // systemd never sees its main process exit without one; the successor confirms once it adopted the sockets (READY=1).
         var named = await notify.WaitForAsync(
             m => m.Says($"MAINPID={successor.ProcessId.ToString(CultureInfo.InvariantCulture)}"), NotifyTimeout, $"MAINPID={successor.ProcessId}");
         Assert.Equal(host.ProcessId, named.SenderPid);
@@ -227,7 +227,7 @@ public sealed partial class SystemdActivationSpecs(ITestOutputHelper output)
 
     /// <summary>
     /// <c>status --json</c> once the successor answers on the control socket (it renames its socket over the
-    /// predecessor's right after the handover, so a status asked at once may still reach the draining predecessor).
+    /// predecessor's right after the upgrade, so a status asked at once may still reach the draining predecessor).
     /// </summary>
     private static async Task<NodeStatus> SuccessorStatusAsync(HostProcess host)
     {

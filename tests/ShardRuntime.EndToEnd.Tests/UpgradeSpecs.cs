@@ -9,7 +9,7 @@ namespace ShardRuntime.EndToEnd.Tests;
 
 /// <summary>
 /// Process upgrades with real processes: the node passes its listening sockets to a successor (SCM_RIGHTS through the
-/// handoff socket), which adopts them, accepts, says Ready; only then does the old process stop accepting, drain and exit.
+/// upgrade socket), which adopts them, accepts, says Ready; only then does the old process stop accepting, drain and exit.
 /// </summary>
 public sealed class UpgradeSpecs(ITestOutputHelper output)
 {
@@ -74,7 +74,7 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_successor_killed_mid_handover_must_leave_the_old_node_serving_without_loss_and_a_second_upgrade_meanwhile_is_refused()
+    public async Task A_successor_killed_mid_upgrade_must_leave_the_old_node_serving_without_loss_and_a_second_upgrade_meanwhile_is_refused()
     {
         await using var host = HostProcess.Start(output, HostProcess.Config("""
             http { endpoint = "127.0.0.1:0", handler = http-ok, shards = 2 }
@@ -87,7 +87,7 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         var load = Churn(http.Bound, 300, stop.Token);
 
         // A successor that takes every socket and then stalls: it neither accepts nor says Ready.
-        using var stalled = StartStalledSuccessor(HandoffSocketOf(host));
+        using var stalled = StartStalledSuccessor(UpgradeSocketOf(host));
         var received = await ReadLineAsync(stalled, TimeSpan.FromSeconds(60));
         Assert.StartsWith("received 2 ", received);
         Assert.Equal(inodes, received.Split(' ')[2].Split(',').Select(long.Parse).Order().ToList());
@@ -100,7 +100,7 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         Assert.Contains("an upgrade is in progress", second.StdErr);
         Assert.Contains(stalled.Id.ToString(CultureInfo.InvariantCulture), second.StdErr);
 
-        // kill -9 of the successor mid-handover: the old node rolls back and says why.
+        // kill -9 of the successor mid-upgrade: the old node rolls back and says why.
         stalled.Kill();
         await stalled.WaitForExitAsync();
         var after = await WaitForAsync(host, s => s.Upgrade is null && s.LastUpgradeFailure is not null);
@@ -128,12 +128,12 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
             """, "shard-runtime.upgrade.timeout = 2s"));
         var http = (await host.WaitUntilReadyAsync()).Listener("http");
 
-        using var stalled = StartStalledSuccessor(HandoffSocketOf(host));
+        using var stalled = StartStalledSuccessor(UpgradeSocketOf(host));
         Assert.StartsWith("received 1 ", await ReadLineAsync(stalled, TimeSpan.FromSeconds(60)));
         var after = await WaitForAsync(host, s => s.Upgrade is null && s.LastUpgradeFailure is not null);
         Assert.Contains("not ready within 2 s", after.LastUpgradeFailure);
         // The old node gave up on the stalled successor and still answers on the same socket (the Ready-after-timeout case
-        // is HandoverTests.A_Ready_that_comes_after_the_old_process_gave_up_must_make_the_successor_stand_down).
+        // is UpgradeTests.A_Ready_that_comes_after_the_old_process_gave_up_must_make_the_successor_withdraw).
         Assert.Equal(http.Shards.Single().SocketInode, (await KernelSockets.ListeningInodesAsync(http.Bound)).Single());
         Assert.Equal("HTTP/1.1 200 OK", (await GetAsync(http)).StatusLine);
         stalled.Kill();
@@ -236,7 +236,7 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         var inodes = http.Shards.Select(s => s.SocketInode).Order().ToList();
 
         // A successor that took copies of every socket, then is stopped (SIGSTOP): it neither says Ready nor exits.
-        using var stalled = StartStalledSuccessor(HandoffSocketOf(host));
+        using var stalled = StartStalledSuccessor(UpgradeSocketOf(host));
         Assert.StartsWith("received 2 ", await ReadLineAsync(stalled, TimeSpan.FromSeconds(60)));
         Posix.Signal(stalled.Id, Posix.SigStop);
 
@@ -288,7 +288,7 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         var load = Churn(http.Bound, 200, stop.Token);
         var upgrade = HostCli.RunAsync(["upgrade", "--control-socket", host.ControlSocket], UpgradeCliTimeout);
 
-        // The successor logs that it took over right after Released: kill -9 it then. Connections it had accepted die
+        // The successor logs that it adopted the sockets right after Released: kill -9 it then. Connections it had accepted die
         // with it whatever the design (counted from its descriptors while stopped); nothing queued may be refused or reset.
         var successor = await WaitForSuccessorTookOverAsync(host);
         chain.Track(successor);
@@ -324,12 +324,12 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         Assert.True(report.Reset + report.Closed <= held, $"{report.Reset} reset and {report.Closed} closed, the successor held {held}");
     }
 
-    /// <summary>The pid of the successor that logged it took over the listening sockets (it logs right after Released).</summary>
+    /// <summary>The pid of the successor that logged it adopted the listening sockets (it logs right after Released).</summary>
     private static async Task<int> WaitForSuccessorTookOverAsync(HostProcess host)
     {
-        await WaitForOutputAsync(host, "] Took over ");
-        var line = host.Output.Split('\n').First(l => l.Contains("] Took over ", StringComparison.Ordinal));
-        // "[HH:mm:ss.fff INF <pid> g2] Took over ..."
+        await WaitForOutputAsync(host, "] Adopted ");
+        var line = host.Output.Split('\n').First(l => l.Contains("] Adopted ", StringComparison.Ordinal));
+        // "[HH:mm:ss.fff INF <pid> g2] Adopted ..."
         return int.Parse(line[..line.IndexOf(']')].Split(' ', StringSplitOptions.RemoveEmptyEntries)[2], CultureInfo.InvariantCulture);
     }
 
@@ -349,18 +349,18 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
             http { endpoint = "127.0.0.1:0", handler = http-ok, shards = 1 }
             """));
         var http = (await host.WaitUntilReadyAsync()).Listener("http");
-        var handoff = HandoffSocketOf(host);
+        var upgrade = UpgradeSocketOf(host);
 
         // The socket file is 0600: nobody cannot even connect.
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(handoff));
-        var denied = await RunAsNobodyAsync(handoff);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(upgrade));
+        var denied = await RunAsNobodyAsync(upgrade);
         Assert.True(denied.StdOut.StartsWith("connect-failed 13", StringComparison.Ordinal), denied.ToString()); // EACCES
 
         // Even with the file opened up (an operator's mistake), SO_PEERCRED refuses the peer: no descriptor, a reason, a log line.
-        var directory = Path.GetDirectoryName(handoff)!;
+        var directory = Path.GetDirectoryName(upgrade)!;
         File.SetUnixFileMode(directory, File.GetUnixFileMode(directory) | UnixFileMode.OtherExecute);
-        File.SetUnixFileMode(handoff, File.GetUnixFileMode(handoff) | UnixFileMode.OtherRead | UnixFileMode.OtherWrite);
-        var refused = await RunAsNobodyAsync(handoff);
+        File.SetUnixFileMode(upgrade, File.GetUnixFileMode(upgrade) | UnixFileMode.OtherRead | UnixFileMode.OtherWrite);
+        var refused = await RunAsNobodyAsync(upgrade);
         Assert.True(refused.ExitCode == 0, refused.ToString());
         Assert.Contains("descriptors 0", refused.StdOut);
         Assert.Contains("Refused", refused.StdOut);
@@ -390,17 +390,17 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
     private static int SuccessorOf(CliResult upgrade) =>
         int.Parse(upgrade.StdOut.Split("successor pid ")[1].Split(' ')[0], CultureInfo.InvariantCulture);
 
-    private static string HandoffSocketOf(HostProcess host) =>
-        Path.Combine(Path.GetDirectoryName(host.ControlSocket)!, "control-handoff.sock");
+    private static string UpgradeSocketOf(HostProcess host) =>
+        Path.Combine(Path.GetDirectoryName(host.ControlSocket)!, "control-upgrade.sock");
 
-    private static string HandoverChildDll()
+    private static string SuccessorChildDll()
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "fixtures", "handover-child", "HandoverChild.dll");
-        Assert.True(File.Exists(dll), $"{dll} is missing: the HandoverChild fixture was not built and copied");
+        var dll = Path.Combine(AppContext.BaseDirectory, "fixtures", "successor-child", "SuccessorChild.dll");
+        Assert.True(File.Exists(dll), $"{dll} is missing: the SuccessorChild fixture was not built and copied");
         return dll;
     }
 
-    private static Process StartStalledSuccessor(string handoffSocket)
+    private static Process StartStalledSuccessor(string upgradeSocket)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -409,10 +409,10 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(HandoverChildDll());
-        info.ArgumentList.Add(handoffSocket);
+        info.ArgumentList.Add(SuccessorChildDll());
+        info.ArgumentList.Add(upgradeSocket);
         info.ArgumentList.Add("--hold");
-        return Process.Start(info) ?? throw new InvalidOperationException("the HandoverChild process did not start");
+        return Process.Start(info) ?? throw new InvalidOperationException("the SuccessorChild process did not start");
     }
 
     private static async Task<string> ReadLineAsync(Process process, TimeSpan timeout)
@@ -425,10 +425,10 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Connects to the handoff socket as user nobody and reads until the node closes: prints "connect-failed errno", or
+    /// Connects to the upgrade socket as user nobody and reads until the node closes: prints "connect-failed errno", or
     /// "descriptors N" (SCM_RIGHTS received) and the bytes received.
     /// </summary>
-    private static async Task<CliResult> RunAsNobodyAsync(string handoffSocket)
+    private static async Task<CliResult> RunAsNobodyAsync(string upgradeSocket)
     {
         Skip.IfNot(File.Exists("/usr/bin/python3"), "needs /usr/bin/python3 for the peer of user nobody");
         const string peer = """
@@ -458,7 +458,7 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { "-u", "nobody", "--", "/usr/bin/python3", "-c", peer, handoffSocket })
+        foreach (var arg in new[] { "-u", "nobody", "--", "/usr/bin/python3", "-c", peer, upgradeSocket })
             info.ArgumentList.Add(arg);
         using var process = Process.Start(info) ?? throw new InvalidOperationException("runuser did not start");
         process.StandardInput.Close();

@@ -73,7 +73,7 @@ internal sealed class ConnectionActor : UntypedActor
                 {
                     _connection.GenerationRetired = true;
                     _connection.GenerationDeadlineAt = Environment.TickCount64 + (long)retire.DrainTimeout.TotalMilliseconds;
-                    // Rare (a reload, a handover): a timer of its own, which outlives a restart of this actor.
+                    // Rare (a reload, an upgrade): a timer of its own, which outlives a restart of this actor.
                     _connection.GenerationTimer = Context.System.Scheduler.ScheduleTellOnceCancelable(
                         retire.DrainTimeout, Self, Connection.GenerationDeadline.Instance, Self);
                 }

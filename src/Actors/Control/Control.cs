@@ -60,7 +60,7 @@ public static class Control
     }
 
     /// <summary>
-    /// The pid of the process serving a control (or handoff) socket at <paramref name="socketPath"/>, as the kernel tells
+    /// The pid of the process serving a control (or upgrade) socket at <paramref name="socketPath"/>, as the kernel tells
     /// a client that connects (SO_PEERCRED); 0 when something holds the path without accepting within
     /// <paramref name="timeout"/>; null when nothing listens there (no file, or a stale one).
     /// </summary>
@@ -68,7 +68,7 @@ public static class Control
 
     /// <summary>
     /// Sender: the host on SIGHUP, published on the actor system's EventStream (and each server's own timer, every
-    /// <c>shard-runtime.control.check-interval</c>). Receivers: the control server and the handoff actor, which check
+    /// <c>shard-runtime.control.check-interval</c>). Receivers: the control server and the upgrade actor, which check
     /// that their socket files are still theirs and bind them again when deleted or replaced by a stale one (logged as
     /// a warning naming what they found). No reply.
     /// </summary>

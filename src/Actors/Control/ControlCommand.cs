@@ -174,7 +174,7 @@ internal abstract class ControlCommand
             answer is ClusterListeners.DesiredState state ? ControlJson.Success(ControlJson.ResultField, state) : null;
     }
 
-    /// <summary><c>{"command":"upgrade"}</c>: <c>{"ok":true,"result":{...Upgraded...}}</c> once the successor took over.</summary>
+    /// <summary><c>{"command":"upgrade"}</c>: <c>{"ok":true,"result":{...Upgraded...}}</c> once the successor adopted the sockets.</summary>
     private sealed class UpgradeCommand : ControlCommand
     {
         public override string Name => "upgrade";

@@ -30,8 +30,8 @@ internal static partial class ControlSocketFile
 
     /// <summary>
     /// Binds a fresh socket next to <paramref name="path"/> and renames it over the path in one step (rename(2) is
-    /// atomic): clients that connect by path reach this process from then on. This is how a successor takes over the
-    /// control and handoff sockets of the node it replaced, which still holds (and no longer removes) the old file.
+    /// atomic): clients that connect by path reach this process from then on. This is how a successor claims the
+    /// control and upgrade sockets of the node it replaced, which still holds (and no longer removes) the old file.
     /// </summary>
     public static Task<Bound> ReplaceAsync(string path) => BindAsync(path, TimeSpan.Zero, replace: true);
 

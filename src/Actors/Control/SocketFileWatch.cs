@@ -4,7 +4,7 @@ using Akka.Event;
 namespace ShardRuntime.Actors.Control;
 
 /// <summary>
-/// Keeps a bound control or handoff socket's file its owner's: on <see cref="Control.CheckSocketFiles"/> (its owner's
+/// Keeps a bound control or upgrade socket's file its owner's: on <see cref="Control.CheckSocketFiles"/> (its owner's
 /// timer, SIGHUP) it checks the file (<see cref="ControlSocketFile.RecheckAsync"/>) and hands its owner the socket bound
 /// again when the file was deleted or replaced by a stale one, so that the CLI or a successor finds the node by path
 /// again. Used on its owner actor's thread only; the owner swaps the sockets (it is their only owner).

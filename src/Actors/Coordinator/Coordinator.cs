@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using Akka.Actor;
 using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Settings;
-using ShardRuntime.Runtime.Handover;
+using ShardRuntime.Runtime.Upgrade;
 using ShardRuntime.Runtime.Sockets;
 
 namespace ShardRuntime.Actors.Coordinator;
@@ -110,7 +110,7 @@ public static class Coordinator
     internal sealed record BeginHandover(int PeerProcessId) : ICommand;
 
     /// <summary>Reply to <see cref="BeginHandover"/>: every accepting socket with its label, and this node's process generation.</summary>
-    internal sealed record HandoverSockets(IReadOnlyList<(Socket Socket, HandoverSocketLabel Label)> Sockets, int ProcessGeneration);
+    internal sealed record HandoverSockets(IReadOnlyList<(Socket Socket, SocketLabel Label)> Sockets, int ProcessGeneration);
 
     /// <summary>Sender: the handoff actor. The successor it started has pid <paramref name="ProcessId"/>. No reply.</summary>
     internal sealed record SuccessorStarted(int ProcessId);
@@ -120,7 +120,7 @@ public static class Coordinator
     /// has been ended (and is gone) by then. Completed with a stability period: the node stands by (its shards stop
     /// accepting, the sockets stay open) until <see cref="SuccessorStable"/> or <see cref="SuccessorDied"/>. No reply.
     /// </summary>
-    internal sealed record HandoverFinished(int? PeerProcessId, HandoverOutcome Outcome);
+    internal sealed record HandoverFinished(int? PeerProcessId, UpgradeOutcome Outcome);
 
     /// <summary>Sender: the handoff actor. The successor <paramref name="ProcessId"/> ran through the stability period: the node lets go and drains. No reply.</summary>
     internal sealed record SuccessorStable(int ProcessId);

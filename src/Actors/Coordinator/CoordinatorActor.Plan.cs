@@ -4,7 +4,7 @@ using Akka.Event;
 using ShardRuntime.Actors.Coordinator.Reconciliation;
 using ShardRuntime.Actors.Listener;
 using ShardRuntime.Actors.Settings;
-using ShardRuntime.Runtime.Handover;
+using ShardRuntime.Runtime.Upgrade;
 using ShardRuntime.Runtime.Loading;
 using ShardRuntime.Runtime.Sockets;
 
@@ -49,7 +49,7 @@ internal sealed partial class CoordinatorActor
     private sealed class Acquired
     {
         public HandlerRegistry? Handlers;
-        public List<(Socket Socket, HandoverSocketLabel Label)> Adopted = [];
+        public List<(Socket Socket, SocketLabel Label)> Adopted = [];
         public List<Socket> Bound = [];
     }
 

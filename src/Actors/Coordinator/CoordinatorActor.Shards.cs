@@ -3,8 +3,9 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
 using ShardRuntime.Actors.Listener;
+using ShardRuntime.Actors.Upgrade;
 using ShardRuntime.Actors.Settings;
-using ShardRuntime.Runtime.Handover;
+using ShardRuntime.Runtime.Upgrade;
 using ShardRuntime.Runtime.Sockets;
 
 namespace ShardRuntime.Actors.Coordinator;
@@ -150,7 +151,7 @@ internal sealed partial class CoordinatorActor
             _s.Draining = true;
             _log.Info("Draining: every listener stops accepting; open connections have {Timeout} to finish", drain.Timeout);
             // A successor being served gets an Abort: it stands down, and the sockets close with this node.
-            HandoffActor?.Tell(new Handoff.Handoff.Abort("the node is shutting down"));
+            HandoffActor?.Tell(new Predecessor.Abort("the node is shutting down"));
         }
         // Every shard retires, its socket closing now (again, for those already retiring: a nearer deadline wins).
         RetireInGroups(_s.Shards.Values.Select(e => e.Shard).ToList(), RetireMode.CloseNow, drain.Timeout);

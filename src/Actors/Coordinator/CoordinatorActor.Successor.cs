@@ -1,8 +1,9 @@
 using Akka.Actor;
 using Akka.Event;
 using Akka.Hosting;
-using ShardRuntime.Runtime.Handover;
-using ShardRuntime.Runtime.Inheritance;
+using ShardRuntime.Runtime.Upgrade;
+using ShardRuntime.Actors.Upgrade;
+using ShardRuntime.Runtime.Systemd;
 using ShardRuntime.Actors.Listener;
 
 namespace ShardRuntime.Actors.Coordinator;
@@ -29,9 +30,9 @@ internal sealed partial class CoordinatorActor
     }
 
     /// <summary>The successor proved stable (or no stability period is set): answer the upgrade and let go of the sockets.</summary>
-    private void LetGo(UpgradeInProgress? upgrade, int pid, HandoverOutcome? outcome = null)
+    private void LetGo(UpgradeInProgress? upgrade, int pid, UpgradeOutcome? outcome = null)
     {
-        outcome ??= upgrade?.Outcome ?? new HandoverOutcome(HandoverResult.Completed, null, 0, null);
+        outcome ??= upgrade?.Outcome ?? new UpgradeOutcome(UpgradeResult.Completed, null, 0, null);
         _s.LastUpgradeFailure = null;
         upgrade?.Requester?.Tell(new Coordinator.Upgraded(pid, _s.UpgradeOptions.ProcessGeneration + 1, outcome.SocketsPassed, outcome.Declined));
         Release($"successor pid {pid} (process generation {_s.UpgradeOptions.ProcessGeneration + 1}) accepts on {outcome.SocketsPassed} sockets", outcome.Declined);
@@ -75,7 +76,7 @@ internal sealed partial class CoordinatorActor
         if (!_s.HandedOver || _s.LetGoSent) return;
         if (_s.Shards.Values.Any(e => e.Shard.LetGo && !e.Shard.SocketClosed)) return;
         _s.LetGoSent = true;
-        HandoffActor?.Tell(Handoff.Handoff.LetGo.Instance);
+        HandoffActor?.Tell(Predecessor.LetGo.Instance);
     }
 
     /// <summary>Reads, off the actor's thread, whether another process holds a socket of this node's listeners (<see cref="ForeignSockets"/>).</summary>

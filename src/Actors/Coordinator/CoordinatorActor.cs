@@ -5,11 +5,11 @@ using ShardRuntime.Actors.Dispatch;
 using ShardRuntime.Runtime.Sockets.Readiness;
 using Akka.Event;
 using ShardRuntime.Actors.Handlers;
-using ShardRuntime.Actors.Handoff;
+using ShardRuntime.Actors.Upgrade;
 using ShardRuntime.Actors.Coordinator.Reconciliation;
 using ShardRuntime.Actors.Listener;
 using ShardRuntime.Actors.Settings;
-using ShardRuntime.Runtime.Handover;
+using ShardRuntime.Runtime.Upgrade;
 using ShardRuntime.Runtime.Loading;
 using ShardRuntime.Runtime.Sockets;
 using ListenerProtocol = ShardRuntime.Actors.Listener.Listener;
@@ -100,10 +100,10 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             _log.Error("Start-up failed: {Reason}", failure);
         }
         if (_settings.Upgrade.Enabled)
-            Context.ActorOf(Handoff.Handoff.Props(_settings.Upgrade, Self, _s.UpgradeOptions), Handoff.Handoff.ActorName);
+            Context.ActorOf(Predecessor.Props(_settings.Upgrade, Self, _s.UpgradeOptions), Predecessor.ActorName);
     }
 
-    private IActorRef? HandoffActor => Context.Child(Handoff.Handoff.ActorName) is var child && !child.IsNobody() ? child : null;
+    private IActorRef? HandoffActor => Context.Child(Predecessor.ActorName) is var child && !child.IsNobody() ? child : null;
 
     /// <summary>The cluster's desired state is applied (or overdue): decline what no listener took, answer who asked.</summary>
     private void SettleInheritance()
@@ -207,10 +207,10 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             case Coordinator.ForeignHoldersChecked:
                 _log.Info("Upgrade: no other process holds this node's listening sockets");
                 break;
-            case Control.Control.Bound or Handoff.Handoff.Bound:
+            case Control.Control.Bound or Predecessor.Bound:
                 _log.Info("Upgrade: {Socket} is this node's again", message);
                 break;
-            case Control.Control.BindFailed or Handoff.Handoff.BindFailed:
+            case Control.Control.BindFailed or Predecessor.BindFailed:
                 _log.Error("Upgrade: a socket file could not be taken back: {Failure}", message);
                 break;
             case Coordinator.GetInheritance when _s.AwaitingClusterState:
@@ -573,7 +573,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         }
         _s.Upgrade = new UpgradeInProgress(Sender);
         _log.Info("Upgrade: starting a successor process to take over the listening sockets");
-        HandoffActor!.Tell(Handoff.Handoff.StartSuccessor.Instance);
+        HandoffActor!.Tell(Predecessor.StartSuccessor.Instance);
     }
 
     private void BeginHandover(Coordinator.BeginHandover begin)
@@ -613,7 +613,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
                     .Select(m =>
                     {
                         var (listener, shard) = passing[m.Key];
-                        return (m.Socket, new HandoverSocketLabel(
+                        return (m.Socket, new SocketLabel(
                             listener.Name, shard.EndPoint, listener.Settings.Protocol, m.Key.ShardId, shard.Inode, m.Position, shard.Pinned));
                     }).ToList();
                 return new Coordinator.HandoverSockets(sockets, generation);

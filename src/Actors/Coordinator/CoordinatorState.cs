@@ -41,7 +41,7 @@ internal sealed class CoordinatorState(UpgradeOptions upgrade, ClusterTransport 
     public int LastGroupId;
 
     /// <summary>Inherited sockets not yet adopted (start-up only: the rest are declined once the first settings are applied).</summary>
-    public readonly List<(System.Net.Sockets.Socket Socket, Runtime.Handover.HandoverSocketLabel Label)> Inherited = upgrade.Inherited.ToList();
+    public readonly List<(System.Net.Sockets.Socket Socket, Runtime.Upgrade.SocketLabel Label)> Inherited = upgrade.Inherited.ToList();
 
     /// <summary>Inodes of inherited sockets this node serves, and of those it declined (closed its copies).</summary>
     public readonly List<long> Adopted = new();
@@ -160,7 +160,7 @@ internal sealed class UpgradeInProgress(Akka.Actor.IActorRef? requester)
     public const string Watching = "watching the successor for the stability period";
 
     /// <summary>The completed handover while the node watches the successor (<see cref="Watching"/>).</summary>
-    public ShardRuntime.Runtime.Handover.HandoverOutcome? Outcome { get; set; }
+    public ShardRuntime.Runtime.Upgrade.UpgradeOutcome? Outcome { get; set; }
 
     public Akka.Actor.IActorRef? Requester { get; } = requester;
     public int? SuccessorProcessId { get; set; }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
-using ShardRuntime.Runtime.Handover;
+using ShardRuntime.Runtime.Upgrade;
 
 namespace ShardRuntime.Actors.Coordinator;
 
@@ -12,7 +12,7 @@ public sealed class UpgradeOptions
     /// (<c>run --takeover</c>), or from systemd (LISTEN_FDS, labelled by FileDescriptorName=). The coordinator adopts
     /// them for the listeners of its configuration instead of binding, and closes its copies of the rest.
     /// </summary>
-    public IReadOnlyList<(Socket Socket, HandoverSocketLabel Label)> Inherited { get; init; } = [];
+    public IReadOnlyList<(Socket Socket, SocketLabel Label)> Inherited { get; init; } = [];
 
     /// <summary>Where the inherited sockets came from, for logs ("predecessor pid 1234", "systemd").</summary>
     public string InheritedFrom { get; init; } = "";

@@ -15,7 +15,7 @@ namespace ShardRuntime.Actors.Hosting;
 /// <summary>
 /// Adds ShardRuntime to an Akka.Hosting actor system: its HOCON (options prepended over the rest, reference.conf
 /// appended as the fallback), the coordinator, registered in the ActorRegistry under
-/// <see cref="CoordinatorProtocol.Marker"/>, which binds the configured listeners as it starts, and the control and handoff
+/// <see cref="CoordinatorProtocol.Marker"/>, which binds the configured listeners as it starts, and the control and upgrade
 /// sockets where the options ask for them (off by default: no socket file unless asked for).
 /// </summary>
 public static class ShardRuntimeHostingExtensions
@@ -104,7 +104,7 @@ public static class ShardRuntimeHostingExtensions
     /// <summary>
     /// <paramref name="config"/>, with a control socket path of this actor system's own where it sets none
     /// (<see cref="ControlSettings.OwnSocketPath"/>): two actor systems on one machine never share a default path. The
-    /// handoff socket's default path follows it.
+    /// upgrade socket's default path follows it.
     /// </summary>
     private static Config WithOwnSocketPath(Config config, string actorSystemName)
     {

@@ -32,11 +32,11 @@ public sealed class ShardRuntimeOptions
     public bool? EnableControlSocket { get; set; }
 
     /// <summary>
-    /// Whether to serve the handoff socket, through which a successor process of the same user takes over the listening
+    /// Whether to serve the upgrade socket, through which a successor process of the same user adopts the listening
     /// sockets (<c>upgrade.enabled</c>; off unless set, on in the host). Next to the control socket unless
     /// <c>upgrade.socket-path</c> says otherwise.
     /// </summary>
-    public bool? EnableHandoffSocket { get; set; }
+    public bool? EnableUpgradeSocket { get; set; }
 
     /// <summary>I/O loop threads (<c>io-loops</c>; 0 = one per core).</summary>
     public int? IoLoops { get; set; }
@@ -69,7 +69,7 @@ public sealed class ShardRuntimeOptions
     /// <summary>
     /// Process upgrades: sockets inherited from a predecessor or systemd, the process generation, and how to start a
     /// successor. Not HOCON: code only. Null (the default): every socket is bound here and <c>upgrade</c> is refused,
-    /// though a successor started by hand (<c>run --takeover</c>) is still served.
+    /// though a successor started by hand (<c>run --upgrade-from</c>) is still served.
     /// </summary>
     public Coordinator.UpgradeOptions? Upgrade { get; set; }
 
@@ -125,10 +125,10 @@ public sealed class ShardRuntimeOptions
             Hocon.Set(sb, "enabled", EnableControlSocket);
             sb.Append("}\n");
         }
-        if (EnableHandoffSocket is not null)
+        if (EnableUpgradeSocket is not null)
         {
             sb.Append("upgrade {\n");
-            Hocon.Set(sb, "enabled", EnableHandoffSocket);
+            Hocon.Set(sb, "enabled", EnableUpgradeSocket);
             sb.Append("}\n");
         }
         if (ShutdownDrainTimeout is not null)

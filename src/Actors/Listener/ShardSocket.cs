@@ -16,7 +16,7 @@ internal sealed class ShardSocket : IDisposable, IReadinessListener
 {
     // Accepts are accept4() calls on the descriptor, readiness from the ReadinessEngine: no .NET operation is ever
     // pending on a listening socket. (.NET closes a socket that still has an operation pending abortively, which sets
-    // SO_LINGER {1, 0} on the kernel socket; after a handover that socket is the successor's too, and every connection it
+    // SO_LINGER {1, 0} on the kernel socket; after an upgrade that socket is the successor's too, and every connection it
     // accepted would inherit the zero linger, a reset on close.) Closing is therefore a plain close() of this process's
     // descriptor, never at the same time as an accept4() on it (the gate).
     private readonly object _gate = new();
@@ -74,7 +74,7 @@ internal sealed class ShardSocket : IDisposable, IReadinessListener
     /// <summary>The address the socket is bound to (kept, since a closed socket no longer tells).</summary>
     public IPEndPoint EndPoint { get; }
 
-    /// <summary>The kernel's inode of the socket: what <c>ss -e</c> shows, and what stays the same across a handover.</summary>
+    /// <summary>The kernel's inode of the socket: what <c>ss -e</c> shows, and what stays the same across an upgrade.</summary>
     public long Inode { get; }
 
     /// <summary>

@@ -3,7 +3,7 @@ using Akka.Configuration;
 namespace ShardRuntime.Actors.Settings;
 
 /// <summary>The local control socket the command-line tool talks to (<c>shard-runtime.control</c>).</summary>
-/// <param name="CheckInterval">How often the control and handoff socket files are checked to be still this node's.</param>
+/// <param name="CheckInterval">How often the control and upgrade socket files are checked to be still this node's.</param>
 public sealed record ControlSettings(bool Enabled, string SocketPath, int MaxRequestBytes, TimeSpan RequestTimeout, TimeSpan CheckInterval)
 {
     /// <summary>

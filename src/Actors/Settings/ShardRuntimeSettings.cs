@@ -16,7 +16,8 @@ public sealed record ShardRuntimeSettings(
     bool ActorsOnIoLoops,
     TimeSpan IoLoopHoldUpWarning,
     TimeSpan HandlerLoadTimeout,
-    IReadOnlyList<string> HandlerDirectories)
+    IReadOnlyList<string> HandlerDirectories,
+    TimeSpan StartTimeout)
 {
     public const string Section = "shard-runtime";
 
@@ -117,6 +118,8 @@ public sealed record ShardRuntimeSettings(
         var (handlerLoadTimeout, handlerDirectories) = (TimeSpan.Zero, (IReadOnlyList<string>)[]);
         Try($"{Section}.handler-load-timeout", () => handlerLoadTimeout = io.GetDuration("handler-load-timeout", TimeSpan.FromMilliseconds(10)));
         Try($"{Section}.handler-directories", () => handlerDirectories = ReadHandlerDirectories(section));
+        var startTimeout = TimeSpan.Zero;
+        Try($"{Section}.start-timeout", () => startTimeout = io.GetDuration("start-timeout", TimeSpan.FromMilliseconds(1)));
         if (control is null || upgrade is null || cluster is null)
             return Result(null);
 
@@ -137,7 +140,8 @@ public sealed record ShardRuntimeSettings(
             ActorsOnIoLoops: actorsOnIoLoops,
             IoLoopHoldUpWarning: holdUpWarning,
             HandlerLoadTimeout: handlerLoadTimeout,
-            HandlerDirectories: handlerDirectories));
+            HandlerDirectories: handlerDirectories,
+            StartTimeout: startTimeout));
     }
 
     /// <summary>

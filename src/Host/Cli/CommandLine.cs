@@ -42,15 +42,17 @@ public static class CommandLine
     }
 
     /// <summary>
-    /// <c>run --takeover [handoff-socket]</c>: adopt the running node's listening sockets through its handoff socket
+    /// <c>run --upgrade-from [upgrade-socket]</c>: adopt the running node's listening sockets through its upgrade socket
     /// instead of binding them (a process upgrade). Given without a path: <c>shard-runtime.upgrade.socket-path</c>.
-    /// Whether it was given at all: <c>parseResult.GetResult(TakeoverOption) is not null</c>.
+    /// Whether it was given at all: <c>parseResult.GetResult(UpgradeFromOption) is not null</c>. <c>--takeover</c> is its
+    /// earlier name, kept as an alias: a predecessor of an earlier release starts its successor (the binary on disk now)
+    /// with it, so an upgrade across this rename must still parse.
     /// </summary>
-    public static Option<string?> TakeoverOption { get; } = new("--takeover")
+    public static Option<string?> UpgradeFromOption { get; } = new("--upgrade-from", "--takeover")
     {
-        Description = "Take over the listening sockets of the running node through its handoff socket instead of binding them " +
+        Description = "Adopt the listening sockets of the running node through its upgrade socket instead of binding them " +
                       "(what `upgrade` starts) [default path: shard-runtime.upgrade.socket-path]",
-        HelpName = "handoff-socket",
+        HelpName = "upgrade-socket",
         Arity = ArgumentArity.ZeroOrOne,
     };
 
@@ -82,7 +84,7 @@ public static class CommandLine
         {
             ConfigOption,
             LogFormatOption,
-            TakeoverOption,
+            UpgradeFromOption,
         };
         runCommand.SetAction(run);
 
@@ -155,7 +157,7 @@ public static class CommandLine
 
         var upgrade = new Command("upgrade",
             "Replace the running node's process: start a successor (the same command line, so the binaries and config on disk now) " +
-            "that takes over every listening socket; the old process then drains and exits. Rolls back if the successor fails");
+            "that adopts every listening socket; the old process then drains and exits. Rolls back if the successor fails");
         upgrade.SetAction((result, cancellationToken) =>
             UpgradeAsync(ClientFor(result, controlSocket, upgrade: true), result.InvocationConfiguration, cancellationToken));
 

@@ -117,13 +117,13 @@ internal sealed record NodeConfig(Config Config, ShardRuntimeSettings Settings, 
     }
 
     /// <summary>
-    /// The host serves the control and handoff sockets (a library's actor system does not unless asked), on the
+    /// The host serves the control and upgrade sockets (a library's actor system does not unless asked), on the
     /// well-known path the command-line tool looks at (<see cref="ControlSettings.DefaultSocketPath"/>) unless set;
     /// the file and the environment may still turn them off.
     /// </summary>
     private static Config WithHostSockets(Config config)
     {
-        config = config.WithFallback(new ShardRuntimeOptions { EnableControlSocket = true, EnableHandoffSocket = true }.ToConfig());
+        config = config.WithFallback(new ShardRuntimeOptions { EnableControlSocket = true, EnableUpgradeSocket = true }.ToConfig());
         return config.GetString($"{ShardRuntimeSettings.Section}.control.socket-path", "") is { Length: > 0 }
             ? config
             : new ShardRuntimeOptions { ControlSocketPath = ControlSettings.DefaultSocketPath() }.ToConfig().WithFallback(config);

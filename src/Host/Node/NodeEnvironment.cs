@@ -46,7 +46,7 @@ internal static class NodeEnvironment
     /// <summary>
     /// Set by a node for the successor it starts (an upgrade): its own cluster address, which the successor puts first
     /// among its seed nodes, so that it joins its predecessor's cluster (and its desired state) even where no seed node is
-    /// configured. Read only with <c>run --takeover</c>.
+    /// configured. Read only with <c>run --upgrade-from</c>.
     /// </summary>
     public const string Predecessor = "SHARDRUNTIME_UPGRADE_PREDECESSOR";
 

@@ -1,12 +1,8 @@
-using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Cluster;
-using Akka.Cluster.Hosting;
-using Akka.Cluster.Hosting.SBR;
 using Akka.Hosting;
-using Akka.Logger.Serilog;
-using Akka.Remote.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Serilog;
@@ -15,11 +11,10 @@ using Serilog.Formatting.Json;
 using ShardRuntime.Actors.Cluster.Transport;
 using ShardRuntime.Actors.Coordinator;
 using ShardRuntime.Actors.Settings;
-using ShardRuntime.Actors.Hosting;
-using ShardRuntime.Runtime.Handover;
-using ShardRuntime.Runtime.Inheritance;
+using ShardRuntime.Actors.Upgrade;
 using ShardRuntime.Runtime.Sockets;
-using HandoffProtocol = ShardRuntime.Actors.Handoff.Handoff;
+using ShardRuntime.Runtime.Systemd;
+using ShardRuntime.Runtime.Upgrade;
 using ControlProtocol = ShardRuntime.Actors.Control.Control;
 using ClusterProtocol = ShardRuntime.Actors.Cluster.ClusterListeners;
 using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
@@ -27,10 +22,11 @@ using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
 namespace ShardRuntime.Host.Node;
 
 /// <summary>
-/// Runs a node: Serilog console logging (Akka's logging goes through it too), the generic host with Akka.Hosting,
-/// a single-node cluster that joins itself unless seed nodes are configured, and ShardRuntime with the listeners
-/// of the node's config. SIGTERM / Ctrl+C stop accepting, drain open connections up to the configured deadline
-/// and exit 0.
+/// Runs a node: Serilog console logging (Akka's logging goes through it too), the generic host with Akka.Hosting
+/// (<see cref="NodeHost"/>), a single-node cluster that joins itself unless seed nodes are configured, and ShardRuntime
+/// with the listeners of the node's config. A successor (<c>run --upgrade-from</c>) receives its predecessor's sockets
+/// first and starts the <see cref="Successor"/> actor for the rest of the upgrade. Every wait is bounded by a configured
+/// deadline. SIGTERM / Ctrl+C stop accepting, drain open connections up to the configured deadline and exit 0.
 /// </summary>
 internal static class NodeRunner
 {
@@ -42,258 +38,30 @@ internal static class NodeRunner
 
     public static async Task<int> RunAsync(NodeLaunch launch, CancellationToken cancellationToken)
     {
-        var (configFile, controlSocket, jsonLogs) = (launch.ConfigFile, launch.ControlSocket, launch.JsonLogs);
-        var logging = new LoggerConfiguration()
-            .MinimumLevel.Information()
-            .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
-            .Enrich.FromLogContext()
-            .Enrich.WithProperty("ProcessId", Environment.ProcessId)
-            .Enrich.With(ProcessGenerationEnricher.Instance);
-        // Listener, Shard and Connection are properties of every event about them: in JSON they are fields,
-        // in text they are part of the rendered message.
-        Log.Logger = (jsonLogs
-                ? logging.WriteTo.Console(new JsonFormatter(renderMessage: true))
-                : logging.WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3} {ProcessId} g{ProcessGeneration}] {Message:lj}{NewLine}{Exception}"))
-            .CreateLogger();
-        ActorSystem? system = null;
+        Log.Logger = CreateLogger(launch.JsonLogs);
         try
         {
-            NodeConfig config;
-            try
-            {
-                config = NodeConfig.Load(configFile, controlSocket);
-            }
-            catch (NodeConfigException e)
-            {
-                Log.Fatal("Configuration error: {Error}", e.Message);
-                return ConfigInvalid;
-            }
-            Log.Information("Starting ShardRuntime node {ProcessId} with {Config} ({Listeners} listeners)",
-                Environment.ProcessId, config.Source, config.Settings.Listeners.Count);
-
+            if (LoadConfig(launch) is not { } config) return ConfigInvalid;
             // The cluster's transport: none for a lone node; TLS with mutual authentication (its files read and checked
             // now, before anything binds); or plain TCP where the operator asked for it, said at every start.
             using var certificates = LoadCertificates(config);
             if (certificates is null && config.Settings.Cluster.Tls is not null) return ConfigInvalid;
-            if (config.Transport.IsInsecure)
-                Log.Warning("Cluster transport {Transport}", config.Transport.Description);
-            else
-                Log.Information("Cluster transport {Transport}", config.Transport.Description);
+            if (config.Transport.IsInsecure) Log.Warning("Cluster transport {Transport}", config.Transport.Description);
+            else Log.Information("Cluster transport {Transport}", config.Transport.Description);
 
-            // A second node started on a running node's configuration stops here, before it binds or inherits anything.
-            if (!launch.Takeover && await RunningNodeCheck.FindAsync(config.Settings) is { } alreadyRunning)
+            // A second node started on a running node's configuration stops here, before it binds or adopts anything.
+            if (!launch.IsSuccessor && await RunningNodeCheck.FindAsync(config.Settings) is { } alreadyRunning)
             {
                 Log.Fatal("Not started: {Reason}", alreadyRunning);
                 return StartupFailed;
             }
-
-            // Sockets this process inherits: from the running node (a process upgrade), or from systemd.
-            using var handover = launch.Takeover ? new HandoverClient(config.Settings.Upgrade.StepTimeout) : null;
-            UpgradeOptions upgrade;
-            string? clusterAddress = null; // known once the actor system runs; a successor joins through it
-            try
-            {
-                upgrade = await InheritAsync(launch, config, handover, () => clusterAddress, cancellationToken);
-                ProcessGenerationEnricher.Instance.Generation = upgrade.ProcessGeneration;
-            }
-            catch (HandoverException e)
-            {
-                Log.Fatal("Take-over failed, the running node keeps its sockets: {Reason}", e.Message);
-                return StartupFailed;
-            }
-            catch (InvalidOperationException e)
-            {
-                Log.Fatal("Inherited sockets unusable: {Reason}", e.Message);
-                return StartupFailed;
-            }
-
-            var clustered = config.Transport.Mode != ClusterTransportMode.None;
-            var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
-            builder.Services.AddSerilog();
-            builder.Services.Configure<HostOptions>(o =>
-                o.ShutdownTimeout = config.Settings.ShutdownDrainTimeout + TimeSpan.FromSeconds(30));
-            builder.Services.AddAkka("shardruntime", akka =>
-            {
-                akka.ConfigureLoggers(loggers =>
-                {
-                    loggers.ClearLoggers();
-                    loggers.AddLogger<SerilogLogger>();
-                });
-                if (clustered)
-                {
-                    akka.WithRemoting(RemoteOptionsFor(certificates));
-                    // Keep-majority split-brain resolver (Akka's default, said here so that it is on whatever Akka's default
-                    // becomes); a node it downs serves on (reference.conf: run-coordinated-shutdown-when-down = off).
-                    akka.WithClustering(new ClusterOptions { SplitBrainResolver = SplitBrainResolverOption.Default });
-                    // Nodes a change did not wait for, and the subscribers of the desired state, hear of it sooner than with
-                    // Akka's defaults (2 s, 500 ms); set here, under the file, since Akka's own defaults outrank a fallback.
-                    akka.AddHocon("akka.cluster.distributed-data { gossip-interval = 500ms, notify-subscribers-interval = 100ms }", HoconAddMode.Prepend);
-                }
-                // The node's file comes last so that anything it says (akka.* included) wins, but for a lone node's provider:
-                // it has no remoting whatever the file says, so that no other process reaches its actors.
-                akka.AddHocon(config.Config, HoconAddMode.Prepend);
-                if (!clustered) akka.AddHocon("akka.actor.provider = local", HoconAddMode.Prepend);
-                // A successor cannot bind its predecessor's fixed remoting port (held until the predecessor exits, after its
-                // drain): it joins the cluster on a free port, through its seed nodes (the predecessor among them, if it is one).
-                if (launch.Takeover && config.Config.GetInt("akka.remote.dot-netty.tcp.port", 0) is var port and > 0)
-                {
-                    Log.Warning("Remoting port {Port} stays with the predecessor until it exits; this node joins the cluster on a free port instead", port);
-                    akka.AddHocon("akka.remote.dot-netty.tcp.port = 0", HoconAddMode.Prepend);
-                }
-                // A successor joins its predecessor's cluster, and so its desired state, through the predecessor first.
-                if (launch.Takeover && Environment.GetEnvironmentVariable(NodeEnvironment.Predecessor) is { Length: > 0 } predecessor)
-                {
-                    var seeds = new[] { predecessor }.Concat(config.Config.GetStringList("akka.cluster.seed-nodes", [])).Distinct()
-                        .Select(s => "\"" + s + "\"");
-                    akka.AddHocon($"akka.cluster.seed-nodes = [{string.Join(", ", seeds)}]", HoconAddMode.Prepend);
-                    Log.Information("Joining the cluster through the predecessor {Predecessor}", predecessor);
-                }
-                // `reload` and SIGHUP read the config file again: listeners follow it (added, removed, reconciled).
-                akka.WithShardRuntime(o =>
-                {
-                    o.ReloadListeners = () => NodeConfig.Load(configFile, controlSocket).Settings.Listeners;
-                    o.Upgrade = upgrade;
-                });
-                if (clustered) akka.AddStartup((system, _) =>
-                {
-                    var cluster = Cluster.Get(system);
-                    clusterAddress = cluster.SelfAddress.ToString();
-                    if (cluster.Settings.SeedNodes.Count == 0)
-                        cluster.Join(cluster.SelfAddress); // a single node forms its own cluster
-                });
-            });
-
-            using var host = builder.Build();
-            await host.StartAsync(cancellationToken);
-
-            // An actor system that ends on its own (Akka.Remote ends it when a TLS handshake to a peer fails) ends the
-            // process too, with its reason's exit code: a node whose actors are gone must not linger as if it served.
-            // Every wait of the start-up below ends with it.
-            system = ActorSystemOf(host);
-            var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
-            using var running = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            _ = system.WhenTerminated.ContinueWith(_ =>
-            {
-                running.Cancel();
-                lifetime.StopApplication();
-            }, TaskScheduler.Default);
-
-            var registry = host.Services.GetRequiredService<ActorRegistry>();
-            var coordinator = await registry.GetAsync<CoordinatorProtocol.Marker>(running.Token);
-            var started = await coordinator.Ask<object>(CoordinatorProtocol.WaitUntilStarted.Instance, TimeSpan.FromSeconds(60), running.Token);
-            if (started is CoordinatorProtocol.CommandFailed failed)
-            {
-                Log.Fatal("Start-up failed: {Reason}", failed.Reason);
-                handover?.Dispose(); // before Ready: the running node rolls back and serves on
-                await host.StopAsync(CancellationToken.None);
-                return StartupFailed;
-            }
-
-            // In a cluster, the node is started once it has joined and applied the cluster's desired state; one that cannot
-            // join within upgrade.step-timeout serves its own configuration meanwhile and follows once it has joined.
-            if (registry.TryGet<ClusterProtocol.Marker>(out var clusterActor))
-            {
-                try
-                {
-                    var following = await clusterActor.Ask<ClusterProtocol.Following>(ClusterProtocol.WaitUntilFollowing.Instance, config.Settings.Upgrade.StepTimeout, running.Token);
-                    Log.Information("Following the cluster's desired state: {State}", following.State);
-                }
-                catch (AskTimeoutException)
-                {
-                    Log.Warning("Not in the cluster within {Timeout} (seed nodes {Seeds}); serving this node's configuration, following the cluster once it has joined",
-                        config.Settings.Upgrade.StepTimeout, string.Join(", ", Cluster.Get(ActorSystemOf(host)).Settings.SeedNodes));
-                }
-            }
-
-            if (handover is not null)
-            {
-                // In a cluster, the coordinator answers once it applied the cluster's desired state (or gave up waiting for it),
-                // so that sockets of listeners only the cluster defines are adopted, not declined.
-                var inheritance = await coordinator.Ask<CoordinatorProtocol.Inheritance>(CoordinatorProtocol.GetInheritance.Instance,
-                    config.Settings.Upgrade.StepTimeout + config.Settings.Upgrade.StepTimeout, running.Token);
-                HandoverRelease release;
-                try
-                {
-                    release = await handover.SendReadyAsync(inheritance.Declined);
-                }
-                catch (HandoverException e)
-                {
-                    Log.Error("Take-over abandoned by the running node, which serves on: {Reason}; standing down", e.Message);
-                    coordinator.Tell(CoordinatorProtocol.StandDown.Instance);
-                    await host.WaitForShutdownAsync(CancellationToken.None);
-                    return StartupFailed;
-                }
-                if (release == HandoverRelease.Released)
-                    Log.Information("Took over {Adopted} listening sockets ({Declined} declined); the predecessor stops accepting and drains; process generation {Generation}",
-                        inheritance.Adopted.Count, inheritance.Declined.Count, upgrade.ProcessGeneration);
-                else
-                    Log.Warning("The predecessor went away without confirming the take-over; this node serves the sockets alone now");
-                TakeoverCompletion.CompleteOnceLetGo(handover, release, coordinator, config.Settings.Upgrade.StepTimeout + config.Settings.Upgrade.StepTimeout);
-                // The control and handoff socket paths are this node's now: its files replace the predecessor's.
-                // The control and handoff sockets are claimed next; this node serves the listening sockets whatever
-                // happens to them (a failure is logged: the CLI or later upgrades cannot reach it then, nothing is lost).
-                if (config.Settings.Upgrade.Enabled)
-                    await ClaimAsync("handoff", async () =>
-                    {
-                        var handoff = await ActorSystemOf(host).ActorSelection($"/user/{CoordinatorProtocol.ActorName}/{HandoffProtocol.ActorName}")
-                            .ResolveOne(TimeSpan.FromSeconds(10), running.Token);
-                        var claimed = await handoff.Ask<object>(HandoffProtocol.Claim.Instance, TimeSpan.FromSeconds(30), running.Token);
-                        return claimed is HandoffProtocol.BindFailed failed ? failed.Reason : null;
-                    });
-                if (config.Settings.Control.Enabled)
-                    await ClaimAsync("control", async () =>
-                    {
-                        var control = await registry.GetAsync<ControlProtocol.Marker>(running.Token);
-                        var claimed = await control.Ask<object>(ControlProtocol.Claim.Instance, TimeSpan.FromSeconds(30), running.Token);
-                        return claimed is ControlProtocol.BindFailed failed ? failed.Reason : null;
-                    });
-                TryNotify($"MAINPID={Environment.ProcessId}\nREADY=1\nSTATUS=took over from its predecessor (process generation {upgrade.ProcessGeneration})");
-            }
-            else if (config.Settings.Control.Enabled)
-            {
-                var control = await registry.GetAsync<ControlProtocol.Marker>(running.Token);
-                var bound = await control.Ask<object>(ControlProtocol.WaitUntilBound.Instance, TimeSpan.FromSeconds(60), running.Token);
-                if (bound is ControlProtocol.BindFailed bindFailed)
-                {
-                    Log.Fatal("Start-up failed: control socket {SocketPath}: {Reason}", bindFailed.SocketPath, bindFailed.Reason);
-                    await host.StopAsync(CancellationToken.None);
-                    return StartupFailed;
-                }
-                Log.Information("Control socket {SocketPath} ready", config.Settings.Control.SocketPath);
-            }
-
-            if (handover is null) TryNotify($"READY=1\nSTATUS=serving {config.Settings.Listeners.Count} listener(s), process generation {upgrade.ProcessGeneration}");
-
-            // SIGHUP reloads the config file's listeners and every listener's handler, as `reload` does.
-            if (HangupSignal.TakeBackIfIgnored())
-                Log.Information("SIGHUP was ignored when the node started (nohup?); the node handles it: SIGHUP reloads");
-            using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, signal =>
-            {
-                signal.Cancel = true;
-                Log.Information("SIGHUP: reloading the configuration and every listener's handler");
-                ActorSystemOf(host).EventStream.Publish(ControlProtocol.CheckSocketFiles.Instance); // and a deleted socket file is bound again
-                TryNotify($"RELOADING=1\nMONOTONIC_USEC={System.Diagnostics.Stopwatch.GetTimestamp() / (System.Diagnostics.Stopwatch.Frequency / 1_000_000)}");
-                coordinator.Ask<object>(new CoordinatorProtocol.Reload(null), TimeSpan.FromMinutes(1)).ContinueWith(t =>
-                {
-                    TryNotify("READY=1");
-                    if (t.IsCompletedSuccessfully && t.Result is CoordinatorProtocol.CommandFailed refused)
-                        Log.Warning("SIGHUP reload refused: {Reason}", refused.Reason);
-                    else if (!t.IsCompletedSuccessfully)
-                        Log.Warning("SIGHUP reload did not complete: {Error}", t.Exception?.GetBaseException().Message ?? "cancelled");
-                }, TaskScheduler.Default);
-            });
-
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => TryNotify("STOPPING=1"));
-            Log.Information("Node {ProcessId} serving; send SIGTERM or press Ctrl+C to drain and stop, SIGHUP to reload handlers", Environment.ProcessId);
-            await host.WaitForShutdownAsync(cancellationToken);
-            if (StoppedByActorSystem(system) is { } exitCode) return exitCode;
-            Log.Information("Node {ProcessId} stopped", Environment.ProcessId);
-            return 0;
-        }
-        catch (Exception e) when (e is OperationCanceledException or AskTimeoutException && system is { WhenTerminated.IsCompleted: true }
-                                  && StoppedByActorSystem(system) is { } exitCode)
-        {
-            return exitCode;
+            // A successor's upgrade connection: this method owns it until the successor actor does (Dispose is idempotent).
+            using var connection = launch.IsSuccessor ? new UpgradeClient(config.Settings.Upgrade.StepTimeout) : null;
+            var clusterAddress = new StrongBox<string?>(); // known once the actor system runs; a successor joins through it
+            if (await AdoptAsync(launch, config, connection, clusterAddress, cancellationToken) is not { } upgrade) return StartupFailed;
+            ProcessGenerationEnricher.Instance.Generation = upgrade.ProcessGeneration;
+            using var host = NodeHost.Build(launch, config, certificates, upgrade, clusterAddress);
+            return await RunHostAsync(host, config, connection, upgrade, cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -303,6 +71,193 @@ internal static class NodeRunner
         finally
         {
             await Log.CloseAndFlushAsync();
+        }
+    }
+
+    private static Serilog.Core.Logger CreateLogger(bool jsonLogs)
+    {
+        var logging = new LoggerConfiguration()
+            .MinimumLevel.Information()
+            .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
+            .Enrich.FromLogContext()
+            .Enrich.WithProperty("ProcessId", Environment.ProcessId)
+            .Enrich.With(ProcessGenerationEnricher.Instance);
+        // Listener, Shard and Connection are properties of every event about them: in JSON they are fields,
+        // in text they are part of the rendered message.
+        return (jsonLogs
+                ? logging.WriteTo.Console(new JsonFormatter(renderMessage: true))
+                : logging.WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3} {ProcessId} g{ProcessGeneration}] {Message:lj}{NewLine}{Exception}"))
+            .CreateLogger();
+    }
+
+    private static NodeConfig? LoadConfig(NodeLaunch launch)
+    {
+        try
+        {
+            var config = NodeConfig.Load(launch.ConfigFile, launch.ControlSocket);
+            Log.Information("Starting ShardRuntime node {ProcessId} with {Config} ({Listeners} listeners)",
+                Environment.ProcessId, config.Source, config.Settings.Listeners.Count);
+            return config;
+        }
+        catch (NodeConfigException e)
+        {
+            Log.Fatal("Configuration error: {Error}", e.Message);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Starts the host and the node and serves until it stops. An actor system that ends on its own (Akka.Remote ends it
+    /// when a TLS handshake to a peer fails) ends the process too, with its reason's exit code: a node whose actors are
+    /// gone must not linger as if it served. Every wait of the start-up ends with it.
+    /// </summary>
+    private static async Task<int> RunHostAsync(IHost host, NodeConfig config, UpgradeClient? connection, UpgradeOptions upgrade,
+        CancellationToken cancellationToken)
+    {
+        await host.StartAsync(cancellationToken);
+        var system = ActorSystemOf(host);
+        var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
+        using var running = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        _ = system.WhenTerminated.ContinueWith(_ =>
+        {
+            running.Cancel();
+            lifetime.StopApplication();
+        }, TaskScheduler.Default);
+        try
+        {
+            var registry = host.Services.GetRequiredService<ActorRegistry>();
+            var coordinator = await registry.GetAsync<CoordinatorProtocol.Marker>(running.Token);
+            if (await StartAsync(host, config, connection, upgrade, coordinator, running.Token) is { } failed) return failed;
+            return await ServeAsync(host, config, coordinator, cancellationToken);
+        }
+        catch (Exception e) when (e is OperationCanceledException or AskTimeoutException && system.WhenTerminated.IsCompleted
+                                  && StoppedByActorSystem(system) is { } exitCode)
+        {
+            return exitCode;
+        }
+    }
+
+    /// <summary>The node's start: its listeners bound or adopted, the cluster joined, then the upgrade completed or the control socket bound. Null: serving.</summary>
+    private static async Task<int?> StartAsync(IHost host, NodeConfig config, UpgradeClient? connection, UpgradeOptions upgrade,
+        IActorRef coordinator, CancellationToken running)
+    {
+        var settings = config.Settings;
+        var started = await AskWithin(coordinator, CoordinatorProtocol.WaitUntilStarted.Instance, settings.StartTimeout, "shard-runtime.start-timeout", running);
+        if (started is CoordinatorProtocol.CommandFailed failed)
+        {
+            Log.Fatal("Start-up failed: {Reason}", failed.Reason);
+            connection?.Dispose(); // before Ready: the running node rolls back and serves on
+            await host.StopAsync(CancellationToken.None);
+            return StartupFailed;
+        }
+        await FollowClusterAsync(host, settings, running);
+        if (connection is not null) return await CompleteUpgradeAsync(host, settings, connection, coordinator, running);
+
+        if (settings.Control.Enabled)
+        {
+            var control = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<ControlProtocol.Marker>(running);
+            var bound = await AskWithin(control, ControlProtocol.WaitUntilBound.Instance, settings.StartTimeout, "shard-runtime.start-timeout", running);
+            if (bound is ControlProtocol.BindFailed bindFailed)
+            {
+                Log.Fatal("Start-up failed: control socket {SocketPath}: {Reason}", bindFailed.SocketPath, bindFailed.Reason);
+                await host.StopAsync(CancellationToken.None);
+                return StartupFailed;
+            }
+            Log.Information("Control socket {SocketPath} ready", settings.Control.SocketPath);
+        }
+        TryNotify($"READY=1\nSTATUS=serving {settings.Listeners.Count} listener(s), process generation {upgrade.ProcessGeneration}");
+        return null;
+    }
+
+    /// <summary>
+    /// In a cluster, the node is started once it has joined and applied the cluster's desired state; one that cannot join
+    /// within upgrade.step-timeout serves its own configuration meanwhile and follows once it has joined.
+    /// </summary>
+    private static async Task FollowClusterAsync(IHost host, ShardRuntimeSettings settings, CancellationToken running)
+    {
+        if (!host.Services.GetRequiredService<ActorRegistry>().TryGet<ClusterProtocol.Marker>(out var clusterActor)) return;
+        try
+        {
+            var following = await clusterActor.Ask<ClusterProtocol.Following>(ClusterProtocol.WaitUntilFollowing.Instance, settings.Upgrade.StepTimeout, running);
+            Log.Information("Following the cluster's desired state: {State}", following.State);
+        }
+        catch (AskTimeoutException)
+        {
+            Log.Warning("Not in the cluster within {Timeout} (seed nodes {Seeds}); serving this node's configuration, following the cluster once it has joined",
+                settings.Upgrade.StepTimeout, string.Join(", ", Cluster.Get(ActorSystemOf(host)).Settings.SeedNodes));
+        }
+    }
+
+    /// <summary>
+    /// A successor: the <see cref="Successor"/> actor says Ready, claims the socket paths and completes the upgrade
+    /// once the predecessor let go; its answer comes within its own deadlines. Null: serving.
+    /// </summary>
+    private static async Task<int?> CompleteUpgradeAsync(IHost host, ShardRuntimeSettings settings, UpgradeClient connection,
+        IActorRef coordinator, CancellationToken running)
+    {
+        var successor = ActorSystemOf(host).ActorOf(
+            Successor.Props(settings.Upgrade, connection, coordinator, claimControlSocket: settings.Control.Enabled), Successor.ActorName);
+        switch (await successor.Ask<object>(Successor.WaitUntilServing.Instance, settings.Upgrade.SuccessorAnswerTimeout, running))
+        {
+            case Successor.Serving:
+                return null;
+            case Successor.Failed { Withdrawn: true }:
+                await host.WaitForShutdownAsync(CancellationToken.None); // the node drains, leaving the sockets to the predecessor
+                return StartupFailed;
+            case Successor.Failed failed:
+                Log.Fatal("Upgrade failed, the running node keeps its sockets: {Reason}", failed.Reason);
+                await host.StopAsync(CancellationToken.None);
+                return StartupFailed;
+            case var other:
+                throw new InvalidOperationException($"the successor actor answered {other.GetType().Name}");
+        }
+    }
+
+    /// <summary>Serves until SIGTERM / Ctrl+C (or the actor system ends): SIGHUP reloads.</summary>
+    private static async Task<int> ServeAsync(IHost host, NodeConfig config, IActorRef coordinator, CancellationToken cancellationToken)
+    {
+        // SIGHUP reloads the config file's listeners and every listener's handler, as `reload` does.
+        if (HangupSignal.TakeBackIfIgnored())
+            Log.Information("SIGHUP was ignored when the node started (nohup?); the node handles it: SIGHUP reloads");
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, signal =>
+        {
+            signal.Cancel = true;
+            Reload(host, config, coordinator);
+        });
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => TryNotify("STOPPING=1"));
+        Log.Information("Node {ProcessId} serving; send SIGTERM or press Ctrl+C to drain and stop, SIGHUP to reload handlers", Environment.ProcessId);
+        await host.WaitForShutdownAsync(cancellationToken);
+        if (StoppedByActorSystem(ActorSystemOf(host)) is { } exitCode) return exitCode;
+        Log.Information("Node {ProcessId} stopped", Environment.ProcessId);
+        return 0;
+    }
+
+    /// <summary>SIGHUP: the configuration and every listener's handler reloaded (answered within control.request-timeout, as `reload`).</summary>
+    private static void Reload(IHost host, NodeConfig config, IActorRef coordinator)
+    {
+        Log.Information("SIGHUP: reloading the configuration and every listener's handler");
+        ActorSystemOf(host).EventStream.Publish(ControlProtocol.CheckSocketFiles.Instance); // and a deleted socket file is bound again
+        TryNotify($"RELOADING=1\nMONOTONIC_USEC={System.Diagnostics.Stopwatch.GetTimestamp() / (System.Diagnostics.Stopwatch.Frequency / 1_000_000)}");
+        coordinator.Ask<object>(new CoordinatorProtocol.Reload(null), config.Settings.Control.RequestTimeout).ContinueWith(t =>
+        {
+            TryNotify("READY=1");
+            if (t.IsCompletedSuccessfully && t.Result is CoordinatorProtocol.CommandFailed refused)
+                Log.Warning("SIGHUP reload refused: {Reason}", refused.Reason);
+            else if (!t.IsCompletedSuccessfully)
+                Log.Warning("SIGHUP reload did not complete: {Error}", t.Exception?.GetBaseException().Message ?? "cancelled");
+        }, TaskScheduler.Default);
+    }
+
+    /// <summary>Asks <paramref name="actor"/>; no answer within <paramref name="timeout"/> fails naming the key that sets it.</summary>
+    private static async Task<object> AskWithin(IActorRef actor, object message, TimeSpan timeout, string key, CancellationToken running)
+    {
+        try
+        {
+            return await actor.Ask<object>(message, timeout, running);
+        }
+        catch (AskTimeoutException) when (!running.IsCancellationRequested)
+        {
+            throw new TimeoutException($"{message.GetType().Name} got no answer within {timeout.TotalSeconds:0.###} s ({key})");
         }
     }
 
@@ -325,24 +280,6 @@ internal static class NodeRunner
         }
     }
 
-    /// <summary>Remoting on 127.0.0.1, any port (the file and the environment say otherwise); TLS with mutual authentication against the trusted CA when there are certificates.</summary>
-    private static RemoteOptions RemoteOptionsFor(ClusterCertificates? certificates)
-    {
-        var options = new RemoteOptions { HostName = "127.0.0.1", Port = 0 };
-        if (certificates is null) return options;
-        options.EnableSsl = true;
-        options.Ssl = new SslOptions
-        {
-            X509Certificate = certificates.Certificate,
-            SuppressValidation = false,
-            RequireMutualAuthentication = true,
-            // Members are known by address, not by name: the CA's signature is the identity, checked by the validator.
-            ValidateCertificateHostname = false,
-            CustomValidator = certificates.Validator(),
-        };
-        return options;
-    }
-
     /// <summary>The exit code of a node whose actor system ended on its own for a reason with one (logged), else null.</summary>
     private static int? StoppedByActorSystem(ActorSystem system)
     {
@@ -354,31 +291,51 @@ internal static class NodeRunner
     private static ActorSystem ActorSystemOf(IHost host) => host.Services.GetRequiredService<ActorSystem>();
 
     /// <summary>
-    /// The sockets this process starts with. <c>--takeover</c>: received from the running node through its handoff
-    /// socket (throws <see cref="HandoverException"/> when it refuses or fails; it keeps them then). Otherwise systemd's
-    /// (LISTEN_FDS, labelled with their FileDescriptorName=, which names the listener), or none.
+    /// The sockets this process starts with (null when it cannot start: logged). <c>--upgrade-from</c>: received from the
+    /// running node through its upgrade socket (when it refuses or fails, it keeps them). Otherwise systemd's socket
+    /// activation (LISTEN_FDS, labelled with their FileDescriptorName=, which names the listener), or none.
     /// </summary>
-    private static async Task<UpgradeOptions> InheritAsync(
-        NodeLaunch launch, NodeConfig config, HandoverClient? handover, Func<string?> clusterAddress, CancellationToken cancellationToken)
+    private static async Task<UpgradeOptions?> AdoptAsync(
+        NodeLaunch launch, NodeConfig config, UpgradeClient? connection, StrongBox<string?> clusterAddress, CancellationToken cancellationToken)
     {
-        var upgrade = config.Settings.Upgrade;
-        Func<string, System.Diagnostics.Process> startSuccessor = handoffSocket => SuccessorCommand.Start(launch, handoffSocket, clusterAddress());
-        if (handover is not null)
+        Func<string, System.Diagnostics.Process> startSuccessor = upgradeSocket => SuccessorCommand.Start(launch, upgradeSocket, clusterAddress.Value);
+        try
         {
-            var path = string.IsNullOrEmpty(launch.TakeoverPath) ? upgrade.SocketPath : launch.TakeoverPath;
-            Log.Information("Taking over the listening sockets of the node serving {HandoffSocket}", path);
-            var sockets = await handover.ReceiveAsync(path, cancellationToken);
-            Log.Information("Received {Count} listening sockets: {Sockets}", sockets.Count, string.Join(", ", sockets.Select(s => s.Label)));
-            return new UpgradeOptions
-            {
-                Inherited = sockets,
-                InheritedFrom = $"the node at {path} (process generation {handover.PredecessorGeneration})",
-                ProcessGeneration = handover.PredecessorGeneration + 1,
-                DeferSocketFiles = true,
-                StartSuccessor = startSuccessor,
-            };
+            return connection is not null
+                ? await FromPredecessorAsync(launch, config, connection, startSuccessor, cancellationToken)
+                : FromSocketActivation(startSuccessor);
         }
+        catch (UpgradeException e)
+        {
+            Log.Fatal("Upgrade failed, the running node keeps its sockets: {Reason}", e.Message);
+            return null;
+        }
+        catch (InvalidOperationException e)
+        {
+            Log.Fatal("Adopted sockets unusable: {Reason}", e.Message);
+            return null;
+        }
+    }
 
+    private static async Task<UpgradeOptions> FromPredecessorAsync(
+        NodeLaunch launch, NodeConfig config, UpgradeClient connection, Func<string, System.Diagnostics.Process> startSuccessor, CancellationToken cancellationToken)
+    {
+        var path = string.IsNullOrEmpty(launch.PredecessorSocket) ? config.Settings.Upgrade.SocketPath : launch.PredecessorSocket;
+        Log.Information("Adopting the listening sockets of the node serving {UpgradeSocket}", path);
+        var sockets = await connection.ReceiveAsync(path, cancellationToken);
+        Log.Information("Received {Count} listening sockets: {Sockets}", sockets.Count, string.Join(", ", sockets.Select(s => s.Label)));
+        return new UpgradeOptions
+        {
+            Inherited = sockets,
+            InheritedFrom = $"the node at {path} (process generation {connection.PredecessorGeneration})",
+            ProcessGeneration = connection.PredecessorGeneration + 1,
+            DeferSocketFiles = true,
+            StartSuccessor = startSuccessor,
+        };
+    }
+
+    private static UpgradeOptions FromSocketActivation(Func<string, System.Diagnostics.Process> startSuccessor)
+    {
         var activated = SystemdSocketActivation.Take();
         if (activated.Count > 0)
             Log.Information("systemd passed {Count} listening sockets: {Sockets}", activated.Count,
@@ -386,26 +343,10 @@ internal static class NodeRunner
         return new UpgradeOptions
         {
             // systemd keeps its copy of each socket for the life of the unit: they are pinned (never retired while running).
-            Inherited = activated.Select((a, i) => (a.Socket, new HandoverSocketLabel(a.Name, a.EndPoint, a.Protocol, i, KernelSocketTable.GetInode(a.Socket), Pinned: true))).ToList(),
+            Inherited = activated.Select((a, i) => (a.Socket, new SocketLabel(a.Name, a.EndPoint, a.Protocol, i, KernelSocketTable.GetInode(a.Socket), Pinned: true))).ToList(),
             InheritedFrom = "systemd socket activation",
             StartSuccessor = startSuccessor,
         };
-    }
-
-    /// <summary>Runs one claim of a socket path after a take-over; a failure (its reason, or an exception) is logged, never fatal.</summary>
-    private static async Task ClaimAsync(string what, Func<Task<string?>> claim)
-    {
-        try
-        {
-            if (await claim() is { } reason)
-                Log.Error("The {Socket} socket was not taken over; this node serves on without it: {Reason}", what, reason);
-            else
-                Log.Information("The {Socket} socket is this node's now", what);
-        }
-        catch (Exception e) when (e is AskTimeoutException or ActorNotFoundException or OperationCanceledException)
-        {
-            Log.Error("The {Socket} socket was not taken over; this node serves on without it: {Error}", what, e.Message);
-        }
     }
 
     private static void TryNotify(string state)

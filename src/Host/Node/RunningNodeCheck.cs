@@ -10,7 +10,7 @@ namespace ShardRuntime.Host.Node;
 /// node of this user? A live node on its control socket path, or a listening socket of another process on one of its
 /// fixed-port endpoints that a listener bound now would silently join (SO_REUSEPORT, same uid: it would take half the
 /// connections). Either refuses the start, naming the path or endpoint and the pid. Not asked for a successor
-/// (<c>run --takeover</c>), whose predecessor holds both by design; sockets this process holds itself (systemd's) are
+/// (<c>run --upgrade-from</c>), whose predecessor holds both by design; sockets this process holds itself (systemd's) are
 /// its own. Port-0 endpoints cannot collide.
 /// </summary>
 internal static class RunningNodeCheck

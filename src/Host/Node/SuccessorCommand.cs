@@ -4,16 +4,16 @@ namespace ShardRuntime.Host.Node;
 
 /// <summary>
 /// Starts a node's successor for an upgrade the way nginx re-executes itself: the same program as this process was
-/// started with (so the binaries on disk now), <c>run</c> with this node's options, plus <c>--takeover</c> and the
-/// handoff socket. It inherits the working directory, the environment (NOTIFY_SOCKET included) and stdout/stderr, so
+/// started with (so the binaries on disk now), <c>run</c> with this node's options, plus <c>--upgrade-from</c> and the
+/// upgrade socket. It inherits the working directory, the environment (NOTIFY_SOCKET included) and stdout/stderr, so
 /// its logs go where this node's go, and it is this node's child until this node exits.
 /// </summary>
 internal static class SuccessorCommand
 {
     /// <param name="launch">How this node was started.</param>
-    /// <param name="handoffSocket">This node's handoff socket.</param>
+    /// <param name="upgradeSocket">This node's upgrade socket.</param>
     /// <param name="clusterAddress">This node's cluster address: the successor joins through it (<see cref="NodeEnvironment.Predecessor"/>).</param>
-    public static ProcessStartInfo For(NodeLaunch launch, string handoffSocket, string? clusterAddress = null)
+    public static ProcessStartInfo For(NodeLaunch launch, string upgradeSocket, string? clusterAddress = null)
     {
         var invocation = Invocation(launch.ArgumentCount);
         var info = new ProcessStartInfo(invocation[0])
@@ -35,14 +35,14 @@ internal static class SuccessorCommand
         }
         info.ArgumentList.Add("--log-format");
         info.ArgumentList.Add(launch.LogFormat);
-        info.ArgumentList.Add("--takeover");
-        info.ArgumentList.Add(handoffSocket);
+        info.ArgumentList.Add("--upgrade-from");
+        info.ArgumentList.Add(upgradeSocket);
         if (clusterAddress is not null) info.Environment[NodeEnvironment.Predecessor] = clusterAddress;
         return info;
     }
 
-    public static Process Start(NodeLaunch launch, string handoffSocket, string? clusterAddress) =>
-        Process.Start(For(launch, handoffSocket, clusterAddress)) ?? throw new InvalidOperationException("the successor process did not start");
+    public static Process Start(NodeLaunch launch, string upgradeSocket, string? clusterAddress) =>
+        Process.Start(For(launch, upgradeSocket, clusterAddress)) ?? throw new InvalidOperationException("the successor process did not start");
 
     /// <summary>
     /// The program part of this process's command line: /proc/self/cmdline without Main's arguments, its first word made

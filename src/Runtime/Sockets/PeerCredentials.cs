@@ -4,7 +4,7 @@ namespace ShardRuntime.Runtime.Sockets;
 
 /// <summary>
 /// The process on the other end of a connected Unix domain socket, as the kernel recorded it when the connection was
-/// made (SO_PEERCRED, struct ucred). The control and handoff sockets check it before doing anything.
+/// made (SO_PEERCRED, struct ucred). The control and upgrade sockets check it before doing anything.
 /// </summary>
 /// <param name="ProcessId">The peer's pid (in our pid namespace; 0 if the peer is in a namespace we cannot see).</param>
 /// <param name="UserId">The peer's effective uid at connect() time.</param>

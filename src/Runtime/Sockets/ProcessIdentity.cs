@@ -4,7 +4,7 @@ namespace ShardRuntime.Runtime.Sockets;
 
 /// <summary>
 /// Who this process is to the kernel. The effective user id decides which reuseport groups our sockets may join
-/// and is what peers of our control and handoff sockets are checked against.
+/// and is what peers of our control and upgrade sockets are checked against.
 /// </summary>
 public static partial class ProcessIdentity
 {

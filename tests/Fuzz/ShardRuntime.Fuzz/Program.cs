@@ -8,7 +8,7 @@ var targets = new Dictionary<string, Action<byte[]>>(StringComparer.Ordinal)
 {
     ["http-ok"] = HttpOkTarget.Run,
     ["control"] = ControlRequestTarget.Run,
-    ["handoff"] = HandoffFrameTarget.Run,
+    ["upgrade"] = UpgradeFrameTarget.Run,
 };
 
 if (args.Length == 0 || !targets.TryGetValue(args[0], out var target))

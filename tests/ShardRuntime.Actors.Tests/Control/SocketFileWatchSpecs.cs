@@ -5,12 +5,12 @@ using ShardRuntime.Actors.Coordinator;
 using ShardRuntime.Actors.Settings;
 using Xunit.Abstractions;
 using ControlProtocol = ShardRuntime.Actors.Control.Control;
-using HandoffProtocol = ShardRuntime.Actors.Handoff.Handoff;
+using PredecessorProtocol = ShardRuntime.Actors.Upgrade.Predecessor;
 
 namespace ShardRuntime.Actors.Tests.Control;
 
 /// <summary>
-/// The control and handoff sockets notice when their files are lost (deleted, replaced by a stale socket file) and bind
+/// The control and upgrade sockets notice when their files are lost (deleted, replaced by a stale socket file) and bind
 /// them again, so that the CLI and a successor find the node by path; a live server's socket found there is left alone.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
@@ -113,13 +113,13 @@ public sealed class SocketFileWatchSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
-    public async Task A_deleted_handoff_socket_file_must_be_bound_again_within_the_check_interval()
+    public async Task A_deleted_upgrade_socket_file_must_be_bound_again_within_the_check_interval()
     {
-        var path = PathOf("handoff.sock");
-        var settings = new UpgradeSettings(true, path, 16, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30), StabilityPeriod: TimeSpan.Zero, RollbackGrace: TimeSpan.FromSeconds(1), CheckInterval: Often);
-        var handoff = Sys.ActorOf(HandoffProtocol.Props(settings, CreateTestProbe().Ref, new UpgradeOptions()));
-        handoff.Tell(HandoffProtocol.WaitUntilBound.Instance, TestActor);
-        ExpectMsg<HandoffProtocol.Bound>(Patience);
+        var path = PathOf("upgrade.sock");
+        var settings = new UpgradeSettings(true, path, 16, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30), StabilityPeriod: TimeSpan.Zero, RollbackGrace: TimeSpan.FromSeconds(1), CheckInterval: Often, LetGoMargin: TimeSpan.FromSeconds(5));
+        var upgrade = Sys.ActorOf(PredecessorProtocol.Props(settings, CreateTestProbe().Ref, new UpgradeOptions()));
+        upgrade.Tell(PredecessorProtocol.WaitUntilBound.Instance, TestActor);
+        ExpectMsg<PredecessorProtocol.Bound>(Patience);
 
         await EventFilter.Warning(contains: "was deleted; bound again").ExpectOneAsync(Patience, () =>
         {
@@ -127,7 +127,7 @@ public sealed class SocketFileWatchSpecs : Akka.TestKit.Xunit2.TestKit
             return Task.CompletedTask;
         });
 
-        Assert.True(await ConnectsAsync(path), "the handoff socket was not bound again");
+        Assert.True(await ConnectsAsync(path), "the upgrade socket was not bound again");
     }
 
     [Fact]

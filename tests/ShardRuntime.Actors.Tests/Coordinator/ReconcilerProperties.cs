@@ -4,7 +4,7 @@ using FsCheck.Fluent;
 using FsCheck.Xunit;
 using ShardRuntime.Actors.Coordinator.Reconciliation;
 using ShardRuntime.Actors.Settings;
-using ShardRuntime.Runtime.Handover;
+using ShardRuntime.Runtime.Upgrade;
 using ShardRuntime.Runtime.Sockets;
 using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
 
@@ -239,7 +239,7 @@ public sealed class ReconcilerProperties
         from pinned in Gen.ListOf(Gen.Frequency((9, Gen.Constant(false)), (1, Gen.Constant(true))), count)
         from reusePort in Gen.Frequency((3, Gen.Constant(true)), (1, Gen.Constant(false)))
         select InheritedGroup.Of(
-            Enumerable.Range(0, count).Select(i => new HandoverSocketLabel(
+            Enumerable.Range(0, count).Select(i => new SocketLabel(
                 name, new IPEndPoint(IPAddress.Loopback, port), TransportProtocol.Tcp, shardIds[i], firstInode + i, positions ? count - 1 - i : -1, pinned[i])),
             _ => reusePort).Single();
 

@@ -3,7 +3,7 @@ using ShardRuntime.Actors.Coordinator.Reconciliation;
 using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Actors.Tests.Support;
-using ShardRuntime.Runtime.Handover;
+using ShardRuntime.Runtime.Upgrade;
 using ShardRuntime.Runtime.Sockets;
 using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
 
@@ -39,10 +39,10 @@ public sealed class ReconcilerSpecs
         NextIncarnation = listeners.GroupBy(l => l.Id.Name).ToDictionary(g => g.Key, g => g.Max(l => l.Id.Incarnation) + 1),
     };
 
-    private static HandoverSocketLabel Label(string listener, int port, int shard, long inode, int position = -1, bool pinned = false) =>
+    private static SocketLabel Label(string listener, int port, int shard, long inode, int position = -1, bool pinned = false) =>
         new(listener, At(port), TransportProtocol.Tcp, shard, inode, position, pinned);
 
-    private static InheritedGroup Group(bool reusePort, params HandoverSocketLabel[] labels) =>
+    private static InheritedGroup Group(bool reusePort, params SocketLabel[] labels) =>
         InheritedGroup.Of(labels, _ => reusePort).Single();
 
     private static Plan Planned(Decision decision) => Assert.IsType<Decision.Planned>(decision).Plan;

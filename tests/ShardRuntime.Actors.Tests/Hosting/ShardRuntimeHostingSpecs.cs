@@ -11,7 +11,7 @@ using ShardRuntime.Actors.Tests.Support;
 using ShardRuntime.Runtime.Connections;
 using ControlProtocol = ShardRuntime.Actors.Control.Control;
 using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
-using HandoffProtocol = ShardRuntime.Actors.Handoff.Handoff;
+using PredecessorProtocol = ShardRuntime.Actors.Upgrade.Predecessor;
 
 namespace ShardRuntime.Actors.Tests.Hosting;
 
@@ -149,7 +149,7 @@ public sealed class ShardRuntimeHostingSpecs
             : [];
 
     [Fact]
-    public async Task WithShardRuntime_must_serve_no_control_or_handoff_socket_unless_the_options_ask_for_them()
+    public async Task WithShardRuntime_must_serve_no_control_or_upgrade_socket_unless_the_options_ask_for_them()
     {
         var name = $"no-sockets-{Guid.NewGuid():N}";
         using var host = LibraryHost(name);
@@ -162,10 +162,11 @@ public sealed class ShardRuntimeHostingSpecs
             Assert.IsType<CoordinatorProtocol.Started>(await coordinator.Ask<object>(CoordinatorProtocol.WaitUntilStarted.Instance, Clients.Timeout));
 
             Assert.False(registry.TryGet<ControlProtocol.Marker>(out _), "a control actor in the ActorRegistry");
+            Assert.False(registry.TryGet<PredecessorProtocol.Marker>(out _), "an upgrade actor in the ActorRegistry");
             await Assert.ThrowsAsync<ActorNotFoundException>(() =>
                 system.ActorSelection($"/user/{ControlProtocol.ActorName}").ResolveOne(TimeSpan.FromSeconds(3)));
             await Assert.ThrowsAsync<ActorNotFoundException>(() =>
-                system.ActorSelection($"/user/{CoordinatorProtocol.ActorName}/{HandoffProtocol.ActorName}").ResolveOne(TimeSpan.FromSeconds(3)));
+                system.ActorSelection($"/user/{CoordinatorProtocol.ActorName}/{PredecessorProtocol.ActorName}").ResolveOne(TimeSpan.FromSeconds(3)));
             Assert.Empty(SocketFilesOf(name));
         }
         finally
@@ -179,8 +180,8 @@ public sealed class ShardRuntimeHostingSpecs
     {
         // Two actor systems of one name in one process: the worst case for a default path.
         var name = $"own-sockets-{Guid.NewGuid():N}"[..24];
-        using var first = LibraryHost(name, o => (o.EnableControlSocket, o.EnableHandoffSocket) = (true, true));
-        using var second = LibraryHost(name, o => (o.EnableControlSocket, o.EnableHandoffSocket) = (true, true));
+        using var first = LibraryHost(name, o => (o.EnableControlSocket, o.EnableUpgradeSocket) = (true, true));
+        using var second = LibraryHost(name, o => (o.EnableControlSocket, o.EnableUpgradeSocket) = (true, true));
         await first.StartAsync();
         await second.StartAsync();
         var paths = new List<string>();
@@ -191,13 +192,14 @@ public sealed class ShardRuntimeHostingSpecs
                 var system = host.Services.GetRequiredService<ActorSystem>();
                 var control = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<ControlProtocol.Marker>();
                 var bound = Assert.IsType<ControlProtocol.Bound>(await control.Ask<object>(ControlProtocol.WaitUntilBound.Instance, Clients.Timeout));
-                // The coordinator makes its handoff child once its start-up (handler loads included) is done.
+                // The coordinator makes its upgrade child once its start-up (handler loads included) is done.
                 var coordinator = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<CoordinatorProtocol.Marker>();
                 Assert.IsType<CoordinatorProtocol.Started>(await coordinator.Ask<object>(CoordinatorProtocol.WaitUntilStarted.Instance, Clients.Timeout));
-                var handoff = await system.ActorSelection($"/user/{CoordinatorProtocol.ActorName}/{HandoffProtocol.ActorName}").ResolveOne(Clients.Timeout);
-                var handoffBound = Assert.IsType<HandoffProtocol.Bound>(await handoff.Ask<object>(HandoffProtocol.WaitUntilBound.Instance, Clients.Timeout));
+                using var lookUp = new CancellationTokenSource(Clients.Timeout);
+                var upgrade = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<PredecessorProtocol.Marker>(lookUp.Token);
+                var upgradeBound = Assert.IsType<PredecessorProtocol.Bound>(await upgrade.Ask<object>(PredecessorProtocol.WaitUntilBound.Instance, Clients.Timeout));
                 paths.Add(bound.SocketPath);
-                paths.Add(handoffBound.SocketPath);
+                paths.Add(upgradeBound.SocketPath);
             }
 
             Assert.Equal(4, paths.Distinct().Count());

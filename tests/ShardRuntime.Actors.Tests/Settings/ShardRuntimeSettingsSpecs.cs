@@ -30,7 +30,7 @@ public sealed class ShardRuntimeSettingsSpecs
         Assert.Equal(defaults.GetTimeSpan("drain-timeout"), http.DrainTimeout);
         Assert.Equal(defaults.GetByteSize("max-pending-write-bytes"), http.MaxPendingWriteBytes);
         Assert.Equal(Environment.ProcessorCount, http.EffectiveShards); // shards = 0: one per core
-        // A library's actor system serves no control or handoff socket unless asked (the host asks for both).
+        // A library's actor system serves no control or upgrade socket unless asked (the host asks for both).
         Assert.False(settings.Control.Enabled);
         Assert.False(settings.Upgrade.Enabled);
         Assert.False(string.IsNullOrEmpty(settings.Control.SocketPath));

@@ -3,7 +3,7 @@ namespace ShardRuntime.Actors.Cluster.Transport;
 /// <summary>How a node's actors can be reached from other processes.</summary>
 public enum ClusterTransportMode
 {
-    /// <summary>A lone node: no remoting at all; only its control and handoff sockets (0600, SO_PEERCRED) reach it.</summary>
+    /// <summary>A lone node: no remoting at all; only its control and upgrade sockets (0600, SO_PEERCRED) reach it.</summary>
     None,
 
     /// <summary>Akka.Remote over TLS; every peer presents a certificate signed by the trusted CA, and so does the node.</summary>

@@ -1,6 +1,6 @@
 using System.Net;
 using ShardRuntime.Actors.Settings;
-using ShardRuntime.Runtime.Handover;
+using ShardRuntime.Runtime.Upgrade;
 using ShardRuntime.Runtime.Sockets;
 
 namespace ShardRuntime.Actors.Coordinator.Reconciliation;

@@ -1,6 +1,6 @@
 using System.Net;
 using ShardRuntime.Actors.Settings;
-using ShardRuntime.Runtime.Handover;
+using ShardRuntime.Runtime.Upgrade;
 using ShardRuntime.Runtime.Sockets;
 
 namespace ShardRuntime.Actors.Coordinator.Reconciliation;
@@ -16,13 +16,13 @@ namespace ShardRuntime.Actors.Coordinator.Reconciliation;
 /// join the group, so a listener that wants more shards than the group has must be refused.
 /// </param>
 /// <param name="Sockets">Their labels, in the group's kernel order (position, then shard index).</param>
-internal sealed record InheritedGroup(IPEndPoint EndPoint, TransportProtocol Protocol, bool ReusePort, IReadOnlyList<HandoverSocketLabel> Sockets)
+internal sealed record InheritedGroup(IPEndPoint EndPoint, TransportProtocol Protocol, bool ReusePort, IReadOnlyList<SocketLabel> Sockets)
 {
     /// <summary>
     /// Groups <paramref name="labels"/> by endpoint and protocol, in the order each group first appears, each in kernel
     /// order (known positions first, then by shard index); <paramref name="reusePort"/> is asked about each group's first socket.
     /// </summary>
-    public static IReadOnlyList<InheritedGroup> Of(IEnumerable<HandoverSocketLabel> labels, Func<HandoverSocketLabel, bool> reusePort) =>
+    public static IReadOnlyList<InheritedGroup> Of(IEnumerable<SocketLabel> labels, Func<SocketLabel, bool> reusePort) =>
         labels
             .GroupBy(l => (l.EndPoint, l.Protocol))
             .Select(g => g.OrderBy(l => l.Position < 0 ? int.MaxValue : l.Position).ThenBy(l => l.ShardIndex).ToList())

@@ -11,7 +11,7 @@ namespace ShardRuntime.Runtime.Sockets;
 /// (a UDP socket when it binds), so positions follow listen() order. When a member leaves, the last member moves
 /// into its slot and the array shrinks by one; nobody else moves. A member leaves when its kernel socket stops
 /// listening: the last file descriptor of it is closed, or it is shut down. Closing one of several descriptors of the
-/// same socket (another process holds a copy after a handover) changes nothing. With tcp_migrate_req=1 the
+/// same socket (another process holds a copy after an upgrade) changes nothing. With tcp_migrate_req=1 the
 /// kernel parks a closed listener in a hidden section at the far end of the array until its requests are migrated,
 /// but the listening positions change exactly as without it.
 /// </para>
