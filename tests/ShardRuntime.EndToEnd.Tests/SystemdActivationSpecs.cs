@@ -231,8 +231,8 @@ public sealed partial class SystemdActivationSpecs(ITestOutputHelper output)
     /// </summary>
     private static async Task<NodeStatus> SuccessorStatusAsync(HostProcess host)
     {
-        var status = await host.StatusWhenAsync(s => s.ProcessId != host.ProcessId && !s.HandedOver, TimeSpan.FromSeconds(30));
-        if (status.ProcessId == host.ProcessId || status.HandedOver)
+        var status = await host.StatusWhenAsync(s => s.ProcessId != host.ProcessId && !s.LetGo, TimeSpan.FromSeconds(30));
+        if (status.ProcessId == host.ProcessId || status.LetGo)
             throw new TimeoutException($"the successor did not answer on the control socket within 30s: {status}\n{host.Output}");
         return status;
     }

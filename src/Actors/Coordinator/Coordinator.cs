@@ -55,7 +55,7 @@ public static class Coordinator
 
     /// <summary>
     /// Sender: the CLI (<c>upgrade</c>), user code. Starts a successor process (<see cref="UpgradeOptions.StartSuccessor"/>),
-    /// serves it every listening socket through the handoff socket and, once it says it accepts, stops accepting (keeping
+    /// serves it every listening socket through the upgrade socket and, once it says it accepts, stops accepting (keeping
     /// its copies of the sockets while it watches the successor for upgrade.stability-period), then closes them and
     /// drains; the node then exits. Refused while another upgrade runs, while the node drains, while a shard still
     /// drains its accept queue, and when the node cannot start a successor. Reply: <see cref="Upgraded"/> once the
@@ -73,26 +73,26 @@ public static class Coordinator
 
     /// <summary>
     /// Sender: the host of a successor that inherited sockets. Which of them it serves (by inode) and which it declined
-    /// (no listener of its configuration wants them; it closed its copies). Reply: <see cref="Inheritance"/>.
+    /// (no listener of its configuration wants them; it closed its copies). Reply: <see cref="Adoption"/>.
     /// </summary>
-    public sealed class GetInheritance : ICommand
+    public sealed class GetAdoption : ICommand
     {
-        public static readonly GetInheritance Instance = new();
-        private GetInheritance() { }
+        public static readonly GetAdoption Instance = new();
+        private GetAdoption() { }
     }
 
-    /// <summary>Reply to <see cref="GetInheritance"/>.</summary>
-    public sealed record Inheritance(IReadOnlyList<long> Adopted, IReadOnlyList<long> Declined);
+    /// <summary>Reply to <see cref="GetAdoption"/>.</summary>
+    public sealed record Adoption(IReadOnlyList<long> Adopted, IReadOnlyList<long> Declined);
 
     /// <summary>
-    /// Sender: the host of a successor whose predecessor abandoned the handover (it timed out and serves on). Every
+    /// Sender: the host of a successor whose predecessor abandoned the upgrade (it timed out and serves on). Every
     /// shard stops accepting without closing the shared sockets for the predecessor, open connections drain, and the
     /// node stops. No reply; the node's actor system terminates.
     /// </summary>
-    public sealed class StandDown : ICommand
+    public sealed class Withdraw : ICommand
     {
-        public static readonly StandDown Instance = new();
-        private StandDown() { }
+        public static readonly Withdraw Instance = new();
+        private Withdraw() { }
     }
 
     /// <summary>
@@ -100,33 +100,33 @@ public static class Coordinator
     /// leaves the shared reuseport groups as the predecessor set them (no steering, no retiring of adopted sockets,
     /// which the predecessor still holds); now it steers them and retires adopted sockets beyond its shard counts. No reply.
     /// </summary>
-    public sealed class TakeoverCompleted : ICommand
+    public sealed class PredecessorLetGo : ICommand
     {
-        public static readonly TakeoverCompleted Instance = new();
-        private TakeoverCompleted() { }
+        public static readonly PredecessorLetGo Instance = new();
+        private PredecessorLetGo() { }
     }
 
-    /// <summary>Sender: the handoff actor. A successor (pid as seen here) asks for the sockets. Reply: <see cref="HandoverSockets"/> or <see cref="CommandFailed"/>.</summary>
-    internal sealed record BeginHandover(int PeerProcessId) : ICommand;
+    /// <summary>Sender: the predecessor actor (<c>upgrade</c>). A successor (pid as seen here) asks for the sockets. Reply: <see cref="SocketsToPass"/> or <see cref="CommandFailed"/>.</summary>
+    internal sealed record PassSockets(int PeerProcessId) : ICommand;
 
-    /// <summary>Reply to <see cref="BeginHandover"/>: every accepting socket with its label, and this node's process generation.</summary>
-    internal sealed record HandoverSockets(IReadOnlyList<(Socket Socket, SocketLabel Label)> Sockets, int ProcessGeneration);
+    /// <summary>Reply to <see cref="PassSockets"/>: every accepting socket with its label, and this node's process generation.</summary>
+    internal sealed record SocketsToPass(IReadOnlyList<(Socket Socket, SocketLabel Label)> Sockets, int ProcessGeneration);
 
-    /// <summary>Sender: the handoff actor. The successor it started has pid <paramref name="ProcessId"/>. No reply.</summary>
+    /// <summary>Sender: the predecessor actor (<c>upgrade</c>). The successor it started has pid <paramref name="ProcessId"/>. No reply.</summary>
     internal sealed record SuccessorStarted(int ProcessId);
 
     /// <summary>
-    /// Sender: the handoff actor. How a handover (or an upgrade that never reached one) ended; a rolled-back successor
+    /// Sender: the predecessor actor (<c>upgrade</c>). How an upgrade ended (whether or not sockets were passed); a rolled-back successor
     /// has been ended (and is gone) by then. Completed with a stability period: the node stands by (its shards stop
     /// accepting, the sockets stay open) until <see cref="SuccessorStable"/> or <see cref="SuccessorDied"/>. No reply.
     /// </summary>
-    internal sealed record HandoverFinished(int? PeerProcessId, UpgradeOutcome Outcome);
+    internal sealed record UpgradeFinished(int? PeerProcessId, UpgradeOutcome Outcome);
 
-    /// <summary>Sender: the handoff actor. The successor <paramref name="ProcessId"/> ran through the stability period: the node lets go and drains. No reply.</summary>
+    /// <summary>Sender: the predecessor actor (<c>upgrade</c>). The successor <paramref name="ProcessId"/> ran through the stability period: the node lets go and drains. No reply.</summary>
     internal sealed record SuccessorStable(int ProcessId);
 
     /// <summary>
-    /// Sender: the handoff actor. The successor <paramref name="ProcessId"/> died within the stability period (<paramref name="Reason"/>):
+    /// Sender: the predecessor actor (<c>upgrade</c>). The successor <paramref name="ProcessId"/> died within the stability period (<paramref name="Reason"/>):
     /// the node accepts on the same sockets again, takes its control socket back, and the upgrade fails. No reply.
     /// </summary>
     internal sealed record SuccessorDied(int ProcessId, string Reason);
@@ -271,7 +271,7 @@ public static class Coordinator
     /// <param name="ProcessGeneration">1 for a node that bound its sockets itself; one more than its predecessor's after an upgrade.</param>
     /// <param name="Upgrade">The upgrade in progress, if any.</param>
     /// <param name="LastUpgradeFailure">Why the last upgrade was refused or rolled back, if it was.</param>
-    /// <param name="HandedOver">The node passed its sockets to a successor and only drains.</param>
+    /// <param name="LetGo">The node passed its sockets to a successor and only drains.</param>
     /// <param name="Transport">How other processes reach the node's actors: none (a lone node), mutual TLS, or INSECURE plain TCP.</param>
     /// <param name="InsecureTransport">The cluster runs over plain TCP with no authentication (<c>insecure-transport = on</c>).</param>
     public sealed record NodeStatus(
@@ -282,7 +282,7 @@ public static class Coordinator
         int ProcessGeneration = 1,
         UpgradeStatus? Upgrade = null,
         string? LastUpgradeFailure = null,
-        bool HandedOver = false,
+        bool LetGo = false,
         string? Transport = null,
         bool InsecureTransport = false);
 

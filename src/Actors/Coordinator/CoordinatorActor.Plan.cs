@@ -26,7 +26,7 @@ internal sealed partial class CoordinatorActor
             l.Retired, Steered: true, l.LoadedAt)).ToList();
         var reusePort = _s.Inherited.ToDictionary(i => i.Label.Inode, i => i.Socket);
         var inherited = InheritedGroup.Of(_s.Inherited.Select(i => i.Label), label => SocketOptionsNative.GetReusePort(reusePort[label.Inode]));
-        return new ObservedNode(listeners, inherited, _s.NextShardId, _s.NextIncarnation, _s.TakingOver, _s.Draining);
+        return new ObservedNode(listeners, inherited, _s.NextShardId, _s.NextIncarnation, _s.PredecessorHolds, _s.Draining);
     }
 
     /// <summary>Why a built-in handler name is unknown, or null.</summary>
@@ -200,7 +200,7 @@ internal sealed partial class CoordinatorActor
                 listener.Name, taken.Adopted.Count, taken.Adopted[0].Label.EndPoint, string.Join(", ", taken.Adopted.Select(a => a.Label.Inode)));
             if (taken.Adopted.Count > start.Settings.EffectiveShards)
                 _log.Info("Listener {Listener} inherited {Adopted} sockets but is configured for {Shards}; retiring the rest{When}",
-                    listener.Name, taken.Adopted.Count, start.Settings.EffectiveShards, _s.TakingOver ? " once the predecessor released them" : "");
+                    listener.Name, taken.Adopted.Count, start.Settings.EffectiveShards, _s.PredecessorHolds ? " once the predecessor released them" : "");
         }
     }
 

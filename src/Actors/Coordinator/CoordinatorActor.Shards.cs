@@ -60,7 +60,7 @@ internal sealed partial class CoordinatorActor
     {
         var key = Coordinator.Describe(endPoint, protocol);
         if (_s.Groups.TryGetValue(key, out var group)) return group;
-        var state = new GroupState(endPoint, protocol, steeringAllowed: !_s.TakingOver);
+        var state = new GroupState(endPoint, protocol, steeringAllowed: !_s.PredecessorHolds);
         group = Context.ActorOf(Group.Props(state, _settings), Group.ActorName(++_s.LastGroupId));
         Context.Watch(group);
         _s.Groups[key] = group;
@@ -83,10 +83,10 @@ internal sealed partial class CoordinatorActor
         }
     }
 
-    private void CompleteTakeover()
+    private void OnPredecessorLetGo()
     {
-        if (!_s.TakingOver) return;
-        _s.TakingOver = false;
+        if (!_s.PredecessorHolds) return;
+        _s.PredecessorHolds = false;
         // The groups are this node's to steer now; what waited for the predecessor to let go retires: the same desired
         // state, planned again without the deferral.
         TellGroups(Group.Steer.Instance);
@@ -101,7 +101,7 @@ internal sealed partial class CoordinatorActor
     {
         if (!_s.Shards.TryGetValue(key, out var entry)) return;
         entry.Shard.SocketClosed = true;
-        CheckLetGo(); // handed over: once this process's last copy is closed, the successor hears it let go
+        CheckLetGo(); // let go: once this process's last copy is closed, the successor hears it let go
     }
 
     /// <summary>A shard stopped for good: forget it, and its listener and group once nothing of them is left.</summary>
@@ -150,8 +150,8 @@ internal sealed partial class CoordinatorActor
         {
             _s.Draining = true;
             _log.Info("Draining: every listener stops accepting; open connections have {Timeout} to finish", drain.Timeout);
-            // A successor being served gets an Abort: it stands down, and the sockets close with this node.
-            HandoffActor?.Tell(new Predecessor.Abort("the node is shutting down"));
+            // A successor being served gets an Abort: it withdraws, and the sockets close with this node.
+            UpgradeActor?.Tell(new Predecessor.Abort("the node is shutting down"));
         }
         // Every shard retires, its socket closing now (again, for those already retiring: a nearer deadline wins).
         RetireInGroups(_s.Shards.Values.Select(e => e.Shard).ToList(), RetireMode.CloseNow, drain.Timeout);
@@ -168,12 +168,12 @@ internal sealed partial class CoordinatorActor
             foreach (var requester in _s.DrainRequesters) requester.Tell(Coordinator.Drained.Instance);
             _s.DrainRequesters.Clear();
         }
-        if (_s.HandedOver && !_s.StopRequested)
+        if (_s.LetGo && !_s.StopRequested)
         {
             // Its successor serves the sockets now: the node's work is done.
             _s.StopRequested = true;
-            _log.Info("Handed over and drained: node {ProcessId} stops", Environment.ProcessId);
-            CoordinatedShutdown.Get(Context.System).Run(HandedOverReason.Instance);
+            _log.Info("Let go of its sockets and drained: node {ProcessId} stops", Environment.ProcessId);
+            CoordinatedShutdown.Get(Context.System).Run(SuccessorServesReason.Instance);
         }
     }
 }

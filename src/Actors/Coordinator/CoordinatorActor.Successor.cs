@@ -9,7 +9,7 @@ using ShardRuntime.Actors.Listener;
 namespace ShardRuntime.Actors.Coordinator;
 
 /// <summary>
-/// The node's side of an upgrade after the handover: standing by while the successor is watched for the stability
+/// The node's side of an upgrade after the sockets were passed: standing by while the successor is watched for the stability
 /// period (shards not accepting, sockets open), letting go once it proved stable, accepting again if it died, and
 /// checking the kernel's table that nobody else holds the sockets once a successor was given up.
 /// </summary>
@@ -25,7 +25,7 @@ internal sealed partial class CoordinatorActor
         RetireDeclined(declined);
         foreach (var shard in _s.Shards.Values.Select(e => e.Shard).Where(s => !s.Retiring)) shard.Parked = true;
         TellGroups(Group.Park.Instance);
-        _log.Info("Handed over to successor pid {Pid}: this node keeps its listening sockets open without accepting for {Period}, and accepts on them again if the successor dies meanwhile",
+        _log.Info("Passed the sockets to successor pid {Pid}: this node keeps its listening sockets open without accepting for {Period}, and accepts on them again if the successor dies meanwhile",
             pid, _settings.Upgrade.StabilityPeriod);
     }
 
@@ -49,7 +49,7 @@ internal sealed partial class CoordinatorActor
         SystemdNotify.TryNotify($"MAINPID={Environment.ProcessId}");
         _log.Error("Upgrade failed, node {ProcessId} serves on: {Reason}", Environment.ProcessId, reason);
         upgrade.Requester?.Tell(new Coordinator.CommandFailed(Coordinator.Upgrade.Instance, $"upgrade failed: {reason}"));
-        // The successor had replaced the control socket's file: take the path back (the handoff actor takes its own).
+        // The successor had replaced the control socket's file: take the path back (the predecessor actor takes its own).
         if (ActorRegistry.For(Context.System).TryGet<Control.Control.Marker>(out var control))
             control.Tell(Control.Control.Claim.Instance);
         CheckForeignHolders();
@@ -70,13 +70,13 @@ internal sealed partial class CoordinatorActor
     /// <summary>A successor may have attached its own steering program to the groups (they are the same kernel groups): put ours back.</summary>
     private void SteerAll() => TellGroups(Group.Steer.Instance);
 
-    /// <summary>Once every handed-over socket's copy here is closed, the handoff actor closes the connection: the successor waits for that.</summary>
+    /// <summary>Once every passed socket's copy here is closed, the predecessor actor closes the connection: the successor waits for that.</summary>
     private void CheckLetGo()
     {
-        if (!_s.HandedOver || _s.LetGoSent) return;
+        if (!_s.LetGo || _s.LetGoSent) return;
         if (_s.Shards.Values.Any(e => e.Shard.LetGo && !e.Shard.SocketClosed)) return;
         _s.LetGoSent = true;
-        HandoffActor?.Tell(Predecessor.LetGo.Instance);
+        UpgradeActor?.Tell(Predecessor.LetGo.Instance);
     }
 
     /// <summary>Reads, off the actor's thread, whether another process holds a socket of this node's listeners (<see cref="ForeignSockets"/>).</summary>

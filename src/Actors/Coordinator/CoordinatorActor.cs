@@ -103,16 +103,16 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             Context.ActorOf(Predecessor.Props(_settings.Upgrade, Self, _s.UpgradeOptions), Predecessor.ActorName);
     }
 
-    private IActorRef? HandoffActor => Context.Child(Predecessor.ActorName) is var child && !child.IsNobody() ? child : null;
+    private IActorRef? UpgradeActor => Context.Child(Predecessor.ActorName) is var child && !child.IsNobody() ? child : null;
 
     /// <summary>The cluster's desired state is applied (or overdue): decline what no listener took, answer who asked.</summary>
-    private void SettleInheritance()
+    private void SettleAdoption()
     {
         _s.AwaitingClusterState = false;
         DeclineInherited();
-        var inheritance = new Coordinator.Inheritance(_s.Adopted.ToList(), _s.Declined.ToList());
-        foreach (var requester in _s.InheritanceRequesters) requester.Tell(inheritance);
-        _s.InheritanceRequesters.Clear();
+        var inheritance = new Coordinator.Adoption(_s.Adopted.ToList(), _s.Declined.ToList());
+        foreach (var requester in _s.AdoptionRequesters) requester.Tell(inheritance);
+        _s.AdoptionRequesters.Clear();
     }
 
     /// <summary>Timer: the cluster's desired state did not come in time for the inherited sockets.</summary>
@@ -180,15 +180,15 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             case Coordinator.Upgrade upgrade:
                 StartUpgrade(upgrade);
                 break;
-            case Coordinator.BeginHandover begin:
-                BeginHandover(begin);
+            case Coordinator.PassSockets begin:
+                PassSockets(begin);
                 break;
             case Coordinator.SuccessorStarted started when _s.Upgrade is { } running:
                 running.SuccessorProcessId = started.ProcessId;
                 running.Phase = "waiting for the successor to connect";
                 break;
-            case Coordinator.HandoverFinished finished:
-                OnHandoverFinished(finished);
+            case Coordinator.UpgradeFinished finished:
+                OnUpgradeFinished(finished);
                 break;
             case Coordinator.SuccessorStable stable when Watched(stable.ProcessId) is { } upgrade:
                 _s.Upgrade = null;
@@ -213,24 +213,24 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             case Control.Control.BindFailed or Predecessor.BindFailed:
                 _log.Error("Upgrade: a socket file could not be taken back: {Failure}", message);
                 break;
-            case Coordinator.GetInheritance when _s.AwaitingClusterState:
-                _s.InheritanceRequesters.Add(Sender);
+            case Coordinator.GetAdoption when _s.AwaitingClusterState:
+                _s.AdoptionRequesters.Add(Sender);
                 break;
-            case Coordinator.GetInheritance:
-                Sender.Tell(new Coordinator.Inheritance(_s.Adopted.ToList(), _s.Declined.ToList()));
+            case Coordinator.GetAdoption:
+                Sender.Tell(new Coordinator.Adoption(_s.Adopted.ToList(), _s.Declined.ToList()));
                 break;
             case ClusterStateOverdue when _s.AwaitingClusterState:
                 _log.Warning("The cluster's desired state did not arrive within {Timeout}: inherited sockets no listener of the file takes are declined",
                     _settings.Upgrade.StepTimeout);
-                SettleInheritance();
+                SettleAdoption();
                 break;
             case ClusterStateOverdue:
                 break;
-            case Coordinator.TakeoverCompleted:
-                CompleteTakeover();
+            case Coordinator.PredecessorLetGo:
+                OnPredecessorLetGo();
                 break;
-            case Coordinator.StandDown:
-                Release("the predecessor abandoned the handover and serves on; this successor stands down", []);
+            case Coordinator.Withdraw:
+                Release("the predecessor abandoned the upgrade and serves on; this successor withdraws", []);
                 break;
             case Group.SocketClosed closed:
                 OnSocketClosed(closed.Shard);
@@ -299,7 +299,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
                 break;
             // Changes wait (at most handler-load-timeout) for the one being loaded: they start from its outcome.
             case Coordinator.ApplySettings or Coordinator.ApplyClusterState or Coordinator.Reload or Coordinator.Upgrade
-                or Coordinator.BeginHandover or Coordinator.WaitUntilStarted or Coordinator.GetInheritance or Coordinator.TakeoverCompleted:
+                or Coordinator.PassSockets or Coordinator.WaitUntilStarted or Coordinator.GetAdoption or Coordinator.PredecessorLetGo:
                 Stash.Stash();
                 break;
             default:
@@ -311,7 +311,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
     /// <summary>Why no change can be made now (the node drains, or hands over), or null.</summary>
     private string? Busy()
     {
-        if (_s.HandedOver) return "the node handed its listening sockets over and is draining";
+        if (_s.LetGo) return "the node let go of its listening sockets to a successor and is draining";
         if (_s.Draining) return "the node is draining for shutdown";
         if (_s.Upgrade is { } upgrade)
             return $"an upgrade is in progress ({upgrade.Phase}{(upgrade.SuccessorProcessId is { } pid ? $", successor pid {pid}" : "")}, since {upgrade.Since:HH:mm:ss})";
@@ -528,7 +528,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             overrides = new Dictionary<string, Coordinator.ClusterOverride>(accepted, StringComparer.Ordinal);
         }
         _s.ClusterOverrides = overrides;
-        if (_s.AwaitingClusterState) SettleInheritance();
+        if (_s.AwaitingClusterState) SettleAdoption();
         var (reloads, followed) = Reconciler.ClusterReloads(overrides.Values, Observe(), _s.ClusterGenerations);
         // A refused reload is not tried again for the same generation: the listener's running generation serves on
         // (ReloadHandlers logs why; the listener's status shows it as its last reload failure).
@@ -543,8 +543,8 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         });
     }
 
-    /// <summary>Why a handover cannot start now, or null.</summary>
-    private string? HandoverRefusal()
+    /// <summary>Why passing the sockets cannot start now, or null.</summary>
+    private string? UpgradeRefusal()
     {
         if (Busy() is { } busy) return busy;
         if (_s.StartFailure is not null) return $"the node did not start: {_s.StartFailure}";
@@ -559,11 +559,11 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
 
     private void StartUpgrade(Coordinator.Upgrade upgrade)
     {
-        var refusal = HandoverRefusal();
-        if (refusal is null && HandoffActor is null)
+        var refusal = UpgradeRefusal();
+        if (refusal is null && UpgradeActor is null)
             refusal = "upgrades are off on this node (shard-runtime.upgrade.enabled = off)";
         if (refusal is null && _s.UpgradeOptions.StartSuccessor is null)
-            refusal = "this node cannot start a successor (it was not started by the shardruntime host); start one with `run --takeover`";
+            refusal = "this node cannot start a successor (it was not started by the shardruntime host); start one with `run --upgrade-from`";
         if (refusal is not null)
         {
             _log.Warning("Upgrade refused: {Reason}", refusal);
@@ -573,14 +573,14 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         }
         _s.Upgrade = new UpgradeInProgress(Sender);
         _log.Info("Upgrade: starting a successor process to take over the listening sockets");
-        HandoffActor!.Tell(Predecessor.StartSuccessor.Instance);
+        UpgradeActor!.Tell(Predecessor.StartSuccessor.Instance);
     }
 
-    private void BeginHandover(Coordinator.BeginHandover begin)
+    private void PassSockets(Coordinator.PassSockets begin)
     {
         string? refusal;
         if (_s.Draining || _s.Upgrade is null)
-            refusal = HandoverRefusal();
+            refusal = UpgradeRefusal();
         else if (_s.Upgrade.Phase == UpgradeInProgress.PassingSockets)
             refusal = $"an upgrade is in progress (passing sockets to successor pid {_s.Upgrade.SuccessorProcessId})";
         else if (_s.Upgrade.SuccessorProcessId is not { } expected)
@@ -591,7 +591,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             refusal = null; // the successor this node started
         if (refusal is not null)
         {
-            _log.Warning("Handover to pid {Peer} refused: {Reason}", begin.PeerProcessId, refusal);
+            _log.Warning("Passing the sockets to pid {Peer} refused: {Reason}", begin.PeerProcessId, refusal);
             Sender.Tell(new Coordinator.CommandFailed(begin, refusal));
             return;
         }
@@ -616,24 +616,24 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
                         return (m.Socket, new SocketLabel(
                             listener.Name, shard.EndPoint, listener.Settings.Protocol, m.Key.ShardId, shard.Inode, m.Position, shard.Pinned));
                     }).ToList();
-                return new Coordinator.HandoverSockets(sockets, generation);
+                return new Coordinator.SocketsToPass(sockets, generation);
             },
             failure: e => new Coordinator.CommandFailed(begin, $"the listening sockets could not be collected from their groups: {e.GetBaseException().Message}"));
-        _log.Info("Handover: passing {Count} listening sockets to successor pid {Peer}", passing.Count, begin.PeerProcessId);
+        _log.Info("Upgrade: passing {Count} listening sockets to successor pid {Peer}", passing.Count, begin.PeerProcessId);
     }
 
-    private void OnHandoverFinished(Coordinator.HandoverFinished finished)
+    private void OnUpgradeFinished(Coordinator.UpgradeFinished finished)
     {
         var upgrade = _s.Upgrade;
         // Only the attempt that runs ends: a report about another peer (one refused meanwhile) changes nothing.
         if (upgrade?.SuccessorProcessId is { } expected && finished.PeerProcessId is { } peer && peer != expected)
         {
-            _log.Debug("Handover report about pid {Peer} ignored: the upgrade in progress is with pid {Expected}", peer, expected);
+            _log.Debug("Upgrade report about pid {Peer} ignored: the upgrade in progress is with pid {Expected}", peer, expected);
             return;
         }
         if (upgrade is null && !finished.Outcome.IsCompleted)
         {
-            _log.Debug("Handover report about pid {Peer} ignored: no upgrade in progress", finished.PeerProcessId);
+            _log.Debug("Upgrade report about pid {Peer} ignored: no upgrade in progress", finished.PeerProcessId);
             return;
         }
         _s.Upgrade = null;
@@ -669,16 +669,16 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
     /// </summary>
     private void Release(string why, IReadOnlyList<long> declined)
     {
-        if (_s.HandedOver) return;
-        _s.HandedOver = true;
+        if (_s.LetGo) return;
+        _s.LetGo = true;
         _s.Draining = true;
         var timeout = _settings.ShutdownDrainTimeout;
         _log.Info("Released the listening sockets: {Why}; open connections have {Timeout} to finish", why, timeout);
         RetireDeclined(declined);
-        var handedOver = _s.Listeners.Values.SelectMany(l => l.Shards.Values).ToList();
-        foreach (var shard in handedOver) shard.LetGo = true;
+        var passed = _s.Listeners.Values.SelectMany(l => l.Shards.Values).ToList();
+        foreach (var shard in passed) shard.LetGo = true;
         // Open connections finish on their own, or close gracefully at the deadline (FIN after what is queued).
-        RetireInGroups(handedOver, RetireMode.LetGo, timeout);
+        RetireInGroups(passed, RetireMode.LetGo, timeout);
         CheckDrained();
     }
 
@@ -713,16 +713,16 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             _s.UpgradeOptions.ProcessGeneration,
             _s.Upgrade is { } upgrade ? new Coordinator.UpgradeStatus(upgrade.SuccessorProcessId, upgrade.Phase, upgrade.Since) : null,
             _s.LastUpgradeFailure,
-            _s.HandedOver,
+            _s.LetGo,
             _s.Transport.Description,
             _s.Transport.IsInsecure);
 }
 
 /// <summary>Why the node's actor system stops after a process upgrade: a successor serves its sockets.</summary>
-internal sealed class HandedOverReason : CoordinatedShutdown.Reason
+internal sealed class SuccessorServesReason : CoordinatedShutdown.Reason
 {
-    public static readonly HandedOverReason Instance = new();
-    private HandedOverReason() { }
+    public static readonly SuccessorServesReason Instance = new();
+    private SuccessorServesReason() { }
 
     /// <inheritdoc />
     public override int ExitCode => 0;

@@ -49,9 +49,9 @@ internal sealed class CoordinatorState(UpgradeOptions upgrade, ClusterTransport 
 
     /// <summary>
     /// This node took sockets from a predecessor that has not released them yet: it changes nothing in the shared
-    /// reuseport groups (no steering program, no retiring of an adopted socket) until <see cref="Coordinator.TakeoverCompleted"/>.
+    /// reuseport groups (no steering program, no retiring of an adopted socket) until <see cref="Coordinator.PredecessorLetGo"/>.
     /// </summary>
-    public bool TakingOver = upgrade.DeferSocketFiles && upgrade.Inherited.Count > 0;
+    public bool PredecessorHolds = upgrade.DeferSocketFiles && upgrade.Inherited.Count > 0;
 
 
     /// <summary>The upgrade in progress (this node handing its sockets to a successor), or null.</summary>
@@ -60,10 +60,10 @@ internal sealed class CoordinatorState(UpgradeOptions upgrade, ClusterTransport 
     /// <summary>Why the last upgrade did not happen.</summary>
     public string? LastUpgradeFailure;
 
-    /// <summary>The node passed its sockets to a successor (or stood down for its predecessor): it only drains, then stops.</summary>
-    public bool HandedOver;
+    /// <summary>The node passed its sockets to a successor (or withdrew for its predecessor): it only drains, then stops.</summary>
+    public bool LetGo;
 
-    /// <summary>The handoff actor was told that this node closed its copies of the handed-over sockets.</summary>
+    /// <summary>The predecessor actor was told that this node closed its copies of the passed sockets.</summary>
     public bool LetGoSent;
 
     /// <summary>The node asked its actor system to stop (after handing over and draining).</summary>
@@ -82,7 +82,7 @@ internal sealed class CoordinatorState(UpgradeOptions upgrade, ClusterTransport 
     public bool AwaitingClusterState;
 
     /// <summary>Who asked for the inheritance while it waits for the cluster's desired state.</summary>
-    public readonly List<IActorRef> InheritanceRequesters = new();
+    public readonly List<IActorRef> AdoptionRequesters = new();
 
     /// <summary>The cluster-wide handler generation each listener last reloaded to (or had when first seen).</summary>
     public Dictionary<string, int> ClusterGenerations = new(StringComparer.Ordinal);
@@ -159,7 +159,7 @@ internal sealed class UpgradeInProgress(Akka.Actor.IActorRef? requester)
     public const string PassingSockets = "passing sockets";
     public const string Watching = "watching the successor for the stability period";
 
-    /// <summary>The completed handover while the node watches the successor (<see cref="Watching"/>).</summary>
+    /// <summary>The completed passing of the sockets while the node watches the successor (<see cref="Watching"/>).</summary>
     public ShardRuntime.Runtime.Upgrade.UpgradeOutcome? Outcome { get; set; }
 
     public Akka.Actor.IActorRef? Requester { get; } = requester;

@@ -8,8 +8,8 @@ namespace ShardRuntime.Actors.Coordinator;
 public sealed class UpgradeOptions
 {
     /// <summary>
-    /// Listening sockets this process inherited, each with its label: from a predecessor through the handoff socket
-    /// (<c>run --takeover</c>), or from systemd (LISTEN_FDS, labelled by FileDescriptorName=). The coordinator adopts
+    /// Listening sockets this process inherited, each with its label: from a predecessor through the upgrade socket
+    /// (<c>run --upgrade-from</c>), or from systemd (LISTEN_FDS, labelled by FileDescriptorName=). The coordinator adopts
     /// them for the listeners of its configuration instead of binding, and closes its copies of the rest.
     /// </summary>
     public IReadOnlyList<(Socket Socket, SocketLabel Label)> Inherited { get; init; } = [];
@@ -21,13 +21,13 @@ public sealed class UpgradeOptions
     public int ProcessGeneration { get; init; } = 1;
 
     /// <summary>
-    /// A successor takes over this node's control and handoff socket paths only once its predecessor released the
+    /// A successor takes over this node's control and upgrade socket paths only once its predecessor released the
     /// sockets (the host tells them to bind then); until then they are not bound.
     /// </summary>
     public bool DeferSocketFiles { get; init; }
 
     /// <summary>
-    /// Starts a successor process that connects to the given handoff socket path (<c>run --takeover &lt;path&gt;</c>);
+    /// Starts a successor process that connects to the given upgrade socket path (<c>run --upgrade-from &lt;path&gt;</c>);
     /// null when this node cannot start one (then <see cref="Coordinator.Upgrade"/> is refused, but a successor started
     /// by hand is still served).
     /// </summary>

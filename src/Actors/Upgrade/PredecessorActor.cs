@@ -16,8 +16,8 @@ namespace ShardRuntime.Actors.Upgrade;
 /// The predecessor's side of an upgrade: serves the upgrade socket (<see cref="UnixSocketServerActor{TWaitUntilBound,TClaim}"/>:
 /// Binding -> Serving or Failed, the file watched and bound again). One successor at a time: a peer of another uid is
 /// refused and logged before anything else; a second peer while one is served is refused with the reason; the
-/// coordinator decides whether an upgrade may start (<see cref="CoordinatorProtocol.BeginHandover"/>) and hears how it
-/// ended (<see cref="CoordinatorProtocol.HandoverFinished"/>), exactly once per attempt. For an upgrade it also starts
+/// coordinator decides whether an upgrade may start (<see cref="CoordinatorProtocol.PassSockets"/>) and hears how it
+/// ended (<see cref="CoordinatorProtocol.UpgradeFinished"/>), exactly once per attempt. For an upgrade it also starts
 /// the successor process and bounds the whole attempt by <see cref="UpgradeSettings.Timeout"/>: a successor that exits
 /// first or is not ready in time means a rollback. A rolled-back successor that still runs is ended (SIGTERM, SIGKILL
 /// after <see cref="UpgradeSettings.RollbackGrace"/>) before the coordinator hears of it, so that no copy of the
@@ -70,7 +70,7 @@ internal sealed class PredecessorActor : UnixSocketServerActor<Predecessor.WaitU
         Receive<SuccessorEnded>(m =>
         {
             Log.Warning("Upgrade rolled back: successor {How}", m.How);
-            _coordinator.Tell(new CoordinatorProtocol.HandoverFinished(m.ProcessId, m.Outcome with { Reason = $"{m.Outcome.Reason}; the successor was ended: {m.How}" }));
+            _coordinator.Tell(new CoordinatorProtocol.UpgradeFinished(m.ProcessId, m.Outcome with { Reason = $"{m.Outcome.Reason}; the successor was ended: {m.How}" }));
         });
         Receive<PeerSpoke>(OnPeerSpoke);
         Receive<Granted>(Serve);
@@ -157,13 +157,13 @@ internal sealed class PredecessorActor : UnixSocketServerActor<Predecessor.WaitU
         }
         // The coordinator decides; the peer waits meanwhile (its step timeout bounds that).
         _session = new Session(m.ProcessId, new CancellationTokenSource());
-        _coordinator.Ask<object>(new CoordinatorProtocol.BeginHandover(m.ProcessId), _settings.StepTimeout)
+        _coordinator.Ask<object>(new CoordinatorProtocol.PassSockets(m.ProcessId), _settings.StepTimeout)
             .PipeTo(Self, success: answer => new Granted(m.Peer, m.ProcessId, answer), failure: e => new Granted(m.Peer, m.ProcessId, new Status.Failure(e)));
     }
 
     private void Serve(Granted granted)
     {
-        if (granted.Answer is not CoordinatorProtocol.HandoverSockets sockets)
+        if (granted.Answer is not CoordinatorProtocol.SocketsToPass sockets)
         {
             var refused = _session;
             var reason = granted.Answer switch
@@ -346,7 +346,7 @@ internal sealed class PredecessorActor : UnixSocketServerActor<Predecessor.WaitU
                     failure: e => new SuccessorEnded(successor, outcome, $"pid {successor} could not be ended: {e.GetBaseException().Message}"));
             return;
         }
-        _coordinator.Tell(new CoordinatorProtocol.HandoverFinished(pid, outcome));
+        _coordinator.Tell(new CoordinatorProtocol.UpgradeFinished(pid, outcome));
     }
 
     private void ArmTimeout()

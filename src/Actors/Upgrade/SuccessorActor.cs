@@ -40,7 +40,7 @@ internal sealed class SuccessorActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        _coordinator.Tell(CoordinatorProtocol.GetInheritance.Instance);
+        _coordinator.Tell(CoordinatorProtocol.GetAdoption.Instance);
         Timers.StartSingleTimer(nameof(SettleTimedOut), SettleTimedOut.Instance, _settings.Timeout);
     }
 
@@ -49,7 +49,7 @@ internal sealed class SuccessorActor : ReceiveActor, IWithTimers
     private void Settling()
     {
         Common();
-        Receive<CoordinatorProtocol.Inheritance>(settled =>
+        Receive<CoordinatorProtocol.Adoption>(settled =>
         {
             Timers.Cancel(nameof(SettleTimedOut));
             _connection.SendReadyAsync(settled.Declined).PipeTo(Self,
@@ -81,7 +81,7 @@ internal sealed class SuccessorActor : ReceiveActor, IWithTimers
         {
             // The predecessor did not commit and still runs (it gave up, e.g. after its timeout): it serves on.
             _log.Error("Upgrade abandoned by the predecessor, which serves on: {Reason}; this node withdraws", m.Cause.Message);
-            _coordinator.Tell(CoordinatorProtocol.StandDown.Instance);
+            _coordinator.Tell(CoordinatorProtocol.Withdraw.Instance);
             _connection.Dispose();
             Finish(new Successor.Failed(m.Cause.Message, Withdrawn: true));
         });
@@ -120,7 +120,7 @@ internal sealed class SuccessorActor : ReceiveActor, IWithTimers
             else
                 _log.Info("The predecessor let go of the listening sockets: this node steers and retires them from now on");
             _connection.Dispose();
-            _coordinator.Tell(CoordinatorProtocol.TakeoverCompleted.Instance);
+            _coordinator.Tell(CoordinatorProtocol.PredecessorLetGo.Instance);
         });
     }
 
@@ -205,7 +205,7 @@ internal sealed class SuccessorActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>Sender: Ready (piped to self). The predecessor answered <paramref name="Answer"/>.</summary>
-    private sealed record ReadyAnswered(ReadyAnswer Answer, CoordinatorProtocol.Inheritance Settled);
+    private sealed record ReadyAnswered(ReadyAnswer Answer, CoordinatorProtocol.Adoption Settled);
 
     /// <summary>Sender: Ready (piped to self). The predecessor did not commit and serves on.</summary>
     private sealed record ReadyFailed(Exception Cause);

@@ -11,7 +11,7 @@ internal static class StatusReport
     public static string Format(Coordinator.NodeStatus node)
     {
         var text = new StringBuilder();
-        var state = node.HandedOver ? ", HANDED OVER (draining)" : node.Draining ? ", DRAINING" : "";
+        var state = node.LetGo ? ", LET GO TO A SUCCESSOR (draining)" : node.Draining ? ", DRAINING" : "";
         text.Append(CultureInfo.InvariantCulture,
             $"node pid {node.ProcessId}, process generation {node.ProcessGeneration}, started {node.StartedAt:yyyy-MM-dd HH:mm:ss zzz}{state}\n");
         if (node.Transport is { } transport)

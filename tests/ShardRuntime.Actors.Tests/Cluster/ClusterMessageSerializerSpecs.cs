@@ -53,7 +53,7 @@ public sealed class ClusterMessageSerializerSpecs : Akka.TestKit.Xunit2.TestKit
         ProcessGeneration: 3,
         Upgrade: new CoordinatorProtocol.UpgradeStatus(4343, "waiting for the successor to connect", new DateTimeOffset(2026, 1, 2, 3, 5, 0, TimeSpan.Zero)),
         LastUpgradeFailure: "the successor exited with code 1",
-        HandedOver: false);
+        LetGo: false);
 
     /// <summary>Serializes <paramref name="message"/> as the actor system would for a remote node and reads it back by serializer id and manifest.</summary>
     private object RoundTrip(object message)

@@ -70,7 +70,7 @@ internal sealed class ReconcilerModel(ObservedNode node)
         };
 
     /// <summary>The predecessor released the shared groups.</summary>
-    public void CompleteTakeover() => Node = Node with { TakingOver = false };
+    public void OnPredecessorLetGo() => Node = Node with { PredecessorHolds = false };
 
     /// <summary>The inherited sockets no listener took are declined.</summary>
     public void DeclineInherited() => Node = Node with { Inherited = [] };
@@ -88,7 +88,7 @@ internal sealed class ReconcilerModel(ObservedNode node)
                 // The old incarnation (if any) stays the name's listener until its RetireListener: model that as both current.
                 return node with
                 {
-                    Listeners = [.. node.Listeners, new ObservedListener(start.Listener, start.Settings, null, start.Settings.EffectiveShards, [], Steered: !node.TakingOver)],
+                    Listeners = [.. node.Listeners, new ObservedListener(start.Listener, start.Settings, null, start.Settings.EffectiveShards, [], Steered: !node.PredecessorHolds)],
                     NextIncarnation = next,
                 };
             case CommitStep.SetDesired set:
@@ -117,11 +117,11 @@ internal sealed class ReconcilerModel(ObservedNode node)
                         shards.Add(new ObservedShard(shard.ShardId, inode, Pinned: shard.Pinned));
                         nextShardId[start.Listener.Name] = Math.Max(nextShardId.GetValueOrDefault(start.Listener.Name), shard.ShardId + 1);
                     }
-                    return l with { Shards = shards, BoundEndPoint = endPoint, Steered = !node.TakingOver };
+                    return l with { Shards = shards, BoundEndPoint = endPoint, Steered = !node.PredecessorHolds };
                 }) with { NextShardId = nextShardId };
             }
             case CommitStep.RetireShards retire:
-                return Change(node, retire.Listener, l => l with { Shards = Retire(node, l, retire.ShardIds, step), Steered = l.Steered || !node.TakingOver });
+                return Change(node, retire.Listener, l => l with { Shards = Retire(node, l, retire.ShardIds, step), Steered = l.Steered || !node.PredecessorHolds });
             case CommitStep.RetireListener retire:
                 return Change(node, retire.Listener, l =>
                 {
@@ -129,7 +129,7 @@ internal sealed class ReconcilerModel(ObservedNode node)
                     return l with { Retired = true, Shards = Retire(node, l, retire.ShardIds, step) };
                 });
             case CommitStep.Steer steer:
-                if (node.TakingOver) throw new InvalidPlanException($"{step}: the predecessor still holds the groups");
+                if (node.PredecessorHolds) throw new InvalidPlanException($"{step}: the predecessor still holds the groups");
                 return Change(node, steer.Listener, l => l with { Steered = true });
             default:
                 throw new InvalidPlanException($"{step}: unknown step");
@@ -163,7 +163,7 @@ internal sealed class ReconcilerModel(ObservedNode node)
             .Append($"inherited: {string.Join("; ", node.Inherited)}")
             .Append($"shard ids: {string.Join(", ", node.NextShardId.OrderBy(p => p.Key).Select(p => $"{p.Key}={p.Value}"))}")
             .Append($"incarnations: {string.Join(", ", node.NextIncarnation.OrderBy(p => p.Key).Select(p => $"{p.Key}={p.Value}"))}")
-            .Append($"taking over {node.TakingOver}, draining {node.Draining}"));
+            .Append($"taking over {node.PredecessorHolds}, draining {node.Draining}"));
 }
 
 /// <summary>A plan step that does not fit the node it is executed on.</summary>

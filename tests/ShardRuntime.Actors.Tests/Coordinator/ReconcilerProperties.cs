@@ -33,7 +33,7 @@ public sealed class ReconcilerProperties
                     Assert.True(run.PlanFor(desired).IsEmpty, $"after {e}, planning again: {run.PlanFor(desired)}");
             }
             // Once the take-over completed and the drains finished, one more plan brings the node to the desired state exactly.
-            run.Model.CompleteTakeover();
+            run.Model.OnPredecessorLetGo();
             run.Model.CloseRetiring();
             Assert.True(run.Model.Execute(run.PlanFor(run.Desired)));
             var last = run.PlanFor(run.Desired);
@@ -47,7 +47,7 @@ public sealed class ReconcilerProperties
         {
             var run = new Run(scenario.Start) { CheckAvailability = true };
             foreach (var e in scenario.Events) run.Apply(e);
-            run.Model.CompleteTakeover();
+            run.Model.OnPredecessorLetGo();
             run.Apply(new Desire(run.Desired));
         });
 
@@ -89,7 +89,7 @@ public sealed class ReconcilerProperties
         {
             var run = new Run(scenario.Start);
             foreach (var e in scenario.Events) run.Apply(e);
-            run.Model.CompleteTakeover();
+            run.Model.OnPredecessorLetGo();
             run.Apply(new Desire(run.Desired));
             // The model throws on an id given twice; beyond that, every id issued is below the name's next id.
             foreach (var (name, ids) in run.Model.Issued)
@@ -139,9 +139,9 @@ public sealed class ReconcilerProperties
                 case CloseRetiring:
                     Model.CloseRetiring();
                     return null;
-                case CompleteTakeover:
+                case OnPredecessorLetGo:
                     // The executor plans again: the deferred retirements are due, the groups get this node's steering.
-                    Model.CompleteTakeover();
+                    Model.OnPredecessorLetGo();
                     Execute(PlanFor(Desired), Desired);
                     return Desired;
                 case DeclineInherited:
@@ -188,7 +188,7 @@ public sealed class ReconcilerProperties
         public override string ToString() => "retiring shards close";
     }
 
-    private sealed record CompleteTakeover : Event
+    private sealed record OnPredecessorLetGo : Event
     {
         public override string ToString() => "take-over completes";
     }
@@ -202,7 +202,7 @@ public sealed class ReconcilerProperties
     {
         public override string ToString() =>
             $"start: inherited {string.Join("; ", Start.Inherited.Select(g => $"{g} labels [{string.Join(", ", g.Sockets.Select(s => $"{s.Listener}#{s.ShardIndex}@{s.Position}{(s.Pinned ? " pinned" : "")}"))}]"))}" +
-            $"{(Start.TakingOver ? ", taking over" : "")}; then {string.Join("; ", Events)}";
+            $"{(Start.PredecessorHolds ? ", taking over" : "")}; then {string.Join("; ", Events)}";
     }
 
     private static string Describe(ListenerSettings l) =>
@@ -228,7 +228,7 @@ public sealed class ReconcilerProperties
         (6, Desires),
         (2, from name in Gen.Elements(Names) from shards in Gen.Choose(0, 5) select (Event)new Scale(name, shards)),
         (2, Gen.Constant<Event>(new CloseRetiring())),
-        (1, Gen.Constant<Event>(new CompleteTakeover())),
+        (1, Gen.Constant<Event>(new OnPredecessorLetGo())),
         (1, Gen.Constant<Event>(new DeclineInherited())));
 
     /// <summary>An inherited group on <paramref name="port"/> (labelled with <paramref name="name"/>), its inodes from <paramref name="firstInode"/>.</summary>
@@ -248,7 +248,7 @@ public sealed class ReconcilerProperties
         from labels in Gen.ListOf(Gen.Elements(Names), ports.Count)
         from groups in Gen.CollectToList(Enumerable.Range(0, ports.Count), i => GroupOf(ports[i], labels[i], 500 + 10 * i))
         from takingOver in ArbMap.Default.GeneratorFor<bool>()
-        select ObservedNode.Empty with { Inherited = groups, TakingOver = takingOver && groups.Count > 0 };
+        select ObservedNode.Empty with { Inherited = groups, PredecessorHolds = takingOver && groups.Count > 0 };
 
     private static Gen<Scenario> Scenarios =>
         from start in Starts

@@ -281,7 +281,7 @@ public sealed class ReconcilerSpecs
         var inherited = ObservedNode.Empty with
         {
             Inherited = [Group(true, Label("http", 8080, 0, 60, 0), Label("http", 8080, 1, 61, 1), Label("http", 8080, 2, 62, 2))],
-            TakingOver = true,
+            PredecessorHolds = true,
         };
         var desired = Listener("http", 1, 8080);
         var plan = Plan(inherited, desired);
@@ -293,7 +293,7 @@ public sealed class ReconcilerSpecs
         var model = new ReconcilerModel(inherited);
         Assert.True(model.Execute(plan));
         Assert.True(Plan(model.Node, desired).IsEmpty); // the deferred retirement waits
-        model.CompleteTakeover();
+        model.OnPredecessorLetGo();
         Assert.Equal(["retire shards [2, 1] of http@1"], Steps(Plan(model.Node, desired)));
     }
 
@@ -301,7 +301,7 @@ public sealed class ReconcilerSpecs
     public void While_taking_over_a_replaced_listener_must_leave_its_name_but_keep_accepting()
     {
         var a = Running(Listener("a", 1, 8080), 8080) with { Steered = false };
-        var node = Node(a) with { TakingOver = true };
+        var node = Node(a) with { PredecessorHolds = true };
         Assert.Equal(
         [
             "take handler http-ok for a@2", "bind 1 on 127.0.0.1:8080/tcp for a@2", "start listener a@2", "start shards [1] of a@2",
@@ -313,7 +313,7 @@ public sealed class ReconcilerSpecs
     public void Once_the_take_over_completed_a_group_with_nothing_else_to_do_must_be_steered()
     {
         var a = Running(Listener("a", 2, 8080), 8080) with { Steered = false };
-        Assert.True(Plan(Node(a) with { TakingOver = true }, a.Settings).IsEmpty);
+        Assert.True(Plan(Node(a) with { PredecessorHolds = true }, a.Settings).IsEmpty);
         Assert.Equal(["steer a@1"], Steps(Plan(Node(a), a.Settings)));
     }
 

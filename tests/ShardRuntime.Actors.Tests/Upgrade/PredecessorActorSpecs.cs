@@ -64,7 +64,7 @@ public sealed class PredecessorActorSpecs(ITestOutputHelper output) : TestKit(ou
             web { endpoint = "127.0.0.1:0", handler = http-ok, shards = 2 }
             fresh { endpoint = "127.0.0.1:0", handler = echo, shards = 1 }
             """, new UpgradeOptions { Inherited = received, ProcessGeneration = client.PredecessorGeneration + 1, InheritedFrom = "the spec", DeferSocketFiles = true }, serveUpgradeSocket: false);
-        var inheritance = await successor.Ask<CoordinatorProtocol.Inheritance>(CoordinatorProtocol.GetInheritance.Instance, Clients.Timeout);
+        var inheritance = await successor.Ask<CoordinatorProtocol.Adoption>(CoordinatorProtocol.GetAdoption.Instance, Clients.Timeout);
         Assert.Equal([gone.Shards.Single().SocketInode], inheritance.Declined);
         Assert.Equal(web.Shards.Select(s => s.SocketInode).Order(), inheritance.Adopted.Order());
 
@@ -80,7 +80,7 @@ public sealed class PredecessorActorSpecs(ITestOutputHelper output) : TestKit(ou
         // As the host does (UpgradeCompletion): the upgrade completes once the old node let go of its copies, after its
         // stability period; until then a socket the successor closed would stay in its reuseport group.
         Assert.True(await client.WaitForLetGoAsync(TimeSpan.FromSeconds(30)), "the old node did not let go of its copies");
-        successor.Tell(CoordinatorProtocol.TakeoverCompleted.Instance);
+        successor.Tell(CoordinatorProtocol.PredecessorLetGo.Instance);
 
         // Now the highest retires (steered away from, its queue drained), two keep accepting.
         await AwaitAssertAsync(() => Assert.Equal(2, Specs.Listener(successor, "web").Shards.Count), TimeSpan.FromSeconds(30));
@@ -128,7 +128,7 @@ public sealed class PredecessorActorSpecs(ITestOutputHelper output) : TestKit(ou
             var status = Specs.Status(old);
             Assert.Null(status.Upgrade);
             Assert.Contains("rolled back", status.LastUpgradeFailure);
-            Assert.False(status.HandedOver);
+            Assert.False(status.LetGo);
         }, TimeSpan.FromSeconds(30));
         Assert.Equal(web.Shards.Select(s => s.SocketInode), Specs.Listener(old, "web").Shards.Select(s => s.SocketInode));
         using (var check = await Clients.ConnectAsync(System.Net.IPEndPoint.Parse(web.EndPoint)))

@@ -60,8 +60,8 @@ public sealed class SuccessorActorSpecs : Akka.TestKit.Xunit2.TestKit
     /// <summary>The coordinator probe's part: says the successor adopted every socket it received.</summary>
     private static void Settle(Akka.TestKit.TestProbe coordinator)
     {
-        coordinator.ExpectMsg<CoordinatorProtocol.GetInheritance>(Patience);
-        coordinator.Reply(new CoordinatorProtocol.Inheritance([1], []));
+        coordinator.ExpectMsg<CoordinatorProtocol.GetAdoption>(Patience);
+        coordinator.Reply(new CoordinatorProtocol.Adoption([1], []));
     }
 
     private object WaitForOutcome(IActorRef successor)
@@ -88,7 +88,7 @@ public sealed class SuccessorActorSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.True(clock.Elapsed >= step, $"gave up after {clock.Elapsed}, before the step timeout");
         Assert.True(failed.Withdrawn);
         Assert.Contains("did not release the sockets and still runs", failed.Reason);
-        coordinator.ExpectMsg<CoordinatorProtocol.StandDown>(Patience);
+        coordinator.ExpectMsg<CoordinatorProtocol.Withdraw>(Patience);
         neverAnswer.Set();
         await serving.WaitAsync(Patience);
     }
@@ -101,7 +101,7 @@ public sealed class SuccessorActorSpecs : Akka.TestKit.Xunit2.TestKit
         var coordinator = CreateTestProbe();
 
         var successor = Sys.ActorOf(Successor.Props(Settings(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5)), client, coordinator.Ref, false));
-        coordinator.ExpectMsg<CoordinatorProtocol.GetInheritance>(Patience); // and never answers
+        coordinator.ExpectMsg<CoordinatorProtocol.GetAdoption>(Patience); // and never answers
 
         var failed = Assert.IsType<Successor.Failed>(WaitForOutcome(successor));
         Assert.False(failed.Withdrawn);
@@ -126,7 +126,7 @@ public sealed class SuccessorActorSpecs : Akka.TestKit.Xunit2.TestKit
         var clock = Stopwatch.StartNew();
         using var link = (await serving.WaitAsync(Patience)).Link; // kept open: the predecessor never lets go
 
-        coordinator.ExpectMsg<CoordinatorProtocol.TakeoverCompleted>(Patience);
+        coordinator.ExpectMsg<CoordinatorProtocol.PredecessorLetGo>(Patience);
         Assert.True(clock.Elapsed >= hold, $"completed after {clock.Elapsed}, before the predecessor's hold ended");
     }
 
@@ -153,7 +153,7 @@ public sealed class SuccessorActorSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(1, served.Adopted);
         var unclaimed = Assert.Single(served.Unclaimed);
         Assert.Contains("control socket: no answer within 1 s (shard-runtime.upgrade.step-timeout)", unclaimed);
-        coordinator.ExpectMsg<CoordinatorProtocol.TakeoverCompleted>(Patience);
+        coordinator.ExpectMsg<CoordinatorProtocol.PredecessorLetGo>(Patience);
         await serving.WaitAsync(Patience);
     }
 

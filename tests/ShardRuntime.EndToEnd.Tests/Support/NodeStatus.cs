@@ -14,7 +14,7 @@ internal sealed record NodeStatus(
     int ProcessGeneration,
     UpgradeStatus? Upgrade,
     string? LastUpgradeFailure,
-    bool HandedOver,
+    bool LetGo,
     string? Transport = null,
     bool InsecureTransport = false)
 {

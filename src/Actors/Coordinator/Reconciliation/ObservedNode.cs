@@ -7,7 +7,7 @@ namespace ShardRuntime.Actors.Coordinator.Reconciliation;
 /// <param name="Inherited">Inherited socket groups no listener adopted yet (start-up only; the executor declines the rest).</param>
 /// <param name="NextShardId">Per listener name, the lowest shard id never issued (absent: 0).</param>
 /// <param name="NextIncarnation">Per listener name, the lowest incarnation never issued (absent: 1).</param>
-/// <param name="TakingOver">
+/// <param name="PredecessorHolds">
 /// This node took sockets from a predecessor that has not released them yet: it changes nothing in the shared groups
 /// (no steering, no retirement) until the take-over completed; retirements are deferred.
 /// </param>
@@ -17,7 +17,7 @@ internal sealed record ObservedNode(
     IReadOnlyList<InheritedGroup> Inherited,
     IReadOnlyDictionary<string, int> NextShardId,
     IReadOnlyDictionary<string, int> NextIncarnation,
-    bool TakingOver = false,
+    bool PredecessorHolds = false,
     bool Draining = false)
 {
     /// <summary>A node with no listener and nothing inherited.</summary>
@@ -30,5 +30,5 @@ internal sealed record ObservedNode(
     public IEnumerable<ObservedListener> CurrentListeners => Listeners.Where(l => !l.Retired);
 
     /// <summary>Retirements wait: the predecessor still shares the groups (and the node does not drain).</summary>
-    public bool DefersRetirement => TakingOver && !Draining;
+    public bool DefersRetirement => PredecessorHolds && !Draining;
 }

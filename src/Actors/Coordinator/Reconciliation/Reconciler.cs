@@ -273,7 +273,7 @@ internal static class Reconciler
         /// <summary>A group taken over from a predecessor gets this node's steering program once the take-over completed.</summary>
         public void SteerIfTakenOver(ObservedListener listener)
         {
-            if (!listener.Steered && !observed.TakingOver && !_starts.Concat(_retirements).Any(s => s.Listener == listener.Id && s is CommitStep.StartShards or CommitStep.RetireShards or CommitStep.RetireListener))
+            if (!listener.Steered && !observed.PredecessorHolds && !_starts.Concat(_retirements).Any(s => s.Listener == listener.Id && s is CommitStep.StartShards or CommitStep.RetireShards or CommitStep.RetireListener))
                 _starts.Add(new CommitStep.Steer(listener.Id));
         }
 
