@@ -149,6 +149,7 @@ internal sealed partial class CoordinatorActor
         if (!_s.Draining)
         {
             _s.Draining = true;
+            Enter(NodePhase.Draining);
             _log.Info("Draining: every listener stops accepting; open connections have {Timeout} to finish", drain.Timeout);
             // A successor being served gets an Abort: it withdraws, and the sockets close with this node.
             UpgradeActor?.Tell(new Predecessor.Abort("the node is shutting down"));

@@ -57,8 +57,10 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
     {
         if (_s.Started)
         {
-            // Restarted: the groups (restarted along with us, sockets and shards untouched) are watched again.
+            // Restarted: the groups (restarted along with us, sockets and shards untouched) are watched again, and the node
+            // carries on in the phase its registry records.
             foreach (var group in _s.Groups.Values) Context.Watch(group);
+            Enter(NodeLife.PhaseOf(_s));
             return;
         }
         _s.Started = true;
@@ -86,6 +88,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         if (_s.Inherited.Count > 0 && _settings.Cluster.Enabled && ((ExtendedActorSystem)Context.System).Provider is Akka.Cluster.IClusterActorRefProvider)
         {
             _s.AwaitingClusterState = true;
+            Enter(NodePhase.AwaitingClusterState);
             _log.Info("{Count} inherited sockets wait for the cluster's desired state (at most {Timeout}) before the ones no listener takes are declined",
                 _s.Inherited.Count, _settings.Upgrade.StepTimeout);
             Timers.StartSingleTimer(nameof(ClusterStateOverdue), ClusterStateOverdue.Instance, _settings.Upgrade.StepTimeout);
@@ -93,6 +96,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         else
         {
             DeclineInherited();
+            if (!_s.Draining) Enter(NodePhase.Serving);
         }
         if (failure is not null)
         {
@@ -109,6 +113,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
     private void SettleAdoption()
     {
         _s.AwaitingClusterState = false;
+        if (_phase == NodePhase.AwaitingClusterState) Enter(NodePhase.Serving);
         DeclineInherited();
         var inheritance = new Coordinator.Adoption(_s.Adopted.ToList(), _s.Declined.ToList());
         foreach (var requester in _s.AdoptionRequesters) requester.Tell(inheritance);
@@ -149,13 +154,62 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             listener.Handlers.Dispose();
     }
 
-    protected override void OnReceive(object message)
+    protected override void OnReceive(object message) => Behaviour(_phase)(message);
+
+    /// <summary>Where the node is in its life; the coordinator's behaviour follows it (<see cref="Enter"/>).</summary>
+    private NodePhase _phase = NodePhase.Starting;
+
+    private UntypedReceive Behaviour(NodePhase phase) => phase switch
+    {
+        NodePhase.Starting => Starting,
+        NodePhase.AwaitingClusterState => AwaitingClusterState,
+        NodePhase.Serving => Serving,
+        NodePhase.Upgrading => Upgrading,
+        _ => Draining,
+    };
+
+    /// <summary>
+    /// Moves the node to <paramref name="phase"/>. While a change waits for its handler code (<see cref="Loading"/>) the
+    /// behaviour changes once the code is there.
+    /// </summary>
+    private void Enter(NodePhase phase)
+    {
+        if (_phase == phase) return;
+        _log.Debug("Node: {From} -> {To}", _phase, phase);
+        _phase = phase;
+        if (_waiting is null) Become(Behaviour(phase));
+    }
+
+    /// <summary>Starting: the start-up listeners' handler code loads (see <see cref="PreStart"/>); changes wait for it.</summary>
+    private void Starting(object message) => Serving(message);
+
+    /// <summary>
+    /// Serving, inherited sockets waiting for the cluster's desired state before the ones no listener takes are
+    /// declined: a successor asking what was adopted waits too (bounded by upgrade.step-timeout).
+    /// </summary>
+    private void AwaitingClusterState(object message)
     {
         switch (message)
         {
-            case Coordinator.WaitUntilStarted cmd:
-                Sender.Tell(_s.StartFailure is null ? Coordinator.Started.Instance : new Coordinator.CommandFailed(cmd, _s.StartFailure));
+            case Coordinator.GetAdoption:
+                _s.AdoptionRequesters.Add(Sender);
                 break;
+            case ClusterStateOverdue:
+                _log.Warning("The cluster's desired state did not arrive within {Timeout}: inherited sockets no listener of the file takes are declined",
+                    _settings.Upgrade.StepTimeout);
+                SettleAdoption();
+                break;
+            default:
+                Serving(message);
+                break;
+        }
+    }
+
+    /// <summary>Serving: every change is made (one at a time: one that waits for its handler code holds the others back).</summary>
+    private void Serving(object message)
+    {
+        switch (message)
+        {
             case Coordinator.ScaleTo scale:
                 Sender.Tell(Scale(scale));
                 break;
@@ -168,63 +222,47 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             case Coordinator.Reload reload:
                 Reload(reload);
                 break;
-            case HandlersLoaded stale:
-                stale.Prepared.Dispose(); // a load this coordinator no longer waits for (it restarted)
+            default:
+                Always(message);
+                break;
+        }
+    }
+
+    /// <summary>Upgrading (passing the sockets to a successor, or watching it): changes are refused until it ended.</summary>
+    private void Upgrading(object message) => RefusingChanges(message);
+
+    /// <summary>Draining (shutdown, or the sockets let go to a successor): changes are refused; the node stops once drained.</summary>
+    private void Draining(object message) => RefusingChanges(message);
+
+    private void RefusingChanges(object message)
+    {
+        switch (message)
+        {
+            case Coordinator.ScaleTo or Coordinator.ApplySettings or Coordinator.ApplyClusterState or Coordinator.Reload:
+                Sender.Tell(new Coordinator.CommandFailed((Coordinator.ICommand)message, Busy() ?? $"the node is {_phase}"));
+                break;
+            default:
+                Always(message);
+                break;
+        }
+    }
+
+    /// <summary>What the node answers in every phase: status, start, the upgrade's steps (each checks its own state), drains.</summary>
+    private void Always(object message)
+    {
+        switch (message)
+        {
+            case Coordinator.WaitUntilStarted cmd:
+                Sender.Tell(_s.StartFailure is null ? Coordinator.Started.Instance : new Coordinator.CommandFailed(cmd, _s.StartFailure));
                 break;
             case Coordinator.GetStatus:
                 Sender.Tell(Status());
                 break;
-            case Coordinator.Drain drain:
-                BeginDrain(drain);
-                break;
-            case Coordinator.Upgrade upgrade:
-                StartUpgrade(upgrade);
-                break;
-            case Coordinator.PassSockets begin:
-                PassSockets(begin);
-                break;
-            case Coordinator.SuccessorStarted started when _s.Upgrade is { } running:
-                running.SuccessorProcessId = started.ProcessId;
-                running.Phase = "waiting for the successor to connect";
-                break;
-            case Coordinator.UpgradeFinished finished:
-                OnUpgradeFinished(finished);
-                break;
-            case Coordinator.SuccessorStable stable when Watched(stable.ProcessId) is { } upgrade:
-                _s.Upgrade = null;
-                LetGo(upgrade, stable.ProcessId);
-                break;
-            case Coordinator.SuccessorDied died when Watched(died.ProcessId) is { } upgrade:
-                _s.Upgrade = null;
-                ResumeAccepting(upgrade, died);
-                break;
-            case Coordinator.SuccessorStable or Coordinator.SuccessorDied:
-                break;
-            case Coordinator.ForeignHoldersChecked { Finding: { } finding }:
-                _log.Error("Upgrade: another process still holds this node's listening sockets: {Finding}", finding);
-                _s.LastUpgradeFailure = $"{_s.LastUpgradeFailure}; {finding}";
-                break;
-            case Coordinator.ForeignHoldersChecked:
-                _log.Info("Upgrade: no other process holds this node's listening sockets");
-                break;
-            case Control.Control.Bound or Predecessor.Bound:
-                _log.Info("Upgrade: {Socket} is this node's again", message);
-                break;
-            case Control.Control.BindFailed or Predecessor.BindFailed:
-                _log.Error("Upgrade: a socket file could not be taken back: {Failure}", message);
-                break;
-            case Coordinator.GetAdoption when _s.AwaitingClusterState:
-                _s.AdoptionRequesters.Add(Sender);
-                break;
             case Coordinator.GetAdoption:
                 Sender.Tell(new Coordinator.Adoption(_s.Adopted.ToList(), _s.Declined.ToList()));
                 break;
-            case ClusterStateOverdue when _s.AwaitingClusterState:
-                _log.Warning("The cluster's desired state did not arrive within {Timeout}: inherited sockets no listener of the file takes are declined",
-                    _settings.Upgrade.StepTimeout);
-                SettleAdoption();
-                break;
-            case ClusterStateOverdue:
+            case Coordinator.Drain drain:
+                BeginDrain(drain);
                 break;
             case Coordinator.PredecessorLetGo:
                 OnPredecessorLetGo();
@@ -232,6 +270,22 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             case Coordinator.Withdraw:
                 Release("the predecessor abandoned the upgrade and serves on; this successor withdraws", []);
                 break;
+            case HandlersLoaded stale:
+                stale.Prepared.Dispose(); // a load this coordinator no longer waits for (it restarted)
+                break;
+            case ClusterStateOverdue:
+                break;
+            default:
+                if (!OnUpgradeMessage(message) && !OnGroupReport(message)) Unhandled(message);
+                break;
+        }
+    }
+
+    /// <summary>What the groups report about their sockets and shards. False when it is none of that.</summary>
+    private bool OnGroupReport(object message)
+    {
+        switch (message)
+        {
             case Group.SocketClosed closed:
                 OnSocketClosed(closed.Shard);
                 break;
@@ -242,9 +296,9 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
                 OnGroupTerminated(terminated.ActorRef);
                 break;
             default:
-                Unhandled(message);
-                break;
+                return false;
         }
+        return true;
     }
 
     /// <summary>Piped to self: the handler code a change waits for is loaded (or refused, or missed its deadline).</summary>
@@ -286,7 +340,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         {
             case HandlersLoaded loaded when _waiting is { } waiting && loaded.Id == waiting.Id:
                 _waiting = null;
-                Become(OnReceive);
+                Become(Behaviour(_phase));
                 try
                 {
                     waiting.Then(loaded.Prepared); // may wait for more code (Become Loading again)
@@ -303,7 +357,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
                 Stash.Stash();
                 break;
             default:
-                OnReceive(message);
+                Behaviour(_phase)(message);
                 break;
         }
     }
@@ -316,370 +370,6 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         if (_s.Upgrade is { } upgrade)
             return $"an upgrade is in progress ({upgrade.Phase}{(upgrade.SuccessorProcessId is { } pid ? $", successor pid {pid}" : "")}, since {upgrade.Since:HH:mm:ss})";
         return null;
-    }
-
-    private object Scale(Coordinator.ScaleTo scale)
-    {
-        if (Busy() is { } busy)
-            return new Coordinator.CommandFailed(scale, busy);
-        using var none = PreparedHandlers.None;
-        var failure = Reconciler.Scale(Observe(), scale.Listener, scale.Shards, _s.ClusterOverrides) switch
-        {
-            Decision.Refused refused => refused.Reason,
-            Decision.Planned planned => Execute(planned.Plan, none),
-            _ => throw new InvalidOperationException("unknown decision"),
-        };
-        if (failure is not null) return new Coordinator.CommandFailed(scale, failure);
-        // The node's own desired state changes with it, so that later cluster changes to other listeners keep it.
-        _s.Configured = _s.Configured.Select(l => l.Name == scale.Listener ? l with { Shards = scale.Shards } : l).ToList();
-        var listener = _s.Listeners[scale.Listener];
-        _log.Info("Listener {Listener} scaled to {Shards} shards", listener.Name, scale.Shards);
-        return new Coordinator.ScaledTo(listener.Name, listener.ActiveCount, listener.Shards.Values.Count(s => s.Retiring));
-    }
-
-    private void ApplySettings(Coordinator.ApplySettings apply)
-    {
-        var requester = Sender;
-        if (Busy() is { } busy)
-        {
-            requester.Tell(new Coordinator.CommandFailed(apply, busy));
-            return;
-        }
-        LoadThen(PreparedHandlers.NeededBy(Reconciler.Effective(apply.Listeners, _s.ClusterOverrides), _s.Listeners), [], prepared =>
-        {
-            var failure = Busy() ?? ApplyConfigured(apply.Listeners, prepared);
-            requester.Tell(failure is null ? Coordinator.SettingsApplied.Instance : new Coordinator.CommandFailed(apply, failure));
-        });
-    }
-
-    private void Reload(Coordinator.Reload reload)
-    {
-        var requester = Sender;
-        if (Busy() is { } busy)
-        {
-            requester.Tell(new Coordinator.CommandFailed(reload, busy));
-            return;
-        }
-        if (reload.Listener is not null)
-        {
-            if (!_s.Listeners.TryGetValue(reload.Listener, out var one))
-            {
-                requester.Tell(new Coordinator.CommandFailed(reload,
-                    $"no listener named '{reload.Listener}' (listeners: {string.Join(", ", _s.Listeners.Keys.Order(StringComparer.Ordinal))})"));
-                return;
-            }
-            LoadThen([], [one], prepared => requester.Tell(FinishReload(reload, null, prepared)));
-            return;
-        }
-        IReadOnlyList<ListenerSettings>? desired = null;
-        if (_readListeners is not null)
-        {
-            try
-            {
-                desired = _readListeners();
-            }
-            catch (Exception e)
-            {
-                _log.Warning("Reload refused: the listeners could not be read again: {Reason}", e.Message);
-                requester.Tell(new Coordinator.CommandFailed(reload, $"configuration not reloaded, nothing changed: {e.Message}", InvalidConfiguration: true));
-                return;
-            }
-            if (EmptyReloadRefusal(desired, reload.AllowEmpty) is { } empty)
-            {
-                _log.Warning("Reload refused: {Reason}", empty);
-                requester.Tell(new Coordinator.CommandFailed(reload, empty));
-                return;
-            }
-        }
-        // Listeners the configuration creates (or replaces) get their first generation; the others reload theirs.
-        var effective = desired is null ? null : Reconciler.Effective(desired, _s.ClusterOverrides);
-        var kept = _s.Listeners.Values
-            .Where(l => effective is null || effective.Any(s => s.Name == l.Name && s with { Shards = l.Settings.Shards } == l.Settings))
-            .OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
-        LoadThen(effective is null ? [] : PreparedHandlers.NeededBy(effective, _s.Listeners), kept,
-            prepared => requester.Tell(FinishReload(reload, desired, prepared)));
-    }
-
-    /// <summary>
-    /// Why a reload whose configuration declares no listener at all must not close every listener the node serves, or
-    /// null (it declares some, the node serves none, or the operator asked for it).
-    /// </summary>
-    private string? EmptyReloadRefusal(IReadOnlyList<ListenerSettings> desired, bool allowEmpty)
-    {
-        if (allowEmpty || desired.Count > 0 || Reconciler.Effective(desired, _s.ClusterOverrides).Count > 0 || _s.Listeners.Count == 0) return null;
-        var names = string.Join(", ", _s.Listeners.Keys.Order(StringComparer.Ordinal));
-        return $"configuration not applied, nothing changed: it declares no listener, so the reload would close every listener this node serves ({names}); " +
-               "if that is what you want, run `shardruntime reload --allow-empty`";
-    }
-
-    /// <summary>The reload's handler code is loaded: applies <paramref name="desired"/> (when the file was read), switches generations, says what changed.</summary>
-    private object FinishReload(Coordinator.Reload reload, IReadOnlyList<ListenerSettings>? desired, PreparedHandlers prepared)
-    {
-        if (Busy() is { } busy)
-            return new Coordinator.CommandFailed(reload, busy);
-        var before = _s.Listeners.Values.ToList();
-        var beforeSettings = SettingsNow(before);
-        if (desired is not null && ApplyConfigured(desired, prepared) is { } failure)
-            return new Coordinator.CommandFailed(reload, $"configuration not applied, nothing changed: {failure}");
-        // Listeners the configuration just created (or replaced) start at generation 1; the others reload.
-        var listeners = reload.Listener is null
-            ? _s.Listeners.Values.Where(before.Contains).OrderBy(l => l.Name, StringComparer.Ordinal).ToList()
-            : before.Where(l => l.Name == reload.Listener).ToList();
-        var (reloaded, refused) = ReloadHandlers(listeners, prepared);
-        if (reload.ClusterGeneration is { } clusterGeneration)
-        {
-            foreach (var listener in reloaded) _s.ClusterGenerations[listener.Listener] = clusterGeneration;
-        }
-        var changes = ReloadChanges.Describe(beforeSettings, SettingsNow(_s.Listeners.Values));
-        if (refused.Count == 0) return new Coordinator.Reloaded(reloaded, changes);
-        var done = changes.Count == 0 ? "" : $"; changed: {string.Join("; ", changes)}";
-        return new Coordinator.CommandFailed(reload, string.Join("; ", refused) + done);
-    }
-
-    /// <summary>Each listener's settings as it runs now: a scale or a change of only the shard count leaves its settings object as it was.</summary>
-    private static Dictionary<string, ListenerSettings> SettingsNow(IEnumerable<ListenerState> listeners) =>
-        listeners.ToDictionary(l => l.Name, l => l.Settings with { Shards = l.Desired }, StringComparer.Ordinal);
-
-    /// <summary>Switches each listener to its next generation from <paramref name="prepared"/>: the generations now serving, and why each refusal happened.</summary>
-    private (List<Coordinator.ListenerGeneration> Reloaded, List<string> Refused) ReloadHandlers(IEnumerable<ListenerState> listeners, PreparedHandlers prepared)
-    {
-        var reloaded = new List<Coordinator.ListenerGeneration>();
-        var refused = new List<string>();
-        foreach (var listener in listeners)
-        {
-            var (next, failure) = prepared.TakeGeneration(listener);
-            HandlerGeneration generation;
-            try
-            {
-                if (next is null) throw new InvalidOperationException(failure);
-                generation = listener.Handlers.SwitchTo(next);
-            }
-            catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
-            {
-                listener.Handlers.RecordReloadFailure(e.Message);
-                _log.Warning("Listener {Listener} refused the reload: {Reason}; generation {Generation} keeps serving",
-                    listener.Name, e.Message, listener.Handlers.Current.Number);
-                refused.Add($"listener '{listener.Name}': {e.Message} (generation {listener.Handlers.Current.Number} keeps serving)");
-                continue;
-            }
-            listener.LoadedAt = DateTimeOffset.UtcNow;
-            reloaded.Add(new Coordinator.ListenerGeneration(listener.Name, generation.Number));
-            // Connections of older generations get the listener's drain timeout, then close.
-            var changed = new ListenerProtocol.GenerationChanged(generation.Number, listener.Settings.DrainTimeout);
-            foreach (var byGroup in listener.Shards.Values.GroupBy(s => s.Group))
-                byGroup.Key.Tell(new Group.GenerationChanged(byGroup.Select(s => s.Key).ToList(), changed));
-            _log.Info("Listener {Listener} reloaded its handler {Handler}: generation {Generation} serves new connections",
-                listener.Name, generation.Name, generation.Number);
-        }
-        return (reloaded, refused);
-    }
-
-    /// <summary>The node's own listeners become <paramref name="configured"/>; applies them with the cluster's overrides over them (all or nothing).</summary>
-    private string? ApplyConfigured(IReadOnlyList<ListenerSettings> configured, PreparedHandlers prepared)
-    {
-        var previous = _s.Configured;
-        _s.Configured = configured;
-        var failure = Apply(Reconciler.Effective(configured, _s.ClusterOverrides), prepared);
-        if (failure is not null) _s.Configured = previous;
-        return failure;
-    }
-
-    /// <summary>
-    /// Follows the cluster's desired state: applies the configured listeners with <paramref name="cluster"/>'s overrides
-    /// over them (all or nothing), then reloads every listener whose cluster handler generation rose. A listener seen for
-    /// the first time takes the cluster's generation as it is: it runs the newest code already. Handler code of both
-    /// steps is loaded off this thread first (<see cref="LoadThen"/>).
-    /// </summary>
-    private void ApplyClusterState(Coordinator.ApplyClusterState cluster)
-    {
-        var requester = Sender;
-        if (Busy() is { } busy)
-        {
-            requester.Tell(new Coordinator.CommandFailed(cluster, busy));
-            return;
-        }
-        var overrides = cluster.Overrides.ToDictionary(o => o.Listener, StringComparer.Ordinal);
-        // What the whole state needs, and what the state accepted so far needs (a listener that falls back to it).
-        var needed = PreparedHandlers.NeededBy(
-            Reconciler.Effective(_s.Configured, overrides).Concat(Reconciler.Effective(_s.Configured, _s.ClusterOverrides)), _s.Listeners);
-        LoadThen(needed, [], prepared => FollowClusterState(requester, cluster, overrides, prepared));
-    }
-
-    private void FollowClusterState(
-        IActorRef requester, Coordinator.ApplyClusterState cluster, Dictionary<string, Coordinator.ClusterOverride> overrides, PreparedHandlers prepared)
-    {
-        if (Busy() is { } busy)
-        {
-            requester.Tell(new Coordinator.CommandFailed(cluster, busy));
-            return;
-        }
-        var problems = new List<string>();
-        if (Apply(Reconciler.Effective(_s.Configured, overrides), prepared) is not null)
-        {
-            // One listener's trouble (a port taken on this node, an unknown handler) must not hold the others back:
-            // the changes are tried one listener at a time; each that fails changes nothing and is reported.
-            IReadOnlyDictionary<string, Coordinator.ClusterOverride> accepted = _s.ClusterOverrides;
-            foreach (var name in Reconciler.ChangedOverrides(accepted, overrides))
-            {
-                var trial = Reconciler.Trial(accepted, overrides, name);
-                if (Apply(Reconciler.Effective(_s.Configured, trial), prepared) is { } failure) problems.Add(failure);
-                else accepted = trial;
-            }
-            overrides = new Dictionary<string, Coordinator.ClusterOverride>(accepted, StringComparer.Ordinal);
-        }
-        _s.ClusterOverrides = overrides;
-        if (_s.AwaitingClusterState) SettleAdoption();
-        var (reloads, followed) = Reconciler.ClusterReloads(overrides.Values, Observe(), _s.ClusterGenerations);
-        // A refused reload is not tried again for the same generation: the listener's running generation serves on
-        // (ReloadHandlers logs why; the listener's status shows it as its last reload failure).
-        _s.ClusterGenerations = followed;
-        var rose = reloads.Select(r => ListenerOf(r.Listener)).ToList();
-        foreach (var reload in reloads)
-            _log.Info("Listener {Listener}: the cluster's handler generation rose to {ClusterGeneration}; reloading", reload.Listener.Name, reload.ClusterGeneration);
-        LoadThen([], rose, next =>
-        {
-            ReloadHandlers(rose.Where(l => !l.Retired), next);
-            requester.Tell(new Coordinator.ClusterStateApplied(problems));
-        });
-    }
-
-    /// <summary>Why passing the sockets cannot start now, or null.</summary>
-    private string? UpgradeRefusal()
-    {
-        if (Busy() is { } busy) return busy;
-        if (_s.StartFailure is not null) return $"the node did not start: {_s.StartFailure}";
-        // A retiring socket still drains its queue; the successor would have to steer it without knowing it drains.
-        var draining = _s.Listeners.Values.Concat(_s.Retired)
-            .SelectMany(l => l.Shards.Values.Where(s => s.Retiring && !s.SocketClosed).Select(s => s.Key.ToString()))
-            .ToList();
-        if (draining.Count > 0)
-            return $"shard(s) {string.Join(", ", draining)} still drain their accept queues; try again once they closed (retire-queue-timeout at most)";
-        return null;
-    }
-
-    private void StartUpgrade(Coordinator.Upgrade upgrade)
-    {
-        var refusal = UpgradeRefusal();
-        if (refusal is null && UpgradeActor is null)
-            refusal = "upgrades are off on this node (shard-runtime.upgrade.enabled = off)";
-        if (refusal is null && _s.UpgradeOptions.StartSuccessor is null)
-            refusal = "this node cannot start a successor (it was not started by the shardruntime host); start one with `run --upgrade-from`";
-        if (refusal is not null)
-        {
-            _log.Warning("Upgrade refused: {Reason}", refusal);
-            _s.LastUpgradeFailure = $"refused: {refusal}";
-            Sender.Tell(new Coordinator.CommandFailed(upgrade, refusal));
-            return;
-        }
-        _s.Upgrade = new UpgradeInProgress(Sender);
-        _log.Info("Upgrade: starting a successor process to take over the listening sockets");
-        UpgradeActor!.Tell(Predecessor.StartSuccessor.Instance);
-    }
-
-    private void PassSockets(Coordinator.PassSockets begin)
-    {
-        string? refusal;
-        if (_s.Draining || _s.Upgrade is null)
-            refusal = UpgradeRefusal();
-        else if (_s.Upgrade.Phase == UpgradeInProgress.PassingSockets)
-            refusal = $"an upgrade is in progress (passing sockets to successor pid {_s.Upgrade.SuccessorProcessId})";
-        else if (_s.Upgrade.SuccessorProcessId is not { } expected)
-            refusal = "an upgrade is starting its own successor";
-        else if (expected != begin.PeerProcessId)
-            refusal = $"an upgrade to successor pid {expected} is in progress";
-        else
-            refusal = null; // the successor this node started
-        if (refusal is not null)
-        {
-            _log.Warning("Passing the sockets to pid {Peer} refused: {Reason}", begin.PeerProcessId, refusal);
-            Sender.Tell(new Coordinator.CommandFailed(begin, refusal));
-            return;
-        }
-
-        var upgrade = _s.Upgrade ??= new UpgradeInProgress(null);
-        upgrade.SuccessorProcessId = begin.PeerProcessId;
-        upgrade.Phase = UpgradeInProgress.PassingSockets;
-        // The groups own the sockets and know their positions: each lists its accepting members.
-        var passing = _s.Listeners.Values.SelectMany(l => l.Shards.Values.Where(s => !s.Retiring).Select(s => (Listener: l, Shard: s)))
-            .ToDictionary(e => e.Shard.Key);
-        var generation = _s.UpgradeOptions.ProcessGeneration;
-        var asks = passing.Values.Select(e => e.Shard.Group).Distinct()
-            .Select(g => g.Ask<Group.Sockets>(Group.GetSockets.Instance, _settings.Upgrade.StepTimeout)).ToList();
-        Task.WhenAll(asks).PipeTo(Sender,
-            success: groups =>
-            {
-                var sockets = groups.SelectMany(g => g.Members).Where(m => passing.ContainsKey(m.Key))
-                    .OrderBy(m => m.Key.Listener, StringComparer.Ordinal).ThenBy(m => m.Key.ShardId)
-                    .Select(m =>
-                    {
-                        var (listener, shard) = passing[m.Key];
-                        return (m.Socket, new SocketLabel(
-                            listener.Name, shard.EndPoint, listener.Settings.Protocol, m.Key.ShardId, shard.Inode, m.Position, shard.Pinned));
-                    }).ToList();
-                return new Coordinator.SocketsToPass(sockets, generation);
-            },
-            failure: e => new Coordinator.CommandFailed(begin, $"the listening sockets could not be collected from their groups: {e.GetBaseException().Message}"));
-        _log.Info("Upgrade: passing {Count} listening sockets to successor pid {Peer}", passing.Count, begin.PeerProcessId);
-    }
-
-    private void OnUpgradeFinished(Coordinator.UpgradeFinished finished)
-    {
-        var upgrade = _s.Upgrade;
-        // Only the attempt that runs ends: a report about another peer (one refused meanwhile) changes nothing.
-        if (upgrade?.SuccessorProcessId is { } expected && finished.PeerProcessId is { } peer && peer != expected)
-        {
-            _log.Debug("Upgrade report about pid {Peer} ignored: the upgrade in progress is with pid {Expected}", peer, expected);
-            return;
-        }
-        if (upgrade is null && !finished.Outcome.IsCompleted)
-        {
-            _log.Debug("Upgrade report about pid {Peer} ignored: no upgrade in progress", finished.PeerProcessId);
-            return;
-        }
-        _s.Upgrade = null;
-        var outcome = finished.Outcome;
-        var pid = finished.PeerProcessId ?? upgrade?.SuccessorProcessId ?? 0;
-        if (outcome.IsCompleted && _settings.Upgrade.StabilityPeriod > TimeSpan.Zero)
-        {
-            _s.Upgrade = upgrade ?? new UpgradeInProgress(null);
-            _s.Upgrade.SuccessorProcessId = pid;
-            _s.Upgrade.Phase = UpgradeInProgress.Watching;
-            _s.Upgrade.Outcome = outcome;
-            StandBy(pid, outcome.Declined);
-            return;
-        }
-        if (outcome.IsCompleted)
-        {
-            LetGo(upgrade, pid, outcome);
-            return;
-        }
-        var reason = outcome.Reason ?? outcome.Result.ToString();
-        _s.LastUpgradeFailure = $"rolled back: {reason}";
-        SteerAll();
-        _log.Warning("Upgrade rolled back, node {ProcessId} serves on: {Reason}", Environment.ProcessId, reason);
-        upgrade?.Requester?.Tell(new Coordinator.CommandFailed(Coordinator.Upgrade.Instance, $"upgrade rolled back, node {Environment.ProcessId} serves on: {reason}"));
-        CheckForeignHolders();
-    }
-
-    /// <summary>
-    /// This node no longer serves its sockets: another process accepts on them. Every shard stops accepting and closes
-    /// only this process's descriptor (never shutdown(): the kernel socket is shared), without steering (the group is
-    /// the other process's to steer now). Declined sockets (their listener left the successor's configuration) retire
-    /// here as a removed listener does, draining their queues. Open connections drain; then the node stops.
-    /// </summary>
-    private void Release(string why, IReadOnlyList<long> declined)
-    {
-        if (_s.LetGo) return;
-        _s.LetGo = true;
-        _s.Draining = true;
-        var timeout = _settings.ShutdownDrainTimeout;
-        _log.Info("Released the listening sockets: {Why}; open connections have {Timeout} to finish", why, timeout);
-        RetireDeclined(declined);
-        var passed = _s.Listeners.Values.SelectMany(l => l.Shards.Values).ToList();
-        foreach (var shard in passed) shard.LetGo = true;
-        // Open connections finish on their own, or close gracefully at the deadline (FIN after what is queued).
-        RetireInGroups(passed, RetireMode.LetGo, timeout);
-        CheckDrained();
     }
 
     private Coordinator.NodeStatus Status() =>

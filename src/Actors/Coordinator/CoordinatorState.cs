@@ -95,6 +95,17 @@ internal sealed class CoordinatorState(UpgradeOptions upgrade, ClusterTransport 
 
 }
 
+/// <summary>Decisions about the node's life, from its registry alone.</summary>
+internal static class NodeLife
+{
+    /// <summary>The phase <paramref name="state"/> records (a restarted coordinator carries on in it).</summary>
+    public static NodePhase PhaseOf(CoordinatorState state) =>
+        state.Draining || state.LetGo ? NodePhase.Draining
+        : state.Upgrade is not null ? NodePhase.Upgrading
+        : state.AwaitingClusterState ? NodePhase.AwaitingClusterState
+        : NodePhase.Serving;
+}
+
 /// <summary>One listener: its settings, handler and budget, desired shard count and its shards.</summary>
 internal sealed class ListenerState
 {
@@ -166,4 +177,23 @@ internal sealed class UpgradeInProgress(Akka.Actor.IActorRef? requester)
     public int? SuccessorProcessId { get; set; }
     public string Phase { get; set; } = "starting the successor";
     public DateTimeOffset Since { get; } = DateTimeOffset.UtcNow;
+}
+
+/// <summary>Where the node is in its life: the coordinator's behaviour in each.</summary>
+internal enum NodePhase
+{
+    /// <summary>The start-up listeners' handler code loads; changes wait.</summary>
+    Starting,
+
+    /// <summary>Serving; inherited sockets wait for the cluster's desired state before the rest is declined.</summary>
+    AwaitingClusterState,
+
+    /// <summary>Serving: changes are made.</summary>
+    Serving,
+
+    /// <summary>Passing the sockets to a successor, or watching it for the stability period: changes are refused.</summary>
+    Upgrading,
+
+    /// <summary>Draining for shutdown, or after letting go of the sockets to a successor: changes are refused, then the node stops.</summary>
+    Draining,
 }
