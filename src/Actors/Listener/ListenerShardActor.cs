@@ -27,24 +27,20 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
 
     private readonly ListenerSettings _settings;
     private readonly ShardSocket _socket;
-    private readonly HandlerRegistry _handlers;
     private readonly ConnectionBudget _budget;
     private readonly ShardCounters _counters;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly ConnectionSettings _connectionSettings;
-    private readonly Func<ConnectionState, IActorRef> _makeActor;
+    private readonly ShardConnections _connections;
     private TimeSpan _backoff;
 
     public ListenerShardActor(ShardListener listener, ShardSocket socket, ShardCounters counters)
     {
         _settings = listener.Settings;
         _socket = socket;
-        _handlers = listener.Handlers;
         _budget = listener.Budget;
         _counters = counters;
         _backoff = listener.Settings.AcceptBackoff;
-        _connectionSettings = ConnectionSettings.From(listener.Settings);
-        _makeActor = MakeActor;
+        _connections = new ShardConnections(Context, listener, socket, counters, _log);
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -62,7 +58,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
     {
         _socket.Owner = Self;
         ConnectionMailbox.EnsureConfigured(Context.System);
-        Timers.StartPeriodicTimer("sweep", Listener.SweepConnections.Instance, SweepInterval(_settings));
+        Timers.StartPeriodicTimer("sweep", Listener.SweepConnections.Instance, ShardConnections.SweepInterval(_settings));
         // After a restart the children (open connections) are still here; each tells when it ends (ConnectionEnded).
         var open = _counters.Open;
         Become(Behaviour(_socket.Phase));
@@ -193,16 +189,16 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
                 Retire(retire.Mode, retire.DrainTimeout);
                 break;
             case Listener.GenerationChanged changed:
-                AdoptWaitingConnections();
+                _connections.AdoptWaiting();
                 var retireGeneration = new Connection.Connection.RetireGeneration(changed.Current, changed.DrainTimeout);
-                foreach (var child in Context.GetChildren()) child.Tell(retireGeneration);
+                _connections.TellAll(retireGeneration);
                 break;
             case Listener.SweepConnections:
-                SweepConnections();
+                _connections.Sweep();
                 TryFinish();
                 break;
             case Listener.ConnectionsReadable:
-                while (_socket.Readable.TryTake(out var connection)) OnShardConnectionReadable(connection);
+                while (_socket.Readable.TryTake(out var connection)) _connections.OnReadable(connection);
                 TryFinish();
                 break;
             case Listener.DrainDeadline when _socket.Retiring:
@@ -245,7 +241,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
             {
                 if (!_budget.TryAcquireOrWait(Self)) return;
                 _socket.Parked = null;
-                Spawn(parked);
+                _connections.Spawn(parked);
                 continue;
             }
             if (_socket.Phase is ShardPhase.Parked or ShardPhase.Closing || _socket.AcceptPending || _socket.IsDisposed) return;
@@ -277,7 +273,7 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
             {
                 // Connections leave the process's last descriptors to the runtime: past that line, pause as at EMFILE.
                 var nearLimit = DescriptorReserve.IsNearLimit(accepted.Value);
-                Spawn(accepted.Value);
+                _connections.Spawn(accepted.Value);
                 if (!nearLimit) return true;
                 BackOff($"{SocketError.TooManyOpenSockets}: descriptors are near the process's limit");
                 return false;
@@ -317,134 +313,6 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
     }
 
     /// <summary>
-    /// Serves a connection just accepted. Unless the listener says otherwise (first-turn-in-shard) or the shard retires,
-    /// its first turn runs here: the handler is made, and what the peer sent already is read and answered. A connection
-    /// that has sent nothing yet waits here for its first bytes. One that this finishes (the one request of a client
-    /// that asked for the close) never gets an actor; any other is adopted by a connection actor, which goes on from
-    /// where the shard stopped.
-    /// </summary>
-    private void Spawn(AcceptedSocket accepted)
-    {
-        _counters.ConnectionOpened();
-        var state = new ConnectionState(accepted, ConnectionIds.Next(), _socket, _connectionSettings, _handlers.Acquire(),
-            _counters, _budget, _log, Context.System);
-        if (_settings.FirstTurnInShard && !_socket.Retiring) RunInShard(state, static s => ConnectionDriver.FirstTurn(s));
-        else HandToActor(state);
-    }
-
-    /// <summary>A connection waiting in this shard got input (its first bytes, or the FIN its close waited for).</summary>
-    private void OnShardConnectionReadable(ConnectionState connection)
-    {
-        if (connection.Finished) return;
-        if (connection.HasActor)
-        {
-            // An actor took it over since (the shard retires, or its generation was replaced): the wake-up is the actor's.
-            connection.Self.Tell(Connection.Connection.ReceiveReady.Instance);
-            return;
-        }
-        connection.ReceivePending = false;
-        RunInShard(connection, static s => ConnectionDriver.ReadLoop(s));
-    }
-
-    /// <summary>
-    /// Runs one step of a connection that has no actor yet, here in the shard; the handler may ask for the actor
-    /// meanwhile (it is made then). Afterwards the connection is finished, waits here, or is adopted by its actor.
-    /// </summary>
-    private void RunInShard(ConnectionState connection, Action<ConnectionState> step)
-    {
-        connection.MakeActor = _makeActor;
-        step(connection);
-        connection.MakeActor = null;
-        if (connection.HasActor)
-        {
-            connection.Self.Tell(Connection.Connection.Adopt.Instance); // made during the step: it takes over now
-            return;
-        }
-        if (connection.Finished) return;
-        if (connection.ReceivePending) Watch(connection); // waits here for its first bytes (or its peer's FIN)
-        else HandToActor(connection);
-    }
-
-    /// <summary>Makes the connection's actor and has it take the connection over at once.</summary>
-    private void HandToActor(ConnectionState connection) => MakeActor(connection).Tell(Connection.Connection.Adopt.Instance);
-
-    /// <summary>Makes a connection's actor (it waits for <see cref="Connection.Connection.Adopt"/>) and lets the sweep watch it.</summary>
-    private IActorRef MakeActor(ConnectionState connection)
-    {
-        var child = Context.ActorOf(Connection.Connection.Props(connection), Connection.Connection.ActorName(connection.ConnectionId));
-        Volatile.Write(ref connection.Self, child);
-        Watch(connection);
-        // Accepted while the shard hands its socket over: it drains from the start.
-        if (_socket.Retiring && _socket.RetireMode == RetireMode.LetGo) child.Tell(DrainConnection());
-        return child;
-    }
-
-    private void Watch(ConnectionState connection)
-    {
-        if (connection.Watched) return;
-        connection.Watched = true;
-        _socket.Connections.Add(connection);
-    }
-
-    /// <summary>Gives each connection waiting in this shard its actor, so that what is said to the shard's children reaches it.</summary>
-    private void AdoptWaitingConnections()
-    {
-        foreach (var connection in _socket.Connections)
-            if (!connection.Finished && !connection.HasActor)
-                HandToActor(connection);
-    }
-
-    /// <summary>How often the sweep looks: a quarter of the idle, request-head and linger timeouts (so each is kept within 25%), 10 ms to 1 s.</summary>
-    internal static TimeSpan SweepInterval(ListenerSettings settings)
-    {
-        var shortest = Math.Min(Math.Min(settings.IdleTimeout.Ticks, settings.RequestHeadTimeout.Ticks), settings.LingerTimeout.Ticks) / 4;
-        return TimeSpan.FromTicks(Math.Clamp(shortest, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromSeconds(1).Ticks));
-    }
-
-    /// <summary>
-    /// Tells each connection idle for the idle timeout, or with a request incomplete for the request-head timeout, to
-    /// check itself (it decides: it may have had activity since), and each whose graceful close waited its linger time for the peer's FIN that the wait is over; drops finished ones.
-    /// </summary>
-    private void SweepConnections()
-    {
-        var now = Environment.TickCount64;
-        var idleTimeout = (long)_settings.IdleTimeout.TotalMilliseconds;
-        var connections = _socket.Connections;
-        for (var i = connections.Count - 1; i >= 0; i--)
-        {
-            var c = connections[i];
-            if (Volatile.Read(ref c.Finished))
-            {
-                connections[i] = connections[^1];
-                connections.RemoveAt(connections.Count - 1);
-                continue;
-            }
-            var idle = now - Math.Max(Volatile.Read(ref c.LastActivity), Volatile.Read(ref c.IdleClosingSince)) >= idleTimeout;
-            var due = idle || ConnectionDriver.RequestLate(c, now);
-            var linger = Volatile.Read(ref c.LingerDeadline);
-            var lingered = linger != 0 && now >= linger;
-            if (!c.HasActor)
-            {
-                // Waiting in this shard: checked here, as its actor would.
-                if (due) RunInShard(c, static s => ConnectionDriver.OnDeadlineCheck(s));
-                // (Unless the check just gave it its actor: then the connection is the actor's.)
-                if (lingered && !c.HasActor && !c.Finished && c.OutputShut)
-                    ConnectionDriver.Finish(c, c.CloseReason);
-                continue;
-            }
-            if (due) c.Self.Tell(Connection.Connection.DeadlineCheck.Instance);
-            if (lingered) c.Self.Tell(Connection.Connection.LingerExpired.Instance);
-        }
-    }
-
-    /// <summary>Ends a connection like a retired handler generation's: told it drains, closed gracefully at the shard's drain deadline.</summary>
-    private Connection.Connection.RetireGeneration DrainConnection()
-    {
-        var left = _socket.DrainDeadline - DateTime.UtcNow;
-        return new Connection.Connection.RetireGeneration(int.MaxValue, left > TimeSpan.Zero ? left : TimeSpan.Zero);
-    }
-
-    /// <summary>
     /// The group retires this shard: it accepts what is still queued (<see cref="RetireMode.DrainQueue"/>) until the group
     /// closes the socket, and its connections get until the deadline. Told again, a nearer deadline wins.
     /// </summary>
@@ -470,9 +338,9 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
             _settings.Name, ShardId, mode, _socket.Inode, _counters.Open, drainTimeout);
         if (mode == RetireMode.LetGo)
         {
-            AdoptWaitingConnections();
+            _connections.AdoptWaiting();
             // The connections learn now that they drain (a protocol can end at its next boundary) and get the deadline.
-            foreach (var child in Context.GetChildren()) child.Tell(DrainConnection());
+            _connections.TellAll(_connections.Drain());
         }
         // Whatever is queued (and still in flight) is accepted until the group closes the socket.
         if (mode == RetireMode.DrainQueue) Self.Tell(Listener.ResumeAccepting.Instance);
@@ -489,8 +357,8 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
 
     private void OnDrainDeadline()
     {
-        AdoptWaitingConnections();
-        var open = Context.GetChildren().Count();
+        _connections.AdoptWaiting();
+        var open = _connections.WithActors;
         if (_socket.RetireMode == RetireMode.LetGo && !_socket.GracefulCloseSent && open > 0)
         {
             _socket.GracefulCloseSent = true;
@@ -498,15 +366,14 @@ internal sealed class ListenerShardActor : UntypedActor, IWithTimers
             _log.Info("Shard {Listener}/{Shard} drain deadline passed; closing {Open} connections gracefully (aborting what is left after {Grace})",
                 _settings.Name, ShardId, open, grace);
             var close = new Connection.Connection.RetireGeneration(int.MaxValue, TimeSpan.Zero);
-            foreach (var child in Context.GetChildren()) child.Tell(close);
+            _connections.TellAll(close);
             _socket.DrainDeadline = DateTime.UtcNow + grace;
             ArmDrainDeadline();
             return;
         }
         if (open > 0)
             _log.Warning("Shard {Listener}/{Shard} drain deadline passed; aborting {Open} connections", _settings.Name, ShardId, open);
-        foreach (var child in Context.GetChildren())
-            child.Tell(Connection.Connection.Abort.DrainDeadline);
+        _connections.TellAll(Connection.Connection.Abort.DrainDeadline);
         if (_socket.Parked is { } parked)
         {
             _socket.Parked = null;
