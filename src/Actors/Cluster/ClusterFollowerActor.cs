@@ -2,7 +2,7 @@ using Akka.Actor;
 using Akka.DistributedData;
 using Akka.Event;
 using ShardRuntime.Actors.Settings;
-using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
+using CoordinatorProtocol = ShardRuntime.Actors.Coordination.Coordinator;
 
 namespace ShardRuntime.Actors.Cluster;
 

@@ -1,6 +1,6 @@
 using Akka.Actor;
 using ShardRuntime.Actors.Settings;
-using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
+using CoordinatorProtocol = ShardRuntime.Actors.Coordination.Coordinator;
 
 namespace ShardRuntime.Actors.Cluster;
 

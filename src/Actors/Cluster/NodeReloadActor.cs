@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Akka.Actor;
-using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
+using CoordinatorProtocol = ShardRuntime.Actors.Coordination.Coordinator;
 
 namespace ShardRuntime.Actors.Cluster;
 

@@ -2,7 +2,7 @@ using ShardRuntime.Actors.Cluster;
 
 namespace ShardRuntime.Actors.Control;
 
-using Coordinator = ShardRuntime.Actors.Coordinator.Coordinator;
+using Coordinator = ShardRuntime.Actors.Coordination.Coordinator;
 
 /// <summary>
 /// One command of the control socket: how its request turns into a command of the coordinator

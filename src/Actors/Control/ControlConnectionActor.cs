@@ -9,7 +9,7 @@ using ShardRuntime.Actors.Settings;
 
 namespace ShardRuntime.Actors.Control;
 
-using Coordinator = ShardRuntime.Actors.Coordinator.Coordinator;
+using Coordinator = ShardRuntime.Actors.Coordination.Coordinator;
 
 /// <summary>
 /// Serves one control client: checks its uid, reads one request line, asks the coordinator, writes one reply line,

@@ -24,10 +24,10 @@ public static class ControlJson
     /// <summary>Set (true) on a refusal caused by the node's configuration file.</summary>
     public const string InvalidConfigurationField = "invalidConfiguration";
 
-    /// <summary>Member of the <c>status</c> reply: <see cref="Coordinator.Coordinator.NodeStatus"/> in camelCase.</summary>
+    /// <summary>Member of the <c>status</c> reply: <see cref="Coordination.Coordinator.NodeStatus"/> in camelCase.</summary>
     public const string StatusField = "status";
 
-    /// <summary>Member of a command's reply that carries the coordinator's answer, e.g. <see cref="Coordinator.Coordinator.ScaledTo"/>.</summary>
+    /// <summary>Member of a command's reply that carries the coordinator's answer, e.g. <see cref="Coordination.Coordinator.ScaledTo"/>.</summary>
     public const string ResultField = "result";
 
     /// <summary>Member of a <c>reload</c> request: true to let a configuration without listeners close every listener.</summary>

@@ -8,7 +8,7 @@ using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Settings;
 using ClusterProtocol = ShardRuntime.Actors.Cluster.ClusterListeners;
 using ControlProtocol = ShardRuntime.Actors.Control.Control;
-using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
+using CoordinatorProtocol = ShardRuntime.Actors.Coordination.Coordinator;
 
 namespace ShardRuntime.Actors.Hosting;
 

@@ -71,7 +71,7 @@ public sealed class ShardRuntimeOptions
     /// successor. Not HOCON: code only. Null (the default): every socket is bound here and <c>upgrade</c> is refused,
     /// though a successor started by hand (<c>run --upgrade-from</c>) is still served.
     /// </summary>
-    public Coordinator.UpgradeOptions? Upgrade { get; set; }
+    public Coordination.UpgradeOptions? Upgrade { get; set; }
 
     /// <summary>Handler factories of user code, in addition to the built-ins.</summary>
     public IReadOnlyList<IConnectionHandlerFactory> Handlers => _handlers;

@@ -32,7 +32,7 @@ internal sealed class ReuseportGroupActor : UntypedActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    private string Name => Coordinator.Coordinator.Describe(_group.EndPoint, _group.Protocol);
+    private string Name => Coordination.Coordinator.Describe(_group.EndPoint, _group.Protocol);
 
     protected override SupervisorStrategy SupervisorStrategy() =>
         // A shard that throws is restarted: its socket and its connections are untouched (see ListenerShardActor).

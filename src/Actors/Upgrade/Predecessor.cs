@@ -1,5 +1,5 @@
 using Akka.Actor;
-using ShardRuntime.Actors.Coordinator;
+using ShardRuntime.Actors.Coordination;
 using ShardRuntime.Actors.Settings;
 
 namespace ShardRuntime.Actors.Upgrade;
@@ -8,7 +8,7 @@ namespace ShardRuntime.Actors.Upgrade;
 /// Protocol of the upgrade actor (<c>/user/shard-runtime/upgrade</c>): it serves the upgrade socket (a Unix domain
 /// socket, mode 0600) through which a successor process receives this node's listening sockets, refuses peers of
 /// another uid (SO_PEERCRED) and second successors while one is served, and starts the successor for an
-/// <see cref="Coordinator.Coordinator.Upgrade"/>. The coordinator decides; this actor talks to the successor.
+/// <see cref="Coordination.Coordinator.Upgrade"/>. The coordinator decides; this actor talks to the successor.
 /// </summary>
 public static class Predecessor
 {

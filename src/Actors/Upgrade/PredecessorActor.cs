@@ -3,12 +3,12 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.Hosting;
 using ShardRuntime.Actors.Control;
-using ShardRuntime.Actors.Coordinator;
+using ShardRuntime.Actors.Coordination;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Upgrade;
 using ShardRuntime.Runtime.Systemd;
 using ShardRuntime.Runtime.Sockets;
-using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
+using CoordinatorProtocol = ShardRuntime.Actors.Coordination.Coordinator;
 
 namespace ShardRuntime.Actors.Upgrade;
 

@@ -5,7 +5,7 @@ using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Systemd;
 using ShardRuntime.Runtime.Upgrade;
 using ControlProtocol = ShardRuntime.Actors.Control.Control;
-using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
+using CoordinatorProtocol = ShardRuntime.Actors.Coordination.Coordinator;
 
 namespace ShardRuntime.Actors.Upgrade;
 

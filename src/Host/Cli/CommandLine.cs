@@ -9,7 +9,7 @@ using ShardRuntime.Actors.Settings;
 
 namespace ShardRuntime.Host.Cli;
 
-using Coordinator = ShardRuntime.Actors.Coordinator.Coordinator;
+using Coordinator = ShardRuntime.Actors.Coordination.Coordinator;
 
 /// <summary>
 /// The command line of the <c>shardruntime</c> executable: <c>run</c> starts a node, the other commands talk to a

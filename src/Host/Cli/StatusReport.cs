@@ -3,7 +3,7 @@ using System.Text;
 
 namespace ShardRuntime.Host.Cli;
 
-using Coordinator = ShardRuntime.Actors.Coordinator.Coordinator;
+using Coordinator = ShardRuntime.Actors.Coordination.Coordinator;
 
 /// <summary>The human-readable <c>status</c>: a line about the node, a table of listeners, then a table of shards per listener.</summary>
 internal static class StatusReport

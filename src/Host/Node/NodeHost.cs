@@ -9,7 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Serilog;
 using ShardRuntime.Actors.Cluster.Transport;
-using ShardRuntime.Actors.Coordinator;
+using ShardRuntime.Actors.Coordination;
 using ShardRuntime.Actors.Hosting;
 
 namespace ShardRuntime.Host.Node;

@@ -9,7 +9,7 @@ using Serilog;
 using Serilog.Events;
 using Serilog.Formatting.Json;
 using ShardRuntime.Actors.Cluster.Transport;
-using ShardRuntime.Actors.Coordinator;
+using ShardRuntime.Actors.Coordination;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Actors.Upgrade;
 using ShardRuntime.Runtime.Sockets;
@@ -17,7 +17,7 @@ using ShardRuntime.Runtime.Systemd;
 using ShardRuntime.Runtime.Upgrade;
 using ControlProtocol = ShardRuntime.Actors.Control.Control;
 using ClusterProtocol = ShardRuntime.Actors.Cluster.ClusterListeners;
-using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
+using CoordinatorProtocol = ShardRuntime.Actors.Coordination.Coordinator;
 
 namespace ShardRuntime.Host.Node;
 

@@ -3,7 +3,7 @@ using Akka.Actor;
 using Akka.Actor.Setup;
 using Akka.Configuration;
 using Akka.Remote.Transport.DotNetty;
-using ShardRuntime.Actors.Coordinator;
+using ShardRuntime.Actors.Coordination;
 
 // remoting-probe TARGET LISTENER SHARDS [--tls CERT KEY] [--timeout SECONDS]
 //   TARGET: a node address such as akka.tcp://shardruntime@127.0.0.1:4053 (akka.ssl.tcp://... with --tls)

@@ -6,7 +6,7 @@ using Akka.Serialization;
 using ShardRuntime.Actors.Cluster;
 using ShardRuntime.Actors.Tests.Support;
 using Xunit.Abstractions;
-using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
+using CoordinatorProtocol = ShardRuntime.Actors.Coordination.Coordinator;
 
 namespace ShardRuntime.Actors.Tests.Cluster;
 

@@ -1,7 +1,7 @@
 using Akka.Actor;
 using ShardRuntime.Actors.Cluster;
 using ShardRuntime.Actors.Tests.Support;
-using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
+using CoordinatorProtocol = ShardRuntime.Actors.Coordination.Coordinator;
 
 namespace ShardRuntime.Actors.Tests.Cluster;
 

@@ -371,8 +371,8 @@ public sealed class ConnectionSpecs : TestKit
         using var waiting = await Clients.ConnectAsync(endPoint);
         await Clients.SendAsync(waiting, "w");
 
-        var drained = await coordinator.Ask<object>(new ShardRuntime.Actors.Coordinator.Coordinator.Drain(TimeSpan.FromMilliseconds(500)), Clients.Timeout);
-        Assert.IsType<ShardRuntime.Actors.Coordinator.Coordinator.Drained>(drained);
+        var drained = await coordinator.Ask<object>(new ShardRuntime.Actors.Coordination.Coordinator.Drain(TimeSpan.FromMilliseconds(500)), Clients.Timeout);
+        Assert.IsType<ShardRuntime.Actors.Coordination.Coordinator.Drained>(drained);
         Assert.Empty(Specs.Status(coordinator).Listeners.SelectMany(l => l.Shards));
     }
 
@@ -389,7 +389,7 @@ public sealed class ConnectionSpecs : TestKit
         probe.Watch(shard);
 
         // Shard 1 retires with its connections, then crashes while it drains.
-        await coordinator.Ask<ShardRuntime.Actors.Coordinator.Coordinator.ScaledTo>(new ShardRuntime.Actors.Coordinator.Coordinator.ScaleTo("e", 1), Clients.Timeout);
+        await coordinator.Ask<ShardRuntime.Actors.Coordination.Coordinator.ScaledTo>(new ShardRuntime.Actors.Coordination.Coordinator.ScaleTo("e", 1), Clients.Timeout);
         EventFilter.Exception<ActorKilledException>().ExpectOne(() => shard.Tell(Kill.Instance, TestActor));
 
         // Every connection still works; the retiring shard still waits for its own and stops once they are gone.

@@ -7,7 +7,7 @@ using ShardRuntime.Actors.Control;
 
 namespace ShardRuntime.Actors.Tests.Control;
 
-using Coordinator = ShardRuntime.Actors.Coordinator.Coordinator;
+using Coordinator = ShardRuntime.Actors.Coordination.Coordinator;
 
 /// <summary>
 /// Properties of the control socket's request reader (<see cref="ControlCommand.Parse"/>, what the control connection

@@ -12,7 +12,7 @@ using ControlProtocol = ShardRuntime.Actors.Control.Control;
 
 namespace ShardRuntime.Actors.Tests.Control;
 
-using Coordinator = ShardRuntime.Actors.Coordinator.Coordinator;
+using Coordinator = ShardRuntime.Actors.Coordination.Coordinator;
 
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class ControlServerSpecs : Akka.TestKit.Xunit2.TestKit

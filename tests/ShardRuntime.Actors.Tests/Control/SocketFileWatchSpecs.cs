@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using Akka.Actor;
 using ShardRuntime.Actors.Control;
-using ShardRuntime.Actors.Coordinator;
+using ShardRuntime.Actors.Coordination;
 using ShardRuntime.Actors.Settings;
 using Xunit.Abstractions;
 using ControlProtocol = ShardRuntime.Actors.Control.Control;

@@ -1,9 +1,9 @@
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using ShardRuntime.Actors.Cluster.Transport;
-using ShardRuntime.Actors.Coordinator;
+using ShardRuntime.Actors.Coordination;
 using ShardRuntime.Actors.Tests.Support;
-using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
+using CoordinatorProtocol = ShardRuntime.Actors.Coordination.Coordinator;
 
 namespace ShardRuntime.Actors.Tests.Coordinator;
 

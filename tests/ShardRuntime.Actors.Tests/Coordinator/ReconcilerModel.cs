@@ -1,5 +1,5 @@
 using System.Net;
-using ShardRuntime.Actors.Coordinator.Reconciliation;
+using ShardRuntime.Actors.Coordination.Reconciliation;
 using ShardRuntime.Actors.Settings;
 
 namespace ShardRuntime.Actors.Tests.Coordinator;

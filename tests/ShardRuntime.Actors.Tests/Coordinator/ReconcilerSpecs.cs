@@ -1,11 +1,11 @@
 using System.Net;
-using ShardRuntime.Actors.Coordinator.Reconciliation;
+using ShardRuntime.Actors.Coordination.Reconciliation;
 using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Actors.Tests.Support;
 using ShardRuntime.Runtime.Upgrade;
 using ShardRuntime.Runtime.Sockets;
-using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
+using CoordinatorProtocol = ShardRuntime.Actors.Coordination.Coordinator;
 
 namespace ShardRuntime.Actors.Tests.Coordinator;
 

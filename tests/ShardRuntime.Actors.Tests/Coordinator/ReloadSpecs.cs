@@ -5,7 +5,7 @@ using Akka.TestKit.Xunit2;
 using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Tests.Support;
 using Xunit.Abstractions;
-using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
+using CoordinatorProtocol = ShardRuntime.Actors.Coordination.Coordinator;
 
 namespace ShardRuntime.Actors.Tests.Coordinator;
 

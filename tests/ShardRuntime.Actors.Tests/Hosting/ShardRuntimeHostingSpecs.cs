@@ -10,7 +10,7 @@ using ShardRuntime.Actors.Settings;
 using ShardRuntime.Actors.Tests.Support;
 using ShardRuntime.Runtime.Connections;
 using ControlProtocol = ShardRuntime.Actors.Control.Control;
-using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
+using CoordinatorProtocol = ShardRuntime.Actors.Coordination.Coordinator;
 using PredecessorProtocol = ShardRuntime.Actors.Upgrade.Predecessor;
 
 namespace ShardRuntime.Actors.Tests.Hosting;

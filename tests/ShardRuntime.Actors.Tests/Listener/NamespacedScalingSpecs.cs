@@ -6,7 +6,7 @@ using ShardRuntime.Actors.Tests.Support;
 using ShardRuntime.Runtime.Sockets;
 using ShardRuntime.Runtime.Tests.Steering;
 using Xunit.Abstractions;
-using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
+using CoordinatorProtocol = ShardRuntime.Actors.Coordination.Coordinator;
 
 namespace ShardRuntime.Actors.Tests.Listener;
 

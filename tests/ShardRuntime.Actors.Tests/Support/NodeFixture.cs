@@ -3,7 +3,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Settings;
-using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
+using CoordinatorProtocol = ShardRuntime.Actors.Coordination.Coordinator;
 
 namespace ShardRuntime.Actors.Tests.Support;
 

@@ -8,7 +8,7 @@ using ShardRuntime.Actors.Upgrade;
 using ShardRuntime.Runtime.Sockets;
 using ShardRuntime.Runtime.Upgrade;
 using Xunit.Abstractions;
-using CoordinatorProtocol = ShardRuntime.Actors.Coordinator.Coordinator;
+using CoordinatorProtocol = ShardRuntime.Actors.Coordination.Coordinator;
 
 namespace ShardRuntime.Actors.Tests.Upgrade;
 
@@ -79,9 +79,11 @@ public sealed class SuccessorActorSpecs : Akka.TestKit.Xunit2.TestKit
         var client = await ReceiveAsync(step);
         var coordinator = CreateTestProbe();
 
+        // The clock starts before the successor can send Ready (it waits for the coordinator's answer first), so what it
+        // measures is never shorter than the successor's wait for the answer.
+        var clock = Stopwatch.StartNew();
         var successor = Sys.ActorOf(Successor.Props(Settings(step, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(5)), client, coordinator.Ref, false));
         Settle(coordinator);
-        var clock = Stopwatch.StartNew();
         successor.Tell(Successor.WaitUntilServing.Instance, TestActor);
         var failed = ExpectMsg<Successor.Failed>(Patience);
 

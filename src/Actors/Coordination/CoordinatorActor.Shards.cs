@@ -8,7 +8,7 @@ using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Upgrade;
 using ShardRuntime.Runtime.Sockets;
 
-namespace ShardRuntime.Actors.Coordinator;
+namespace ShardRuntime.Actors.Coordination;
 
 /// <summary>
 /// The coordinator's side of the sockets: the sockets a plan bound or adopted go to the actor of their reuseport group,

@@ -1,6 +1,6 @@
 using ShardRuntime.Actors.Settings;
 
-namespace ShardRuntime.Actors.Coordinator.Reconciliation;
+namespace ShardRuntime.Actors.Coordination.Reconciliation;
 
 /// <summary>
 /// A step of a <see cref="Plan"/> that cannot fail once every acquire step succeeded: it starts or retires shards,

@@ -3,7 +3,7 @@ using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Upgrade;
 using ShardRuntime.Runtime.Sockets;
 
-namespace ShardRuntime.Actors.Coordinator.Reconciliation;
+namespace ShardRuntime.Actors.Coordination.Reconciliation;
 
 /// <summary>
 /// Inherited listening sockets (from a predecessor process or systemd) on one endpoint, not adopted yet: one kernel

@@ -1,7 +1,7 @@
 using System.Net;
 using ShardRuntime.Actors.Settings;
 
-namespace ShardRuntime.Actors.Coordinator.Reconciliation;
+namespace ShardRuntime.Actors.Coordination.Reconciliation;
 
 /// <summary>One listener incarnation as the executor sees it.</summary>
 /// <param name="Id">Its name and incarnation.</param>

@@ -3,7 +3,7 @@ using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Upgrade;
 using ShardRuntime.Runtime.Sockets;
 
-namespace ShardRuntime.Actors.Coordinator.Reconciliation;
+namespace ShardRuntime.Actors.Coordination.Reconciliation;
 
 /// <summary>
 /// A step of a <see cref="Plan"/> that takes a resource and may fail when executed (a port held by someone else, handler

@@ -1,7 +1,7 @@
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Loading;
 
-namespace ShardRuntime.Actors.Coordinator;
+namespace ShardRuntime.Actors.Coordination;
 
 /// <summary>
 /// Handler code one change of the coordinator needs, loaded off the coordinator's thread (<see cref="Load"/> runs on a

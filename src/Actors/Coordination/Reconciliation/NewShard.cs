@@ -1,6 +1,6 @@
 using ShardRuntime.Runtime.Upgrade;
 
-namespace ShardRuntime.Actors.Coordinator.Reconciliation;
+namespace ShardRuntime.Actors.Coordination.Reconciliation;
 
 /// <summary>A shard to start: its id, and the inherited socket it takes, or null for the next socket its listener's bind made.</summary>
 internal sealed record NewShard(int ShardId, SocketLabel? Adopted = null)

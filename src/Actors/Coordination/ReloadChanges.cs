@@ -3,7 +3,7 @@ using System.Reflection;
 using System.Text;
 using ShardRuntime.Actors.Settings;
 
-namespace ShardRuntime.Actors.Coordinator;
+namespace ShardRuntime.Actors.Coordination;
 
 /// <summary>What a reload changed, one line per listener, for the operator who asked (the CLI prints them).</summary>
 internal static class ReloadChanges

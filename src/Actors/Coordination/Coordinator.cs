@@ -7,7 +7,7 @@ using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Upgrade;
 using ShardRuntime.Runtime.Sockets;
 
-namespace ShardRuntime.Actors.Coordinator;
+namespace ShardRuntime.Actors.Coordination;
 
 /// <summary>
 /// Protocol of the coordinator (<c>/user/shard-runtime</c>): it holds the desired state of every named listener

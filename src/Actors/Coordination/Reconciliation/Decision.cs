@@ -1,4 +1,4 @@
-namespace ShardRuntime.Actors.Coordinator.Reconciliation;
+namespace ShardRuntime.Actors.Coordination.Reconciliation;
 
 /// <summary>What the <see cref="Reconciler"/> decided: a refusal with its reason (nothing may change), or a plan.</summary>
 internal abstract record Decision

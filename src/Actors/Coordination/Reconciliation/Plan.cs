@@ -1,4 +1,4 @@
-namespace ShardRuntime.Actors.Coordinator.Reconciliation;
+namespace ShardRuntime.Actors.Coordination.Reconciliation;
 
 /// <summary>
 /// What it takes to make the node match its desired state: <see cref="Acquire"/> steps first (all, or the plan is

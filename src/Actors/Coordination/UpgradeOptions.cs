@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using ShardRuntime.Runtime.Upgrade;
 
-namespace ShardRuntime.Actors.Coordinator;
+namespace ShardRuntime.Actors.Coordination;
 
 /// <summary>How a node takes part in process upgrades.</summary>
 public sealed class UpgradeOptions

@@ -1,4 +1,4 @@
-namespace ShardRuntime.Actors.Coordinator.Reconciliation;
+namespace ShardRuntime.Actors.Coordination.Reconciliation;
 
 /// <summary>One shard of a listener as the executor sees it.</summary>
 /// <param name="ShardId">Its id, unique per listener name for the life of the node (it names the shard actor).</param>

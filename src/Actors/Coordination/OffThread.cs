@@ -1,4 +1,4 @@
-namespace ShardRuntime.Actors.Coordinator;
+namespace ShardRuntime.Actors.Coordination;
 
 /// <summary>
 /// Runs blocking work (reading and loading handler code an operator named) on a thread of its own, so that the actor

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using ShardRuntime.Runtime.Sockets;
 
-namespace ShardRuntime.Actors.Coordinator;
+namespace ShardRuntime.Actors.Coordination;
 
 /// <summary>
 /// After a successor was given up: does any other process hold a socket of this node's listeners? Sockets listening

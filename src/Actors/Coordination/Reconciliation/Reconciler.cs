@@ -1,6 +1,6 @@
 using ShardRuntime.Actors.Settings;
 
-namespace ShardRuntime.Actors.Coordinator.Reconciliation;
+namespace ShardRuntime.Actors.Coordination.Reconciliation;
 
 /// <summary>
 /// The coordinator's decisions as pure functions: from the desired listeners and the <see cref="ObservedNode"/> to a

@@ -1,4 +1,4 @@
-namespace ShardRuntime.Actors.Coordinator.Reconciliation;
+namespace ShardRuntime.Actors.Coordination.Reconciliation;
 
 /// <summary>
 /// The node as the executor sees it, all the <see cref="Reconciler"/> decides from besides the desired listeners.

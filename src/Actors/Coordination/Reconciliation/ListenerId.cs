@@ -1,4 +1,4 @@
-namespace ShardRuntime.Actors.Coordinator.Reconciliation;
+namespace ShardRuntime.Actors.Coordination.Reconciliation;
 
 /// <summary>
 /// One incarnation of a named listener. A change of anything but its shard count replaces a listener with a new

@@ -1,14 +1,14 @@
 using System.Net;
 using System.Net.Sockets;
 using Akka.Event;
-using ShardRuntime.Actors.Coordinator.Reconciliation;
+using ShardRuntime.Actors.Coordination.Reconciliation;
 using ShardRuntime.Actors.Listener;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Upgrade;
 using ShardRuntime.Runtime.Loading;
 using ShardRuntime.Runtime.Sockets;
 
-namespace ShardRuntime.Actors.Coordinator;
+namespace ShardRuntime.Actors.Coordination;
 
 /// <summary>
 /// The executor of the coordinator's decisions: it shows the <see cref="Reconciler"/> the node as it is

@@ -6,7 +6,7 @@ using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Loading;
 using ShardRuntime.Runtime.Sockets;
 
-namespace ShardRuntime.Actors.Coordinator;
+namespace ShardRuntime.Actors.Coordination;
 
 /// <summary>
 /// The coordinator's registry: desired and actual state of every listener, their shards and sockets. It is an

@@ -6,7 +6,7 @@ using ShardRuntime.Runtime.Sockets.Readiness;
 using Akka.Event;
 using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Upgrade;
-using ShardRuntime.Actors.Coordinator.Reconciliation;
+using ShardRuntime.Actors.Coordination.Reconciliation;
 using ShardRuntime.Actors.Listener;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Upgrade;
@@ -14,7 +14,7 @@ using ShardRuntime.Runtime.Loading;
 using ShardRuntime.Runtime.Sockets;
 using ListenerProtocol = ShardRuntime.Actors.Listener.Listener;
 
-namespace ShardRuntime.Actors.Coordinator;
+namespace ShardRuntime.Actors.Coordination;
 
 /// <summary>
 /// The changes a serving node makes: scale, settings (start-up, reload of the file, user code), the cluster's desired

@@ -6,7 +6,7 @@ using ShardRuntime.Actors.Upgrade;
 using ShardRuntime.Runtime.Systemd;
 using ShardRuntime.Actors.Listener;
 
-namespace ShardRuntime.Actors.Coordinator;
+namespace ShardRuntime.Actors.Coordination;
 
 /// <summary>
 /// The node's side of an upgrade as a predecessor: whether one may start, the sockets its groups pass, how the attempt
