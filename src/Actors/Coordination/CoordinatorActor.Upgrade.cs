@@ -29,7 +29,7 @@ internal sealed partial class CoordinatorActor
                 break;
             case Coordinator.SuccessorStarted started when _s.Upgrade is { } running:
                 running.SuccessorProcessId = started.ProcessId;
-                running.Phase = "waiting for the successor to connect";
+                running.Step = UpgradeStep.WaitingForSuccessor;
                 break;
             case Coordinator.UpgradeFinished finished:
                 OnUpgradeFinished(finished);
@@ -102,7 +102,7 @@ internal sealed partial class CoordinatorActor
         string? refusal;
         if (_s.Draining || _s.Upgrade is null)
             refusal = UpgradeRefusal();
-        else if (_s.Upgrade.Phase == UpgradeInProgress.PassingSockets)
+        else if (_s.Upgrade.Step == UpgradeStep.PassingSockets)
             refusal = $"an upgrade is in progress (passing sockets to successor pid {_s.Upgrade.SuccessorProcessId})";
         else if (_s.Upgrade.SuccessorProcessId is not { } expected)
             refusal = "an upgrade is starting its own successor";
@@ -119,7 +119,7 @@ internal sealed partial class CoordinatorActor
 
         var upgrade = _s.Upgrade ??= new UpgradeInProgress(null);
         upgrade.SuccessorProcessId = begin.PeerProcessId;
-        upgrade.Phase = UpgradeInProgress.PassingSockets;
+        upgrade.Step = UpgradeStep.PassingSockets;
         Enter(NodePhase.Upgrading);
         // The groups own the sockets and know their positions: each lists its accepting members.
         var passing = _s.Listeners.Values.SelectMany(l => l.Shards.Values.Where(s => !s.Retiring).Select(s => (Listener: l, Shard: s)))
@@ -165,7 +165,7 @@ internal sealed partial class CoordinatorActor
         {
             _s.Upgrade = upgrade ?? new UpgradeInProgress(null);
             _s.Upgrade.SuccessorProcessId = pid;
-            _s.Upgrade.Phase = UpgradeInProgress.Watching;
+            _s.Upgrade.Step = UpgradeStep.Watching;
             _s.Upgrade.Outcome = outcome;
             StandBy(pid, outcome.Declined);
             return;
@@ -208,7 +208,7 @@ internal sealed partial class CoordinatorActor
 
     /// <summary>The upgrade watching successor <paramref name="pid"/>, or null (a stale report, or the node drains anyway).</summary>
     private UpgradeInProgress? Watched(int pid) =>
-        _s.Upgrade is { Phase: UpgradeInProgress.Watching } upgrade && upgrade.SuccessorProcessId == pid && !_s.Draining ? upgrade : null;
+        _s.Upgrade is { Step: UpgradeStep.Watching } upgrade && upgrade.SuccessorProcessId == pid && !_s.Draining ? upgrade : null;
 
     /// <summary>The successor accepts: every shard stops accepting but keeps its socket and connections; declined listeners retire.</summary>
     private void StandBy(int pid, IReadOnlyList<long> declined)

@@ -368,7 +368,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         if (_s.LetGo) return "the node let go of its listening sockets to a successor and is draining";
         if (_s.Draining) return "the node is draining for shutdown";
         if (_s.Upgrade is { } upgrade)
-            return $"an upgrade is in progress ({upgrade.Phase}{(upgrade.SuccessorProcessId is { } pid ? $", successor pid {pid}" : "")}, since {upgrade.Since:HH:mm:ss})";
+            return $"an upgrade is in progress ({upgrade.Describe()}{(upgrade.SuccessorProcessId is { } pid ? $", successor pid {pid}" : "")}, since {upgrade.Since:HH:mm:ss})";
         return null;
     }
 
@@ -401,7 +401,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
                     shards);
             }).ToList(),
             _s.UpgradeOptions.ProcessGeneration,
-            _s.Upgrade is { } upgrade ? new Coordinator.UpgradeStatus(upgrade.SuccessorProcessId, upgrade.Phase, upgrade.Since) : null,
+            _s.Upgrade is { } upgrade ? new Coordinator.UpgradeStatus(upgrade.SuccessorProcessId, upgrade.Describe(), upgrade.Since) : null,
             _s.LastUpgradeFailure,
             _s.LetGo,
             _s.Transport.Description,

@@ -167,16 +167,38 @@ internal sealed class ShardState(ShardKey key, long inode, IPEndPoint endPoint, 
 /// <summary>An upgrade under way: who asked (null for a successor started by hand), the successor's pid once known, and what it waits for.</summary>
 internal sealed class UpgradeInProgress(Akka.Actor.IActorRef? requester)
 {
-    public const string PassingSockets = "passing sockets";
-    public const string Watching = "watching the successor for the stability period";
-
-    /// <summary>The completed passing of the sockets while the node watches the successor (<see cref="Watching"/>).</summary>
+    /// <summary>The completed passing of the sockets while the node watches the successor (<see cref="UpgradeStep.Watching"/>).</summary>
     public ShardRuntime.Runtime.Upgrade.UpgradeOutcome? Outcome { get; set; }
 
     public Akka.Actor.IActorRef? Requester { get; } = requester;
     public int? SuccessorProcessId { get; set; }
-    public string Phase { get; set; } = "starting the successor";
+    public UpgradeStep Step { get; set; } = UpgradeStep.StartingSuccessor;
     public DateTimeOffset Since { get; } = DateTimeOffset.UtcNow;
+
+    /// <summary>What the upgrade waits for, as status and refusals say it.</summary>
+    public string Describe() => Step switch
+    {
+        UpgradeStep.StartingSuccessor => "starting the successor",
+        UpgradeStep.WaitingForSuccessor => "waiting for the successor to connect",
+        UpgradeStep.PassingSockets => "passing sockets",
+        _ => "watching the successor for the stability period",
+    };
+}
+
+/// <summary>Where an upgrade of this node (as the predecessor) stands.</summary>
+internal enum UpgradeStep
+{
+    /// <summary>The predecessor actor starts the successor process.</summary>
+    StartingSuccessor,
+
+    /// <summary>The successor runs; it has not connected to the upgrade socket yet.</summary>
+    WaitingForSuccessor,
+
+    /// <summary>The sockets are being passed to the successor.</summary>
+    PassingSockets,
+
+    /// <summary>The successor accepts; this node keeps its copies parked for the stability period.</summary>
+    Watching,
 }
 
 /// <summary>Where the node is in its life: the coordinator's behaviour in each.</summary>
