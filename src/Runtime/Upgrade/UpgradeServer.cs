@@ -117,14 +117,11 @@ public sealed class UpgradeServer
         }
         catch (UpgradeException ex)
         {
-            await TrySendAsync(connection, UpgradeFrame.Abort(ex.Message), CancellationToken.None).ConfigureAwait(false);
-            return new UpgradeOutcome(UpgradeResult.RolledBack, peer, acknowledged, ex.Message);
+            return await AbortAsync(connection, peer, acknowledged, ex.Message).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            const string reason = "the upgrade was cancelled on this side";
-            await TrySendAsync(connection, UpgradeFrame.Abort(reason), CancellationToken.None).ConfigureAwait(false);
-            return new UpgradeOutcome(UpgradeResult.RolledBack, peer, acknowledged, reason);
+            return await AbortAsync(connection, peer, acknowledged, "the upgrade was cancelled on this side").ConfigureAwait(false);
         }
         catch (SocketException ex)
         {
@@ -135,6 +132,13 @@ public sealed class UpgradeServer
         {
             if (!keepOpen) connection.Dispose();
         }
+    }
+
+    /// <summary>Rolls back: tells the successor why with <c>Abort</c> (if it still listens) and says so in the outcome.</summary>
+    private async Task<UpgradeOutcome> AbortAsync(UpgradeConnection connection, PeerCredentials? peer, int acknowledged, string reason)
+    {
+        await TrySendAsync(connection, UpgradeFrame.Abort(reason), CancellationToken.None).ConfigureAwait(false);
+        return new UpgradeOutcome(UpgradeResult.RolledBack, peer, acknowledged, reason);
     }
 
     /// <summary>Why <paramref name="peer"/> may not take this node's sockets (it runs as another user); null when it may.</summary>
