@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.CommandLine.Invocation;
 using System.CommandLine.Parsing;
 using System.Globalization;
-using System.Text.Json;
 using ShardRuntime.Actors.Cluster;
 using ShardRuntime.Actors.Control;
 using ShardRuntime.Actors.Settings;
@@ -80,6 +79,22 @@ public static class CommandLine
         ArgumentNullException.ThrowIfNull(run);
 
         var controlSocket = ControlSocketOption;
+        return new RootCommand("ShardRuntime: TCP servers on SO_REUSEPORT socket shards, scaled and upgraded without dropping a connection")
+        {
+            controlSocket,
+            BuildRunCommand(run),
+            BuildStatusCommand(controlSocket),
+            BuildScaleCommand(controlSocket),
+            BuildReloadCommand(controlSocket),
+            BuildUpgradeCommand(controlSocket),
+            BuildListenerCommand(controlSocket),
+            BuildCheckCommand(),
+        };
+    }
+
+    /// <summary><c>run</c>: starts a node; <paramref name="run"/> does it.</summary>
+    private static Command BuildRunCommand(Func<ParseResult, CancellationToken, Task<int>> run)
+    {
         var runCommand = new Command("run", "Run a node: serve the configured listeners until SIGTERM or Ctrl+C (the default command)")
         {
             ConfigOption,
@@ -87,16 +102,26 @@ public static class CommandLine
             UpgradeFromOption,
         };
         runCommand.SetAction(run);
+        return runCommand;
+    }
 
+    /// <summary><c>status [--json] [--cluster]</c>: the node's listeners and shards, or the cluster's.</summary>
+    private static Command BuildStatusCommand(Option<string?> controlSocket)
+    {
         var json = new Option<bool>("--json") { Description = "Print the node's status as JSON instead of tables" };
         var statusCluster = new Option<bool>("--cluster") { Description = "Every node of the cluster (unreachable ones marked) and the desired state" };
         var status = new Command("status", "Show the running node's listeners and shards") { json, statusCluster };
         status.SetAction((result, cancellationToken) => result.GetValue(statusCluster)
-            ? ShowAsync<ClusterListeners.ClusterStatus>(ClientFor(result, controlSocket), ControlJson.StatusRequest(cluster: true), ControlJson.ResultField,
+            ? ControlRequests.ShowAsync<ClusterListeners.ClusterStatus>(ClientFor(result, controlSocket), ControlJson.StatusRequest(cluster: true), ControlJson.ResultField,
                 result.GetValue(json), ClusterStatusReport.Format, result.InvocationConfiguration, cancellationToken)
-            : ShowAsync<Coordinator.NodeStatus>(ClientFor(result, controlSocket), ControlJson.StatusRequest(), ControlJson.StatusField,
+            : ControlRequests.ShowAsync<Coordinator.NodeStatus>(ClientFor(result, controlSocket), ControlJson.StatusRequest(), ControlJson.StatusField,
                 result.GetValue(json), StatusReport.Format, result.InvocationConfiguration, cancellationToken));
+        return status;
+    }
 
+    /// <summary><c>scale &lt;listener&gt; &lt;n&gt; [--cluster [--role r]]</c>: a listener's number of shards.</summary>
+    private static Command BuildScaleCommand(Option<string?> controlSocket)
+    {
         var listener = new Argument<string>("listener") { Description = "Name of the listener (its key under shard-runtime.listeners)" };
         var shards = new Argument<int>("n")
         {
@@ -118,10 +143,15 @@ public static class CommandLine
                 result.AddError("--role needs --cluster (roles are those of the cluster's nodes)");
         });
         scale.SetAction((result, cancellationToken) => result.GetValue(scaleCluster)
-            ? ChangeAsync(ClientFor(result, controlSocket, cluster: true),
+            ? ControlRequests.ChangeAsync(ClientFor(result, controlSocket, cluster: true),
                 ControlJson.ScaleRequest(result.GetValue(listener)!, result.GetValue(shards), cluster: true, role: result.GetValue(role)), result.InvocationConfiguration, cancellationToken)
-            : ScaleAsync(ClientFor(result, controlSocket), result.GetValue(listener)!, result.GetValue(shards), result.InvocationConfiguration, cancellationToken));
+            : ControlRequests.ScaleAsync(ClientFor(result, controlSocket), result.GetValue(listener)!, result.GetValue(shards), result.InvocationConfiguration, cancellationToken));
+        return scale;
+    }
 
+    /// <summary><c>reload [listener] [--cluster] [--allow-empty]</c>: a new handler generation, or a rolling reload.</summary>
+    private static Command BuildReloadCommand(Option<string?> controlSocket)
+    {
         var reloadListener = new Argument<string?>("listener")
         {
             Description = "Only this listener (default: every listener)",
@@ -142,11 +172,25 @@ public static class CommandLine
             reloadAllowEmpty,
         };
         reload.SetAction((result, cancellationToken) => result.GetValue(reloadCluster)
-            ? RollingReloadAsync(ClientFor(result, controlSocket, rollingReload: true), result.GetValue(reloadListener), result.InvocationConfiguration, cancellationToken)
-            : ReloadAsync(ClientFor(result, controlSocket), result.GetValue(reloadListener), result.GetValue(reloadAllowEmpty), result.InvocationConfiguration, cancellationToken));
+            ? ControlRequests.RollingReloadAsync(ClientFor(result, controlSocket, rollingReload: true), result.GetValue(reloadListener), result.InvocationConfiguration, cancellationToken)
+            : ControlRequests.ReloadAsync(ClientFor(result, controlSocket), result.GetValue(reloadListener), result.GetValue(reloadAllowEmpty), result.InvocationConfiguration, cancellationToken));
+        return reload;
+    }
 
-        var listenerCommand = BuildListenerCommand(controlSocket);
+    /// <summary><c>upgrade</c>: replaces the running node's process.</summary>
+    private static Command BuildUpgradeCommand(Option<string?> controlSocket)
+    {
+        var upgrade = new Command("upgrade",
+            "Replace the running node's process: start a successor (the same command line, so the binaries and config on disk now) " +
+            "that adopts every listening socket; the old process then drains and exits. Rolls back if the successor fails");
+        upgrade.SetAction((result, cancellationToken) =>
+            ControlRequests.UpgradeAsync(ClientFor(result, controlSocket, upgrade: true), result.InvocationConfiguration, cancellationToken));
+        return upgrade;
+    }
 
+    /// <summary><c>check --config &lt;file&gt;</c>: checks a configuration without starting a node.</summary>
+    private static Command BuildCheckCommand()
+    {
         var check = new Command("check",
             "Check a configuration without starting a node (as nginx -t): syntax, keys, values, handlers and their assemblies, " +
             "endpoints free or served by a node of this user; lists every problem and exits 2, or prints a summary and exits 0")
@@ -154,24 +198,7 @@ public static class CommandLine
             ConfigOption,
         };
         check.SetAction((result, _) => ConfigCheck.RunAsync(result.GetValue(ConfigOption), result.InvocationConfiguration));
-
-        var upgrade = new Command("upgrade",
-            "Replace the running node's process: start a successor (the same command line, so the binaries and config on disk now) " +
-            "that adopts every listening socket; the old process then drains and exits. Rolls back if the successor fails");
-        upgrade.SetAction((result, cancellationToken) =>
-            UpgradeAsync(ClientFor(result, controlSocket, upgrade: true), result.InvocationConfiguration, cancellationToken));
-
-        return new RootCommand("ShardRuntime: TCP servers on SO_REUSEPORT socket shards, scaled and upgraded without dropping a connection")
-        {
-            controlSocket,
-            runCommand,
-            status,
-            scale,
-            reload,
-            upgrade,
-            listenerCommand,
-            check,
-        };
+        return check;
     }
 
     /// <summary><c>listener set|remove|show</c>: the cluster's desired state of listeners.</summary>
@@ -192,20 +219,20 @@ public static class CommandLine
             var roleList = result.GetValue(roles) is { } text
                 ? text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 : null;
-            return ChangeAsync(ClientFor(result, controlSocket, cluster: true),
+            return ControlRequests.ChangeAsync(ClientFor(result, controlSocket, cluster: true),
                 ControlJson.ListenerSetRequest(result.GetValue(name)!, result.GetValue(definition), result.GetValue(shards), roleList, result.GetValue(raise)),
                 result.InvocationConfiguration, cancellationToken);
         });
 
         var removeName = new Argument<string>("listener") { Description = "Name of the listener" };
         var remove = new Command("remove", "Remove a listener cluster-wide: every node retires it, whatever its file says, until it is set again") { removeName };
-        remove.SetAction((result, cancellationToken) => ChangeAsync(ClientFor(result, controlSocket, cluster: true),
+        remove.SetAction((result, cancellationToken) => ControlRequests.ChangeAsync(ClientFor(result, controlSocket, cluster: true),
             ControlJson.ListenerRemoveRequest(result.GetValue(removeName)!), result.InvocationConfiguration, cancellationToken));
 
         var json = new Option<bool>("--json") { Description = "Print it as JSON" };
         var show = new Command("show", "Show the cluster's desired state of listeners as this node holds it") { json };
         show.SetAction((result, cancellationToken) =>
-            ShowAsync<ClusterListeners.DesiredState>(ClientFor(result, controlSocket), ControlJson.ListenerShowRequest(), ControlJson.ResultField,
+            ControlRequests.ShowAsync<ClusterListeners.DesiredState>(ClientFor(result, controlSocket), ControlJson.ListenerShowRequest(), ControlJson.ResultField,
                 result.GetValue(json), state => ClusterStatusReport.FormatDesired(state.Listeners), result.InvocationConfiguration, cancellationToken));
 
         return new Command("listener", "The cluster's desired state of listeners (shards per node and per role, roles, handler generation, definition)")
@@ -257,151 +284,5 @@ public static class CommandLine
             : cluster ? reference.ClusterChangeAnswerTimeout
             : reference.RequestTimeout;
         return new ControlClient(string.IsNullOrEmpty(path) ? reference.SocketPath : path, timeout + ReplyMargin);
-    }
-
-    /// <summary>
-    /// Sends a request whose reply carries <paramref name="member"/>, and prints it: as the JSON the node sent, or as
-    /// <paramref name="format"/> makes it of <typeparamref name="T"/>.
-    /// </summary>
-    private static Task<int> ShowAsync<T>(
-        ControlClient client, string request, string member, bool json, Func<T, string> format, InvocationConfiguration console, CancellationToken cancellationToken) =>
-        SendAsync(client, request, console, cancellationToken, async reply =>
-        {
-            var payload = reply.Root.GetProperty(member);
-            if (json)
-            {
-                await console.Output.WriteLineAsync(payload.GetRawText()).ConfigureAwait(false);
-                return;
-            }
-            var value = payload.Deserialize<T>(ControlJson.Options) ?? throw new InvalidDataException($"the node's {member} is null");
-            await console.Output.WriteAsync(format(value)).ConfigureAwait(false);
-        });
-
-    /// <summary>A change of the cluster's desired state: prints the listener as stored, and by how many nodes.</summary>
-    private static async Task<int> ChangeAsync(ControlClient client, string request, InvocationConfiguration console, CancellationToken cancellationToken)
-    {
-        return await SendAsync(client, request, console, cancellationToken, async reply =>
-        {
-            var changed = reply.Root.GetProperty(ControlJson.ResultField).Deserialize<ClusterListeners.ListenerChanged>(ControlJson.Options)
-                ?? throw new InvalidDataException("the node's result is null");
-            await console.Output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"{changed.Listener.Name}: {changed.Listener.Describe()} (stored by {changed.StoredBy} of {changed.Nodes} node(s); `status --cluster` shows whether each node follows)")).ConfigureAwait(false);
-        }).ConfigureAwait(false);
-    }
-
-    private static Task<int> RollingReloadAsync(ControlClient client, string? listener, InvocationConfiguration console, CancellationToken cancellationToken)
-    {
-        // Printed whether the reload completed or stopped: what happened on each node.
-        async Task Print(ControlReply reply)
-        {
-            if (!reply.Root.TryGetProperty(ControlJson.ResultField, out var result)) return;
-            var report = result.Deserialize<ClusterListeners.RollingReloadReport>(ControlJson.Options)
-                ?? throw new InvalidDataException("the node's result is null");
-            foreach (var node in report.Nodes)
-            {
-                var generations = node.Generations.Count == 0 ? "" : " " + string.Join(", ", node.Generations.Select(g => $"{g.Listener} generation {g.Generation}"));
-                var took = node.Seconds is { } seconds ? string.Create(CultureInfo.InvariantCulture, $" in {seconds:0.0}s") : "";
-                await console.Output.WriteLineAsync($"{node.Address}: {node.Outcome}{generations}{took}{(node.Reason is null ? "" : $": {node.Reason}")}").ConfigureAwait(false);
-            }
-        }
-        return SendAsync(client, ControlJson.ReloadRequest(listener, cluster: true), console, cancellationToken, Print, onRefused: Print);
-    }
-
-    private static async Task<int> ScaleAsync(ControlClient client, string listener, int shards, InvocationConfiguration console, CancellationToken cancellationToken)
-    {
-        return await SendAsync(client, ControlJson.ScaleRequest(listener, shards), console, cancellationToken, async reply =>
-        {
-            var scaled = reply.Root.GetProperty(ControlJson.ResultField).Deserialize<Coordinator.ScaledTo>(ControlJson.Options)
-                ?? throw new InvalidDataException("the node's result is null");
-            await console.Output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"{scaled.Listener}: {scaled.Shards} shard(s) accepting, {scaled.Retiring} retiring")).ConfigureAwait(false);
-        }).ConfigureAwait(false);
-    }
-
-    private static async Task<int> ReloadAsync(ControlClient client, string? listener, bool allowEmpty, InvocationConfiguration console, CancellationToken cancellationToken)
-    {
-        return await SendAsync(client, ControlJson.ReloadRequest(listener, allowEmpty: allowEmpty), console, cancellationToken, async reply =>
-        {
-            var reloaded = reply.Root.GetProperty(ControlJson.ResultField).Deserialize<Coordinator.Reloaded>(ControlJson.Options)
-                ?? throw new InvalidDataException("the node's result is null");
-            // Every change the reload made (listeners added, removed, changed), then each listener's generation.
-            foreach (var change in reloaded.Changes ?? [])
-                await console.Output.WriteLineAsync(change).ConfigureAwait(false);
-            foreach (var l in reloaded.Listeners)
-                await console.Output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{l.Listener}: generation {l.Generation}")).ConfigureAwait(false);
-        }).ConfigureAwait(false);
-    }
-
-    private static async Task<int> UpgradeAsync(ControlClient client, InvocationConfiguration console, CancellationToken cancellationToken)
-    {
-        return await SendAsync(client, ControlJson.UpgradeRequest(), console, cancellationToken, async reply =>
-        {
-            var upgraded = reply.Root.GetProperty(ControlJson.ResultField).Deserialize<Coordinator.Upgraded>(ControlJson.Options)
-                ?? throw new InvalidDataException("the node's result is null");
-            var declined = upgraded.Declined.Count == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $", {upgraded.Declined.Count} declined (their listeners are gone)");
-            // The successor takes the control socket's path right after the old process released the sockets: wait for
-            // that, so that the next command reaches the successor.
-            if (!await WaitForProcessAsync(client, upgraded.SuccessorProcessId, TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false))
-            {
-                await console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                    $"warning: {client.SocketPath} does not reach the successor pid {upgraded.SuccessorProcessId} yet; see its log")).ConfigureAwait(false);
-            }
-            await console.Output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"upgraded: successor pid {upgraded.SuccessorProcessId} (process generation {upgraded.ProcessGeneration}) took {upgraded.Sockets} listening socket(s){declined}; the old process drains and exits"))
-                .ConfigureAwait(false);
-        }).ConfigureAwait(false);
-    }
-
-    /// <summary>Polls <c>status</c> on <paramref name="client"/>'s socket until the node there is <paramref name="processId"/>; false after <paramref name="timeout"/>.</summary>
-    private static async Task<bool> WaitForProcessAsync(ControlClient client, int processId, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        var until = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < until)
-        {
-            try
-            {
-                var reply = await client.SendAsync(ControlJson.StatusRequest(), cancellationToken).ConfigureAwait(false);
-                if (reply.Ok && reply.Root.GetProperty(ControlJson.StatusField).GetProperty("processId").GetInt32() == processId)
-                    return true;
-            }
-            catch (Exception e) when (e is NodeUnreachableException or JsonException or KeyNotFoundException or InvalidOperationException)
-            {
-                // Between the two sockets: try again.
-            }
-            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
-        }
-        return false;
-    }
-
-    /// <summary>
-    /// Sends one request and maps every outcome to an exit code; <paramref name="onSuccess"/> prints an ok reply,
-    /// <paramref name="onRefused"/> what a refusal carries besides its error (a stopped rolling reload's report).
-    /// </summary>
-    private static async Task<int> SendAsync(
-        ControlClient client, string request, InvocationConfiguration console, CancellationToken cancellationToken, Func<ControlReply, Task> onSuccess,
-        Func<ControlReply, Task>? onRefused = null)
-    {
-        try
-        {
-            var reply = await client.SendAsync(request, cancellationToken).ConfigureAwait(false);
-            if (!reply.Ok)
-            {
-                if (onRefused is not null) await onRefused(reply).ConfigureAwait(false);
-                await console.Error.WriteLineAsync($"error: {reply.Error ?? "the node refused the command without a reason"}").ConfigureAwait(false);
-                return reply.InvalidConfiguration ? ExitCodes.ConfigInvalid : ExitCodes.Refused;
-            }
-            await onSuccess(reply).ConfigureAwait(false);
-            return ExitCodes.Success;
-        }
-        catch (NodeUnreachableException e)
-        {
-            await console.Error.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
-            return ExitCodes.Unreachable;
-        }
-        catch (Exception e) when (e is InvalidDataException or JsonException or KeyNotFoundException or InvalidOperationException)
-        {
-            await console.Error.WriteLineAsync($"error: unreadable reply from the node at {client.SocketPath}: {e.Message}").ConfigureAwait(false);
-            return ExitCodes.Refused;
-        }
     }
 }

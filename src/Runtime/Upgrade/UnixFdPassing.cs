@@ -49,6 +49,33 @@ public static unsafe partial class UnixFdPassing
     public static int Send(Socket unix, ReadOnlySpan<byte> payload, ReadOnlySpan<int> fds, TimeSpan timeout)
     {
         ArgumentNullException.ThrowIfNull(unix);
+        CheckSendable(payload, fds);
+        int controlLength = fds.IsEmpty ? 0 : CmsgSpace(fds.Length * sizeof(int));
+        byte* control = stackalloc byte[Math.Max(controlLength, 1)];
+        new Span<byte>(control, Math.Max(controlLength, 1)).Clear();
+        if (controlLength > 0)
+        {
+            WriteRights(control, fds);
+        }
+
+        long deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        using var held = new HeldDescriptor(unix);
+        fixed (byte* data = payload)
+        {
+            var iov = new IoVector { Base = data, Length = (nuint)payload.Length };
+            var message = new MessageHeader
+            {
+                Iov = &iov,
+                IovLength = 1,
+                Control = controlLength > 0 ? control : null,
+                ControlLength = (nuint)controlLength,
+            };
+            return SendMessage(unix, held.Fd, &message, deadline, timeout);
+        }
+    }
+
+    private static void CheckSendable(ReadOnlySpan<byte> payload, ReadOnlySpan<int> fds)
+    {
         if (payload.IsEmpty)
         {
             throw new ArgumentException("Descriptors travel with data: the payload needs at least one byte.", nameof(payload));
@@ -59,51 +86,37 @@ public static unsafe partial class UnixFdPassing
             throw new ArgumentException(
                 $"{fds.Length} descriptors in one message; at most {MaxDescriptorsPerMessage} are sent at once.", nameof(fds));
         }
+    }
 
-        int controlLength = fds.IsEmpty ? 0 : CmsgSpace(fds.Length * sizeof(int));
-        byte* control = stackalloc byte[Math.Max(controlLength, 1)];
-        new Span<byte>(control, Math.Max(controlLength, 1)).Clear();
-        if (controlLength > 0)
-        {
-            var header = (CmsgHeader*)control;
-            header->Length = (nuint)CmsgLen(fds.Length * sizeof(int));
-            header->Level = SolSocket;
-            header->Type = ScmRights;
-            fds.CopyTo(new Span<int>(control + CmsgHeaderSize, fds.Length));
-        }
+    /// <summary>Writes one SCM_RIGHTS control message carrying <paramref name="fds"/> at <paramref name="control"/> (CmsgSpace bytes).</summary>
+    private static void WriteRights(byte* control, ReadOnlySpan<int> fds)
+    {
+        var header = (CmsgHeader*)control;
+        header->Length = (nuint)CmsgLen(fds.Length * sizeof(int));
+        header->Level = SolSocket;
+        header->Type = ScmRights;
+        fds.CopyTo(new Span<int>(control + CmsgHeaderSize, fds.Length));
+    }
 
-        long deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : Environment.TickCount64 + (long)timeout.TotalMilliseconds;
-        using var held = new HeldDescriptor(unix);
-        int fd = held.Fd;
+    /// <summary>sendmsg on <paramref name="fd"/> (non-blocking), retried on EINTR and after waiting for room on EAGAIN.</summary>
+    private static int SendMessage(Socket unix, int fd, MessageHeader* message, long deadline, TimeSpan timeout)
+    {
+        while (true)
         {
-            fixed (byte* data = payload)
+            nint sent = NativeSendMessage(fd, message, MsgDontWait | MsgNoSignal);
+            if (sent >= 0)
             {
-                var iov = new IoVector { Base = data, Length = (nuint)payload.Length };
-                var message = new MessageHeader
-                {
-                    Iov = &iov,
-                    IovLength = 1,
-                    Control = controlLength > 0 ? control : null,
-                    ControlLength = (nuint)controlLength,
-                };
-                while (true)
-                {
-                    nint sent = NativeSendMessage(fd, &message, MsgDontWait | MsgNoSignal);
-                    if (sent >= 0)
-                    {
-                        return (int)sent;
-                    }
+                return (int)sent;
+            }
 
-                    int errno = Marshal.GetLastPInvokeError();
-                    if (errno == Eagain)
-                    {
-                        WaitWritable(unix, deadline, timeout);
-                    }
-                    else if (errno != Eintr)
-                    {
-                        throw new SocketException(errno);
-                    }
-                }
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == Eagain)
+            {
+                WaitWritable(unix, deadline, timeout);
+            }
+            else if (errno != Eintr)
+            {
+                throw new SocketException(errno);
             }
         }
     }

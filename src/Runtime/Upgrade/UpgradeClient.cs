@@ -46,78 +46,15 @@ public sealed class UpgradeClient : IDisposable
 
         var unix = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         _connection = new UpgradeConnection(unix);
-        using (var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-        {
-            connectTimeout.CancelAfter(StepTimeout);
-            try
-            {
-                await unix.ConnectAsync(new UnixDomainSocketEndPoint(path), connectTimeout.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
-            {
-                throw new UpgradeException($"Connecting to the upgrade socket {path} timed out after {StepTimeout.TotalSeconds:0.###} s.", ex);
-            }
-            catch (SocketException ex)
-            {
-                throw new UpgradeException($"Cannot connect to the upgrade socket {path}: {ex.SocketErrorCode} ({ex.Message}).", ex);
-            }
-        }
-
-        try
-        {
-            PredecessorProcessId = Sockets.PeerCredentials.Of(unix).ProcessId;
-        }
-        catch (Exception e) when (e is SocketException or InvalidOperationException)
-        {
-            PredecessorProcessId = null;
-        }
+        await ConnectAsync(unix, path, cancellationToken).ConfigureAwait(false);
+        PredecessorProcessId = PeerProcessIdOf(unix);
 
         var adopted = new List<(Socket Socket, SocketLabel Label)>();
         try
         {
-            try
-            {
-                await _connection.WriteAsync(UpgradeFrame.Hello(Environment.ProcessId), [], StepTimeout, cancellationToken).ConfigureAwait(false);
-            }
-            catch (UpgradePeerGoneException)
-            {
-                // A refusal comes at once and the connection closes, possibly before Hello went out: read why.
-                var (refusal, fds) = await _connection.ReadAsync("the reason of a refusal", StepTimeout, cancellationToken).ConfigureAwait(false);
-                UnixFdPassing.CloseAll(fds);
-                if (refusal.Type == UpgradeFrameType.Refused)
-                {
-                    throw new UpgradeRefusedException(refusal.Reason ?? "no reason given");
-                }
-
-                throw;
-            }
-            while (true)
-            {
-                var (frame, fds) = await _connection.ReadAsync("the next batch or Done", StepTimeout, cancellationToken).ConfigureAwait(false);
-                switch (frame.Type)
-                {
-                    case UpgradeFrameType.Batch:
-                        int batch = frame.Batch ?? 0;
-                        AdoptBatch(batch, frame.Labels!, fds, adopted);
-                        await _connection.WriteAsync(UpgradeFrame.Ack(batch, fds.Count), [], StepTimeout, cancellationToken).ConfigureAwait(false);
-                        break;
-                    case UpgradeFrameType.Done:
-                        if (frame.Total != adopted.Count)
-                        {
-                            throw new UpgradeException($"Done says {frame.Total} socket(s) were passed, {adopted.Count} arrived.");
-                        }
-
-                        _received = true;
-                        PredecessorGeneration = frame.Generation ?? 1;
-                        return adopted;
-                    case UpgradeFrameType.Refused:
-                        throw new UpgradeRefusedException(frame.Reason ?? "no reason given");
-                    case UpgradeFrameType.Abort:
-                        throw new UpgradeException($"The old process abandoned the upgrade: {frame.Reason}");
-                    default:
-                        throw new UpgradeException($"Expected a batch or Done, the old process sent {frame.Type}.");
-                }
-            }
+            await SayHelloAsync(cancellationToken).ConfigureAwait(false);
+            await ReceiveUntilDoneAsync(adopted, cancellationToken).ConfigureAwait(false);
+            return adopted;
         }
         catch (Exception ex)
         {
@@ -133,6 +70,94 @@ public sealed class UpgradeClient : IDisposable
 
             _connection.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Connects <paramref name="unix"/> to the upgrade socket, waiting at most <see cref="StepTimeout"/>.</summary>
+    private async Task ConnectAsync(Socket unix, string path, CancellationToken cancellationToken)
+    {
+        using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        connectTimeout.CancelAfter(StepTimeout);
+        try
+        {
+            await unix.ConnectAsync(new UnixDomainSocketEndPoint(path), connectTimeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new UpgradeException($"Connecting to the upgrade socket {path} timed out after {StepTimeout.TotalSeconds:0.###} s.", ex);
+        }
+        catch (SocketException ex)
+        {
+            throw new UpgradeException($"Cannot connect to the upgrade socket {path}: {ex.SocketErrorCode} ({ex.Message}).", ex);
+        }
+    }
+
+    /// <summary>The pid of the process at the other end of <paramref name="unix"/> (SO_PEERCRED), null when it cannot be read.</summary>
+    private static int? PeerProcessIdOf(Socket unix)
+    {
+        try
+        {
+            return Sockets.PeerCredentials.Of(unix).ProcessId;
+        }
+        catch (Exception e) when (e is SocketException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Writes <c>Hello</c>; a connection closed before it went out is read for a <c>Refused</c> and its reason.</summary>
+    private async Task SayHelloAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _connection!.WriteAsync(UpgradeFrame.Hello(Environment.ProcessId), [], StepTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (UpgradePeerGoneException)
+        {
+            // A refusal comes at once and the connection closes, possibly before Hello went out: read why.
+            var (refusal, fds) = await _connection!.ReadAsync("the reason of a refusal", StepTimeout, cancellationToken).ConfigureAwait(false);
+            UnixFdPassing.CloseAll(fds);
+            if (refusal.Type == UpgradeFrameType.Refused)
+            {
+                throw new UpgradeRefusedException(refusal.Reason ?? "no reason given");
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Adopts and acknowledges batch after batch into <paramref name="adopted"/> until <c>Done</c>, which must count
+    /// every socket that arrived; throws for anything else the old process sends.
+    /// </summary>
+    private async Task ReceiveUntilDoneAsync(List<(Socket Socket, SocketLabel Label)> adopted, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var (frame, fds) = await _connection!.ReadAsync("the next batch or Done", StepTimeout, cancellationToken).ConfigureAwait(false);
+            switch (frame.Type)
+            {
+                case UpgradeFrameType.Batch:
+                    int batch = frame.Batch ?? 0;
+                    AdoptBatch(batch, frame.Labels!, fds, adopted);
+                    await _connection.WriteAsync(UpgradeFrame.Ack(batch, fds.Count), [], StepTimeout, cancellationToken).ConfigureAwait(false);
+                    break;
+                case UpgradeFrameType.Done:
+                    if (frame.Total != adopted.Count)
+                    {
+                        throw new UpgradeException($"Done says {frame.Total} socket(s) were passed, {adopted.Count} arrived.");
+                    }
+
+                    _received = true;
+                    PredecessorGeneration = frame.Generation ?? 1;
+                    return;
+                case UpgradeFrameType.Refused:
+                    throw new UpgradeRefusedException(frame.Reason ?? "no reason given");
+                case UpgradeFrameType.Abort:
+                    throw new UpgradeException($"The old process abandoned the upgrade: {frame.Reason}");
+                default:
+                    throw new UpgradeException($"Expected a batch or Done, the old process sent {frame.Type}.");
+            }
         }
     }
 

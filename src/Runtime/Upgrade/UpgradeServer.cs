@@ -91,49 +91,23 @@ public sealed class UpgradeServer
         try
         {
             peer = PeerCredentials.Of(acceptedUnixConnection);
-            uint ours = ProcessIdentity.EffectiveUserId;
-            if (peer.Value.UserId != ours)
+            if (RefusalOf(peer.Value) is { } reason)
             {
-                string reason =
-                    $"peer pid {peer.Value.ProcessId} runs as uid {ProcessIdentity.DescribeUser(peer.Value.UserId)}; " +
-                    $"only uid {ProcessIdentity.DescribeUser(ours)} (this node's user) may take its sockets";
                 await TrySendAsync(connection, UpgradeFrame.Refused(reason), cancellationToken).ConfigureAwait(false);
                 return new UpgradeOutcome(UpgradeResult.Refused, peer, 0, reason);
             }
 
             var labelled = Label(sockets);
-            var hello = await ExpectAsync(connection, UpgradeFrameType.Hello, "Hello", StepTimeout, cancellationToken).ConfigureAwait(false);
-            // The pid is only informative: a successor in another pid namespace names a pid we see differently.
-            if (hello.ProcessId is null)
-            {
-                throw new UpgradeException("Hello names no process id.");
-            }
-
+            await ExpectHelloAsync(connection, cancellationToken).ConfigureAwait(false);
             int batchNumber = 0;
             foreach (var batch in labelled.Chunk(BatchSize))
             {
-                batchNumber++;
-                await SendBatchAsync(connection, batchNumber, batch, cancellationToken).ConfigureAwait(false);
-                var ack = await ExpectAsync(connection, UpgradeFrameType.Ack, $"Ack of batch {batchNumber}", StepTimeout, cancellationToken)
-                    .ConfigureAwait(false);
-                if (ack.Batch != batchNumber || ack.Count != batch.Length)
-                {
-                    throw new UpgradeException(
-                        $"Ack names batch {ack.Batch} with {ack.Count} socket(s); batch {batchNumber} had {batch.Length}.");
-                }
-
+                await PassBatchAsync(connection, ++batchNumber, batch, cancellationToken).ConfigureAwait(false);
                 acknowledged += batch.Length;
             }
 
             await connection.WriteAsync(UpgradeFrame.Done(acknowledged, ProcessGeneration), [], StepTimeout, cancellationToken).ConfigureAwait(false);
-            var ready = await ExpectAsync(connection, UpgradeFrameType.Ready, "Ready", readyTimeout, cancellationToken).ConfigureAwait(false);
-            var passed = labelled.Select(l => l.Label.Inode).ToHashSet();
-            var declined = (ready.Declined ?? []).Distinct().ToList();
-            if (declined.FirstOrDefault(inode => !passed.Contains(inode)) is var unknown and not 0)
-            {
-                throw new UpgradeException($"Ready declines socket inode {unknown}, which was not passed.");
-            }
-
+            var declined = await ExpectReadyAsync(connection, labelled, readyTimeout, cancellationToken).ConfigureAwait(false);
             OnReady?.Invoke(peer.Value.ProcessId);
 
             // Released is the commit: once it is written this process stops accepting. Before that, any failure rolls back.
@@ -143,14 +117,11 @@ public sealed class UpgradeServer
         }
         catch (UpgradeException ex)
         {
-            await TrySendAsync(connection, UpgradeFrame.Abort(ex.Message), CancellationToken.None).ConfigureAwait(false);
-            return new UpgradeOutcome(UpgradeResult.RolledBack, peer, acknowledged, ex.Message);
+            return await AbortAsync(connection, peer, acknowledged, ex.Message).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            const string reason = "the upgrade was cancelled on this side";
-            await TrySendAsync(connection, UpgradeFrame.Abort(reason), CancellationToken.None).ConfigureAwait(false);
-            return new UpgradeOutcome(UpgradeResult.RolledBack, peer, acknowledged, reason);
+            return await AbortAsync(connection, peer, acknowledged, "the upgrade was cancelled on this side").ConfigureAwait(false);
         }
         catch (SocketException ex)
         {
@@ -161,6 +132,65 @@ public sealed class UpgradeServer
         {
             if (!keepOpen) connection.Dispose();
         }
+    }
+
+    /// <summary>Rolls back: tells the successor why with <c>Abort</c> (if it still listens) and says so in the outcome.</summary>
+    private async Task<UpgradeOutcome> AbortAsync(UpgradeConnection connection, PeerCredentials? peer, int acknowledged, string reason)
+    {
+        await TrySendAsync(connection, UpgradeFrame.Abort(reason), CancellationToken.None).ConfigureAwait(false);
+        return new UpgradeOutcome(UpgradeResult.RolledBack, peer, acknowledged, reason);
+    }
+
+    /// <summary>Why <paramref name="peer"/> may not take this node's sockets (it runs as another user); null when it may.</summary>
+    private static string? RefusalOf(PeerCredentials peer)
+    {
+        uint ours = ProcessIdentity.EffectiveUserId;
+        if (peer.UserId == ours)
+        {
+            return null;
+        }
+
+        return $"peer pid {peer.ProcessId} runs as uid {ProcessIdentity.DescribeUser(peer.UserId)}; " +
+               $"only uid {ProcessIdentity.DescribeUser(ours)} (this node's user) may take its sockets";
+    }
+
+    private async Task ExpectHelloAsync(UpgradeConnection connection, CancellationToken cancellationToken)
+    {
+        var hello = await ExpectAsync(connection, UpgradeFrameType.Hello, "Hello", StepTimeout, cancellationToken).ConfigureAwait(false);
+        // The pid is only informative: a successor in another pid namespace names a pid we see differently.
+        if (hello.ProcessId is null)
+        {
+            throw new UpgradeException("Hello names no process id.");
+        }
+    }
+
+    /// <summary>Sends batch <paramref name="batchNumber"/> and waits for the successor's <c>Ack</c> of every socket in it.</summary>
+    private async Task PassBatchAsync(
+        UpgradeConnection connection, int batchNumber, (Socket Socket, SocketLabel Label)[] batch, CancellationToken cancellationToken)
+    {
+        await SendBatchAsync(connection, batchNumber, batch, cancellationToken).ConfigureAwait(false);
+        var ack = await ExpectAsync(connection, UpgradeFrameType.Ack, $"Ack of batch {batchNumber}", StepTimeout, cancellationToken)
+            .ConfigureAwait(false);
+        if (ack.Batch != batchNumber || ack.Count != batch.Length)
+        {
+            throw new UpgradeException(
+                $"Ack names batch {ack.Batch} with {ack.Count} socket(s); batch {batchNumber} had {batch.Length}.");
+        }
+    }
+
+    /// <summary>Waits for <c>Ready</c> and returns the inodes it declines, each of which must be one of <paramref name="labelled"/>.</summary>
+    private static async Task<List<long>> ExpectReadyAsync(
+        UpgradeConnection connection, List<(Socket Socket, SocketLabel Label)> labelled, TimeSpan readyTimeout, CancellationToken cancellationToken)
+    {
+        var ready = await ExpectAsync(connection, UpgradeFrameType.Ready, "Ready", readyTimeout, cancellationToken).ConfigureAwait(false);
+        var passed = labelled.Select(l => l.Label.Inode).ToHashSet();
+        var declined = (ready.Declined ?? []).Distinct().ToList();
+        if (declined.FirstOrDefault(inode => !passed.Contains(inode)) is var unknown and not 0)
+        {
+            throw new UpgradeException($"Ready declines socket inode {unknown}, which was not passed.");
+        }
+
+        return declined;
     }
 
     /// <summary>
