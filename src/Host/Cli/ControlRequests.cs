@@ -6,7 +6,7 @@ using ShardRuntime.Actors.Control;
 
 namespace ShardRuntime.Host.Cli;
 
-using Coordinator = ShardRuntime.Actors.Coordinator.Coordinator;
+using Coordinator = ShardRuntime.Actors.Coordination.Coordinator;
 
 /// <summary>
 /// What the commands that talk to a running node send over its control socket and print of the reply, and the exit
