@@ -23,6 +23,67 @@ namespace ShardRuntime.Actors.Coordination;
 /// </summary>
 internal sealed partial class CoordinatorActor
 {
+    /// <summary>Piped to self: the handler code a change waits for is loaded (or refused, or missed its deadline).</summary>
+    private sealed record HandlersLoaded(int Id, PreparedHandlers Prepared);
+
+    /// <summary>The change waiting for its handler code: its load's id, and what it does once loaded.</summary>
+    private (int Id, Action<PreparedHandlers> Then)? _waiting;
+    private int _lastLoadId;
+
+    /// <summary>
+    /// Loads the handler code a change needs (first generations for <paramref name="registries"/>, next generations for
+    /// <paramref name="reloads"/>) on a thread of its own, within handler-load-timeout, and then runs
+    /// <paramref name="then"/> here with it. Meanwhile (<see cref="Loading"/>) status, scale, drains and shard traffic are
+    /// handled; other changes wait for this one. What <paramref name="then"/> does not take is unloaded after it.
+    /// </summary>
+    private void LoadThen(IReadOnlyList<ListenerSettings> registries, IReadOnlyList<ListenerState> reloads, Action<PreparedHandlers> then)
+    {
+        if (registries.Count == 0 && reloads.Count == 0)
+        {
+            using var none = PreparedHandlers.None;
+            then(none);
+            return;
+        }
+        var id = ++_lastLoadId;
+        var specs = registries.Select(r => (r, PreparedHandlers.SpecOf(r, _settings.HandlerDirectories))).ToList();
+        var reloading = reloads.ToList();
+        OffThread.Run($"handler-load-{id}", () => PreparedHandlers.Load(specs, reloading), _settings.HandlerLoadTimeout, late => late.Dispose())
+            .PipeTo(Self,
+                success: prepared => new HandlersLoaded(id, prepared),
+                failure: e => new HandlersLoaded(id, PreparedHandlers.Failed(registries, reloading, $"loading the handler code failed: {e.GetBaseException().Message}")));
+        _waiting = (id, then);
+        Become(Loading);
+    }
+
+    /// <summary>Behaviour while a change waits for its handler code (see <see cref="LoadThen"/>).</summary>
+    private void Loading(object message)
+    {
+        switch (message)
+        {
+            case HandlersLoaded loaded when _waiting is { } waiting && loaded.Id == waiting.Id:
+                _waiting = null;
+                Become(Behaviour(_phase));
+                try
+                {
+                    waiting.Then(loaded.Prepared); // may wait for more code (Become Loading again)
+                }
+                finally
+                {
+                    loaded.Prepared.Dispose();
+                }
+                Stash.UnstashAll();
+                break;
+            // Changes wait (at most handler-load-timeout) for the one being loaded: they start from its outcome.
+            case Coordinator.ApplySettings or Coordinator.ApplyClusterState or Coordinator.Reload or Coordinator.Upgrade
+                or Coordinator.PassSockets or Coordinator.WaitUntilStarted or Coordinator.GetAdoption or Coordinator.PredecessorLetGo:
+                Stash.Stash();
+                break;
+            default:
+                Behaviour(_phase)(message);
+                break;
+        }
+    }
+
     private object Scale(Coordinator.ScaleTo scale)
     {
         if (Busy() is { } busy)
