@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Akka.Actor;
 using Akka.Event;
 using ShardRuntime.Runtime.Connections;
@@ -84,66 +85,94 @@ internal static class ConnectionDriver
     {
         var budget = ReadBudget;
         for (var i = 0; i < ReadBatch && budget > 0; i++)
-        {
-            if (s.Finished || s.ReceivePending || s.InputEnded || s.ReadPaused) return;
-            if (s.Tx.Pending > s.Settings.MaxPendingWriteBytes)
-            {
-                s.ReadPaused = true; // backpressure: the reader reads again when the queue has drained to half
-                return;
-            }
-
-            var rx = s.Rx ??= ArrayPool<byte>.Shared.Rent(s.Settings.ReceiveBufferSize);
-            if (s.RxCount == rx.Length && !GrowReceiveBuffer(s)) return;
-
-            var readiness = s.Readiness;
-            var seen = readiness?.ReadEdges ?? 0;
-            var n = SocketIo.Receive(s.Fd, s.Rx.AsSpan(s.RxCount), out var error);
-            if (error == SocketError.WouldBlock)
-            {
-                if (!s.Adopted)
-                {
-                    // In the shard: a connection that has not sent its first bytes yet (or whose close waits for the
-                    // peer's FIN) waits there too; any other is left to the actor that adopts it, which reads again.
-                    if (!WaitsInShard(s)) return;
-                    // (A new registration counts edges from 0: input since the receive above is an edge of it.)
-                    readiness ??= Register(s);
-                    if (readiness is null) return;
-                }
-                // Wait for data (without a buffer: see ReadLoop); data that came in meanwhile is read now.
-                if (!readiness!.ArmRead(seen)) continue;
-                s.ReceivePending = true;
-                return;
-            }
-            if (error != SocketError.Success)
-            {
-                OnSocketError(s, error);
-                return;
-            }
-            if (n == 0)
-            {
-                OnInputEnded(s);
-                return;
-            }
-
-            s.BytesIn += n;
-            budget -= n;
-            s.Counters.Received(n);
-            s.LastActivity = Environment.TickCount64;
-            if (s.OutputShut)
-            {
-                // Closing: the handler is done; discard what the peer still sends until its FIN.
-                s.RxCount = 0;
-                continue;
-            }
-            s.RxCount += n;
-            if (!Deliver(s) || !AfterCallback(s)) return;
-        }
+            if (!ReadOnce(s, ref budget)) return;
         // Yield, then read on. Not by telling the actor itself (its mailbox run would take that message in the same go,
         // and the loop would run nothing else meanwhile) but through the back of its loop's queue: every connection with
         // work on the loop, and the loop's next look at its sockets, come first. (A turn in the shard that got this far
         // leaves the rest to the actor that adopts the connection.)
         if (s.Adopted && !s.Finished && !s.ReceivePending && !s.InputEnded && !s.ReadPaused)
             s.Shard.Loop.Post(ReadOn, s);
+    }
+
+    /// <summary>
+    /// One receive of the batch and its delivery; what was read is taken off <paramref name="budget"/>. False when the
+    /// batch stops here (the connection ended, paused, waits for input, or is left to its actor).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool ReadOnce(ConnectionState s, ref int budget)
+    {
+        if (!MayRead(s)) return false;
+        var rx = s.Rx ??= ArrayPool<byte>.Shared.Rent(s.Settings.ReceiveBufferSize);
+        if (s.RxCount == rx.Length && !GrowReceiveBuffer(s)) return false;
+
+        var readiness = s.Readiness;
+        var seen = readiness?.ReadEdges ?? 0;
+        var n = SocketIo.Receive(s.Fd, s.Rx.AsSpan(s.RxCount), out var error);
+        if (error == SocketError.WouldBlock) return AwaitInput(s, readiness, seen);
+        if (error != SocketError.Success)
+        {
+            OnSocketError(s, error);
+            return false;
+        }
+        if (n == 0)
+        {
+            OnInputEnded(s);
+            return false;
+        }
+
+        budget -= n;
+        return Received(s, n);
+    }
+
+    /// <summary>Whether the connection reads now: not when it is finished, waits for input, has ended input or is paused; a send queue over its limit pauses it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool MayRead(ConnectionState s)
+    {
+        if (s.Finished || s.ReceivePending || s.InputEnded || s.ReadPaused) return false;
+        if (s.Tx.Pending > s.Settings.MaxPendingWriteBytes)
+        {
+            s.ReadPaused = true; // backpressure: the reader reads again when the queue has drained to half
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// The socket had nothing to read: arms the read readiness (registering first in the shard, when the connection waits
+    /// there). True when input came in since <paramref name="seen"/>, so the batch reads again.
+    /// </summary>
+    private static bool AwaitInput(ConnectionState s, ReadinessRegistration? readiness, int seen)
+    {
+        if (!s.Adopted)
+        {
+            // In the shard: a connection that has not sent its first bytes yet (or whose close waits for the
+            // peer's FIN) waits there too; any other is left to the actor that adopts it, which reads again.
+            if (!WaitsInShard(s)) return false;
+            // (A new registration counts edges from 0: input since the receive above is an edge of it.)
+            readiness ??= Register(s);
+            if (readiness is null) return false;
+        }
+        // Wait for data (without a buffer: see ReadLoop); data that came in meanwhile is read now.
+        if (!readiness!.ArmRead(seen)) return true;
+        s.ReceivePending = true;
+        return false;
+    }
+
+    /// <summary>Counts <paramref name="n"/> received bytes and hands them to the handler (a closing connection discards them). False when the batch stops.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Received(ConnectionState s, int n)
+    {
+        s.BytesIn += n;
+        s.Counters.Received(n);
+        s.LastActivity = Environment.TickCount64;
+        if (s.OutputShut)
+        {
+            // Closing: the handler is done; discard what the peer still sends until its FIN.
+            s.RxCount = 0;
+            return true;
+        }
+        s.RxCount += n;
+        return Deliver(s) && AfterCallback(s);
     }
 
     /// <summary>A yielded connection's turn at the back of its loop's queue: its actor reads on (<see cref="Connection.ReadMore"/>).</summary>

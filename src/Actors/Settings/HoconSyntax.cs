@@ -9,98 +9,128 @@ namespace ShardRuntime.Actors.Settings;
 public static class HoconSyntax
 {
     /// <summary>Returns the first problem as "line L, column C: ...", or null when the structure is sound.</summary>
-    public static string? FindError(string text)
-    {
-        var open = new Stack<(char Bracket, int Line, int Column)>();
-        var line = 1;
-        var column = 0;
-        var i = 0;
-        (int Line, int Column)? pendingValue = null; // a '=' or ':' that still waits for its value
+    public static string? FindError(string text) => new Scanner(text).FindError();
 
-        while (i < text.Length)
+    /// <summary>One pass over the text: where it is (index, line, column), the brackets still open, a separator waiting for its value.</summary>
+    private sealed class Scanner(string text)
+    {
+        private readonly Stack<(char Bracket, int Line, int Column)> _open = new();
+        private int _line = 1;
+        private int _column;
+        private int _i;
+        private (int Line, int Column)? _pendingValue; // a '=' or ':' that still waits for its value
+
+        public string? FindError()
         {
-            var c = text[i];
-            column++;
+            while (_i < text.Length)
+            {
+                var c = text[_i];
+                _column++;
+                if (SkipBlank(c)) continue;
+                if (_pendingValue is { } separator && c is '}' or ']' or ',' or '=')
+                    return NoValue(separator);
+                _pendingValue = null;
+                if (Token(c) is { } error) return error;
+            }
+            return AtEnd();
+        }
+
+        /// <summary>Steps over a line feed, other white space or a comment (to the end of its line). False for anything else.</summary>
+        private bool SkipBlank(char c)
+        {
             if (c == '\n')
             {
-                line++;
-                column = 0;
-                i++;
-                continue;
+                _line++;
+                _column = 0;
+                _i++;
+                return true;
             }
             if (char.IsWhiteSpace(c))
             {
-                i++;
-                continue;
+                _i++;
+                return true;
             }
-            if (c == '#' || (c == '/' && i + 1 < text.Length && text[i + 1] == '/'))
+            if (c == '#' || (c == '/' && _i + 1 < text.Length && text[_i + 1] == '/'))
             {
-                while (i < text.Length && text[i] != '\n') i++;
-                column = 0;
-                continue;
+                while (_i < text.Length && text[_i] != '\n') _i++;
+                _column = 0;
+                return true;
             }
+            return false;
+        }
 
-            if (pendingValue is { } separator && c is '}' or ']' or ',' or '=')
-                return $"line {separator.Line}, column {separator.Column}: '=' (or ':') is not followed by a value";
-            pendingValue = null;
-
+        /// <summary>Steps over the token that starts with <paramref name="c"/>; the problem it has, or null.</summary>
+        private string? Token(char c)
+        {
             switch (c)
             {
                 case '{' or '[':
-                    open.Push((c, line, column));
-                    i++;
-                    break;
+                    _open.Push((c, _line, _column));
+                    _i++;
+                    return null;
                 case '}' or ']':
-                {
-                    var expected = c == '}' ? '{' : '[';
-                    if (open.Count == 0)
-                        return $"line {line}, column {column}: '{c}' closes nothing";
-                    var (bracket, openLine, openColumn) = open.Pop();
-                    if (bracket != expected)
-                        return $"line {line}, column {column}: '{c}' does not close the '{bracket}' opened at line {openLine}, column {openColumn}";
-                    i++;
-                    break;
-                }
+                    return Close(c);
                 case '"':
-                {
-                    var (startLine, startColumn) = (line, column);
-                    if (i + 2 < text.Length && text[i + 1] == '"' && text[i + 2] == '"')
-                    {
-                        var end = text.IndexOf("\"\"\"", i + 3, StringComparison.Ordinal);
-                        if (end < 0) return $"line {startLine}, column {startColumn}: the \"\"\" string is never closed";
-                        Advance(text, i, end + 3, ref line, ref column);
-                        i = end + 3;
-                        break;
-                    }
-                    i++;
-                    while (true)
-                    {
-                        if (i >= text.Length || text[i] == '\n')
-                            return $"line {startLine}, column {startColumn}: the string is not closed on its line";
-                        if (text[i] == '\\') i += 2;
-                        else if (text[i++] == '"') break;
-                    }
-                    column += i - (text.LastIndexOf('\n', i - 1) + 1) - column;
-                    break;
-                }
+                    return QuotedString();
                 case '=' or ':':
-                    pendingValue = (line, column);
-                    i++;
-                    break;
+                    _pendingValue = (_line, _column);
+                    _i++;
+                    return null;
                 default:
-                    i++;
-                    break;
+                    _i++;
+                    return null;
             }
         }
 
-        if (pendingValue is { } dangling)
-            return $"line {dangling.Line}, column {dangling.Column}: '=' (or ':') is not followed by a value";
-        if (open.Count > 0)
+        private string? Close(char c)
         {
-            var (bracket, openLine, openColumn) = open.Pop();
-            return $"line {openLine}, column {openColumn}: '{bracket}' is never closed";
+            var expected = c == '}' ? '{' : '[';
+            if (_open.Count == 0)
+                return $"line {_line}, column {_column}: '{c}' closes nothing";
+            var (bracket, openLine, openColumn) = _open.Pop();
+            if (bracket != expected)
+                return $"line {_line}, column {_column}: '{c}' does not close the '{bracket}' opened at line {openLine}, column {openColumn}";
+            _i++;
+            return null;
         }
-        return null;
+
+        private string? QuotedString()
+        {
+            var (startLine, startColumn) = (_line, _column);
+            if (_i + 2 < text.Length && text[_i + 1] == '"' && text[_i + 2] == '"')
+            {
+                var end = text.IndexOf("\"\"\"", _i + 3, StringComparison.Ordinal);
+                if (end < 0) return $"line {startLine}, column {startColumn}: the \"\"\" string is never closed";
+                Advance(text, _i, end + 3, ref _line, ref _column);
+                _i = end + 3;
+                return null;
+            }
+            _i++;
+            while (true)
+            {
+                if (_i >= text.Length || text[_i] == '\n')
+                    return $"line {startLine}, column {startColumn}: the string is not closed on its line";
+                if (text[_i] == '\\') _i += 2;
+                else if (text[_i++] == '"') break;
+            }
+            _column += _i - (text.LastIndexOf('\n', _i - 1) + 1) - _column;
+            return null;
+        }
+
+        private string? AtEnd()
+        {
+            if (_pendingValue is { } dangling)
+                return NoValue(dangling);
+            if (_open.Count > 0)
+            {
+                var (bracket, openLine, openColumn) = _open.Pop();
+                return $"line {openLine}, column {openColumn}: '{bracket}' is never closed";
+            }
+            return null;
+        }
+
+        private static string NoValue((int Line, int Column) separator) =>
+            $"line {separator.Line}, column {separator.Column}: '=' (or ':') is not followed by a value";
     }
 
     private static void Advance(string text, int from, int to, ref int line, ref int column)

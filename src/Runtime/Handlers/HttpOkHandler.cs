@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Text;
 using ShardRuntime.Runtime.Connections;
 
@@ -267,77 +268,59 @@ public sealed class HttpOkHandler : IConnectionHandler
 
     private void ParseHead(IConnectionContext context, ReadOnlySpan<byte> head)
     {
-        var requestLineEnd = head.IndexOf("\r\n"u8);
-        if (!TryParseRequestLine(head[..requestLineEnd], out var isHead, out var http10))
+        if (!TryParseHead(head, out var request))
         {
             Fail(context, Failure.BadRequest);
             return;
         }
 
+        BeginRequest(context, in request);
+    }
+
+    /// <summary>Reads the request line and the header fields that matter here. False when the head is malformed (a 400).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryParseHead(ReadOnlySpan<byte> head, out RequestHead request)
+    {
+        request = new RequestHead { ContentLength = -1 };
+        var requestLineEnd = head.IndexOf("\r\n"u8);
+        if (!TryParseRequestLine(head[..requestLineEnd], out request.IsHead, out request.Http10))
+        {
+            return false;
+        }
+
         var fields = head[(requestLineEnd + 2)..^2];
-        long contentLength = -1;
-        var transferEncoding = false;
-        var chunked = false;
-        var close = false;
-        var keepAlive = false;
-        var expectContinue = false;
         while (!fields.IsEmpty)
         {
             var lineEnd = fields.IndexOf("\r\n"u8);
             var line = fields[..lineEnd];
             fields = fields[(lineEnd + 2)..];
-            if (!TryParseField(line, out var name, out var value))
+            if (!TryParseField(line, out var name, out var value) || !request.TryAdd(name, value))
             {
-                Fail(context, Failure.BadRequest);
-                return;
-            }
-
-            if (Ascii.EqualsIgnoreCase(name, "content-length"u8))
-            {
-                if (!TryParseContentLength(value, out var length) || (contentLength >= 0 && contentLength != length))
-                {
-                    Fail(context, Failure.BadRequest);
-                    return;
-                }
-
-                contentLength = length;
-            }
-            else if (Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8))
-            {
-                // Codings listed in later fields are applied after earlier ones, so the last one decides.
-                transferEncoding = true;
-                chunked = EndsWithChunked(value);
-            }
-            else if (Ascii.EqualsIgnoreCase(name, "connection"u8))
-            {
-                ReadConnectionOptions(value, ref close, ref keepAlive);
-            }
-            else if (Ascii.EqualsIgnoreCase(name, "expect"u8))
-            {
-                expectContinue = Ascii.EqualsIgnoreCase(value, "100-continue"u8);
+                return false;
             }
         }
 
-        if (transferEncoding && (!chunked || contentLength >= 0 || http10))
-        {
-            Fail(context, Failure.BadRequest);
-            return;
-        }
+        return !request.TransferEncoding || (request.Chunked && request.ContentLength < 0 && !request.Http10);
+    }
 
-        _isHead = isHead;
-        _persistence = close ? Persistence.Close
-            : !http10 ? Persistence.KeepAlive
-            : keepAlive ? Persistence.KeepAliveAnnounced
+    /// <summary>Sets up the connection for the request's body (chunked, or of a length), or answers a request without one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void BeginRequest(IConnectionContext context, in RequestHead request)
+    {
+        _isHead = request.IsHead;
+        _persistence = request.Close ? Persistence.Close
+            : !request.Http10 ? Persistence.KeepAlive
+            : request.KeepAlive ? Persistence.KeepAliveAnnounced
             : Persistence.Close;
 
-        if (chunked)
+        if (request.Chunked)
         {
             _state = State.ChunkSize;
         }
-        else if (contentLength > 0)
+        else if (request.ContentLength > 0)
         {
             _state = State.Body;
-            _remaining = contentLength;
+            _remaining = request.ContentLength;
         }
         else
         {
@@ -345,7 +328,7 @@ public sealed class HttpOkHandler : IConnectionHandler
             return;
         }
 
-        if (expectContinue && !http10)
+        if (request.ExpectContinue && !request.Http10)
         {
             context.Write(Continue);
         }
@@ -656,6 +639,50 @@ public sealed class HttpOkHandler : IConnectionHandler
             }
 
             value = value[(comma + 1)..];
+        }
+    }
+
+    /// <summary>What a request's head says about its framing and the connection: filled in by <see cref="TryParseHead"/>, on the stack.</summary>
+    private struct RequestHead
+    {
+        public bool IsHead;
+        public bool Http10;
+        public long ContentLength; // -1: none
+        public bool TransferEncoding;
+        public bool Chunked;
+        public bool Close;
+        public bool KeepAlive;
+        public bool ExpectContinue;
+
+        /// <summary>Takes in one header field (those other than the four read here are ignored). False when it is malformed.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public bool TryAdd(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+        {
+            if (Ascii.EqualsIgnoreCase(name, "content-length"u8))
+            {
+                if (!TryParseContentLength(value, out var length) || (ContentLength >= 0 && ContentLength != length))
+                {
+                    return false;
+                }
+
+                ContentLength = length;
+            }
+            else if (Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8))
+            {
+                // Codings listed in later fields are applied after earlier ones, so the last one decides.
+                TransferEncoding = true;
+                Chunked = EndsWithChunked(value);
+            }
+            else if (Ascii.EqualsIgnoreCase(name, "connection"u8))
+            {
+                ReadConnectionOptions(value, ref Close, ref KeepAlive);
+            }
+            else if (Ascii.EqualsIgnoreCase(name, "expect"u8))
+            {
+                ExpectContinue = Ascii.EqualsIgnoreCase(value, "100-continue"u8);
+            }
+
+            return true;
         }
     }
 
