@@ -80,7 +80,7 @@ internal sealed partial class CoordinatorActor
             {
                 case AcquireStep.Adopt adopt:
                     taken.Adopted = adopt.Group.Sockets.Select(label => (_s.Inherited.Single(i => i.Label.Inode == label.Inode).Socket, label)).ToList();
-                    SetBacklog(step.Listener.Name, adopt);
+                    SetBacklog(step.Listener.Name, adopt, taken.Adopted);
                     break;
                 case AcquireStep.TakeHandlers take when take.Settings.HandlerAssembly is null:
                     _handlers.TryGet(take.Settings.Handler, out var factory);
@@ -101,14 +101,14 @@ internal sealed partial class CoordinatorActor
     }
 
     /// <summary>listen() again on adopted sockets only sets their backlog to the listener's.</summary>
-    private void SetBacklog(string listener, AcquireStep.Adopt adopt)
+    private void SetBacklog(string listener, AcquireStep.Adopt adopt, List<(Socket Socket, SocketLabel Label)> sockets)
     {
         if (adopt.Group.Protocol != TransportProtocol.Tcp) return;
-        foreach (var label in adopt.Group.Sockets)
+        foreach (var (socket, label) in sockets)
         {
             try
             {
-                _s.Inherited.Single(i => i.Label.Inode == label.Inode).Socket.Listen(adopt.Backlog);
+                socket.Listen(adopt.Backlog);
             }
             catch (SocketException e)
             {
