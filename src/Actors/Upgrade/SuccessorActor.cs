@@ -1,3 +1,4 @@
+using ShardRuntime.Actors.Hosting;
 using Akka.Actor;
 using Akka.Event;
 using Akka.Hosting;
@@ -182,7 +183,7 @@ internal sealed class SuccessorActor : ReceiveActor, IWithTimers
         try
         {
             using var lookUp = new CancellationTokenSource(step);
-            var server = await ActorRegistry.For(system).GetAsync<TMarker>(lookUp.Token).ConfigureAwait(false);
+            var server = await ActorRegistry.For(system).WaitForAsync<TMarker>(lookUp.Token).ConfigureAwait(false);
             return (socket, refusal(await server.Ask<object>(claim, step).ConfigureAwait(false)));
         }
         catch (Exception e) when (e is AskTimeoutException or OperationCanceledException)

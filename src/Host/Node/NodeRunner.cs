@@ -1,3 +1,4 @@
+using ShardRuntime.Actors.Hosting;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Akka.Actor;
@@ -126,7 +127,7 @@ internal static class NodeRunner
         try
         {
             var registry = host.Services.GetRequiredService<ActorRegistry>();
-            var coordinator = await registry.GetAsync<CoordinatorProtocol.Marker>(running.Token);
+            var coordinator = await registry.WaitForAsync<CoordinatorProtocol.Marker>(running.Token);
             if (await StartAsync(host, config, connection, upgrade, coordinator, running.Token) is { } failed) return failed;
             return await ServeAsync(host, config, coordinator, cancellationToken);
         }
@@ -155,7 +156,7 @@ internal static class NodeRunner
 
         if (settings.Control.Enabled)
         {
-            var control = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<ControlProtocol.Marker>(running);
+            var control = await host.Services.GetRequiredService<ActorRegistry>().WaitForAsync<ControlProtocol.Marker>(running);
             var bound = await AskWithin(control, ControlProtocol.WaitUntilBound.Instance, settings.StartTimeout, "shard-runtime.start-timeout", running);
             if (bound is ControlProtocol.BindFailed bindFailed)
             {

@@ -98,7 +98,7 @@ public sealed class ShardRuntimeHostingSpecs
         try
         {
             var registry = host.Services.GetRequiredService<ActorRegistry>();
-            var coordinator = await registry.GetAsync<CoordinatorProtocol.Marker>();
+            var coordinator = await registry.WaitForAsync<CoordinatorProtocol.Marker>();
             Assert.IsType<CoordinatorProtocol.Started>(await coordinator.Ask<object>(CoordinatorProtocol.WaitUntilStarted.Instance, Clients.Timeout));
             Assert.False(registry.TryGet<ClusterListeners.Marker>(out _), "a cluster actor in an actor system without the cluster provider");
             var status = await coordinator.Ask<CoordinatorProtocol.NodeStatus>(CoordinatorProtocol.GetStatus.Instance, Clients.Timeout);
@@ -158,7 +158,7 @@ public sealed class ShardRuntimeHostingSpecs
         {
             var system = host.Services.GetRequiredService<ActorSystem>();
             var registry = host.Services.GetRequiredService<ActorRegistry>();
-            var coordinator = await registry.GetAsync<CoordinatorProtocol.Marker>();
+            var coordinator = await registry.WaitForAsync<CoordinatorProtocol.Marker>();
             Assert.IsType<CoordinatorProtocol.Started>(await coordinator.Ask<object>(CoordinatorProtocol.WaitUntilStarted.Instance, Clients.Timeout));
 
             Assert.False(registry.TryGet<ControlProtocol.Marker>(out _), "a control actor in the ActorRegistry");
@@ -190,13 +190,13 @@ public sealed class ShardRuntimeHostingSpecs
             foreach (var host in new[] { first, second })
             {
                 var system = host.Services.GetRequiredService<ActorSystem>();
-                var control = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<ControlProtocol.Marker>();
+                var control = await host.Services.GetRequiredService<ActorRegistry>().WaitForAsync<ControlProtocol.Marker>();
                 var bound = Assert.IsType<ControlProtocol.Bound>(await control.Ask<object>(ControlProtocol.WaitUntilBound.Instance, Clients.Timeout));
                 // The coordinator makes its upgrade child once its start-up (handler loads included) is done.
-                var coordinator = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<CoordinatorProtocol.Marker>();
+                var coordinator = await host.Services.GetRequiredService<ActorRegistry>().WaitForAsync<CoordinatorProtocol.Marker>();
                 Assert.IsType<CoordinatorProtocol.Started>(await coordinator.Ask<object>(CoordinatorProtocol.WaitUntilStarted.Instance, Clients.Timeout));
                 using var lookUp = new CancellationTokenSource(Clients.Timeout);
-                var upgrade = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<PredecessorProtocol.Marker>(lookUp.Token);
+                var upgrade = await host.Services.GetRequiredService<ActorRegistry>().WaitForAsync<PredecessorProtocol.Marker>(lookUp.Token);
                 var upgradeBound = Assert.IsType<PredecessorProtocol.Bound>(await upgrade.Ask<object>(PredecessorProtocol.WaitUntilBound.Instance, Clients.Timeout));
                 paths.Add(bound.SocketPath);
                 paths.Add(upgradeBound.SocketPath);
@@ -251,7 +251,7 @@ public sealed class ShardRuntimeHostingSpecs
             await refused.StartAsync();
             var registry = refused.Services.GetRequiredService<ActorRegistry>();
             using var deadline = new CancellationTokenSource(Clients.Timeout);
-            await registry.GetAsync<CoordinatorProtocol.Marker>(deadline.Token);
+            await registry.WaitForAsync<CoordinatorProtocol.Marker>(deadline.Token);
         });
         await refused.StopAsync();
         Assert.NotNull(failure);
@@ -263,7 +263,7 @@ public sealed class ShardRuntimeHostingSpecs
         await allowed.StartAsync();
         try
         {
-            var coordinator = await allowed.Services.GetRequiredService<ActorRegistry>().GetAsync<CoordinatorProtocol.Marker>();
+            var coordinator = await allowed.Services.GetRequiredService<ActorRegistry>().WaitForAsync<CoordinatorProtocol.Marker>();
             var status = await coordinator.Ask<CoordinatorProtocol.NodeStatus>(CoordinatorProtocol.GetStatus.Instance, Clients.Timeout);
             Assert.True(status.InsecureTransport);
             Assert.StartsWith("INSECURE: plain TCP", status.Transport);
@@ -295,8 +295,8 @@ public sealed class ShardRuntimeHostingSpecs
             var membership = Akka.Cluster.Cluster.Get(system);
             membership.Join(membership.SelfAddress);
             var registry = host.Services.GetRequiredService<ActorRegistry>();
-            var cluster = await registry.GetAsync<ClusterListeners.Marker>();
-            var coordinator = await registry.GetAsync<CoordinatorProtocol.Marker>();
+            var cluster = await registry.WaitForAsync<ClusterListeners.Marker>();
+            var coordinator = await registry.WaitForAsync<CoordinatorProtocol.Marker>();
             Assert.Equal($"/user/{ClusterListeners.ActorName}", cluster.Path.ToStringWithoutAddress());
             Assert.IsType<CoordinatorProtocol.Started>(await coordinator.Ask<object>(CoordinatorProtocol.WaitUntilStarted.Instance, Clients.Timeout));
             Assert.True(await Eventually.TrueAsync(() => membership.SelfMember.Status == MemberStatus.Up, Clients.Timeout), "the node did not come up");
@@ -324,7 +324,7 @@ public sealed class ShardRuntimeHostingSpecs
         try
         {
             var registry = host.Services.GetRequiredService<ActorRegistry>();
-            await registry.GetAsync<CoordinatorProtocol.Marker>();
+            await registry.WaitForAsync<CoordinatorProtocol.Marker>();
 
             Assert.False(registry.TryGet<ClusterListeners.Marker>(out _));
         }

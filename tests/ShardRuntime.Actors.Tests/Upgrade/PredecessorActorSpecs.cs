@@ -1,3 +1,4 @@
+using ShardRuntime.Actors.Hosting;
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Configuration;
@@ -162,7 +163,7 @@ public sealed class PredecessorActorSpecs(ITestOutputHelper output) : TestKit(ou
         if (serveUpgradeSocket)
         {
             using var lookUp = new CancellationTokenSource(Clients.Timeout);
-            var upgradeActor = Akka.Hosting.ActorRegistry.For(system).GetAsync<ShardRuntime.Actors.Upgrade.Predecessor.Marker>(lookUp.Token).GetAwaiter().GetResult();
+            var upgradeActor = Akka.Hosting.ActorRegistry.For(system).WaitForAsync<ShardRuntime.Actors.Upgrade.Predecessor.Marker>(lookUp.Token).GetAwaiter().GetResult();
             Assert.IsType<ShardRuntime.Actors.Upgrade.Predecessor.Bound>(
                 upgradeActor.Ask<object>(ShardRuntime.Actors.Upgrade.Predecessor.WaitUntilBound.Instance, Clients.Timeout).GetAwaiter().GetResult());
         }
