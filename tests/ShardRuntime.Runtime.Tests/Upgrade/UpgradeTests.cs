@@ -42,15 +42,17 @@ public sealed class UpgradeTests
         var shards = BindShards(1);
         try
         {
-            // A hand-written old process that reads Ready and then stays silent longer than the successor waits.
+            // A hand-written old process that reads Ready and then stays silent until the successor gave up waiting (a
+            // fixed stall could end before the successor's wait on a loaded machine, and the test would see a commit).
             using var timeout = new CancellationTokenSource(UpgradeTestKit.TestTimeout);
+            using var gaveUp = new ManualResetEventSlim();
             var serving = Task.Run(async () =>
             {
                 var connection = await kit.Listener.AcceptAsync(timeout.Token);
                 var server = new UpgradeServer(UpgradeServer.DefaultBatchSize, UpgradeTestKit.StepTimeout)
                 {
                     // Stalls between Ready and Released, as a loaded old process might.
-                    OnReady = _ => Thread.Sleep(TimeSpan.FromSeconds(2)),
+                    OnReady = _ => gaveUp.Wait(UpgradeTestKit.TestTimeout),
                 };
                 return await server.ServeAsync(connection, UpgradeTestKit.Labelled(shards), UpgradeTestKit.StepTimeout, timeout.Token);
             });
@@ -59,7 +61,14 @@ public sealed class UpgradeTests
 
             // The successor gives up waiting; the old process is alive, so it must withdraw, and the old process's
             // Released, written after that, must fail: it rolls back instead of letting go of the sockets too.
-            await Assert.ThrowsAsync<UpgradeAbandonedException>(() => client.SendReadyAsync());
+            try
+            {
+                await Assert.ThrowsAsync<UpgradeAbandonedException>(() => client.SendReadyAsync().WaitAsync(UpgradeTestKit.TestTimeout));
+            }
+            finally
+            {
+                gaveUp.Set();
+            }
             var outcome = await serving.WaitAsync(UpgradeTestKit.TestTimeout);
             Assert.Equal(UpgradeResult.RolledBack, outcome.Result);
             foreach (var (socket, _) in received) socket.Dispose();
