@@ -117,7 +117,7 @@ internal sealed class ReuseportGroupActor : UntypedActor, IWithTimers
         {
             var loop = joining.Key.ShardId % _settings.IoLoops;
             socket = new ShardSocket(joining.Socket, joining.Key.ShardId, ReadinessEngine.Loop(loop),
-                _settings.ActorsOnIoLoops ? IoLoopDispatchers.Id(loop) : null) { Pinned = joining.Pinned };
+                _settings.ActorsOnIoLoops ? IoLoopDispatchers.Id(loop) : null);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or InvalidOperationException or IOException)
         {

@@ -84,8 +84,6 @@ internal sealed class ShardSocket : IDisposable, IReadinessListener
     /// </summary>
     public bool Shared { get; set; }
 
-    /// <summary>Another process that never lets go holds this socket (systemd): it is never retired while the node runs.</summary>
-    public bool Pinned { get; set; }
 
     /// <summary>The shard actor told of accept completions.</summary>
     public IActorRef? Owner { get; set; }

@@ -86,8 +86,6 @@ public sealed class ReuseportGroup
         return moved;
     }
 
-    /// <summary>True when <paramref name="member"/> is marked as retiring (gets no new connections once steering is applied).</summary>
-    public bool IsRetiring(Socket member) => retiring.Contains(member);
 
     /// <summary>Marks <paramref name="member"/> as retiring; call <see cref="ApplySteering"/> to make the kernel follow.</summary>
     public void MarkRetiring(Socket member)
