@@ -65,6 +65,11 @@ internal abstract class UnixSocketServerActor<TWaitUntilBound, TClaim> : Receive
     /// <summary>The socket is served at <paramref name="socketPath"/> (first bind or bound anew); logged by default.</summary>
     protected virtual void OnBound(string socketPath) => Log.Info("{Socket} socket listening on {SocketPath}", _server.Name, socketPath);
 
+    /// <summary>Binding failed (<paramref name="reason"/>): nothing is served until a claim binds again. Default: nothing more than the log line.</summary>
+    protected virtual void OnBindFailed(string reason)
+    {
+    }
+
     /// <summary>The listening socket was closed under the server: nothing is accepted any more. Default: carry on without it.</summary>
     protected virtual void OnListenerGone()
     {
@@ -130,6 +135,7 @@ internal abstract class UnixSocketServerActor<TWaitUntilBound, TClaim> : Receive
             _binding = null;
             Answer(BindFailedReply(_server.SocketPath, reason));
             Become(Failed);
+            OnBindFailed(reason);
         });
         Receive<Control.CheckSocketFiles>(_ => { }); // nothing bound yet
         ReceiveOwn();

@@ -112,24 +112,30 @@ public static class Coordinator
     /// <summary>Reply to <see cref="PassSockets"/>: every accepting socket with its label, and this node's process generation.</summary>
     internal sealed record SocketsToPass(IReadOnlyList<(Socket Socket, SocketLabel Label)> Sockets, int ProcessGeneration);
 
-    /// <summary>Sender: the predecessor actor (<c>upgrade</c>). The successor it started has pid <paramref name="ProcessId"/>. No reply.</summary>
+    /// <summary>Sender: the predecessor actor (<c>upgrade</c>). The successor it started has pid <paramref name="ProcessId"/> (status shows it). No reply.</summary>
     internal sealed record SuccessorStarted(int ProcessId);
 
     /// <summary>
-    /// Sender: the predecessor actor (<c>upgrade</c>). How an upgrade ended (whether or not sockets were passed); a rolled-back successor
-    /// has been ended (and is gone) by then. Completed with a stability period: the node stands by (its shards stop
-    /// accepting, the sockets stay open) until <see cref="SuccessorStable"/> or <see cref="SuccessorDied"/>. No reply.
+    /// Sender: the predecessor actor (<c>upgrade</c>). The successor <paramref name="ProcessId"/> accepts on the passed
+    /// sockets and is watched for the stability period: every shard stops accepting but keeps its socket and
+    /// connections; the listeners of the <paramref name="Declined"/> sockets retire here. No reply.
     /// </summary>
-    internal sealed record UpgradeFinished(int? PeerProcessId, UpgradeOutcome Outcome);
-
-    /// <summary>Sender: the predecessor actor (<c>upgrade</c>). The successor <paramref name="ProcessId"/> ran through the stability period: the node lets go and drains. No reply.</summary>
-    internal sealed record SuccessorStable(int ProcessId);
+    internal sealed record StandBy(int ProcessId, IReadOnlyList<long> Declined);
 
     /// <summary>
-    /// Sender: the predecessor actor (<c>upgrade</c>). The successor <paramref name="ProcessId"/> died within the stability period (<paramref name="Reason"/>):
-    /// the node accepts on the same sockets again, takes its control socket back, and the upgrade fails. No reply.
+    /// Sender: the predecessor actor (<c>upgrade</c>). The successor serves the sockets (<paramref name="Why"/> says how):
+    /// the node closes its copies, retires the <paramref name="Declined"/> ones, drains and stops; it tells the
+    /// predecessor actor <see cref="Upgrade.Predecessor.CopiesClosed"/> once every copy is closed. No reply.
     /// </summary>
-    internal sealed record SuccessorDied(int ProcessId, string Reason);
+    internal sealed record LetGoOfSockets(string Why, IReadOnlyList<long> Declined);
+
+    /// <summary>
+    /// Sender: the predecessor actor (<c>upgrade</c>). The upgrade ended without a successor serving (<paramref name="Failure"/>
+    /// says why: rolled back, refused, or the successor died within the stability period); a rolled-back successor has
+    /// been ended by then. The node serves on its sockets: steered again, and accepting again when
+    /// <paramref name="SuccessorServed"/> (its shards were parked). No reply.
+    /// </summary>
+    internal sealed record UpgradeFailed(string Failure, bool SuccessorServed);
 
     /// <summary>Sender: the coordinator itself. Who else holds this node's listening sockets, after a successor was given up (null: nobody). No reply.</summary>
     internal sealed record ForeignHoldersChecked(string? Finding);

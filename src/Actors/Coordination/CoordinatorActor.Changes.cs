@@ -62,7 +62,7 @@ internal sealed partial class CoordinatorActor
         {
             case HandlersLoaded loaded when _waiting is { } waiting && loaded.Id == waiting.Id:
                 _waiting = null;
-                Become(Behaviour(_phase));
+                Become(Behaviour(_s.Life));
                 try
                 {
                     waiting.Then(loaded.Prepared); // may wait for more code (Become Loading again)
@@ -79,7 +79,7 @@ internal sealed partial class CoordinatorActor
                 Stash.Stash();
                 break;
             default:
-                Behaviour(_phase)(message);
+                Behaviour(_s.Life)(message);
                 break;
         }
     }
@@ -294,7 +294,7 @@ internal sealed partial class CoordinatorActor
             overrides = new Dictionary<string, Coordinator.ClusterOverride>(accepted, StringComparer.Ordinal);
         }
         _s.ClusterOverrides = overrides;
-        if (_s.AwaitingClusterState) SettleAdoption();
+        if (_s.Life is NodeLife.AwaitingClusterState awaiting) SettleAdoption(awaiting, new NodeLife.Serving());
         var (reloads, followed) = Reconciler.ClusterReloads(overrides.Values, Observe(), _s.ClusterGenerations);
         // A refused reload is not tried again for the same generation: the listener's running generation serves on
         // (ReloadHandlers logs why; the listener's status shows it as its last reload failure).

@@ -26,7 +26,7 @@ internal sealed partial class CoordinatorActor
             l.Retired, Steered: true, l.LoadedAt)).ToList();
         var reusePort = _s.Inherited.ToDictionary(i => i.Label.Inode, i => i.Socket);
         var inherited = InheritedGroup.Of(_s.Inherited.Select(i => i.Label), label => SocketOptionsNative.GetReusePort(reusePort[label.Inode]));
-        return new ObservedNode(listeners, inherited, _s.NextShardId, _s.NextIncarnation, _s.PredecessorHolds, _s.Draining);
+        return new ObservedNode(listeners, inherited, _s.NextShardId, _s.NextIncarnation, _s.PredecessorHolds, _s.Life.IsDraining);
     }
 
     /// <summary>Why a built-in handler name is unknown, or null.</summary>
@@ -215,7 +215,7 @@ internal sealed partial class CoordinatorActor
         if (_s.Listeners.TryGetValue(listener.Name, out var current) && ReferenceEquals(current, listener))
             _s.Listeners.Remove(listener.Name);
         var retiring = shardIds is null
-            ? listener.Shards.Values.Where(s => !s.Retiring && (!s.Pinned || _s.Draining)).ToList()
+            ? listener.Shards.Values.Where(s => !s.Retiring && (!s.Pinned || _s.Life.IsDraining)).ToList()
             : shardIds.Select(id => listener.Shards[id]).ToList();
         RetireInGroups(retiring, RetireMode.DrainQueue, listener.Settings.DrainTimeout);
         if (listener.Shards.Count > 0)

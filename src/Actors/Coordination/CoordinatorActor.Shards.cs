@@ -126,7 +126,7 @@ internal sealed partial class CoordinatorActor
             Context.Stop(shard.Group);
         }
         CheckLetGo();
-        if (_s.Draining) CheckDrained();
+        if (_s.Life.IsDraining) CheckDrained();
     }
 
     /// <summary>A group actor stopped on its own (it exhausted its restarts): its sockets are closed, its shards gone.</summary>
@@ -146,10 +146,11 @@ internal sealed partial class CoordinatorActor
     private void BeginDrain(Coordinator.Drain drain)
     {
         _s.DrainRequesters.Add(Sender);
-        if (!_s.Draining)
+        if (!_s.Life.IsDraining)
         {
-            _s.Draining = true;
-            Enter(NodePhase.Draining);
+            // Who waits for the inherited sockets' adoption hears it now: the node will serve nothing more.
+            if (_s.Life is NodeLife.AwaitingClusterState awaiting) SettleAdoption(awaiting, _s.Life);
+            Enter(new NodeLife.Draining(DrainCause.Shutdown));
             _log.Info("Draining: every listener stops accepting; open connections have {Timeout} to finish", drain.Timeout);
             // A successor being served gets an Abort: it withdraws, and the sockets close with this node.
             UpgradeActor?.Tell(new Predecessor.Abort("the node is shutting down"));
@@ -169,10 +170,10 @@ internal sealed partial class CoordinatorActor
             foreach (var requester in _s.DrainRequesters) requester.Tell(Coordinator.Drained.Instance);
             _s.DrainRequesters.Clear();
         }
-        if (_s.LetGo && !_s.StopRequested)
+        if (NodeLife.WhenDrained(_s.Life) is NodeLife.Stopping stopping && _s.Life is not NodeLife.Stopping)
         {
-            // Its successor serves the sockets now: the node's work is done.
-            _s.StopRequested = true;
+            // Its successor (or, for a successor that withdrew, its predecessor) serves the sockets now: the node's work is done.
+            Enter(stopping);
             _log.Info("Let go of its sockets and drained: node {ProcessId} stops", Environment.ProcessId);
             CoordinatedShutdown.Get(Context.System).Run(SuccessorServesReason.Instance);
         }

@@ -1,18 +1,17 @@
 using Akka.Actor;
 using Akka.Event;
-using Akka.Hosting;
 using ShardRuntime.Runtime.Upgrade;
 using ShardRuntime.Actors.Upgrade;
-using ShardRuntime.Runtime.Systemd;
 using ShardRuntime.Actors.Listener;
 
 namespace ShardRuntime.Actors.Coordination;
 
 /// <summary>
-/// The node's side of an upgrade as a predecessor: whether one may start, the sockets its groups pass, how the attempt
-/// ended; then standing by while the successor is watched for the stability period (shards parked, sockets open),
-/// letting go once it proved stable, accepting again if it died, and checking the kernel's table that nobody else holds
-/// the sockets once a successor was given up.
+/// The node's side of an upgrade as a predecessor: whether one may start, and what only the owner of the registry can
+/// do to the sockets. The upgrade itself (the successor process, the passing, the stability watch, who asked) is the
+/// predecessor actor's (<see cref="PredecessorActor"/>); it tells the coordinator what to do: collect the sockets to
+/// pass, stand by (shards parked, sockets open), let go (close the copies, drain, stop), or serve on (accept and steer
+/// again, and check in the kernel's table that nobody else holds the sockets).
 /// </summary>
 internal sealed partial class CoordinatorActor
 {
@@ -24,38 +23,31 @@ internal sealed partial class CoordinatorActor
             case Coordinator.Upgrade upgrade:
                 StartUpgrade(upgrade);
                 break;
-            case Coordinator.PassSockets begin:
-                PassSockets(begin);
+            case Coordinator.PassSockets pass:
+                PassSockets(pass);
                 break;
-            case Coordinator.SuccessorStarted started when _s.Upgrade is { } running:
-                running.SuccessorProcessId = started.ProcessId;
-                running.Step = UpgradeStep.WaitingForSuccessor;
+            case Coordinator.SuccessorStarted started when _s.Life is NodeLife.Upgrading upgrading:
+                Enter(new NodeLife.Upgrading(upgrading.Progress with { Step = UpgradeStep.WaitingForSuccessor, SuccessorProcessId = started.ProcessId }));
                 break;
-            case Coordinator.UpgradeFinished finished:
-                OnUpgradeFinished(finished);
+            case Coordinator.StandBy standBy when _s.Life is NodeLife.Upgrading upgrading:
+                Enter(new NodeLife.Upgrading(upgrading.Progress with { Step = UpgradeStep.Watching, SuccessorProcessId = standBy.ProcessId }));
+                StandBy(standBy);
                 break;
-            case Coordinator.SuccessorStable stable when Watched(stable.ProcessId) is { } upgrade:
-                _s.Upgrade = null;
-                LetGo(upgrade, stable.ProcessId);
+            case Coordinator.LetGoOfSockets letGo:
+                _s.LastUpgradeFailure = null;
+                Release(letGo.Why, letGo.Declined, DrainCause.PassedSockets);
                 break;
-            case Coordinator.SuccessorDied died when Watched(died.ProcessId) is { } upgrade:
-                _s.Upgrade = null;
-                ResumeAccepting(upgrade, died);
+            case Coordinator.UpgradeFailed failed:
+                OnUpgradeFailed(failed);
                 break;
-            case Coordinator.SuccessorStarted or Coordinator.SuccessorStable or Coordinator.SuccessorDied:
-                break;
+            case Coordinator.SuccessorStarted or Coordinator.StandBy:
+                break; // the node drains meanwhile
             case Coordinator.ForeignHoldersChecked { Finding: { } finding }:
                 _log.Error("Upgrade: another process still holds this node's listening sockets: {Finding}", finding);
                 _s.LastUpgradeFailure = $"{_s.LastUpgradeFailure}; {finding}";
                 break;
             case Coordinator.ForeignHoldersChecked:
                 _log.Info("Upgrade: no other process holds this node's listening sockets");
-                break;
-            case Control.Control.Bound or Predecessor.Bound:
-                _log.Info("Upgrade: {Socket} is this node's again", message);
-                break;
-            case Control.Control.BindFailed or Predecessor.BindFailed:
-                _log.Error("Upgrade: a socket file could not be taken back: {Failure}", message);
                 break;
             default:
                 return false;
@@ -66,7 +58,7 @@ internal sealed partial class CoordinatorActor
     /// <summary>Why passing the sockets cannot start now, or null.</summary>
     private string? UpgradeRefusal()
     {
-        if (Busy() is { } busy) return busy;
+        if (NodeLife.UpgradeRefusal(_s.Life) is { } busy) return busy;
         if (_s.StartFailure is not null) return $"the node did not start: {_s.StartFailure}";
         // A retiring socket still drains its queue; the successor would have to steer it without knowing it drains.
         var draining = _s.Listeners.Values.Concat(_s.Retired)
@@ -91,37 +83,27 @@ internal sealed partial class CoordinatorActor
             Sender.Tell(new Coordinator.CommandFailed(upgrade, refusal));
             return;
         }
-        _s.Upgrade = new UpgradeInProgress(Sender);
-        Enter(NodePhase.Upgrading);
+        Enter(new NodeLife.Upgrading(new UpgradeProgress(UpgradeStep.StartingSuccessor, null, DateTimeOffset.UtcNow)));
         _log.Info("Upgrade: starting a successor process to take over the listening sockets");
-        UpgradeActor!.Tell(Predecessor.StartSuccessor.Instance);
+        UpgradeActor!.Tell(new Predecessor.StartSuccessor(Sender));
     }
 
-    private void PassSockets(Coordinator.PassSockets begin)
+    /// <summary>
+    /// A successor asks for the sockets: the one this node started (its upgrade runs), or one started by hand (the node
+    /// must be free to upgrade). Each group lists its accepting members' sockets; the answer goes to the predecessor actor.
+    /// </summary>
+    private void PassSockets(Coordinator.PassSockets pass)
     {
-        string? refusal;
-        if (_s.Draining || _s.Upgrade is null)
-            refusal = UpgradeRefusal();
-        else if (_s.Upgrade.Step == UpgradeStep.PassingSockets)
-            refusal = $"an upgrade is in progress (passing sockets to successor pid {_s.Upgrade.SuccessorProcessId})";
-        else if (_s.Upgrade.SuccessorProcessId is not { } expected)
-            refusal = "an upgrade is starting its own successor";
-        else if (expected != begin.PeerProcessId)
-            refusal = $"an upgrade to successor pid {expected} is in progress";
-        else
-            refusal = null; // the successor this node started
-        if (refusal is not null)
+        var own = _s.Life is NodeLife.Upgrading { Progress: { Step: UpgradeStep.StartingSuccessor or UpgradeStep.WaitingForSuccessor } progress }
+                  && progress.SuccessorProcessId == pass.PeerProcessId;
+        if (!own && UpgradeRefusal() is { } refusal)
         {
-            _log.Warning("Passing the sockets to pid {Peer} refused: {Reason}", begin.PeerProcessId, refusal);
-            Sender.Tell(new Coordinator.CommandFailed(begin, refusal));
+            _log.Warning("Passing the sockets to pid {Peer} refused: {Reason}", pass.PeerProcessId, refusal);
+            Sender.Tell(new Coordinator.CommandFailed(pass, refusal));
             return;
         }
-
-        var upgrade = _s.Upgrade ??= new UpgradeInProgress(null);
-        upgrade.SuccessorProcessId = begin.PeerProcessId;
-        upgrade.Step = UpgradeStep.PassingSockets;
-        Enter(NodePhase.Upgrading);
-        // The groups own the sockets and know their positions: each lists its accepting members.
+        var since = _s.Life is NodeLife.Upgrading upgrading ? upgrading.Progress.Since : DateTimeOffset.UtcNow;
+        Enter(new NodeLife.Upgrading(new UpgradeProgress(UpgradeStep.PassingSockets, pass.PeerProcessId, since)));
         var passing = _s.Listeners.Values.SelectMany(l => l.Shards.Values.Where(s => !s.Retiring).Select(s => (Listener: l, Shard: s)))
             .ToDictionary(e => e.Shard.Key);
         var generation = _s.UpgradeOptions.ProcessGeneration;
@@ -140,47 +122,29 @@ internal sealed partial class CoordinatorActor
                     }).ToList();
                 return new Coordinator.SocketsToPass(sockets, generation);
             },
-            failure: e => new Coordinator.CommandFailed(begin, $"the listening sockets could not be collected from their groups: {e.GetBaseException().Message}"));
-        _log.Info("Upgrade: passing {Count} listening sockets to successor pid {Peer}", passing.Count, begin.PeerProcessId);
+            failure: e => new Coordinator.CommandFailed(pass, $"the listening sockets could not be collected from their groups: {e.GetBaseException().Message}"));
+        _log.Info("Upgrade: passing {Count} listening sockets to successor pid {Peer}", passing.Count, pass.PeerProcessId);
     }
 
-    private void OnUpgradeFinished(Coordinator.UpgradeFinished finished)
+    /// <summary>
+    /// The upgrade ended without a successor serving: the node serves on. A successor may have attached its own steering
+    /// program to the groups (they are the same kernel groups): ours goes back; shards parked for a successor that died
+    /// accept again. Nobody else may hold the sockets now: the kernel's table is checked.
+    /// </summary>
+    private void OnUpgradeFailed(Coordinator.UpgradeFailed failed)
     {
-        var upgrade = _s.Upgrade;
-        // Only the attempt that runs ends: a report about another peer (one refused meanwhile) changes nothing.
-        if (upgrade?.SuccessorProcessId is { } expected && finished.PeerProcessId is { } peer && peer != expected)
+        _s.LastUpgradeFailure = failed.Failure;
+        if (failed.SuccessorServed && _s.Life is NodeLife.Upgrading)
         {
-            _log.Debug("Upgrade report about pid {Peer} ignored: the upgrade in progress is with pid {Expected}", peer, expected);
-            return;
+            foreach (var shard in _s.Shards.Values.Select(e => e.Shard)) shard.Parked = false;
+            TellGroups(Group.Resume.Instance); // which steers the groups again too
         }
-        if (upgrade is null && !finished.Outcome.IsCompleted)
+        else if (!failed.SuccessorServed)
         {
-            _log.Debug("Upgrade report about pid {Peer} ignored: no upgrade in progress", finished.PeerProcessId);
-            return;
+            TellGroups(Group.Steer.Instance);
         }
-        _s.Upgrade = null;
-        var outcome = finished.Outcome;
-        var pid = finished.PeerProcessId ?? upgrade?.SuccessorProcessId ?? 0;
-        if (outcome.IsCompleted && _settings.Upgrade.StabilityPeriod > TimeSpan.Zero)
-        {
-            _s.Upgrade = upgrade ?? new UpgradeInProgress(null);
-            _s.Upgrade.SuccessorProcessId = pid;
-            _s.Upgrade.Step = UpgradeStep.Watching;
-            _s.Upgrade.Outcome = outcome;
-            StandBy(pid, outcome.Declined);
-            return;
-        }
-        if (outcome.IsCompleted)
-        {
-            LetGo(upgrade, pid, outcome);
-            return;
-        }
-        var reason = outcome.Reason ?? outcome.Result.ToString();
-        _s.LastUpgradeFailure = $"rolled back: {reason}";
-        Enter(NodeLife.PhaseOf(_s));
-        SteerAll();
-        _log.Warning("Upgrade rolled back, node {ProcessId} serves on: {Reason}", Environment.ProcessId, reason);
-        upgrade?.Requester?.Tell(new Coordinator.CommandFailed(Coordinator.Upgrade.Instance, $"upgrade rolled back, node {Environment.ProcessId} serves on: {reason}"));
+        Enter(NodeLife.AfterUpgradeFailed(_s.Life));
+        _log.Warning("Upgrade ended, node {ProcessId} serves on: {Failure}", Environment.ProcessId, failed.Failure);
         CheckForeignHolders();
     }
 
@@ -190,12 +154,10 @@ internal sealed partial class CoordinatorActor
     /// the other process's to steer now). Declined sockets (their listener left the successor's configuration) retire
     /// here as a removed listener does, draining their queues. Open connections drain; then the node stops.
     /// </summary>
-    private void Release(string why, IReadOnlyList<long> declined)
+    private void Release(string why, IReadOnlyList<long> declined, DrainCause cause)
     {
-        if (_s.LetGo) return;
-        _s.LetGo = true;
-        _s.Draining = true;
-        Enter(NodePhase.Draining);
+        if (_s.Life.LetGo) return;
+        Enter(NodeLife.AfterLettingGo(_s.Life, cause));
         var timeout = _settings.ShutdownDrainTimeout;
         _log.Info("Released the listening sockets: {Why}; open connections have {Timeout} to finish", why, timeout);
         RetireDeclined(declined);
@@ -203,48 +165,18 @@ internal sealed partial class CoordinatorActor
         foreach (var shard in passed) shard.LetGo = true;
         // Open connections finish on their own, or close gracefully at the deadline (FIN after what is queued).
         RetireInGroups(passed, RetireMode.LetGo, timeout);
+        CheckLetGo();
         CheckDrained();
     }
 
-    /// <summary>The upgrade watching successor <paramref name="pid"/>, or null (a stale report, or the node drains anyway).</summary>
-    private UpgradeInProgress? Watched(int pid) =>
-        _s.Upgrade is { Step: UpgradeStep.Watching } upgrade && upgrade.SuccessorProcessId == pid && !_s.Draining ? upgrade : null;
-
     /// <summary>The successor accepts: every shard stops accepting but keeps its socket and connections; declined listeners retire.</summary>
-    private void StandBy(int pid, IReadOnlyList<long> declined)
+    private void StandBy(Coordinator.StandBy standBy)
     {
-        RetireDeclined(declined);
+        RetireDeclined(standBy.Declined);
         foreach (var shard in _s.Shards.Values.Select(e => e.Shard).Where(s => !s.Retiring)) shard.Parked = true;
         TellGroups(Group.Park.Instance);
         _log.Info("Passed the sockets to successor pid {Pid}: this node keeps its listening sockets open without accepting for {Period}, and accepts on them again if the successor dies meanwhile",
-            pid, _settings.Upgrade.StabilityPeriod);
-    }
-
-    /// <summary>The successor proved stable (or no stability period is set): answer the upgrade and let go of the sockets.</summary>
-    private void LetGo(UpgradeInProgress? upgrade, int pid, UpgradeOutcome? outcome = null)
-    {
-        outcome ??= upgrade?.Outcome ?? new UpgradeOutcome(UpgradeResult.Completed, null, 0, null);
-        _s.LastUpgradeFailure = null;
-        upgrade?.Requester?.Tell(new Coordinator.Upgraded(pid, _s.UpgradeOptions.ProcessGeneration + 1, outcome.SocketsPassed, outcome.Declined));
-        Release($"successor pid {pid} (process generation {_s.UpgradeOptions.ProcessGeneration + 1}) accepts on {outcome.SocketsPassed} sockets", outcome.Declined);
-        CheckLetGo();
-    }
-
-    /// <summary>The successor died within the stability period: accept on the same sockets again (their queues are shared) and say so.</summary>
-    private void ResumeAccepting(UpgradeInProgress upgrade, Coordinator.SuccessorDied died)
-    {
-        var reason = $"{died.Reason}; node {Environment.ProcessId} accepts on the same sockets again";
-        Enter(NodeLife.PhaseOf(_s));
-        _s.LastUpgradeFailure = $"failed: {reason}";
-        foreach (var shard in _s.Shards.Values.Select(e => e.Shard)) shard.Parked = false;
-        TellGroups(Group.Resume.Instance); // which steers the groups again too
-        SystemdNotify.TryNotify($"MAINPID={Environment.ProcessId}");
-        _log.Error("Upgrade failed, node {ProcessId} serves on: {Reason}", Environment.ProcessId, reason);
-        upgrade.Requester?.Tell(new Coordinator.CommandFailed(Coordinator.Upgrade.Instance, $"upgrade failed: {reason}"));
-        // The successor had replaced the control socket's file: take the path back (the predecessor actor takes its own).
-        if (ActorRegistry.For(Context.System).TryGet<Control.Control.Marker>(out var control))
-            control.Tell(Control.Control.Claim.Instance);
-        CheckForeignHolders();
+            standBy.ProcessId, _settings.Upgrade.StabilityPeriod);
     }
 
     /// <summary>Sockets whose listener left the successor's configuration retire here as a removed listener does, draining their queues.</summary>
@@ -259,16 +191,13 @@ internal sealed partial class CoordinatorActor
         }
     }
 
-    /// <summary>A successor may have attached its own steering program to the groups (they are the same kernel groups): put ours back.</summary>
-    private void SteerAll() => TellGroups(Group.Steer.Instance);
-
     /// <summary>Once every passed socket's copy here is closed, the predecessor actor closes the connection: the successor waits for that.</summary>
     private void CheckLetGo()
     {
-        if (!_s.LetGo || _s.LetGoSent) return;
+        if (_s.Life is not NodeLife.Draining { Cause: DrainCause.PassedSockets, CopiesClosed: false } draining) return;
         if (_s.Shards.Values.Any(e => e.Shard.LetGo && !e.Shard.SocketClosed)) return;
-        _s.LetGoSent = true;
-        UpgradeActor?.Tell(Predecessor.LetGo.Instance);
+        Enter(draining with { CopiesClosed = true });
+        UpgradeActor?.Tell(Predecessor.CopiesClosed.Instance);
     }
 
     /// <summary>Reads, off the actor's thread, whether another process holds a socket of this node's listeners (<see cref="ForeignSockets"/>).</summary>

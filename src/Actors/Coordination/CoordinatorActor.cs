@@ -55,15 +55,34 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
 
     protected override void PreStart()
     {
-        if (_s.Started)
+        switch (_s.Life)
         {
-            // Restarted: the groups (restarted along with us, sockets and shards untouched) are watched again, and the node
-            // carries on in the phase its registry records.
-            foreach (var group in _s.Groups.Values) Context.Watch(group);
-            Enter(NodeLife.PhaseOf(_s));
-            return;
+            case NodeLife.Created:
+                FirstStart();
+                break;
+            case NodeLife.Starting:
+                // Restarted while the start-up handler code loaded: that load is lost (its result is disposed when it
+                // comes); load again and finish the start.
+                WatchGroups();
+                LoadThen(PreparedHandlers.NeededBy(_initial, _s.Listeners), [], FinishStart);
+                break;
+            default:
+                // Restarted: the groups (restarted along with us, sockets and shards untouched) are watched again, and
+                // the node carries on in the phase its registry records.
+                WatchGroups();
+                Become(Behaviour(_s.Life));
+                break;
         }
-        _s.Started = true;
+    }
+
+    private void WatchGroups()
+    {
+        foreach (var group in _s.Groups.Values) Context.Watch(group);
+    }
+
+    private void FirstStart()
+    {
+        _s.Life = new NodeLife.Starting();
         if (_settings.ActorsOnIoLoops) IoLoopDispatchers.EnsureRegistered(Context.System, _settings.IoLoops);
         if (!DescriptorReserve.TryHold())
             _log.Warning("Could not hold back {Reserve} file descriptors for the process: it is already near its limit (ulimit -n)", DescriptorReserve.Size);
@@ -82,13 +101,13 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
     /// <summary>The start-up listeners' handlers are loaded (or refused): bind them, settle inherited sockets, serve upgrades.</summary>
     private void FinishStart(PreparedHandlers prepared)
     {
-        var failure = _s.Draining ? "the node began draining before its listeners were started" : Apply(_initial, prepared);
+        var draining = _s.Life.IsDraining;
+        var failure = draining ? "the node began draining before its listeners were started" : Apply(_initial, prepared);
         // In a cluster, inherited sockets no listener of the file takes may belong to listeners only the cluster defines:
         // they wait for the cluster's desired state (bounded by upgrade.step-timeout), then the rest is declined.
-        if (_s.Inherited.Count > 0 && _settings.Cluster.Enabled && ((ExtendedActorSystem)Context.System).Provider is Akka.Cluster.IClusterActorRefProvider)
+        if (!draining && _s.Inherited.Count > 0 && _settings.Cluster.Enabled && ((ExtendedActorSystem)Context.System).Provider is Akka.Cluster.IClusterActorRefProvider)
         {
-            _s.AwaitingClusterState = true;
-            Enter(NodePhase.AwaitingClusterState);
+            Enter(new NodeLife.AwaitingClusterState([]));
             _log.Info("{Count} inherited sockets wait for the cluster's desired state (at most {Timeout}) before the ones no listener takes are declined",
                 _s.Inherited.Count, _settings.Upgrade.StepTimeout);
             Timers.StartSingleTimer(nameof(ClusterStateOverdue), ClusterStateOverdue.Instance, _settings.Upgrade.StepTimeout);
@@ -96,28 +115,26 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         else
         {
             DeclineInherited();
-            if (!_s.Draining) Enter(NodePhase.Serving);
+            if (!draining) Enter(new NodeLife.Serving());
         }
         if (failure is not null)
         {
             _s.StartFailure = failure;
             _log.Error("Start-up failed: {Reason}", failure);
         }
-        if (_settings.Upgrade.Enabled)
+        if (_settings.Upgrade.Enabled && UpgradeActor is null)
             Context.ActorOf(Predecessor.Props(_settings.Upgrade, Self, _s.UpgradeOptions), Predecessor.ActorName);
     }
 
     private IActorRef? UpgradeActor => Context.Child(Predecessor.ActorName) is var child && !child.IsNobody() ? child : null;
 
     /// <summary>The cluster's desired state is applied (or overdue): decline what no listener took, answer who asked.</summary>
-    private void SettleAdoption()
+    private void SettleAdoption(NodeLife.AwaitingClusterState awaiting, NodeLife next)
     {
-        _s.AwaitingClusterState = false;
-        if (_phase == NodePhase.AwaitingClusterState) Enter(NodePhase.Serving);
+        Enter(next);
         DeclineInherited();
         var inheritance = new Coordinator.Adoption(_s.Adopted.ToList(), _s.Declined.ToList());
-        foreach (var requester in _s.AdoptionRequesters) requester.Tell(inheritance);
-        _s.AdoptionRequesters.Clear();
+        foreach (var requester in awaiting.AdoptionRequesters) requester.Tell(inheritance);
     }
 
     /// <summary>Timer: the cluster's desired state did not come in time for the inherited sockets.</summary>
@@ -154,30 +171,27 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             listener.Handlers.Dispose();
     }
 
-    protected override void OnReceive(object message) => Behaviour(_phase)(message);
+    protected override void OnReceive(object message) => Behaviour(_s.Life)(message);
 
-    /// <summary>Where the node is in its life; the coordinator's behaviour follows it (<see cref="Enter"/>).</summary>
-    private NodePhase _phase = NodePhase.Starting;
-
-    private UntypedReceive Behaviour(NodePhase phase) => phase switch
+    /// <summary>The coordinator's behaviour in <paramref name="life"/>.</summary>
+    private UntypedReceive Behaviour(NodeLife life) => life switch
     {
-        NodePhase.Starting => Starting,
-        NodePhase.AwaitingClusterState => AwaitingClusterState,
-        NodePhase.Serving => Serving,
-        NodePhase.Upgrading => Upgrading,
+        NodeLife.Created or NodeLife.Starting => Starting,
+        NodeLife.AwaitingClusterState => AwaitingClusterState,
+        NodeLife.Serving => Serving,
+        NodeLife.Upgrading => Upgrading,
         _ => Draining,
     };
 
     /// <summary>
-    /// Moves the node to <paramref name="phase"/>. While a change waits for its handler code (<see cref="Loading"/>) the
-    /// behaviour changes once the code is there.
+    /// Moves the node to <paramref name="next"/> (recorded in its registry). While a change waits for its handler code
+    /// (<see cref="Loading"/>) the behaviour changes once the code is there.
     /// </summary>
-    private void Enter(NodePhase phase)
+    private void Enter(NodeLife next)
     {
-        if (_phase == phase) return;
-        _log.Debug("Node: {From} -> {To}", _phase, phase);
-        _phase = phase;
-        if (_waiting is null) Become(Behaviour(phase));
+        if (next.GetType() != _s.Life.GetType()) _log.Debug("Node: {From} -> {To}", _s.Life.Name, next.Name);
+        _s.Life = next;
+        if (_waiting is null) Become(Behaviour(next));
     }
 
     /// <summary>Starting: the start-up listeners' handler code loads (see <see cref="PreStart"/>); changes wait for it.</summary>
@@ -191,13 +205,13 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
     {
         switch (message)
         {
-            case Coordinator.GetAdoption:
-                _s.AdoptionRequesters.Add(Sender);
+            case Coordinator.GetAdoption when _s.Life is NodeLife.AwaitingClusterState awaiting:
+                Enter(awaiting with { AdoptionRequesters = [.. awaiting.AdoptionRequesters, Sender] });
                 break;
-            case ClusterStateOverdue:
+            case ClusterStateOverdue when _s.Life is NodeLife.AwaitingClusterState awaiting:
                 _log.Warning("The cluster's desired state did not arrive within {Timeout}: inherited sockets no listener of the file takes are declined",
                     _settings.Upgrade.StepTimeout);
-                SettleAdoption();
+                SettleAdoption(awaiting, new NodeLife.Serving());
                 break;
             default:
                 Serving(message);
@@ -239,7 +253,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         switch (message)
         {
             case Coordinator.ScaleTo or Coordinator.ApplySettings or Coordinator.ApplyClusterState or Coordinator.Reload:
-                Sender.Tell(new Coordinator.CommandFailed((Coordinator.ICommand)message, Busy() ?? $"the node is {_phase}"));
+                Sender.Tell(new Coordinator.CommandFailed((Coordinator.ICommand)message, Busy() ?? $"the node is {_s.Life.Name}"));
                 break;
             default:
                 Always(message);
@@ -268,7 +282,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
                 OnPredecessorLetGo();
                 break;
             case Coordinator.Withdraw:
-                Release("the predecessor abandoned the upgrade and serves on; this successor withdraws", []);
+                Release("the predecessor abandoned the upgrade and serves on; this successor withdraws", [], DrainCause.Withdrew);
                 break;
             case HandlersLoaded stale:
                 stale.Prepared.Dispose(); // a load this coordinator no longer waits for (it restarted)
@@ -302,17 +316,10 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
     }
 
     /// <summary>Why no change can be made now (the node drains, or hands over), or null.</summary>
-    private string? Busy()
-    {
-        if (_s.LetGo) return "the node let go of its listening sockets to a successor and is draining";
-        if (_s.Draining) return "the node is draining for shutdown";
-        if (_s.Upgrade is { } upgrade)
-            return $"an upgrade is in progress ({upgrade.Describe()}{(upgrade.SuccessorProcessId is { } pid ? $", successor pid {pid}" : "")}, since {upgrade.Since:HH:mm:ss})";
-        return null;
-    }
+    private string? Busy() => NodeLife.ChangeRefusal(_s.Life);
 
     private Coordinator.NodeStatus Status() =>
-        new(Environment.ProcessId, _s.StartedAt, _s.Draining,
+        new(Environment.ProcessId, _s.StartedAt, _s.Life.IsDraining,
             _s.Listeners.Values.Concat(_s.Retired).OrderBy(l => l.Name, StringComparer.Ordinal).ThenBy(l => l.Retired).Select(l =>
             {
                 var shards = l.Shards.Values.OrderBy(s => s.Key.ShardId).Select(s => new Coordinator.ShardStatus(
@@ -340,9 +347,9 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
                     shards);
             }).ToList(),
             _s.UpgradeOptions.ProcessGeneration,
-            _s.Upgrade is { } upgrade ? new Coordinator.UpgradeStatus(upgrade.SuccessorProcessId, upgrade.Describe(), upgrade.Since) : null,
+            _s.Life is NodeLife.Upgrading { Progress: var upgrade } ? new Coordinator.UpgradeStatus(upgrade.SuccessorProcessId, upgrade.Describe(), upgrade.Since) : null,
             _s.LastUpgradeFailure,
-            _s.LetGo,
+            _s.Life.LetGo,
             _s.Transport.Description,
             _s.Transport.IsInsecure);
 }

@@ -19,9 +19,10 @@ internal sealed class CoordinatorState(UpgradeOptions upgrade, ClusterTransport 
 
     /// <summary>How other processes reach this node's actors (for status).</summary>
     public readonly ClusterTransport Transport = transport;
-    public bool Started;
+    /// <summary>Where the node is in its life; the coordinator's behaviour follows it.</summary>
+    public NodeLife Life = new NodeLife.Created();
+
     public string? StartFailure;
-    public bool Draining;
     public readonly List<IActorRef> DrainRequesters = new();
     public readonly DateTimeOffset StartedAt = DateTimeOffset.UtcNow;
 
@@ -50,24 +51,12 @@ internal sealed class CoordinatorState(UpgradeOptions upgrade, ClusterTransport 
     /// <summary>
     /// This node took sockets from a predecessor that has not released them yet: it changes nothing in the shared
     /// reuseport groups (no steering program, no retiring of an adopted socket) until <see cref="Coordinator.PredecessorLetGo"/>.
+    /// A fact about the sockets, beside the node's <see cref="Life"/>: the successor serves meanwhile.
     /// </summary>
     public bool PredecessorHolds = upgrade.DeferSocketFiles && upgrade.Inherited.Count > 0;
 
-
-    /// <summary>The upgrade in progress (this node handing its sockets to a successor), or null.</summary>
-    public UpgradeInProgress? Upgrade;
-
     /// <summary>Why the last upgrade did not happen.</summary>
     public string? LastUpgradeFailure;
-
-    /// <summary>The node passed its sockets to a successor (or withdrew for its predecessor): it only drains, then stops.</summary>
-    public bool LetGo;
-
-    /// <summary>The predecessor actor was told that this node closed its copies of the passed sockets.</summary>
-    public bool LetGoSent;
-
-    /// <summary>The node asked its actor system to stop (after handing over and draining).</summary>
-    public bool StopRequested;
 
     /// <summary>
     /// The listeners of the node's own configuration (the start-up settings, then each <c>ApplySettings</c> or reload of
@@ -78,12 +67,6 @@ internal sealed class CoordinatorState(UpgradeOptions upgrade, ClusterTransport 
     /// <summary>The cluster's desired state as it applies to this node, by listener.</summary>
     public Dictionary<string, Coordinator.ClusterOverride> ClusterOverrides = new(StringComparer.Ordinal);
 
-    /// <summary>Inherited sockets wait for the cluster's desired state before the ones no listener takes are declined.</summary>
-    public bool AwaitingClusterState;
-
-    /// <summary>Who asked for the inheritance while it waits for the cluster's desired state.</summary>
-    public readonly List<IActorRef> AdoptionRequesters = new();
-
     /// <summary>The cluster-wide handler generation each listener last reloaded to (or had when first seen).</summary>
     public Dictionary<string, int> ClusterGenerations = new(StringComparer.Ordinal);
 
@@ -93,17 +76,6 @@ internal sealed class CoordinatorState(UpgradeOptions upgrade, ClusterTransport 
     /// <summary>Per listener name, the lowest incarnation never issued (a listener replaced by a change gets a new one).</summary>
     public readonly Dictionary<string, int> NextIncarnation = new(StringComparer.Ordinal);
 
-}
-
-/// <summary>Decisions about the node's life, from its registry alone.</summary>
-internal static class NodeLife
-{
-    /// <summary>The phase <paramref name="state"/> records (a restarted coordinator carries on in it).</summary>
-    public static NodePhase PhaseOf(CoordinatorState state) =>
-        state.Draining || state.LetGo ? NodePhase.Draining
-        : state.Upgrade is not null ? NodePhase.Upgrading
-        : state.AwaitingClusterState ? NodePhase.AwaitingClusterState
-        : NodePhase.Serving;
 }
 
 /// <summary>One listener: its settings, handler and budget, desired shard count and its shards.</summary>
@@ -162,60 +134,4 @@ internal sealed class ShardState(ShardKey key, long inode, IPEndPoint endPoint, 
 
     /// <summary>Its group closed this process's copy of the socket.</summary>
     public bool SocketClosed { get; set; }
-}
-
-/// <summary>An upgrade under way: who asked (null for a successor started by hand), the successor's pid once known, and what it waits for.</summary>
-internal sealed class UpgradeInProgress(Akka.Actor.IActorRef? requester)
-{
-    /// <summary>The completed passing of the sockets while the node watches the successor (<see cref="UpgradeStep.Watching"/>).</summary>
-    public ShardRuntime.Runtime.Upgrade.UpgradeOutcome? Outcome { get; set; }
-
-    public Akka.Actor.IActorRef? Requester { get; } = requester;
-    public int? SuccessorProcessId { get; set; }
-    public UpgradeStep Step { get; set; } = UpgradeStep.StartingSuccessor;
-    public DateTimeOffset Since { get; } = DateTimeOffset.UtcNow;
-
-    /// <summary>What the upgrade waits for, as status and refusals say it.</summary>
-    public string Describe() => Step switch
-    {
-        UpgradeStep.StartingSuccessor => "starting the successor",
-        UpgradeStep.WaitingForSuccessor => "waiting for the successor to connect",
-        UpgradeStep.PassingSockets => "passing sockets",
-        _ => "watching the successor for the stability period",
-    };
-}
-
-/// <summary>Where an upgrade of this node (as the predecessor) stands.</summary>
-internal enum UpgradeStep
-{
-    /// <summary>The predecessor actor starts the successor process.</summary>
-    StartingSuccessor,
-
-    /// <summary>The successor runs; it has not connected to the upgrade socket yet.</summary>
-    WaitingForSuccessor,
-
-    /// <summary>The sockets are being passed to the successor.</summary>
-    PassingSockets,
-
-    /// <summary>The successor accepts; this node keeps its copies parked for the stability period.</summary>
-    Watching,
-}
-
-/// <summary>Where the node is in its life: the coordinator's behaviour in each.</summary>
-internal enum NodePhase
-{
-    /// <summary>The start-up listeners' handler code loads; changes wait.</summary>
-    Starting,
-
-    /// <summary>Serving; inherited sockets wait for the cluster's desired state before the rest is declined.</summary>
-    AwaitingClusterState,
-
-    /// <summary>Serving: changes are made.</summary>
-    Serving,
-
-    /// <summary>Passing the sockets to a successor, or watching it for the stability period: changes are refused.</summary>
-    Upgrading,
-
-    /// <summary>Draining for shutdown, or after letting go of the sockets to a successor: changes are refused, then the node stops.</summary>
-    Draining,
 }

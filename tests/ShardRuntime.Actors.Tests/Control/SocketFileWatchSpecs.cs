@@ -117,7 +117,7 @@ public sealed class SocketFileWatchSpecs : Akka.TestKit.Xunit2.TestKit
     {
         var path = PathOf("upgrade.sock");
         var settings = new UpgradeSettings(true, path, 16, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30), StabilityPeriod: TimeSpan.Zero, RollbackGrace: TimeSpan.FromSeconds(1), CheckInterval: Often, LetGoMargin: TimeSpan.FromSeconds(5));
-        var upgrade = Sys.ActorOf(PredecessorProtocol.Props(settings, CreateTestProbe().Ref, new UpgradeOptions()));
+        var upgrade = Sys.ActorOf(ShardRuntime.Actors.Upgrade.UpgradeSocketActor.Props(settings, deferred: false));
         upgrade.Tell(PredecessorProtocol.WaitUntilBound.Instance, TestActor);
         ExpectMsg<PredecessorProtocol.Bound>(Patience);
 

@@ -124,6 +124,40 @@ public sealed class HandlerLoadingSpecs(ITestOutputHelper output) : TestKit(outp
     }
 
     [Fact]
+    public async Task A_coordinator_that_crashes_while_it_starts_its_listeners_must_restart_load_again_and_finish_its_start()
+    {
+        // The handler code loads off the coordinator; the bind that follows throws (once): the coordinator restarts in
+        // the middle of its start. It used to carry on as if started, answering Started with no listener bound.
+        var sockets = new CrashOnceSocketFactory();
+        var settings = Specs.Settings(WithAssembly(_files.CopySampleHandlers()));
+        var coordinator = Sys.ActorOf(CoordinatorProtocol.Props(settings, HandlerCatalog.WithBuiltIns(), sockets));
+
+        var started = await coordinator.Ask<object>(CoordinatorProtocol.WaitUntilStarted.Instance, Clients.Timeout);
+
+        Assert.IsType<CoordinatorProtocol.Started>(started);
+        Assert.Equal(1, sockets.Crashes);
+        var status = Specs.Status(coordinator);
+        Assert.Equal(["e", "x"], status.Listeners.Select(l => l.Name));
+        Assert.All(status.Listeners, l => Assert.Equal("accepting", Assert.Single(l.Shards).State));
+        using var client = await Clients.ConnectAsync(Specs.EndPoint(coordinator, "e"));
+        await Clients.SendAsync(client, "up");
+        Assert.Equal("up", System.Text.Encoding.ASCII.GetString(await Clients.ReceiveExactlyAsync(client, 2)));
+    }
+
+    /// <summary>Binds real reuseport sockets, except that its first bind throws an error no bind should: the coordinator crashes on it.</summary>
+    private sealed class CrashOnceSocketFactory : ShardRuntime.Runtime.Sockets.IListenerSocketFactory
+    {
+        private int _calls;
+
+        public int Crashes => Math.Min(Volatile.Read(ref _calls), 1);
+
+        public System.Net.Sockets.Socket Bind(ShardRuntime.Runtime.Sockets.ListenerSocketOptions options) =>
+            Interlocked.Increment(ref _calls) == 1
+                ? throw new InvalidOperationException("injected: the first bind of this node fails unexpectedly")
+                : ShardRuntime.Runtime.Sockets.ReuseportSocketFactory.Instance.Bind(options);
+    }
+
+    [Fact]
     public async Task A_start_up_naming_a_FIFO_as_handler_assembly_must_fail_at_once_naming_it()
     {
         var fifo = SpecialFiles.Fifo(Path.Combine(_files.Path, "handler.dll"));
