@@ -12,7 +12,8 @@ namespace ShardRuntime.LoadGen.Run;
 /// (long-lived connections with requests in flight), until the duration or the count is reached; then attempts in
 /// flight finish (each bounded by the timeout) and the report is returned. Every attempt ends in one
 /// <see cref="Outcome"/>. A keep-alive connection that fails gives its outcome to every request outstanding on it,
-/// and the connection is replaced by a new one (whose connect is the next request's attempt).
+/// and the connection is replaced by a new one (whose connect is the next request's attempt). A UDP run
+/// (<see cref="LoadMode.Udp"/>) is handed to <see cref="UdpLoadRun"/>.
 /// </summary>
 public sealed class LoadRun
 {
@@ -27,8 +28,7 @@ public sealed class LoadRun
     private readonly CancellationTokenSource _stop = new();
     private readonly ModeCounters _churn = new();
     private readonly ModeCounters _keepAlive = new();
-    private readonly ConcurrentDictionary<string, long> _otherErrors = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, long> _wrongReasons = new(StringComparer.Ordinal);
+    private readonly FailureTally _failures = new();
     private readonly List<InFlightSlot> _slots = [];
     private readonly ConcurrentStack<InFlightSlot> _freeChurnSlots = new();
     private readonly TaskCompletionSource _churnDrained = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -67,6 +67,8 @@ public sealed class LoadRun
         var errors = options.Validate();
         if (errors.Count > 0)
             throw new ArgumentException(string.Join(Environment.NewLine, errors), nameof(options));
+        if (options.Mode == LoadMode.Udp)
+            return await UdpLoadRun.ExecuteAsync(options, progress, cancellationToken).ConfigureAwait(false);
         return await new LoadRun(options).ExecuteAsync(progress, cancellationToken).ConfigureAwait(false);
     }
 
@@ -153,8 +155,8 @@ public sealed class LoadRun
             KeepAlive = KeepsAlive ? _keepAlive.ToReport() : null,
             Total = ModeCounters.ToReport(modes),
             SkippedStarts = Volatile.Read(ref _skipped),
-            OtherErrors = new SortedDictionary<string, long>(_otherErrors, StringComparer.Ordinal),
-            WrongReplyReasons = new SortedDictionary<string, long>(_wrongReasons, StringComparer.Ordinal),
+            OtherErrors = _failures.OtherErrors,
+            WrongReplyReasons = _failures.WrongReplyReasons,
             Generations = _generations?.Snapshot() ?? [],
             RepliesWithoutGeneration = _generations?.Missing ?? 0,
             MixedGenerationConnections = _generations?.MixedConnections ?? 0,
@@ -206,16 +208,12 @@ public sealed class LoadRun
     {
         try
         {
-            double rate = _options.Rate, frequency = Stopwatch.Frequency;
-            // Paced from the start of the run: start n is due at n / rate seconds, none at or after the deadline.
-            long start = _startTimestamp;
-            long launched = 0;
+            var pacer = new OpenLoopPacer(_startTimestamp, _deadlineTimestamp, _options.Rate);
             while (!_stop.IsCancellationRequested)
             {
-                long due = (long)((Math.Min(Stopwatch.GetTimestamp(), _deadlineTimestamp - 1) - start) * rate / frequency) + 1;
-                while (launched < due)
+                for (long due = pacer.DueAt(Stopwatch.GetTimestamp()); due > 0; due--)
                 {
-                    launched++;
+                    pacer.Dispatched();
                     if (!_freeChurnSlots.TryPop(out var slot))
                     {
                         Interlocked.Increment(ref _skipped);
@@ -229,19 +227,8 @@ public sealed class LoadRun
                     Interlocked.Increment(ref _pendingChurn);
                     _ = RunChurnAttemptAsync(slot, sequence);
                 }
-                long wait = start + (long)(launched * frequency / rate) - Stopwatch.GetTimestamp();
-                if (wait > 0)
-                {
-                    var delay = TimeSpan.FromSeconds(Math.Max(wait / frequency, 0.001));
-                    try
-                    {
-                        await Task.Delay(delay, _stop.Token).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        return;
-                    }
-                }
+                if (!await pacer.WaitForNextAsync(_stop.Token).ConfigureAwait(false))
+                    return;
             }
         }
         finally
@@ -484,14 +471,8 @@ public sealed class LoadRun
         _generations.Record(value, first, now);
     }
 
-    private void RecordFailure(ModeCounters counters, Outcome outcome, string? detail, int count)
-    {
-        counters.Record(outcome, count);
-        if (outcome == Outcome.OtherError)
-            _otherErrors.AddOrUpdate(detail ?? "unknown", count, (_, n) => n + count);
-        else if (outcome == Outcome.WrongReply)
-            _wrongReasons.AddOrUpdate(detail ?? "unknown", count, (_, n) => n + count);
-    }
+    private void RecordFailure(ModeCounters counters, Outcome outcome, string? detail, int count) =>
+        _failures.Record(counters, outcome, detail, count);
 
     /// <summary>Sorts an exception from connect, send or receive into an outcome; the name of an other error in <paramref name="detail"/>.</summary>
     internal static Outcome Classify(Exception exception, out string? detail)
