@@ -21,17 +21,13 @@ internal sealed class UdpLoadRun
     private readonly LoadOptions _options;
     private readonly DatagramCodec _codec;
     private readonly long _timeoutTicks;
-    private readonly long _countLimit;
-    private readonly CancellationTokenSource _stop = new();
+    private readonly RunBounds _bounds;
     private readonly ModeCounters _counters = new();
     private readonly FailureTally _failures = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<UdpFlow> _flows = [];
-    private long _startTimestamp;
-    private long _deadlineTimestamp;
     private long _endTimestamp;
-    private DateTimeOffset _startedAt;
-    private long _issued;
+    private int _nextFlow;
     private long _sent;
     private long _skipped;
     private long _inFlight;
@@ -49,7 +45,7 @@ internal sealed class UdpLoadRun
             ? new DnsCodec(options.DnsName, options.DnsType, options.DnsExpectRcode, options.DnsExpectAddress)
             : new DatagramEchoCodec(options.PayloadBytes);
         _timeoutTicks = (long)(options.Timeout.TotalSeconds * Stopwatch.Frequency);
-        _countLimit = options.Count ?? long.MaxValue;
+        _bounds = new RunBounds(options);
     }
 
     /// <summary>Runs the UDP load of <paramref name="options"/> (already validated, <see cref="LoadMode.Udp"/>); see <see cref="LoadRun.RunAsync"/>.</summary>
@@ -64,7 +60,7 @@ internal sealed class UdpLoadRun
         {
             foreach (var flow in run._flows)
                 flow.Dispose();
-            run._stop.Dispose();
+            run._bounds.Dispose();
         }
     }
 
@@ -80,20 +76,14 @@ internal sealed class UdpLoadRun
             _counters.ConnectionOpened();
         }
 
-        _startedAt = DateTimeOffset.UtcNow;
-        _startTimestamp = Stopwatch.GetTimestamp();
-        _deadlineTimestamp = _startTimestamp + (long)(_options.EffectiveDuration.TotalSeconds * Stopwatch.Frequency);
+        using var cancelled = _bounds.Start(cancellationToken);
         var period = TimeSpan.FromTicks(Math.Clamp(_options.Timeout.Ticks / 20, TimeSpan.TicksPerMillisecond * 5, TimeSpan.TicksPerMillisecond * 100));
         var receivers = _flows.Select(flow => Task.Run(() => ReceiveAsync(flow), CancellationToken.None)).ToList();
         var watchdog = new Timer(_ => ExpireDue(Stopwatch.GetTimestamp()), null, period, period);
         var progressTimer = progress is null ? null : new Timer(_ => progress(Snapshot(inProgress: true)), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         try
         {
-            using (cancellationToken.Register(() => _stop.Cancel()))
-            {
-                _stop.CancelAfter(_options.EffectiveDuration);
-                await Task.Run(DispatchAsync, CancellationToken.None).ConfigureAwait(false);
-            }
+            await Task.Run(() => _bounds.NewPacer(_options.Rate).RunAsync(StartQuery, _bounds.Token), CancellationToken.None).ConfigureAwait(false);
             Volatile.Write(ref _sendingDone, 1);
             if (Volatile.Read(ref _inFlight) == 0)
                 _drained.TrySetResult();
@@ -115,41 +105,19 @@ internal sealed class UdpLoadRun
         return Snapshot(inProgress: false);
     }
 
-    private async Task DispatchAsync()
+    /// <summary>Sends one query from the next flow, or skips it when the in-flight bound is reached; false once the run's bound is reached.</summary>
+    private bool StartQuery()
     {
-        var pacer = new OpenLoopPacer(_startTimestamp, _deadlineTimestamp, _options.Rate);
-        int next = 0;
-        while (!_stop.IsCancellationRequested)
+        // Only the dispatcher adds to the queries in flight, so the bound holds.
+        if (Volatile.Read(ref _inFlight) >= _options.MaxInFlight)
         {
-            for (long due = pacer.DueAt(Stopwatch.GetTimestamp()); due > 0; due--)
-            {
-                pacer.Dispatched();
-                // Only this loop adds to the queries in flight, so the bound holds.
-                if (Volatile.Read(ref _inFlight) >= _options.MaxInFlight)
-                {
-                    Interlocked.Increment(ref _skipped);
-                    continue;
-                }
-                if (!TryTakeTicket())
-                    return;
-                SendQuery(_flows[next]);
-                next = (next + 1) % _flows.Count;
-            }
-            if (!await pacer.WaitForNextAsync(_stop.Token).ConfigureAwait(false))
-                return;
+            Interlocked.Increment(ref _skipped);
+            return true;
         }
-    }
-
-    /// <summary>False once the run stops, the duration is over or the count is used up.</summary>
-    private bool TryTakeTicket()
-    {
-        if (_stop.IsCancellationRequested)
+        if (!_bounds.TryTakeTicket(out _))
             return false;
-        if (Stopwatch.GetTimestamp() >= _deadlineTimestamp || ++_issued > _countLimit)
-        {
-            _ = _stop.CancelAsync();
-            return false;
-        }
+        SendQuery(_flows[_nextFlow]);
+        _nextFlow = (_nextFlow + 1) % _flows.Count;
         return true;
     }
 
@@ -248,9 +216,9 @@ internal sealed class UdpLoadRun
         return new LoadReport
         {
             Options = _options,
-            StartedAt = _startedAt,
+            StartedAt = _bounds.StartedAt,
             EndedAt = DateTimeOffset.UtcNow,
-            Elapsed = Stopwatch.GetElapsedTime(_startTimestamp, end == 0 ? Stopwatch.GetTimestamp() : end),
+            Elapsed = _bounds.ElapsedUntil(end == 0 ? Stopwatch.GetTimestamp() : end),
             Udp = udp,
             Total = udp,
             Datagrams = new DatagramReport(
