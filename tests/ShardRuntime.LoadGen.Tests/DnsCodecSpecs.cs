@@ -41,6 +41,18 @@ public sealed class DnsCodecSpecs
         Assert.Equal(WrongReasons.DnsTruncated, right.Check(reply, 0, 7, 0));
     }
 
+    [Fact]
+    public void A_reply_without_a_question_must_be_named_by_its_rcode()
+    {
+        // Servers often answer FORMERR or REFUSED with the header alone (QDCOUNT 0).
+        var codec = new DnsCodec("a.test", DnsQueryType.A, 0, null);
+        var reply = Convert.FromHexString("0007 8005 0000 0000 0000 0000".Replace(" ", "", StringComparison.Ordinal));
+
+        Assert.Equal("dns-rcode-REFUSED", codec.Check(reply, 0, 7, 0));
+        reply[3] = 0;
+        Assert.Equal(WrongReasons.DnsQuestionMismatch, codec.Check(reply, 0, 7, 0));
+    }
+
     [Theory]
     [InlineData("NOERROR", 0)]
     [InlineData("nxdomain", 3)]

@@ -69,9 +69,13 @@ internal sealed class DnsCodec : DatagramCodec
             return WrongReasons.DnsOpcode;
         if ((flags & 0x0200) != 0)
             return WrongReasons.DnsTruncated;
-        if (BinaryPrimitives.ReadUInt16BigEndian(reply[4..]) != 1 || !QuestionMatches(reply[HeaderBytes..]))
-            return WrongReasons.DnsQuestionMismatch;
         int rcode = flags & 0x000F;
+        int questions = BinaryPrimitives.ReadUInt16BigEndian(reply[4..]);
+        // An error reply may come without the question (FORMERR, REFUSED): its RCODE says more than the missing question.
+        if (questions == 0 && rcode != _expectRcode)
+            return RcodeReasons[rcode];
+        if (questions != 1 || !QuestionMatches(reply[HeaderBytes..]))
+            return WrongReasons.DnsQuestionMismatch;
         if (rcode != _expectRcode)
             return RcodeReasons[rcode];
         if (_expectAddress is null)
