@@ -39,6 +39,14 @@ public sealed class LoadCommandLineSpecs
     [InlineData("--target", "127.0.0.1:8080", "--rate", "0")]
     [InlineData("--target", "127.0.0.1:8080", "--protocol", "echo", "--payload-bytes", "4")]
     [InlineData("--count", "5")]
+    [InlineData("--target", "127.0.0.1:53", "--mode", "udp", "--protocol", "http")]
+    [InlineData("--target", "127.0.0.1:53", "--protocol", "dns")]
+    [InlineData("--target", "127.0.0.1:53", "--mode", "udp", "--protocol", "dns", "--dns-type", "MX")]
+    [InlineData("--target", "127.0.0.1:53", "--mode", "udp", "--protocol", "dns", "--dns-rcode", "BOGUS")]
+    [InlineData("--target", "127.0.0.1:53", "--mode", "udp", "--protocol", "dns", "--dns-type", "AAAA", "--dns-expect-address", "127.0.0.1")]
+    [InlineData("--target", "127.0.0.1:53", "--mode", "udp", "--protocol", "dns", "--dns-expect-address", "localhost")]
+    [InlineData("--target", "127.0.0.1:53", "--mode", "udp", "--max-in-flight", "70000")]
+    [InlineData("--target", "127.0.0.1:53", "--mode", "udp", "--flows", "0")]
     public async Task A_malformed_command_line_must_exit_2(params string[] args)
     {
         var (exitCode, _, error) = await InvokeAsync(args);
@@ -78,6 +86,55 @@ public sealed class LoadCommandLineSpecs
         {
             File.Delete(json);
         }
+    }
+
+    [Fact]
+    public async Task A_udp_dns_run_must_print_the_datagram_counts_and_write_them_to_the_json_summary()
+    {
+        await using var server = UdpTestServer.Start((_, query) => [DnsTestResponder.Answer(query, IPAddress.Loopback)]);
+        var json = Path.Combine(Path.GetTempPath(), $"loadgen-{Guid.NewGuid():N}.json");
+        try
+        {
+            var (exitCode, output, _) = await InvokeAsync(
+                "--target", server.EndPoint.ToString(), "--mode", "udp", "--protocol", "dns", "--dns-name", "localhost.shardruntime.test",
+                "--dns-type", "a", "--dns-expect-address", "127.0.0.1", "--count", "200", "--rate", "2000", "--flows", "3",
+                "--json", json, "--fail-on-errors");
+
+            Assert.Equal(ExitCodes.Ran, exitCode);
+            Assert.Contains("mode udp", output, StringComparison.Ordinal);
+            Assert.Contains("datagrams: sent 200  answered 200  lost 0  duplicated 0", output, StringComparison.Ordinal);
+            Assert.Contains("latency udp", output, StringComparison.Ordinal);
+            Assert.Contains("result: every attempt succeeded", output, StringComparison.Ordinal);
+            using var document = JsonDocument.Parse(await File.ReadAllTextAsync(json));
+            var root = document.RootElement;
+            var udp = root.GetProperty("udp");
+            Assert.Equal(200, udp.GetProperty("sent").GetInt64());
+            Assert.Equal(200, udp.GetProperty("answered").GetInt64());
+            Assert.Equal(0, udp.GetProperty("lost").GetInt64());
+            Assert.Equal(0, udp.GetProperty("duplicated").GetInt64());
+            Assert.Equal(3, udp.GetProperty("flows").GetInt64());
+            Assert.Equal(200, udp.GetProperty("latency_us").GetProperty("count").GetInt64());
+            Assert.Equal(200, root.GetProperty("total").GetProperty("succeeded").GetInt64());
+            Assert.Equal("udp", root.GetProperty("options").GetProperty("mode").GetString());
+            Assert.Equal("dns", root.GetProperty("options").GetProperty("protocol").GetString());
+            Assert.Equal("A", root.GetProperty("options").GetProperty("dns_type").GetString());
+        }
+        finally
+        {
+            File.Delete(json);
+        }
+    }
+
+    [Fact]
+    public async Task Udp_duplicates_must_exit_1_with_fail_on_errors()
+    {
+        await using var server = UdpTestServer.Start((n, datagram) => n == 3 ? [datagram, datagram] : [datagram]);
+
+        var (exitCode, output, _) = await InvokeAsync(
+            "--target", server.EndPoint.ToString(), "--mode", "udp", "--count", "10", "--fail-on-errors");
+
+        Assert.Equal(ExitCodes.AttemptsFailed, exitCode);
+        Assert.Contains("result: 0 attempt(s) failed, 1 extra or unmatched repl(ies)", output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -25,20 +25,21 @@ public static class LoadCommandLine
         };
         var mode = new Option<string>("--mode")
         {
-            Description = "churn: a new connection per request at --rate; keepalive: --connections long-lived connections; both",
+            Description = "churn: a new connection per request at --rate; keepalive: --connections long-lived connections; both; " +
+                "udp: numbered datagrams at --rate from --flows sockets",
             DefaultValueFactory = _ => "churn",
         };
-        mode.AcceptOnlyFromAmong("churn", "keepalive", "both");
-        var protocol = new Option<string>("--protocol")
+        mode.AcceptOnlyFromAmong("churn", "keepalive", "both", "udp");
+        var protocol = new Option<string?>("--protocol")
         {
-            Description = "http: GET with Host header, right reply = 200 and --expect-body; echo: unique payload, right reply = same bytes",
-            DefaultValueFactory = _ => "http",
+            Description = "http: GET with Host header, right reply = 200 and --expect-body; echo: unique payload, right reply = same bytes; " +
+                "dns (udp): a query for --dns-name, right reply = same id and question, --dns-rcode [default: http, echo with --mode udp]",
         };
-        protocol.AcceptOnlyFromAmong("http", "echo");
-        var rate = new Option<int>("--rate") { Description = "Churn: new connections per second (open-loop)", DefaultValueFactory = _ => LoadOptions.DefaultRate };
+        protocol.AcceptOnlyFromAmong("http", "echo", "dns");
+        var rate = new Option<int>("--rate") { Description = "Churn: new connections per second; udp: queries per second (open-loop)", DefaultValueFactory = _ => LoadOptions.DefaultRate };
         var maxInFlight = new Option<int>("--max-in-flight")
         {
-            Description = "Churn: attempts in flight at most; a start due while all are busy is skipped and counted",
+            Description = "Churn, udp: attempts (queries) in flight at most; a start due while that many are in flight is skipped and counted",
             DefaultValueFactory = _ => LoadOptions.DefaultMaxInFlight,
         };
         var connections = new Option<int>("--connections") { Description = "Keep-alive: long-lived connections", DefaultValueFactory = _ => LoadOptions.DefaultConnections };
@@ -63,7 +64,23 @@ public static class LoadCommandLine
             HelpName = "name",
         };
         var path = new Option<string>("--path") { Description = "HTTP: request path", DefaultValueFactory = _ => LoadOptions.DefaultPath };
-        var payloadBytes = new Option<int>("--payload-bytes") { Description = "Echo: bytes per request (at least 8)", DefaultValueFactory = _ => LoadOptions.DefaultPayloadBytes };
+        var payloadBytes = new Option<int>("--payload-bytes") { Description = "Echo: bytes per request (at least 8; udp: 16 to 65507)", DefaultValueFactory = _ => LoadOptions.DefaultPayloadBytes };
+        var flows = new Option<int>("--flows") { Description = "Udp: client sockets, each with its own source port", DefaultValueFactory = _ => LoadOptions.DefaultFlows, HelpName = "n" };
+        var dnsName = new Option<string>("--dns-name") { Description = "Dns: the name to ask for", DefaultValueFactory = _ => LoadOptions.DefaultDnsName };
+        var dnsType = new Option<string>("--dns-type") { Description = "Dns: the type to ask for", DefaultValueFactory = _ => "A" };
+        dnsType.AcceptOnlyFromAmong("A", "AAAA", "TXT", "a", "aaaa", "txt");
+        var dnsRcode = new Option<int>("--dns-rcode")
+        {
+            Description = "Dns: the RCODE of a right reply, a name (NOERROR, NXDOMAIN, REFUSED, ...) or 0-15 [default: NOERROR]",
+            HelpName = "rcode",
+            CustomParser = ParseRcode,
+        };
+        var dnsExpectAddress = new Option<IPAddress?>("--dns-expect-address")
+        {
+            Description = "Dns, A or AAAA: a right reply's answer section holds this address",
+            HelpName = "address",
+            CustomParser = ParseAddress,
+        };
         var sourceAddresses = new Option<int>("--source-addresses")
         {
             Description = "IPv4: connect from 127.0.0.1..127.0.0.N so churn has N x ~28k ephemeral ports (1: let the kernel pick)",
@@ -75,12 +92,14 @@ public static class LoadCommandLine
         var failOnErrors = new Option<bool>("--fail-on-errors") { Description = "Exit 1 if any request did not succeed" };
 
         var root = new RootCommand(
-            "ShardRuntime load generator: connection churn and keep-alive load on a loopback server (http-ok or echo); " +
-            "counts succeeded, refused, reset, closed (EOF before a full reply), timed_out, wrong_reply and other_error separately. " +
-            "Exit codes: 0 ran, 1 failures with --fail-on-errors, 2 usage error.")
+            "ShardRuntime load generator: connection churn and keep-alive load on a loopback server (http-ok or echo), " +
+            "or numbered UDP datagrams (echo or DNS queries); counts succeeded, refused, reset, closed (EOF before a full reply), " +
+            "timed_out (udp: lost), wrong_reply and other_error separately, and for udp duplicated, late and unmatched replies. " +
+            "Exit codes: 0 ran, 1 failures (udp: also duplicates) with --fail-on-errors, 2 usage error.")
         {
             target, mode, protocol, rate, maxInFlight, connections, pipeline, duration, count, timeout,
-            expectBody, generationHeader, path, payloadBytes, sourceAddresses, json, progress, failOnErrors,
+            expectBody, generationHeader, path, payloadBytes, flows, dnsName, dnsType, dnsRcode, dnsExpectAddress,
+            sourceAddresses, json, progress, failOnErrors,
         };
 
         var parse = root.Parse(args);
@@ -97,11 +116,24 @@ public static class LoadCommandLine
             return await parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken).ConfigureAwait(false);
         }
 
+        var loadMode = parse.GetValue(mode) switch
+        {
+            "keepalive" => LoadMode.KeepAlive,
+            "both" => LoadMode.Both,
+            "udp" => LoadMode.Udp,
+            _ => LoadMode.Churn,
+        };
         var options = new LoadOptions
         {
             Target = parse.GetValue(target)!,
-            Mode = parse.GetValue(mode) switch { "keepalive" => LoadMode.KeepAlive, "both" => LoadMode.Both, _ => LoadMode.Churn },
-            Protocol = parse.GetValue(protocol) == "echo" ? LoadProtocol.Echo : LoadProtocol.Http,
+            Mode = loadMode,
+            Protocol = parse.GetValue(protocol) switch
+            {
+                "echo" => LoadProtocol.Echo,
+                "dns" => LoadProtocol.Dns,
+                "http" => LoadProtocol.Http,
+                _ => loadMode == LoadMode.Udp ? LoadProtocol.Echo : LoadProtocol.Http,
+            },
             Rate = parse.GetValue(rate),
             MaxInFlight = parse.GetValue(maxInFlight),
             Connections = parse.GetValue(connections),
@@ -113,6 +145,11 @@ public static class LoadCommandLine
             GenerationHeader = parse.GetValue(generationHeader),
             Path = parse.GetValue(path)!,
             PayloadBytes = parse.GetValue(payloadBytes),
+            Flows = parse.GetValue(flows),
+            DnsName = parse.GetValue(dnsName)!,
+            DnsType = parse.GetValue(dnsType)!.ToUpperInvariant() switch { "AAAA" => DnsQueryType.Aaaa, "TXT" => DnsQueryType.Txt, _ => DnsQueryType.A },
+            DnsExpectRcode = parse.GetValue(dnsRcode),
+            DnsExpectAddress = parse.GetValue(dnsExpectAddress),
             SourceAddresses = parse.GetValue(sourceAddresses),
         };
         var problems = options.Validate();
@@ -151,7 +188,7 @@ public static class LoadCommandLine
             ReportWriter.WriteJson(stream, report);
         }
         await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-        return parse.GetValue(failOnErrors) && report.Total.Failed > 0 ? ExitCodes.AttemptsFailed : ExitCodes.Ran;
+        return parse.GetValue(failOnErrors) && report.Problems > 0 ? ExitCodes.AttemptsFailed : ExitCodes.Ran;
     }
 
     private static IPEndPoint ParseTarget(ArgumentResult result)
@@ -167,6 +204,24 @@ public static class LoadCommandLine
         if (!LoadOptions.IsLoopback(endPoint.Address))
             result.AddError($"--target {text} is not a loopback address: the load generator only sends to 127.0.0.0/8 or ::1");
         return endPoint;
+    }
+
+    private static int ParseRcode(ArgumentResult result)
+    {
+        var text = result.Tokens.Count == 1 ? result.Tokens[0].Value.Trim() : "";
+        if (Protocols.DnsCodec.ParseRcode(text) is { } rcode)
+            return rcode;
+        result.AddError($"--dns-rcode: expected an RCODE name (NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, ...) or a number 0-15, got '{text}'");
+        return 0;
+    }
+
+    private static IPAddress? ParseAddress(ArgumentResult result)
+    {
+        var text = result.Tokens.Count == 1 ? result.Tokens[0].Value.Trim() : "";
+        if (IPAddress.TryParse(text, out var address))
+            return address;
+        result.AddError($"--dns-expect-address: expected an IPv4 or IPv6 address, got '{text}'");
+        return null;
     }
 
     private static bool HasPort(string text) => text.StartsWith('[') ? text.Contains("]:", StringComparison.Ordinal) : text.Count(c => c == ':') == 1;

@@ -11,4 +11,11 @@ internal static class WrongReasons
     public const string Chunked = "unsupported-transfer-encoding";
     public const string TooLarge = "reply-too-large";
     public const string EchoMismatch = "echo-mismatch";
+    public const string DnsIdMismatch = "dns-id-mismatch";
+    public const string DnsNotAResponse = "dns-not-a-response";
+    public const string DnsOpcode = "dns-opcode-not-query";
+    public const string DnsTruncated = "dns-truncated";
+    public const string DnsQuestionMismatch = "dns-question-mismatch";
+    public const string DnsAnswerMissing = "dns-answer-missing";
+    public const string DnsMalformed = "dns-malformed";
 }

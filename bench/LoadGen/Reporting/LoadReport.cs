@@ -23,10 +23,16 @@ public sealed record LoadReport
     /// <summary>Keep-alive attempts; null when keep-alive did not run.</summary>
     public ModeReport? KeepAlive { get; init; }
 
+    /// <summary>UDP queries by outcome (answered = succeeded, lost = timed_out); null when the run was not UDP.</summary>
+    public ModeReport? Udp { get; init; }
+
+    /// <summary>UDP: sent, answered, lost, duplicated, late and unmatched datagrams; null when the run was not UDP.</summary>
+    public DatagramReport? Datagrams { get; init; }
+
     /// <summary>All attempts.</summary>
     public required ModeReport Total { get; init; }
 
-    /// <summary>Churn starts that were due while all <see cref="LoadOptions.MaxInFlight"/> slots were busy (not attempts).</summary>
+    /// <summary>Churn starts (UDP: sends) that were due while <see cref="LoadOptions.MaxInFlight"/> were in flight (not attempts).</summary>
     public long SkippedStarts { get; init; }
 
     /// <summary>Names of the errors counted as <see cref="Outcome.OtherError"/>, with their counts.</summary>
@@ -46,6 +52,12 @@ public sealed record LoadReport
 
     /// <summary>True while the run is still going (a progress snapshot).</summary>
     public bool InProgress { get; init; }
+
+    /// <summary>
+    /// Attempts that did not succeed, and for UDP also replies beyond the first or naming no query: the count that
+    /// <c>--fail-on-errors</c> and the result line go by.
+    /// </summary>
+    public long Problems => Total.Failed + (Datagrams is { } d ? d.Duplicated + d.Late + d.Unmatched : 0);
 
     /// <summary>Successful attempts per second.</summary>
     public double SucceededPerSecond => Elapsed > TimeSpan.Zero ? Total.Succeeded / Elapsed.TotalSeconds : 0;

@@ -17,8 +17,12 @@ public static class ReportWriter
         var o = report.Options;
         var text = new StringBuilder();
         text.Append(Invariant, $"target {o.Target}  protocol {Name(o.Protocol)}  mode {Name(o.Mode)}");
-        if (o.Mode.HasFlag(LoadMode.Churn))
+        if (o.Mode.HasFlag(LoadMode.Churn) || o.Mode == LoadMode.Udp)
             text.Append(Invariant, $"  rate {o.Rate}/s  max-in-flight {o.MaxInFlight}");
+        if (o.Mode == LoadMode.Udp)
+            text.Append(Invariant, $"  flows {o.Flows}");
+        if (o.Mode == LoadMode.Udp && o.Protocol == LoadProtocol.Dns)
+            text.Append(Invariant, $"  query {o.DnsName} {DnsTypeName(o.DnsType)}");
         if (o.Mode.HasFlag(LoadMode.KeepAlive))
             text.Append(Invariant, $"  connections {o.Connections}  pipeline {o.Pipeline}");
         text.AppendLine();
@@ -34,12 +38,16 @@ public static class ReportWriter
             AppendRow(text, "churn", churn);
         if (report.KeepAlive is { } keepAlive)
             AppendRow(text, "keepalive", keepAlive);
+        if (report.Udp is { } udp)
+            AppendRow(text, "udp", udp);
         AppendRow(text, "total", report.Total);
         text.AppendLine();
         text.Append(Invariant, $"succeeded/s {report.SucceededPerSecond:F0}   failed {report.Total.Failed}");
         if (report.SkippedStarts > 0)
-            text.Append(Invariant, $"   churn starts skipped (max-in-flight busy): {report.SkippedStarts}");
+            text.Append(Invariant, $"   {(o.Mode == LoadMode.Udp ? "sends" : "churn starts")} skipped (max-in-flight busy): {report.SkippedStarts}");
         text.AppendLine();
+        if (report.Datagrams is { } d)
+            text.AppendLine(Invariant, $"datagrams: sent {d.Sent}  answered {d.Answered}  lost {d.Lost}  duplicated {d.Duplicated}  wrong {d.Wrong}  late {d.Late}  unmatched {d.Unmatched}  port_unreachable {d.PortUnreachable}  max_in_flight {d.MaxInFlight}");
         foreach (var (name, mode) in Modes(report))
             text.AppendLine(Invariant, $"latency {name,-9} {FormatLatency(mode.Latency)}");
         if (report.OtherErrors.Count > 0)
@@ -52,7 +60,9 @@ public static class ReportWriter
             foreach (var g in report.Generations)
                 text.AppendLine(Invariant, $"  {g.Value,-20} replies {g.Replies,10}  connections {g.Connections,8}  seen {g.FirstSeenMs / 1000:F2}..{g.LastSeenMs / 1000:F2} s");
         }
-        text.AppendLine(report.Total.Failed == 0 ? "result: every attempt succeeded" : $"result: {report.Total.Failed} attempt(s) failed");
+        text.AppendLine(report.Problems == 0 ? "result: every attempt succeeded"
+            : report.Total.Failed == report.Problems ? $"result: {report.Total.Failed} attempt(s) failed"
+            : $"result: {report.Total.Failed} attempt(s) failed, {report.Problems - report.Total.Failed} extra or unmatched repl(ies)");
         return text.ToString();
     }
 
@@ -62,7 +72,7 @@ public static class ReportWriter
         ArgumentNullException.ThrowIfNull(report);
         var t = report.Total;
         return string.Create(Invariant,
-            $"[{report.Elapsed.TotalSeconds,6:F1}s] attempts {t.Attempts} ok {t.Succeeded} refused {t.Refused} reset {t.Reset} closed {t.Closed} timed_out {t.TimedOut} wrong {t.WrongReply} other {t.OtherError}  ok/s {report.SucceededPerSecond:F0}  p99 {FormatMicros(t.Latency.P99Us)}");
+            $"[{report.Elapsed.TotalSeconds,6:F1}s] attempts {t.Attempts} ok {t.Succeeded} refused {t.Refused} reset {t.Reset} closed {t.Closed} timed_out {t.TimedOut} wrong {t.WrongReply} other {t.OtherError}{(report.Datagrams is { } d ? $" duplicated {d.Duplicated} in_flight {d.InFlight}" : "")}  ok/s {report.SucceededPerSecond:F0}  p99 {FormatMicros(t.Latency.P99Us)}");
     }
 
     /// <summary>The JSON summary: options, times, counters per mode and in total, latencies, error and generation tallies.</summary>
@@ -92,6 +102,17 @@ public static class ReportWriter
         json.WriteString("generation_header", o.GenerationHeader);
         json.WriteNumber("payload_bytes", o.PayloadBytes);
         json.WriteNumber("source_addresses", o.SourceAddresses);
+        if (o.Mode == LoadMode.Udp)
+        {
+            json.WriteNumber("flows", o.Flows);
+            if (o.Protocol == LoadProtocol.Dns)
+            {
+                json.WriteString("dns_name", o.DnsName);
+                json.WriteString("dns_type", DnsTypeName(o.DnsType));
+                json.WriteString("dns_rcode", Protocols.DnsCodec.RcodeName(o.DnsExpectRcode));
+                json.WriteString("dns_expect_address", o.DnsExpectAddress?.ToString());
+            }
+        }
         json.WriteEndObject();
         json.WriteString("started_at", report.StartedAt);
         json.WriteString("ended_at", report.EndedAt);
@@ -108,6 +129,11 @@ public static class ReportWriter
         {
             json.WritePropertyName("keepalive");
             WriteMode(json, keepAlive);
+        }
+        if (report.Udp is { } udp)
+        {
+            json.WritePropertyName("udp");
+            WriteMode(json, udp, report.Datagrams);
         }
         json.WriteNumber("skipped_starts", report.SkippedStarts);
         WriteTally(json, "other_errors", report.OtherErrors);
@@ -129,7 +155,7 @@ public static class ReportWriter
         json.WriteEndObject();
     }
 
-    private static void WriteMode(Utf8JsonWriter json, ModeReport mode)
+    private static void WriteMode(Utf8JsonWriter json, ModeReport mode, DatagramReport? datagrams = null)
     {
         json.WriteStartObject();
         json.WriteNumber("attempts", mode.Attempts);
@@ -154,6 +180,20 @@ public static class ReportWriter
         json.WriteNumber("p99_9", Math.Round(l.P999Us, 1));
         json.WriteNumber("max", Math.Round(l.MaxUs, 1));
         json.WriteEndObject();
+        if (datagrams is { } d)
+        {
+            json.WriteNumber("flows", d.Flows);
+            json.WriteNumber("sent", d.Sent);
+            json.WriteNumber("answered", d.Answered);
+            json.WriteNumber("lost", d.Lost);
+            json.WriteNumber("wrong", d.Wrong);
+            json.WriteNumber("duplicated", d.Duplicated);
+            json.WriteNumber("late", d.Late);
+            json.WriteNumber("unmatched", d.Unmatched);
+            json.WriteNumber("port_unreachable", d.PortUnreachable);
+            json.WriteNumber("in_flight", d.InFlight);
+            json.WriteNumber("max_in_flight", d.MaxInFlight);
+        }
         json.WriteEndObject();
     }
 
@@ -175,6 +215,8 @@ public static class ReportWriter
             yield return ("churn", churn);
         if (report.KeepAlive is { } keepAlive)
             yield return ("keepalive", keepAlive);
+        if (report.Udp is { } udp)
+            yield return ("udp", udp);
     }
 
     private static string FormatLatency(LatencySummary l) => l.Count == 0
@@ -191,8 +233,17 @@ public static class ReportWriter
         LoadMode.Churn => "churn",
         LoadMode.KeepAlive => "keepalive",
         LoadMode.Both => "both",
+        LoadMode.Udp => "udp",
         _ => mode.ToString(),
     };
 
-    internal static string Name(LoadProtocol protocol) => protocol == LoadProtocol.Http ? "http" : "echo";
+    internal static string Name(LoadProtocol protocol) => protocol switch
+    {
+        LoadProtocol.Http => "http",
+        LoadProtocol.Echo => "echo",
+        LoadProtocol.Dns => "dns",
+        _ => protocol.ToString(),
+    };
+
+    internal static string DnsTypeName(DnsQueryType type) => type.ToString().ToUpperInvariant();
 }

@@ -1,6 +1,9 @@
 namespace ShardRuntime.LoadGen.Run;
 
-/// <summary>Which load a run generates; <see cref="Both"/> runs churn and keep-alive side by side.</summary>
+/// <summary>
+/// Which load a run generates; <see cref="Both"/> runs churn and keep-alive side by side. <see cref="Udp"/> is a mode
+/// of its own (datagrams, not connections) and combines with neither.
+/// </summary>
 [Flags]
 public enum LoadMode
 {
@@ -12,4 +15,7 @@ public enum LoadMode
 
     /// <summary>Churn and keep-alive at once.</summary>
     Both = Churn | KeepAlive,
+
+    /// <summary>Numbered datagrams from a few client sockets (flows), paced open-loop, each answered or lost after the timeout.</summary>
+    Udp = 4,
 }

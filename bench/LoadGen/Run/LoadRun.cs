@@ -12,7 +12,8 @@ namespace ShardRuntime.LoadGen.Run;
 /// (long-lived connections with requests in flight), until the duration or the count is reached; then attempts in
 /// flight finish (each bounded by the timeout) and the report is returned. Every attempt ends in one
 /// <see cref="Outcome"/>. A keep-alive connection that fails gives its outcome to every request outstanding on it,
-/// and the connection is replaced by a new one (whose connect is the next request's attempt).
+/// and the connection is replaced by a new one (whose connect is the next request's attempt). A UDP run
+/// (<see cref="LoadMode.Udp"/>) is handed to <see cref="UdpLoadRun"/>.
 /// </summary>
 public sealed class LoadRun
 {
@@ -23,20 +24,14 @@ public sealed class LoadRun
     private readonly LoadOptions _options;
     private readonly ReplyCodec _codec;
     private readonly long _timeoutTicks;
-    private readonly long _countLimit;
-    private readonly CancellationTokenSource _stop = new();
+    private readonly RunBounds _bounds;
     private readonly ModeCounters _churn = new();
     private readonly ModeCounters _keepAlive = new();
-    private readonly ConcurrentDictionary<string, long> _otherErrors = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, long> _wrongReasons = new(StringComparer.Ordinal);
+    private readonly FailureTally _failures = new();
     private readonly List<InFlightSlot> _slots = [];
     private readonly ConcurrentStack<InFlightSlot> _freeChurnSlots = new();
     private readonly TaskCompletionSource _churnDrained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private GenerationTally? _generations;
-    private long _startTimestamp;
-    private long _deadlineTimestamp;
-    private DateTimeOffset _startedAt;
-    private long _issued;
     private long _skipped;
     private int _pendingChurn = 1;
     private readonly IPEndPoint[] _sources;
@@ -49,7 +44,7 @@ public sealed class LoadRun
             ? new HttpCodec(options.Target.ToString(), options.Path, options.ExpectBody, options.GenerationHeader)
             : new EchoCodec(options.PayloadBytes);
         _timeoutTicks = (long)(options.Timeout.TotalSeconds * Stopwatch.Frequency);
-        _countLimit = options.Count ?? long.MaxValue;
+        _bounds = new RunBounds(options);
         _sources = options.Target.AddressFamily == AddressFamily.InterNetwork && options.SourceAddresses > 1
             ? Enumerable.Range(1, options.SourceAddresses).Select(i => new IPEndPoint(new IPAddress([127, 0, 0, (byte)i]), 0)).ToArray()
             : [];
@@ -67,7 +62,11 @@ public sealed class LoadRun
         var errors = options.Validate();
         if (errors.Count > 0)
             throw new ArgumentException(string.Join(Environment.NewLine, errors), nameof(options));
-        return await new LoadRun(options).ExecuteAsync(progress, cancellationToken).ConfigureAwait(false);
+        if (options.Mode == LoadMode.Udp)
+            return await UdpLoadRun.ExecuteAsync(options, progress, cancellationToken).ConfigureAwait(false);
+        var run = new LoadRun(options);
+        using (run._bounds)
+            return await run.ExecuteAsync(progress, cancellationToken).ConfigureAwait(false);
     }
 
     private bool Churns => _options.Mode.HasFlag(LoadMode.Churn);
@@ -95,17 +94,13 @@ public sealed class LoadRun
             _slots.AddRange(keepAliveSlots);
         }
 
-        _startedAt = DateTimeOffset.UtcNow;
-        _startTimestamp = Stopwatch.GetTimestamp();
-        _deadlineTimestamp = _startTimestamp + (long)(_options.EffectiveDuration.TotalSeconds * Stopwatch.Frequency);
+        using var cancelled = _bounds.Start(cancellationToken);
         if (_options.GenerationHeader is not null && _options.Protocol == LoadProtocol.Http)
-            _generations = new GenerationTally(_startTimestamp);
+            _generations = new GenerationTally(_bounds.StartTimestamp);
 
         var period = TimeSpan.FromTicks(Math.Clamp(_options.Timeout.Ticks / 20, TimeSpan.TicksPerMillisecond * 5, TimeSpan.TicksPerMillisecond * 100));
         using var watchdog = new Timer(_ => ExpireDue(Stopwatch.GetTimestamp()), null, period, period);
         var progressTimer = progress is null ? null : new Timer(_ => progress(Snapshot(inProgress: true)), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
-        using var cancelled = cancellationToken.Register(() => _stop.Cancel());
-        _stop.CancelAfter(_options.EffectiveDuration);
 
         var tasks = new List<Task>();
         if (Churns)
@@ -121,7 +116,7 @@ public sealed class LoadRun
         var bound = _options.EffectiveDuration + _options.Timeout * 2 + TimeSpan.FromSeconds(5);
         if (await Task.WhenAny(all, Task.Delay(bound, CancellationToken.None)).ConfigureAwait(false) != all)
         {
-            _stop.Cancel();
+            _bounds.Stop();
             ExpireDue(long.MaxValue - 1);
             await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(10), CancellationToken.None)).ConfigureAwait(false);
         }
@@ -146,37 +141,20 @@ public sealed class LoadRun
         return new LoadReport
         {
             Options = _options,
-            StartedAt = _startedAt,
+            StartedAt = _bounds.StartedAt,
             EndedAt = DateTimeOffset.UtcNow,
-            Elapsed = Stopwatch.GetElapsedTime(_startTimestamp),
+            Elapsed = _bounds.ElapsedUntil(Stopwatch.GetTimestamp()),
             Churn = Churns ? _churn.ToReport() : null,
             KeepAlive = KeepsAlive ? _keepAlive.ToReport() : null,
             Total = ModeCounters.ToReport(modes),
             SkippedStarts = Volatile.Read(ref _skipped),
-            OtherErrors = new SortedDictionary<string, long>(_otherErrors, StringComparer.Ordinal),
-            WrongReplyReasons = new SortedDictionary<string, long>(_wrongReasons, StringComparer.Ordinal),
+            OtherErrors = _failures.OtherErrors,
+            WrongReplyReasons = _failures.WrongReplyReasons,
             Generations = _generations?.Snapshot() ?? [],
             RepliesWithoutGeneration = _generations?.Missing ?? 0,
             MixedGenerationConnections = _generations?.MixedConnections ?? 0,
             InProgress = inProgress,
         };
-    }
-
-    /// <summary>
-    /// Takes the number of the next attempt; false once the run stops, the duration is over (checked here too, so a
-    /// late timer cannot stretch it) or the count is used up.
-    /// </summary>
-    private bool TryTakeTicket(out long sequence)
-    {
-        sequence = 0;
-        if (_stop.IsCancellationRequested)
-            return false;
-        if (Stopwatch.GetTimestamp() >= _deadlineTimestamp || (sequence = Interlocked.Increment(ref _issued)) > _countLimit)
-        {
-            _ = _stop.CancelAsync();
-            return false;
-        }
-        return true;
     }
 
     private Socket NewSocket()
@@ -206,48 +184,30 @@ public sealed class LoadRun
     {
         try
         {
-            double rate = _options.Rate, frequency = Stopwatch.Frequency;
-            // Paced from the start of the run: start n is due at n / rate seconds, none at or after the deadline.
-            long start = _startTimestamp;
-            long launched = 0;
-            while (!_stop.IsCancellationRequested)
-            {
-                long due = (long)((Math.Min(Stopwatch.GetTimestamp(), _deadlineTimestamp - 1) - start) * rate / frequency) + 1;
-                while (launched < due)
-                {
-                    launched++;
-                    if (!_freeChurnSlots.TryPop(out var slot))
-                    {
-                        Interlocked.Increment(ref _skipped);
-                        continue;
-                    }
-                    if (!TryTakeTicket(out long sequence))
-                    {
-                        _freeChurnSlots.Push(slot);
-                        return;
-                    }
-                    Interlocked.Increment(ref _pendingChurn);
-                    _ = RunChurnAttemptAsync(slot, sequence);
-                }
-                long wait = start + (long)(launched * frequency / rate) - Stopwatch.GetTimestamp();
-                if (wait > 0)
-                {
-                    var delay = TimeSpan.FromSeconds(Math.Max(wait / frequency, 0.001));
-                    try
-                    {
-                        await Task.Delay(delay, _stop.Token).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        return;
-                    }
-                }
-            }
+            await _bounds.NewPacer(_options.Rate).RunAsync(StartChurnAttempt, _bounds.Token).ConfigureAwait(false);
         }
         finally
         {
             ChurnAttemptEnded();
         }
+    }
+
+    /// <summary>Starts one churn attempt, or skips it when no slot is free; false once the run's bound is reached.</summary>
+    private bool StartChurnAttempt()
+    {
+        if (!_freeChurnSlots.TryPop(out var slot))
+        {
+            Interlocked.Increment(ref _skipped);
+            return true;
+        }
+        if (!_bounds.TryTakeTicket(out long sequence))
+        {
+            _freeChurnSlots.Push(slot);
+            return false;
+        }
+        Interlocked.Increment(ref _pendingChurn);
+        _ = RunChurnAttemptAsync(slot, sequence);
+        return true;
     }
 
     private void ChurnAttemptEnded()
@@ -319,7 +279,7 @@ public sealed class LoadRun
 
     private async Task RunKeepAliveAsync(InFlightSlot slot)
     {
-        while (TryTakeTicket(out long first))
+        while (_bounds.TryTakeTicket(out long first))
         {
             var socket = NewSocket();
             slot.ResetConnection();
@@ -375,7 +335,7 @@ public sealed class LoadRun
                     sequence = first;
                     haveFirst = false;
                 }
-                else if (!TryTakeTicket(out sequence))
+                else if (!_bounds.TryTakeTicket(out sequence))
                 {
                     break;
                 }
@@ -484,14 +444,8 @@ public sealed class LoadRun
         _generations.Record(value, first, now);
     }
 
-    private void RecordFailure(ModeCounters counters, Outcome outcome, string? detail, int count)
-    {
-        counters.Record(outcome, count);
-        if (outcome == Outcome.OtherError)
-            _otherErrors.AddOrUpdate(detail ?? "unknown", count, (_, n) => n + count);
-        else if (outcome == Outcome.WrongReply)
-            _wrongReasons.AddOrUpdate(detail ?? "unknown", count, (_, n) => n + count);
-    }
+    private void RecordFailure(ModeCounters counters, Outcome outcome, string? detail, int count) =>
+        _failures.Record(counters, outcome, detail, count);
 
     /// <summary>Sorts an exception from connect, send or receive into an outcome; the name of an other error in <paramref name="detail"/>.</summary>
     internal static Outcome Classify(Exception exception, out string? detail)
