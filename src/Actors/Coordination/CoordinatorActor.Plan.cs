@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Akka.Event;
 using ShardRuntime.Actors.Coordination.Reconciliation;
-using ShardRuntime.Actors.Listener;
+using ShardRuntime.Actors.Listeners;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Upgrade;
 using ShardRuntime.Runtime.Loading;

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
-using ShardRuntime.Actors.Listener;
+using ShardRuntime.Actors.Listeners;
 using ShardRuntime.Actors.Upgrade;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Upgrade;

@@ -2,7 +2,7 @@ using Akka.Actor;
 using Akka.Event;
 using ShardRuntime.Runtime.Upgrade;
 using ShardRuntime.Actors.Upgrade;
-using ShardRuntime.Actors.Listener;
+using ShardRuntime.Actors.Listeners;
 
 namespace ShardRuntime.Actors.Coordination;
 

@@ -7,12 +7,12 @@ using Akka.Event;
 using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Upgrade;
 using ShardRuntime.Actors.Coordination.Reconciliation;
-using ShardRuntime.Actors.Listener;
+using ShardRuntime.Actors.Listeners;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Upgrade;
 using ShardRuntime.Runtime.Loading;
 using ShardRuntime.Runtime.Sockets;
-using ListenerProtocol = ShardRuntime.Actors.Listener.Listener;
+using ListenerProtocol = ShardRuntime.Actors.Listeners.Listener;
 
 namespace ShardRuntime.Actors.Coordination;
 

@@ -1,7 +1,7 @@
 using ShardRuntime.Actors.Cluster.Transport;
 using System.Net;
 using Akka.Actor;
-using ShardRuntime.Actors.Listener;
+using ShardRuntime.Actors.Listeners;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Loading;
 using ShardRuntime.Runtime.Sockets;

@@ -7,7 +7,7 @@ using ShardRuntime.Actors.Cluster.Transport;
 using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Settings;
 using ClusterProtocol = ShardRuntime.Actors.Cluster.ClusterListeners;
-using ControlProtocol = ShardRuntime.Actors.Control.Control;
+using ControlProtocol = ShardRuntime.Actors.ControlSocket.Control;
 using CoordinatorProtocol = ShardRuntime.Actors.Coordination.Coordinator;
 
 namespace ShardRuntime.Actors.Hosting;

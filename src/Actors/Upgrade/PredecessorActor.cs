@@ -4,7 +4,7 @@ using Akka.Event;
 using ShardRuntime.Actors.Coordination;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Upgrade;
-using ControlProtocol = ShardRuntime.Actors.Control.Control;
+using ControlProtocol = ShardRuntime.Actors.ControlSocket.Control;
 using CoordinatorProtocol = ShardRuntime.Actors.Coordination.Coordinator;
 
 namespace ShardRuntime.Actors.Upgrade;

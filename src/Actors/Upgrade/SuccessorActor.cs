@@ -5,7 +5,7 @@ using Akka.Hosting;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Systemd;
 using ShardRuntime.Runtime.Upgrade;
-using ControlProtocol = ShardRuntime.Actors.Control.Control;
+using ControlProtocol = ShardRuntime.Actors.ControlSocket.Control;
 using CoordinatorProtocol = ShardRuntime.Actors.Coordination.Coordinator;
 
 namespace ShardRuntime.Actors.Upgrade;

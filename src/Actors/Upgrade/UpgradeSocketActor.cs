@@ -2,7 +2,7 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
 using Akka.Hosting;
-using ShardRuntime.Actors.Control;
+using ShardRuntime.Actors.ControlSocket;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Sockets;
 using ShardRuntime.Runtime.Upgrade;

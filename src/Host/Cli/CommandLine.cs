@@ -3,7 +3,7 @@ using System.CommandLine.Invocation;
 using System.CommandLine.Parsing;
 using System.Globalization;
 using ShardRuntime.Actors.Cluster;
-using ShardRuntime.Actors.Control;
+using ShardRuntime.Actors.ControlSocket;
 using ShardRuntime.Actors.Settings;
 
 namespace ShardRuntime.Host.Cli;

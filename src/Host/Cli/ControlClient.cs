@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
-using ShardRuntime.Actors.Control;
+using ShardRuntime.Actors.ControlSocket;
 
 namespace ShardRuntime.Host.Cli;
 

@@ -10,5 +10,5 @@ public sealed record ControlReply(bool Ok, string? Error, JsonElement Root)
 {
     /// <summary>The node refused because of its configuration file (the CLI exits <see cref="ExitCodes.ConfigInvalid"/>).</summary>
     public bool InvalidConfiguration =>
-        Root.TryGetProperty(ShardRuntime.Actors.Control.ControlJson.InvalidConfigurationField, out var flag) && flag.ValueKind == JsonValueKind.True;
+        Root.TryGetProperty(ShardRuntime.Actors.ControlSocket.ControlJson.InvalidConfigurationField, out var flag) && flag.ValueKind == JsonValueKind.True;
 }

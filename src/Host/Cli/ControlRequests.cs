@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using ShardRuntime.Actors.Cluster;
-using ShardRuntime.Actors.Control;
+using ShardRuntime.Actors.ControlSocket;
 
 namespace ShardRuntime.Host.Cli;
 

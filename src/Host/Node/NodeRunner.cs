@@ -16,7 +16,7 @@ using ShardRuntime.Actors.Upgrade;
 using ShardRuntime.Runtime.Sockets;
 using ShardRuntime.Runtime.Systemd;
 using ShardRuntime.Runtime.Upgrade;
-using ControlProtocol = ShardRuntime.Actors.Control.Control;
+using ControlProtocol = ShardRuntime.Actors.ControlSocket.Control;
 using ClusterProtocol = ShardRuntime.Actors.Cluster.ClusterListeners;
 using CoordinatorProtocol = ShardRuntime.Actors.Coordination.Coordinator;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Sockets;
-using ControlProtocol = ShardRuntime.Actors.Control.Control;
+using ControlProtocol = ShardRuntime.Actors.ControlSocket.Control;
 
 namespace ShardRuntime.Host.Node;
 

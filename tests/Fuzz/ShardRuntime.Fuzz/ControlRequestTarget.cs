@@ -1,4 +1,4 @@
-using ShardRuntime.Actors.Control;
+using ShardRuntime.Actors.ControlSocket;
 
 namespace ShardRuntime.Fuzz;
 

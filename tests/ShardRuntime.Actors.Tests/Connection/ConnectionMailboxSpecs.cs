@@ -1,5 +1,5 @@
 using Akka.Actor;
-using ShardRuntime.Actors.Connection;
+using ShardRuntime.Actors.Connections;
 
 namespace ShardRuntime.Actors.Tests.Connection;
 

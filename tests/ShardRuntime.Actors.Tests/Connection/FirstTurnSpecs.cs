@@ -1,7 +1,7 @@
 using System.Text;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
-using ShardRuntime.Actors.Connection;
+using ShardRuntime.Actors.Connections;
 using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Tests.Support;
 using ShardRuntime.Runtime.Connections;

@@ -3,7 +3,7 @@ using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
 using ShardRuntime.Actors.Cluster;
-using ShardRuntime.Actors.Control;
+using ShardRuntime.Actors.ControlSocket;
 
 namespace ShardRuntime.Actors.Tests.Control;
 

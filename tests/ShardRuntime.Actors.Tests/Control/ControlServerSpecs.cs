@@ -5,10 +5,10 @@ using System.Text.Json;
 using Akka.Actor;
 using Akka.TestKit;
 using ShardRuntime.Actors.Cluster;
-using ShardRuntime.Actors.Control;
+using ShardRuntime.Actors.ControlSocket;
 using ShardRuntime.Actors.Settings;
 using Xunit.Abstractions;
-using ControlProtocol = ShardRuntime.Actors.Control.Control;
+using ControlProtocol = ShardRuntime.Actors.ControlSocket.Control;
 
 namespace ShardRuntime.Actors.Tests.Control;
 

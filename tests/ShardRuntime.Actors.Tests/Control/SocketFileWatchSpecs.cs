@@ -1,10 +1,10 @@
 using System.Net.Sockets;
 using Akka.Actor;
-using ShardRuntime.Actors.Control;
+using ShardRuntime.Actors.ControlSocket;
 using ShardRuntime.Actors.Coordination;
 using ShardRuntime.Actors.Settings;
 using Xunit.Abstractions;
-using ControlProtocol = ShardRuntime.Actors.Control.Control;
+using ControlProtocol = ShardRuntime.Actors.ControlSocket.Control;
 using PredecessorProtocol = ShardRuntime.Actors.Upgrade.Predecessor;
 
 namespace ShardRuntime.Actors.Tests.Control;

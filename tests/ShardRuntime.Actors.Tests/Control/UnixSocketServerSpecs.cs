@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 using Akka.Actor;
-using ShardRuntime.Actors.Control;
+using ShardRuntime.Actors.ControlSocket;
 using ShardRuntime.Actors.Coordination;
 using ShardRuntime.Actors.Settings;
 using Xunit.Abstractions;

@@ -9,7 +9,7 @@ using ShardRuntime.Actors.Hosting;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Actors.Tests.Support;
 using ShardRuntime.Runtime.Connections;
-using ControlProtocol = ShardRuntime.Actors.Control.Control;
+using ControlProtocol = ShardRuntime.Actors.ControlSocket.Control;
 using CoordinatorProtocol = ShardRuntime.Actors.Coordination.Coordinator;
 using PredecessorProtocol = ShardRuntime.Actors.Upgrade.Predecessor;
 

@@ -142,14 +142,14 @@ public sealed class SuccessorActorSpecs : Akka.TestKit.Xunit2.TestKit
         var controlServer = CreateTestProbe();
         var registry = ActorRegistry.For(Sys);
         registry.Register<Predecessor.Marker>(upgradeServer.Ref, overwrite: true);
-        registry.Register<ShardRuntime.Actors.Control.Control.Marker>(controlServer.Ref, overwrite: true);
+        registry.Register<ShardRuntime.Actors.ControlSocket.Control.Marker>(controlServer.Ref, overwrite: true);
 
         var successor = Sys.ActorOf(Successor.Props(Settings(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(5), claimUpgradeSocket: true),
             client, coordinator.Ref, claimControlSocket: true));
         Settle(coordinator);
         upgradeServer.ExpectMsg<Predecessor.Claim>(Patience);
         upgradeServer.Reply(new Predecessor.Bound("upgrade.sock"));
-        controlServer.ExpectMsg<ShardRuntime.Actors.Control.Control.Claim>(Patience); // and never answers
+        controlServer.ExpectMsg<ShardRuntime.Actors.ControlSocket.Control.Claim>(Patience); // and never answers
 
         var served = Assert.IsType<Successor.Serving>(WaitForOutcome(successor));
         Assert.Equal(1, served.Adopted);

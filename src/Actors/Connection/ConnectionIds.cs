@@ -1,9 +1,0 @@
-namespace ShardRuntime.Actors.Connection;
-
-/// <summary>Process-wide connection identifiers (they name the connection actors and appear in logs).</summary>
-internal static class ConnectionIds
-{
-    private static long _last;
-
-    public static long Next() => Interlocked.Increment(ref _last);
-}
