@@ -59,11 +59,12 @@ internal static class UdpTestKit
     /// <paramref name="onDatagram"/> with the index of the member it came from. Returns how many arrived.
     /// </summary>
     public static int ReceiveUntil(
-        DatagramBatch batch, IReadOnlyList<Socket> members, int expected, Action<int, ReadOnlySpan<byte>, DatagramPeer> onDatagram)
+        DatagramBatch batch, IReadOnlyList<Socket> members, int expected, Action<int, ReadOnlySpan<byte>, DatagramPeer> onDatagram, TimeSpan? patience = null)
     {
+        var limit = patience ?? Patience;
         int received = 0;
         var clock = Stopwatch.StartNew();
-        while (received < expected && clock.Elapsed < Patience)
+        while (received < expected && clock.Elapsed < limit)
         {
             bool any = false;
             for (int m = 0; m < members.Count; m++)
