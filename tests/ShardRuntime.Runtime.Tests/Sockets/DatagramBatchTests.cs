@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using ShardRuntime.Runtime.Sockets.Readiness;
 using ShardRuntime.Runtime.Sockets.Udp;
 using static ShardRuntime.Runtime.Tests.Sockets.UdpTestKit;
 
@@ -255,5 +256,69 @@ public sealed class DatagramBatchTests
         Assert.Equal(endPoint.AddressFamily, back.Family);
         Assert.NotEqual(peer, DatagramPeer.FromEndPoint(new IPEndPoint(endPoint.Address, (port + 1) % 65536)));
         Assert.False(DatagramPeer.TryRead(sockaddr[..(length - 1)], out _));
+    }
+
+    private sealed class Wakes : IReadinessListener
+    {
+        public readonly SemaphoreSlim Readable = new(0);
+
+        public void OnReadable(object? state) => Readable.Release();
+
+        public void OnWritable(object? state)
+        {
+        }
+    }
+
+    [Fact]
+    public async Task Receive_turns_must_drain_a_socket_the_readiness_engine_wakes_for_within_their_budget_and_arm_when_empty()
+    {
+        var server = BindUdpGroup("127.0.0.1", 1);
+        using var serverOwner = server[0];
+        using var client = Sender(IPAddress.Loopback);
+        using var batch = new DatagramBatch(8, 16);
+        var wakes = new Wakes();
+        int fd = (int)server[0].SafeHandle.DangerousGetHandle();
+        using var registration = ReadinessEngine.Loop(0).Register(fd, wakes);
+        var got = new List<int>();
+        int servedThisTurn = 0;
+        void Serve(DatagramBatch b, object? _)
+        {
+            for (int i = 0; i < b.Count; i++)
+            {
+                got.Add(BitConverter.ToInt32(b.Payload(i)));
+            }
+
+            servedThisTurn += b.Count;
+        }
+
+        // Nothing there: the first turn arms at once.
+        Assert.Equal(ReceiveTurnEnd.Armed, batch.ReceiveTurn(registration, fd, 2, Serve, null));
+        Assert.Empty(got);
+
+        for (int round = 0; round < 3; round++)
+        {
+            int before = got.Count;
+            for (int k = 0; k < 100; k++)
+            {
+                client.SendTo(BitConverter.GetBytes(round * 100 + k), server[0].LocalEndPoint!);
+            }
+
+            int turns = 0;
+            while (got.Count < before + 100 && turns < 1_000)
+            {
+                Assert.True(await wakes.Readable.WaitAsync(Patience), $"no wake-up with {got.Count - before} of 100 received in round {round}");
+                ReceiveTurnEnd end;
+                do
+                {
+                    servedThisTurn = 0;
+                    end = batch.ReceiveTurn(registration, fd, 2, Serve, null);
+                    Assert.InRange(servedThisTurn, 0, 2 * 8); // the budget: 2 batches of 8
+                    turns++;
+                }
+                while (end == ReceiveTurnEnd.BudgetSpent);
+            }
+
+            Assert.Equal(Enumerable.Range(round * 100, 100), got.Skip(before));
+        }
     }
 }

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using ShardRuntime.Runtime.Sockets.Readiness;
 using static ShardRuntime.Runtime.Sockets.Udp.DatagramNative;
 
 namespace ShardRuntime.Runtime.Sockets.Udp;
@@ -25,6 +26,14 @@ namespace ShardRuntime.Runtime.Sockets.Udp;
 /// shard's replies. A receive that reports an earlier ICMP error (ECONNREFUSED, EHOSTUNREACH, ENETUNREACH) is retried:
 /// the error is consumed by the report and the datagrams behind it are still there. Anything else concerns the socket
 /// and throws <see cref="DatagramIoException"/> naming the call.
+/// </para>
+/// <para>
+/// On an I/O loop: register the socket with the <see cref="ReadinessEngine"/> and, on every
+/// <see cref="IReadinessListener.OnReadable"/>, run <see cref="ReceiveTurn"/>: it receives batches until the socket
+/// is empty and then arms the registration (the next datagram wakes the shard again), or stops after a budget of
+/// batches so one busy socket cannot keep the loop from its other sockets (then the shard posts itself another turn,
+/// unarmed). Replies go out with <see cref="SendTo(int)"/>; when datagrams stay queued (EAGAIN) arm for write
+/// (<see cref="ReadinessRegistration.ArmWrite"/>) and send again on <see cref="IReadinessListener.OnWritable"/>.
 /// </para>
 /// Not thread-safe: one owner (a shard, on its I/O loop).
 /// </summary>
@@ -158,6 +167,40 @@ public sealed unsafe class DatagramBatch : IDisposable
 
     /// <summary><see cref="ReceiveFrom(int)"/> on <paramref name="socket"/>'s descriptor (kept open meanwhile).</summary>
     public int ReceiveFrom(Socket socket) => WithDescriptor(socket, this, static (fd, batch) => batch.ReceiveFrom(fd));
+
+    /// <summary>
+    /// One wake-up's worth of receiving on <paramref name="fd"/>, registered as <paramref name="registration"/>: up to
+    /// <paramref name="maxBatches"/> batches, each handed to <paramref name="serve"/> (with <paramref name="state"/>: a
+    /// static callback costs no allocation) before the next overwrites it. A batch that came back short of
+    /// <see cref="Capacity"/> found the socket empty (recvmmsg stops at EAGAIN), so the registration is armed then,
+    /// without another system call to see EAGAIN; an edge that came in between (<see cref="ReadinessRegistration.ArmRead"/>
+    /// says false) means receive on. Returns <see cref="ReceiveTurnEnd.Armed"/> (wait for
+    /// <see cref="IReadinessListener.OnReadable"/>) or <see cref="ReceiveTurnEnd.BudgetSpent"/> (not armed: run another
+    /// turn soon, after the loop's other work). An exception from <paramref name="serve"/> or the receive leaves the
+    /// registration unarmed.
+    /// </summary>
+    public ReceiveTurnEnd ReceiveTurn(ReadinessRegistration registration, int fd, int maxBatches, Action<DatagramBatch, object?> serve, object? state)
+    {
+        ArgumentNullException.ThrowIfNull(registration);
+        ArgumentNullException.ThrowIfNull(serve);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBatches, 1);
+        for (int batches = 0; batches < maxBatches; batches++)
+        {
+            int seen = registration.ReadEdges;
+            int n = ReceiveFrom(fd);
+            if (n > 0)
+            {
+                serve(this, state);
+            }
+
+            if (n < Capacity && registration.ArmRead(seen))
+            {
+                return ReceiveTurnEnd.Armed;
+            }
+        }
+
+        return ReceiveTurnEnd.BudgetSpent;
+    }
 
     /// <summary>
     /// The free slot the next <see cref="Commit"/> queues, to write a datagram in place (<see cref="MaxDatagramSize"/>
