@@ -21,7 +21,8 @@ namespace ShardRuntime.Runtime.Sockets.Udp;
 /// <para>
 /// Errors: EAGAIN is "nothing now" (0 received, or the rest stays queued); EINTR is retried. A send the kernel refuses
 /// for one datagram (EMSGSIZE, EAFNOSUPPORT for an IPv4 destination on an IPv6-only socket, EINVAL, ENETUNREACH,
-/// EHOSTUNREACH, EPERM/EACCES from a firewall, ECONNREFUSED from an earlier ICMP error) drops that datagram, counts it
+/// EHOSTUNREACH, EPERM/EACCES from a firewall, ECONNREFUSED from an earlier ICMP error, ENOBUFS/ENOMEM under memory
+/// pressure, which no writability edge would end) drops that datagram, counts it
 /// (<see cref="Rejected"/>, <see cref="LastRejection"/>) and goes on with the next: one bad destination must not stall a
 /// shard's replies. A receive that reports an earlier ICMP error (ECONNREFUSED, EHOSTUNREACH, ENETUNREACH) is retried:
 /// the error is consumed by the report and the datagrams behind it are still there. Anything else concerns the socket
@@ -346,7 +347,8 @@ public sealed unsafe class DatagramBatch : IDisposable
     }
 
     private static bool RejectsOneDatagram(int errno) =>
-        errno is 1 or 13 or 22 or 89 or 90 or 97 or 101 or 111 or 113; // EPERM EACCES EINVAL EDESTADDRREQ EMSGSIZE EAFNOSUPPORT ENETUNREACH ECONNREFUSED EHOSTUNREACH
+        // EPERM EACCES ENOMEM EINVAL EDESTADDRREQ EMSGSIZE EAFNOSUPPORT ENETUNREACH ENOBUFS ECONNREFUSED EHOSTUNREACH
+        errno is 1 or 13 or 12 or 22 or 89 or 90 or 97 or 101 or 105 or 111 or 113;
 
     private static int AlignUp(int value, int alignment) => (value + alignment - 1) / alignment * alignment;
 

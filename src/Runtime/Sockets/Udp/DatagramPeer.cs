@@ -61,7 +61,7 @@ public readonly struct DatagramPeer : IEquatable<DatagramPeer>
         ArgumentNullException.ThrowIfNull(endPoint);
         Span<byte> bytes = stackalloc byte[16];
         bytes.Clear();
-        if (!endPoint.Address.TryWriteBytes(bytes, out int written))
+        if (!endPoint.Address.TryWriteBytes(bytes, out _))
         {
             throw new ArgumentException($"The address of {endPoint} does not fit 16 bytes.", nameof(endPoint));
         }
@@ -72,7 +72,6 @@ public readonly struct DatagramPeer : IEquatable<DatagramPeer>
             AddressFamily.InterNetworkV6 => AfInet6,
             _ => throw new ArgumentException($"{endPoint} is neither IPv4 nor IPv6.", nameof(endPoint)),
         };
-        _ = written;
         uint scope = family == AfInet6 ? (uint)endPoint.Address.ScopeId : 0;
         return new DatagramPeer(family, (ushort)endPoint.Port, MemoryMarshal.Read<ulong>(bytes), MemoryMarshal.Read<ulong>(bytes[8..]), scope);
     }
