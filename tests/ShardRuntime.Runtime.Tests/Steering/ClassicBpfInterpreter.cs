@@ -23,6 +23,13 @@ internal static class ClassicBpfInterpreter
                 case Ld or Ldx:
                 {
                     int mode = insn.Code & 0xe0;
+                    if (mode == Len && cls == Ld)
+                    {
+                        // skb->len with the data pointer past the transport header: the payload's length.
+                        a = (uint)(packet.Length - dataOffset);
+                        break;
+                    }
+
                     int size = (insn.Code & 0x18) switch { SizeWord => 4, SizeHalf => 2, SizeByte => 1, _ => throw Unknown(insn) };
                     long offset = mode switch
                     {
@@ -72,6 +79,9 @@ internal static class ClassicBpfInterpreter
                         case Jeq:
                             pc += a == insn.K ? insn.JumpTrue : insn.JumpFalse;
                             break;
+                        case Jge:
+                            pc += a >= insn.K ? insn.JumpTrue : insn.JumpFalse;
+                            break;
                         default:
                             throw Unknown(insn);
                     }
@@ -119,6 +129,23 @@ internal static class ClassicBpfInterpreter
         packet[41] = (byte)sourcePort;
         packet[52] = 0x50;
         return (packet, packet.Length);
+    }
+
+    /// <summary>An IPv4 or IPv6 + UDP datagram from <paramref name="source"/> carrying <paramref name="payload"/>; the data offset is the payload's.</summary>
+    public static (byte[] Packet, int DataOffset) Udp(IPEndPoint source, ReadOnlySpan<byte> payload)
+    {
+        bool v6 = source.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
+        int ip = v6 ? 40 : 20;
+        var packet = new byte[ip + 8 + payload.Length];
+        packet[0] = v6 ? (byte)0x60 : (byte)0x45;
+        packet[v6 ? 6 : 9] = 17;
+        source.Address.GetAddressBytes().CopyTo(packet, v6 ? 8 : 12);
+        packet[ip] = (byte)(source.Port >> 8);
+        packet[ip + 1] = (byte)source.Port;
+        packet[ip + 4] = (byte)((8 + payload.Length) >> 8);
+        packet[ip + 5] = (byte)(8 + payload.Length);
+        payload.CopyTo(packet.AsSpan(ip + 8));
+        return (packet, ip + 8);
     }
 
     private static NotSupportedException Unknown(BpfInstruction insn) => new($"The test interpreter does not run {insn}.");

@@ -46,6 +46,9 @@ public readonly record struct BpfInstruction(ushort Code, byte JumpTrue, byte Ju
     /// <summary>BPF_IND: load at offset X + K.</summary>
     public const ushort Ind = 0x40;
 
+    /// <summary>BPF_LEN (with BPF_LD | BPF_W): load the packet's length from the data pointer on (for a reuseport program: the UDP payload's length).</summary>
+    public const ushort Len = 0x80;
+
     /// <summary>BPF_MUL.</summary>
     public const ushort Mul = 0x20;
 
@@ -69,6 +72,9 @@ public readonly record struct BpfInstruction(ushort Code, byte JumpTrue, byte Ju
 
     /// <summary>BPF_JEQ: jump on A == K.</summary>
     public const ushort Jeq = 0x10;
+
+    /// <summary>BPF_JGE: jump on A &gt;= K (unsigned).</summary>
+    public const ushort Jge = 0x30;
 
     /// <summary>BPF_K: the operand is the constant K.</summary>
     public const ushort Constant = 0x00;

@@ -28,9 +28,32 @@ public sealed class ReuseportGroup
 {
     private readonly List<Socket> members = [];
     private readonly HashSet<Socket> retiring = [];
+    private FlowIdLocation? flowId;
+    private FlowBucketTable<Socket>? buckets;
 
     /// <summary>The members in the kernel's order: <c>Members[i]</c> is the socket at position i.</summary>
     public IReadOnlyList<Socket> Members => members;
+
+    /// <summary>Where the datagrams' flow id sits, when the group routes by it (<see cref="RouteByFlowId"/>); null otherwise.</summary>
+    public FlowIdLocation? FlowId => flowId;
+
+    /// <summary>
+    /// Makes the group flow-sticky (UDP, opt in): from now on its program routes every datagram by the id at
+    /// <paramref name="location"/> over a table of <paramref name="bucketCount"/> buckets dealt to the accepting members
+    /// (<see cref="FlowBucketTable{TMember}"/>), so an id keeps its socket while members join, retire and close (those
+    /// that retire hand over only their own flows; those that join take an even share). Call once, before or after the
+    /// members join; then <see cref="ApplySteering"/> as always.
+    /// </summary>
+    public void RouteByFlowId(FlowIdLocation location, int bucketCount)
+    {
+        if (flowId is not null)
+        {
+            throw new InvalidOperationException($"The group already routes by the {flowId}.");
+        }
+
+        buckets = new FlowBucketTable<Socket>(bucketCount, Accepting);
+        flowId = location;
+    }
 
     /// <summary>The number of members.</summary>
     public int Count => members.Count;
@@ -62,6 +85,7 @@ public sealed class ReuseportGroup
         }
 
         members.Add(listening);
+        buckets?.Include(listening);
     }
 
     /// <summary>The position of <paramref name="member"/> in the group; throws when it is not a member.</summary>
@@ -79,6 +103,19 @@ public sealed class ReuseportGroup
     {
         int position = PositionOf(member);
         int last = members.Count - 1;
+        if (buckets is not null && buckets.CountOf(member) > 0)
+        {
+            var staying = Accepting.Where(m => m != member).ToList();
+            if (staying.Count > 0)
+            {
+                buckets.Exclude(member, staying);
+            }
+            else
+            {
+                buckets = new FlowBucketTable<Socket>(buckets.Owners.Count, []);
+            }
+        }
+
         Socket? moved = position == last ? null : members[last];
         members[position] = members[last];
         members.RemoveAt(last);
@@ -97,15 +134,23 @@ public sealed class ReuseportGroup
                 $"Cannot retire the last accepting member of the reuseport group on {member.LocalEndPoint}: no socket would take its new connections.");
         }
 
-        retiring.Add(member);
+        if (retiring.Add(member))
+        {
+            buckets?.Exclude(member, Accepting);
+        }
     }
 
     /// <summary>
     /// The program that steers every new connection to the accepting members, or null when every member accepts
-    /// (then the kernel's own hash should spread them: no program is needed).
+    /// (then the kernel's own hash should spread them: no program is needed). A flow-sticky group always has one.
     /// </summary>
     public ReuseportSteeringProgram? BuildProgram()
     {
+        if (flowId is { } location && buckets is not null && members.Count > 0)
+        {
+            return ReuseportSteeringProgram.FlowSticky(members.Count, location, buckets.Owners.Select(o => PositionOf(o!)).ToList());
+        }
+
         if (retiring.Count == 0)
         {
             return null;

@@ -37,7 +37,7 @@ namespace ShardRuntime.Runtime.Sockets;
 /// leaves (<see cref="ReuseportGroup"/> keeps that model).
 /// </para>
 /// </summary>
-public sealed class ReuseportSteeringProgram
+public sealed partial class ReuseportSteeringProgram
 {
     private const uint IpVersion6 = 6;
     private const uint Ipv6HeaderLength = 40;
@@ -109,6 +109,7 @@ public sealed class ReuseportSteeringProgram
     public override string ToString() =>
         $"reuseport steering to positions [{string.Join(", ", AcceptingPositions)}]" +
         (GroupSize is { } size ? $" of {size.ToString(CultureInfo.InvariantCulture)}" : "") +
+        (FlowId is { } flowId ? $" by {flowId} over {Buckets.Length.ToString(CultureInfo.InvariantCulture)} buckets" : "") +
         $" ({Instructions.Length} instructions)";
 
     private static ReuseportSteeringProgram Build(IReadOnlyList<int> acceptingPositions, int? groupSize)
