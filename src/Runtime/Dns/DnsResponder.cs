@@ -6,7 +6,8 @@ namespace ShardRuntime.Runtime.Dns;
 /// Answers one DNS query from a <see cref="DnsZone"/>: a pure function from the query's bytes to the reply's, with no
 /// allocation. The reply echoes the ID, the RD flag and the question (as the client wrote it, case and all); answers
 /// are authoritative (AA): the records of the name and type, NOERROR with none for a known name without that type,
-/// NXDOMAIN for an unknown name. FORMERR for a malformed query, NOTIMP for an opcode other than QUERY, REFUSED for a
+/// NXDOMAIN for an unknown name, each negative answer with the zone's SOA in the authority section when there is a
+/// zone, and REFUSED for a name outside the zone. FORMERR for a malformed query, NOTIMP for an opcode other than QUERY, REFUSED for a
 /// class other than IN and for zone transfers, BADVERS for EDNS versions above 0. A reply that would exceed 512 bytes
 /// (or, when the query has an EDNS0 OPT record, the smaller of its UDP size and the zone's maximum, but never less
 /// than 512) carries the answers that fit and the TC flag; a query with OPT gets an OPT back.
@@ -48,9 +49,15 @@ internal static class DnsResponder
         Span<char> key = stackalloc char[DnsWire.MaxNameLength];
         DnsName.KeyOf(name, key);
         var answers = zone.Find(key[..name.Length]);
+        if (answers is null && !zone.Contains(key[..name.Length]))
+            return WithOpt(response, WithQuestion(query, response, parsed, DnsWire.RcodeRefused, authoritative: false), parsed, 0, zone);
+
         var length = WithQuestion(query, response, parsed, answers is null ? DnsWire.RcodeNxDomain : DnsWire.RcodeNoError, authoritative: true);
-        if (answers is not null)
-            length = AddAnswers(response, length, answers.For(parsed.QType), limit - (parsed.HasOpt ? DnsWire.OptRecordLength : 0));
+        var room = limit - (parsed.HasOpt ? DnsWire.OptRecordLength : 0);
+        var records = answers?.For(parsed.QType) ?? DnsZone.RecordSet.Empty;
+        length = AddRecords(response, length, records, room, countAt: 6);
+        if (records.Count == 0)
+            length = AddRecords(response, length, zone.AuthoritySoa, room, countAt: 8); // negative answer: the SOA for caching it
         return WithOpt(response, length, parsed, 0, zone);
     }
 
@@ -64,8 +71,11 @@ internal static class DnsResponder
         return DnsWire.HeaderLength + question.Length;
     }
 
-    /// <summary>The records that fit in <paramref name="room"/> bytes of reply, in order; TC when not all do.</summary>
-    private static int AddAnswers(Span<byte> response, int length, DnsZone.RecordSet records, int room)
+    /// <summary>
+    /// The records that fit in <paramref name="room"/> bytes of reply, in order, counted in the header's 16-bit field
+    /// at <paramref name="countAt"/>; TC when not all do.
+    /// </summary>
+    private static int AddRecords(Span<byte> response, int length, DnsZone.RecordSet records, int room, int countAt)
     {
         var start = 0;
         var count = 0;
@@ -84,7 +94,7 @@ internal static class DnsResponder
             start = end;
         }
 
-        DnsWire.WriteUInt16(response, 6, count);
+        DnsWire.WriteUInt16(response, countAt, count);
         return length;
     }
 

@@ -7,6 +7,7 @@ namespace ShardRuntime.Runtime.Dns;
 /// What a <c>dns-static</c> handler serves. In a listener's HOCON (the keys below are relative to that block):
 /// <code>
 /// dns-static {
+///   zone = "shardruntime.test."  # the zone apex; "" for none
 ///   ttl = 300s                # TTL of every record (whole seconds)
 ///   max-udp-payload = 1232    # largest reply to a query with EDNS0 (512 without EDNS0); 512..65507
 ///   records {
@@ -16,6 +17,9 @@ namespace ShardRuntime.Runtime.Dns;
 /// </code>
 /// Names are absolute (a missing final dot is implied), ASCII, compared without regard to case; a name with no
 /// records (<c>"x.test." {}</c>) exists and answers NOERROR with no data. The record types are A, AAAA and TXT.
+/// With a <see cref="Zone"/>, every name must lie in it, queries for names outside it are REFUSED (this server is
+/// not authoritative for them), and negative answers carry the zone's SOA record (RFC 2308) so resolvers can cache
+/// them; without one, every name not listed is NXDOMAIN and negative answers carry no SOA.
 /// Validated when the handler's factory is created: an invalid option throws <see cref="DnsStaticOptionsException"/>
 /// naming it.
 /// </summary>
@@ -23,6 +27,13 @@ public sealed record DnsStaticOptions
 {
     /// <summary>The record types a name's block may hold, as spelt in configuration.</summary>
     public static IReadOnlyList<string> RecordTypes { get; } = ["A", "AAAA", "TXT"];
+
+    /// <summary>
+    /// The zone apex (for example <c>shardruntime.test.</c>), or null (or empty) for none. The apex answers SOA queries with
+    /// a record made from it: MNAME the apex, RNAME <c>hostmaster.</c> and the apex, serial 1, refresh 3600, retry 600,
+    /// expire 86400, and the TTL as TTL and negative-caching minimum.
+    /// </summary>
+    public string? Zone { get; init; }
 
     /// <summary>TTL of every record, in whole seconds (0 to 2^31-1 s).</summary>
     public required TimeSpan Ttl { get; init; }
@@ -42,6 +53,7 @@ public sealed record DnsStaticOptions
     /// </summary>
     /// <exception cref="DnsStaticOptionsException">A record type is unknown or an address does not parse; names the option.</exception>
     public static DnsStaticOptions FromText(
+        string? zone,
         TimeSpan ttl,
         int maxUdpPayload,
         IEnumerable<KeyValuePair<string, IEnumerable<KeyValuePair<string, IReadOnlyList<string>>>>> records)
@@ -69,7 +81,7 @@ public sealed record DnsStaticOptions
                 throw new DnsStaticOptionsException(RecordKey(name), "the name is given twice");
         }
 
-        return new DnsStaticOptions { Ttl = ttl, MaxUdpPayload = maxUdpPayload, Records = parsed };
+        return new DnsStaticOptions { Zone = string.IsNullOrEmpty(zone) ? null : zone, Ttl = ttl, MaxUdpPayload = maxUdpPayload, Records = parsed };
     }
 
     /// <summary>The option path of a name's block, as <c>records."name"</c>.</summary>

@@ -17,6 +17,7 @@ internal static class DnsWire
     public const int MaxUdpPayload = 65_507;
 
     public const ushort TypeA = 1;
+    public const ushort TypeSoa = 6;
     public const ushort TypeTxt = 16;
     public const ushort TypeAaaa = 28;
     public const ushort TypeOpt = 41;

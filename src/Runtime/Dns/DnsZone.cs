@@ -14,12 +14,22 @@ internal sealed class DnsZone
     private readonly Dictionary<string, Answers> _names;
     private readonly Dictionary<string, Answers>.AlternateLookup<ReadOnlySpan<char>> _lookup;
 
-    private DnsZone(Dictionary<string, Answers> names, int maxUdpPayload)
+    private readonly string? _apex;
+
+    private DnsZone(Dictionary<string, Answers> names, int maxUdpPayload, string? apex, RecordSet authoritySoa)
     {
         _names = names;
         _lookup = names.GetAlternateLookup<ReadOnlySpan<char>>();
         MaxUdpPayload = maxUdpPayload;
+        _apex = apex;
+        AuthoritySoa = authoritySoa;
     }
+
+    /// <summary>
+    /// The zone's SOA record, owned by the apex written out in full, for the authority section of negative answers
+    /// (RFC 2308 section 3); empty without a zone.
+    /// </summary>
+    public RecordSet AuthoritySoa { get; }
 
     /// <summary>The largest reply to an EDNS0 query, as configured.</summary>
     public int MaxUdpPayload { get; }
@@ -39,17 +49,59 @@ internal sealed class DnsZone
             throw new DnsStaticOptionsException("max-udp-payload", $"{options.MaxUdpPayload} is outside {DnsWire.ClassicUdpPayload} to {DnsWire.MaxUdpPayload}");
         ArgumentNullException.ThrowIfNull(options.Records);
 
+        var seconds = (uint)ttl.TotalSeconds;
+        var apex = string.IsNullOrEmpty(options.Zone) ? null : DnsName.KeyOf(options.Zone, "zone");
         var names = new Dictionary<string, Answers>(StringComparer.Ordinal);
         foreach (var (name, records) in options.Records)
         {
             var optionKey = DnsStaticOptions.RecordKey(name);
             var key = DnsName.KeyOf(name, optionKey);
-            var answers = Compile(records, (uint)ttl.TotalSeconds, optionKey);
-            if (!names.TryAdd(key, answers))
+            if (apex is not null && !IsInZone(key, apex))
+                throw new DnsStaticOptionsException(optionKey, $"'{name}' is not in the zone '{options.Zone}'");
+            if (!names.TryAdd(key, Compile(records, seconds, optionKey)))
                 throw new DnsStaticOptionsException(optionKey, "the name is given twice (names are compared without regard to case)");
         }
 
-        return new DnsZone(names, options.MaxUdpPayload);
+        if (apex is null)
+            return new DnsZone(names, options.MaxUdpPayload, null, RecordSet.Empty);
+
+        var soa = SoaData(apex, seconds);
+        names[apex] = (names.GetValueOrDefault(apex) ?? Answers.None) with { Soa = RecordSet.Build(DnsWire.TypeSoa, seconds, [soa]) };
+        return new DnsZone(names, options.MaxUdpPayload, apex, RecordSet.Build(DnsWire.TypeSoa, seconds, [soa], owner: Wire(apex)));
+    }
+
+    /// <summary>
+    /// Whether a name this zone does not hold is still inside it (NXDOMAIN) rather than outside (REFUSED, as an
+    /// authoritative server answers for a zone it does not serve). Always true without a zone.
+    /// </summary>
+    public bool Contains(ReadOnlySpan<char> key) => _apex is null || IsInZone(key, _apex);
+
+    /// <summary>Whether <paramref name="key"/> is <paramref name="apex"/> or below it: the apex is its suffix at a label boundary.</summary>
+    private static bool IsInZone(ReadOnlySpan<char> key, string apex)
+    {
+        var at = 0;
+        while (key.Length - at > apex.Length)
+            at += key[at] + 1;
+        return key[at..].SequenceEqual(apex);
+    }
+
+    private static byte[] Wire(string key) => key.Select(c => (byte)c).ToArray();
+
+    /// <summary>MNAME the apex, RNAME hostmaster.apex, serial 1, refresh 1 h, retry 10 min, expire 1 day, minimum the TTL.</summary>
+    private static byte[] SoaData(string apex, uint ttl)
+    {
+        var mname = Wire(apex);
+        byte[] rname = [10, .. "hostmaster"u8, .. mname];
+        if (rname.Length > DnsWire.MaxNameLength)
+            throw new DnsStaticOptionsException("zone", $"'hostmaster.' and the zone are more than {DnsWire.MaxNameLength} bytes, too long for its SOA record");
+        var data = new byte[mname.Length + rname.Length + 20];
+        mname.CopyTo(data, 0);
+        rname.CopyTo(data, mname.Length);
+        var numbers = data.AsSpan(mname.Length + rname.Length);
+        uint[] values = [1, 3600, 600, 86400, ttl];
+        for (var i = 0; i < values.Length; i++)
+            BinaryPrimitives.WriteUInt32BigEndian(numbers[(i * 4)..], values[i]);
+        return data;
     }
 
     /// <summary>Finds a name by its lookup key (<see cref="DnsName.KeyOf(ReadOnlySpan{byte}, Span{char})"/>).</summary>
@@ -94,12 +146,19 @@ internal sealed class DnsZone
     /// <summary>The answers of one name, by the types it can have.</summary>
     internal sealed record Answers(RecordSet A, RecordSet Aaaa, RecordSet Txt)
     {
+        /// <summary>A name with no records of its own (the apex when the records do not list it).</summary>
+        public static Answers None { get; } = new(RecordSet.Empty, RecordSet.Empty, RecordSet.Empty);
+
+        /// <summary>The SOA record, at the apex only.</summary>
+        public RecordSet Soa { get; init; } = RecordSet.Empty;
+
         /// <summary>The records of <paramref name="type"/>; empty for any other type.</summary>
         public RecordSet For(ushort type) => type switch
         {
             DnsWire.TypeA => A,
             DnsWire.TypeAaaa => Aaaa,
             DnsWire.TypeTxt => Txt,
+            DnsWire.TypeSoa => Soa,
             _ => RecordSet.Empty,
         };
     }
@@ -121,18 +180,22 @@ internal sealed class DnsZone
 
         public int Count => Ends.Length;
 
-        public static RecordSet Build(ushort type, uint ttl, IEnumerable<byte[]> rdatas)
+        /// <summary>
+        /// Records of <paramref name="type"/>, one per rdata, owned by <paramref name="owner"/> in wire form, or (when
+        /// null) by a pointer to the question's name.
+        /// </summary>
+        public static RecordSet Build(ushort type, uint ttl, IEnumerable<byte[]> rdatas, byte[]? owner = null)
         {
             var bytes = new List<byte>();
             var ends = new List<int>();
-            Span<byte> fixedPart = stackalloc byte[12];
+            Span<byte> fixedPart = stackalloc byte[10];
             foreach (var rdata in rdatas)
             {
-                BinaryPrimitives.WriteUInt16BigEndian(fixedPart, DnsWire.PointerToQuestionName);
-                BinaryPrimitives.WriteUInt16BigEndian(fixedPart[2..], type);
-                BinaryPrimitives.WriteUInt16BigEndian(fixedPart[4..], DnsWire.ClassIn);
-                BinaryPrimitives.WriteUInt32BigEndian(fixedPart[6..], ttl);
-                BinaryPrimitives.WriteUInt16BigEndian(fixedPart[10..], (ushort)rdata.Length);
+                BinaryPrimitives.WriteUInt16BigEndian(fixedPart, type);
+                BinaryPrimitives.WriteUInt16BigEndian(fixedPart[2..], DnsWire.ClassIn);
+                BinaryPrimitives.WriteUInt32BigEndian(fixedPart[4..], ttl);
+                BinaryPrimitives.WriteUInt16BigEndian(fixedPart[8..], (ushort)rdata.Length);
+                bytes.AddRange(owner ?? [DnsWire.PointerToQuestionName >> 8, DnsWire.PointerToQuestionName & 0xFF]);
                 bytes.AddRange(fixedPart);
                 bytes.AddRange(rdata);
                 ends.Add(bytes.Count);

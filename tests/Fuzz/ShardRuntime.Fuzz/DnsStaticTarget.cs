@@ -12,6 +12,7 @@ internal static class DnsStaticTarget
 {
     private static readonly DnsZone Zone = DnsZone.Compile(new DnsStaticOptions
     {
+        Zone = "shardruntime.test.",
         Ttl = TimeSpan.FromSeconds(300),
         MaxUdpPayload = 1232,
         Records = new Dictionary<string, DnsRecordSet>
@@ -40,6 +41,7 @@ internal static class DnsStaticTarget
         Check((reply[2] & 0x80) != 0, "the reply's QR bit is clear");
         Check((reply[3] & 0xF) is 0 or 1 or 3 or 4 or 5, $"unexpected RCODE {reply[3] & 0xF}");
         Check(reply[4] == 0 && reply[5] <= 1, "more than one question in a reply");
+        Check(reply[8] == 0 && reply[9] <= 1, "more than the SOA in the authority section");
         var withOpt = reply[10] != 0 || reply[11] != 0;
         Check(length <= (withOpt ? 1232 : 512), $"a reply of {length} bytes (OPT: {withOpt})");
     }

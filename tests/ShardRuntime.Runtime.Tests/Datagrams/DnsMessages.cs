@@ -6,7 +6,7 @@ namespace ShardRuntime.Runtime.Tests.Datagrams;
 /// <summary>Builds DNS queries and reads replies for the tests, independently of the code under test.</summary>
 internal static class DnsMessages
 {
-    public const ushort A = 1, Txt = 16, Aaaa = 28, Mx = 15, In = 1, Ch = 3;
+    public const ushort A = 1, Soa = 6, Txt = 16, Aaaa = 28, Mx = 15, In = 1, Ch = 3;
 
     /// <summary>A query: header (RD set), one question, and an OPT record when <paramref name="ednsSize"/> is given.</summary>
     public static byte[] Query(string name, ushort type, ushort qclass = In, ushort id = 0x1234, ushort? ednsSize = null, byte ednsVersion = 0, int opcode = 0)
@@ -45,7 +45,7 @@ internal static class DnsMessages
     /// <summary>A reply as the tests look at it.</summary>
     public sealed record Reply(
         ushort Id, bool Qr, int Opcode, bool Aa, bool Tc, bool Rd, int Rcode,
-        int QdCount, byte[] Question, IReadOnlyList<Record> Answers, Record? Opt, int Length);
+        int QdCount, byte[] Question, IReadOnlyList<Record> Answers, IReadOnlyList<Record> Authority, Record? Opt, int Length);
 
     public sealed record Record(ushort Type, ushort Class, uint Ttl, byte[] Data);
 
@@ -60,6 +60,7 @@ internal static class DnsMessages
             at = SkipName(m, at) + 4;
         var question = m[12..at].ToArray();
         var answers = new List<Record>();
+        var authority = new List<Record>();
         Record? opt = null;
         for (var i = 0; i < an + ns + ar; i++)
         {
@@ -69,12 +70,13 @@ internal static class DnsMessages
                 BinaryPrimitives.ReadUInt32BigEndian(m[(at + 4)..]), m.Slice(at + 10, BinaryPrimitives.ReadUInt16BigEndian(m[(at + 8)..])).ToArray());
             at += 10 + record.Data.Length;
             if (i < an) answers.Add(record);
+            else if (i < an + ns) authority.Add(record);
             else if (record.Type == 41) opt = record;
         }
 
         Assert.Equal(m.Length, at);
         return new Reply(id, (m[2] & 0x80) != 0, (m[2] >> 3) & 0xF, (m[2] & 0x04) != 0, (m[2] & 0x02) != 0, (m[2] & 0x01) != 0,
-            m[3] & 0xF, qd, question, answers, opt, m.Length);
+            m[3] & 0xF, qd, question, answers, authority, opt, m.Length);
     }
 
     private static int SkipName(ReadOnlySpan<byte> m, int at)

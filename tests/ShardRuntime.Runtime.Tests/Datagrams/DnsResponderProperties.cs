@@ -8,7 +8,7 @@ namespace ShardRuntime.Runtime.Tests.Datagrams;
 
 public sealed class DnsResponderProperties
 {
-    private static readonly DnsZone Zone = DnsZone.Compile(DnsTestZone.Options(maxUdpPayload: 1232));
+    private static readonly DnsZone Zone = DnsZone.Compile(DnsTestZone.Options(maxUdpPayload: 1232, zone: DnsTestZone.Apex));
     private static readonly int[] Rcodes = [0, 1, 3, 4, 5];
 
     /// <summary>

@@ -214,17 +214,20 @@ public sealed class DnsResponderTests
     public void Answering_must_not_allocate()
     {
         var response = new byte[4096];
+        DnsZone[] zones = [Zone, DnsZone.Compile(DnsTestZone.Options(zone: DnsTestZone.Apex))];
         byte[][] queries =
         [
             Query("LOCALHOST.shardruntime.test.", A), Query(DnsTestZone.Big, Txt, ednsSize: 4096),
-            Query("nope.test.", Aaaa), Query(DnsTestZone.Localhost, A, Ch), [1, 2, 3],
+            Query("nope.shardruntime.test.", Aaaa), Query("nope.test.", Aaaa), Query(DnsTestZone.Apex, Soa),
+            Query(DnsTestZone.Localhost, A, Ch), [1, 2, 3],
         ];
-        foreach (var query in queries)
-            DnsResponder.Respond(query, response, Zone);
+        foreach (var zone in zones)
+            foreach (var query in queries)
+                DnsResponder.Respond(query, response, zone);
 
         var before = GC.GetAllocatedBytesForCurrentThread();
         for (var i = 0; i < 1_000; i++)
-            DnsResponder.Respond(queries[i % queries.Length], response, Zone);
+            DnsResponder.Respond(queries[i % queries.Length], response, zones[i % 2]);
 
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
@@ -234,5 +237,74 @@ public sealed class DnsResponderTests
         var copy = message.ToArray();
         copy[at] = value;
         return copy;
+    }
+}
+
+public sealed class DnsResponderZoneTests
+{
+    private static readonly DnsZone Zone = DnsZone.Compile(DnsTestZone.Options(zone: DnsTestZone.Apex));
+
+    private static Reply Answer(byte[] query)
+    {
+        var response = new byte[4096];
+        return Read(response.AsSpan(0, DnsResponder.Respond(query, response, Zone)));
+    }
+
+    /// <summary>SOA rdata: MNAME the apex, RNAME hostmaster.apex, serial 1, refresh 3600, retry 600, expire 86400, minimum 300.</summary>
+    private static void AssertSoa(DnsMessages.Record soa)
+    {
+        var apex = Name(DnsTestZone.Apex);
+        byte[] numbers = [0, 0, 0, 1, 0, 0, 0x0E, 0x10, 0, 0, 0x02, 0x58, 0, 1, 0x51, 0x80, 0, 0, 1, 0x2C];
+        Assert.Equal((Soa, In, 300u), (soa.Type, soa.Class, soa.Ttl));
+        Assert.Equal([.. apex, .. Name("hostmaster." + DnsTestZone.Apex), .. numbers], soa.Data);
+    }
+
+    [Theory]
+    [InlineData("nope.shardruntime.test.", A, 3)]
+    [InlineData("deep.nope.SHARDRUNTIME.test.", Txt, 3)]
+    [InlineData(DnsTestZone.Empty, A, 0)]
+    [InlineData(DnsTestZone.Localhost, Mx, 0)]
+    public void A_negative_answer_in_the_zone_must_carry_the_SOA_in_the_authority_section(string name, ushort type, int rcode)
+    {
+        var reply = Answer(Query(name, type));
+
+        Assert.Equal((rcode, true, 0), (reply.Rcode, reply.Aa, reply.Answers.Count));
+        AssertSoa(Assert.Single(reply.Authority));
+    }
+
+    [Fact]
+    public void The_apex_must_answer_its_SOA_and_a_positive_answer_must_carry_no_authority()
+    {
+        var soa = Answer(Query("SHARDRUNTIME.test.", Soa));
+        var a = Answer(Query(DnsTestZone.Localhost, A));
+
+        Assert.Equal((0, true), (soa.Rcode, soa.Aa));
+        AssertSoa(Assert.Single(soa.Answers));
+        Assert.Empty(soa.Authority);
+        Assert.Equal(2, a.Answers.Count);
+        Assert.Empty(a.Authority);
+    }
+
+    [Theory]
+    [InlineData("example.com.")]
+    [InlineData("test.")]
+    [InlineData("xshardruntime.test.")]
+    public void A_name_outside_the_zone_must_be_REFUSED(string name)
+    {
+        var reply = Answer(Query(name, A));
+
+        Assert.Equal((5, false), (reply.Rcode, reply.Aa));
+        Assert.Empty(reply.Authority);
+    }
+
+    [Fact]
+    public void A_record_outside_the_zone_must_be_refused_naming_it()
+    {
+        var options = DnsTestZone.Options(zone: "other.test.");
+
+        var error = Assert.Throws<DnsStaticOptionsException>(() => DnsZone.Compile(options));
+
+        Assert.StartsWith("records.\"", error.Key);
+        Assert.Contains("is not in the zone 'other.test.'", error.Message);
     }
 }

@@ -7,7 +7,7 @@ namespace ShardRuntime.Runtime.Tests.Datagrams;
 /// <summary><c>dns-static</c> served over a real UDP socket on 127.0.0.1, asked by <c>dig</c>.</summary>
 public sealed class DnsStaticDigTests(ITestOutputHelper log) : IDisposable
 {
-    private readonly DatagramTestServer _server = new(new DnsStaticHandlerFactory(DnsTestZone.Options()));
+    private readonly DatagramTestServer _server = new(new DnsStaticHandlerFactory(DnsTestZone.Options(zone: DnsTestZone.Apex)));
 
     public void Dispose() => _server.Dispose();
 
@@ -74,6 +74,29 @@ public sealed class DnsStaticDigTests(ITestOutputHelper log) : IDisposable
 
         Assert.Equal("NXDOMAIN", Status(output));
         Assert.Contains("aa", Flags(output));
+        Assert.Contains("AUTHORITY: 1", output);
+        Assert.Matches(@"shardruntime\.test\.\s+300\s+IN\s+SOA\s+shardruntime\.test\. hostmaster\.shardruntime\.test\. 1 3600 600 86400 300", output);
+    }
+
+    [SkippableFact]
+    public async Task Dig_must_get_the_SOA_of_the_apex()
+    {
+        Skip.If(Dig.Missing is not null, Dig.Missing);
+
+        var output = await Ask("shardruntime.test", "SOA");
+
+        Assert.Equal("NOERROR", Status(output));
+        Assert.Equal(["shardruntime.test. hostmaster.shardruntime.test. 1 3600 600 86400 300"], Answers(output, "SOA"));
+    }
+
+    [SkippableFact]
+    public async Task Dig_must_be_REFUSED_for_a_name_outside_the_zone()
+    {
+        Skip.If(Dig.Missing is not null, Dig.Missing);
+
+        var output = await Ask("example.com", "A");
+
+        Assert.Equal("REFUSED", Status(output));
     }
 
     [SkippableFact]

@@ -7,12 +7,12 @@ namespace ShardRuntime.Runtime.Tests.Datagrams;
 public sealed class DnsStaticOptionsTests
 {
     private static DnsStaticOptions FromText(string name, string type, params string[] values) =>
-        DnsStaticOptions.FromText(TimeSpan.FromSeconds(60), 1232, [new(name, [new(type, values)])]);
+        DnsStaticOptions.FromText(null, TimeSpan.FromSeconds(60), 1232, [new(name, [new(type, values)])]);
 
     [Fact]
     public void Options_from_text_must_take_each_record_type_in_any_case()
     {
-        var options = DnsStaticOptions.FromText(TimeSpan.FromSeconds(60), 1232,
+        var options = DnsStaticOptions.FromText(null, TimeSpan.FromSeconds(60), 1232,
         [
             new("a.test.", [new("A", ["10.0.0.1"]), new("aaaa", ["2001:db8::1"]), new("Txt", ["x", ""])]),
             new("b.test", []),

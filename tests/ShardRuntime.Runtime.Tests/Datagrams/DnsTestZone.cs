@@ -14,8 +14,12 @@ internal static class DnsTestZone
     /// <summary>Twenty texts of 60 characters: 73 bytes each as a record, 1,460 in all (more than 512).</summary>
     public static readonly string[] BigTexts = Enumerable.Range(0, BigTxtCount).Select(i => $"{i:D2}-" + new string((char)('a' + i), 57)).ToArray();
 
-    public static DnsStaticOptions Options(int maxUdpPayload = 4096) => new()
+    /// <summary>The zone apex of <see cref="Options"/> with a zone.</summary>
+    public const string Apex = "shardruntime.test.";
+
+    public static DnsStaticOptions Options(int maxUdpPayload = 4096, string? zone = null) => new()
     {
+        Zone = zone,
         Ttl = TimeSpan.FromSeconds(300),
         MaxUdpPayload = maxUdpPayload,
         Records = new Dictionary<string, DnsRecordSet>
