@@ -6,7 +6,7 @@ namespace ShardRuntime.Runtime.Dns;
 /// Answers one DNS query from a <see cref="DnsZone"/>: a pure function from the query's bytes to the reply's, with no
 /// allocation. The reply echoes the ID, the RD flag and the question (as the client wrote it, case and all); answers
 /// are authoritative (AA): the records of the name and type, NOERROR with none for a known name without that type,
-/// NXDOMAIN for an unknown name, each negative answer with the zone's SOA in the authority section when there is a
+/// every record of the name for ANY, NXDOMAIN for an unknown name, each negative answer with the zone's SOA in the authority section when there is a
 /// zone, and REFUSED for a name outside the zone. FORMERR for a malformed query, NOTIMP for an opcode other than QUERY, REFUSED for a
 /// class other than IN and for zone transfers, BADVERS for EDNS versions above 0. A reply that would exceed 512 bytes
 /// (or, when the query has an EDNS0 OPT record, the smaller of its UDP size and the zone's maximum, but never less

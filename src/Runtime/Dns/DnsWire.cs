@@ -23,6 +23,7 @@ internal static class DnsWire
     public const ushort TypeOpt = 41;
     public const ushort TypeIxfr = 251;
     public const ushort TypeAxfr = 252;
+    public const ushort TypeAny = 255;
     public const ushort ClassIn = 1;
 
     public const int RcodeNoError = 0;

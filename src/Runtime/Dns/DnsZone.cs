@@ -66,7 +66,7 @@ internal sealed class DnsZone
             return new DnsZone(names, options.MaxUdpPayload, null, RecordSet.Empty);
 
         var soa = SoaData(apex, seconds);
-        names[apex] = (names.GetValueOrDefault(apex) ?? Answers.None) with { Soa = RecordSet.Build(DnsWire.TypeSoa, seconds, [soa]) };
+        names[apex] = (names.GetValueOrDefault(apex) ?? Answers.None).WithSoa(RecordSet.Build(DnsWire.TypeSoa, seconds, [soa]));
         return new DnsZone(names, options.MaxUdpPayload, apex, RecordSet.Build(DnsWire.TypeSoa, seconds, [soa], owner: Wire(apex)));
     }
 
@@ -113,7 +113,7 @@ internal sealed class DnsZone
         var a = RecordSet.Build(DnsWire.TypeA, ttl, records.A.Select(address => AddressData(address, 4, $"{optionKey}.A")));
         var aaaa = RecordSet.Build(DnsWire.TypeAaaa, ttl, records.Aaaa.Select(address => AddressData(address, 16, $"{optionKey}.AAAA")));
         var txt = RecordSet.Build(DnsWire.TypeTxt, ttl, records.Txt.Select((text, i) => TxtData(text, $"{optionKey}.TXT[{i}]")));
-        return new Answers(a, aaaa, txt);
+        return new Answers(a, aaaa, txt, RecordSet.Empty);
     }
 
     private static byte[] AddressData(IPAddress address, int length, string optionKey)
@@ -144,21 +144,25 @@ internal sealed class DnsZone
     }
 
     /// <summary>The answers of one name, by the types it can have.</summary>
-    internal sealed record Answers(RecordSet A, RecordSet Aaaa, RecordSet Txt)
+    internal sealed class Answers(RecordSet a, RecordSet aaaa, RecordSet txt, RecordSet soa)
     {
         /// <summary>A name with no records of its own (the apex when the records do not list it).</summary>
-        public static Answers None { get; } = new(RecordSet.Empty, RecordSet.Empty, RecordSet.Empty);
+        public static Answers None { get; } = new(RecordSet.Empty, RecordSet.Empty, RecordSet.Empty, RecordSet.Empty);
 
-        /// <summary>The SOA record, at the apex only.</summary>
-        public RecordSet Soa { get; init; } = RecordSet.Empty;
+        /// <summary>Every record of the name, for a query of type ANY (RFC 1035's "*"): SOA first, then A, AAAA, TXT.</summary>
+        private readonly RecordSet _any = RecordSet.Concat(soa, a, aaaa, txt);
+
+        /// <summary>The same answers with <paramref name="zoneSoa"/> as the name's SOA record (the apex's).</summary>
+        public Answers WithSoa(RecordSet zoneSoa) => new(a, aaaa, txt, zoneSoa);
 
         /// <summary>The records of <paramref name="type"/>; empty for any other type.</summary>
         public RecordSet For(ushort type) => type switch
         {
-            DnsWire.TypeA => A,
-            DnsWire.TypeAaaa => Aaaa,
-            DnsWire.TypeTxt => Txt,
-            DnsWire.TypeSoa => Soa,
+            DnsWire.TypeA => a,
+            DnsWire.TypeAaaa => aaaa,
+            DnsWire.TypeTxt => txt,
+            DnsWire.TypeSoa => soa,
+            DnsWire.TypeAny => _any,
             _ => RecordSet.Empty,
         };
     }
@@ -184,6 +188,20 @@ internal sealed class DnsZone
         /// Records of <paramref name="type"/>, one per rdata, owned by <paramref name="owner"/> in wire form, or (when
         /// null) by a pointer to the question's name.
         /// </summary>
+        /// <summary>The records of <paramref name="sets"/>, one set after the other.</summary>
+        public static RecordSet Concat(params RecordSet[] sets)
+        {
+            var offset = 0;
+            var ends = new List<int>();
+            foreach (var set in sets)
+            {
+                ends.AddRange(set.Ends.Select(end => end + offset));
+                offset += set.Bytes.Length;
+            }
+
+            return ends.Count == 0 ? Empty : new RecordSet(sets.SelectMany(set => set.Bytes).ToArray(), ends.ToArray());
+        }
+
         public static RecordSet Build(ushort type, uint ttl, IEnumerable<byte[]> rdatas, byte[]? owner = null)
         {
             var bytes = new List<byte>();

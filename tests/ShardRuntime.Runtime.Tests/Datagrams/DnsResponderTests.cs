@@ -285,6 +285,17 @@ public sealed class DnsResponderZoneTests
         Assert.Empty(a.Authority);
     }
 
+    [Fact]
+    public void An_ANY_query_must_get_every_record_of_the_name()
+    {
+        var apex = Answer(Query(DnsTestZone.Apex, 255));
+        var localhost = Answer(Query(DnsTestZone.Localhost, 255));
+
+        Assert.Equal([Soa], apex.Answers.Select(r => r.Type));
+        Assert.Equal([A, A, Aaaa, Txt], localhost.Answers.Select(r => r.Type));
+        Assert.Empty(localhost.Authority);
+    }
+
     [Theory]
     [InlineData("example.com.")]
     [InlineData("test.")]
