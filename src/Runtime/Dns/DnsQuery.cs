@@ -57,7 +57,7 @@ internal readonly record struct DnsQuery(
             return DnsQueryOutcome.FormatError;
 
         var at = DnsWire.HeaderLength;
-        if (!TrySkipQuestionName(message, ref at) || at + 4 > message.Length)
+        if (!TrySkipName(message, ref at, allowPointers: false) || at + 4 > message.Length)
             return DnsQueryOutcome.FormatError;
 
         var nameEnd = at;
@@ -73,40 +73,13 @@ internal readonly record struct DnsQuery(
         return DnsQueryOutcome.Query;
     }
 
-    /// <summary>
-    /// The question's name starts at offset 12 with nothing before it to point to, so it must be uncompressed: a
-    /// compression pointer (or a reserved label type) in it is a format error.
-    /// </summary>
-    private static bool TrySkipQuestionName(ReadOnlySpan<byte> message, ref int at)
-    {
-        var length = 0;
-        while (at < message.Length)
-        {
-            var label = message[at];
-            if (label == 0)
-            {
-                at++;
-                return length + 1 <= DnsWire.MaxNameLength;
-            }
-
-            if (label > DnsWire.MaxLabelLength || at + 1 + label > message.Length)
-                return false;
-            length += label + 1;
-            if (length + 1 > DnsWire.MaxNameLength)
-                return false;
-            at += label + 1;
-        }
-
-        return false;
-    }
-
     /// <summary>Skips <paramref name="count"/> resource records, noting the OPT record of the additional section.</summary>
     private static bool TrySkipRecords(ReadOnlySpan<byte> message, ref int at, int count, ref OptRecord opt, bool isAdditional)
     {
         for (var i = 0; i < count; i++)
         {
             var nameStart = at;
-            if (!TrySkipName(message, ref at) || at + 10 > message.Length)
+            if (!TrySkipName(message, ref at, allowPointers: true) || at + 10 > message.Length)
                 return false;
             var type = DnsWire.ReadUInt16(message, at);
             var dataEnd = at + 10 + DnsWire.ReadUInt16(message, at + 8);
@@ -128,9 +101,11 @@ internal readonly record struct DnsQuery(
 
     /// <summary>
     /// Skips a name that may end in a compression pointer, and checks where the pointers lead: each must point before
-    /// everything read of the name so far (so a chain cannot loop), and the whole name must be well formed.
+    /// everything read of the name so far (so a chain cannot loop), and the whole name must be well formed. The
+    /// question's name starts at offset 12 with nothing before it to point to, so there (<paramref name="allowPointers"/>
+    /// false) a pointer is a format error too. Reserved label types (0x40, 0x80) are format errors everywhere.
     /// </summary>
-    private static bool TrySkipName(ReadOnlySpan<byte> message, ref int at)
+    private static bool TrySkipName(ReadOnlySpan<byte> message, ref int at, bool allowPointers)
     {
         var position = at;
         var limit = at;
@@ -147,7 +122,7 @@ internal readonly record struct DnsQuery(
 
             if ((label & 0xC0) == 0xC0)
             {
-                if (position + 1 >= message.Length)
+                if (!allowPointers || position + 1 >= message.Length)
                     return false;
                 var target = ((label & 0x3F) << 8) | message[position + 1];
                 if (end < 0)

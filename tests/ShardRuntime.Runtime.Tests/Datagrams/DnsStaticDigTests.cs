@@ -11,8 +11,10 @@ public sealed class DnsStaticDigTests(ITestOutputHelper log) : IDisposable
 
     public void Dispose() => _server.Dispose();
 
+    /// <summary>dig's answer to <paramref name="arguments"/>; skips the test, saying why, when dig is not installed.</summary>
     private async Task<string> Ask(params string[] arguments)
     {
+        Skip.If(Dig.Missing is not null, Dig.Missing);
         var output = await Dig.AskAsync(_server.EndPoint.Port, arguments);
         log.WriteLine(output);
         // dig warns of replies it finds odd (ID mismatch, extra bytes, a malformed message); recursion not being
@@ -34,8 +36,6 @@ public sealed class DnsStaticDigTests(ITestOutputHelper log) : IDisposable
     [SkippableFact]
     public async Task Dig_must_get_the_A_records_authoritatively()
     {
-        Skip.If(Dig.Missing is not null, Dig.Missing);
-
         var output = await Ask("localhost.shardruntime.test", "A");
 
         Assert.Equal("NOERROR", Status(output));
@@ -47,8 +47,6 @@ public sealed class DnsStaticDigTests(ITestOutputHelper log) : IDisposable
     [SkippableFact]
     public async Task Dig_must_get_the_AAAA_record_whatever_the_case_of_the_name()
     {
-        Skip.If(Dig.Missing is not null, Dig.Missing);
-
         var output = await Ask("LocalHost.SHARDRUNTIME.test", "AAAA");
 
         Assert.Equal("NOERROR", Status(output));
@@ -58,8 +56,6 @@ public sealed class DnsStaticDigTests(ITestOutputHelper log) : IDisposable
     [SkippableFact]
     public async Task Dig_must_get_the_TXT_record()
     {
-        Skip.If(Dig.Missing is not null, Dig.Missing);
-
         var output = await Ask("localhost.shardruntime.test", "TXT");
 
         Assert.Equal(["\"hello world\""], Answers(output, "TXT"));
@@ -68,8 +64,6 @@ public sealed class DnsStaticDigTests(ITestOutputHelper log) : IDisposable
     [SkippableFact]
     public async Task Dig_must_see_NXDOMAIN_for_an_unknown_name()
     {
-        Skip.If(Dig.Missing is not null, Dig.Missing);
-
         var output = await Ask("nope.shardruntime.test", "A");
 
         Assert.Equal("NXDOMAIN", Status(output));
@@ -81,8 +75,6 @@ public sealed class DnsStaticDigTests(ITestOutputHelper log) : IDisposable
     [SkippableFact]
     public async Task Dig_must_get_the_SOA_of_the_apex()
     {
-        Skip.If(Dig.Missing is not null, Dig.Missing);
-
         var output = await Ask("shardruntime.test", "SOA");
 
         Assert.Equal("NOERROR", Status(output));
@@ -92,8 +84,6 @@ public sealed class DnsStaticDigTests(ITestOutputHelper log) : IDisposable
     [SkippableFact]
     public async Task Dig_must_be_REFUSED_for_a_name_outside_the_zone()
     {
-        Skip.If(Dig.Missing is not null, Dig.Missing);
-
         var output = await Ask("example.com", "A");
 
         Assert.Equal("REFUSED", Status(output));
@@ -102,8 +92,6 @@ public sealed class DnsStaticDigTests(ITestOutputHelper log) : IDisposable
     [SkippableFact]
     public async Task Dig_must_be_REFUSED_for_class_CH()
     {
-        Skip.If(Dig.Missing is not null, Dig.Missing);
-
         var output = await Ask("-c", "CH", "-t", "TXT", "localhost.shardruntime.test");
 
         Assert.Equal("REFUSED", Status(output));
@@ -113,8 +101,6 @@ public sealed class DnsStaticDigTests(ITestOutputHelper log) : IDisposable
     [SkippableFact]
     public async Task Dig_must_see_TC_on_a_reply_over_512_bytes_without_EDNS0()
     {
-        Skip.If(Dig.Missing is not null, Dig.Missing);
-
         var output = await Ask("+noedns", "+ignore", "big.shardruntime.test", "TXT");
 
         Assert.Equal("NOERROR", Status(output));
@@ -126,8 +112,6 @@ public sealed class DnsStaticDigTests(ITestOutputHelper log) : IDisposable
     [SkippableFact]
     public async Task Dig_must_get_the_whole_TXT_set_with_a_4096_byte_EDNS0_buffer()
     {
-        Skip.If(Dig.Missing is not null, Dig.Missing);
-
         var output = await Ask("+bufsize=4096", "+ignore", "big.shardruntime.test", "TXT");
 
         Assert.DoesNotContain("tc", Flags(output));
