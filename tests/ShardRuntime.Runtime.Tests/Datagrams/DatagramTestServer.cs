@@ -21,11 +21,17 @@ internal sealed class DatagramTestServer : IDisposable
     private int _datagrams;
 
     public DatagramTestServer(IDatagramHandlerFactory factory)
+        : this(factory.Create)
+    {
+    }
+
+    /// <summary>A server whose handler <paramref name="createHandler"/> makes (for example from a generation's lease).</summary>
+    public DatagramTestServer(Func<IDatagramContext, IDatagramHandler> createHandler)
     {
         _socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         EndPoint = (IPEndPoint)_socket.LocalEndPoint!;
         _context = new Context(this);
-        _handler = factory.Create(_context);
+        _handler = createHandler(_context);
         _thread = new Thread(Run) { IsBackground = true, Name = "datagram-test-server" };
         _thread.Start();
     }
