@@ -6,6 +6,7 @@
 #   http-ok  the http-ok handler fed a client's bytes, whole and in chunks (same answers, consumption in bounds)
 #   control  the control socket's request line -> a command or a refusal naming what was wrong
 #   upgrade  the upgrade protocol's frame reader over a peer's byte stream -> frames, "need more" or a refusal
+#   dns      the dns-static responder over one datagram -> no reply (no ID, a response) or a sane reply
 # Anything but those outcomes (an exception the parser does not turn into a refusal) is a crash.
 #
 # 1. Installs afl++ (apt-get) when afl-fuzz is missing, and the SharpFuzz instrumentation tool (dotnet tool
@@ -23,12 +24,12 @@
 #
 # Usage: bench/fuzz.sh [--seconds N] [target...]
 #   --seconds N  how long each target runs (default 60)
-#   target       http-ok, control, upgrade (default: all three)
+#   target       http-ok, control, upgrade, dns (default: all four)
 set -euo pipefail
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
-ALL_TARGETS=(http-ok control upgrade)
+ALL_TARGETS=(http-ok control upgrade dns)
 SECONDS_PER_TARGET=60
 TARGETS=()
 while (($#)); do

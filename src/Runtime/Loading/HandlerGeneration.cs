@@ -1,12 +1,15 @@
 using System.Runtime.Loader;
 using ShardRuntime.Runtime.Connections;
+using ShardRuntime.Runtime.Datagrams;
 using ShardRuntime.Runtime.Handlers;
 
 namespace ShardRuntime.Runtime.Loading;
 
 /// <summary>
 /// One loaded generation of a listener's handler code: its factory, the collectible context its assembly lives in
-/// (none for built-in handlers), where it came from, and how many live connections still run on it.
+/// (none for built-in handlers), where it came from, and how many live connections still run on it. A UDP listener's
+/// generation holds an <see cref="IDatagramHandlerFactory"/> instead (<see cref="IsDatagram"/>); there the count is of
+/// shard sockets whose handler runs on it, each taking and releasing the generation as a connection does.
 /// <para>
 /// Life: a connection calls <see cref="TryAcquire"/> (or <see cref="Acquire"/>) before it creates its handler and
 /// <see cref="Release"/> once when it ends. A reload <see cref="Retire"/>s the previous generation; a retired
@@ -22,7 +25,7 @@ public sealed class HandlerGeneration
 
     private readonly bool _ownsFactory;
     private readonly object _gate = new();
-    private IConnectionHandlerFactory? _factory;
+    private object? _factory;
     private AssemblyLoadContext? _loadContext;
     private Action<HandlerGeneration>? _unloaded;
     private int _live;
@@ -31,7 +34,7 @@ public sealed class HandlerGeneration
 
     internal HandlerGeneration(
         int number,
-        IConnectionHandlerFactory factory,
+        object factory,
         AssemblyLoadContext? loadContext,
         HandlerAssemblySpec? spec,
         DateTime? fileTimestampUtc,
@@ -39,7 +42,12 @@ public sealed class HandlerGeneration
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(number, 1);
         Number = number;
-        Name = factory.Name;
+        (Name, IsDatagram) = factory switch
+        {
+            IConnectionHandlerFactory connections => (connections.Name, false),
+            IDatagramHandlerFactory datagrams => (datagrams.Name, true),
+            _ => throw new ArgumentException($"A handler factory implements {nameof(IConnectionHandlerFactory)} or {nameof(IDatagramHandlerFactory)}; {factory.GetType()} does neither.", nameof(factory)),
+        };
         _factory = factory;
         _loadContext = loadContext;
         _ownsFactory = loadContext is not null;
@@ -54,6 +62,9 @@ public sealed class HandlerGeneration
 
     /// <summary>The factory's <see cref="IConnectionHandlerFactory.Name"/>, kept after unloading for status and logs.</summary>
     public string Name { get; }
+
+    /// <summary>True when the generation serves datagrams (<see cref="DatagramFactory"/>), false for connections (<see cref="Factory"/>).</summary>
+    public bool IsDatagram { get; }
 
     /// <summary>The assembly and type it was loaded from; null for a handler that is not from a user assembly.</summary>
     public HandlerAssemblySpec? Spec { get; }
@@ -86,10 +97,12 @@ public sealed class HandlerGeneration
     public string? UnloadFailure => _unloadFailure;
 
     /// <summary>The factory that creates this generation's handlers.</summary>
-    /// <exception cref="InvalidOperationException">The generation was unloaded.</exception>
-    public IConnectionHandlerFactory Factory =>
-        Volatile.Read(ref _factory)
-        ?? throw new InvalidOperationException($"Handler generation {Number} ('{Name}') was unloaded; acquire the current generation.");
+    /// <exception cref="InvalidOperationException">The generation was unloaded, or it serves datagrams.</exception>
+    public IConnectionHandlerFactory Factory => FactoryAs<IConnectionHandlerFactory>("connections");
+
+    /// <summary>The factory that creates this generation's datagram handlers (one per shard socket).</summary>
+    /// <exception cref="InvalidOperationException">The generation was unloaded, or it serves connections.</exception>
+    public IDatagramHandlerFactory DatagramFactory => FactoryAs<IDatagramHandlerFactory>("datagrams");
 
     /// <summary>The collectible context the handler assembly was loaded into; null for built-in handlers and once unloaded.</summary>
     public AssemblyLoadContext? LoadContext => Volatile.Read(ref _loadContext);
@@ -125,6 +138,13 @@ public sealed class HandlerGeneration
 
     /// <summary>Wraps a factory that lives in the host (a built-in handler): reloading it gives the same code a new number.</summary>
     public static HandlerGeneration FromFactory(IConnectionHandlerFactory factory, int number)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        return new HandlerGeneration(number, factory, loadContext: null, spec: null, fileTimestampUtc: null, fileSha256: null);
+    }
+
+    /// <summary>Wraps a datagram handler factory that lives in the host (a built-in such as <c>dns-static</c> with its options).</summary>
+    public static HandlerGeneration FromFactory(IDatagramHandlerFactory factory, int number)
     {
         ArgumentNullException.ThrowIfNull(factory);
         return new HandlerGeneration(number, factory, loadContext: null, spec: null, fileTimestampUtc: null, fileSha256: null);
@@ -197,6 +217,14 @@ public sealed class HandlerGeneration
     /// <inheritdoc />
     public override string ToString() =>
         $"generation {Number} ('{Name}'{(Spec is null ? "" : $" from {Spec.AssemblyPath}")}, {LiveConnections} live{(IsUnloaded ? ", unloaded" : IsRetired ? ", retired" : "")})";
+
+    private T FactoryAs<T>(string serves) where T : class
+    {
+        var factory = Volatile.Read(ref _factory)
+            ?? throw new InvalidOperationException($"Handler generation {Number} ('{Name}') was unloaded; acquire the current generation.");
+        return factory as T
+            ?? throw new InvalidOperationException($"Handler generation {Number} ('{Name}') serves {(IsDatagram ? "datagrams" : "connections")}, not {serves}.");
+    }
 
     private void TryUnload()
     {

@@ -1,4 +1,5 @@
 using ShardRuntime.Runtime.Connections;
+using ShardRuntime.Runtime.Datagrams;
 
 namespace ShardRuntime.Runtime.Loading;
 
@@ -25,6 +26,15 @@ public sealed class HandlerLease : IDisposable
     {
         ObjectDisposedException.ThrowIf(IsReleased, this);
         return Generation.Factory.Create(context);
+    }
+
+    /// <summary>Creates a shard socket's datagram handler from the leased generation's factory (hold the lease while it serves).</summary>
+    /// <exception cref="ObjectDisposedException">The lease was released.</exception>
+    /// <exception cref="InvalidOperationException">The generation serves connections.</exception>
+    public IDatagramHandler CreateDatagramHandler(IDatagramContext context)
+    {
+        ObjectDisposedException.ThrowIf(IsReleased, this);
+        return Generation.DatagramFactory.Create(context);
     }
 
     /// <summary>Releases the generation (once). May unload it, when it is retired and this was its last connection.</summary>

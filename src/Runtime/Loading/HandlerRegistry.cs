@@ -1,4 +1,5 @@
 using ShardRuntime.Runtime.Connections;
+using ShardRuntime.Runtime.Datagrams;
 using ShardRuntime.Runtime.Handlers;
 
 namespace ShardRuntime.Runtime.Loading;
@@ -61,6 +62,17 @@ public sealed class HandlerRegistry : IDisposable
 
     /// <summary>A registry for a factory that lives in the host (no context to unload).</summary>
     public static HandlerRegistry ForFactory(string listenerName, IConnectionHandlerFactory factory)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        return new HandlerRegistry(listenerName, number => HandlerGeneration.FromFactory(factory, number));
+    }
+
+    /// <summary>
+    /// A registry for a datagram handler factory that lives in the host: a reload gives the same factory a new number.
+    /// (A factory that must be made anew on reload, as <c>dns-static</c> with re-read options, goes through the
+    /// constructor with a loader that creates it.)
+    /// </summary>
+    public static HandlerRegistry ForFactory(string listenerName, IDatagramHandlerFactory factory)
     {
         ArgumentNullException.ThrowIfNull(factory);
         return new HandlerRegistry(listenerName, number => HandlerGeneration.FromFactory(factory, number));

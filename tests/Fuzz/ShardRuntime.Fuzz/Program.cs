@@ -9,6 +9,7 @@ var targets = new Dictionary<string, Action<byte[]>>(StringComparer.Ordinal)
     ["http-ok"] = HttpOkTarget.Run,
     ["control"] = ControlRequestTarget.Run,
     ["upgrade"] = UpgradeFrameTarget.Run,
+    ["dns"] = DnsStaticTarget.Run,
 };
 
 if (args.Length == 0 || !targets.TryGetValue(args[0], out var target))
