@@ -218,7 +218,7 @@ render_zone() { # DIR: the zone file NSD and Knot read, with the current serial
   sed -e "s|@SERIAL@|$SERIAL|g" "$ROOT/bench/udp/zone.template" >"$1/shardruntime.test.zone.new"
   mv "$1/shardruntime.test.zone.new" "$1/shardruntime.test.zone"
 }
-# The records of zone.template, for dns-static (its SOA is made from the zone apex and the TTL).
+# The records of zone.template, for dns-static (its SOA is made from the zone apex and the TTL); @SERIAL@ as there.
 DNS_STATIC="dns-static {
         zone = \"$ZONE\", ttl = 300s
         records {
@@ -226,24 +226,25 @@ DNS_STATIC="dns-static {
           \"localhost.$ZONE\" { A = [\"127.0.0.1\"], AAAA = [\"::1\"] }
           \"www.$ZONE\" { A = [\"127.0.0.2\", \"127.0.0.3\"] }
           \"txt.$ZONE\" { TXT = [\"shardruntime benchmark record\"] }
+          \"serial.$ZONE\" { TXT = [\"@SERIAL@\"] }
         }
       }"
 QUERIES="$WORK/queries.txt"
 printf '%s\n' "localhost.$ZONE A" "localhost.$ZONE AAAA" "www.$ZONE A" "txt.$ZONE TXT" "missing.$ZONE A" >"$QUERIES"
 QUERY_MIX="localhost A, localhost AAAA, www A, txt TXT, missing A (NXDOMAIN)"
 
-# sr_config FILE PORT SHARDS KIND(dns|echo) SOCKET: a node with one UDP listener.
+# sr_config FILE PORT SHARDS KIND(dns|echo) SOCKET: a node with one UDP listener (dns: the current SERIAL).
 sr_config() {
   local body
   if [[ $4 == dns ]]; then
     body="dns {
       endpoint = \"127.0.0.1:$2\", protocol = udp, handler = dns-static, shards = $3
-      $DNS_STATIC
+      ${DNS_STATIC//@SERIAL@/$SERIAL}
     }"
   else
     body="echo { endpoint = \"127.0.0.1:$2\", protocol = udp, handler = udp-echo, shards = $3 }"
   fi
-  cat >"$1" <<EOF
+  cat >"$1.new" <<EOF
 shard-runtime {
   listeners {
     $body
@@ -252,6 +253,7 @@ shard-runtime {
   shutdown.drain-timeout = 5s
 }
 EOF
+  mv "$1.new" "$1"
 }
 
 # --- Does the host serve UDP? ----------------------------------------------------------------------------------------
@@ -471,15 +473,24 @@ for ((k = 1; k <= SLOTS; k++)); do
 done
 udp_rcvbuf_errors() { awk '/^Udp:/ {if (!h) {for (i = 1; i <= NF; i++) if ($i == "RcvbufErrors") c = i; h = 1} else print $c}' /proc/net/snmp; }
 
-# change SERVER KIND TO: one change through the server's own tool, in this shell (a restart replaces SERVER_PID);
-# sets CHANGE_WHAT, CHANGE_RC and CHANGE_OUT (one line).
+# change SERVER KIND TO COUNT: one change through the server's own tool, in this shell (a restart replaces
+# SERVER_PID); sets CHANGE_WHAT, CHANGE_RC and CHANGE_OUT (one line). ShardRuntime's config file always says the
+# current shard count (a reload reads it again, an upgrade's successor starts from it), and each reload comes with
+# a new serial in it (a TXT record), as the peers' zone reloads come with a new SOA serial.
 change() {
-  local out="" rc=0 what
+  local out="" rc=0 what conf="$SERVER_DIR/shardruntime.conf"
   case $1 in
     shardruntime)
       case $2 in
-        reload) what="reload dns"; out=$(cli reload dns --control-socket "$SERVER_DIR/control.sock" 2>&1) || rc=$? ;;
-        scale) what="scale dns $3"; out=$(cli scale dns "$3" --control-socket "$SERVER_DIR/control.sock" 2>&1) || rc=$? ;;
+        reload)
+          SERIAL=$((SERIAL + 1))
+          sr_config "$conf" "$PORT" "$4" dns "$SERVER_DIR/control.sock"
+          what="reload dns (serial $SERIAL)"
+          out=$(cli reload dns --control-socket "$SERVER_DIR/control.sock" 2>&1) || rc=$? ;;
+        scale)
+          what="scale dns $3"
+          out=$(cli scale dns "$3" --control-socket "$SERVER_DIR/control.sock" 2>&1) || rc=$?
+          if ((rc == 0)); then sr_config "$conf" "$PORT" "$3" dns "$SERVER_DIR/control.sock"; fi ;;
         upgrade) what="upgrade"; out=$(cli upgrade --control-socket "$SERVER_DIR/control.sock" 2>&1) || rc=$? ;;
       esac ;;
     nsd|knot)
@@ -545,12 +556,12 @@ scenario() {
     if ((wait_ms > 0)); then sleep "$(printf '%d.%03d' $((wait_ms / 1000)) $((wait_ms % 1000)))"; fi
     alive "$pid" || break
     start=$(now_ms)
-    change "$server" "$kind" "$to"
+    change "$server" "$kind" "$to" "$count"
     end=$(now_ms)
     if [[ $server == shardruntime && $kind == upgrade ]]; then follow_upgrade || log "  status --json after the upgrade failed"; fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$k" "$((start - t0))" "$kind" "$CHANGE_WHAT" "$CHANGE_RC" "$((end - start))" "$CHANGE_OUT" "$start" >>"$changes"
     log "  $server change $k at $(((start - t0) / 1000)).$(printf '%03d' $(((start - t0) % 1000)))s: $CHANGE_WHAT: exit $CHANGE_RC (${CHANGE_OUT:0:120}) [$((end - start)) ms]"
-    [[ $kind == scale ]] && count=$to
+    if [[ $kind == scale && $CHANGE_RC -eq 0 ]]; then count=$to; fi
   done
   wait "$pid" || rc=$?
   untrack "$pid"
@@ -599,7 +610,7 @@ meta echo_rate_args "\`--protocol echo --payload-bytes $ECHO_PAYLOAD --rate $ECH
 meta change_args "\`--protocol dns --rate $CHANGE_RATE --flows $FLOWS --max-in-flight $CHANGE_MAX_IN_FLIGHT --timeout $CHANGE_TIMEOUT\`"
 meta change_seconds "$CHANGE_SECONDS"
 meta change_interval "$(printf '%d.%02d' $((INTERVAL_MS / 1000)) $((INTERVAL_MS % 1000 / 10)))"
-meta change_counts "$RELOADS reloads, $SCALES scales, $UPGRADES upgrades"
+meta change_counts "In all: $RELOADS reloads, $SCALES scales, $UPGRADES upgrade(s) of ShardRuntime (the peers: $((RELOADS + SCALES)) reloads, $UPGRADES restart(s))"
 meta change_sequence "$NPROC -> $(for ((j = 0; j < SCALES; j++)); do printf '%s ' "${SEQUENCE[j % ${#SEQUENCE[@]}]}"; done | sed 's/ $//; s/ / -> /g')"
 meta elapsed "$((ELAPSED / 60)) min $((ELAPSED % 60)) s"
 

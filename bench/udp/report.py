@@ -317,7 +317,7 @@ def cmd_render(workdir, docs):
             "targets are not measured; the peers' figures stand on their own.")
         add("")
     add(f"Every server serves the same zone `shardruntime.test.` (SOA, NS, `localhost` A 127.0.0.1 and AAAA ::1, "
-        f"`www` two A records, `txt` a TXT record; TTL 300) on its own free 127.0.0.1 port, started by the script as "
+        f"`www` two A records, `txt` and `serial` TXT records; TTL 300) on its own free 127.0.0.1 port, started by the script as "
         f"a foreground process with its own configuration under a temporary directory and ended by its PID. "
         f"Servers take turns in rounds, the order rotated by one each round ({meta['orders']}); each turn starts "
         f"the server afresh, warms it up for {meta['warmup']} s (not counted) and stops it after its measurements. "
@@ -374,11 +374,13 @@ def cmd_render(workdir, docs):
     add("")
     add(f"One stream per server ({meta['change_args']}), {meta['change_seconds']} s, a change every "
         f"{meta['change_interval']} s at the same moments for each server. ShardRuntime: "
-        f"`shardruntime reload dns`, `shardruntime scale dns N` (N = {meta['change_sequence']}) and "
+        f"`shardruntime reload dns` (the config file read again, with a new `serial` TXT record: a new dns-static "
+        f"generation), `shardruntime scale dns N` (N = {meta['change_sequence']}; the config file follows) and "
         f"`shardruntime upgrade` (a successor process adopts the sockets), through its control socket. At the same "
-        f"moments NSD and Knot get: a zone reload (serial bumped in the zone file, then `nsd-control reload` / "
+        f"moments NSD and Knot get: a zone reload (new serial and `serial` TXT record in the zone file, then `nsd-control reload` / "
         f"`knotc reload`) where ShardRuntime reloads or scales (neither can change its thread count without a "
-        f"restart), and a restart (SIGTERM, wait for the exit, start again) where ShardRuntime upgrades.")
+        f"restart), and a restart (SIGTERM, wait for the exit, start again) where ShardRuntime upgrades. "
+        f"{meta['change_counts']}.")
     add("")
     rows = []
     bars = []
