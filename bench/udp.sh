@@ -529,32 +529,45 @@ follow_upgrade() {
   if [[ $pid != "$SERVER_PID" ]]; then track "$pid"; OLD_NODES+=("$SERVER_PID"); SERVER_PID=$pid; fi
 }
 
+# The moments of the changes (ms from the start of the stream), by slot: evenly spread, until ShardRuntime's run
+# replaces them with the moments its changes really started (an upgrade takes its CLI 10 s or more, and the next
+# change comes at least an interval after it ended), so that NSD and Knot are changed at the same moments.
+MOMENTS=()
+for ((k = 1; k <= SLOTS; k++)); do MOMENTS[k]=$((k * INTERVAL_MS)); done
+
+# scenario SERVER: the stream runs until one interval after the last change (at least CHANGE_SECONDS), then it is
+# ended by SIGINT (the load generator then lets the queries in flight end and writes its summary).
 scenario() {
   local server=$1 json="$WORK/raw/change-$1.loadgen.json" progress="$WORK/raw/change-$1.txt"
-  local changes="$WORK/changes-$1.tsv" count=$NPROC j=0 k kind to t0 wait_ms start end pid rc=0 drops0
+  local changes="$WORK/changes-$1.tsv" count=$NPROC j=0 k kind to t0 wait_ms start end pid rc=0 drops0 last=0 i
   : >"$changes"
   start_server "$server" change
   log "change run $server (PID $SERVER_PID) on 127.0.0.1:$PORT/udp: warm-up ${WARMUP} s"
   loadgen_run "$WORK/raw/change-$server-warmup.json" "$WORK/raw/change-$server-warmup.txt" "$WARMUP" dns "$CHANGE_RATE" "$CHANGE_MAX_IN_FLIGHT" "$CHANGE_TIMEOUT"
-  log "change run $server: $CHANGE_RATE queries/s for ${CHANGE_SECONDS}s, a change every ${INTERVAL_MS} ms"
+  log "change run $server: $CHANGE_RATE queries/s, $SLOTS changes at ${MOMENTS[*]} ms"
   drops0=$(udp_rcvbuf_errors)
-  timeout -k 5 $((CHANGE_SECONDS + 120)) "$LOADGEN" --target "127.0.0.1:$PORT" --mode udp --protocol dns \
+  set -m   # its own process group while it starts: a background job of a non-interactive shell would ignore SIGINT
+  timeout -k 5 $((CHANGE_SECONDS + 900)) "$LOADGEN" --target "127.0.0.1:$PORT" --mode udp --protocol dns \
     --dns-name "localhost.$ZONE" --dns-expect-address 127.0.0.1 --rate "$CHANGE_RATE" --flows "$FLOWS" \
-    --max-in-flight "$CHANGE_MAX_IN_FLIGHT" --timeout "$CHANGE_TIMEOUT" --duration "${CHANGE_SECONDS}s" \
+    --max-in-flight "$CHANGE_MAX_IN_FLIGHT" --timeout "$CHANGE_TIMEOUT" --duration "$((CHANGE_SECONDS + 840))s" \
     --json "$json" --progress >"$progress" 2>&1 &
   pid=$!
+  set +m
   track "$pid"
   # The schedule starts with the stream: its first progress line comes 1 s after its first query.
-  for ((k = 0; k < 600; k++)); do [[ -s $progress ]] && break; alive "$pid" || break; sleep 0.05; done
+  for ((i = 0; i < 600; i++)); do [[ -s $progress ]] && break; alive "$pid" || break; sleep 0.05; done
   [[ -s $progress ]] || die "the load generator printed no progress within 30 s of its start in the $server change run; see $progress"
   t0=$(($(now_ms) - 1000))
   for ((k = 1; k <= SLOTS; k++)); do
     kind=${KINDS[k - 1]}
     to=""
     if [[ $kind == scale ]]; then to=${SEQUENCE[j % ${#SEQUENCE[@]}]}; j=$((j + 1)); fi
-    wait_ms=$((t0 + k * INTERVAL_MS - $(now_ms)))
+    # ShardRuntime: at its moment, but at least an interval after the previous change ended (a slow upgrade shifts
+    # the rest of the schedule instead of bunching changes up); the peers: at ShardRuntime's moments.
+    if [[ $server == shardruntime ]] && ((last + INTERVAL_MS > MOMENTS[k])); then MOMENTS[k]=$((last + INTERVAL_MS)); fi
+    wait_ms=$((t0 + MOMENTS[k] - $(now_ms)))
     if ((wait_ms > 0)); then sleep "$(printf '%d.%03d' $((wait_ms / 1000)) $((wait_ms % 1000)))"; fi
-    alive "$pid" || break
+    alive "$pid" || die "the load generator ended before change $k of the $server change run; see $progress"
     start=$(now_ms)
     change "$server" "$kind" "$to" "$count"
     end=$(now_ms)
@@ -562,7 +575,13 @@ scenario() {
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$k" "$((start - t0))" "$kind" "$CHANGE_WHAT" "$CHANGE_RC" "$((end - start))" "$CHANGE_OUT" "$start" >>"$changes"
     log "  $server change $k at $(((start - t0) / 1000)).$(printf '%03d' $(((start - t0) % 1000)))s: $CHANGE_WHAT: exit $CHANGE_RC (${CHANGE_OUT:0:120}) [$((end - start)) ms]"
     if [[ $kind == scale && $CHANGE_RC -eq 0 ]]; then count=$to; fi
+    if [[ $server == shardruntime ]]; then MOMENTS[k]=$((start - t0)); fi
+    last=$((end - t0))
   done
+  # One more interval of steady stream after the last change (and at least CHANGE_SECONDS in all), then SIGINT.
+  wait_ms=$((t0 + (last + INTERVAL_MS > CHANGE_SECONDS * 1000 ? last + INTERVAL_MS : CHANGE_SECONDS * 1000) - $(now_ms)))
+  if ((wait_ms > 0)); then sleep "$(printf '%d.%03d' $((wait_ms / 1000)) $((wait_ms % 1000)))"; fi
+  kill -INT "$pid" 2>/dev/null || true
   wait "$pid" || rc=$?
   untrack "$pid"
   [[ $rc -eq 0 && -s $json ]] || die "the load generator failed (exit $rc) during the $server change run; see $progress"
@@ -610,6 +629,7 @@ meta echo_rate_args "\`--protocol echo --payload-bytes $ECHO_PAYLOAD --rate $ECH
 meta change_args "\`--protocol dns --rate $CHANGE_RATE --flows $FLOWS --max-in-flight $CHANGE_MAX_IN_FLIGHT --timeout $CHANGE_TIMEOUT\`"
 meta change_seconds "$CHANGE_SECONDS"
 meta change_interval "$(printf '%d.%02d' $((INTERVAL_MS / 1000)) $((INTERVAL_MS % 1000 / 10)))"
+meta change_moments "$(for ((k = 1; k <= SLOTS; k++)); do printf '%d.%d ' $((MOMENTS[k] / 1000)) $((MOMENTS[k] % 1000 / 100)); done | sed 's/ $//')"
 meta change_counts "In all: $RELOADS reloads, $SCALES scales, $UPGRADES upgrade(s) of ShardRuntime (the peers: $((RELOADS + SCALES)) reloads, $UPGRADES restart(s))"
 meta change_sequence "$NPROC -> $(for ((j = 0; j < SCALES; j++)); do printf '%s ' "${SEQUENCE[j % ${#SEQUENCE[@]}]}"; done | sed 's/ $//; s/ / -> /g')"
 meta elapsed "$((ELAPSED / 60)) min $((ELAPSED % 60)) s"

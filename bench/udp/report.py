@@ -372,8 +372,12 @@ def cmd_render(workdir, docs):
 
     add(f"### Zero loss through changes: a numbered DNS query stream while the server is changed")
     add("")
-    add(f"One stream per server ({meta['change_args']}), {meta['change_seconds']} s, a change every "
-        f"{meta['change_interval']} s at the same moments for each server. ShardRuntime: "
+    add(f"One stream per server ({meta['change_args']}): a change every {meta['change_interval']} s, and at least "
+        f"that long after the previous change ended (an upgrade's CLI takes 10 s or more: it returns once the old "
+        f"process let go of the sockets); the stream goes on for one more interval after the last change (at least "
+        f"{meta['change_seconds']} s in all), then ends by SIGINT. "
+        f"NSD and Knot are changed at the moments ShardRuntime's changes started (s from the stream's start: "
+        f"{meta['change_moments']}). ShardRuntime: "
         f"`shardruntime reload dns` (the config file read again, with a new `serial` TXT record: a new dns-static "
         f"generation), `shardruntime scale dns N` (N = {meta['change_sequence']}; the config file follows) and "
         f"`shardruntime upgrade` (a successor process adopts the sockets), through its control socket. At the same "
@@ -398,7 +402,7 @@ def cmd_render(workdir, docs):
         times = sorted(c["ms"] for c in changes)
         lat = r["latency_us"]
         rows.append([NAMES.get(server, server).split(",")[0], f"{len(done)} of {len(changes)} ({kind_text})",
-                     f"{r['sent']:,}", f"{r['answered']:,}", f"**{r['lost']:,}**", r["send_failed"], r["wrong"],
+                     f"{r['elapsed_seconds']:.1f}", f"{r['sent']:,}", f"{r['answered']:,}", f"**{r['lost']:,}**", r["send_failed"], r["wrong"],
                      f"**{r['duplicated']}**", r["late"], r["port_unreachable"], r["skipped_starts"],
                      ms(lat.get("p99")), ms(lat.get("max")),
                      f"{times[len(times) // 2]} / {times[-1]}" if times else "-"])
@@ -416,9 +420,9 @@ def cmd_render(workdir, docs):
             if where:
                 text += "; by the change before them: " + "; ".join(where)
             bars.append(text + ".")
-    headers = ["server", "changes done", "sent", "answered", "lost", "send failed", "wrong", "duplicated", "late",
+    headers = ["server", "changes done", "stream s", "sent", "answered", "lost", "send failed", "wrong", "duplicated", "late",
                "port unreachable", "skipped sends", "p99 ms", "max ms", "change command ms (median / max)"]
-    add(table(headers, rows, right=set(range(2, 14))))
+    add(table(headers, rows, right=set(range(2, 15))))
     add("")
     add("Target: ShardRuntime 0 lost and 0 duplicated through every change.")
     add("")
