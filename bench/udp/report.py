@@ -404,7 +404,7 @@ def cmd_render(workdir, docs):
         rows.append([NAMES.get(server, server).split(",")[0], f"{len(done)} of {len(changes)} ({kind_text})",
                      f"{r['elapsed_seconds']:.1f}", f"{r['sent']:,}", f"{r['answered']:,}", f"**{r['lost']:,}**", r["send_failed"], r["wrong"],
                      f"**{r['duplicated']}**", r["late"], r["port_unreachable"], r["skipped_starts"],
-                     ms(lat.get("p99")), ms(lat.get("max")),
+                     ms(lat.get("p99")), ms(lat.get("max")), r.get("udp_rcvbuf_errors", "-"),
                      f"{times[len(times) // 2]} / {times[-1]}" if times else "-"])
         failed = [c for c in changes if c["rc"] != 0]
         lost = r["lost"] + r["send_failed"] + r["wrong"]
@@ -421,15 +421,16 @@ def cmd_render(workdir, docs):
                 text += "; by the change before them: " + "; ".join(where)
             bars.append(text + ".")
     headers = ["server", "changes done", "stream s", "sent", "answered", "lost", "send failed", "wrong", "duplicated", "late",
-               "port unreachable", "skipped sends", "p99 ms", "max ms", "change command ms (median / max)"]
-    add(table(headers, rows, right=set(range(2, 15))))
+               "port unreachable", "skipped sends", "p99 ms", "max ms", "kernel UDP buffer drops", "change command ms (median / max)"]
+    add(table(headers, rows, right=set(range(2, 16))))
     add("")
     add("Target: ShardRuntime 0 lost and 0 duplicated through every change.")
     add("")
     add("\n".join(bars))
     add("")
     add("Lost = no reply within the timeout; send failed = the send was refused (ICMP port unreachable: nothing "
-        "listened on the port, as during a restart); late = a reply after its query was counted lost. The change "
+        "listened on the port, as during a restart); late = a reply after its query was counted lost; kernel UDP buffer drops = the rise of `RcvbufErrors` in "
+        "/proc/net/snmp during the stream (the whole machine's UDP sockets, so other traffic counts too). The change "
         "command time is the wall time of one `shardruntime` CLI process (a .NET process) or of one "
         "`nsd-control`/`knotc` call, or of a whole restart (stop, start, listening again).")
 
