@@ -121,53 +121,8 @@ NPROC=$(nproc)
 WORK=$(mktemp -d -t shardruntime-peers.XXXXXX)
 chmod 711 "$WORK"   # nginx's workers (user nobody when started as root) read the 64 KiB file below it
 mkdir -p "$WORK/raw" "$WORK/www"
-PIDS=()             # every process this script started and has not yet stopped
 OK=0
-
-track() { PIDS+=("$1"); }
-untrack() { local p keep=(); for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done; PIDS=("${keep[@]}"); }
-
-# Running, or still exiting: a .NET process's main thread can end (a zombie) while other threads are still finishing
-# (State Z, Threads 2 in /proc/PID/status); only a zombie without threads has ended.
-alive() {
-  local state threads
-  [[ -e /proc/$1 ]] || return 1
-  read -r state threads < <(awk '/^State:/ {s = $2} /^Threads:/ {t = $2} END {print s, t}' "/proc/$1/status" 2>/dev/null) || return 0
-  [[ $state != Z || ${threads:-0} -gt 1 ]]
-}
-
-# The children of a process (nginx's workers), read before it is stopped, so none outlives a SIGKILLed master.
-children_of() {
-  local stat line rest
-  for stat in /proc/[0-9]*/stat; do
-    read -r line 2>/dev/null <"$stat" || continue
-    rest=${line##*) }   # after the command name, which may hold spaces: state, ppid, ...
-    rest=${rest#* }
-    [[ ${rest%% *} == "$1" ]] && { stat=${stat#/proc/}; echo "${stat%/stat}"; }
-  done
-  return 0
-}
-
-# SIGTERM, up to $2 seconds for it to go, then SIGKILL; then the same for the children it had.
-stop_pid() {
-  local pid=$1 grace=${2:-$STOP_GRACE} i kids child
-  kids=$(children_of "$pid")
-  if alive "$pid"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < grace * 10; i++)); do alive "$pid" || break; sleep 0.1; done
-    if alive "$pid"; then
-      log "PID $pid still running ${grace}s after SIGTERM: SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  fi
-  wait "$pid" 2>/dev/null || true
-  for child in $kids; do
-    if alive "$child"; then
-      log "PID $child (a child of $pid) outlived it: SIGKILL"
-      kill -KILL "$child" 2>/dev/null || true
-    fi
-  done
-}
+source "$ROOT/bench/procs.sh"   # PIDS, track, untrack, alive, stop_pid (and nginx's workers with their master)
 
 cleanup() {
   local rc=$? pid

@@ -121,69 +121,9 @@ fi
 # --- Temporary directory and process tracking -----------------------------------------------------------------------
 WORK=$(mktemp -d -t shardruntime-udp.XXXXXX)
 mkdir -p "$WORK/raw"
-PIDS=()   # every process this script started (or that a node it started became by upgrade) and has not yet stopped
 OK=0
-
-declare -A STARTED_AT=()   # PID -> its start time (/proc/PID/stat field 22): a PID reused by another process is not ours
-
-start_time() { local line; read -r line 2>/dev/null <"/proc/$1/stat" || return 1; line=${line##*) }; set -- $line; echo "${20}"; }
-track() { PIDS+=("$1"); STARTED_AT[$1]=$(start_time "$1" || echo gone); }
-ours() { [[ -z ${STARTED_AT[$1]:-} || $(start_time "$1" || echo gone) == "${STARTED_AT[$1]}" ]]; }
-untrack() { local p keep=(); for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done; PIDS=("${keep[@]}"); }
-
-# Running, or still exiting (a .NET process's main thread can end while other threads are still finishing).
-alive() {
-  local state threads
-  [[ -e /proc/$1 ]] || return 1
-  read -r state threads < <(awk '/^State:/ {s = $2} /^Threads:/ {t = $2} END {print s, t}' "/proc/$1/status" 2>/dev/null) || return 0
-  [[ $state != Z || ${threads:-0} -gt 1 ]]
-}
-
-# The descendants of a process (NSD's main and server processes), read before it is stopped, so none outlives it.
-descendants_of() {
-  local stat line rest pid ppid
-  declare -A parent=()
-  for stat in /proc/[0-9]*/stat; do
-    read -r line 2>/dev/null <"$stat" || continue
-    rest=${line##*) }   # after the command name, which may hold spaces: state, ppid, ...
-    rest=${rest#* }
-    pid=${stat#/proc/}; pid=${pid%/stat}
-    parent[$pid]=${rest%% *}
-  done
-  local frontier=("$1") next p
-  while ((${#frontier[@]})); do
-    next=()
-    for p in "${!parent[@]}"; do
-      for ppid in "${frontier[@]}"; do
-        if [[ ${parent[$p]} == "$ppid" ]]; then echo "$p"; next+=("$p"); fi
-      done
-    done
-    frontier=("${next[@]}")
-  done
-}
-
-# SIGTERM, up to $2 seconds for it to go, then SIGKILL; then the same for the descendants it had.
-stop_pid() {
-  local pid=$1 grace=${2:-$STOP_GRACE} i kids child
-  ours "$pid" || return 0   # ended long ago, and the PID now belongs to another process
-  kids=$(descendants_of "$pid")
-  if alive "$pid"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < grace * 10; i++)); do alive "$pid" || break; sleep 0.1; done
-    if alive "$pid"; then
-      log "PID $pid still running ${grace}s after SIGTERM: SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  fi
-  wait "$pid" 2>/dev/null || true
-  for child in $kids; do
-    for ((i = 0; i < 50; i++)); do alive "$child" || break; sleep 0.1; done
-    if alive "$child"; then
-      log "PID $child (a descendant of $pid) outlived it by 5 s: SIGKILL"
-      kill -KILL "$child" 2>/dev/null || true
-    fi
-  done
-}
+# PIDS, track, untrack, ours, alive, descendants_of, stop_pid (ShardRuntime's node after an upgrade is tracked too)
+source "$ROOT/bench/procs.sh"
 
 cleanup() {
   local rc=$? pid

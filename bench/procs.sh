@@ -1,0 +1,71 @@
+# bench/procs.sh: process tracking shared by the bench scripts (sourced, not run). Every process a script starts is
+# tracked by its PID and ended by it (never by name): SIGTERM, a bounded wait, then SIGKILL, and the same for the
+# processes it had started (nginx's workers, NSD's main and server processes). A PID is remembered with its start
+# time, so a PID the kernel gave to another process after ours ended is never signalled.
+# The sourcing script defines log() and STOP_GRACE (seconds between SIGTERM and SIGKILL by default).
+
+PIDS=()                    # every process the script started (and has not yet stopped)
+declare -A STARTED_AT=()   # PID -> its start time (/proc/PID/stat field 22)
+
+start_time() { local line; read -r line 2>/dev/null <"/proc/$1/stat" || return 1; line=${line##*) }; set -- $line; echo "${20}"; }
+track() { PIDS+=("$1"); STARTED_AT[$1]=$(start_time "$1" || echo gone); }
+untrack() { local p keep=(); for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done; PIDS=("${keep[@]}"); }
+# Still the process that was tracked (or never tracked: then the caller knows it).
+ours() { [[ -z ${STARTED_AT[$1]:-} || $(start_time "$1" || echo gone) == "${STARTED_AT[$1]}" ]]; }
+
+# Running, or still exiting: a .NET process's main thread can end (a zombie) while other threads are still finishing
+# (State Z, Threads 2 in /proc/PID/status); only a zombie without threads has ended.
+alive() {
+  local state threads
+  [[ -e /proc/$1 ]] || return 1
+  read -r state threads < <(awk '/^State:/ {s = $2} /^Threads:/ {t = $2} END {print s, t}' "/proc/$1/status" 2>/dev/null) || return 0
+  [[ $state != Z || ${threads:-0} -gt 1 ]]
+}
+
+# The descendants of a process, read before it is stopped, so that none outlives it.
+descendants_of() {
+  local stat line rest pid ppid p
+  local -A parent=()
+  for stat in /proc/[0-9]*/stat; do
+    read -r line 2>/dev/null <"$stat" || continue
+    rest=${line##*) }   # after the command name, which may hold spaces: state, ppid, ...
+    rest=${rest#* }
+    pid=${stat#/proc/}; pid=${pid%/stat}
+    parent[$pid]=${rest%% *}
+  done
+  local frontier=("$1") next
+  while ((${#frontier[@]})); do
+    next=()
+    for p in "${!parent[@]}"; do
+      for ppid in "${frontier[@]}"; do
+        if [[ ${parent[$p]} == "$ppid" ]]; then echo "$p"; next+=("$p"); fi
+      done
+    done
+    frontier=("${next[@]}")
+  done
+  return 0
+}
+
+# stop_pid PID [GRACE]: SIGTERM, up to GRACE seconds for it to go, then SIGKILL; then its descendants, each given
+# 5 s more to follow it before SIGKILL.
+stop_pid() {
+  local pid=$1 grace=${2:-$STOP_GRACE} i kids child
+  ours "$pid" || return 0   # ended long ago, and the PID now belongs to another process
+  kids=$(descendants_of "$pid")
+  if alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < grace * 10; i++)); do alive "$pid" || break; sleep 0.1; done
+    if alive "$pid"; then
+      log "PID $pid still running ${grace}s after SIGTERM: SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  wait "$pid" 2>/dev/null || true
+  for child in $kids; do
+    for ((i = 0; i < 50; i++)); do alive "$child" || break; sleep 0.1; done
+    if alive "$child"; then
+      log "PID $child (a descendant of $pid) outlived it by 5 s: SIGKILL"
+      kill -KILL "$child" 2>/dev/null || true
+    fi
+  done
+}
