@@ -84,27 +84,11 @@ fi
 
 # --- Temporary directory and process tracking -----------------------------------------------------------------------
 WORK=$(mktemp -d -t shardruntime-handover.XXXXXX)
-PIDS=()           # every background process this script started, stopped by PID on exit
 NGINX_CONF="$WORK/nginx.conf"
 NGINX_RUNNING=0
 OK=0
-
-track() { PIDS+=("$1"); }
-untrack() { local p keep=(); for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done; PIDS=("${keep[@]}"); }
-alive() { [[ -e /proc/$1 ]] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
-
-# SIGTERM, up to $2 seconds for it to go, then SIGKILL.
-stop_pid() {
-  local pid=$1 grace=${2:-15} i
-  alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < grace * 10; i++)); do alive "$pid" || break; sleep 0.1; done
-  if alive "$pid"; then
-    log "PID $pid still running ${grace}s after SIGTERM: SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
+STOP_GRACE=15
+source "$ROOT/bench/procs.sh"   # PIDS, track, untrack, alive, stop_pid (nginx's workers with their master), wait_sockets
 
 nginx_ctl() { "$NGINX" -c "$NGINX_CONF" -p "$WORK/" -e "$WORK/nginx-error.log" "$@"; }
 
@@ -151,17 +135,7 @@ NGINX_PORT=$($PY "$HELPER" freeport)
 while [[ $NGINX_PORT == "$SR_PORT" ]]; do NGINX_PORT=$($PY "$HELPER" freeport); done
 SOCK="$WORK/control.sock"
 
-listening() { ss -Hltn "sport = :$1" | wc -l; }
-
-wait_listening() { # port count seconds pid
-  local i
-  for ((i = 0; i < $3 * 10; i++)); do
-    alive "$4" || return 1
-    [[ $(listening "$1") -eq $2 ]] && return 0
-    sleep 0.1
-  done
-  return 1
-}
+wait_listening() { wait_sockets tcp "$@"; } # port count seconds pid
 
 cat >"$WORK/shardruntime.conf" <<EOF
 shard-runtime {

@@ -122,7 +122,7 @@ WORK=$(mktemp -d -t shardruntime-peers.XXXXXX)
 chmod 711 "$WORK"   # nginx's workers (user nobody when started as root) read the 64 KiB file below it
 mkdir -p "$WORK/raw" "$WORK/www"
 OK=0
-source "$ROOT/bench/procs.sh"   # PIDS, track, untrack, alive, stop_pid (and nginx's workers with their master)
+source "$ROOT/bench/procs.sh"   # PIDS, track, untrack, alive, stop_pid (nginx's workers with their master), wait_sockets
 
 cleanup() {
   local rc=$? pid
@@ -161,19 +161,10 @@ PORT=""         # its port for / (and for /64k, but for ShardRuntime)
 PORT_LARGE=""   # its port for the 64 KiB body
 PATH_LARGE=""   # the path of the 64 KiB body
 
-listening() { ss -Hltn "sport = :$1" | wc -l; }
 established() { ss -Htn state established "( sport = :$1 )" | wc -l; }
 time_wait() { ss -Htan state time-wait "( $1 = :$2 )" | wc -l; }
 
-wait_listening() { # port count seconds pid
-  local i
-  for ((i = 0; i < $3 * 10; i++)); do
-    alive "$4" || return 1
-    [[ $(listening "$1") -eq $2 ]] && return 0
-    sleep 0.1
-  done
-  return 1
-}
+wait_listening() { wait_sockets tcp "$@"; } # port count seconds pid
 
 # start_server NAME ROUND: starts it on fresh ports, returns once it listens and answers.
 start_server() {

@@ -69,3 +69,18 @@ stop_pid() {
     fi
   done
 }
+
+# sockets tcp|udp PORT: how many listening (TCP) or bound (UDP) sockets the kernel shows on local PORT.
+sockets() { if [[ $1 == udp ]]; then ss -Hlun "sport = :$2" | wc -l; else ss -Hltn "sport = :$2" | wc -l; fi; }
+
+# wait_sockets tcp|udp PORT COUNT SECONDS PID: until the kernel shows COUNT sockets on PORT; fails when PID ended or
+# SECONDS passed first.
+wait_sockets() {
+  local i
+  for ((i = 0; i < $4 * 10; i++)); do
+    alive "$5" || return 1
+    [[ $(sockets "$1" "$2") -eq $3 ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}

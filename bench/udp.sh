@@ -122,7 +122,8 @@ fi
 WORK=$(mktemp -d -t shardruntime-udp.XXXXXX)
 mkdir -p "$WORK/raw"
 OK=0
-# PIDS, track, untrack, ours, alive, descendants_of, stop_pid (ShardRuntime's node after an upgrade is tracked too)
+# PIDS, track, untrack, ours, alive, descendants_of, stop_pid (ShardRuntime's node after an upgrade is tracked too),
+# sockets, wait_sockets
 source "$ROOT/bench/procs.sh"
 
 cleanup() {
@@ -227,17 +228,6 @@ SERVER_DIR=""
 SOCKETS=0       # UDP sockets it should have on PORT
 PORT=""
 
-udp_sockets() { ss -Hlun "sport = :$1" | wc -l; }
-
-wait_udp_sockets() { # port count seconds pid
-  local i
-  for ((i = 0; i < $3 * 10; i++)); do
-    alive "$4" || return 1
-    [[ $(udp_sockets "$1") -eq $2 ]] && return 0
-    sleep 0.1
-  done
-  return 1
-}
 
 dns_ready() { # port seconds: the server answers localhost.shardruntime.test. A 127.0.0.1
   local i
@@ -274,8 +264,8 @@ wait_ready() {
     $PY "$CONTROL_READY" control-ready "$SERVER_DIR/control.sock" "$START_TIMEOUT" \
       || { tail -20 "$SERVER_DIR/server.log" >&2; die "$1: the node's control socket did not answer status within ${START_TIMEOUT} s"; }
   fi
-  wait_udp_sockets "$PORT" "$SOCKETS" "$START_TIMEOUT" "$SERVER_PID" \
-    || { tail -20 "$SERVER_DIR/server.log" "$SERVER_DIR"/*.log 2>/dev/null >&2; die "$1: not $SOCKETS UDP sockets on port $PORT within ${START_TIMEOUT} s (ss: $(udp_sockets "$PORT"))"; }
+  wait_sockets udp "$PORT" "$SOCKETS" "$START_TIMEOUT" "$SERVER_PID" \
+    || { tail -20 "$SERVER_DIR/server.log" "$SERVER_DIR"/*.log 2>/dev/null >&2; die "$1: not $SOCKETS UDP sockets on port $PORT within ${START_TIMEOUT} s (ss: $(sockets udp "$PORT"))"; }
   if [[ $2 == dns ]]; then
     dns_ready "$PORT" 50 || die "$1: dig @127.0.0.1 -p $PORT localhost.$ZONE A does not answer 127.0.0.1"
   fi
@@ -438,7 +428,7 @@ change() {
         what="restart"
         stop_server
         launch "$1"
-        if wait_udp_sockets "$PORT" "$SOCKETS" 30 "$SERVER_PID" && dns_ready "$PORT" 50; then
+        if wait_sockets udp "$PORT" "$SOCKETS" 30 "$SERVER_PID" && dns_ready "$PORT" 50; then
           out="listening and answering again (PID $SERVER_PID)"
         else
           rc=1; out="not listening and answering 30 s after the restart"
