@@ -10,8 +10,15 @@ namespace ShardRuntime.LoadGen.Run;
 /// </summary>
 internal sealed class UdpFlow : IDisposable
 {
-    /// <summary>Asked for; the kernel caps it at net.core.rmem_max. Room for bursts of replies at high rates.</summary>
+    /// <summary>
+    /// Asked for; the kernel caps SO_RCVBUF at net.core.rmem_max (about 208 KiB by default, a few hundred small
+    /// datagrams), so with CAP_NET_ADMIN (root) SO_RCVBUFFORCE sets it past that. Room for bursts of replies: a reply
+    /// the client's own buffer dropped would count as the server's loss.
+    /// </summary>
     private const int ReceiveBufferBytes = 4 << 20;
+
+    private const int SolSocket = 1;
+    private const int SoRcvbufForce = 33;
 
     /// <summary>Room for the largest UDP payload.</summary>
     private const int MaxDatagramBytes = 1 << 16;
@@ -23,6 +30,7 @@ internal sealed class UdpFlow : IDisposable
         try
         {
             Socket.ReceiveBufferSize = ReceiveBufferBytes;
+            if (Socket.ReceiveBufferSize < ReceiveBufferBytes) ForceReceiveBuffer(Socket);
             if (source is not null)
                 Socket.Bind(source);
             Socket.Connect(target);
@@ -49,4 +57,16 @@ internal sealed class UdpFlow : IDisposable
     public DatagramTracker Tracker { get; } = new();
 
     public void Dispose() => Socket.Dispose();
+
+    /// <summary>SO_RCVBUFFORCE past net.core.rmem_max; without CAP_NET_ADMIN (EPERM) the capped size stays.</summary>
+    private static void ForceReceiveBuffer(Socket socket)
+    {
+        try
+        {
+            socket.SetRawSocketOption(SolSocket, SoRcvbufForce, BitConverter.GetBytes(ReceiveBufferBytes));
+        }
+        catch (SocketException)
+        {
+        }
+    }
 }
