@@ -23,8 +23,18 @@ public sealed class PackedFeed : IDisposable
     public static readonly string Configuration = typeof(PackedFeed).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
         .Single(a => a.Key == "Configuration").Value!;
 
-    /// <summary>The package ids the feed must hold (the tool's is lower case, as its command).</summary>
-    public static readonly string[] PackageIds = ["ShardRuntime.Runtime", "ShardRuntime.Actors", "shardruntime"];
+    /// <summary>The projects ShardRuntime.Packages.slnf packs (paths relative to the repository, with '/').</summary>
+    public static readonly IReadOnlyList<string> Projects = ReadSolutionFilter();
+
+    /// <summary>The tool's package id (lower case, as its command).</summary>
+    public const string ToolId = "shardruntime";
+
+    /// <summary>The library packages: every packed project but the host, each named as its project file.</summary>
+    public static readonly IReadOnlyList<string> Libraries = Projects.Where(p => p != "src/Host/ShardRuntime.Host.csproj")
+        .Select(Path.GetFileNameWithoutExtension).ToList()!;
+
+    /// <summary>The package ids the feed must hold.</summary>
+    public static readonly IReadOnlyList<string> PackageIds = [.. Libraries, ToolId];
 
     private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("shardruntime-packages-");
 
@@ -88,6 +98,13 @@ public sealed class PackedFeed : IDisposable
             </configuration>
             """);
 
+    private static List<string> ReadSolutionFilter()
+    {
+        using var filter = System.Text.Json.JsonDocument.Parse(File.ReadAllText(RepositoryFiles.PathOf("ShardRuntime.Packages.slnf")));
+        return filter.RootElement.GetProperty("solution").GetProperty("projects").EnumerateArray()
+            .Select(p => p.GetString()!.Replace('\\', '/')).ToList();
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {
@@ -100,9 +117,9 @@ public sealed class PackedFeed : IDisposable
             var copy = new DirectoryInfo(Path.Combine(globalPackages, id.ToLowerInvariant(), Version));
             if (copy.Exists) copy.Delete(recursive: true);
         }
-        foreach (var project in new[] { "src/Runtime", "src/Actors", "src/Host" })
+        foreach (var project in Projects)
         {
-            var obj = new DirectoryInfo(RepositoryFiles.PathOf($"{project}/obj/{Configuration}"));
+            var obj = new DirectoryInfo(Path.Combine(Path.GetDirectoryName(RepositoryFiles.PathOf(project))!, "obj", Configuration));
             if (!obj.Exists) continue;
             foreach (var nuspec in obj.EnumerateFiles($"*.{Version}.nuspec"))
                 nuspec.Delete();
