@@ -58,6 +58,7 @@ public static class ClusterListeners
     /// <summary>Sender: the CLI (<c>listener show</c>), user code. Reply: <see cref="DesiredState"/> as this node holds it.</summary>
     public sealed class GetDesiredState : ICommand
     {
+        /// <summary>The one instance (the message carries no data).</summary>
         public static readonly GetDesiredState Instance = new();
         private GetDesiredState() { }
     }
@@ -68,6 +69,7 @@ public static class ClusterListeners
     /// </summary>
     public sealed class WaitUntilFollowing : ICommand
     {
+        /// <summary>The one instance (the message carries no data).</summary>
         public static readonly WaitUntilFollowing Instance = new();
         private WaitUntilFollowing() { }
     }
@@ -84,6 +86,7 @@ public static class ClusterListeners
     /// </summary>
     public sealed class GetClusterStatus : ICommand
     {
+        /// <summary>The one instance (the message carries no data).</summary>
         public static readonly GetClusterStatus Instance = new();
         private GetClusterStatus() { }
     }
@@ -98,6 +101,8 @@ public static class ClusterListeners
         string SelfAddress, string? Leader, IReadOnlyList<ClusterListener> Desired, IReadOnlyList<MemberStatus> Members, string? Removed = null);
 
     /// <summary>One member: its cluster state and, when it answered, its node status and how far it follows the desired state.</summary>
+    /// <param name="Address">The member's address.</param>
+    /// <param name="Roles">Its cluster roles.</param>
     /// <param name="Status">Akka's member status (Up, Joining, Leaving, ...).</param>
     /// <param name="Reachable">False when the failure detector marks it unreachable from here (it was not asked).</param>
     /// <param name="Node">Its node status; null when unreachable or silent.</param>

@@ -26,19 +26,23 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
 
     private static readonly Dictionary<Type, string> Manifests = Types.ToDictionary(t => t.Value, t => t.Key);
 
+    /// <summary>Made by Akka.NET's serialization for the actor system <paramref name="system"/>.</summary>
     public ClusterMessageSerializer(ExtendedActorSystem system) : base(system) { }
 
     /// <summary>Unique among the actor system's serializers (Akka's own are below 100).</summary>
     public override int Identifier => 5407;
 
+    /// <inheritdoc/>
     public override string Manifest(object o) =>
         Manifests.TryGetValue(o.GetType(), out var manifest)
             ? manifest
             : throw new ArgumentException($"{o.GetType()} is not a ShardRuntime cluster message", nameof(o));
 
+    /// <inheritdoc/>
     public override byte[] ToBinary(object obj) =>
         obj is ClusterListeners.GetNodeStatus ? [] : JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), Json);
 
+    /// <inheritdoc/>
     public override object FromBinary(byte[] bytes, string manifest)
     {
         if (!Types.TryGetValue(manifest, out var type))

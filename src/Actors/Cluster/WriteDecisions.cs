@@ -29,6 +29,7 @@ internal abstract record ListenerChange
 /// </summary>
 /// <param name="Command">What the requester asked (named in a refusal).</param>
 /// <param name="ReplyTo">Who hears the outcome.</param>
+/// <param name="Listener">The listener whose entry changes.</param>
 /// <param name="Change">What the change does to the entry.</param>
 /// <param name="At">When it was asked (the writer's clock): the entry's <c>ChangedAt</c>, and <c>GenerationRaisedAt</c> when it raises the generation.</param>
 /// <param name="RequireKnown">Refused unless this node's coordinator or the desired state knows the listener.</param>

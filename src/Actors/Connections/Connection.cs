@@ -31,8 +31,10 @@ public static class Connection
     {
         internal static readonly Abort DrainDeadline = new(ConnectionCloseReason.DrainDeadline);
 
+        /// <summary>Aborts the connection for <paramref name="reason"/>.</summary>
         public Abort(ConnectionCloseReason reason) => Reason = reason;
 
+        /// <summary>Why the connection is aborted.</summary>
         public ConnectionCloseReason Reason { get; }
     }
 

@@ -22,6 +22,7 @@ public sealed class ConnectionMailbox : MailboxType
 
     internal static readonly Deploy Deploy = Deploy.None.WithMailbox(Id);
 
+    /// <summary>Made by Akka.NET from the mailbox's configuration.</summary>
     public ConnectionMailbox(Akka.Actor.Settings settings, Config config) : base(settings, config)
     {
     }

@@ -25,6 +25,9 @@ public static class Control
     /// <paramref name="coordinator"/> (or, for cluster-wide requests, <paramref name="cluster"/>: null when the node is not
     /// in a cluster) on behalf of its clients. Whether binding worked: <see cref="WaitUntilBound"/>.
     /// </summary>
+    /// <param name="settings">The control socket's settings.</param>
+    /// <param name="coordinator">The node's coordinator.</param>
+    /// <param name="cluster">The node's cluster actor; null when the node is not in a cluster.</param>
     /// <param name="deferBind">
     /// A successor process: bind only when told <see cref="Claim"/> (once the predecessor released the listening
     /// sockets), replacing the predecessor's socket file at the same path.
@@ -44,6 +47,7 @@ public static class Control
     /// </summary>
     public sealed class Claim
     {
+        /// <summary>The one instance (the message carries no data).</summary>
         public static readonly Claim Instance = new();
         private Claim() { }
     }
@@ -55,6 +59,7 @@ public static class Control
     /// </summary>
     public sealed class WaitUntilBound
     {
+        /// <summary>The one instance (the message carries no data).</summary>
         public static readonly WaitUntilBound Instance = new();
         private WaitUntilBound() { }
     }
@@ -74,6 +79,7 @@ public static class Control
     /// </summary>
     public sealed class CheckSocketFiles
     {
+        /// <summary>The one instance (the message carries no data).</summary>
         public static readonly CheckSocketFiles Instance = new();
         private CheckSocketFiles() { }
     }

@@ -64,6 +64,7 @@ public static class Coordinator
     /// </summary>
     public sealed class Upgrade : ICommand
     {
+        /// <summary>The one instance (the message carries no data).</summary>
         public static readonly Upgrade Instance = new();
         private Upgrade() { }
     }
@@ -77,6 +78,7 @@ public static class Coordinator
     /// </summary>
     public sealed class GetAdoption : ICommand
     {
+        /// <summary>The one instance (the message carries no data).</summary>
         public static readonly GetAdoption Instance = new();
         private GetAdoption() { }
     }
@@ -91,6 +93,7 @@ public static class Coordinator
     /// </summary>
     public sealed class Withdraw : ICommand
     {
+        /// <summary>The one instance (the message carries no data).</summary>
         public static readonly Withdraw Instance = new();
         private Withdraw() { }
     }
@@ -102,6 +105,7 @@ public static class Coordinator
     /// </summary>
     public sealed class PredecessorLetGo : ICommand
     {
+        /// <summary>The one instance (the message carries no data).</summary>
         public static readonly PredecessorLetGo Instance = new();
         private PredecessorLetGo() { }
     }
@@ -125,7 +129,7 @@ public static class Coordinator
     /// <summary>
     /// Sender: the predecessor actor (<c>upgrade</c>). The successor serves the sockets (<paramref name="Why"/> says how):
     /// the node closes its copies, retires the <paramref name="Declined"/> ones, drains and stops; it tells the
-    /// predecessor actor <see cref="Upgrade.Predecessor.CopiesClosed"/> once every copy is closed. No reply.
+    /// predecessor actor <see cref="ShardRuntime.Actors.Upgrade.Predecessor.CopiesClosed"/> once every copy is closed. No reply.
     /// </summary>
     internal sealed record LetGoOfSockets(string Why, IReadOnlyList<long> Declined);
 
@@ -149,6 +153,7 @@ public static class Coordinator
     /// </summary>
     public sealed class WaitUntilStarted : ICommand
     {
+        /// <summary>The one instance (the message carries no data).</summary>
         public static readonly WaitUntilStarted Instance = new();
         private WaitUntilStarted() { }
     }
@@ -156,6 +161,7 @@ public static class Coordinator
     /// <summary>Reply to <see cref="WaitUntilStarted"/>: every configured listener is bound and accepting.</summary>
     public sealed class Started
     {
+        /// <summary>The one instance (the message carries no data).</summary>
         public static readonly Started Instance = new();
         private Started() { }
     }
@@ -180,6 +186,7 @@ public static class Coordinator
     /// <summary>Reply to <see cref="ApplySettings"/>.</summary>
     public sealed class SettingsApplied
     {
+        /// <summary>The one instance (the message carries no data).</summary>
         public static readonly SettingsApplied Instance = new();
         private SettingsApplied() { }
     }
@@ -248,6 +255,7 @@ public static class Coordinator
     /// <summary>Sender: anyone (the CLI's <c>status</c>). Reply: <see cref="NodeStatus"/>.</summary>
     public sealed class GetStatus : ICommand
     {
+        /// <summary>The one instance (the message carries no data).</summary>
         public static readonly GetStatus Instance = new();
         private GetStatus() { }
     }
@@ -262,6 +270,7 @@ public static class Coordinator
     /// <summary>Reply to <see cref="Drain"/>: no listener accepts and no connection is open any more.</summary>
     public sealed class Drained
     {
+        /// <summary>The one instance (the message carries no data).</summary>
         public static readonly Drained Instance = new();
         private Drained() { }
     }
@@ -274,6 +283,10 @@ public static class Coordinator
     public sealed record CommandFailed(ICommand Command, string Reason, bool InvalidConfiguration = false);
 
     /// <summary>The node as the coordinator sees it.</summary>
+    /// <param name="ProcessId">The node's process id.</param>
+    /// <param name="StartedAt">When the coordinator started.</param>
+    /// <param name="Draining">The node is shutting down: no listener accepts, open connections finish.</param>
+    /// <param name="Listeners">Every listener with its shards.</param>
     /// <param name="ProcessGeneration">1 for a node that bound its sockets itself; one more than its predecessor's after an upgrade.</param>
     /// <param name="Upgrade">The upgrade in progress, if any.</param>
     /// <param name="LastUpgradeFailure">Why the last upgrade was refused or rolled back, if it was.</param>

@@ -17,17 +17,25 @@ public sealed class ListenerOptions
     /// <summary>Listening sockets sharing the port; 0 = one per core.</summary>
     public int? Shards { get; set; }
 
+    /// <summary>listen() backlog of each listening socket (<c>backlog</c> in reference.conf).</summary>
     public int? Backlog { get; set; }
+    /// <summary>Open connections allowed across all shards of the listener (<c>max-connections</c> in reference.conf).</summary>
     public int? MaxConnections { get; set; }
+    /// <summary>How long a connection on which no byte moved either way stays open (<c>idle-timeout</c> in reference.conf).</summary>
     public TimeSpan? IdleTimeout { get; set; }
 
     /// <summary>How long a connection may hold an incomplete request (see <c>request-head-timeout</c> in reference.conf).</summary>
     public TimeSpan? RequestHeadTimeout { get; set; }
 
+    /// <summary>How long a retiring shard waits for its open connections to finish (<c>drain-timeout</c> in reference.conf).</summary>
     public TimeSpan? DrainTimeout { get; set; }
+    /// <summary>Size of the pooled buffer a connection reads into (<c>receive-buffer-size</c> in reference.conf).</summary>
     public int? ReceiveBufferSize { get; set; }
+    /// <summary>Unconsumed received bytes a handler may leave before its connection is closed (<c>max-receive-bytes</c> in reference.conf).</summary>
     public int? MaxReceiveBytes { get; set; }
+    /// <summary>Queued, unsent bytes above which a connection stops reading (<c>max-pending-write-bytes</c> in reference.conf).</summary>
     public int? MaxPendingWriteBytes { get; set; }
+    /// <summary>How long a gracefully closed connection keeps reading until the peer closes too (<c>linger-timeout</c> in reference.conf).</summary>
     public TimeSpan? LingerTimeout { get; set; }
 
     /// <summary>Whether the shard runs a connection's first turn itself (see <c>first-turn-in-shard</c> in reference.conf).</summary>

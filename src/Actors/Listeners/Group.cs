@@ -31,6 +31,10 @@ public static class Group
     internal sealed record Join(IReadOnlyList<JoiningShard> Shards);
 
     /// <summary>One socket joining a group, with the shard that will accept on it.</summary>
+    /// <param name="Socket">The listening socket.</param>
+    /// <param name="Key">The shard that will accept on it.</param>
+    /// <param name="Listener">The listener it serves.</param>
+    /// <param name="Counters">The shard's counters, carried over.</param>
     /// <param name="Pinned">Another process that never lets go holds the socket (systemd).</param>
     internal sealed record JoiningShard(Socket Socket, ShardKey Key, ShardListener Listener, ShardCounters Counters, bool Pinned);
 

@@ -33,6 +33,7 @@ public static class Listener
     /// </summary>
     public sealed class Park
     {
+        /// <summary>The one instance (the message carries no data).</summary>
         public static readonly Park Instance = new();
         private Park() { }
     }
@@ -40,6 +41,7 @@ public static class Listener
     /// <summary>Sender: the shard's group, to a parked shard whose successor died: it accepts again. No reply.</summary>
     public sealed class Resume
     {
+        /// <summary>The one instance (the message carries no data).</summary>
         public static readonly Resume Instance = new();
         private Resume() { }
     }
@@ -47,6 +49,7 @@ public static class Listener
     /// <summary>Sender: the shard's group, which closed the retiring shard's socket: the shard's connections finish, then it stops. No reply.</summary>
     public sealed class SocketClosed
     {
+        /// <summary>The one instance (the message carries no data).</summary>
         public static readonly SocketClosed Instance = new();
         private SocketClosed() { }
     }
@@ -108,7 +111,7 @@ public static class Listener
     }
 
     /// <summary>
-    /// Sender: the readiness engine's thread (<see cref="Connection.ConnectionReadiness"/>), when a connection waiting in
+    /// Sender: the readiness engine's thread (<see cref="Connections.ConnectionReadiness"/>), when a connection waiting in
     /// the shard became readable; the connection is queued in <see cref="ShardSocket.Readable"/>. Receiver: the shard,
     /// which takes every queued connection. No reply.
     /// </summary>

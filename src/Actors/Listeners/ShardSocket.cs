@@ -28,6 +28,8 @@ internal sealed class ShardSocket : IDisposable, IReadinessListener
     private int _completed;
     private int _disposed;
 
+    /// <param name="socket">The listening socket this shard accepts on (owned from here on).</param>
+    /// <param name="shardId">The shard's number within its listener.</param>
     /// <param name="loop">The I/O loop that watches this socket and its connections.</param>
     /// <param name="dispatcher">The dispatcher of the shard's and its connections' actors (null: Akka's default).</param>
     public ShardSocket(Socket socket, int shardId, ReadinessEngine loop, string? dispatcher = null)

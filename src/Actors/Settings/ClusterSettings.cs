@@ -18,6 +18,7 @@ public sealed record ClusterSettings(
     bool Enabled, TimeSpan WriteTimeout, TimeSpan StatusTimeout, TimeSpan RetryInterval, TimeSpan ReloadStepTimeout, TimeSpan ReloadTimeout,
     ClusterTlsSettings? Tls = null, bool InsecureTransport = false)
 {
+    /// <summary>Reads the block <paramref name="cluster"/>, found at <paramref name="path"/> (named in errors).</summary>
     public static ClusterSettings Create(Config cluster, string path)
     {
         var r = new ConfigReader(cluster, path);

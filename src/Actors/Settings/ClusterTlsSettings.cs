@@ -12,8 +12,11 @@ namespace ShardRuntime.Actors.Settings;
 /// <param name="Path">The block's key, for messages (<c>shard-runtime.cluster.tls</c>).</param>
 public sealed record ClusterTlsSettings(string Certificate, string PrivateKey, string TrustedCa, string Path)
 {
+    /// <summary>The key of this node's certificate file.</summary>
     public const string CertificateKey = "certificate";
+    /// <summary>The key of its private key file.</summary>
     public const string PrivateKeyKey = "private-key";
+    /// <summary>The key of the trusted CA file.</summary>
     public const string TrustedCaKey = "trusted-ca";
 
     /// <summary>The full key of one of the three files, e.g. <c>shard-runtime.cluster.tls.private-key</c>.</summary>

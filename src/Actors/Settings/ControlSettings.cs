@@ -3,6 +3,10 @@ using Akka.Configuration;
 namespace ShardRuntime.Actors.Settings;
 
 /// <summary>The local control socket the command-line tool talks to (<c>shard-runtime.control</c>).</summary>
+/// <param name="Enabled">Whether the node serves a control socket.</param>
+/// <param name="SocketPath">The control socket's path.</param>
+/// <param name="MaxRequestBytes">The largest request a client may send.</param>
+/// <param name="RequestTimeout">How long a client may take to send its request, and a request to be answered.</param>
 /// <param name="CheckInterval">How often the control and upgrade socket files are checked to be still this node's.</param>
 public sealed record ControlSettings(bool Enabled, string SocketPath, int MaxRequestBytes, TimeSpan RequestTimeout, TimeSpan CheckInterval)
 {
@@ -24,6 +28,7 @@ public sealed record ControlSettings(bool Enabled, string SocketPath, int MaxReq
     /// </summary>
     public TimeSpan ClusterChangeAnswerTimeout { get; init; } = RequestTimeout;
 
+    /// <summary>Reads the block <paramref name="control"/>, found at <paramref name="path"/> (named in errors).</summary>
     public static ControlSettings Create(Config control, string path)
     {
         var r = new ConfigReader(control, path);

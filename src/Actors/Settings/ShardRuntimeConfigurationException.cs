@@ -7,6 +7,7 @@ namespace ShardRuntime.Actors.Settings;
 /// </summary>
 public sealed class ShardRuntimeConfigurationException : Exception
 {
+    /// <summary>A setting <paramref name="key"/> that is wrong, and what is wrong with it.</summary>
     public ShardRuntimeConfigurationException(string key, string problem, Exception? inner = null)
         : base(Describe(key, problem), inner)
     {

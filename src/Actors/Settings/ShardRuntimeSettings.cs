@@ -19,6 +19,7 @@ public sealed record ShardRuntimeSettings(
     IReadOnlyList<string> HandlerDirectories,
     TimeSpan StartTimeout)
 {
+    /// <summary>The HOCON section every ShardRuntime setting lives under.</summary>
     public const string Section = "shard-runtime";
 
     /// <summary>

@@ -25,6 +25,7 @@ public sealed record UpgradeSettings(
     bool Enabled, string SocketPath, int BatchSize, TimeSpan StepTimeout, TimeSpan Timeout, TimeSpan StabilityPeriod, TimeSpan RollbackGrace,
     TimeSpan CheckInterval, TimeSpan LetGoMargin)
 {
+    /// <summary>Reads the block <paramref name="upgrade"/>, found at <paramref name="path"/> (named in errors); its socket sits next to <paramref name="control"/>'s unless set.</summary>
     public static UpgradeSettings Create(Config upgrade, string path, ControlSettings control)
     {
         var r = new ConfigReader(upgrade, path);

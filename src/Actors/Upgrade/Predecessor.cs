@@ -56,6 +56,7 @@ public static class Predecessor
     /// </summary>
     public sealed class Claim
     {
+        /// <summary>The one instance (the message carries no data).</summary>
         public static readonly Claim Instance = new();
         private Claim() { }
     }
@@ -63,6 +64,7 @@ public static class Predecessor
     /// <summary>Sender: the host, tests. Reply once the upgrade socket is bound: <see cref="Bound"/> or <see cref="BindFailed"/>.</summary>
     public sealed class WaitUntilBound
     {
+        /// <summary>The one instance (the message carries no data).</summary>
         public static readonly WaitUntilBound Instance = new();
         private WaitUntilBound() { }
     }

@@ -40,6 +40,7 @@ public static class Successor
     /// </summary>
     public sealed class WaitUntilServing
     {
+        /// <summary>The one instance (the message carries no data).</summary>
         public static readonly WaitUntilServing Instance = new();
         private WaitUntilServing() { }
     }

@@ -184,10 +184,6 @@ internal sealed class DnsZone
 
         public int Count => Ends.Length;
 
-        /// <summary>
-        /// Records of <paramref name="type"/>, one per rdata, owned by <paramref name="owner"/> in wire form, or (when
-        /// null) by a pointer to the question's name.
-        /// </summary>
         /// <summary>The records of <paramref name="sets"/>, one set after the other.</summary>
         public static RecordSet Concat(params RecordSet[] sets)
         {
@@ -202,6 +198,10 @@ internal sealed class DnsZone
             return ends.Count == 0 ? Empty : new RecordSet(sets.SelectMany(set => set.Bytes).ToArray(), ends.ToArray());
         }
 
+        /// <summary>
+        /// Records of <paramref name="type"/>, one per rdata, owned by <paramref name="owner"/> in wire form, or (when
+        /// null) by a pointer to the question's name.
+        /// </summary>
         public static RecordSet Build(ushort type, uint ttl, IEnumerable<byte[]> rdatas, byte[]? owner = null)
         {
             var bytes = new List<byte>();

@@ -8,7 +8,7 @@ namespace ShardRuntime.Runtime.Handlers;
 /// <summary>
 /// A minimal HTTP/1.1 keep-alive responder that answers every request with <c>200 OK</c> and the body
 /// <c>OK</c>: the job nginx does with <c>return 200 "OK"</c>. Another fixed body can be given (see
-/// <see cref="HttpOkHandlerFactory(int, ReadOnlyMemory{byte})"/>), for example 64 KiB to measure bulk transfer. One
+/// <see cref="HttpOkHandlerFactory(int, ReadOnlyMemory{byte}, string)"/>), for example 64 KiB to measure bulk transfer. One
 /// instance serves one connection.
 /// </summary>
 /// <remarks>

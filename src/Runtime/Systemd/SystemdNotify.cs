@@ -12,6 +12,7 @@ namespace ShardRuntime.Runtime.Systemd;
 /// </summary>
 public static class SystemdNotify
 {
+    /// <summary>Whether the process runs under systemd with <c>NOTIFY_SOCKET</c> set.</summary>
     public static bool Enabled => !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NOTIFY_SOCKET"));
 
     /// <summary>Sends <paramref name="state"/> (newline-separated assignments); false when there is no NOTIFY_SOCKET.</summary>

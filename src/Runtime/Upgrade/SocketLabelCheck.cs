@@ -18,6 +18,8 @@ internal static class SocketLabelCheck
     private const int AfInet6 = 10;
 
     /// <summary>What differs between <paramref name="socket"/> and <paramref name="label"/>, or null when nothing does.</summary>
+    /// <param name="socket">The socket as the kernel describes it.</param>
+    /// <param name="label">What the other process said the socket is.</param>
     /// <param name="checkInode">False on the sending side, where the label's inode is filled in from the socket.</param>
     public static string? Mismatch(Socket socket, SocketLabel label, bool checkInode = true)
     {

@@ -6,6 +6,7 @@ namespace ShardRuntime.Runtime.Upgrade;
 /// </summary>
 public sealed class UpgradeAbandonedException : UpgradeException
 {
+    /// <summary>The upgrade was abandoned, for the reason <paramref name="message"/>.</summary>
     public UpgradeAbandonedException(string message)
         : base(message)
     {

@@ -25,6 +25,7 @@ public sealed class UpgradeClient : IDisposable
         StepTimeout = stepTimeout;
     }
 
+    /// <summary>How long each step of the protocol may take.</summary>
     public TimeSpan StepTimeout { get; }
 
     /// <summary>The old process's generation (from <c>Done</c>); 0 until every socket was received.</summary>

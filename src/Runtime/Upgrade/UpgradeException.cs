@@ -6,11 +6,13 @@ namespace ShardRuntime.Runtime.Upgrade;
 /// </summary>
 public class UpgradeException : Exception
 {
+    /// <summary>The upgrade failed, for the reason <paramref name="message"/>.</summary>
     public UpgradeException(string message)
         : base(message)
     {
     }
 
+    /// <summary>The upgrade failed, for the reason <paramref name="message"/>, because of <paramref name="innerException"/>.</summary>
     public UpgradeException(string message, Exception innerException)
         : base(message, innerException)
     {

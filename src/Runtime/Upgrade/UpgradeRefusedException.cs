@@ -3,6 +3,7 @@ namespace ShardRuntime.Runtime.Upgrade;
 /// <summary>The process owning the sockets refused to hand them over (another user, an upgrade already running, ...).</summary>
 public sealed class UpgradeRefusedException : UpgradeException
 {
+    /// <summary>The other process refused the upgrade, for the reason <paramref name="reason"/>.</summary>
     public UpgradeRefusedException(string reason)
         : base($"The upgrade was refused: {reason}")
     {

@@ -48,8 +48,10 @@ public sealed class UpgradeServer
         StepTimeout = stepTimeout;
     }
 
+    /// <summary>How many sockets are sent in one message.</summary>
     public int BatchSize { get; }
 
+    /// <summary>How long each step of the protocol may take.</summary>
     public TimeSpan StepTimeout { get; }
 
     /// <summary>
@@ -73,6 +75,7 @@ public sealed class UpgradeServer
     /// owns and closes it). The sockets are never closed or changed here: the caller decides what to do with them
     /// from the outcome (stop accepting and drain when completed, go on serving otherwise).
     /// </summary>
+    /// <param name="acceptedUnixConnection">The successor's connection, accepted from the upgrade socket.</param>
     /// <param name="sockets">Every socket to pass with its label; the label's inode is filled in from the socket.</param>
     /// <param name="readyTimeout">How long the successor may take, after <c>Done</c>, to start accepting and say <c>Ready</c>.</param>
     /// <param name="cancellationToken">Cancelling rolls back (the outcome says so); it does not throw.</param>

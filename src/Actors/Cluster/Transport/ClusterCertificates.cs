@@ -112,6 +112,7 @@ public sealed class ClusterCertificates : IDisposable
         return refusal is null;
     };
 
+    /// <summary>Disposes the certificates (and their private keys) held.</summary>
     public void Dispose()
     {
         Certificate.Dispose();

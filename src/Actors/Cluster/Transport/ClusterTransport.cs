@@ -13,8 +13,11 @@ namespace ShardRuntime.Actors.Cluster.Transport;
 /// <param name="Description">What <c>status</c> shows.</param>
 public sealed record ClusterTransport(ClusterTransportMode Mode, string Description)
 {
+    /// <summary>The key of the seed nodes: a node with any runs remoting.</summary>
     public const string SeedNodesKey = "akka.cluster.seed-nodes";
+    /// <summary>The key that runs the cluster over plain TCP with no authentication.</summary>
     public const string InsecureKey = "shard-runtime.cluster.insecure-transport";
+    /// <summary>The block of the cluster's TLS transport (its PEM files).</summary>
     public const string TlsKey = "shard-runtime.cluster.tls";
 
     /// <summary>The scheme of node addresses over TLS (Akka.Remote's DotNetty transport with enable-ssl).</summary>
@@ -23,12 +26,15 @@ public sealed record ClusterTransport(ClusterTransportMode Mode, string Descript
     /// <summary>The scheme of node addresses over plain TCP.</summary>
     public const string PlainScheme = "akka.tcp";
 
+    /// <summary>A lone node: no remoting at all.</summary>
     public static readonly ClusterTransport Lone = new(ClusterTransportMode.None,
         "none: a lone node (no seed nodes, no cluster.tls) runs without remoting; no other process can reach its actors");
 
+    /// <summary>A cluster over plain TCP, as <c>insecure-transport = on</c> asks.</summary>
     public static readonly ClusterTransport InsecureTcp = new(ClusterTransportMode.Insecure,
         $"INSECURE: plain TCP with no authentication ({InsecureKey} = on); any process that reaches the remoting port can command this node");
 
+    /// <summary>Whether the cluster runs without authentication.</summary>
     public bool IsInsecure => Mode == ClusterTransportMode.Insecure;
 
     /// <summary>

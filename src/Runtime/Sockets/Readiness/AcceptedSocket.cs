@@ -21,6 +21,7 @@ public readonly partial struct AcceptedSocket
     private const int AfInet = 2;
     private const int AfInet6 = 10;
 
+    /// <summary>An accepted socket's descriptor <paramref name="fd"/>.</summary>
     public AcceptedSocket(int fd) => Fd = fd;
 
     /// <summary>The descriptor.</summary>

@@ -7,7 +7,7 @@ namespace ShardRuntime.Runtime.Sockets.Readiness;
 /// watched by one dedicated thread. This is what lets a connection wait for data holding nothing but its registration
 /// (no receive buffer, no pending .NET socket operation, no <see cref="System.Net.Sockets.SocketAsyncEventArgs"/>) and
 /// be told in one hop: the loop's thread calls the connection's <see cref="IReadinessListener"/>, which tells its actor.
-/// The loop also runs work posted to it (<see cref="Post"/>) between its waits, as nginx's workers do: an actor whose
+/// The loop also runs work posted to it (<see cref="Post(IThreadPoolWorkItem)"/>) between its waits, as nginx's workers do: an actor whose
 /// dispatcher posts its mailbox runs here, so a wake-up reaches it without a thread switch.
 /// </summary>
 /// <remarks>

@@ -97,7 +97,7 @@ public readonly struct DatagramPeer : IEquatable<DatagramPeer>
     }
 
     /// <summary>
-    /// Reads a <c>sockaddr_in</c> or <c>sockaddr_in6</c> of <paramref name="length"/> bytes as the kernel wrote it.
+    /// Reads a <c>sockaddr_in</c> or <c>sockaddr_in6</c> (<paramref name="sockaddr"/>, as long as the kernel said) as the kernel wrote it.
     /// Returns false for any other family or a length too short for it.
     /// </summary>
     internal static bool TryRead(ReadOnlySpan<byte> sockaddr, out DatagramPeer peer)
