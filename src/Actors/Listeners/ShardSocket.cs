@@ -12,7 +12,7 @@ namespace ShardRuntime.Actors.Listeners;
 /// completion is told to the same actor reference, and a completion that nobody received yet is kept here for the
 /// next owner.
 /// </summary>
-internal sealed class ShardSocket : IDisposable, IReadinessListener
+internal sealed class ShardSocket : IShardSocket, IReadinessListener
 {
     // Accepts are accept4() calls on the descriptor, readiness from the ReadinessEngine: no .NET operation is ever
     // pending on a listening socket. (.NET closes a socket that still has an operation pending abortively, which sets
@@ -123,7 +123,23 @@ internal sealed class ShardSocket : IDisposable, IReadinessListener
     private long _lastAcceptedAt;
 
     /// <summary>Connections accepted since the shard began to retire.</summary>
-    public int DrainedFromQueue { get; set; }
+    public long DrainedFromQueue { get; set; }
+
+    long IShardSocket.LastTakenAt => LastAcceptedAt;
+
+    int IShardSocket.Queued()
+    {
+        try
+        {
+            return Runtime.Sockets.ListenerDrain.QueueLength(Socket);
+        }
+        catch (Exception e) when (e is SocketException or InvalidOperationException or ObjectDisposedException)
+        {
+            return 0;
+        }
+    }
+
+    Props IShardSocket.ShardProps(ShardListener listener, ShardCounters counters) => Listener.Props(listener, this, counters);
 
     /// <summary>
     /// The shard's connections, for its sweep (idle timeouts, linger deadlines): one periodic timer per shard rather

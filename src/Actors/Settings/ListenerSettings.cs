@@ -32,7 +32,10 @@ public sealed record ListenerSettings(
     TimeSpan RetireQuietPeriod,
     TimeSpan RetireQueueTimeout,
     bool FirstTurnInShard = true,
-    bool FromCluster = false)
+    bool FromCluster = false,
+    int DatagramsPerBatch = 32,
+    int MaxDatagramSize = 2048,
+    DnsStaticSettings? DnsStatic = null)
 {
     /// <summary>The one key of a listener's block that has no default in listener-defaults: where it listens.</summary>
     public const string EndpointKey = "endpoint";
@@ -53,6 +56,12 @@ public sealed record ListenerSettings(
         < 1 or > MaxShards => $"shard count must be between 1 and {MaxShards}, got {shards}",
         _ => null,
     };
+
+    /// <summary>A UDP listener: datagram sockets served by datagram handlers (<see cref="Runtime.Datagrams.IDatagramHandler"/>).</summary>
+    public bool IsDatagram => Protocol == TransportProtocol.Udp;
+
+    /// <summary>The kind of handler the listener's protocol takes, as refusals name it.</summary>
+    public static string HandlerKind(bool datagram) => datagram ? "a datagram handler (udp)" : "a connection handler (tcp)";
 
     /// <summary>The shard count to run: <see cref="Shards"/>, or one per core when it is 0.</summary>
     public int EffectiveShards => Shards == 0 ? Environment.ProcessorCount : Shards;
@@ -83,14 +92,22 @@ public sealed record ListenerSettings(
             AcceptBackoffMax: r.GetDuration("accept-backoff-max", TimeSpan.FromMilliseconds(1)),
             RetireQuietPeriod: r.GetDuration("retire-quiet-period", TimeSpan.FromMilliseconds(1)),
             RetireQueueTimeout: r.GetDuration("retire-queue-timeout", TimeSpan.FromMilliseconds(1)),
-            FirstTurnInShard: r.GetBool("first-turn-in-shard"));
+            FirstTurnInShard: r.GetBool("first-turn-in-shard"),
+            DatagramsPerBatch: r.GetInt("datagrams-per-batch", 1, 1024),
+            MaxDatagramSize: (int)r.GetBytes("max-datagram-size", 1, 65535));
         if (settings.HandlerAssembly is not null && settings.HandlerType is null)
             throw new ShardRuntimeConfigurationException(r.KeyOf("handler-type"),
                 "is required with handler-assembly: the full name of the type that implements IConnectionHandlerFactory or IConnectionHandler");
         if (settings.HandlerAssembly is null && settings.HandlerType is not null)
             throw new ShardRuntimeConfigurationException(r.KeyOf("handler-assembly"), "is required with handler-type: the path of the .dll");
-        if (settings.Protocol != TransportProtocol.Tcp)
-            throw new ShardRuntimeConfigurationException(r.KeyOf("protocol"), "only tcp is supported in this release");
+        if (listener.HasPath(DnsStaticSettings.Key) && (settings.HandlerAssembly is not null || settings.Handler != Runtime.Handlers.DnsStaticHandlerFactory.HandlerName))
+            throw new ShardRuntimeConfigurationException(r.KeyOf(DnsStaticSettings.Key),
+                $"belongs to the dns-static handler only; this listener's handler is '{settings.HandlerType ?? settings.Handler}' (remove the block, or set handler = dns-static)");
+        if (settings.HandlerAssembly is null && settings.Handler == Runtime.Handlers.DnsStaticHandlerFactory.HandlerName)
+        {
+            var merged = listener.WithFallback(defaults);
+            settings = settings with { DnsStatic = DnsStaticSettings.Create(merged.GetConfig(DnsStaticSettings.Key), r.KeyOf(DnsStaticSettings.Key)) };
+        }
         if (settings.MaxReceiveBytes < settings.ReceiveBufferSize)
             throw new ShardRuntimeConfigurationException(r.KeyOf("max-receive-bytes"),
                 $"must be at least receive-buffer-size ({settings.ReceiveBufferSize} bytes)");
