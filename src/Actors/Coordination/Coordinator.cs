@@ -342,7 +342,11 @@ public static class Coordinator
         int OpenConnections,
         long BytesReceived,
         long BytesSent,
-        DatagramStatus? Datagrams = null);
+        DatagramStatus? Datagrams = null)
+    {
+        /// <summary>It serves: accepting (tcp) or receiving (udp), neither retiring nor standing by.</summary>
+        public bool IsServing => State is "accepting" or "receiving";
+    }
 
     internal static string Describe(IPEndPoint endPoint, TransportProtocol protocol) =>
         $"{endPoint}/{protocol.ToString().ToLowerInvariant()}";
