@@ -173,18 +173,7 @@ internal sealed class DatagramShardSocket : IShardSocket, IReadinessListener
         {
             if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
             _readiness.Dispose();
-            if (Shared)
-            {
-                try
-                {
-                    SocketOptionsNative.ClearCloseOnExec(Socket);
-                }
-                catch (Exception e) when (e is SocketException or ObjectDisposedException)
-                {
-                    // Closed anyway below.
-                }
-            }
-            Socket.Dispose();
+            ShardSocket.CloseDescriptor(Socket, Shared);
             _received.Dispose();
             _outbound.Dispose();
         }

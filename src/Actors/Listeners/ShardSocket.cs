@@ -217,22 +217,32 @@ internal sealed class ShardSocket : IShardSocket, IReadinessListener
         {
             if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
             _readiness.Dispose();
-            if (Shared)
-            {
-                // Right before the close, so a child started meanwhile (a handler's) cannot inherit the descriptor.
-                try
-                {
-                    Runtime.Sockets.SocketOptionsNative.ClearCloseOnExec(Socket);
-                }
-                catch (Exception e) when (e is SocketException or ObjectDisposedException)
-                {
-                    // Closed anyway below; no .NET operation is pending on it, so .NET does not touch the socket.
-                }
-            }
-            Socket.Dispose();
+            CloseDescriptor(Socket, Shared);
         }
         // A waiting accept has nothing to wait for any more: wake the shard so that it sees the socket closed.
         if (Volatile.Read(ref _acceptPending) == 1) ((IReadinessListener)this).OnReadable(null);
+    }
+
+    /// <summary>
+    /// Closes this process's descriptor of <paramref name="socket"/> (no .NET operation is ever pending on it). When
+    /// <paramref name="shared"/> (a successor holds it too), FD_CLOEXEC is cleared right before the close, so .NET sees a
+    /// descriptor shared with other processes and leaves the kernel socket as it is, and a child started meanwhile (a
+    /// handler's) cannot inherit it.
+    /// </summary>
+    internal static void CloseDescriptor(Socket socket, bool shared)
+    {
+        if (shared)
+        {
+            try
+            {
+                Runtime.Sockets.SocketOptionsNative.ClearCloseOnExec(socket);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // Closed anyway below.
+            }
+        }
+        socket.Dispose();
     }
 
     /// <summary>Closes everything, a parked connection included: for when the node lets go of this shard for good.</summary>
