@@ -20,6 +20,9 @@ namespace ShardRuntime.Actors.Listeners;
 internal sealed class ReuseportGroupActor : UntypedActor, IWithTimers
 {
     private const string DrainCheckTimer = "drain-check";
+
+    /// <summary>Buckets a flow-sticky group deals to its members (flow-id): enough for an even share among up to 256 shards.</summary>
+    private const int FlowBuckets = 256;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly GroupState _group;
     private readonly ShardRuntimeSettings _settings;
@@ -127,6 +130,11 @@ internal sealed class ReuseportGroupActor : UntypedActor, IWithTimers
             joining.Socket.Dispose();
             Context.Parent.Tell(new Group.ShardStopped(joining.Key));
             return;
+        }
+        if (joining.Listener.Settings.FlowId is { } flowId && _group.Model.FlowId is null && !_group.LetGo)
+        {
+            _group.Model.RouteByFlowId(flowId, FlowBuckets);
+            _log.Info("Group {Group} routes datagrams by their {FlowId} over {Buckets} buckets (flow-sticky)", Name, flowId, FlowBuckets);
         }
         if (!_group.LetGo) _group.Model.Add(joining.Socket);
         var member = new GroupMember(socket, joining.Key, joining.Listener, joining.Counters);

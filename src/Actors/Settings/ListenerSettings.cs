@@ -35,7 +35,8 @@ public sealed record ListenerSettings(
     bool FromCluster = false,
     int DatagramsPerBatch = 32,
     int MaxDatagramSize = 2048,
-    DnsStaticSettings? DnsStatic = null)
+    DnsStaticSettings? DnsStatic = null,
+    FlowIdLocation? FlowId = null)
 {
     /// <summary>The one key of a listener's block that has no default in listener-defaults: where it listens.</summary>
     public const string EndpointKey = "endpoint";
@@ -100,6 +101,12 @@ public sealed record ListenerSettings(
                 "is required with handler-assembly: the full name of the type that implements IConnectionHandlerFactory or IConnectionHandler");
         if (settings.HandlerAssembly is null && settings.HandlerType is not null)
             throw new ShardRuntimeConfigurationException(r.KeyOf("handler-assembly"), "is required with handler-type: the path of the .dll");
+        if (ReadFlowId(r) is { } flowId)
+        {
+            if (!settings.IsDatagram)
+                throw new ShardRuntimeConfigurationException(r.KeyOf("flow-id.length"), "flow-sticky steering is for udp listeners only (this one has protocol = tcp); set it to 0");
+            settings = settings with { FlowId = flowId };
+        }
         if (listener.HasPath(DnsStaticSettings.Key) && (settings.HandlerAssembly is not null || settings.Handler != Runtime.Handlers.DnsStaticHandlerFactory.HandlerName))
             throw new ShardRuntimeConfigurationException(r.KeyOf(DnsStaticSettings.Key),
                 $"belongs to the dns-static handler only; this listener's handler is '{settings.HandlerType ?? settings.Handler}' (remove the block, or set handler = dns-static)");
@@ -112,6 +119,14 @@ public sealed record ListenerSettings(
             throw new ShardRuntimeConfigurationException(r.KeyOf("max-receive-bytes"),
                 $"must be at least receive-buffer-size ({settings.ReceiveBufferSize} bytes)");
         return settings;
+    }
+
+    /// <summary><c>flow-id</c>: where datagrams carry their flow's id, or null when its length is 0 (off).</summary>
+    private static FlowIdLocation? ReadFlowId(ConfigReader r)
+    {
+        var length = r.GetInt("flow-id.length", 0, FlowIdLocation.MaxLength);
+        var offset = r.GetInt("flow-id.offset", 0, FlowIdLocation.MaxEnd - Math.Max(length, 1));
+        return length == 0 ? null : new FlowIdLocation(offset, length);
     }
 
     private static string? NullIfEmpty(string value) => string.IsNullOrWhiteSpace(value) ? null : value;

@@ -48,6 +48,8 @@ public sealed class DatagramSettingsSpecs
     [Theory]
     [InlineData("""datagrams-per-batch = 0""", "shard-runtime.listeners.u.datagrams-per-batch", "between 1 and 1024")]
     [InlineData("""datagrams-per-batch = 2000""", "shard-runtime.listeners.u.datagrams-per-batch", "between 1 and 1024")]
+    [InlineData("""flow-id.length = 21""", "shard-runtime.listeners.u.flow-id.length", "between 0 and 20")]
+    [InlineData("""flow-id { offset = -1, length = 4 }""", "shard-runtime.listeners.u.flow-id.offset", "between 0")]
     [InlineData("""max-datagram-size = 70000""", "shard-runtime.listeners.u.max-datagram-size", "65535")]
     [InlineData("""handler = echo, dns-static { ttl = 5s }""", "shard-runtime.listeners.u.dns-static", "belongs to the dns-static handler only")]
     [InlineData("""handler = dns-static, dns-static { records { "a.test." { A = ["1.2.3"] } } }""", "shard-runtime.listeners.u.dns-static.records.\"a.test.\".A[0]", "not an IPv4 address")]
@@ -61,6 +63,18 @@ public sealed class DatagramSettingsSpecs
 
         Assert.Equal(key, e.Key);
         Assert.Contains(problem, e.Problem, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void Flow_id_must_be_read_for_a_udp_listener_and_refused_for_a_tcp_one()
+    {
+        var udp = Assert.Single(Read("""shard-runtime.listeners.q { endpoint = "127.0.0.1:0", protocol = udp, handler = udp-echo, flow-id { offset = 1, length = 8 } }""").Listeners);
+        Assert.Equal(new FlowIdLocation(1, 8), udp.FlowId);
+        Assert.Null(Assert.Single(Read("""shard-runtime.listeners.q { endpoint = "127.0.0.1:0", protocol = udp, handler = udp-echo }""").Listeners).FlowId);
+
+        var e = Fails("""shard-runtime.listeners.t { endpoint = "127.0.0.1:0", flow-id.length = 8 }""");
+        Assert.Equal("shard-runtime.listeners.t.flow-id.length", e.Key);
+        Assert.Contains("udp listeners only", e.Problem);
     }
 
     [Theory]

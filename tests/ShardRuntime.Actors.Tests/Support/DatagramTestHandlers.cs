@@ -137,3 +137,17 @@ internal sealed class NumberedDatagramStream : IAsyncDisposable
 
     private int _disposed;
 }
+
+/// <summary>Replies with the id of the shard (socket) that received the datagram, as text.</summary>
+internal sealed class ShardEchoFactory : IDatagramHandlerFactory
+{
+    public string Name => "shard-echo";
+
+    public IDatagramHandler Create(IDatagramContext context) => new Handler();
+
+    private sealed class Handler : IDatagramHandler
+    {
+        public void OnDatagram(IDatagramContext context, ReadOnlySpan<byte> datagram, SocketAddress peer) =>
+            context.Reply(Encoding.ASCII.GetBytes(context.ShardId.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+    }
+}
