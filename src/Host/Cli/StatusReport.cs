@@ -51,7 +51,8 @@ internal static class StatusReport
             }
             if (listener.LastReloadFailure is { } failure)
                 text.Append(CultureInfo.InvariantCulture, $"  last reload refused: {failure}\n");
-            AppendTable(text, ["  GENERATION", "HANDLER", "CONNECTIONS", "ASSEMBLY"],
+            // A generation's count: connections (tcp), or the sockets whose handler it is (udp).
+            AppendTable(text, ["  GENERATION", "HANDLER", listener.Datagrams is null ? "CONNECTIONS" : "SOCKETS", "ASSEMBLY"],
                 listener.Generations.Select(g => new[]
                 {
                     "  " + Number(g.Generation) + (g.Current ? " (current)" : ""), g.Handler, Number(g.OpenConnections), g.Assembly ?? "built-in",
