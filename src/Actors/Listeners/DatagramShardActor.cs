@@ -44,6 +44,10 @@ internal sealed class DatagramShardActor : UntypedActor
         Become(Behaviour(_socket.Phase));
         _log.Info("Shard {Listener}/{Shard} {Phase} datagrams on {EndPoint}/udp (socket inode {Inode}, handler generation {Generation})",
             Name, _socket.ShardId, _socket.Phase == ShardPhase.Parked ? "parked, not receiving" : "receiving", _socket.EndPoint, _socket.Inode, Serving.HandlerGeneration);
+        if (_socket.ReceiveBuffer < _socket.RequestedReceiveBuffer)
+            _log.Warning("Shard {Listener}/{Shard}: the kernel granted a receive buffer of {Granted} bytes, not the {Requested} of datagram-receive-buffer " +
+                         "(net.core.rmem_max caps it; raise it with sysctl): datagrams beyond it are dropped while the shard does not read",
+                Name, _socket.ShardId, _socket.ReceiveBuffer, _socket.RequestedReceiveBuffer);
         if (_socket.IsDisposed || _socket.Phase == ShardPhase.Closing) Finish();
         else Self.Tell(DatagramShard.ReceiveMore.Instance); // whatever came while nobody owned the socket
     }

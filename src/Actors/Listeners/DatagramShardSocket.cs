@@ -37,12 +37,22 @@ internal sealed class DatagramShardSocket : IShardSocket, IReadinessListener
         Inode = KernelSocketTable.GetInode(socket);
         _fd = (int)socket.SafeHandle.DangerousGetHandle();
         SocketOptionsNative.SetNonBlocking(socket);
+        // SO_RCVBUF: Linux doubles what it is asked for (its bookkeeping), capped at net.core.rmem_max.
+        RequestedReceiveBuffer = settings.DatagramReceiveBuffer;
+        socket.ReceiveBufferSize = settings.DatagramReceiveBuffer;
+        ReceiveBuffer = socket.ReceiveBufferSize / 2;
         _received = new DatagramBatch(settings.DatagramsPerBatch, settings.MaxDatagramSize);
         _outbound = new DatagramBatch(settings.DatagramsPerBatch, settings.MaxDatagramSize);
         _readiness = loop.Register(_fd, this);
     }
 
     public Socket Socket { get; }
+
+    /// <summary>The receive buffer asked for (datagram-receive-buffer).</summary>
+    public int RequestedReceiveBuffer { get; }
+
+    /// <summary>The receive buffer the kernel granted (less than asked when net.core.rmem_max caps it).</summary>
+    public int ReceiveBuffer { get; }
 
     public int ShardId { get; }
 

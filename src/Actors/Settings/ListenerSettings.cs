@@ -36,7 +36,8 @@ public sealed record ListenerSettings(
     int DatagramsPerBatch = 32,
     int MaxDatagramSize = 2048,
     DnsStaticSettings? DnsStatic = null,
-    FlowIdLocation? FlowId = null)
+    FlowIdLocation? FlowId = null,
+    int DatagramReceiveBuffer = 4 * 1024 * 1024)
 {
     /// <summary>The one key of a listener's block that has no default in listener-defaults: where it listens.</summary>
     public const string EndpointKey = "endpoint";
@@ -95,7 +96,8 @@ public sealed record ListenerSettings(
             RetireQueueTimeout: r.GetDuration("retire-queue-timeout", TimeSpan.FromMilliseconds(1)),
             FirstTurnInShard: r.GetBool("first-turn-in-shard"),
             DatagramsPerBatch: r.GetInt("datagrams-per-batch", 1, 1024),
-            MaxDatagramSize: (int)r.GetBytes("max-datagram-size", 1, 65535));
+            MaxDatagramSize: (int)r.GetBytes("max-datagram-size", 1, 65535),
+            DatagramReceiveBuffer: (int)r.GetBytes("datagram-receive-buffer", 4096, int.MaxValue / 2));
         if (settings.HandlerAssembly is not null && settings.HandlerType is null)
             throw new ShardRuntimeConfigurationException(r.KeyOf("handler-type"),
                 "is required with handler-assembly: the full name of the type that implements IConnectionHandlerFactory or IConnectionHandler");
