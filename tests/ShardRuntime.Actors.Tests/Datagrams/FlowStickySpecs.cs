@@ -24,6 +24,16 @@ public sealed class FlowStickySpecs(ITestOutputHelper output) : TestKit(output: 
         Specs.Settings($$"""q { endpoint = "127.0.0.1:0", protocol = udp, handler = shard-echo, shards = 4, {{flowId}} }"""),
         HandlerCatalog.WithBuiltIns().Add(new ShardEchoFactory()));
 
+    /// <summary>
+    /// Waits until the group handled what it was told before (the coordinator's Join or Retire, each followed by its
+    /// steering): it answers GetSockets in order. Started and ScaledTo come before the group had its turn.
+    /// </summary>
+    private async Task GroupSteeredAsync()
+    {
+        var group = await Sys.ActorSelection("/user/shard-runtime/group-*").ResolveOne(Clients.Timeout);
+        await group.Ask<ShardRuntime.Actors.Listeners.Group.Sockets>(ShardRuntime.Actors.Listeners.Group.GetSockets.Instance, Clients.Timeout);
+    }
+
     /// <summary>Each flow's datagrams, each from a fresh source port: the shards that answered each flow.</summary>
     private static async Task<Dictionary<int, HashSet<int>>> ShardsPerFlowAsync(IPEndPoint target)
     {
@@ -60,6 +70,7 @@ public sealed class FlowStickySpecs(ITestOutputHelper output) : TestKit(output: 
     {
         var coordinator = Start("flow-id { offset = 2, length = 8 }");
         var target = Specs.EndPoint(coordinator, "q");
+        await GroupSteeredAsync();
 
         var before = await ShardsPerFlowAsync(target);
         Assert.All(before, f => Assert.Single(f.Value)); // one shard per flow, whatever the source port
@@ -67,6 +78,7 @@ public sealed class FlowStickySpecs(ITestOutputHelper output) : TestKit(output: 
 
         Assert.IsType<CoordinatorProtocol.ScaledTo>(await coordinator.Ask<object>(new CoordinatorProtocol.ScaleTo("q", 2), Clients.Timeout));
         await AwaitAssertAsync(() => Assert.Equal(2, Specs.Listener(coordinator, "q").Shards.Count), Clients.Timeout);
+        await GroupSteeredAsync();
         var after = await ShardsPerFlowAsync(target);
 
         foreach (var (flow, shards) in before)

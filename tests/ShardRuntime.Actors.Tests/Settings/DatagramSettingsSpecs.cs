@@ -51,7 +51,7 @@ public sealed class DatagramSettingsSpecs
     [InlineData("""datagrams-per-batch = 2000""", "shard-runtime.listeners.u.datagrams-per-batch", "between 1 and 1024")]
     [InlineData("""flow-id.length = 21""", "shard-runtime.listeners.u.flow-id.length", "between 0 and 20")]
     [InlineData("""flow-id { offset = -1, length = 4 }""", "shard-runtime.listeners.u.flow-id.offset", "between 0")]
-    [InlineData("""datagram-receive-buffer = 1 KiB""", "shard-runtime.listeners.u.datagram-receive-buffer", "at least")]
+    [InlineData("""datagram-receive-buffer = 1 KiB""", "shard-runtime.listeners.u.datagram-receive-buffer", "between 4096")]
     [InlineData("""max-datagram-size = 70000""", "shard-runtime.listeners.u.max-datagram-size", "65535")]
     [InlineData("""handler = echo, dns-static { ttl = 5s }""", "shard-runtime.listeners.u.dns-static", "belongs to the dns-static handler only")]
     [InlineData("""handler = dns-static, dns-static { records { "a.test." { A = ["1.2.3"] } } }""", "shard-runtime.listeners.u.dns-static.records.\"a.test.\".A[0]", "not an IPv4 address")]
