@@ -65,6 +65,39 @@ public sealed partial class SystemdActivationSpecs(ITestOutputHelper output)
     }
 
     [SkippableFact]
+    public async Task A_socket_activated_node_must_adopt_an_inherited_datagram_socket_and_answer_the_datagram_that_started_it()
+    {
+        var (host, endPoints, inodes) = await StartActivatedAsync(["dns"], datagram: true);
+        await using var node = host;
+        var dns = endPoints[0];
+        await File.WriteAllTextAsync(host.ConfigPath, HostProcess.Config($$"""
+            dns { endpoint = "{{dns}}", protocol = udp, handler = udp-echo, shards = 1 }
+            """));
+
+        // The first datagram makes the activator exec the node; it waits in the socket's receive queue meanwhile.
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        await client.SendToAsync("first"u8.ToArray(), dns);
+        var status = await host.WaitUntilReadyAsync();
+
+        var listener = status.Listener("dns");
+        Assert.Equal("udp", listener.Protocol);
+        var shard = Assert.Single(listener.Shards);
+        // The node serves descriptor 3, the very datagram socket the activator bound, and the kernel shows no other.
+        Assert.Equal(inodes[0], InodeOfDescriptor(host.ProcessId, 3));
+        Assert.Equal(inodes[0], shard.SocketInode);
+        Assert.Equal([inodes[0]], ShardRuntime.Runtime.Sockets.KernelSocketTable.ListListening(dns.Port, ShardRuntime.Runtime.Sockets.TransportProtocol.Udp).Select(k => k.Inode));
+        Assert.Contains($"Listener dns adopts 1 inherited sockets on {dns}", host.Output);
+
+        var buffer = new byte[64];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var first = await client.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.Any, 0), timeout.Token);
+        Assert.Equal("first", System.Text.Encoding.ASCII.GetString(buffer, 0, first.ReceivedBytes));
+        await client.SendToAsync("later"u8.ToArray(), dns);
+        var later = await client.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.Any, 0), timeout.Token);
+        Assert.Equal("later", System.Text.Encoding.ASCII.GetString(buffer, 0, later.ReceivedBytes));
+    }
+
+    [SkippableFact]
     public async Task An_inherited_socket_no_listener_wants_must_be_declined_and_a_listener_that_names_no_inherited_socket_must_bind_its_own()
     {
         var (host, endPoints, inodes) = await StartActivatedAsync(["http", "spare"]);
@@ -144,13 +177,15 @@ public sealed partial class SystemdActivationSpecs(ITestOutputHelper output)
     /// sockets' inodes. A port taken by someone else between choosing it and the activator's bind makes the activator
     /// exit: then it starts again on other ports.
     /// </summary>
-    private async Task<(HostProcess Host, IReadOnlyList<IPEndPoint> EndPoints, IReadOnlyList<long> Inodes)> StartActivatedAsync(IReadOnlyList<string> names)
+    private async Task<(HostProcess Host, IReadOnlyList<IPEndPoint> EndPoints, IReadOnlyList<long> Inodes)> StartActivatedAsync(
+        IReadOnlyList<string> names, bool datagram = false)
     {
         Skip.IfNot(File.Exists(Activator), $"needs {Activator} (Debian package systemd) to run the node socket-activated");
         for (var attempt = 1; ; attempt++)
         {
-            var endPoints = FreeLoopbackEndPoints(names.Count);
+            var endPoints = FreeLoopbackEndPoints(names.Count, datagram);
             var launcher = new List<string> { Activator };
+            if (datagram) launcher.Add("--datagram"); // ListenDatagram=: the first datagram starts the node
             foreach (var endPoint in endPoints)
                 launcher.AddRange(["-l", endPoint.ToString()]);
             launcher.Add($"--fdname={string.Join(':', names)}");
@@ -159,7 +194,7 @@ public sealed partial class SystemdActivationSpecs(ITestOutputHelper output)
                 launcher.AddRange(["-E", "DOTNET_ROOT"]);
 
             var host = HostProcess.Start(output, configText: null, launcher: launcher);
-            var inodes = await WaitUntilActivatorListensAsync(host, endPoints);
+            var inodes = await WaitUntilActivatorListensAsync(host, endPoints, datagram);
             if (inodes is not null)
                 return (host, endPoints, inodes);
             output.WriteLine($"attempt {attempt}: the activator exited before it listened on {string.Join(", ", endPoints)}");
@@ -171,7 +206,7 @@ public sealed partial class SystemdActivationSpecs(ITestOutputHelper output)
     }
 
     /// <summary>The activator's descriptors 3, 4, ... as inodes once each is the one socket listening on its endpoint; null when it exited.</summary>
-    private static async Task<IReadOnlyList<long>?> WaitUntilActivatorListensAsync(HostProcess host, IReadOnlyList<IPEndPoint> endPoints)
+    private static async Task<IReadOnlyList<long>?> WaitUntilActivatorListensAsync(HostProcess host, IReadOnlyList<IPEndPoint> endPoints, bool datagram)
     {
         var timeout = TimeSpan.FromSeconds(30);
         var (exited, inodes) = await Eventually.ValueAsync(async () =>
@@ -181,7 +216,10 @@ public sealed partial class SystemdActivationSpecs(ITestOutputHelper output)
             foreach (var (endPoint, i) in endPoints.Select((e, i) => (e, i)))
             {
                 var inode = InodeOfDescriptor(host.ProcessId, 3 + i);
-                if (inode is not null && (await KernelSockets.ListeningInodesAsync(endPoint)).SequenceEqual([inode.Value]))
+                var bound = datagram
+                    ? ShardRuntime.Runtime.Sockets.KernelSocketTable.ListListening(endPoint.Port, ShardRuntime.Runtime.Sockets.TransportProtocol.Udp).Select(k => k.Inode).ToList()
+                    : await KernelSockets.ListeningInodesAsync(endPoint);
+                if (inode is not null && bound.SequenceEqual([inode.Value]))
                     inodes.Add(inode.Value);
             }
             return (Exited: false, Inodes: inodes);
@@ -193,9 +231,11 @@ public sealed partial class SystemdActivationSpecs(ITestOutputHelper output)
     }
 
     /// <summary>Distinct loopback ports that were free a moment ago (each bound at once to port 0, then released).</summary>
-    private static List<IPEndPoint> FreeLoopbackEndPoints(int count)
+    private static List<IPEndPoint> FreeLoopbackEndPoints(int count, bool datagram)
     {
-        var probes = Enumerable.Range(0, count).Select(_ => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)).ToList();
+        var probes = Enumerable.Range(0, count).Select(_ => datagram
+            ? new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp)
+            : new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)).ToList();
         try
         {
             foreach (var probe in probes)

@@ -324,7 +324,24 @@ public static class Coordinator
         int Generation,
         IReadOnlyList<GenerationStatus> Generations,
         string? LastReloadFailure,
-        IReadOnlyList<ShardStatus> Shards);
+        IReadOnlyList<ShardStatus> Shards,
+        DatagramStatus? Datagrams = null);
+
+    /// <summary>
+    /// The datagram counters of a UDP listener or shard (instead of connections): received (truncated ones included),
+    /// sent (taken by the kernel), and dropped: truncated (longer than max-datagram-size), refused (the kernel refused
+    /// the send, or no room), and handler failures (the handler threw or could not be made: its replies discarded).
+    /// </summary>
+    public sealed record DatagramStatus(long Received, long Sent, long DroppedTruncated, long DroppedRefused, long HandlerFailures)
+    {
+        /// <summary>Every datagram dropped, whatever the reason.</summary>
+        public long Dropped => DroppedTruncated + DroppedRefused + HandlerFailures;
+
+        /// <summary>The sum of <paramref name="parts"/>.</summary>
+        public static DatagramStatus Sum(IEnumerable<DatagramStatus> parts) =>
+            parts.Aggregate(new DatagramStatus(0, 0, 0, 0, 0), (a, b) => new DatagramStatus(
+                a.Received + b.Received, a.Sent + b.Sent, a.DroppedTruncated + b.DroppedTruncated, a.DroppedRefused + b.DroppedRefused, a.HandlerFailures + b.HandlerFailures));
+    }
 
     /// <summary>One live handler generation of a listener.</summary>
     public sealed record GenerationStatus(int Generation, string Handler, bool Current, int OpenConnections, string? Assembly, string? Sha256);
@@ -337,7 +354,12 @@ public static class Coordinator
         long Accepted,
         int OpenConnections,
         long BytesReceived,
-        long BytesSent);
+        long BytesSent,
+        DatagramStatus? Datagrams = null)
+    {
+        /// <summary>It serves: accepting (tcp) or receiving (udp), neither retiring nor standing by.</summary>
+        public bool IsServing => State is "accepting" or "receiving";
+    }
 
     internal static string Describe(IPEndPoint endPoint, TransportProtocol protocol) =>
         $"{endPoint}/{protocol.ToString().ToLowerInvariant()}";

@@ -29,8 +29,8 @@ internal sealed partial class CoordinatorActor
         return new ObservedNode(listeners, inherited, _s.NextShardId, _s.NextIncarnation, _s.PredecessorHolds, _s.Life.IsDraining);
     }
 
-    /// <summary>Why a built-in handler name is unknown, or null.</summary>
-    private string? UnknownHandler(string name) => _handlers.TryGet(name, out _) ? null : _handlers.UnknownHandlerReason(name);
+    /// <summary>Why a listener's built-in handler cannot serve it (unknown, or of the other kind), or null.</summary>
+    private string? UnknownHandler(ListenerSettings listener) => _handlers.HandlerRefusal(listener);
 
     /// <summary>
     /// Makes the listeners match <paramref name="desired"/> (all or nothing). User handlers come from
@@ -83,12 +83,14 @@ internal sealed partial class CoordinatorActor
                     SetBacklog(step.Listener.Name, adopt, taken.Adopted);
                     break;
                 case AcquireStep.TakeHandlers take when take.Settings.HandlerAssembly is null:
-                    _handlers.TryGet(take.Settings.Handler, out var factory);
-                    taken.Handlers = HandlerRegistry.ForFactory(take.Settings.Name, factory);
+                    taken.Handlers = BuiltInRegistry(take.Settings);
                     break;
                 case AcquireStep.TakeHandlers take:
                     if (!prepared.TryGetRegistry(take.Settings, out var registry, out var refusal))
                         return $"listener '{take.Settings.Name}': {refusal}";
+                    if (registry!.Current.IsDatagram != take.Settings.IsDatagram)
+                        return $"listener '{take.Settings.Name}': {ShardRuntimeSettings.Section}.listeners.{take.Settings.Name}.handler-type: " +
+                               _handlers.KindMismatch(take.Settings, take.Settings.HandlerType!, registry.Current.IsDatagram);
                     taken.Handlers = registry;
                     break;
                 case AcquireStep.Bind bind:
@@ -98,6 +100,21 @@ internal sealed partial class CoordinatorActor
             }
         }
         return null;
+    }
+
+    /// <summary>
+    /// The registry of a listener with a handler of the catalog: a connection handler's factory serves every generation;
+    /// a datagram handler's is made for each (dns-static from the listener's zone).
+    /// </summary>
+    private HandlerRegistry BuiltInRegistry(ListenerSettings settings)
+    {
+        if (!settings.IsDatagram)
+        {
+            _handlers.TryGet(settings.Handler, out var factory);
+            return HandlerRegistry.ForFactory(settings.Name, factory);
+        }
+        _handlers.TryGetDatagram(settings, out var datagrams);
+        return HandlerRegistry.ForFactory(settings.Name, datagrams);
     }
 
     /// <summary>listen() again on adopted sockets only sets their backlog to the listener's.</summary>

@@ -324,12 +324,16 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             {
                 var shards = l.Shards.Values.OrderBy(s => s.Key.ShardId).Select(s => new Coordinator.ShardStatus(
                     s.Key.ShardId,
-                    s.Retiring ? "retiring" : s.Parked ? "standby" : "accepting",
+                    s.Retiring ? "retiring" : s.Parked ? "standby" : l.Settings.IsDatagram ? "receiving" : "accepting",
                     s.Inode,
                     s.Counters.Accepted,
                     s.Counters.Open,
                     s.Counters.BytesReceived,
-                    s.Counters.BytesSent)).ToList();
+                    s.Counters.BytesSent,
+                    l.Settings.IsDatagram
+                        ? new Coordinator.DatagramStatus(s.Counters.DatagramsReceived, s.Counters.DatagramsSent, s.Counters.DroppedTruncated,
+                            s.Counters.DroppedRefused, s.Counters.HandlerFailures)
+                        : null)).ToList();
                 var handlers = l.Handlers.Snapshot();
                 return new Coordinator.ListenerStatus(
                     l.Name,
@@ -344,7 +348,8 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
                     handlers.Generations.Select(g => new Coordinator.GenerationStatus(
                         g.Number, g.Name, g.IsCurrent, g.LiveConnections, g.AssemblyPath, g.FileSha256)).ToList(),
                     handlers.LastReloadFailure,
-                    shards);
+                    shards,
+                    l.Settings.IsDatagram ? Coordinator.DatagramStatus.Sum(shards.Select(s => s.Datagrams!)) : null);
             }).ToList(),
             _s.UpgradeOptions.ProcessGeneration,
             _s.Life is NodeLife.Upgrading { Progress: var upgrade } ? new Coordinator.UpgradeStatus(upgrade.SuccessorProcessId, upgrade.Describe(), upgrade.Since) : null,

@@ -123,9 +123,9 @@ internal sealed class GroupState(IPEndPoint endPoint, TransportProtocol protocol
 }
 
 /// <summary>One socket of a group, its shard and, once it retires, how and its drain.</summary>
-internal sealed class GroupMember(ShardSocket socket, ShardKey key, ShardListener listener, ShardCounters counters)
+internal sealed class GroupMember(IShardSocket socket, ShardKey key, ShardListener listener, ShardCounters counters)
 {
-    public ShardSocket Socket { get; } = socket;
+    public IShardSocket Socket { get; } = socket;
     public ShardKey Key { get; } = key;
     public ShardListener Listener { get; } = listener;
     public ShardCounters Counters { get; } = counters;

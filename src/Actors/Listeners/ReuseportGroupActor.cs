@@ -20,6 +20,9 @@ namespace ShardRuntime.Actors.Listeners;
 internal sealed class ReuseportGroupActor : UntypedActor, IWithTimers
 {
     private const string DrainCheckTimer = "drain-check";
+
+    /// <summary>Buckets a flow-sticky group deals to its members (flow-id): enough for an even share among up to 256 shards.</summary>
+    private const int FlowBuckets = 256;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly GroupState _group;
     private readonly ShardRuntimeSettings _settings;
@@ -112,12 +115,14 @@ internal sealed class ReuseportGroupActor : UntypedActor, IWithTimers
     /// <summary>Takes one socket: wraps it for the readiness engine, adds it to the model (in the order it joined), starts its shard.</summary>
     private void Add(Group.JoiningShard joining)
     {
-        ShardSocket socket;
+        IShardSocket socket;
         try
         {
             var loop = joining.Key.ShardId % _settings.IoLoops;
-            socket = new ShardSocket(joining.Socket, joining.Key.ShardId, ReadinessEngine.Loop(loop),
-                _settings.ActorsOnIoLoops ? IoLoopDispatchers.Id(loop) : null);
+            var dispatcher = _settings.ActorsOnIoLoops ? IoLoopDispatchers.Id(loop) : null;
+            socket = _group.Protocol == TransportProtocol.Udp
+                ? new DatagramShardSocket(joining.Socket, joining.Key.ShardId, ReadinessEngine.Loop(loop), dispatcher, joining.Listener.Settings)
+                : new ShardSocket(joining.Socket, joining.Key.ShardId, ReadinessEngine.Loop(loop), dispatcher);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or InvalidOperationException or IOException)
         {
@@ -125,6 +130,11 @@ internal sealed class ReuseportGroupActor : UntypedActor, IWithTimers
             joining.Socket.Dispose();
             Context.Parent.Tell(new Group.ShardStopped(joining.Key));
             return;
+        }
+        if (joining.Listener.Settings.FlowId is { } flowId && _group.Model.FlowId is null && !_group.LetGo)
+        {
+            _group.Model.RouteByFlowId(flowId, FlowBuckets);
+            _log.Info("Group {Group} routes datagrams by their {FlowId} over {Buckets} buckets (flow-sticky)", Name, flowId, FlowBuckets);
         }
         if (!_group.LetGo) _group.Model.Add(joining.Socket);
         var member = new GroupMember(socket, joining.Key, joining.Listener, joining.Counters);
@@ -134,7 +144,7 @@ internal sealed class ReuseportGroupActor : UntypedActor, IWithTimers
 
     private void StartShard(GroupMember member)
     {
-        var props = Listener.Props(member.Listener, member.Socket, member.Counters);
+        var props = member.Socket.ShardProps(member.Listener, member.Counters);
         if (member.Socket.Dispatcher is { } dispatcher) props = props.WithDispatcher(dispatcher);
         member.Actor = Context.ActorOf(props, Listener.ActorName(member.Key.Listener, member.Key.ShardId));
         Context.Watch(member.Actor);
@@ -223,20 +233,20 @@ internal sealed class ReuseportGroupActor : UntypedActor, IWithTimers
         var now = Environment.TickCount64;
         var byMember = _group.Members.Values.Where(m => !m.Socket.IsDisposed).ToDictionary(m => m.Socket.Socket);
         DrainCheck? Check(GroupMember m) =>
-            m.Drain?.Check(now, m.Socket.LastAcceptedAt, () => QueueLength(m.Socket));
+            m.Drain?.Check(now, m.Socket.LastTakenAt, m.Socket.Queued);
         var innerClosed = false;
         var closes = _group.Model.ClosesNow(s => byMember.TryGetValue(s, out var m) ? Check(m) : null);
         foreach (var socket in closes)
         {
             var member = byMember[socket];
             var moved = _group.Model.Members[^1] != socket;
-            Close(member, Check(member) == DrainCheck.Overdue ? "its queue did not go quiet in time" : "its accept queue stayed empty");
+            Close(member, Check(member) == DrainCheck.Overdue ? "its queue did not go quiet in time" : "its queue stayed empty");
             innerClosed |= moved;
         }
         // Members outside the model (the group was let go of, or a socket that never joined it) close once due.
         foreach (var member in byMember.Values.Where(m => m.Drain is not null && !m.Socket.IsDisposed && !InModel(m)))
         {
-            if (Check(member) is DrainCheck.Drained or DrainCheck.Overdue) Close(member, "its accept queue stayed empty");
+            if (Check(member) is DrainCheck.Drained or DrainCheck.Overdue) Close(member, "its queue stayed empty");
         }
         if (closes.Count > 0) AfterCloses(innerClosed);
         ArmDrainCheck();
@@ -258,14 +268,14 @@ internal sealed class ReuseportGroupActor : UntypedActor, IWithTimers
     /// <summary>Closes this process's copy of a member's socket, takes it out of the model, and tells its shard and the coordinator.</summary>
     private void Close(GroupMember member, string why)
     {
-        var queued = member.Socket.Shared || member.Socket.IsDisposed ? 0 : QueueLength(member.Socket);
+        var queued = member.Socket.Shared || member.Socket.IsDisposed ? 0 : member.Socket.Queued();
         if (member.Socket.Shared)
             _log.Info("Shard {Shard} lets go of socket inode {Inode}: the successor accepts on it", member.Key, member.Socket.Inode);
         else if (queued > 0)
-            _log.Warning("Shard {Shard} closing socket inode {Inode} with {Queued} connections still queued ({Why})", member.Key, member.Socket.Inode, queued, why);
+            _log.Warning("Shard {Shard} closing socket inode {Inode} with {Queued} {What} still queued ({Why})", member.Key, member.Socket.Inode, queued, What, why);
         else
-            _log.Info("Shard {Shard} closing socket inode {Inode} after draining {Drained} queued connections ({Why})",
-                member.Key, member.Socket.Inode, member.Socket.DrainedFromQueue, why);
+            _log.Info("Shard {Shard} closing socket inode {Inode} after draining {Drained} queued {What} ({Why})",
+                member.Key, member.Socket.Inode, member.Socket.DrainedFromQueue, What, why);
         var inModel = InModel(member);
         member.Socket.Dispose();
         if (inModel) _group.Model.Remove(member.Socket.Socket);
@@ -274,17 +284,8 @@ internal sealed class ReuseportGroupActor : UntypedActor, IWithTimers
         Context.Parent.Tell(new Group.SocketClosed(member.Key));
     }
 
-    private static int QueueLength(ShardSocket socket)
-    {
-        try
-        {
-            return ListenerDrain.QueueLength(socket.Socket);
-        }
-        catch (Exception e) when (e is SocketException or InvalidOperationException or ObjectDisposedException)
-        {
-            return 0;
-        }
-    }
+    /// <summary>What the group's sockets queue, as logs name it.</summary>
+    private string What => _group.Protocol == TransportProtocol.Udp ? "datagrams" : "connections";
 
     private void OnShardTerminated(IActorRef actor)
     {

@@ -12,7 +12,7 @@ namespace ShardRuntime.Actors.Listeners;
 /// completion is told to the same actor reference, and a completion that nobody received yet is kept here for the
 /// next owner.
 /// </summary>
-internal sealed class ShardSocket : IDisposable, IReadinessListener
+internal sealed class ShardSocket : IShardSocket, IReadinessListener
 {
     // Accepts are accept4() calls on the descriptor, readiness from the ReadinessEngine: no .NET operation is ever
     // pending on a listening socket. (.NET closes a socket that still has an operation pending abortively, which sets
@@ -125,7 +125,23 @@ internal sealed class ShardSocket : IDisposable, IReadinessListener
     private long _lastAcceptedAt;
 
     /// <summary>Connections accepted since the shard began to retire.</summary>
-    public int DrainedFromQueue { get; set; }
+    public long DrainedFromQueue { get; set; }
+
+    long IShardSocket.LastTakenAt => LastAcceptedAt;
+
+    int IShardSocket.Queued()
+    {
+        try
+        {
+            return Runtime.Sockets.ListenerDrain.QueueLength(Socket);
+        }
+        catch (Exception e) when (e is SocketException or InvalidOperationException or ObjectDisposedException)
+        {
+            return 0;
+        }
+    }
+
+    Props IShardSocket.ShardProps(ShardListener listener, ShardCounters counters) => Listener.Props(listener, this, counters);
 
     /// <summary>
     /// The shard's connections, for its sweep (idle timeouts, linger deadlines): one periodic timer per shard rather
@@ -203,22 +219,32 @@ internal sealed class ShardSocket : IDisposable, IReadinessListener
         {
             if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
             _readiness.Dispose();
-            if (Shared)
-            {
-                // Right before the close, so a child started meanwhile (a handler's) cannot inherit the descriptor.
-                try
-                {
-                    Runtime.Sockets.SocketOptionsNative.ClearCloseOnExec(Socket);
-                }
-                catch (Exception e) when (e is SocketException or ObjectDisposedException)
-                {
-                    // Closed anyway below; no .NET operation is pending on it, so .NET does not touch the socket.
-                }
-            }
-            Socket.Dispose();
+            CloseDescriptor(Socket, Shared);
         }
         // A waiting accept has nothing to wait for any more: wake the shard so that it sees the socket closed.
         if (Volatile.Read(ref _acceptPending) == 1) ((IReadinessListener)this).OnReadable(null);
+    }
+
+    /// <summary>
+    /// Closes this process's descriptor of <paramref name="socket"/> (no .NET operation is ever pending on it). When
+    /// <paramref name="shared"/> (a successor holds it too), FD_CLOEXEC is cleared right before the close, so .NET sees a
+    /// descriptor shared with other processes and leaves the kernel socket as it is, and a child started meanwhile (a
+    /// handler's) cannot inherit it.
+    /// </summary>
+    internal static void CloseDescriptor(Socket socket, bool shared)
+    {
+        if (shared)
+        {
+            try
+            {
+                Runtime.Sockets.SocketOptionsNative.ClearCloseOnExec(socket);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // Closed anyway below.
+            }
+        }
+        socket.Dispose();
     }
 
     /// <summary>Closes everything, a parked connection included: for when the node lets go of this shard for good.</summary>

@@ -27,7 +27,11 @@ internal static class ConfigKeys
     {
         public Dictionary<string, Node>? Children { get; init; }
         public Node? Entry { get; init; }
-        public bool IsValue => Children is null && Entry is null;
+
+        /// <summary>A block that is empty in reference.conf (<c>dns-static.records</c>): its keys are names the reader of the block checks.</summary>
+        public bool Free { get; init; }
+
+        public bool IsValue => Children is null && Entry is null && !Free;
     }
 
     /// <summary>Where a key is valid: its parent's node, the parent's path as messages print it, and the key.</summary>
@@ -67,6 +71,12 @@ internal static class ConfigKeys
 
     private static void Walk(HoconValue value, Node schema, string path, List<Problem> problems)
     {
+        if (schema.Free)
+        {
+            if (!value.IsObject())
+                problems.Add(new Problem(path, "must be a block", []));
+            return;
+        }
         if (schema.IsValue)
         {
             if (value.IsObject())
@@ -151,7 +161,7 @@ internal static class ConfigKeys
         return (root, listener, locations);
     }
 
-    private static Node FromObject(HoconObject block) => new()
+    private static Node FromObject(HoconObject block) => block.Items.Count == 0 ? new Node { Free = true } : new()
     {
         Children = block.Items.ToDictionary(
             kv => kv.Key,

@@ -32,7 +32,12 @@ public sealed record ListenerSettings(
     TimeSpan RetireQuietPeriod,
     TimeSpan RetireQueueTimeout,
     bool FirstTurnInShard = true,
-    bool FromCluster = false)
+    bool FromCluster = false,
+    int DatagramsPerBatch = 32,
+    int MaxDatagramSize = 2048,
+    DnsStaticSettings? DnsStatic = null,
+    FlowIdLocation? FlowId = null,
+    int DatagramReceiveBuffer = 4 * 1024 * 1024)
 {
     /// <summary>The one key of a listener's block that has no default in listener-defaults: where it listens.</summary>
     public const string EndpointKey = "endpoint";
@@ -53,6 +58,12 @@ public sealed record ListenerSettings(
         < 1 or > MaxShards => $"shard count must be between 1 and {MaxShards}, got {shards}",
         _ => null,
     };
+
+    /// <summary>A UDP listener: datagram sockets served by datagram handlers (<see cref="Runtime.Datagrams.IDatagramHandler"/>).</summary>
+    public bool IsDatagram => Protocol == TransportProtocol.Udp;
+
+    /// <summary>The kind of handler the listener's protocol takes, as refusals name it.</summary>
+    public static string HandlerKind(bool datagram) => datagram ? "a datagram handler (udp)" : "a connection handler (tcp)";
 
     /// <summary>The shard count to run: <see cref="Shards"/>, or one per core when it is 0.</summary>
     public int EffectiveShards => Shards == 0 ? Environment.ProcessorCount : Shards;
@@ -83,18 +94,41 @@ public sealed record ListenerSettings(
             AcceptBackoffMax: r.GetDuration("accept-backoff-max", TimeSpan.FromMilliseconds(1)),
             RetireQuietPeriod: r.GetDuration("retire-quiet-period", TimeSpan.FromMilliseconds(1)),
             RetireQueueTimeout: r.GetDuration("retire-queue-timeout", TimeSpan.FromMilliseconds(1)),
-            FirstTurnInShard: r.GetBool("first-turn-in-shard"));
+            FirstTurnInShard: r.GetBool("first-turn-in-shard"),
+            DatagramsPerBatch: r.GetInt("datagrams-per-batch", 1, 1024),
+            MaxDatagramSize: (int)r.GetBytes("max-datagram-size", 1, 65535),
+            DatagramReceiveBuffer: (int)r.GetBytes("datagram-receive-buffer", 4096, int.MaxValue / 2));
         if (settings.HandlerAssembly is not null && settings.HandlerType is null)
             throw new ShardRuntimeConfigurationException(r.KeyOf("handler-type"),
                 "is required with handler-assembly: the full name of the type that implements IConnectionHandlerFactory or IConnectionHandler");
         if (settings.HandlerAssembly is null && settings.HandlerType is not null)
             throw new ShardRuntimeConfigurationException(r.KeyOf("handler-assembly"), "is required with handler-type: the path of the .dll");
-        if (settings.Protocol != TransportProtocol.Tcp)
-            throw new ShardRuntimeConfigurationException(r.KeyOf("protocol"), "only tcp is supported in this release");
+        if (ReadFlowId(r) is { } flowId)
+        {
+            if (!settings.IsDatagram)
+                throw new ShardRuntimeConfigurationException(r.KeyOf("flow-id.length"), "flow-sticky steering is for udp listeners only (this one has protocol = tcp); set it to 0");
+            settings = settings with { FlowId = flowId };
+        }
+        if (listener.HasPath(DnsStaticSettings.Key) && (settings.HandlerAssembly is not null || settings.Handler != Runtime.Handlers.DnsStaticHandlerFactory.HandlerName))
+            throw new ShardRuntimeConfigurationException(r.KeyOf(DnsStaticSettings.Key),
+                $"belongs to the dns-static handler only; this listener's handler is '{settings.HandlerType ?? settings.Handler}' (remove the block, or set handler = dns-static)");
+        if (settings.HandlerAssembly is null && settings.Handler == Runtime.Handlers.DnsStaticHandlerFactory.HandlerName)
+        {
+            var merged = listener.WithFallback(defaults);
+            settings = settings with { DnsStatic = DnsStaticSettings.Create(merged.GetConfig(DnsStaticSettings.Key), r.KeyOf(DnsStaticSettings.Key)) };
+        }
         if (settings.MaxReceiveBytes < settings.ReceiveBufferSize)
             throw new ShardRuntimeConfigurationException(r.KeyOf("max-receive-bytes"),
                 $"must be at least receive-buffer-size ({settings.ReceiveBufferSize} bytes)");
         return settings;
+    }
+
+    /// <summary><c>flow-id</c>: where datagrams carry their flow's id, or null when its length is 0 (off).</summary>
+    private static FlowIdLocation? ReadFlowId(ConfigReader r)
+    {
+        var length = r.GetInt("flow-id.length", 0, FlowIdLocation.MaxLength);
+        var offset = r.GetInt("flow-id.offset", 0, FlowIdLocation.MaxEnd - Math.Max(length, 1));
+        return length == 0 ? null : new FlowIdLocation(offset, length);
     }
 
     private static string? NullIfEmpty(string value) => string.IsNullOrWhiteSpace(value) ? null : value;

@@ -45,7 +45,7 @@ internal static class ClusterStatusReport
             StatusReport.AppendTable(text, ["  LISTENER", "ENDPOINT", "SHARDS", "DESIRED", "OPEN", "ACCEPTED", "GENERATION"],
                 member.Node.Listeners.Select(l => new[]
                 {
-                    "  " + l.Name, l.EndPoint, StatusReport.Number(l.Shards.Count(s => s.State == "accepting")), StatusReport.Number(l.DesiredShards),
+                    "  " + l.Name, l.EndPoint, StatusReport.Number(l.Shards.Count(s => s.IsServing)), StatusReport.Number(l.DesiredShards),
                     StatusReport.Number(l.OpenConnections), StatusReport.Number(l.Accepted), StatusReport.Number(l.Generation),
                 }),
                 rightAligned: [2, 3, 4, 5, 6]);

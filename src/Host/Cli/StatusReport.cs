@@ -30,12 +30,16 @@ internal static class StatusReport
         }
 
         text.Append('\n');
-        AppendTable(text, ["LISTENER", "ENDPOINT", "HANDLER", "GENERATION", "SHARDS", "OPEN", "ACCEPTED"],
+        // A udp listener has no connections: OPEN and ACCEPTED show its datagrams received and sent (and DROPPED what it dropped).
+        AppendTable(text, ["LISTENER", "ENDPOINT", "HANDLER", "GENERATION", "SHARDS", "OPEN/RECEIVED", "ACCEPTED/SENT", "DROPPED"],
             node.Listeners.Select(l => new[]
             {
-                l.Name, l.EndPoint, l.Handler, Number(l.Generation), Number(l.DesiredShards), Number(l.OpenConnections), Number(l.Accepted),
+                l.Name, EndPointOf(l), l.Handler, Number(l.Generation), Number(l.DesiredShards),
+                l.Datagrams is { } d ? Number(d.Received) : Number(l.OpenConnections),
+                l.Datagrams is { } s ? Number(s.Sent) : Number(l.Accepted),
+                l.Datagrams is { } dropped ? Number(dropped.Dropped) : "-",
             }),
-            rightAligned: [3, 4, 5, 6]);
+            rightAligned: [3, 4, 5, 6, 7]);
 
         foreach (var listener in node.Listeners)
         {
@@ -47,12 +51,25 @@ internal static class StatusReport
             }
             if (listener.LastReloadFailure is { } failure)
                 text.Append(CultureInfo.InvariantCulture, $"  last reload refused: {failure}\n");
-            AppendTable(text, ["  GENERATION", "HANDLER", "CONNECTIONS", "ASSEMBLY"],
+            // A generation's count: connections (tcp), or the sockets whose handler it is (udp).
+            AppendTable(text, ["  GENERATION", "HANDLER", listener.Datagrams is null ? "CONNECTIONS" : "SOCKETS", "ASSEMBLY"],
                 listener.Generations.Select(g => new[]
                 {
                     "  " + Number(g.Generation) + (g.Current ? " (current)" : ""), g.Handler, Number(g.OpenConnections), g.Assembly ?? "built-in",
                 }),
                 rightAligned: [2]);
+            if (listener.Datagrams is { } datagrams)
+            {
+                text.Append(CultureInfo.InvariantCulture,
+                    $"  datagrams: {datagrams.Received} received, {datagrams.Sent} sent, dropped {datagrams.DroppedTruncated} truncated, {datagrams.DroppedRefused} refused by the kernel, {datagrams.HandlerFailures} handler failures\n");
+                AppendTable(text, ["  SHARD", "STATE", "INODE", "RECEIVED", "SENT", "DROPPED"],
+                    listener.Shards.Select(s => new[]
+                    {
+                        "  " + Number(s.ShardId), s.State, Number(s.SocketInode), Number(s.Datagrams?.Received ?? 0), Number(s.Datagrams?.Sent ?? 0), Number(s.Datagrams?.Dropped ?? 0),
+                    }),
+                    rightAligned: [2, 3, 4, 5]);
+                continue;
+            }
             AppendTable(text, ["  SHARD", "STATE", "INODE", "ACCEPTED", "OPEN"],
                 listener.Shards.Select(s => new[]
                 {
@@ -62,6 +79,9 @@ internal static class StatusReport
         }
         return text.ToString();
     }
+
+    /// <summary>The endpoint with its protocol (<c>127.0.0.1:5300/udp</c>).</summary>
+    private static string EndPointOf(Coordinator.ListenerStatus listener) => $"{listener.EndPoint}/{listener.Protocol}";
 
     internal static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 

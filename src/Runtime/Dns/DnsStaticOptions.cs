@@ -85,7 +85,7 @@ public sealed record DnsStaticOptions
     }
 
     /// <summary>The option path of a name's block, as <c>records."name"</c>.</summary>
-    internal static string RecordKey(string name) => $"records.\"{name}\"";
+    public static string RecordKey(string name) => $"records.\"{name}\"";
 
     private static IPAddress ParseIPv4(string text, string key)
     {

@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Security.Cryptography;
 using ShardRuntime.Runtime.Connections;
+using ShardRuntime.Runtime.Datagrams;
 
 namespace ShardRuntime.Runtime.Loading;
 
@@ -13,6 +14,9 @@ public static class HandlerLoader
 {
     private static readonly Type FactoryContract = typeof(IConnectionHandlerFactory);
     private static readonly Type HandlerContract = typeof(IConnectionHandler);
+    private static readonly Type DatagramFactoryContract = typeof(IDatagramHandlerFactory);
+    private static readonly Type DatagramHandlerContract = typeof(IDatagramHandler);
+    private static readonly Type[] Contracts = [FactoryContract, HandlerContract, DatagramFactoryContract, DatagramHandlerContract];
 
     /// <summary>
     /// Reads the assembly file into memory (the file is not kept open or mapped, so a build can overwrite it; see
@@ -76,7 +80,7 @@ public static class HandlerLoader
         }
     }
 
-    private static IConnectionHandlerFactory CreateFactory(HandlerAssemblySpec spec, string path, HandlerLoadContext context, byte[] image)
+    private static object CreateFactory(HandlerAssemblySpec spec, string path, HandlerLoadContext context, byte[] image)
     {
         Assembly assembly;
         try
@@ -109,6 +113,22 @@ public static class HandlerLoader
             return factory;
         }
 
+        if (DatagramFactoryContract.IsAssignableFrom(type))
+        {
+            var factory = (IDatagramHandlerFactory)Construct(spec, type);
+            try
+            {
+                Initialize(spec, type, factory, factory.Name);
+            }
+            catch
+            {
+                DisposeQuietly(factory);
+                throw;
+            }
+
+            return factory;
+        }
+
         if (HandlerContract.IsAssignableFrom(type))
         {
             var constructor = PublicParameterlessConstructor(spec, type);
@@ -117,6 +137,13 @@ public static class HandlerLoader
             // One instance now, so a constructor that throws refuses the load instead of failing every connection.
             Construct(spec, type);
             return perConnection;
+        }
+
+        if (DatagramHandlerContract.IsAssignableFrom(type))
+        {
+            var perSocket = new PerSocketDatagramHandlerFactory(type, PublicParameterlessConstructor(spec, type));
+            Construct(spec, type);
+            return perSocket;
         }
 
         var copied = CopiedContract(type);
@@ -180,7 +207,13 @@ public static class HandlerLoader
         }
     }
 
-    private static void Initialize(HandlerAssemblySpec spec, Type type, IConnectionHandlerFactory factory)
+    private static void Initialize(HandlerAssemblySpec spec, Type type, IConnectionHandlerFactory factory) =>
+        Initialize(spec, type, factory, () => factory.Name);
+
+    private static void Initialize(HandlerAssemblySpec spec, Type type, IDatagramHandlerFactory factory, string _) =>
+        Initialize(spec, type, factory, () => factory.Name);
+
+    private static void Initialize(HandlerAssemblySpec spec, Type type, object factory, Func<string> nameOf)
     {
         try
         {
@@ -194,7 +227,7 @@ public static class HandlerLoader
         string? name;
         try
         {
-            name = factory.Name;
+            name = nameOf();
         }
         catch (Exception e)
         {
@@ -207,7 +240,7 @@ public static class HandlerLoader
         }
     }
 
-    private static void DisposeQuietly(IConnectionHandlerFactory factory)
+    private static void DisposeQuietly(object factory)
     {
         try
         {
@@ -221,9 +254,7 @@ public static class HandlerLoader
 
     /// <summary>An interface of <paramref name="type"/> named like a contract interface but not the host's type, or null.</summary>
     private static Type? CopiedContract(Type type) =>
-        type.GetInterfaces().FirstOrDefault(i =>
-            (i.FullName == FactoryContract.FullName && i != FactoryContract)
-            || (i.FullName == HandlerContract.FullName && i != HandlerContract));
+        type.GetInterfaces().FirstOrDefault(i => Contracts.Any(c => i.FullName == c.FullName && i != c));
 
     private static string DuplicateContractReason(Type type, Type copied)
     {
@@ -238,12 +269,18 @@ public static class HandlerLoader
             + "and do not compile the contract's sources into the handler assembly.";
     }
 
+    private static string KindOf(Type type) =>
+        FactoryContract.IsAssignableFrom(type) ? "factory"
+        : HandlerContract.IsAssignableFrom(type) ? "handler"
+        : DatagramFactoryContract.IsAssignableFrom(type) ? "datagram factory"
+        : "datagram handler";
+
     private static string DescribeCandidates(Assembly assembly)
     {
         var candidates = ExportedTypes(assembly)
             .Where(t => t is { IsClass: true, IsAbstract: false, ContainsGenericParameters: false })
-            .Where(t => FactoryContract.IsAssignableFrom(t) || HandlerContract.IsAssignableFrom(t))
-            .Select(t => $"{t.FullName} ({(FactoryContract.IsAssignableFrom(t) ? "factory" : "handler")})")
+            .Where(t => Contracts.Any(c => c.IsAssignableFrom(t)))
+            .Select(t => $"{t.FullName} ({KindOf(t)})")
             .Order(StringComparer.Ordinal)
             .ToList();
         if (candidates.Count > 0)

@@ -44,6 +44,36 @@ public sealed class HandlerLoadingSpecs(ITestOutputHelper output) : TestKit(outp
     }
 
     [Fact]
+    public async Task A_reload_giving_a_tcp_listener_a_datagram_handler_type_must_be_refused_naming_handler_type_and_both_kinds()
+    {
+        var assembly = _files.CopySampleHandlers();
+        var coordinator = Start(() => WithAssembly(assembly, "SampleHandlers.ShoutDatagramFactory"));
+
+        var reason = await RefusedReloadAsync(coordinator, TimeSpan.FromSeconds(30));
+
+        Assert.Contains("shard-runtime.listeners.x.handler-type: handler 'SampleHandlers.ShoutDatagramFactory' is a datagram handler (udp), " +
+                        "but listener 'x' has protocol = tcp, which takes a connection handler (tcp)", reason);
+    }
+
+    [Fact]
+    public async Task A_udp_listener_must_serve_a_datagram_handler_type_from_a_user_assembly()
+    {
+        var assembly = _files.CopySampleHandlers();
+        var coordinator = Start(() => $"{Echo}\nu {{ endpoint = \"127.0.0.1:0\", protocol = udp, handler-assembly = \"{assembly}\", handler-type = \"SampleHandlers.ShoutDatagramHandler\", shards = 1 }}");
+
+        Assert.IsType<CoordinatorProtocol.Reloaded>(await coordinator.Ask<object>(new CoordinatorProtocol.Reload(null), Clients.Timeout));
+
+        using var client = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+        var target = Specs.EndPoint(coordinator, "u");
+        await client.SendToAsync("hey"u8.ToArray(), target);
+        var buffer = new byte[64];
+        using var timeout = new CancellationTokenSource(Clients.Timeout);
+        var received = await client.ReceiveFromAsync(buffer, new System.Net.IPEndPoint(System.Net.IPAddress.Any, 0), timeout.Token);
+        Assert.Equal("v1:hey", System.Text.Encoding.ASCII.GetString(buffer, 0, received.ReceivedBytes));
+        Assert.Equal("udp", Specs.Listener(coordinator, "u").Protocol);
+    }
+
+    [Fact]
     public async Task A_reload_naming_a_FIFO_as_handler_assembly_must_be_refused_at_once_naming_it()
     {
         var fifo = SpecialFiles.Fifo(Path.Combine(_files.Path, "handler.dll"));

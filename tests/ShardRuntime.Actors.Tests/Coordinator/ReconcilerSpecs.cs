@@ -20,7 +20,7 @@ public sealed class ReconcilerSpecs
 
     private static readonly HandlerCatalog Catalog = HandlerCatalog.WithBuiltIns();
 
-    internal static string? UnknownHandler(string name) => Catalog.TryGet(name, out _) ? null : Catalog.UnknownHandlerReason(name);
+    internal static string? UnknownHandler(ListenerSettings listener) => Catalog.HandlerRefusal(listener);
 
     internal static ListenerSettings Listener(string name, int shards, int port = 0, string handler = "echo") =>
         Template with { Name = name, Shards = shards, EndPoint = new IPEndPoint(IPAddress.Loopback, port), Handler = handler };

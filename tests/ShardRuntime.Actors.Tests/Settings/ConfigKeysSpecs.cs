@@ -16,7 +16,8 @@ public sealed class ConfigKeysSpecs
     [Fact]
     public void A_listener_must_accept_every_key_of_listener_defaults_and_its_endpoint()
     {
-        var defaults = ReferenceConfig.Default.GetConfig("shard-runtime.listener-defaults").AsEnumerable().Select(kv => kv.Key).ToList();
+        // Values only: a block of listener-defaults (dns-static) takes a block (DatagramSettingsSpecs).
+        var defaults = ReferenceConfig.Default.GetConfig("shard-runtime.listener-defaults").AsEnumerable().Where(kv => !kv.Value.IsObject()).Select(kv => kv.Key).ToList();
         var block = string.Join("\n", defaults.Select(k => $"{k} = 1")); // the values are not the keys' business
 
         var problems = Find($"shard-runtime.listeners.http {{\n endpoint = \"127.0.0.1:0\"\n{block}\n}}");

@@ -67,7 +67,6 @@ public sealed class ShardRuntimeSettingsSpecs
     [InlineData("""shard-runtime.listeners.http { endpoint = "127.0.0.1:8080", shards = 1000 }""", "shard-runtime.listeners.http.shards", "between 0 and 256")]
     [InlineData("""shard-runtime.listeners.http { endpoint = "127.0.0.1:8080", backlog = 0 }""", "shard-runtime.listeners.http.backlog", "between")]
     [InlineData("""shard-runtime.listeners.http { endpoint = "127.0.0.1:8080", protocol = sctp }""", "shard-runtime.listeners.http.protocol", "tcp")]
-    [InlineData("""shard-runtime.listeners.http { endpoint = "127.0.0.1:8080", protocol = udp }""", "shard-runtime.listeners.http.protocol", "only tcp")]
     [InlineData("""shard-runtime.listeners.http { endpoint = "127.0.0.1:8080", max-pending-write-bytes = lots }""", "shard-runtime.listeners.http.max-pending-write-bytes", "size")]
     [InlineData("""shard-runtime.listeners.http { endpoint = "127.0.0.1:8080", receive-buffer-size = 64 KiB, max-receive-bytes = 4 KiB }""", "shard-runtime.listeners.http.max-receive-bytes", "receive-buffer-size")]
     [InlineData("""shard-runtime.listeners.http = 5""", "shard-runtime.listeners.http", "block")]

@@ -142,6 +142,50 @@ public sealed class PredecessorActorSpecs(ITestOutputHelper output) : TestKit(ou
         Assert.Contains("cannot start a successor", Assert.IsType<CoordinatorProtocol.CommandFailed>(refused).Reason);
     }
 
+    [Fact]
+    public async Task A_successor_must_adopt_the_udp_sockets_by_inode_and_serve_a_numbered_stream_without_loss()
+    {
+        var (oldSystem, old) = StartNode("old", """dns { endpoint = "127.0.0.1:0", protocol = udp, handler = udp-echo, shards = 2 }""");
+        var dns = Specs.Listener(old, "dns");
+        var endPoint = System.Net.IPEndPoint.Parse(dns.EndPoint);
+        await using var stream = new NumberedDatagramStream(endPoint, flows: 4, TimeSpan.FromSeconds(5));
+        await stream.ProgressAsync(100, Clients.Timeout);
+
+        using var client = new UpgradeClient(TimeSpan.FromSeconds(10));
+        var received = await client.ReceiveAsync(UpgradePath, CancellationToken.None);
+        // Both datagram sockets, labelled udp: the very kernel sockets the old node serves.
+        Assert.Equal(2, received.Count);
+        Assert.All(received, r => Assert.Equal(ShardRuntime.Runtime.Sockets.TransportProtocol.Udp, r.Label.Protocol));
+        Assert.All(received, r => Assert.Equal(SocketType.Dgram, r.Socket.SocketType));
+        Assert.Equal(dns.Shards.Select(s => s.SocketInode).Order(), received.Select(r => r.Label.Inode).Order());
+
+        var (newSystem, successor) = StartNode("successor", """dns { endpoint = "127.0.0.1:0", protocol = udp, handler = udp-echo, shards = 2 }""",
+            new UpgradeOptions { Inherited = received, ProcessGeneration = client.PredecessorGeneration + 1, InheritedFrom = "the spec", DeferSocketFiles = true },
+            serveUpgradeSocket: false);
+        var adoption = await successor.Ask<CoordinatorProtocol.Adoption>(CoordinatorProtocol.GetAdoption.Instance, Clients.Timeout);
+        Assert.Empty(adoption.Declined);
+        Assert.Equal(dns.Shards.Select(s => s.SocketInode).Order(), adoption.Adopted.Order());
+        var adopted = Specs.Listener(successor, "dns");
+        Assert.Equal(endPoint.ToString(), adopted.EndPoint);
+        Assert.Equal(dns.Shards.Select(s => s.SocketInode).Order(), adopted.Shards.Select(s => s.SocketInode).Order());
+
+        Assert.Equal(ReadyAnswer.Released, await client.SendReadyAsync(adoption.Declined));
+        Assert.True(await client.WaitForLetGoAsync(TimeSpan.FromSeconds(30)), "the old node did not let go of its copies");
+        successor.Tell(CoordinatorProtocol.PredecessorLetGo.Instance);
+        Assert.True(await oldSystem.WhenTerminated.WaitAsync(TimeSpan.FromSeconds(60)).ContinueWith(t => t.IsCompletedSuccessfully),
+            "the old node did not stop after handing over");
+
+        // The successor alone serves now, on the same inodes; nothing was lost or answered twice on the way.
+        await stream.ProgressAsync(100, Clients.Timeout);
+        await stream.DisposeAsync();
+        Assert.Equal(0, stream.Lost);
+        Assert.Equal(0, stream.Duplicated);
+        Assert.Equal(dns.Shards.Select(s => s.SocketInode).Order(),
+            ShardRuntime.Runtime.Sockets.KernelSocketTable.ListListening(endPoint.Port, ShardRuntime.Runtime.Sockets.TransportProtocol.Udp).Select(k => k.Inode).Order());
+        Assert.True(Specs.Listener(successor, "dns").Datagrams!.Received > 0);
+        await newSystem.Terminate();
+    }
+
     private const string UpgradeInProgressPhase = "passing sockets";
 
     private (ActorSystem System, IActorRef Coordinator) StartNode(string name, string listeners, UpgradeOptions? upgrade = null, bool serveUpgradeSocket = true)

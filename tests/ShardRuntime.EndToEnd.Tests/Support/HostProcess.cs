@@ -93,14 +93,16 @@ internal sealed class HostProcess : IAsyncDisposable
     /// <paramref name="environment"/> adds variables to the node's environment; <paramref name="launcher"/> runs the
     /// node's command line through another program (see <see cref="HostCli.StartInfo"/>), whose PID is then the one
     /// signalled and awaited. <paramref name="controlSocket"/>: another control socket path than the node's own (one
-    /// in its temp directory), for example another node's.
+    /// in its temp directory), for example another node's. <paramref name="embeddedConfig"/>: run on the host's embedded
+    /// default configuration (no <c>--config</c>; <paramref name="configText"/> is ignored).
     /// </summary>
     public static HostProcess Start(
         ITestOutputHelper output,
         string? configText,
         IReadOnlyDictionary<string, string>? environment = null,
         IReadOnlyList<string>? launcher = null,
-        string? controlSocket = null)
+        string? controlSocket = null,
+        bool embeddedConfig = false)
     {
         var directory = Directory.CreateTempSubdirectory("sr-e2e-");
         var configPath = Path.Combine(directory.FullName, "node.conf");
@@ -108,7 +110,9 @@ internal sealed class HostProcess : IAsyncDisposable
         if (configText is not null)
             File.WriteAllText(configPath, configText);
 
-        var info = HostCli.StartInfo(["run", "--config", configPath, "--control-socket", controlSocket], directory.FullName, launcher);
+        // embeddedConfig: no --config at all, so the node runs on the host's embedded config/hocon (as after `dotnet run`).
+        string[] arguments = embeddedConfig ? ["run", "--control-socket", controlSocket] : ["run", "--config", configPath, "--control-socket", controlSocket];
+        var info = HostCli.StartInfo(arguments, directory.FullName, launcher);
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
             info.Environment[name] = value;
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };

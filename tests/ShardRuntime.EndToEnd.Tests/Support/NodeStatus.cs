@@ -44,7 +44,8 @@ internal sealed record ListenerStatus(
     /// <summary>The endpoint the node actually bound ("127.0.0.1:41234/tcp" or "127.0.0.1:41234").</summary>
     public IPEndPoint Bound => IPEndPoint.Parse(EndPoint.Split('/')[0]);
 
-    public IEnumerable<ShardStatus> Accepting => Shards.Where(s => s.State == "accepting");
+    /// <summary>The shards that serve: accepting (tcp) or receiving (udp).</summary>
+    public IEnumerable<ShardStatus> Accepting => Shards.Where(s => s.State is "accepting" or "receiving");
 }
 
 internal sealed record GenerationStatus(int Generation, string Handler, bool Current, int OpenConnections, string? Assembly, string? Sha256);

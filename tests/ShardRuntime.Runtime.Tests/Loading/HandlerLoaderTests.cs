@@ -98,6 +98,20 @@ public sealed class HandlerLoaderTests : IDisposable
         generation.Retire();
     }
 
+    [Theory]
+    [InlineData(ShoutDatagramFactory, "shout")]
+    [InlineData(ShoutDatagramHandler, ShoutDatagramHandler)]
+    public void Loader_must_load_a_datagram_handler_factory_or_handler_type_as_a_datagram_generation(string type, string name)
+    {
+        var generation = HandlerLoader.Load(_folder.Spec(type), 1);
+
+        Assert.True(generation.IsDatagram);
+        Assert.Equal(name, generation.Name);
+        Assert.Equal(name, generation.DatagramFactory.Name);
+        Assert.Throws<InvalidOperationException>(() => generation.Factory);
+        generation.Retire();
+    }
+
     [Fact]
     public void Loader_must_make_a_new_context_and_new_types_for_every_generation_of_the_same_file()
     {

@@ -15,6 +15,8 @@ internal sealed class SampleHandlerFolder : IDisposable
     public const string ThrowingInitializeFactory = "SampleHandlers.ThrowingInitializeFactory";
     public const string ArgumentConstructorFactory = "SampleHandlers.ArgumentConstructorFactory";
     public const string NotAHandler = "SampleHandlers.NotAHandler";
+    public const string ShoutDatagramFactory = "SampleHandlers.ShoutDatagramFactory";
+    public const string ShoutDatagramHandler = "SampleHandlers.ShoutDatagramHandler";
     public const string EmbeddedContractFactory = "SampleHandlers.EmbeddedContract.EmbeddedContractFactory";
 
     public SampleHandlerFolder(string variant = "v1")

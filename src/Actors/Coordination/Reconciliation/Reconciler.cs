@@ -31,8 +31,8 @@ internal static class Reconciler
     /// </summary>
     /// <param name="desired">The listeners wanted, in order (the effective ones: <see cref="Effective"/>).</param>
     /// <param name="observed">The node now.</param>
-    /// <param name="unknownHandler">Why a built-in handler name is unknown (the catalog's reason), or null when it is known.</param>
-    public static Decision Plan(IReadOnlyList<ListenerSettings> desired, ObservedNode observed, Func<string, string?> unknownHandler)
+    /// <param name="unknownHandler">Why a listener's built-in handler cannot serve it (unknown, or of the other kind than its protocol takes: the catalog's reason), or null.</param>
+    public static Decision Plan(IReadOnlyList<ListenerSettings> desired, ObservedNode observed, Func<ListenerSettings, string?> unknownHandler)
     {
         if (Refusal(desired, observed, unknownHandler) is { } refusal) return new Decision.Refused(refusal);
         var plan = new PlanBuilder(observed);
@@ -85,7 +85,7 @@ internal static class Reconciler
     }
 
     /// <summary>Why <paramref name="desired"/> cannot be planned at all, or null: the checks that need no listener's sockets.</summary>
-    private static string? Refusal(IReadOnlyList<ListenerSettings> desired, ObservedNode observed, Func<string, string?> unknownHandler)
+    private static string? Refusal(IReadOnlyList<ListenerSettings> desired, ObservedNode observed, Func<ListenerSettings, string?> unknownHandler)
     {
         var duplicate = desired.GroupBy(l => l.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
@@ -103,7 +103,7 @@ internal static class Reconciler
         }
         foreach (var settings in desired)
         {
-            if (settings.HandlerAssembly is null && unknownHandler(settings.Handler) is { } unknown)
+            if (settings.HandlerAssembly is null && unknownHandler(settings) is { } unknown)
                 return $"listener '{settings.Name}': {unknown}";
         }
         return null;

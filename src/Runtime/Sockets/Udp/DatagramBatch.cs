@@ -123,6 +123,19 @@ public sealed unsafe class DatagramBatch : IDisposable
     /// <summary>True when received datagram <paramref name="index"/> was longer than a slot and was cut (MSG_TRUNC).</summary>
     public bool IsTruncated(int index) => (_headers[Slot(index)].Header.Flags & MsgTrunc) != 0;
 
+    /// <summary>
+    /// Forgets the queued datagrams after the first <paramref name="count"/> (those queued last), as when the code that
+    /// queued them failed: they are never sent.
+    /// </summary>
+    public void TrimTo(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (count < Count)
+        {
+            _end = _start + count;
+        }
+    }
+
     /// <summary>Forgets every datagram held (received or queued).</summary>
     public void Clear() => _start = _end = 0;
 

@@ -76,6 +76,35 @@ public readonly struct DatagramPeer : IEquatable<DatagramPeer>
         return new DatagramPeer(family, (ushort)endPoint.Port, MemoryMarshal.Read<ulong>(bytes), MemoryMarshal.Read<ulong>(bytes[8..]), scope);
     }
 
+    /// <summary>
+    /// The peer <paramref name="address"/> holds (an IPv4 or IPv6 <see cref="SocketAddress"/>: its buffer is the kernel's
+    /// sockaddr), without allocating.
+    /// </summary>
+    /// <exception cref="ArgumentException">The address is neither IPv4 nor IPv6, or too short for its family.</exception>
+    public static DatagramPeer FromSocketAddress(SocketAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        return TryRead(address.Buffer.Span[..address.Size], out var peer)
+            ? peer
+            : throw new ArgumentException($"A {address.Family} address of {address.Size} bytes is no IPv4 or IPv6 peer.", nameof(address));
+    }
+
+    /// <summary>
+    /// Writes the peer into <paramref name="address"/>, a <see cref="SocketAddress"/> of the peer's family (as a
+    /// datagram socket's owner keeps one to hand to its handler), without allocating.
+    /// </summary>
+    /// <exception cref="ArgumentException">The address is of another family than the peer.</exception>
+    public void WriteTo(SocketAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        if (address.Family != Family)
+        {
+            throw new ArgumentException($"A {Family} peer does not fit a {address.Family} address.", nameof(address));
+        }
+
+        address.Size = Write(address.Buffer.Span);
+    }
+
     /// <summary>Writes the address bytes (network order) to <paramref name="destination"/>; returns how many (4 or 16).</summary>
     public int WriteAddressBytes(Span<byte> destination)
     {
