@@ -70,11 +70,15 @@ public sealed class HandlerCatalog
 
     private bool IsDatagramHandler(string name) => _datagramFactories.ContainsKey(name) || name == DnsStaticHandlerFactory.HandlerName;
 
-    /// <summary>The reason a name is unknown, with the nearest known name and listing the known ones.</summary>
-    public string UnknownHandlerReason(string name)
+    /// <summary>
+    /// The reason a name is unknown, with the nearest known name and listing the known ones: those of the kind a listener
+    /// takes (<paramref name="datagram"/>: udp or tcp), or every one when null.
+    /// </summary>
+    public string UnknownHandlerReason(string name, bool? datagram = null)
     {
-        var meant = EditDistance.Nearest(name, Names) is [var nearest, ..] ? $"; did you mean '{nearest}'?" : "";
-        return $"unknown handler '{name}'{meant} (known handlers: {string.Join(", ", Names)})";
+        var known = Names.Where(n => datagram is not { } kind || IsDatagramHandler(n) == kind).ToList();
+        var meant = EditDistance.Nearest(name, known) is [var nearest, ..] ? $"; did you mean '{nearest}'?" : "";
+        return $"unknown handler '{name}'{meant} (known handlers: {string.Join(", ", known)})";
     }
 
     /// <summary>
@@ -86,7 +90,7 @@ public sealed class HandlerCatalog
         ArgumentNullException.ThrowIfNull(listener);
         if (listener.HandlerAssembly is not null) return null;
         var datagram = IsDatagramHandler(listener.Handler);
-        if (!datagram && !_factories.ContainsKey(listener.Handler)) return UnknownHandlerReason(listener.Handler);
+        if (!datagram && !_factories.ContainsKey(listener.Handler)) return UnknownHandlerReason(listener.Handler, listener.IsDatagram);
         return datagram == listener.IsDatagram ? null : KindMismatch(listener, listener.Handler, datagram);
     }
 

@@ -1,6 +1,10 @@
 namespace ShardRuntime.Actors.Listeners;
 
-/// <summary>Where a shard is in its life; its actor's behaviour (<c>Become</c>) follows it.</summary>
+/// <summary>
+/// Where a shard is in its life; its actor's behaviour (<c>Become</c>) follows it. A UDP shard
+/// (<see cref="DatagramShardActor"/>) goes through the same phases: accepting is receiving datagrams, and it has no
+/// connections to wait for once its socket is closed.
+/// </summary>
 public enum ShardPhase
 {
     /// <summary>Accepts new connections and serves them.</summary>

@@ -169,7 +169,7 @@ public sealed class ReconcilerSpecs
     public void An_unknown_handler_must_be_refused_with_the_catalogs_reason_unless_it_comes_from_an_assembly()
     {
         Assert.Equal(
-            $"listener 'a': {Catalog.UnknownHandlerReason("ecko")}",
+            $"listener 'a': {Catalog.UnknownHandlerReason("ecko", datagram: false)}",
             Refused(Reconciler.Plan([Listener("a", 1, handler: "ecko")], ObservedNode.Empty, UnknownHandler)));
         Assert.StartsWith("listener 'a': unknown handler 'ecko'; did you mean 'echo'?", Refused(Reconciler.Plan([Listener("a", 1, handler: "ecko")], ObservedNode.Empty, UnknownHandler)));
         var fromAssembly = Listener("a", 1, handler: "mine") with { HandlerAssembly = "/opt/handlers/Mine.dll", HandlerType = "Mine.Factory" };
