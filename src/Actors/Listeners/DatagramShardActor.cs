@@ -46,7 +46,7 @@ internal sealed class DatagramShardActor : UntypedActor
             Name, _socket.ShardId, _socket.Phase == ShardPhase.Parked ? "parked, not receiving" : "receiving", _socket.EndPoint, _socket.Inode, Serving.HandlerGeneration);
         if (_socket.ReceiveBuffer < _socket.RequestedReceiveBuffer)
             _log.Warning("Shard {Listener}/{Shard}: the kernel granted a receive buffer of {Granted} bytes, not the {Requested} of datagram-receive-buffer " +
-                         "(net.core.rmem_max caps it; raise it with sysctl): datagrams beyond it are dropped while the shard does not read",
+                         "(net.core.rmem_max caps it, and without CAP_NET_ADMIN the process may not exceed it; raise it with sysctl): datagrams beyond it are dropped while the shard does not read",
                 Name, _socket.ShardId, _socket.ReceiveBuffer, _socket.RequestedReceiveBuffer);
         if (_socket.IsDisposed || _socket.Phase == ShardPhase.Closing) Finish();
         else Self.Tell(DatagramShard.ReceiveMore.Instance); // whatever came while nobody owned the socket

@@ -37,10 +37,9 @@ internal sealed class DatagramShardSocket : IShardSocket, IReadinessListener
         Inode = KernelSocketTable.GetInode(socket);
         _fd = (int)socket.SafeHandle.DangerousGetHandle();
         SocketOptionsNative.SetNonBlocking(socket);
-        // SO_RCVBUF: Linux doubles what it is asked for (its bookkeeping), capped at net.core.rmem_max.
+        // SO_RCVBUF, capped at net.core.rmem_max; past it with SO_RCVBUFFORCE when the process may (CAP_NET_ADMIN).
         RequestedReceiveBuffer = settings.DatagramReceiveBuffer;
-        socket.ReceiveBufferSize = settings.DatagramReceiveBuffer;
-        ReceiveBuffer = socket.ReceiveBufferSize / 2;
+        ReceiveBuffer = SocketOptionsNative.SetReceiveBuffer(socket, settings.DatagramReceiveBuffer);
         _received = new DatagramBatch(settings.DatagramsPerBatch, settings.MaxDatagramSize);
         _outbound = new DatagramBatch(settings.DatagramsPerBatch, settings.MaxDatagramSize);
         _readiness = loop.Register(_fd, this);

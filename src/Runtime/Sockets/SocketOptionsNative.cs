@@ -25,6 +25,32 @@ public static partial class SocketOptionsNative
     /// <summary>SO_ACCEPTCONN on Linux: 1 when the socket is in listen().</summary>
     public const int SoAcceptConn = 30;
 
+    /// <summary>SO_RCVBUFFORCE on Linux: SO_RCVBUF past net.core.rmem_max, for a process with CAP_NET_ADMIN.</summary>
+    public const int SoRcvBufForce = 33;
+
+    /// <summary>
+    /// Asks for a receive buffer of <paramref name="bytes"/> (SO_RCVBUF) and returns what the kernel granted. The
+    /// kernel caps SO_RCVBUF at net.core.rmem_max; when it did, SO_RCVBUFFORCE is tried, which a process with
+    /// CAP_NET_ADMIN (root) may set past that cap, as NSD and Knot do for their UDP sockets. Without the capability the
+    /// capped size stays (EPERM is no error here): the caller compares and says so.
+    /// </summary>
+    public static int SetReceiveBuffer(Socket socket, int bytes)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        socket.ReceiveBufferSize = bytes;
+        // Linux doubles what it is asked for (its bookkeeping) and reports the doubled value.
+        if (socket.ReceiveBufferSize / 2 >= bytes) return socket.ReceiveBufferSize / 2;
+        try
+        {
+            SetInt(socket, SoRcvBufForce, bytes);
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.AccessDenied or SocketError.OperationNotSupported || e.NativeErrorCode == 1)
+        {
+            // EPERM: no CAP_NET_ADMIN; the capped buffer stays.
+        }
+        return socket.ReceiveBufferSize / 2;
+    }
+
     /// <summary>Sets SO_REUSEPORT = 1. Must happen before bind() to join or form a reuseport group.</summary>
     public static void SetReusePort(Socket socket) => SetInt(socket, SoReusePort, 1);
 
