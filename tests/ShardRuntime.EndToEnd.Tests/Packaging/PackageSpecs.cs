@@ -121,7 +121,7 @@ public sealed class PackageSpecs(PackedFeed feed, ITestOutputHelper output) : IC
         Assert.True(check.ExitCode is 0 or 2, check.ToString());
         Assert.Contains("embedded config/hocon/shard-runtime.conf", check.StdOut + check.StdErr);
         if (check.ExitCode == 0)
-            Assert.Contains("embedded config/hocon/shard-runtime.conf: ok, 2 listener(s)", check.StdOut);
+            Assert.Matches(@"embedded config/hocon/shard-runtime\.conf: ok, [1-9][0-9]* listener\(s\)", check.StdOut);
     }
 
     [Fact]
