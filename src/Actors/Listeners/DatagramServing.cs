@@ -199,7 +199,10 @@ internal sealed class DatagramServing : IDatagramContext
         else Counters.Refused(1);
     }
 
-    public T? GetFeature<T>() where T : class => null;
+    /// <summary>The shard's actor and system, for handlers that talk to other actors (set by the shard before the handler is made).</summary>
+    public IDatagramActorFeature? ActorFeature { get; set; }
+
+    public T? GetFeature<T>() where T : class => ActorFeature as T;
 
     private void Failed(Exception e, string call)
     {

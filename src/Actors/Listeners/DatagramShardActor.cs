@@ -40,6 +40,7 @@ internal sealed class DatagramShardActor : UntypedActor
         _socket.Owner = Self;
         _socket.Serving ??= new DatagramServing(Name, _socket, _listener.Handlers, _counters);
         Serving.Log = _log;
+        Serving.ActorFeature = new DatagramActorFeature(Self, Context.System);
         Serving.Start();
         Become(Behaviour(_socket.Phase));
         _log.Info("Shard {Listener}/{Shard} {Phase} datagrams on {EndPoint}/udp (socket inode {Inode}, handler generation {Generation})",

@@ -127,6 +127,19 @@ public sealed class DatagramListenerSpecs(ITestOutputHelper output) : TestKit(ou
     }
 
     [Fact]
+    public async Task A_handler_must_reach_its_shard_actor_and_answer_from_OnMessage()
+    {
+        var coordinator = Specs.StartCoordinator(Sys, Specs.Settings("""rt { endpoint = "127.0.0.1:0", protocol = udp, handler = actor-round-trip, shards = 1 }"""),
+            HandlerCatalog.WithBuiltIns().Add(new ActorRoundTripFactory()));
+        var target = Specs.EndPoint(coordinator, "rt");
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        client.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+
+        // No reply from OnDatagram: the handler told its shard actor, whose message reached OnMessage, which sent this.
+        Assert.Equal("from-actor 0", await AskAsync(client, target, "ping"));
+    }
+
+    [Fact]
     public async Task A_throwing_handler_must_lose_only_its_own_datagram()
     {
         var coordinator = Start("""g { endpoint = "127.0.0.1:0", protocol = udp, handler = generation-echo, shards = 1 }""", out _);

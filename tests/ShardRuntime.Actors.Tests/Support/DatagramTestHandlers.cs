@@ -151,3 +151,32 @@ internal sealed class ShardEchoFactory : IDatagramHandlerFactory
             context.Reply(Encoding.ASCII.GetBytes(context.ShardId.ToString(System.Globalization.CultureInfo.InvariantCulture)));
     }
 }
+
+/// <summary>
+/// On a datagram, tells its shard's actor (found through <see cref="ShardRuntime.Actors.Listeners.IDatagramActorFeature"/>)
+/// a copy of the peer; OnMessage then sends "from-actor &lt;shard&gt;" to that peer.
+/// </summary>
+internal sealed class ActorRoundTripFactory : IDatagramHandlerFactory
+{
+    public string Name => "actor-round-trip";
+
+    public IDatagramHandler Create(IDatagramContext context) => new Handler();
+
+    private sealed record Later(SocketAddress Peer);
+
+    private sealed class Handler : IDatagramHandler
+    {
+        public void OnDatagram(IDatagramContext context, ReadOnlySpan<byte> datagram, SocketAddress peer)
+        {
+            var copy = new SocketAddress(peer.Family, peer.Size);
+            peer.Buffer.Span[..peer.Size].CopyTo(copy.Buffer.Span);
+            context.GetFeature<ShardRuntime.Actors.Listeners.IDatagramActorFeature>()!.Self.Tell(new Later(copy), Akka.Actor.ActorRefs.NoSender);
+        }
+
+        public void OnMessage(IDatagramContext context, object message)
+        {
+            if (message is Later later)
+                context.SendTo(later.Peer, Encoding.ASCII.GetBytes($"from-actor {context.ShardId.ToString(System.Globalization.CultureInfo.InvariantCulture)}"));
+        }
+    }
+}
