@@ -220,21 +220,30 @@ public sealed class DatagramBatchTests
             return echoed == 32 && answered == 32 ? sum : long.MinValue;
         }
 
-        for (int round = 0; round < 20; round++)
+        for (int round = 0; round < 100; round++)
         {
-            Round(round); // warm-up: JIT, tiering
+            Round(round); // warm-up: JIT, tiering (a method is promoted after 30 calls)
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        long total = 0;
-        for (int round = 0; round < 200; round++)
+        // Steady state: a window of 200 rounds (6,400 datagrams) allocates nothing. The runtime may still finish a
+        // promotion to tier 1 on this thread during one window (seen once in CI: 6,256 bytes in one window), so the
+        // best of three windows counts; every window must echo every datagram.
+        var expected = Enumerable.Range(0, 200 * 32).Sum(i => (long)(i % 32 + i / 32 * 32));
+        var allocations = new long[3];
+        for (int window = 0; window < allocations.Length; window++)
         {
-            total += Round(round);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            long total = 0;
+            for (int round = 0; round < 200; round++)
+            {
+                total += Round(round);
+            }
+
+            allocations[window] = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.Equal(expected, total);
         }
 
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(Enumerable.Range(0, 200 * 32).Sum(i => (long)(i % 32 + i / 32 * 32)), total);
-        Assert.Equal(0, allocated);
+        Assert.True(allocations.Min() == 0, $"every window of 6,400 datagrams allocated: {string.Join(", ", allocations)} bytes");
     }
 
     [Theory]
