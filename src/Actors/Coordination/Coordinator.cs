@@ -310,7 +310,9 @@ public static class Coordinator
 
     /// <summary>
     /// One listener: desired shard count, actual shards, counters summed over its shards, and its handler generations
-    /// (the current one first, then older ones whose connections still run).
+    /// (the current one first, then older ones whose connections still run). <c>Style</c>: how its current handler runs
+    /// (<c>span</c> on the I/O loops, <c>span/stream</c> on the stream path, <c>async</c>, <c>datagram</c>);
+    /// <c>HandlerFailures</c>: stream connections whose handler threw.
     /// </summary>
     public sealed record ListenerStatus(
         string Name,
@@ -325,7 +327,9 @@ public static class Coordinator
         IReadOnlyList<GenerationStatus> Generations,
         string? LastReloadFailure,
         IReadOnlyList<ShardStatus> Shards,
-        DatagramStatus? Datagrams = null);
+        DatagramStatus? Datagrams = null,
+        string? Style = null,
+        long HandlerFailures = 0);
 
     /// <summary>
     /// The datagram counters of a UDP listener or shard (instead of connections): received (truncated ones included),

@@ -110,6 +110,7 @@ internal sealed partial class CoordinatorActor
     {
         if (!settings.IsDatagram)
         {
+            if (_handlers.TryGetStream(settings.Handler, out var stream)) return HandlerRegistry.ForFactory(settings.Name, stream);
             _handlers.TryGet(settings.Handler, out var factory);
             return HandlerRegistry.ForFactory(settings.Name, factory);
         }
@@ -197,7 +198,7 @@ internal sealed partial class CoordinatorActor
     {
         var handlers = taken.Handlers ?? throw new InvalidOperationException($"no handlers were taken for {start.Listener}");
         prepared.Claim(handlers);
-        var listener = new ListenerState(start.Settings, handlers, start.Listener.Incarnation);
+        var listener = new ListenerState(start.Settings, handlers, start.Listener.Incarnation, _handlers.StreamLayerFor(start.Settings));
         _s.NextIncarnation[start.Listener.Name] = Math.Max(_s.NextIncarnation.GetValueOrDefault(start.Listener.Name, 1), start.Listener.Incarnation + 1);
         if (_s.Listeners.Remove(start.Listener.Name, out var replaced))
         {

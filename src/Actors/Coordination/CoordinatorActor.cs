@@ -318,6 +318,11 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
     /// <summary>Why no change can be made now (the node drains, or hands over), or null.</summary>
     private string? Busy() => NodeLife.ChangeRefusal(_s.Life);
 
+    /// <summary>How a listener's current handler runs, as status shows it: a span handler on the stream path says so.</summary>
+    private static string? StyleOf(ListenerState listener, string? generationStyle) =>
+        generationStyle == "span" && (listener.Settings.Io == Settings.ConnectionIo.Stream || listener.Shared.StreamLayer is not null)
+            ? "span/stream" : generationStyle;
+
     private Coordinator.NodeStatus Status() =>
         new(Environment.ProcessId, _s.StartedAt, _s.Life.IsDraining,
             _s.Listeners.Values.Concat(_s.Retired).OrderBy(l => l.Name, StringComparer.Ordinal).ThenBy(l => l.Retired).Select(l =>
@@ -349,7 +354,9 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
                         g.Number, g.Name, g.IsCurrent, g.LiveConnections, g.AssemblyPath, g.FileSha256)).ToList(),
                     handlers.LastReloadFailure,
                     shards,
-                    l.Settings.IsDatagram ? Coordinator.DatagramStatus.Sum(shards.Select(s => s.Datagrams!)) : null);
+                    l.Settings.IsDatagram ? Coordinator.DatagramStatus.Sum(shards.Select(s => s.Datagrams!)) : null,
+                    StyleOf(l, handlers.Generations.FirstOrDefault()?.Style),
+                    l.Settings.IsDatagram ? 0 : l.Shards.Values.Sum(s => s.Counters.HandlerFailures));
             }).ToList(),
             _s.UpgradeOptions.ProcessGeneration,
             _s.Life is NodeLife.Upgrading { Progress: var upgrade } ? new Coordinator.UpgradeStatus(upgrade.SuccessorProcessId, upgrade.Describe(), upgrade.Since) : null,

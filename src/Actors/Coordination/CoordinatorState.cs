@@ -81,12 +81,12 @@ internal sealed class CoordinatorState(UpgradeOptions upgrade, ClusterTransport 
 /// <summary>One listener: its settings, handler and budget, desired shard count and its shards.</summary>
 internal sealed class ListenerState
 {
-    public ListenerState(ListenerSettings settings, HandlerRegistry handlers, int incarnation = 1)
+    public ListenerState(ListenerSettings settings, HandlerRegistry handlers, int incarnation = 1, Runtime.Connections.IConnectionStreamLayer? streamLayer = null)
     {
         Settings = settings;
         Id = new Reconciliation.ListenerId(settings.Name, incarnation);
         Desired = settings.EffectiveShards;
-        Shared = new ShardListener(settings, handlers, new ConnectionBudget(settings.MaxConnections));
+        Shared = new ShardListener(settings, handlers, new ConnectionBudget(settings.MaxConnections), streamLayer);
     }
 
     public string Name => Settings.Name;

@@ -7,15 +7,18 @@ using ShardRuntime.Runtime.Handlers;
 namespace ShardRuntime.Actors.Handlers;
 
 /// <summary>
-/// The handler factories a node can serve, by name: the built-ins (connection handlers <c>http-ok</c>, <c>echo</c>;
-/// datagram handlers <c>udp-echo</c>, <c>dns-static</c>) and any that user code adds through the hosting options.
-/// A tcp listener takes a connection handler, a udp listener a datagram handler. <c>dns-static</c> is made per
-/// listener, from its <c>dns-static</c> block. Thread-safe.
+/// The handler factories a node can serve, by name: the built-ins (connection handlers <c>http-ok</c>, <c>echo</c>, and
+/// <c>echo-async</c> of the async style; datagram handlers <c>udp-echo</c>, <c>dns-static</c>) and any that user code
+/// adds through the hosting options. A tcp listener takes a connection handler of either style, a udp listener a
+/// datagram handler. <c>dns-static</c> is made per listener, from its <c>dns-static</c> block. It also chooses each tcp
+/// listener's stream layer (<see cref="UseStreamLayers"/>: TLS), none by default. Thread-safe.
 /// </summary>
 public sealed class HandlerCatalog
 {
     private readonly ConcurrentDictionary<string, IConnectionHandlerFactory> _factories = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, IDatagramHandlerFactory> _datagramFactories = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, IStreamConnectionHandlerFactory> _streamFactories = new(StringComparer.Ordinal);
+    private volatile Func<ListenerSettings, IConnectionStreamLayer?>? _streamLayers;
 
     /// <summary>A catalog that knows the built-in handlers.</summary>
     public static HandlerCatalog WithBuiltIns()
@@ -23,15 +26,49 @@ public sealed class HandlerCatalog
         var catalog = new HandlerCatalog();
         foreach (var name in BuiltInHandlers.Names)
             catalog.Add(BuiltInHandlers.Get(name));
+        foreach (var name in BuiltInHandlers.StreamNames)
+        {
+            BuiltInHandlers.TryGetStream(name, out var factory);
+            catalog.Add(factory!);
+        }
         catalog.Add(new UdpEchoHandlerFactory());
         return catalog;
     }
+
+    /// <summary>Adds (or replaces) an async-style factory under its <see cref="IStreamConnectionHandlerFactory.Name"/>.</summary>
+    public HandlerCatalog Add(IStreamConnectionHandlerFactory factory)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        _factories.TryRemove(NameOf(factory.Name), out _);
+        _streamFactories[factory.Name] = factory;
+        return this;
+    }
+
+    /// <summary>Finds an async-style handler factory by name.</summary>
+    public bool TryGetStream(string name, out IStreamConnectionHandlerFactory factory) => _streamFactories.TryGetValue(name, out factory!);
+
+    /// <summary>
+    /// Sets how each tcp listener's stream layer is chosen (for example TLS from its settings): called once per listener
+    /// incarnation, when it starts; null from it (or no chooser) serves the socket's bytes as they are. A listener with a
+    /// layer serves every connection on the stream path.
+    /// </summary>
+    public HandlerCatalog UseStreamLayers(Func<ListenerSettings, IConnectionStreamLayer?> choose)
+    {
+        ArgumentNullException.ThrowIfNull(choose);
+        _streamLayers = choose;
+        return this;
+    }
+
+    /// <summary>The stream layer of <paramref name="listener"/>, or null (see <see cref="UseStreamLayers"/>).</summary>
+    public IConnectionStreamLayer? StreamLayerFor(ListenerSettings listener) =>
+        listener.IsDatagram ? null : _streamLayers?.Invoke(listener);
 
     /// <summary>Adds (or replaces) a factory under its <see cref="IConnectionHandlerFactory.Name"/>.</summary>
     public HandlerCatalog Add(IConnectionHandlerFactory factory)
     {
         ArgumentNullException.ThrowIfNull(factory);
-        _factories[NameOf(factory.Name)] = factory;
+        _streamFactories.TryRemove(NameOf(factory.Name), out _);
+        _factories[factory.Name] = factory;
         return this;
     }
 
@@ -48,7 +85,7 @@ public sealed class HandlerCatalog
 
     /// <summary>Names of every known handler (connection and datagram), sorted.</summary>
     public IReadOnlyList<string> Names =>
-        _factories.Keys.Concat(_datagramFactories.Keys).Append(DnsStaticHandlerFactory.HandlerName).Distinct().Order(StringComparer.Ordinal).ToList();
+        _factories.Keys.Concat(_streamFactories.Keys).Concat(_datagramFactories.Keys).Append(DnsStaticHandlerFactory.HandlerName).Distinct().Order(StringComparer.Ordinal).ToList();
 
     /// <summary>Finds a connection handler factory by name.</summary>
     public bool TryGet(string name, out IConnectionHandlerFactory factory) => _factories.TryGetValue(name, out factory!);
@@ -90,7 +127,7 @@ public sealed class HandlerCatalog
         ArgumentNullException.ThrowIfNull(listener);
         if (listener.HandlerAssembly is not null) return null;
         var datagram = IsDatagramHandler(listener.Handler);
-        if (!datagram && !_factories.ContainsKey(listener.Handler)) return UnknownHandlerReason(listener.Handler, listener.IsDatagram);
+        if (!datagram && !_factories.ContainsKey(listener.Handler) && !_streamFactories.ContainsKey(listener.Handler)) return UnknownHandlerReason(listener.Handler, listener.IsDatagram);
         return datagram == listener.IsDatagram ? null : KindMismatch(listener, listener.Handler, datagram);
     }
 

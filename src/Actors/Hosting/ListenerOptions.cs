@@ -11,7 +11,11 @@ public sealed class ListenerOptions
     /// <summary>Address and port, for example <c>127.0.0.1:8080</c> or <c>[::1]:8080</c>. Required.</summary>
     public string? EndPoint { get; set; }
 
-    /// <summary>Handler name: a built-in (<c>http-ok</c>, <c>echo</c>) or one added with <see cref="ShardRuntimeOptions.AddHandler"/>.</summary>
+    /// <summary>
+    /// Handler name: a built-in (<c>http-ok</c>, <c>echo</c>, <c>echo-async</c>) or one added with
+    /// <see cref="ShardRuntimeOptions.AddHandler(Runtime.Connections.IConnectionHandlerFactory)"/> (span style) or
+    /// <see cref="ShardRuntimeOptions.AddHandler(Runtime.Connections.IStreamConnectionHandlerFactory)"/> (async style).
+    /// </summary>
     public string? Handler { get; set; }
 
     /// <summary>Listening sockets sharing the port; 0 = one per core.</summary>
@@ -41,6 +45,9 @@ public sealed class ListenerOptions
     /// <summary>Whether the shard runs a connection's first turn itself (see <c>first-turn-in-shard</c> in reference.conf).</summary>
     public bool? FirstTurnInShard { get; set; }
 
+    /// <summary>How a span-style handler is served: on the I/O loops or on the stream path (see <c>io</c> in reference.conf).</summary>
+    public Settings.ConnectionIo? Io { get; set; }
+
     internal void AppendHocon(StringBuilder sb)
     {
         Hocon.Set(sb, "endpoint", EndPoint);
@@ -56,5 +63,6 @@ public sealed class ListenerOptions
         Hocon.Set(sb, "max-pending-write-bytes", MaxPendingWriteBytes);
         Hocon.Set(sb, "linger-timeout", LingerTimeout);
         Hocon.Set(sb, "first-turn-in-shard", FirstTurnInShard);
+        Hocon.Set(sb, "io", Io?.ToString().ToLowerInvariant());
     }
 }

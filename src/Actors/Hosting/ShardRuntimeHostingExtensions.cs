@@ -61,6 +61,7 @@ public static class ShardRuntimeHostingExtensions
                 system.Log.Warning("ShardRuntime cluster transport: {0}", transport.Description);
             var catalog = HandlerCatalog.WithBuiltIns();
             foreach (var handler in options.Handlers) catalog.Add(handler);
+            foreach (var handler in options.StreamHandlers) catalog.Add(handler);
             var coordinator = system.ActorOf(
                 CoordinatorProtocol.Props(settings, catalog, readListeners: options.ReloadListeners, upgrade: options.Upgrade, transport: transport),
                 CoordinatorProtocol.ActorName);

@@ -12,6 +12,7 @@ namespace ShardRuntime.Actors.Hosting;
 public sealed class ShardRuntimeOptions
 {
     private readonly List<IConnectionHandlerFactory> _handlers = new();
+    private readonly List<IStreamConnectionHandlerFactory> _streamHandlers = new();
 
     /// <summary>Listeners by name.</summary>
     public Dictionary<string, ListenerOptions> Listeners { get; } = new(StringComparer.Ordinal);
@@ -76,6 +77,9 @@ public sealed class ShardRuntimeOptions
     /// <summary>Handler factories of user code, in addition to the built-ins.</summary>
     public IReadOnlyList<IConnectionHandlerFactory> Handlers => _handlers;
 
+    /// <summary>Handler factories of user code in the async style (<see cref="IStreamConnectionHandler"/>), in addition to the built-ins.</summary>
+    public IReadOnlyList<IStreamConnectionHandlerFactory> StreamHandlers => _streamHandlers;
+
     /// <summary>Declares (or extends) a listener.</summary>
     public ShardRuntimeOptions AddListener(string name, Action<ListenerOptions> configure)
     {
@@ -90,6 +94,17 @@ public sealed class ShardRuntimeOptions
     public ShardRuntimeOptions AddHandler(IConnectionHandlerFactory factory)
     {
         _handlers.Add(factory);
+        return this;
+    }
+
+    /// <summary>
+    /// Makes an async-style handler of user code (one that awaits: a task per connection off the I/O loops) available by
+    /// its name; a listener names it with <c>handler</c> as any other.
+    /// </summary>
+    public ShardRuntimeOptions AddHandler(IStreamConnectionHandlerFactory factory)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        _streamHandlers.Add(factory);
         return this;
     }
 

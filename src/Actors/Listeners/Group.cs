@@ -97,7 +97,7 @@ internal readonly record struct ShardKey(string Listener, int ShardId)
 }
 
 /// <summary>What the shards of one listener share: its settings, handler generations and connection budget.</summary>
-internal sealed record ShardListener(ListenerSettings Settings, HandlerRegistry Handlers, ConnectionBudget Budget);
+internal sealed record ShardListener(ListenerSettings Settings, HandlerRegistry Handlers, ConnectionBudget Budget, Runtime.Connections.IConnectionStreamLayer? StreamLayer = null);
 
 /// <summary>
 /// A group actor's state: the sockets and the model of the kernel group. It is an argument of the group's Props, so a

@@ -24,6 +24,7 @@ internal sealed class ShardConnections
     private readonly ILoggingAdapter _log;
     private readonly ConnectionSettings _connectionSettings;
     private readonly Func<ConnectionState, IActorRef> _makeActor;
+    private readonly Runtime.Connections.IConnectionStreamLayer? _streamLayer;
 
     public ShardConnections(IUntypedActorContext context, ShardListener listener, ShardSocket socket, ShardCounters counters, ILoggingAdapter log)
     {
@@ -36,6 +37,7 @@ internal sealed class ShardConnections
         _log = log;
         _connectionSettings = ConnectionSettings.From(listener.Settings);
         _makeActor = MakeActor;
+        _streamLayer = listener.StreamLayer;
     }
 
     /// <summary>Tells every connection that has its actor <paramref name="message"/> (give the waiting ones theirs first: <see cref="AdoptWaiting"/>).</summary>
@@ -57,10 +59,45 @@ internal sealed class ShardConnections
     public void Spawn(AcceptedSocket accepted)
     {
         _counters.ConnectionOpened();
-        var state = new ConnectionState(accepted, ConnectionIds.Next(), _socket, _connectionSettings, _handlers.Acquire(),
+        var lease = _handlers.Acquire();
+        if (StreamPath.Serves(lease.Generation, _settings, _streamLayer))
+        {
+            SpawnStream(accepted, lease);
+            return;
+        }
+        var state = new ConnectionState(accepted, ConnectionIds.Next(), _socket, _connectionSettings, lease,
             _counters, _budget, _log, _context.System);
         if (_settings.FirstTurnInShard && !_socket.Retiring) RunInShard(state, static s => ConnectionDriver.FirstTurn(s));
         else HandToActor(state);
+    }
+
+    /// <summary>
+    /// Hands a connection of the stream path to its own actor at once (no first turn in the shard: its handler runs as a
+    /// task off the I/O loop), which the sweep watches for the idle timeout.
+    /// </summary>
+    private void SpawnStream(AcceptedSocket accepted, HandlerLease lease)
+    {
+        var id = ConnectionIds.Next();
+        StreamConnectionState state;
+        try
+        {
+            state = new StreamConnectionState(accepted, id, _socket, _connectionSettings, lease, _counters, _budget, _log, _context.System, _streamLayer);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            // The descriptor could not be made a .NET socket (the peer reset it already): it never served.
+            _log.Debug("Connection {Listener}/{Shard}/{Connection} ended early: {Error}", _settings.Name, _socket.ShardId, id, e.Message);
+            accepted.Close();
+            _counters.ConnectionClosed();
+            _budget.Release();
+            lease.Dispose();
+            return;
+        }
+        var child = _context.ActorOf(StreamConnection.Props(state), Connections.Connection.ActorName(id));
+        state.Self = child;
+        state.Watched = true;
+        _socket.StreamConnections.Add(state);
+        if (_socket.Retiring && _socket.RetireMode == RetireMode.LetGo) child.Tell(Drain());
     }
 
     /// <summary>A connection waiting in this shard got input (its first bytes, or the FIN its close waited for).</summary>
@@ -140,6 +177,7 @@ internal sealed class ShardConnections
     {
         var now = Environment.TickCount64;
         var idleTimeout = (long)_settings.IdleTimeout.TotalMilliseconds;
+        SweepStreams(now, idleTimeout);
         var connections = _socket.Connections;
         for (var i = connections.Count - 1; i >= 0; i--)
         {
@@ -165,6 +203,23 @@ internal sealed class ShardConnections
             }
             if (due) c.Self.Tell(Connections.Connection.DeadlineCheck.Instance);
             if (lingered) c.Self.Tell(Connections.Connection.LingerExpired.Instance);
+        }
+    }
+
+    /// <summary>Tells each stream connection idle for the idle timeout to check itself; drops finished ones.</summary>
+    private void SweepStreams(long now, long idleTimeout)
+    {
+        var streams = _socket.StreamConnections;
+        for (var i = streams.Count - 1; i >= 0; i--)
+        {
+            var c = streams[i];
+            if (Volatile.Read(ref c.Finished))
+            {
+                streams[i] = streams[^1];
+                streams.RemoveAt(streams.Count - 1);
+                continue;
+            }
+            if (now - Volatile.Read(ref c.LastActivity) >= idleTimeout) c.Self.Tell(Connections.Connection.DeadlineCheck.Instance);
         }
     }
 

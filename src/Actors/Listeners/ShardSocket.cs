@@ -149,6 +149,9 @@ internal sealed class ShardSocket : IShardSocket, IReadinessListener
     /// </summary>
     internal List<ShardRuntime.Actors.Connections.ConnectionState> Connections { get; } = new();
 
+    /// <summary>This shard's connections on the stream path, for its sweep (idle timeout); the shard's only.</summary>
+    internal List<ShardRuntime.Actors.Connections.StreamConnectionState> StreamConnections { get; } = new();
+
     /// <summary>Connections waiting in the shard whose input came, for the shard to take (<see cref="Listener.ConnectionsReadable"/>).</summary>
     internal ShardRuntime.Actors.Connections.ReadableConnections Readable { get; } = new();
 

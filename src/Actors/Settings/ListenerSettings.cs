@@ -37,7 +37,8 @@ public sealed record ListenerSettings(
     int MaxDatagramSize = 2048,
     DnsStaticSettings? DnsStatic = null,
     FlowIdLocation? FlowId = null,
-    int DatagramReceiveBuffer = 4 * 1024 * 1024)
+    int DatagramReceiveBuffer = 4 * 1024 * 1024,
+    ConnectionIo Io = ConnectionIo.Loop)
 {
     /// <summary>The one key of a listener's block that has no default in listener-defaults: where it listens.</summary>
     public const string EndpointKey = "endpoint";
@@ -97,12 +98,15 @@ public sealed record ListenerSettings(
             FirstTurnInShard: r.GetBool("first-turn-in-shard"),
             DatagramsPerBatch: r.GetInt("datagrams-per-batch", 1, 1024),
             MaxDatagramSize: (int)r.GetBytes("max-datagram-size", 1, 65535),
-            DatagramReceiveBuffer: (int)r.GetBytes("datagram-receive-buffer", 4096, int.MaxValue / 2));
+            DatagramReceiveBuffer: (int)r.GetBytes("datagram-receive-buffer", 4096, int.MaxValue / 2),
+            Io: r.GetEnum<ConnectionIo>("io"));
         if (settings.HandlerAssembly is not null && settings.HandlerType is null)
             throw new ShardRuntimeConfigurationException(r.KeyOf("handler-type"),
-                "is required with handler-assembly: the full name of the type that implements IConnectionHandlerFactory or IConnectionHandler");
+                "is required with handler-assembly: the full name of the type that implements IConnectionHandlerFactory or IConnectionHandler (span style), IStreamConnectionHandlerFactory or IStreamConnectionHandler (async style)");
         if (settings.HandlerAssembly is null && settings.HandlerType is not null)
             throw new ShardRuntimeConfigurationException(r.KeyOf("handler-assembly"), "is required with handler-type: the path of the .dll");
+        if (settings.IsDatagram && settings.Io != ConnectionIo.Loop)
+            throw new ShardRuntimeConfigurationException(r.KeyOf("io"), "is for tcp listeners only (this one has protocol = udp); set it to loop");
         if (ReadFlowId(r) is { } flowId)
         {
             if (!settings.IsDatagram)

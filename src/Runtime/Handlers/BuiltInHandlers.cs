@@ -3,7 +3,10 @@ using ShardRuntime.Runtime.Connections;
 
 namespace ShardRuntime.Runtime.Handlers;
 
-/// <summary>The handlers that ship with ShardRuntime, by the name configuration uses for them (<c>http-ok</c>, <c>echo</c>).</summary>
+/// <summary>
+/// The handlers that ship with ShardRuntime, by the name configuration uses for them: the span style's <c>http-ok</c>,
+/// <c>echo</c> (<see cref="Names"/>) and the async style's <c>echo-async</c> (<see cref="StreamNames"/>).
+/// </summary>
 public static class BuiltInHandlers
 {
     private static readonly Dictionary<string, IConnectionHandlerFactory> Factories = Create(
@@ -11,6 +14,19 @@ public static class BuiltInHandlers
         new EchoHandlerFactory());
 
     private static readonly string[] SortedNames = Factories.Keys.Order(StringComparer.Ordinal).ToArray();
+
+    private static readonly Dictionary<string, IStreamConnectionHandlerFactory> StreamFactories =
+        new(StringComparer.Ordinal) { [EchoAsyncHandlerFactory.HandlerName] = new EchoAsyncHandlerFactory() };
+
+    /// <summary>The names of the built-in handlers of the async style (<see cref="IStreamConnectionHandler"/>), in ordinal order.</summary>
+    public static IReadOnlyCollection<string> StreamNames { get; } = Array.AsReadOnly(StreamFactories.Keys.Order(StringComparer.Ordinal).ToArray());
+
+    /// <summary>Finds a built-in handler of the async style by its exact (case-sensitive) name.</summary>
+    public static bool TryGetStream(string name, [MaybeNullWhen(false)] out IStreamConnectionHandlerFactory factory)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return StreamFactories.TryGetValue(name, out factory);
+    }
 
     /// <summary>The names of the built-in handlers, in ordinal order.</summary>
     public static IReadOnlyCollection<string> Names { get; } = Array.AsReadOnly(SortedNames);

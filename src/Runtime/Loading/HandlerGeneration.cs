@@ -9,7 +9,9 @@ namespace ShardRuntime.Runtime.Loading;
 /// One loaded generation of a listener's handler code: its factory, the collectible context its assembly lives in
 /// (none for built-in handlers), where it came from, and how many live connections still run on it. A UDP listener's
 /// generation holds an <see cref="IDatagramHandlerFactory"/> instead (<see cref="IsDatagram"/>); there the count is of
-/// shard sockets whose handler runs on it, each taking and releasing the generation as a connection does.
+/// shard sockets whose handler runs on it, each taking and releasing the generation as a connection does. A generation
+/// of the async style holds an <see cref="IStreamConnectionHandlerFactory"/> (<see cref="IsStream"/>); its connections
+/// count as the span style's do.
 /// <para>
 /// Life: a connection calls <see cref="TryAcquire"/> (or <see cref="Acquire"/>) before it creates its handler and
 /// <see cref="Release"/> once when it ends. A reload <see cref="Retire"/>s the previous generation; a retired
@@ -42,11 +44,12 @@ public sealed class HandlerGeneration
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(number, 1);
         Number = number;
-        (Name, IsDatagram) = factory switch
+        (Name, IsDatagram, IsStream) = factory switch
         {
-            IConnectionHandlerFactory connections => (connections.Name, false),
-            IDatagramHandlerFactory datagrams => (datagrams.Name, true),
-            _ => throw new ArgumentException($"A handler factory implements {nameof(IConnectionHandlerFactory)} or {nameof(IDatagramHandlerFactory)}; {factory.GetType()} does neither.", nameof(factory)),
+            IConnectionHandlerFactory connections => (connections.Name, false, false),
+            IStreamConnectionHandlerFactory streams => (streams.Name, false, true),
+            IDatagramHandlerFactory datagrams => (datagrams.Name, true, false),
+            _ => throw new ArgumentException($"A handler factory implements {nameof(IConnectionHandlerFactory)}, {nameof(IStreamConnectionHandlerFactory)} or {nameof(IDatagramHandlerFactory)}; {factory.GetType()} does none of them.", nameof(factory)),
         };
         _factory = factory;
         _loadContext = loadContext;
@@ -65,6 +68,15 @@ public sealed class HandlerGeneration
 
     /// <summary>True when the generation serves datagrams (<see cref="DatagramFactory"/>), false for connections (<see cref="Factory"/>).</summary>
     public bool IsDatagram { get; }
+
+    /// <summary>
+    /// True when the generation's connections are served in the async style (<see cref="StreamFactory"/>: a task per
+    /// connection off the I/O loops), false for the span style (<see cref="Factory"/>) and datagrams.
+    /// </summary>
+    public bool IsStream { get; }
+
+    /// <summary>The handler style, as <c>status</c> shows it: <c>span</c>, <c>async</c> or <c>datagram</c>.</summary>
+    public string Style => IsDatagram ? "datagram" : IsStream ? "async" : "span";
 
     /// <summary>The assembly and type it was loaded from; null for a handler that is not from a user assembly.</summary>
     public HandlerAssemblySpec? Spec { get; }
@@ -99,6 +111,10 @@ public sealed class HandlerGeneration
     /// <summary>The factory that creates this generation's handlers.</summary>
     /// <exception cref="InvalidOperationException">The generation was unloaded, or it serves datagrams.</exception>
     public IConnectionHandlerFactory Factory => FactoryAs<IConnectionHandlerFactory>("connections");
+
+    /// <summary>The factory that creates this generation's async (stream) handlers.</summary>
+    /// <exception cref="InvalidOperationException">The generation was unloaded, or it serves another style.</exception>
+    public IStreamConnectionHandlerFactory StreamFactory => FactoryAs<IStreamConnectionHandlerFactory>("async connections");
 
     /// <summary>The factory that creates this generation's datagram handlers (one per shard socket).</summary>
     /// <exception cref="InvalidOperationException">The generation was unloaded, or it serves connections.</exception>
@@ -138,6 +154,13 @@ public sealed class HandlerGeneration
 
     /// <summary>Wraps a factory that lives in the host (a built-in handler): reloading it gives the same code a new number.</summary>
     public static HandlerGeneration FromFactory(IConnectionHandlerFactory factory, int number)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        return new HandlerGeneration(number, factory, loadContext: null, spec: null, fileTimestampUtc: null, fileSha256: null);
+    }
+
+    /// <summary>Wraps an async (stream) handler factory that lives in the host (a built-in such as <c>echo-async</c>, or one added from code).</summary>
+    public static HandlerGeneration FromFactory(IStreamConnectionHandlerFactory factory, int number)
     {
         ArgumentNullException.ThrowIfNull(factory);
         return new HandlerGeneration(number, factory, loadContext: null, spec: null, fileTimestampUtc: null, fileSha256: null);
@@ -223,7 +246,7 @@ public sealed class HandlerGeneration
         var factory = Volatile.Read(ref _factory)
             ?? throw new InvalidOperationException($"Handler generation {Number} ('{Name}') was unloaded; acquire the current generation.");
         return factory as T
-            ?? throw new InvalidOperationException($"Handler generation {Number} ('{Name}') serves {(IsDatagram ? "datagrams" : "connections")}, not {serves}.");
+            ?? throw new InvalidOperationException($"Handler generation {Number} ('{Name}') serves {(IsDatagram ? "datagrams" : IsStream ? "async connections" : "connections")}, not {serves}.");
     }
 
     private void TryUnload()

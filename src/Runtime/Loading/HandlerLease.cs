@@ -28,6 +28,15 @@ public sealed class HandlerLease : IDisposable
         return Generation.Factory.Create(context);
     }
 
+    /// <summary>Creates the connection's async (stream) handler from the leased generation's factory.</summary>
+    /// <exception cref="ObjectDisposedException">The lease was released.</exception>
+    /// <exception cref="InvalidOperationException">The generation serves another style.</exception>
+    public IStreamConnectionHandler CreateStreamHandler(IStreamConnection connection)
+    {
+        ObjectDisposedException.ThrowIf(IsReleased, this);
+        return Generation.StreamFactory.Create(connection);
+    }
+
     /// <summary>Creates a shard socket's datagram handler from the leased generation's factory (hold the lease while it serves).</summary>
     /// <exception cref="ObjectDisposedException">The lease was released.</exception>
     /// <exception cref="InvalidOperationException">The generation serves connections.</exception>

@@ -14,9 +14,12 @@ public static class HandlerLoader
 {
     private static readonly Type FactoryContract = typeof(IConnectionHandlerFactory);
     private static readonly Type HandlerContract = typeof(IConnectionHandler);
+    private static readonly Type StreamFactoryContract = typeof(IStreamConnectionHandlerFactory);
+    private static readonly Type StreamHandlerContract = typeof(IStreamConnectionHandler);
     private static readonly Type DatagramFactoryContract = typeof(IDatagramHandlerFactory);
     private static readonly Type DatagramHandlerContract = typeof(IDatagramHandler);
-    private static readonly Type[] Contracts = [FactoryContract, HandlerContract, DatagramFactoryContract, DatagramHandlerContract];
+    private static readonly Type[] Contracts =
+        [FactoryContract, HandlerContract, StreamFactoryContract, StreamHandlerContract, DatagramFactoryContract, DatagramHandlerContract];
 
     /// <summary>
     /// Reads the assembly file into memory (the file is not kept open or mapped, so a build can overwrite it; see
@@ -99,34 +102,17 @@ public static class HandlerLoader
         var type = FindType(spec, assembly);
         if (FactoryContract.IsAssignableFrom(type))
         {
-            var factory = (IConnectionHandlerFactory)Construct(spec, type);
-            try
-            {
-                Initialize(spec, type, factory);
-            }
-            catch
-            {
-                DisposeQuietly(factory);
-                throw;
-            }
+            return ConstructFactory<IConnectionHandlerFactory>(spec, type, static f => f.Name);
+        }
 
-            return factory;
+        if (StreamFactoryContract.IsAssignableFrom(type))
+        {
+            return ConstructFactory<IStreamConnectionHandlerFactory>(spec, type, static f => f.Name);
         }
 
         if (DatagramFactoryContract.IsAssignableFrom(type))
         {
-            var factory = (IDatagramHandlerFactory)Construct(spec, type);
-            try
-            {
-                Initialize(spec, type, factory, factory.Name);
-            }
-            catch
-            {
-                DisposeQuietly(factory);
-                throw;
-            }
-
-            return factory;
+            return ConstructFactory<IDatagramHandlerFactory>(spec, type, static f => f.Name);
         }
 
         if (HandlerContract.IsAssignableFrom(type))
@@ -137,6 +123,13 @@ public static class HandlerLoader
             // One instance now, so a constructor that throws refuses the load instead of failing every connection.
             Construct(spec, type);
             return perConnection;
+        }
+
+        if (StreamHandlerContract.IsAssignableFrom(type))
+        {
+            var perStream = new PerConnectionStreamHandlerFactory(type, PublicParameterlessConstructor(spec, type));
+            Construct(spec, type);
+            return perStream;
         }
 
         if (DatagramHandlerContract.IsAssignableFrom(type))
@@ -207,11 +200,22 @@ public static class HandlerLoader
         }
     }
 
-    private static void Initialize(HandlerAssemblySpec spec, Type type, IConnectionHandlerFactory factory) =>
-        Initialize(spec, type, factory, () => factory.Name);
+    /// <summary>Constructs and initialises a factory type; one whose initialisation fails is disposed before the refusal.</summary>
+    private static T ConstructFactory<T>(HandlerAssemblySpec spec, Type type, Func<T, string> nameOf) where T : class
+    {
+        var factory = (T)Construct(spec, type);
+        try
+        {
+            Initialize(spec, type, factory, () => nameOf(factory));
+        }
+        catch
+        {
+            DisposeQuietly(factory);
+            throw;
+        }
 
-    private static void Initialize(HandlerAssemblySpec spec, Type type, IDatagramHandlerFactory factory, string _) =>
-        Initialize(spec, type, factory, () => factory.Name);
+        return factory;
+    }
 
     private static void Initialize(HandlerAssemblySpec spec, Type type, object factory, Func<string> nameOf)
     {
@@ -272,6 +276,8 @@ public static class HandlerLoader
     private static string KindOf(Type type) =>
         FactoryContract.IsAssignableFrom(type) ? "factory"
         : HandlerContract.IsAssignableFrom(type) ? "handler"
+        : StreamFactoryContract.IsAssignableFrom(type) ? "async factory"
+        : StreamHandlerContract.IsAssignableFrom(type) ? "async handler"
         : DatagramFactoryContract.IsAssignableFrom(type) ? "datagram factory"
         : "datagram handler";
 

@@ -67,6 +67,13 @@ public sealed class HandlerRegistry : IDisposable
         return new HandlerRegistry(listenerName, number => HandlerGeneration.FromFactory(factory, number));
     }
 
+    /// <summary>A registry for an async (stream) handler factory that lives in the host (no context to unload).</summary>
+    public static HandlerRegistry ForFactory(string listenerName, IStreamConnectionHandlerFactory factory)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        return new HandlerRegistry(listenerName, number => HandlerGeneration.FromFactory(factory, number));
+    }
+
     /// <summary>
     /// A registry for a datagram handler factory that lives in the host: a reload gives the same factory a new number.
     /// (A factory that must be made anew on reload, as <c>dns-static</c> with re-read options, goes through the
@@ -280,5 +287,6 @@ public sealed class HandlerRegistry : IDisposable
             generation.Spec?.AssemblyPath,
             generation.FileSha256,
             generation.FileTimestampUtc,
-            generation.LoadedAtUtc);
+            generation.LoadedAtUtc,
+            generation.Style);
 }

@@ -1,0 +1,81 @@
+using System.Buffers;
+using System.Net.Sockets;
+using ShardRuntime.Runtime.Connections;
+
+namespace ShardRuntime.Actors.Connections;
+
+/// <summary>
+/// The task of a stream connection, on the thread pool (never an I/O loop): wraps the socket's bytes in the listener's
+/// stream layer (if any), makes the handler (a span handler is served through <see cref="SpanHandlerAdapter"/>), runs
+/// it, and after a graceful end flushes, shuts the sending side down and lingers for the peer's FIN (at most
+/// linger-timeout). It never closes the socket (its actor does, when told how it ended) and never throws: how it ended
+/// is its result.
+/// </summary>
+internal static class StreamConnectionRunner
+{
+    public static async Task<StreamConnection.Ended> RunAsync(StreamConnectionState s)
+    {
+        IStreamConnectionHandler? handler = null;
+        try
+        {
+            Stream stream = s.SocketStream;
+            if (s.Layer is { } layer) stream = await layer.WrapAsync(stream, s, s.Aborted).ConfigureAwait(false);
+            s.HandlerStream = stream;
+            handler = s.SpanStyle
+                ? new SpanHandlerAdapter(s.Lease.CreateHandler, s.Settings.RequestHeadTimeout, s.Settings.MaxReceiveBytes)
+                : s.Lease.CreateStreamHandler(s);
+            await handler.RunAsync(s).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // Gone underneath (aborted, reset, idle, drain deadline): how it ended is the actor's to say, not a failure.
+            if (s.IsAborted) return new StreamConnection.Ended(s.PeerGone ? ConnectionCloseReason.PeerClosed : ConnectionCloseReason.Aborted, null, false);
+            return handler is null
+                ? new StreamConnection.Ended(ConnectionCloseReason.SocketError, e, false) // the layer (a handshake) failed
+                : new StreamConnection.Ended(ConnectionCloseReason.HandlerFailed, e, true);
+        }
+        try
+        {
+            await CloseGracefullyAsync(s).ConfigureAwait(false);
+            return new StreamConnection.Ended(ConnectionCloseReason.Closed, null, false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            return new StreamConnection.Ended(s.IsAborted && !s.PeerGone ? ConnectionCloseReason.Aborted : ConnectionCloseReason.PeerClosed, null, false);
+        }
+    }
+
+    /// <summary>
+    /// The handler returned: what it wrote is flushed (the pipes completed), the layer's stream disposed (TLS says
+    /// goodbye there), the sending side shut down, and what the peer still sends is read and dropped until its FIN or
+    /// linger-timeout, so unread bytes do not turn the close into a reset that could destroy the last reply.
+    /// </summary>
+    private static async Task CloseGracefullyAsync(StreamConnectionState s)
+    {
+        if (s.HasTransport)
+        {
+            await s.Transport.Output.CompleteAsync().ConfigureAwait(false);
+            await s.Transport.Input.CompleteAsync().ConfigureAwait(false);
+        }
+        var stream = s.HandlerStream!;
+        await stream.FlushAsync().ConfigureAwait(false);
+        if (!ReferenceEquals(stream, s.SocketStream)) await stream.DisposeAsync().ConfigureAwait(false);
+        s.Socket.Shutdown(SocketShutdown.Send);
+        using var linger = new CancellationTokenSource(s.Settings.LingerTimeout);
+        var discard = ArrayPool<byte>.Shared.Rent(512);
+        try
+        {
+            while (await s.Socket.ReceiveAsync(discard.AsMemory(), SocketFlags.None, linger.Token).ConfigureAwait(false) > 0)
+            {
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The peer did not close within linger-timeout: closed anyway.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(discard);
+        }
+    }
+}
