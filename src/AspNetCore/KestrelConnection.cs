@@ -1,0 +1,106 @@
+using System.IO.Pipelines;
+using System.Net;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
+using ShardRuntime.Runtime.Connections;
+
+namespace ShardRuntime.AspNetCore;
+
+/// <summary>
+/// One ShardRuntime connection as Kestrel sees it: a <see cref="ConnectionContext"/> over the connection's duplex pipe
+/// (<see cref="IStreamConnection.Transport"/>). The node's wish to end the connection (a reload, an upgrade's hand-over,
+/// a drain: <see cref="IStreamConnection.Draining"/>) reaches Kestrel as a
+/// <see cref="IConnectionLifetimeNotificationFeature.RequestClose"/>, as Kestrel's own shutdown does: it finishes the
+/// request in flight and closes the keep-alive connection after it. Kestrel's end of the connection
+/// (<see cref="DisposeAsync"/>) ends the ShardRuntime handler that waits in <see cref="Completion"/>.
+/// </summary>
+internal sealed class KestrelConnection : ConnectionContext,
+    IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IConnectionEndPointFeature,
+    IConnectionLifetimeFeature, IConnectionLifetimeNotificationFeature
+{
+    /// <summary>How long a drain waits for Kestrel to take the connection (and put its own lifetime feature in) before it gives up on telling it.</summary>
+    private static readonly TimeSpan KestrelTakeOver = TimeSpan.FromSeconds(5);
+
+    private readonly IStreamConnection _connection;
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private IDictionary<object, object?>? _items;
+    private int _aborted;
+
+    public KestrelConnection(IStreamConnection connection)
+    {
+        _connection = connection;
+        ConnectionId = connection.ConnectionId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Transport = connection.Transport;
+        LocalEndPoint = connection.LocalEndPoint;
+        RemoteEndPoint = connection.RemoteEndPoint;
+        ConnectionClosed = connection.Aborted;
+        ConnectionClosedRequested = connection.Draining;
+        var features = new FeatureCollection();
+        features.Set<IConnectionIdFeature>(this);
+        features.Set<IConnectionTransportFeature>(this);
+        features.Set<IConnectionItemsFeature>(this);
+        features.Set<IConnectionEndPointFeature>(this);
+        features.Set<IConnectionLifetimeFeature>(this);
+        features.Set<IConnectionLifetimeNotificationFeature>(this);
+        Features = features;
+        connection.Draining.Register(static state => _ = ((KestrelConnection)state!).RequestKestrelCloseAsync(), this);
+    }
+
+    /// <summary>
+    /// Kestrel puts its own <see cref="IConnectionLifetimeNotificationFeature"/> over this one when it takes the connection
+    /// (its RequestClose is what stops HTTP/1.1 keep-alive and sends HTTP/2 GOAWAY). A drain that comes before that (the
+    /// connection still queued for Kestrel's accept loop) waits, bounded, until Kestrel's feature is there.
+    /// </summary>
+    private async Task RequestKestrelCloseAsync()
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!_completion.Task.IsCompleted)
+        {
+            if (Features.Get<IConnectionLifetimeNotificationFeature>() is { } kestrel && !ReferenceEquals(kestrel, this))
+            {
+                kestrel.RequestClose();
+                return;
+            }
+            if (waited.Elapsed > KestrelTakeOver) return; // never taken: the drain deadline ends it
+            await Task.Delay(10).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Completes when Kestrel is done with the connection (it disposed it) or the connection was aborted.</summary>
+    public Task Completion => _completion.Task;
+
+    public override string ConnectionId { get; set; }
+    public override IFeatureCollection Features { get; }
+    public override IDictionary<object, object?> Items
+    {
+        get => _items ??= new ConnectionItems();
+        set => _items = value;
+    }
+    public override IDuplexPipe Transport { get; set; }
+    public override EndPoint? LocalEndPoint { get; set; }
+    public override EndPoint? RemoteEndPoint { get; set; }
+    public override CancellationToken ConnectionClosed { get; set; }
+    public CancellationToken ConnectionClosedRequested { get; set; }
+
+    /// <summary>Until Kestrel takes the connection and puts its own feature in, there is nobody to tell.</summary>
+    public void RequestClose() { }
+
+    public override void Abort(ConnectionAbortedException abortReason)
+    {
+        if (Interlocked.Exchange(ref _aborted, 1) != 0) return;
+        _connection.Abort();
+        _completion.TrySetResult();
+    }
+
+    public override void Abort() => Abort(new ConnectionAbortedException("The connection was aborted by the application."));
+
+    public override ValueTask DisposeAsync()
+    {
+        _completion.TrySetResult();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>A small dictionary for <see cref="Items"/> (Kestrel's own is internal).</summary>
+    private sealed class ConnectionItems : Dictionary<object, object?>;
+}
