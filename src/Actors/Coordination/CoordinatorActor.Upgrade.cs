@@ -80,7 +80,7 @@ internal sealed partial class CoordinatorActor
         {
             _log.Warning("Upgrade refused: {Reason}", refusal);
             _s.LastUpgradeFailure = $"refused: {refusal}";
-            Sender.Tell(new Coordinator.CommandFailed(upgrade, refusal));
+            Sender.Tell(CommandFailedException.Reply(upgrade, refusal));
             return;
         }
         Enter(new NodeLife.Upgrading(new UpgradeProgress(UpgradeStep.StartingSuccessor, null, DateTimeOffset.UtcNow)));
@@ -99,7 +99,7 @@ internal sealed partial class CoordinatorActor
         if (!own && UpgradeRefusal() is { } refusal)
         {
             _log.Warning("Passing the sockets to pid {Peer} refused: {Reason}", pass.PeerProcessId, refusal);
-            Sender.Tell(new Coordinator.CommandFailed(pass, refusal));
+            Sender.Tell(CommandFailedException.Reply(pass, refusal));
             return;
         }
         var since = _s.Life is NodeLife.Upgrading upgrading ? upgrading.Progress.Since : DateTimeOffset.UtcNow;
@@ -122,7 +122,7 @@ internal sealed partial class CoordinatorActor
                     }).ToList();
                 return new Coordinator.SocketsToPass(sockets, generation);
             },
-            failure: e => new Coordinator.CommandFailed(pass, $"the listening sockets could not be collected from their groups: {e.GetBaseException().Message}"));
+            failure: e => CommandFailedException.Reply(pass, $"the listening sockets could not be collected from their groups: {e.GetBaseException().Message}"));
         _log.Info("Upgrade: passing {Count} listening sockets to successor pid {Peer}", passing.Count, pass.PeerProcessId);
     }
 

@@ -253,7 +253,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         switch (message)
         {
             case Coordinator.ScaleTo or Coordinator.ApplySettings or Coordinator.ApplyClusterState or Coordinator.Reload:
-                Sender.Tell(new Coordinator.CommandFailed((Coordinator.ICommand)message, Busy() ?? $"the node is {_s.Life.Name}"));
+                Sender.Tell(CommandFailedException.Reply((Coordinator.ICommand)message, Busy() ?? $"the node is {_s.Life.Name}"));
                 break;
             default:
                 Always(message);
@@ -267,7 +267,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         switch (message)
         {
             case Coordinator.WaitUntilStarted cmd:
-                Sender.Tell(_s.StartFailure is null ? Coordinator.Started.Instance : new Coordinator.CommandFailed(cmd, _s.StartFailure));
+                Sender.Tell(_s.StartFailure is null ? Coordinator.Started.Instance : CommandFailedException.Reply(cmd, _s.StartFailure));
                 break;
             case Coordinator.GetStatus:
                 Sender.Tell(Status());
