@@ -336,8 +336,12 @@ public static class Coordinator
                 a.Received + b.Received, a.Sent + b.Sent, a.DroppedTruncated + b.DroppedTruncated, a.DroppedRefused + b.DroppedRefused, a.HandlerFailures + b.HandlerFailures));
     }
 
-    /// <summary>One live handler generation of a listener.</summary>
-    public sealed record GenerationStatus(int Generation, string Handler, bool Current, int OpenConnections, string? Assembly, string? Sha256);
+    /// <summary>
+    /// One live handler generation of a listener: <paramref name="Assembly"/> and <paramref name="Sha256"/> for a handler
+    /// loaded from an assembly file; <paramref name="Source"/> where its code came from (the file; the factory's type and
+    /// assembly name for a factory registered by code, e.g. <c>MyApp.UppercaseFactory (MyApp)</c>; or <c>built-in</c>).
+    /// </summary>
+    public sealed record GenerationStatus(int Generation, string Handler, bool Current, int OpenConnections, string? Assembly, string? Sha256, string? Source = null);
 
     /// <summary>One shard: its listening socket (kernel inode), state and counters.</summary>
     public sealed record ShardStatus(

@@ -346,7 +346,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
                     shards.Sum(s => s.OpenConnections),
                     handlers.CurrentGeneration,
                     handlers.Generations.Select(g => new Coordinator.GenerationStatus(
-                        g.Number, g.Name, g.IsCurrent, g.LiveConnections, g.AssemblyPath, g.FileSha256)).ToList(),
+                        g.Number, g.Name, g.IsCurrent, g.LiveConnections, g.AssemblyPath, g.FileSha256, g.Source)).ToList(),
                     handlers.LastReloadFailure,
                     shards,
                     l.Settings.IsDatagram ? Coordinator.DatagramStatus.Sum(shards.Select(s => s.Datagrams!)) : null);

@@ -9,6 +9,7 @@ namespace ShardRuntime.Runtime.Loading;
 /// <param name="FileSha256">SHA-256 of the loaded bytes (lowercase hex); null for a built-in handler.</param>
 /// <param name="FileTimestampUtc">The file's last write time when it was read; null for a built-in handler.</param>
 /// <param name="LoadedAtUtc">When the generation was created.</param>
+/// <param name="Source">Where its code came from (<see cref="HandlerGeneration.Source"/>): a file, a factory registered by code, or built-in.</param>
 public sealed record HandlerGenerationStatus(
     int Number,
     string Name,
@@ -17,4 +18,5 @@ public sealed record HandlerGenerationStatus(
     string? AssemblyPath,
     string? FileSha256,
     DateTime? FileTimestampUtc,
-    DateTime LoadedAtUtc);
+    DateTime LoadedAtUtc,
+    string Source = HandlerGeneration.BuiltInSource);

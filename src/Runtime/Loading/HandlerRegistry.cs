@@ -280,5 +280,6 @@ public sealed class HandlerRegistry : IDisposable
             generation.Spec?.AssemblyPath,
             generation.FileSha256,
             generation.FileTimestampUtc,
-            generation.LoadedAtUtc);
+            generation.LoadedAtUtc,
+            generation.Source);
 }
