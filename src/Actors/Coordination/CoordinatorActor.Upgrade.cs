@@ -69,13 +69,18 @@ internal sealed partial class CoordinatorActor
         return null;
     }
 
+    /// <summary>What makes a node able to upgrade, for refusals: an app that hosts ShardRuntime, or the host.</summary>
+    private const string HowToEnableUpgrade =
+        "an app that hosts ShardRuntime enables upgrades with WithShardRuntime(o => o.EnableUpgrade()) (its own process is started again as the successor); " +
+        "the shardruntime host has them on (upgrade.enabled = on)";
+
     private void StartUpgrade(Coordinator.Upgrade upgrade)
     {
         var refusal = UpgradeRefusal();
         if (refusal is null && UpgradeActor is null)
-            refusal = "upgrades are off on this node (shard-runtime.upgrade.enabled = off)";
+            refusal = $"upgrades are off on this node (shard-runtime.upgrade.enabled = off); {HowToEnableUpgrade}";
         if (refusal is null && _s.UpgradeOptions.StartSuccessor is null)
-            refusal = "this node cannot start a successor (it was not started by the shardruntime host); start one with `run --upgrade-from`";
+            refusal = $"this node cannot start a successor; {HowToEnableUpgrade}, or start one by hand with `shardruntime run --upgrade-from {_settings.Upgrade.SocketPath}`";
         if (refusal is not null)
         {
             _log.Warning("Upgrade refused: {Reason}", refusal);

@@ -332,14 +332,7 @@ internal static class NodeRunner
         Log.Information("Adopting the listening sockets of the node serving {UpgradeSocket}", path);
         var sockets = await connection.ReceiveAsync(path, cancellationToken);
         Log.Information("Received {Count} listening sockets: {Sockets}", sockets.Count, string.Join(", ", sockets.Select(s => s.Label)));
-        return new UpgradeOptions
-        {
-            Inherited = sockets,
-            InheritedFrom = $"the node at {path} (process generation {connection.PredecessorGeneration})",
-            ProcessGeneration = connection.PredecessorGeneration + 1,
-            DeferSocketFiles = true,
-            StartSuccessor = startSuccessor,
-        };
+        return UpgradeOptions.FromPredecessor(sockets, connection.PredecessorGeneration, path, startSuccessor);
     }
 
     private static UpgradeOptions FromSocketActivation(Func<string, System.Diagnostics.Process> startSuccessor)
