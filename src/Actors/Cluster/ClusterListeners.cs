@@ -33,7 +33,7 @@ public static class ClusterListeners
     /// in the desired state: on every node (which drops per-role counts), or on the nodes of <paramref name="Role"/> only.
     /// Refused when fewer than a majority of the nodes are reachable (nothing is written), for a listener neither this
     /// node nor the desired state knows, and for a removed one. Reply: <see cref="ListenerChanged"/> once a majority
-    /// stored it, or <see cref="CommandFailed"/>.
+    /// stored it, or Status.Failure(<see cref="Coordination.CommandFailedException"/>).
     /// </summary>
     public sealed record ScaleListener(string Listener, int Shards, string? Role = null) : ICommand;
 
@@ -41,14 +41,14 @@ public static class ClusterListeners
     /// Sender: the CLI (<c>listener set</c>), user code. Sets what is given of a listener in the desired state (null
     /// leaves it as it is): its HOCON definition (validated here first), shards per node, the roles that serve it (an
     /// empty list: every node); <paramref name="Reload"/> raises its handler generation, so every node reloads it at
-    /// once. A removed listener comes back. Reply: <see cref="ListenerChanged"/> or <see cref="CommandFailed"/>.
+    /// once. A removed listener comes back. Reply: <see cref="ListenerChanged"/> or Status.Failure(<see cref="Coordination.CommandFailedException"/>).
     /// </summary>
     public sealed record SetListener(
         string Listener, string? Definition = null, int? Shards = null, IReadOnlyList<string>? Roles = null, bool Reload = false) : ICommand;
 
     /// <summary>
     /// Sender: the CLI (<c>listener remove</c>), user code. Marks the listener removed cluster-wide: every node retires
-    /// it (its file notwithstanding) until it is set again. Reply: <see cref="ListenerChanged"/> or <see cref="CommandFailed"/>.
+    /// it (its file notwithstanding) until it is set again. Reply: <see cref="ListenerChanged"/> or Status.Failure(<see cref="Coordination.CommandFailedException"/>).
     /// </summary>
     public sealed record RemoveListener(string Listener) : ICommand;
 
@@ -126,9 +126,6 @@ public static class ClusterListeners
 
     /// <summary>One node of a rolling reload: <c>reloaded</c>, <c>not served</c> (it does not serve the listener), <c>failed</c>, <c>unfinished</c> (the whole reload timed out during its turn) or <c>not started</c>.</summary>
     public sealed record NodeReloadStep(string Address, string Outcome, IReadOnlyList<CoordinatorProtocol.ListenerGeneration> Generations, double? Seconds, string? Reason);
-
-    /// <summary>A change or request the cluster actor refused or could not carry out, and why.</summary>
-    public sealed record CommandFailed(ICommand Command, string Reason);
 
     /// <summary>Sender: a cluster actor (status of the cluster). Reply: <see cref="NodeStatusReply"/>.</summary>
     internal sealed class GetNodeStatus : IClusterMessage

@@ -1,3 +1,4 @@
+using ShardRuntime.Actors.Coordination;
 using Akka.Actor;
 using Akka.DistributedData;
 using Akka.Event;
@@ -41,7 +42,7 @@ internal sealed class ClusterWriterActor : UntypedActor
             case ClusterListeners.ScaleListener or ClusterListeners.SetListener or ClusterListeners.RemoveListener:
                 var members = ClusterMember.Of(_cluster.State);
                 var (request, refusal) = WriteDecisions.Request((ClusterListeners.ICommand)message, Sender, DateTimeOffset.UtcNow, members, _settings);
-                if (request is null) Sender.Tell(new ClusterListeners.CommandFailed((ClusterListeners.ICommand)message, refusal!));
+                if (request is null) Sender.Tell(CommandFailedException.Reply((ClusterListeners.ICommand)message, refusal!));
                 else _replicator.Tell(Dsl.Get(ClusterListenersActor.Key, ReadLocal.Instance, new Check(request)));
                 break;
             case IGetResponse { Request: Check check } read:

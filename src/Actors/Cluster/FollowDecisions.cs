@@ -1,3 +1,4 @@
+using ShardRuntime.Actors.Coordination;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.DistributedData;
@@ -123,7 +124,7 @@ internal static class FollowDecisions
         }
         var reason = answer switch
         {
-            CoordinatorProtocol.CommandFailed failed => failed.Reason,
+            _ when CommandFailedException.In(answer) is { } failed => failed.Reason,
             Status.Failure failure => failure.Cause.Message,
             var other => $"unexpected answer {other.GetType().Name}",
         };

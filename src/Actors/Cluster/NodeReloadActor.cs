@@ -1,3 +1,4 @@
+using ShardRuntime.Actors.Coordination;
 using System.Diagnostics;
 using Akka.Actor;
 using CoordinatorProtocol = ShardRuntime.Actors.Coordination.Coordinator;
@@ -55,6 +56,10 @@ internal sealed class NodeReloadActor : ReceiveActor
         {
             return new ClusterListeners.NodeReloadFailed($"the coordinator did not answer the reload within {timeout}", []);
         }
+        catch (CommandFailedException refused)
+        {
+            return Refused(refused);
+        }
         if (answer is not CoordinatorProtocol.Reloaded reloaded)
             return Refused(answer);
         while (true)
@@ -79,7 +84,7 @@ internal sealed class NodeReloadActor : ReceiveActor
 
     /// <summary>The answer to the rolling reload when the coordinator did not reload: its reason, or what it answered instead.</summary>
     internal static ClusterListeners.NodeReloadFailed Refused(object answer) => new(
-        answer is CoordinatorProtocol.CommandFailed failed ? failed.Reason : $"unexpected answer {answer.GetType().Name}", []);
+        CommandFailedException.In(answer) is { } failed ? failed.Reason : $"unexpected answer {answer.GetType().Name}", []);
 
     /// <summary>Connections still open on older generations of the listeners <paramref name="reloaded"/> names: the turn ends when there are none.</summary>
     internal static int OldConnections(CoordinatorProtocol.NodeStatus status, CoordinatorProtocol.Reloaded reloaded)

@@ -1,3 +1,4 @@
+using ShardRuntime.Actors.Coordination;
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.DistributedData;
@@ -53,7 +54,7 @@ internal sealed class RollingReloadActor : UntypedActor, IWithTimers
         var members = ClusterMember.Of(_cluster.State);
         if (RollingReloadDecisions.Refusal(reload, _removed, members) is { } refusal)
         {
-            Sender.Tell(new ClusterListeners.CommandFailed(reload, refusal));
+            Sender.Tell(CommandFailedException.Reply(reload, refusal));
             return;
         }
         var run = new RollingReloadRun(++_runs, reload, Sender, RollingReloadDecisions.Nodes(members), null, []);
@@ -140,7 +141,7 @@ internal sealed class RollingReloadActor : UntypedActor, IWithTimers
     private void Busy(object message)
     {
         if (message is ClusterListeners.RollingReload reload)
-            Sender.Tell(new ClusterListeners.CommandFailed(reload, "a rolling reload is in progress"));
+            Sender.Tell(CommandFailedException.Reply(reload, "a rolling reload is in progress"));
         else
             Common(message);
     }

@@ -1,3 +1,4 @@
+using ShardRuntime.Actors.Coordination;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.DistributedData;
@@ -225,6 +226,6 @@ internal static class WriteDecisions
                 };
         return failure is null && stored is not null
             ? new ClusterListeners.ListenerChanged(stored, request.All ? "all" : "majority", request.Nodes)
-            : new ClusterListeners.CommandFailed(request.Command, failure ?? "the change was stored, but this node could not read it back");
+            : CommandFailedException.Reply(request.Command, failure ?? "the change was stored, but this node could not read it back");
     }
 }

@@ -8,8 +8,8 @@ using Coordinator = ShardRuntime.Actors.Coordination.Coordinator;
 /// One command of the control socket: how its request turns into a command of the coordinator
 /// (<see cref="Coordinator.ICommand"/>) or of the cluster actor (<see cref="ClusterListeners.ICommand"/>, for requests
 /// with <c>"cluster":true</c> and the <c>listener-*</c> commands), and how the answer turns into the reply. A new
-/// command is one more subclass listed in <see cref="All"/>. <see cref="Coordinator.CommandFailed"/>,
-/// <see cref="ClusterListeners.CommandFailed"/> and timeouts are answered by the connection, not by each command.
+/// command is one more subclass listed in <see cref="All"/>. Refusals
+/// (<see cref="Coordination.CommandFailedException"/>) and timeouts are answered by the connection, not by each command.
 /// </summary>
 internal abstract class ControlCommand
 {

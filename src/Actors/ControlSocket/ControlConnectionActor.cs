@@ -1,3 +1,4 @@
+using ShardRuntime.Actors.Coordination;
 using ShardRuntime.Runtime.Sockets;
 using System.Globalization;
 using System.Net.Sockets;
@@ -121,9 +122,8 @@ internal sealed class ControlConnectionActor : ReceiveActor
         {
             var reply = m.Answer switch
             {
-                Coordinator.CommandFailed { InvalidConfiguration: true } failed => ControlJson.ConfigurationFailure(failed.Reason),
-                Coordinator.CommandFailed failed => ControlJson.Failure(failed.Reason),
-                ClusterListeners.CommandFailed failed => ControlJson.Failure(failed.Reason),
+                _ when CommandFailedException.In(m.Answer) is { InvalidConfiguration: true } failed => ControlJson.ConfigurationFailure(failed.Reason),
+                _ when CommandFailedException.In(m.Answer) is { } failed => ControlJson.Failure(failed.Reason),
                 Status.Failure { Cause: AskTimeoutException } => ControlJson.Failure(
                     $"the node did not answer '{command.Name}' within {Describe(timeout)}"),
                 Status.Failure failure => ControlJson.Failure($"'{command.Name}' failed: {failure.Cause.Message}"),

@@ -59,7 +59,7 @@ public static class Coordinator
     /// its copies of the sockets while it watches the successor for upgrade.stability-period), then closes them and
     /// drains; the node then exits. Refused while another upgrade runs, while the node drains, while a shard still
     /// drains its accept queue, and when the node cannot start a successor. Reply: <see cref="Upgraded"/> once the
-    /// successor took over and served through the stability period, or <see cref="CommandFailed"/> saying why it did
+    /// successor took over and served through the stability period, or Status.Failure(<see cref="CommandFailedException"/>) saying why it did
     /// not (rolled back: the successor was ended; or it died within the period: the node accepts again and serves on).
     /// </summary>
     public sealed class Upgrade : ICommand
@@ -110,7 +110,7 @@ public static class Coordinator
         private PredecessorLetGo() { }
     }
 
-    /// <summary>Sender: the predecessor actor (<c>upgrade</c>). A successor (pid as seen here) asks for the sockets. Reply: <see cref="SocketsToPass"/> or <see cref="CommandFailed"/>.</summary>
+    /// <summary>Sender: the predecessor actor (<c>upgrade</c>). A successor (pid as seen here) asks for the sockets. Reply: <see cref="SocketsToPass"/> or Status.Failure(<see cref="CommandFailedException"/>).</summary>
     internal sealed record PassSockets(int PeerProcessId) : ICommand;
 
     /// <summary>Reply to <see cref="PassSockets"/>: every accepting socket with its label, and this node's process generation.</summary>
@@ -149,7 +149,7 @@ public static class Coordinator
 
     /// <summary>
     /// Sender: anyone. Asks the coordinator to reply once its start-up listeners are bound:
-    /// <see cref="Started"/>, or <see cref="CommandFailed"/> with the bind error when a listener could not be bound.
+    /// <see cref="Started"/>, or Status.Failure(<see cref="CommandFailedException"/>) with the bind error when a listener could not be bound.
     /// </summary>
     public sealed class WaitUntilStarted : ICommand
     {
@@ -169,7 +169,7 @@ public static class Coordinator
     /// <summary>
     /// Sender: the CLI (through the control socket), user code, tests. Sets the number of listening sockets of a
     /// running listener. New shards accept at once; retiring shards stop accepting and drain their connections.
-    /// Reply: <see cref="ScaledTo"/> once the new shards are bound, or <see cref="CommandFailed"/>.
+    /// Reply: <see cref="ScaledTo"/> once the new shards are bound, or Status.Failure(<see cref="CommandFailedException"/>).
     /// </summary>
     public sealed record ScaleTo(string Listener, int Shards) : ICommand;
 
@@ -179,7 +179,7 @@ public static class Coordinator
     /// <summary>
     /// Sender: the host (on start and on reload). Replaces the whole desired state: new listeners are bound,
     /// listeners no longer declared are retired, changed ones are reconciled.
-    /// Reply: <see cref="SettingsApplied"/> or <see cref="CommandFailed"/> (nothing is changed when validation fails).
+    /// Reply: <see cref="SettingsApplied"/> or Status.Failure(<see cref="CommandFailedException"/>) (nothing is changed when validation fails).
     /// </summary>
     public sealed record ApplySettings(IReadOnlyList<ListenerSettings> Listeners) : ICommand;
 
@@ -202,7 +202,7 @@ public static class Coordinator
     /// listener keeps its running generation. Handler code is read and loaded off the coordinator, within
     /// <c>shard-runtime.handler-load-timeout</c>; the coordinator answers <see cref="GetStatus"/> and <see cref="ScaleTo"/>
     /// meanwhile, and other changes wait for it. A configuration without listeners is refused unless
-    /// <paramref name="AllowEmpty"/>. Reply: <see cref="Reloaded"/>, or <see cref="CommandFailed"/> naming
+    /// <paramref name="AllowEmpty"/>. Reply: <see cref="Reloaded"/>, or Status.Failure(<see cref="CommandFailedException"/>) naming
     /// each listener that refused (the others did reload).
     /// </summary>
     /// <param name="Listener">The listener to reload; null: the configuration and every listener.</param>
@@ -231,7 +231,7 @@ public static class Coordinator
     /// with these over them, and is applied as <see cref="ApplySettings"/> is (all or nothing); a listener whose cluster
     /// handler generation rose is reloaded. When the whole state cannot be applied, it is applied one listener at a time,
     /// so that one listener's trouble holds no other back. Reply: <see cref="ClusterStateApplied"/> (with the listeners it
-    /// could not apply), or <see cref="CommandFailed"/> when the node is busy (nothing changed; the cluster actor tries again).
+    /// could not apply), or Status.Failure(<see cref="CommandFailedException"/>) when the node is busy (nothing changed; the cluster actor tries again).
     /// </summary>
     public sealed record ApplyClusterState(IReadOnlyList<ClusterOverride> Overrides) : ICommand;
 
@@ -274,13 +274,6 @@ public static class Coordinator
         public static readonly Drained Instance = new();
         private Drained() { }
     }
-
-    /// <summary>
-    /// The coordinator refused or could not carry out <paramref name="Command"/>; <paramref name="Reason"/> says why.
-    /// <paramref name="InvalidConfiguration"/>: the refusal is the node's configuration file (a reload of a file with an
-    /// unknown key, a malformed value, a handler assembly that is not a regular file), which the CLI exits 2 for.
-    /// </summary>
-    public sealed record CommandFailed(ICommand Command, string Reason, bool InvalidConfiguration = false);
 
     /// <summary>The node as the coordinator sees it.</summary>
     /// <param name="ProcessId">The node's process id.</param>
@@ -347,8 +340,12 @@ public static class Coordinator
                 a.Received + b.Received, a.Sent + b.Sent, a.DroppedTruncated + b.DroppedTruncated, a.DroppedRefused + b.DroppedRefused, a.HandlerFailures + b.HandlerFailures));
     }
 
-    /// <summary>One live handler generation of a listener.</summary>
-    public sealed record GenerationStatus(int Generation, string Handler, bool Current, int OpenConnections, string? Assembly, string? Sha256);
+    /// <summary>
+    /// One live handler generation of a listener: <paramref name="Assembly"/> and <paramref name="Sha256"/> for a handler
+    /// loaded from an assembly file; <paramref name="Source"/> where its code came from (the file; the factory's type and
+    /// assembly name for a factory registered by code, e.g. <c>MyApp.UppercaseFactory (MyApp)</c>; or <c>built-in</c>).
+    /// </summary>
+    public sealed record GenerationStatus(int Generation, string Handler, bool Current, int OpenConnections, string? Assembly, string? Sha256, string? Source = null);
 
     /// <summary>One shard: its listening socket (kernel inode), state and counters.</summary>
     public sealed record ShardStatus(

@@ -87,7 +87,7 @@ internal sealed partial class CoordinatorActor
     private object Scale(Coordinator.ScaleTo scale)
     {
         if (Busy() is { } busy)
-            return new Coordinator.CommandFailed(scale, busy);
+            return CommandFailedException.Reply(scale, busy);
         using var none = PreparedHandlers.None;
         var failure = Reconciler.Scale(Observe(), scale.Listener, scale.Shards, _s.ClusterOverrides) switch
         {
@@ -95,7 +95,7 @@ internal sealed partial class CoordinatorActor
             Decision.Planned planned => Execute(planned.Plan, none),
             _ => throw new InvalidOperationException("unknown decision"),
         };
-        if (failure is not null) return new Coordinator.CommandFailed(scale, failure);
+        if (failure is not null) return CommandFailedException.Reply(scale, failure);
         // The node's own desired state changes with it, so that later cluster changes to other listeners keep it.
         _s.Configured = _s.Configured.Select(l => l.Name == scale.Listener ? l with { Shards = scale.Shards } : l).ToList();
         var listener = _s.Listeners[scale.Listener];
@@ -108,13 +108,13 @@ internal sealed partial class CoordinatorActor
         var requester = Sender;
         if (Busy() is { } busy)
         {
-            requester.Tell(new Coordinator.CommandFailed(apply, busy));
+            requester.Tell(CommandFailedException.Reply(apply, busy));
             return;
         }
         LoadThen(PreparedHandlers.NeededBy(Reconciler.Effective(apply.Listeners, _s.ClusterOverrides), _s.Listeners), [], prepared =>
         {
             var failure = Busy() ?? ApplyConfigured(apply.Listeners, prepared);
-            requester.Tell(failure is null ? Coordinator.SettingsApplied.Instance : new Coordinator.CommandFailed(apply, failure));
+            requester.Tell(failure is null ? Coordinator.SettingsApplied.Instance : CommandFailedException.Reply(apply, failure));
         });
     }
 
@@ -123,14 +123,14 @@ internal sealed partial class CoordinatorActor
         var requester = Sender;
         if (Busy() is { } busy)
         {
-            requester.Tell(new Coordinator.CommandFailed(reload, busy));
+            requester.Tell(CommandFailedException.Reply(reload, busy));
             return;
         }
         if (reload.Listener is not null)
         {
             if (!_s.Listeners.TryGetValue(reload.Listener, out var one))
             {
-                requester.Tell(new Coordinator.CommandFailed(reload,
+                requester.Tell(CommandFailedException.Reply(reload,
                     $"no listener named '{reload.Listener}' (listeners: {string.Join(", ", _s.Listeners.Keys.Order(StringComparer.Ordinal))})"));
                 return;
             }
@@ -147,13 +147,13 @@ internal sealed partial class CoordinatorActor
             catch (Exception e)
             {
                 _log.Warning("Reload refused: the listeners could not be read again: {Reason}", e.Message);
-                requester.Tell(new Coordinator.CommandFailed(reload, $"configuration not reloaded, nothing changed: {e.Message}", InvalidConfiguration: true));
+                requester.Tell(CommandFailedException.Reply(reload, $"configuration not reloaded, nothing changed: {e.Message}", invalidConfiguration: true));
                 return;
             }
             if (EmptyReloadRefusal(desired, reload.AllowEmpty) is { } empty)
             {
                 _log.Warning("Reload refused: {Reason}", empty);
-                requester.Tell(new Coordinator.CommandFailed(reload, empty));
+                requester.Tell(CommandFailedException.Reply(reload, empty));
                 return;
             }
         }
@@ -186,11 +186,11 @@ internal sealed partial class CoordinatorActor
     private object FinishReload(Coordinator.Reload reload, IReadOnlyList<ListenerSettings>? desired, PreparedHandlers prepared)
     {
         if (Busy() is { } busy)
-            return new Coordinator.CommandFailed(reload, busy);
+            return CommandFailedException.Reply(reload, busy);
         var before = _s.Listeners.Values.ToList();
         var beforeSettings = SettingsNow(before);
         if (desired is not null && ApplyConfigured(desired, prepared) is { } failure)
-            return new Coordinator.CommandFailed(reload, $"configuration not applied, nothing changed: {failure}");
+            return CommandFailedException.Reply(reload, $"configuration not applied, nothing changed: {failure}");
         // Listeners the configuration just created (or replaced) start at generation 1; the others reload.
         var listeners = reload.Listener is null
             ? _s.Listeners.Values.Where(before.Contains).OrderBy(l => l.Name, StringComparer.Ordinal).ToList()
@@ -203,7 +203,7 @@ internal sealed partial class CoordinatorActor
         var changes = ReloadChanges.Describe(beforeSettings, SettingsNow(_s.Listeners.Values));
         if (refused.Count == 0) return new Coordinator.Reloaded(reloaded, changes);
         var done = changes.Count == 0 ? "" : $"; changed: {string.Join("; ", changes)}";
-        return new Coordinator.CommandFailed(reload, string.Join("; ", refused) + done);
+        return CommandFailedException.Reply(reload, string.Join("; ", refused) + done);
     }
 
     /// <summary>Switches each listener to its next generation from <paramref name="prepared"/>: the generations now serving, and why each refusal happened.</summary>
@@ -261,7 +261,7 @@ internal sealed partial class CoordinatorActor
         var requester = Sender;
         if (Busy() is { } busy)
         {
-            requester.Tell(new Coordinator.CommandFailed(cluster, busy));
+            requester.Tell(CommandFailedException.Reply(cluster, busy));
             return;
         }
         var overrides = cluster.Overrides.ToDictionary(o => o.Listener, StringComparer.Ordinal);
@@ -276,7 +276,7 @@ internal sealed partial class CoordinatorActor
     {
         if (Busy() is { } busy)
         {
-            requester.Tell(new Coordinator.CommandFailed(cluster, busy));
+            requester.Tell(CommandFailedException.Reply(cluster, busy));
             return;
         }
         var problems = new List<string>();

@@ -69,18 +69,23 @@ internal sealed partial class CoordinatorActor
         return null;
     }
 
+    /// <summary>What makes a node able to upgrade, for refusals: an app that hosts ShardRuntime, or the host.</summary>
+    private const string HowToEnableUpgrade =
+        "an app that hosts ShardRuntime enables upgrades with WithShardRuntime(o => o.EnableUpgrade()) (its own process is started again as the successor); " +
+        "the shardruntime host has them on (upgrade.enabled = on)";
+
     private void StartUpgrade(Coordinator.Upgrade upgrade)
     {
         var refusal = UpgradeRefusal();
         if (refusal is null && UpgradeActor is null)
-            refusal = "upgrades are off on this node (shard-runtime.upgrade.enabled = off)";
+            refusal = $"upgrades are off on this node (shard-runtime.upgrade.enabled = off); {HowToEnableUpgrade}";
         if (refusal is null && _s.UpgradeOptions.StartSuccessor is null)
-            refusal = "this node cannot start a successor (it was not started by the shardruntime host); start one with `run --upgrade-from`";
+            refusal = $"this node cannot start a successor; {HowToEnableUpgrade}, or start one by hand with `shardruntime run --upgrade-from {_settings.Upgrade.SocketPath}`";
         if (refusal is not null)
         {
             _log.Warning("Upgrade refused: {Reason}", refusal);
             _s.LastUpgradeFailure = $"refused: {refusal}";
-            Sender.Tell(new Coordinator.CommandFailed(upgrade, refusal));
+            Sender.Tell(CommandFailedException.Reply(upgrade, refusal));
             return;
         }
         Enter(new NodeLife.Upgrading(new UpgradeProgress(UpgradeStep.StartingSuccessor, null, DateTimeOffset.UtcNow)));
@@ -99,7 +104,7 @@ internal sealed partial class CoordinatorActor
         if (!own && UpgradeRefusal() is { } refusal)
         {
             _log.Warning("Passing the sockets to pid {Peer} refused: {Reason}", pass.PeerProcessId, refusal);
-            Sender.Tell(new Coordinator.CommandFailed(pass, refusal));
+            Sender.Tell(CommandFailedException.Reply(pass, refusal));
             return;
         }
         var since = _s.Life is NodeLife.Upgrading upgrading ? upgrading.Progress.Since : DateTimeOffset.UtcNow;
@@ -122,7 +127,7 @@ internal sealed partial class CoordinatorActor
                     }).ToList();
                 return new Coordinator.SocketsToPass(sockets, generation);
             },
-            failure: e => new Coordinator.CommandFailed(pass, $"the listening sockets could not be collected from their groups: {e.GetBaseException().Message}"));
+            failure: e => CommandFailedException.Reply(pass, $"the listening sockets could not be collected from their groups: {e.GetBaseException().Message}"));
         _log.Info("Upgrade: passing {Count} listening sockets to successor pid {Peer}", passing.Count, pass.PeerProcessId);
     }
 

@@ -253,7 +253,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         switch (message)
         {
             case Coordinator.ScaleTo or Coordinator.ApplySettings or Coordinator.ApplyClusterState or Coordinator.Reload:
-                Sender.Tell(new Coordinator.CommandFailed((Coordinator.ICommand)message, Busy() ?? $"the node is {_s.Life.Name}"));
+                Sender.Tell(CommandFailedException.Reply((Coordinator.ICommand)message, Busy() ?? $"the node is {_s.Life.Name}"));
                 break;
             default:
                 Always(message);
@@ -267,7 +267,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         switch (message)
         {
             case Coordinator.WaitUntilStarted cmd:
-                Sender.Tell(_s.StartFailure is null ? Coordinator.Started.Instance : new Coordinator.CommandFailed(cmd, _s.StartFailure));
+                Sender.Tell(_s.StartFailure is null ? Coordinator.Started.Instance : CommandFailedException.Reply(cmd, _s.StartFailure));
                 break;
             case Coordinator.GetStatus:
                 Sender.Tell(Status());
@@ -351,7 +351,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
                     shards.Sum(s => s.OpenConnections),
                     handlers.CurrentGeneration,
                     handlers.Generations.Select(g => new Coordinator.GenerationStatus(
-                        g.Number, g.Name, g.IsCurrent, g.LiveConnections, g.AssemblyPath, g.FileSha256)).ToList(),
+                        g.Number, g.Name, g.IsCurrent, g.LiveConnections, g.AssemblyPath, g.FileSha256, g.Source)).ToList(),
                     handlers.LastReloadFailure,
                     shards,
                     l.Settings.IsDatagram ? Coordinator.DatagramStatus.Sum(shards.Select(s => s.Datagrams!)) : null,

@@ -32,4 +32,24 @@ public sealed class UpgradeOptions
     /// by hand is still served).
     /// </summary>
     public Func<string, Process>? StartSuccessor { get; init; }
+
+    /// <summary>
+    /// The options of a successor that received <paramref name="sockets"/> from the node at <paramref name="upgradeSocket"/>
+    /// (process generation <paramref name="predecessorGeneration"/>): it adopts them, is one generation further, and binds
+    /// its control and upgrade socket paths only once the predecessor let go.
+    /// </summary>
+    /// <param name="sockets">Every socket received, with its label.</param>
+    /// <param name="predecessorGeneration">The predecessor's process generation.</param>
+    /// <param name="upgradeSocket">The predecessor's upgrade socket, for logs.</param>
+    /// <param name="startSuccessor">How this node in turn starts its own successor (null: it cannot).</param>
+    public static UpgradeOptions FromPredecessor(
+        IReadOnlyList<(Socket Socket, SocketLabel Label)> sockets, int predecessorGeneration, string upgradeSocket, Func<string, Process>? startSuccessor) =>
+        new()
+        {
+            Inherited = sockets,
+            InheritedFrom = $"the node at {upgradeSocket} (process generation {predecessorGeneration})",
+            ProcessGeneration = predecessorGeneration + 1,
+            DeferSocketFiles = true,
+            StartSuccessor = startSuccessor,
+        };
 }

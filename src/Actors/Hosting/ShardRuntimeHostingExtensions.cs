@@ -50,9 +50,19 @@ public static class ShardRuntimeHostingExtensions
     {
         builder.AddHocon(options.ToConfig(), HoconAddMode.Prepend);
         builder.AddHocon(ReferenceConfig.Default, HoconAddMode.Append);
+        if (options.UpgradeSuccessor is not null && options.Upgrade is not null)
+            throw new ArgumentException(
+                $"{nameof(ShardRuntimeOptions)}: set either {nameof(ShardRuntimeOptions.EnableUpgrade)} (an app that upgrades itself) or {nameof(ShardRuntimeOptions.Upgrade)} (the host's own), not both",
+                nameof(options));
         builder.WithActors((system, registry) =>
         {
-            var settings = ShardRuntimeSettings.Create(WithOwnSocketPath(system.Settings.Config, system.Name));
+            // An app that upgrades itself and was started as a successor takes its predecessor's control socket path over.
+            var predecessor = options.UpgradeSuccessor is null ? null : EmbeddedUpgrade.TakePredecessor();
+            var settings = ShardRuntimeSettings.Create(WithOwnSocketPath(system.Settings.Config, system.Name, predecessor?.ControlSocket));
+            Runtime.Upgrade.UpgradeClient? successorConnection = null;
+            var upgrade = options.UpgradeSuccessor is { } successor
+                ? EmbeddedUpgrade.Options(settings, successor, predecessor, out successorConnection)
+                : options.Upgrade;
             // Secure by default: ShardRuntime's actors run in a remoting actor system only over TLS with mutual
             // authentication, or where the operator said insecure-transport = on (refused otherwise, naming the key).
             var transport = ClusterTransport.OfActorSystem(system.Settings.Config,
@@ -63,9 +73,10 @@ public static class ShardRuntimeHostingExtensions
             foreach (var handler in options.Handlers) catalog.Add(handler);
             foreach (var handler in options.StreamHandlers) catalog.Add(handler);
             var coordinator = system.ActorOf(
-                CoordinatorProtocol.Props(settings, catalog, readListeners: options.ReloadListeners, upgrade: options.Upgrade, transport: transport),
+                CoordinatorProtocol.Props(settings, catalog, readListeners: options.ReloadListeners, upgrade: upgrade, transport: transport),
                 CoordinatorProtocol.ActorName);
             registry.Register<CoordinatorProtocol.Marker>(coordinator);
+            if (successorConnection is not null) EmbeddedUpgrade.CompleteAsSuccessor(system, settings, successorConnection, coordinator);
 
             // In a cluster, the node follows (and may change) the cluster-wide desired state of listeners.
             IActorRef? cluster = null;
@@ -78,7 +89,7 @@ public static class ShardRuntimeHostingExtensions
             if (settings.Control.Enabled)
             {
                 var control = system.ActorOf(
-                    ControlProtocol.Props(settings.Control, coordinator, deferBind: options.Upgrade?.DeferSocketFiles ?? false, cluster: cluster),
+                    ControlProtocol.Props(settings.Control, coordinator, deferBind: upgrade?.DeferSocketFiles ?? false, cluster: cluster),
                     ControlProtocol.ActorName);
                 registry.Register<ControlProtocol.Marker>(control);
             }
@@ -104,13 +115,13 @@ public static class ShardRuntimeHostingExtensions
 
     /// <summary>
     /// <paramref name="config"/>, with a control socket path of this actor system's own where it sets none
-    /// (<see cref="ControlSettings.OwnSocketPath"/>): two actor systems on one machine never share a default path. The
-    /// upgrade socket's default path follows it.
+    /// (<see cref="ControlSettings.OwnSocketPath"/>): two actor systems on one machine never share a default path; a
+    /// successor's is its predecessor's (<paramref name="predecessorControlSocket"/>). The upgrade socket's default path follows it.
     /// </summary>
-    private static Config WithOwnSocketPath(Config config, string actorSystemName)
+    private static Config WithOwnSocketPath(Config config, string actorSystemName, string? predecessorControlSocket)
     {
         if (config.GetString($"{ShardRuntimeSettings.Section}.control.socket-path", "") is { Length: > 0 }) return config;
-        var path = ControlSettings.OwnSocketPath(ControlSettings.DefaultDirectory(), actorSystemName, Environment.ProcessId,
+        var path = predecessorControlSocket ?? ControlSettings.OwnSocketPath(ControlSettings.DefaultDirectory(), actorSystemName, Environment.ProcessId,
             Interlocked.Increment(ref _instances));
         return new ShardRuntimeOptions { ControlSocketPath = path }.ToConfig().WithFallback(config);
     }

@@ -69,10 +69,17 @@ public sealed class ShardRuntimeOptions
 
     /// <summary>
     /// Process upgrades: sockets inherited from a predecessor or systemd, the process generation, and how to start a
-    /// successor. Not HOCON: code only. Null (the default): every socket is bound here and <c>upgrade</c> is refused,
-    /// though a successor started by hand (<c>run --upgrade-from</c>) is still served.
+    /// successor, as the host sets them. Not HOCON: code only. Null (the default): every socket is bound here and
+    /// <c>upgrade</c> is refused unless <see cref="EnableUpgrade"/> was called (an app's own upgrades), though a
+    /// successor started by hand (<c>run --upgrade-from</c>) is still served.
     /// </summary>
     public Coordination.UpgradeOptions? Upgrade { get; set; }
+
+    /// <summary>
+    /// The command that starts this app again as the successor for a process upgrade, set by <see cref="EnableUpgrade"/>;
+    /// null: the app does not upgrade itself. Not HOCON: code only.
+    /// </summary>
+    public Func<System.Diagnostics.ProcessStartInfo>? UpgradeSuccessor { get; set; }
 
     /// <summary>Handler factories of user code, in addition to the built-ins.</summary>
     public IReadOnlyList<IConnectionHandlerFactory> Handlers => _handlers;
@@ -87,6 +94,22 @@ public sealed class ShardRuntimeOptions
         if (!Listeners.TryGetValue(name, out var listener))
             Listeners[name] = listener = new ListenerOptions();
         configure(listener);
+        return this;
+    }
+
+    /// <summary>
+    /// Lets <c>shardruntime upgrade</c> (or an Ask of <see cref="Coordination.Coordinator.Upgrade"/>) replace this app's
+    /// process with a new one without losing a connection: the node serves the upgrade socket, starts
+    /// <paramref name="successor"/> (default: <see cref="EmbeddedUpgrade.OwnCommand"/>, this app's own executable and
+    /// arguments) with <see cref="EmbeddedUpgrade.UpgradeFromVariable"/> set, hands the new process every listening socket,
+    /// and drains once it accepts; its actor system then ends. A process started with that variable takes the sockets
+    /// over as ShardRuntime starts (see <see cref="EmbeddedUpgrade"/>). Not with <see cref="Upgrade"/>, which is the host's.
+    /// </summary>
+    /// <param name="successor">How to start the successor; called at each upgrade (the variables are added to it).</param>
+    public ShardRuntimeOptions EnableUpgrade(Func<System.Diagnostics.ProcessStartInfo>? successor = null)
+    {
+        UpgradeSuccessor = successor ?? EmbeddedUpgrade.OwnCommand;
+        EnableUpgradeSocket = true;
         return this;
     }
 

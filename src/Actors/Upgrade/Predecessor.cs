@@ -32,7 +32,7 @@ public static class Predecessor
     /// <summary>
     /// Sender: the coordinator, for an upgrade it accepted (it is upgrading now). Starts the successor process. No reply
     /// here: <paramref name="Requester"/> hears how the upgrade ended (<see cref="Coordination.Coordinator.Upgraded"/>
-    /// or <see cref="Coordination.Coordinator.CommandFailed"/>), and the coordinator what to do with its sockets.
+    /// or Status.Failure(<see cref="Coordination.CommandFailedException"/>)), and the coordinator what to do with its sockets.
     /// </summary>
     internal sealed record StartSuccessor(IActorRef Requester);
 

@@ -1,3 +1,4 @@
+using ShardRuntime.Actors.Coordination;
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
@@ -57,7 +58,7 @@ internal sealed partial class PredecessorActor
         {
             var reason = answer switch
             {
-                CoordinatorProtocol.CommandFailed failed => failed.Reason,
+                _ when CommandFailedException.In(answer) is { } failed => failed.Reason,
                 Status.Failure failure => $"the coordinator did not answer in time: {failure.Cause.Message}",
                 var other => $"unexpected answer {other.GetType().Name}",
             };
@@ -66,7 +67,7 @@ internal sealed partial class PredecessorActor
             // The attempt ends here if the coordinator may have begun it (no answer in time), if it was this node's own
             // successor, or if this side had already ended it (abort, exit): it rolls back. A successor started by hand
             // that the coordinator refused began nothing.
-            if (answer is Status.Failure || process is not null || session.Why is not null)
+            if ((answer is Status.Failure && CommandFailedException.In(answer) is null) || process is not null || session.Why is not null)
                 RollBack(attempt, session.ProcessId, session.Why ?? reason);
             else
                 Become(Idle);
@@ -157,7 +158,7 @@ internal sealed partial class PredecessorActor
         Receive<Predecessor.Abort>(m =>
         {
             LetGoOfHeld();
-            attempt.Requester?.Tell(new CoordinatorProtocol.CommandFailed(CoordinatorProtocol.Upgrade.Instance, $"upgrade abandoned: {m.Reason}"));
+            attempt.Requester?.Tell(CommandFailedException.Reply(CoordinatorProtocol.Upgrade.Instance, $"upgrade abandoned: {m.Reason}"));
             _coordinator.Tell(new CoordinatorProtocol.UpgradeFailed($"abandoned: {m.Reason}", SuccessorServed: true));
             Become(Idle);
         });
@@ -172,7 +173,7 @@ internal sealed partial class PredecessorActor
         _log.Error("Upgrade failed: {Reason}", serving);
         SystemdNotify.TryNotify($"MAINPID={Environment.ProcessId}");
         _coordinator.Tell(new CoordinatorProtocol.UpgradeFailed($"failed: {serving}", SuccessorServed: true));
-        attempt.Requester?.Tell(new CoordinatorProtocol.CommandFailed(CoordinatorProtocol.Upgrade.Instance, $"upgrade failed: {serving}"));
+        attempt.Requester?.Tell(CommandFailedException.Reply(CoordinatorProtocol.Upgrade.Instance, $"upgrade failed: {serving}"));
         // The successor had replaced the upgrade and control sockets' files: take the paths back.
         _socket.Tell(Predecessor.Claim.Instance);
         if (ActorRegistry.For(Context.System).TryGet<ControlProtocol.Marker>(out var control))

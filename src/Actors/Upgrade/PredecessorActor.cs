@@ -170,7 +170,7 @@ internal sealed partial class PredecessorActor : ReceiveActor, IWithTimers
         Timers.Cancel(nameof(AttemptTimedOut));
         _log.Warning("Upgrade rolled back, node {ProcessId} serves on: {Reason}", Environment.ProcessId, reason);
         _coordinator.Tell(new CoordinatorProtocol.UpgradeFailed($"rolled back: {reason}", SuccessorServed: false));
-        attempt.Requester?.Tell(new CoordinatorProtocol.CommandFailed(CoordinatorProtocol.Upgrade.Instance,
+        attempt.Requester?.Tell(CommandFailedException.Reply(CoordinatorProtocol.Upgrade.Instance,
             $"upgrade rolled back, node {Environment.ProcessId} serves on: {reason}"));
         Become(Idle);
     }
@@ -181,7 +181,7 @@ internal sealed partial class PredecessorActor : ReceiveActor, IWithTimers
         Receive<UpgradeSocketActor.Served>(_ => _notServed = null);
         Receive<UpgradeSocketActor.NotServed>(m => _notServed = m.Reason);
         Receive<UpgradeSocketActor.PeerSilent>(_ => { });
-        Receive<Predecessor.StartSuccessor>(m => m.Requester.Tell(new CoordinatorProtocol.CommandFailed(CoordinatorProtocol.Upgrade.Instance, "an upgrade is in progress")));
+        Receive<Predecessor.StartSuccessor>(m => m.Requester.Tell(CommandFailedException.Reply(CoordinatorProtocol.Upgrade.Instance, "an upgrade is in progress")));
         Receive<ControlProtocol.Bound>(m => _log.Info("Upgrade: {Socket} is this node's again", m));
         Receive<Predecessor.Bound>(m => _log.Info("Upgrade: {Socket} is this node's again", m));
         Receive<ControlProtocol.BindFailed>(m => _log.Error("Upgrade: a socket file could not be taken back: {Failure}", m));

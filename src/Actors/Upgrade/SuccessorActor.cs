@@ -1,3 +1,4 @@
+using ShardRuntime.Actors.Coordination;
 using ShardRuntime.Actors.Hosting;
 using Akka.Actor;
 using Akka.Event;
@@ -58,8 +59,8 @@ internal sealed class SuccessorActor : ReceiveActor, IWithTimers
                 failure: e => new ReadyFailed(e.GetBaseException()));
             Become(AwaitingAnswer);
         });
-        Receive<CoordinatorProtocol.CommandFailed>(refused =>
-            GiveUpBeforeReady($"the coordinator refused to say which sockets it adopted: {refused.Reason}"));
+        Receive<Status.Failure>(refused =>
+            GiveUpBeforeReady($"the coordinator refused to say which sockets it adopted: {CommandFailedException.In(refused)?.Reason ?? refused.Cause.Message}"));
         Receive<SettleTimedOut>(_ => GiveUpBeforeReady(
             $"the node did not settle the sockets it adopted within {_settings.Timeout.TotalSeconds:0.###} s (shard-runtime.upgrade.timeout)"));
     }

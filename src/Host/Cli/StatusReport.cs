@@ -55,7 +55,7 @@ internal static class StatusReport
             AppendTable(text, ["  GENERATION", "HANDLER", listener.Datagrams is null ? "CONNECTIONS" : "SOCKETS", "ASSEMBLY"],
                 listener.Generations.Select(g => new[]
                 {
-                    "  " + Number(g.Generation) + (g.Current ? " (current)" : ""), g.Handler, Number(g.OpenConnections), g.Assembly ?? "built-in",
+                    "  " + Number(g.Generation) + (g.Current ? " (current)" : ""), g.Handler, Number(g.OpenConnections), g.Source ?? g.Assembly ?? "built-in",
                 }),
                 rightAligned: [2]);
             if (listener.Datagrams is { } datagrams)

@@ -144,7 +144,7 @@ internal static class NodeRunner
     {
         var settings = config.Settings;
         var started = await AskWithin(coordinator, CoordinatorProtocol.WaitUntilStarted.Instance, settings.StartTimeout, "shard-runtime.start-timeout", running);
-        if (started is CoordinatorProtocol.CommandFailed failed)
+        if (CommandFailedException.In(started) is { } failed)
         {
             Log.Fatal("Start-up failed: {Reason}", failed.Reason);
             connection?.Dispose(); // before Ready: the running node rolls back and serves on
@@ -242,19 +242,26 @@ internal static class NodeRunner
         coordinator.Ask<object>(new CoordinatorProtocol.Reload(null), config.Settings.Control.RequestTimeout).ContinueWith(t =>
         {
             TryNotify("READY=1");
-            if (t.IsCompletedSuccessfully && t.Result is CoordinatorProtocol.CommandFailed refused)
+            if (CommandFailedException.In(t.IsCompletedSuccessfully ? t.Result : t.Exception?.GetBaseException()) is { } refused)
                 Log.Warning("SIGHUP reload refused: {Reason}", refused.Reason);
             else if (!t.IsCompletedSuccessfully)
                 Log.Warning("SIGHUP reload did not complete: {Error}", t.Exception?.GetBaseException().Message ?? "cancelled");
         }, TaskScheduler.Default);
     }
 
-    /// <summary>Asks <paramref name="actor"/>; no answer within <paramref name="timeout"/> fails naming the key that sets it.</summary>
+    /// <summary>
+    /// Asks <paramref name="actor"/>; no answer within <paramref name="timeout"/> fails naming the key that sets it. A
+    /// refusal is the answer (<see cref="CommandFailedException"/>), not thrown.
+    /// </summary>
     private static async Task<object> AskWithin(IActorRef actor, object message, TimeSpan timeout, string key, CancellationToken running)
     {
         try
         {
             return await actor.Ask<object>(message, timeout, running);
+        }
+        catch (CommandFailedException refused)
+        {
+            return refused;
         }
         catch (AskTimeoutException) when (!running.IsCancellationRequested)
         {
@@ -325,14 +332,7 @@ internal static class NodeRunner
         Log.Information("Adopting the listening sockets of the node serving {UpgradeSocket}", path);
         var sockets = await connection.ReceiveAsync(path, cancellationToken);
         Log.Information("Received {Count} listening sockets: {Sockets}", sockets.Count, string.Join(", ", sockets.Select(s => s.Label)));
-        return new UpgradeOptions
-        {
-            Inherited = sockets,
-            InheritedFrom = $"the node at {path} (process generation {connection.PredecessorGeneration})",
-            ProcessGeneration = connection.PredecessorGeneration + 1,
-            DeferSocketFiles = true,
-            StartSuccessor = startSuccessor,
-        };
+        return UpgradeOptions.FromPredecessor(sockets, connection.PredecessorGeneration, path, startSuccessor);
     }
 
     private static UpgradeOptions FromSocketActivation(Func<string, System.Diagnostics.Process> startSuccessor)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ShardRuntime.Runtime.Upgrade;
 
 namespace ShardRuntime.Host.Node;
 
@@ -15,7 +16,8 @@ internal static class SuccessorCommand
     /// <param name="clusterAddress">This node's cluster address: the successor joins through it (<see cref="NodeEnvironment.Predecessor"/>).</param>
     public static ProcessStartInfo For(NodeLaunch launch, string upgradeSocket, string? clusterAddress = null)
     {
-        var invocation = Invocation(launch.ArgumentCount);
+        // The program part of this process's command line, without Main's arguments: e.g. [/usr/share/dotnet/dotnet, /opt/shardruntime.dll].
+        var invocation = OwnCommandLine.Read(dropLast: launch.ArgumentCount);
         var info = new ProcessStartInfo(invocation[0])
         {
             UseShellExecute = false,
@@ -43,22 +45,4 @@ internal static class SuccessorCommand
 
     public static Process Start(NodeLaunch launch, string upgradeSocket, string? clusterAddress) =>
         Process.Start(For(launch, upgradeSocket, clusterAddress)) ?? throw new InvalidOperationException("the successor process did not start");
-
-    /// <summary>
-    /// The program part of this process's command line: /proc/self/cmdline without Main's arguments, its first word made
-    /// absolute (<c>dotnet</c> becomes the running host's path), e.g. <c>[/usr/share/dotnet/dotnet, shardruntime.dll]</c>.
-    /// </summary>
-    private static List<string> Invocation(int argumentCount)
-    {
-        var words = File.ReadAllText("/proc/self/cmdline").Split('\0').ToList();
-        if (words.Count > 0 && words[^1].Length == 0) words.RemoveAt(words.Count - 1);
-        var program = words.Take(Math.Max(1, words.Count - argumentCount)).ToList();
-        program[0] = Environment.ProcessPath ?? program[0];
-        for (var i = 1; i < program.Count; i++)
-        {
-            // The assembly a `dotnet` host runs: absolute, in case the successor's working directory differs.
-            if (!program[i].StartsWith('-') && File.Exists(program[i])) program[i] = Path.GetFullPath(program[i]);
-        }
-        return program;
-    }
 }

@@ -55,6 +55,7 @@ public sealed class HandlerGeneration
         _loadContext = loadContext;
         _ownsFactory = loadContext is not null;
         Spec = spec;
+        Source = SourceOf(factory, spec);
         FileTimestampUtc = fileTimestampUtc;
         FileSha256 = fileSha256;
         LoadedAtUtc = DateTime.UtcNow;
@@ -80,6 +81,24 @@ public sealed class HandlerGeneration
 
     /// <summary>The assembly and type it was loaded from; null for a handler that is not from a user assembly.</summary>
     public HandlerAssemblySpec? Spec { get; }
+
+    /// <summary>
+    /// Where the handler's code came from, as <c>status</c> shows it: the assembly file of a handler loaded from one;
+    /// the factory's type and assembly name of a factory that code registered (<c>MyApp.UppercaseFactory (MyApp)</c>);
+    /// <c>built-in</c> for ShardRuntime's own handlers.
+    /// </summary>
+    public string Source { get; }
+
+    /// <summary>What <see cref="Source"/> says of <paramref name="factory"/>: only ShardRuntime's own factories are built-in.</summary>
+    internal static string SourceOf(object factory, HandlerAssemblySpec? spec)
+    {
+        if (spec is not null) return spec.AssemblyPath;
+        var type = factory.GetType();
+        return type.Assembly == typeof(HandlerGeneration).Assembly ? BuiltInSource : $"{type.FullName} ({type.Assembly.GetName().Name})";
+    }
+
+    /// <summary>The <see cref="Source"/> of ShardRuntime's own handlers.</summary>
+    public const string BuiltInSource = "built-in";
 
     /// <summary>Last write time (UTC) of the assembly file when it was read; null when not from a file.</summary>
     public DateTime? FileTimestampUtc { get; }

@@ -10,6 +10,7 @@ namespace ShardRuntime.Runtime.Loading;
 /// <param name="FileTimestampUtc">The file's last write time when it was read; null for a built-in handler.</param>
 /// <param name="LoadedAtUtc">When the generation was created.</param>
 /// <param name="Style">The handler style: <c>span</c>, <c>async</c> or <c>datagram</c> (<see cref="HandlerGeneration.Style"/>).</param>
+/// <param name="Source">Where its code came from (<see cref="HandlerGeneration.Source"/>): a file, a factory registered by code, or built-in.</param>
 public sealed record HandlerGenerationStatus(
     int Number,
     string Name,
@@ -19,4 +20,5 @@ public sealed record HandlerGenerationStatus(
     string? FileSha256,
     DateTime? FileTimestampUtc,
     DateTime LoadedAtUtc,
-    string Style = "span");
+    string Style = "span",
+    string Source = HandlerGeneration.BuiltInSource);

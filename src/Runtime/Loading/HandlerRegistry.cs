@@ -288,5 +288,6 @@ public sealed class HandlerRegistry : IDisposable
             generation.FileSha256,
             generation.FileTimestampUtc,
             generation.LoadedAtUtc,
-            generation.Style);
+            generation.Style,
+            generation.Source);
 }

@@ -1,3 +1,5 @@
+using Akka.Actor;
+using ShardRuntime.Actors.Coordination;
 using Akka.Cluster;
 using ShardRuntime.Actors.Cluster;
 using ShardRuntime.Actors.Tests.Support;
@@ -27,7 +29,7 @@ public sealed class ClusterFollowerSpecs : Akka.TestKit.Xunit2.TestKit
         // The desired state is empty, and the coordinator is not ready for it the first time.
         var first = coordinator.ExpectMsg<CoordinatorProtocol.ApplyClusterState>(Clients.Timeout);
         Assert.Empty(first.Overrides);
-        coordinator.Reply(new CoordinatorProtocol.CommandFailed(first, "the node is still starting"));
+        coordinator.Reply(new Status.Failure(new CommandFailedException(first, "the node is still starting")));
         host.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
 
         var second = coordinator.ExpectMsg<CoordinatorProtocol.ApplyClusterState>(Clients.Timeout);

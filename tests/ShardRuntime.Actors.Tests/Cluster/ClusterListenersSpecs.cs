@@ -1,3 +1,4 @@
+using ShardRuntime.Actors.Coordination;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.DistributedData;
@@ -50,7 +51,7 @@ public sealed class ClusterListenersSpecs : Akka.TestKit.Xunit2.TestKit
 
     private static string Refusal(Node node, ClusterListeners.ICommand command)
     {
-        var failed = Ask<ClusterListeners.CommandFailed>(node, command);
+        var failed = Assert.IsType<CommandFailedException>(Ask<Status.Failure>(node, command).Cause);
         Assert.Same(command, failed.Command);
         return failed.Reason;
     }
@@ -91,8 +92,8 @@ public sealed class ClusterListenersSpecs : Akka.TestKit.Xunit2.TestKit
         await AssertShardsAsync(node, "a", 3);
         Assert.Equal(3, Desired(node, "a").Shards);
         // The node's own scale of it now points at the cluster.
-        var local = await node.Coordinator.Ask<object>(new CoordinatorProtocol.ScaleTo("a", 1), Clients.Timeout);
-        Assert.Contains("--cluster", Assert.IsType<CoordinatorProtocol.CommandFailed>(local).Reason);
+        var local = await Assert.ThrowsAsync<CommandFailedException>(() => node.Coordinator.Ask<CoordinatorProtocol.ScaledTo>(new CoordinatorProtocol.ScaleTo("a", 1), Clients.Timeout));
+        Assert.Contains("--cluster", local.Reason);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using ShardRuntime.Actors.Coordination;
 using Akka.Actor;
 using ShardRuntime.Actors.Cluster;
 using ShardRuntime.Actors.Tests.Support;
@@ -100,7 +101,7 @@ public sealed class FollowDecisionsSpecs
         var state = FollowerState.Initial(Interval) with { Confirmed = Overrides, FollowedOnce = true };
         var command = new CoordinatorProtocol.ApplyClusterState([]);
 
-        var refused = FollowDecisions.AfterApply(state, [], [], new CoordinatorProtocol.CommandFailed(command, "the node is draining"), Interval);
+        var refused = FollowDecisions.AfterApply(state, [], [], new Status.Failure(new CommandFailedException(command, "the node is draining")), Interval);
         var silent = FollowDecisions.AfterApply(state, [], [], new Status.Failure(new AskTimeoutException("timed out")), Interval);
 
         Assert.Equal("not following the desired state: the node is draining", refused.Next.Following);
@@ -114,7 +115,7 @@ public sealed class FollowDecisionsSpecs
     public void A_first_state_the_coordinator_refused_must_be_sent_again_even_when_it_is_empty()
     {
         var refused = FollowDecisions.AfterApply(FollowerState.Initial(Interval), [], [],
-            new CoordinatorProtocol.CommandFailed(new CoordinatorProtocol.ApplyClusterState([]), "busy"), Interval);
+            new Status.Failure(new CommandFailedException(new CoordinatorProtocol.ApplyClusterState([]), "busy")), Interval);
 
         Assert.False(refused.Next.FollowedOnce);
         Assert.True(FollowDecisions.MustApply(refused.Next.Confirmed, []));

@@ -1,3 +1,4 @@
+using ShardRuntime.Actors.Coordination;
 using Akka.Actor;
 using Akka.Cluster;
 using ShardRuntime.Actors.Cluster;
@@ -56,7 +57,7 @@ public sealed class StatusDecisionsSpecs
     [Fact]
     public void A_reload_the_coordinator_refuses_must_fail_the_turn_with_its_reason()
     {
-        var refused = new CoordinatorProtocol.CommandFailed(new CoordinatorProtocol.Reload("api"), "the node is draining");
+        var refused = new Status.Failure(new CommandFailedException(new CoordinatorProtocol.Reload("api"), "the node is draining"));
 
         Assert.Equal("the node is draining", NodeReloadActor.Refused(refused).Reason);
         Assert.Equal("unexpected answer String", NodeReloadActor.Refused("hello").Reason);

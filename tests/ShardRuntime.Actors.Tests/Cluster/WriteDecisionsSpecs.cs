@@ -1,3 +1,4 @@
+using ShardRuntime.Actors.Coordination;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.DistributedData;
@@ -211,7 +212,9 @@ public sealed class WriteDecisionsSpecs
         var stored = ClusterListener.New("api") with { Removed = true };
 
         Assert.Equal(new ClusterListeners.ListenerChanged(stored, "majority", 3), WriteDecisions.Reply(request, stored, null));
-        Assert.Equal(new ClusterListeners.CommandFailed(command, "no"), WriteDecisions.Reply(request, null, "no"));
+        var refused = CommandFailedException.In(WriteDecisions.Reply(request, null, "no"));
+        Assert.Same(command, refused?.Command);
+        Assert.Equal("no", refused?.Reason);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using ShardRuntime.Actors.Coordination;
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
@@ -113,7 +114,7 @@ public sealed class ControlServerSpecs : Akka.TestKit.Xunit2.TestKit
 
         var reply = ControlTestClient.SendAsync(path, "{\"command\":\"scale\",\"listener\":\"nope\",\"shards\":2}\n");
         var scale = coordinator.ExpectMsg<Coordinator.ScaleTo>(Patience);
-        coordinator.Reply(new Coordinator.CommandFailed(scale, "no listener named 'nope'"));
+        coordinator.Reply(new Status.Failure(new CommandFailedException(scale, "no listener named 'nope'")));
         var json = await reply.WaitAsync(Patience);
 
         Assert.False(json.GetProperty("ok").GetBoolean());
@@ -349,7 +350,7 @@ public sealed class ControlServerSpecs : Akka.TestKit.Xunit2.TestKit
     public async Task A_cluster_change_the_cluster_actor_refuses_is_answered_with_its_reason()
     {
         var (_, json) = await AskClusterAsync("{\"command\":\"listener-remove\",\"listener\":\"api\"}",
-            asked => new ClusterListeners.CommandFailed((ClusterListeners.ICommand)asked, "only 1 of 3 nodes are reachable"));
+            asked => new Status.Failure(new CommandFailedException(asked, "only 1 of 3 nodes are reachable")));
 
         Assert.False(json.GetProperty("ok").GetBoolean());
         Assert.Equal("only 1 of 3 nodes are reachable", json.GetProperty("error").GetString());

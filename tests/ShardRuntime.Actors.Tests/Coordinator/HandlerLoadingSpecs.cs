@@ -1,3 +1,4 @@
+using ShardRuntime.Actors.Coordination;
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
@@ -37,7 +38,7 @@ public sealed class HandlerLoadingSpecs(ITestOutputHelper output) : TestKit(outp
     private static async Task<string> RefusedReloadAsync(IActorRef coordinator, TimeSpan within)
     {
         var stopwatch = Stopwatch.StartNew();
-        var failed = await coordinator.Ask<CoordinatorProtocol.CommandFailed>(new CoordinatorProtocol.Reload(null), Clients.Timeout);
+        var failed = await Assert.ThrowsAsync<CommandFailedException>(() => coordinator.Ask<CoordinatorProtocol.Reloaded>(new CoordinatorProtocol.Reload(null), Clients.Timeout));
         Assert.True(stopwatch.Elapsed < within, $"the refusal took {stopwatch.Elapsed}: {failed.Reason}");
         Assert.Equal(["e"], Specs.Status(coordinator).Listeners.Select(l => l.Name));
         return failed.Reason;
@@ -138,7 +139,7 @@ public sealed class HandlerLoadingSpecs(ITestOutputHelper output) : TestKit(outp
             Assert.True(statusAsked.Elapsed < TimeSpan.FromSeconds(6), $"status and scale took {statusAsked.Elapsed}");
             Assert.False(reload.IsCompleted, "the reload was answered before its load finished or missed its deadline");
 
-            var failed = Assert.IsType<CoordinatorProtocol.CommandFailed>(await reload);
+            var failed = await Assert.ThrowsAsync<CommandFailedException>(() => reload);
             Assert.Contains("listener 'x'", failed.Reason);
             Assert.Contains("did not finish within 8s (shard-runtime.handler-load-timeout)", failed.Reason);
             var status = Specs.Status(coordinator);
@@ -194,9 +195,8 @@ public sealed class HandlerLoadingSpecs(ITestOutputHelper output) : TestKit(outp
         var settings = Specs.Settings(WithAssembly(fifo));
         var coordinator = Sys.ActorOf(CoordinatorProtocol.Props(settings, HandlerCatalog.WithBuiltIns()));
 
-        var started = await coordinator.Ask<object>(CoordinatorProtocol.WaitUntilStarted.Instance, TimeSpan.FromSeconds(10));
-
-        var failed = Assert.IsType<CoordinatorProtocol.CommandFailed>(started);
+        var failed = await Assert.ThrowsAsync<CommandFailedException>(() =>
+            coordinator.Ask<CoordinatorProtocol.Started>(CoordinatorProtocol.WaitUntilStarted.Instance, TimeSpan.FromSeconds(10)));
         Assert.Contains($"'{fifo}' is a FIFO, not a regular file", failed.Reason);
         Assert.Empty(Specs.Status(coordinator).Listeners);
     }

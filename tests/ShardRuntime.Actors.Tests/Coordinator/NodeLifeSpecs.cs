@@ -78,7 +78,7 @@ public sealed class NodeLifeSpecs : TestKit
                      new CoordinatorProtocol.ApplySettings(Specs.Settings("""e { endpoint = "127.0.0.1:0", handler = echo, shards = 4 }""").Listeners),
                  })
         {
-            var refused = Assert.IsType<CoordinatorProtocol.CommandFailed>(await coordinator.Ask<object>(change, Clients.Timeout));
+            var refused = await Assert.ThrowsAsync<CommandFailedException>(() => coordinator.Ask<object>(change, Clients.Timeout));
             Assert.Same(change, refused.Command);
             Assert.Equal("the node is draining for shutdown", refused.Reason);
         }

@@ -1,3 +1,4 @@
+using ShardRuntime.Actors.Coordination;
 using System.Net.Sockets;
 using System.Text;
 using Akka.Actor;
@@ -63,7 +64,7 @@ public sealed class ReloadSpecs(ITestOutputHelper output) : TestKit(output: outp
     public async Task Reloading_an_unknown_listener_must_be_refused_with_the_known_ones()
     {
         var coordinator = Start();
-        var failed = await coordinator.Ask<CoordinatorProtocol.CommandFailed>(new CoordinatorProtocol.Reload("nope"), Clients.Timeout);
+        var failed = await Assert.ThrowsAsync<CommandFailedException>(() => coordinator.Ask<CoordinatorProtocol.Reloaded>(new CoordinatorProtocol.Reload("nope"), Clients.Timeout));
         Assert.Equal("no listener named 'nope' (listeners: e, g)", failed.Reason);
     }
 

@@ -115,6 +115,27 @@ internal sealed class HostProcess : IAsyncDisposable
         var info = HostCli.StartInfo(arguments, directory.FullName, launcher);
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
             info.Environment[name] = value;
+        return Launch(output, directory, configPath, controlSocket, info, launcher);
+    }
+
+    /// <summary>
+    /// Starts <c>dotnet &lt;<paramref name="dll"/>&gt; &lt;control socket&gt; &lt;<paramref name="arguments"/>&gt;</c>: an
+    /// app that hosts ShardRuntime itself, with its control socket in a temp directory of its own, watched as a node is.
+    /// </summary>
+    public static HostProcess StartApp(ITestOutputHelper output, string dll, params string[] arguments)
+    {
+        var directory = Directory.CreateTempSubdirectory("sr-e2e-");
+        var controlSocket = Path.Combine(directory.FullName, "control.sock");
+        var info = ToolProcess.StartInfo("dotnet", [dll, controlSocket, .. arguments]);
+        info.WorkingDirectory = directory.FullName;
+        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        info.Environment["DOTNET_NOLOGO"] = "1";
+        return Launch(output, directory, Path.Combine(directory.FullName, "node.conf"), controlSocket, info, launcher: null);
+    }
+
+    private static HostProcess Launch(
+        ITestOutputHelper output, DirectoryInfo directory, string configPath, string controlSocket, ProcessStartInfo info, IReadOnlyList<string>? launcher)
+    {
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var host = new HostProcess(output, directory, configPath, controlSocket, process);
         process.OutputDataReceived += (_, e) => host.Keep(e.Data);
