@@ -365,7 +365,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
       start_server "$server" "$r"
       if [[ $group == tls ]]; then
         $PY "$HELPER" probe "$PORT" 20 "$WORK/raw/r$r-$server-probe.json" "server=$server" scenario=probe "round=$r" \
-          || die "$server: no TLS reply 200 on port $PORT"
+          || { tail -20 "$SERVER_DIR/server.log" "$SERVER_DIR/error.log" 2>/dev/null >&2; die "$server: no TLS reply 200 on port $PORT (above: its log)"; }
         log "$server (PID $SERVER_PID) on port $PORT: $($PY "$HELPER" line "$WORK/raw/r$r-$server-probe.json")"
         wrk_run "$WORK/raw/r$r-$server-warmup.txt" "$WARMUP"
         wrk_run "$WORK/raw/r$r-$server-warmup-hs.txt" "$WARMUP" -H 'Connection: close'
@@ -373,7 +373,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
         measure "$r" "$pos" ka
         measure "$r" "$pos" hs
       else
-        $PY "$HELPER" echo-ready "$PORT" 20 || die "$server: port $PORT does not echo"
+        $PY "$HELPER" echo-ready "$PORT" 20 || { tail -20 "$SERVER_DIR/server.log" >&2; die "$server: port $PORT does not echo (above: its log)"; }
         log "$server (PID $SERVER_PID) on port $PORT: warm-up ${WARMUP} s"
         echo_run "$WORK/raw/r$r-$server-warmup.loadgen.json" "$WORK/raw/r$r-$server-warmup.txt" "$WARMUP"
         drained

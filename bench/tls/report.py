@@ -39,7 +39,7 @@ ECHO_SERVERS = [
     ("sr-echo", "ShardRuntime echo (span style), shards = cores"),
     ("sr-echo-async", "ShardRuntime echo-async (async style), shards = cores"),
 ]
-NAMES = dict(TLS_SERVERS + ECHO_SERVERS)
+PEER_NAMES = {"nginx-tls": "nginx", "kestrel-tls": "Kestrel"}
 SUBJECT = "sr-tls"
 
 # The targets of issue "4/7 Real protocols" (point 7): (scenario, peer, bound), ShardRuntime's rate / the peer's >= bound.
@@ -366,16 +366,16 @@ def target_lines(records, meta):
         b = median([r["rps"] for r in records.get((peer, scenario), [])])
         if a is None:
             reason = meta.get("sr_tls_skipped") or "ShardRuntime's TLS turn did not run"
-            lines.append(f"- {what}: ShardRuntime / {NAMES[peer]} ≥ {bound}x: **not measured** ({reason})")
+            lines.append(f"- {what}: ShardRuntime / {PEER_NAMES[peer]} ≥ {bound}x: **not measured** ({reason})")
             continue
         if b is None or not b:
-            lines.append(f"- {what}: ShardRuntime / {NAMES[peer]} ≥ {bound}x: **not measured** ({peer} did not run)")
+            lines.append(f"- {what}: ShardRuntime / {PEER_NAMES[peer]} ≥ {bound}x: **not measured** ({peer} did not run)")
             continue
         ratio = a / b
         verdict = "met" if ratio >= bound else "not met"
         if scenario == "hs" and (resumed[SUBJECT] or resumed[peer]):
             verdict = "not comparable: a session was resumed (see the probe table)"
-        lines.append(f"- {what}: ShardRuntime {a:,.0f}/s / {NAMES[peer]} {b:,.0f}/s = **{ratio:.2f}x** "
+        lines.append(f"- {what}: ShardRuntime {a:,.0f}/s / {PEER_NAMES[peer]} {b:,.0f}/s = **{ratio:.2f}x** "
                      f"(target ≥ {bound}x): **{verdict}**")
     span = records.get(("sr-echo", "echo"), [])
     async_ = records.get(("sr-echo-async", "echo"), [])
