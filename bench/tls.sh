@@ -2,10 +2,10 @@
 # bench/tls.sh: ShardRuntime over TLS against nginx and Kestrel (same certificate, same negotiated protocol and cipher),
 # and ShardRuntime's async handler style against its span style, in one run.
 #
-# 1. Installs what it needs from Debian when missing (wrk, nginx-light, openssl, python3, iproute2) and builds
-#    Release: src/Host, bench/LoadGen, bench/Peers/Kestrel. Makes one certificate with openssl in its temporary
-#    directory, ECDSA P-256 (prime256v1), self-signed for localhost and 127.0.0.1; every server is given the same
-#    certificate and key (PEM).
+# 1. Installs what it needs from Debian when missing (wrk, nginx-light, openssl, gcc, libc6-dev, python3, iproute2),
+#    builds Release: src/Host, bench/LoadGen, bench/Peers/Kestrel, and compiles bench/tls/noresume.c (below). Makes
+#    one certificate with openssl in its temporary directory, ECDSA P-256 (prime256v1), self-signed for localhost and
+#    127.0.0.1; every server is given the same certificate and key (PEM).
 # 2. Pins the client side: an OpenSSL configuration (OPENSSL_CONF) that wrk and the probe load offers one protocol,
 #    one cipher and one key-exchange group (default TLS 1.3, TLS_AES_128_GCM_SHA256, X25519; --tls12: TLS 1.2,
 #    ECDHE-ECDSA-AES128-GCM-SHA256, X25519), so every server negotiates the same.
@@ -18,7 +18,7 @@
 #             kestrel-tls  bench/Peers/Kestrel --https CERT KEY
 #           probe (openssl s_client: negotiated protocol, cipher, key exchange, signature, the reply; the server
 #           must close the connection itself after a Connection: close reply; a second connection offers the first
-#           one's session, which must not be resumed), warm-up, then
+#           one's session: whether the server would resume is recorded), warm-up, then
 #             ka   wrk -t2 -c32 https://127.0.0.1:PORT/: TLS keep-alive requests/s and latency
 #             hs   the same with -H 'Connection: close': TLS handshakes/s (counts the replies that say close)
 #      echo   sr-echo (built-in echo, the span style) and sr-echo-async (built-in echo-async, the async style), plain
@@ -29,9 +29,12 @@
 #    tls section of docs/benchmarks.md (through bench/benchdoc.py).
 #
 # wrk and session resumption: wrk keeps one OpenSSL SSL object per connection and calls SSL_shutdown and SSL_clear
-# between connections, which keeps the session, so every reconnect offers it: a server that allows resumption is
-# measured on abbreviated handshakes. Every server here refuses it (nginx: no session cache, no tickets; Kestrel:
-# AllowTlsResume = false; ShardRuntime as it ships) and the probe checks that before each turn.
+# between connections, which keeps the session, so every reconnect offers it: a server that allows resumption would
+# be measured on abbreviated handshakes (.NET's SslStream resumes TLS 1.3 sessions by default with a certificate
+# context; Kestrel with a plain certificate and nginx without tickets do not). So wrk runs with bench/tls/noresume.c
+# preloaded, which drops the session before each handshake: every server makes a full handshake per connection. The
+# script checks this at the start against an nginx that does resume (wrk alone resumes there; with the wrapper, no
+# connection may), and the probe records whether each server would have resumed.
 #
 # Usage: bench/tls.sh [--rounds N] [--duration S] [--quick] [--keep] [--tls12]
 #   --rounds N    rounds (default 3; --quick: 2)
@@ -106,6 +109,8 @@ missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 [[ -x /usr/sbin/nginx ]] || command -v nginx >/dev/null || missing+=(nginx-light)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v cc >/dev/null || missing+=(gcc)
+[[ -f /usr/include/dlfcn.h ]] || missing+=(libc6-dev)
 [[ -x $PY ]] || missing+=(python3)
 command -v ss >/dev/null || missing+=(iproute2)
 command -v timeout >/dev/null || missing+=(coreutils)
@@ -118,6 +123,8 @@ fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 "$NGINX" -V 2>&1 | grep -q -- --with-http_ssl_module || die "$NGINX is built without the ssl module (install nginx-light or nginx)"
 command -v dotnet >/dev/null || die "the .NET 10 SDK (dotnet) is not installed; see README.md"
+ldd "$(command -v wrk)" | grep -q 'libssl\.so' \
+  || die "$(command -v wrk) does not link libssl dynamically, so bench/tls/noresume.c cannot keep it from resuming sessions (use Debian's wrk)"
 
 # Commit of what is measured: docs/benchmarks.md is this script's output, so it does not make the tree dirty.
 if COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null); then
@@ -162,6 +169,9 @@ for project in src/Host bench/LoadGen bench/Peers/Kestrel; do
   dotnet build -c Release "$project" >"$WORK/build.log" 2>&1 || { tail -30 "$WORK/build.log" >&2; die "dotnet build -c Release $project failed"; }
 done
 [[ -f $HOST_DLL && -x $LOADGEN && -f $KESTREL_DLL ]] || die "build output missing: $HOST_DLL, $LOADGEN, $KESTREL_DLL"
+NORESUME="$WORK/noresume.so"
+cc -shared -fPIC -O2 -Wall -Wextra -Werror -o "$NORESUME" bench/tls/noresume.c -ldl >"$WORK/cc.log" 2>&1 \
+  || { cat "$WORK/cc.log" >&2; die "cc could not build bench/tls/noresume.c"; }
 cli() { timeout 60 env -u OPENSSL_CONF dotnet "$HOST_DLL" "$@"; }
 
 # --- Certificate and the client's pin -------------------------------------------------------------------------------
@@ -246,6 +256,17 @@ PORT=""
 
 established() { ss -Htn state established "( sport = :$1 )" | wc -l; }
 
+# start_nginx SESSION_CACHE SESSION_TICKETS ACCESS_LOG: nginx from the template in SERVER_DIR on PORT.
+start_nginx() {
+  mkdir -p "$SERVER_DIR/temp"
+  sed -e "s|@DIR@|$SERVER_DIR|g" -e "s|@PORT@|$PORT|g" -e "s|@NOFILE@|$NOFILE|g" -e "s|@CERT@|$CERT|g" \
+      -e "s|@KEY@|$KEY|g" -e "s|@CIPHERS13@|$CIPHERS13|g" -e "s|@CIPHERS12@|$CIPHERS12|g" \
+      -e "s|@SESSION_CACHE@|$1|g" -e "s|@SESSION_TICKETS@|$2|g" -e "s|@ACCESS_LOG@|$3|g" "$TEMPLATE" >"$SERVER_DIR/nginx.conf"
+  server_env "$NGINX" -c "$SERVER_DIR/nginx.conf" -p "$SERVER_DIR/" -e "$SERVER_DIR/error.log" -t -q || die "nginx rejects $SERVER_DIR/nginx.conf"
+  (ulimit -n "$NOFILE" && exec env -u OPENSSL_CONF "$NGINX" -c "$SERVER_DIR/nginx.conf" -p "$SERVER_DIR/" -e "$SERVER_DIR/error.log") >"$SERVER_DIR/server.log" 2>&1 &
+  SERVER_PID=$!; track "$SERVER_PID"
+}
+
 # start_server NAME ROUND: on a fresh port in its own directory; returns once it listens with all its sockets.
 start_server() {
   local name=$1 sockets kind
@@ -263,14 +284,13 @@ start_server() {
       $PY "$PEERS_HELPER" control-ready "$SERVER_DIR/control.sock" "$START_TIMEOUT" \
         || { tail -20 "$SERVER_DIR/server.log" >&2; die "$name: the node's control socket did not answer status within ${START_TIMEOUT} s"; }
       ;;
-    nginx-tls)
+    nginx-tls|nginx-resume-check)
       sockets=2
-      mkdir -p "$SERVER_DIR/temp"
-      sed -e "s|@DIR@|$SERVER_DIR|g" -e "s|@PORT@|$PORT|g" -e "s|@NOFILE@|$NOFILE|g" -e "s|@CERT@|$CERT|g" \
-          -e "s|@KEY@|$KEY|g" -e "s|@CIPHERS13@|$CIPHERS13|g" -e "s|@CIPHERS12@|$CIPHERS12|g" "$TEMPLATE" >"$SERVER_DIR/nginx.conf"
-      server_env "$NGINX" -c "$SERVER_DIR/nginx.conf" -p "$SERVER_DIR/" -e "$SERVER_DIR/error.log" -t -q || die "nginx rejects $SERVER_DIR/nginx.conf"
-      (ulimit -n "$NOFILE" && exec env -u OPENSSL_CONF "$NGINX" -c "$SERVER_DIR/nginx.conf" -p "$SERVER_DIR/" -e "$SERVER_DIR/error.log") >"$SERVER_DIR/server.log" 2>&1 &
-      SERVER_PID=$!; track "$SERVER_PID"
+      if [[ $name == nginx-tls ]]; then
+        start_nginx off off off
+      else
+        start_nginx shared:resume:1m on "$SERVER_DIR/access.log resume"
+      fi
       ;;
     kestrel-tls)
       sockets=1
@@ -314,8 +334,28 @@ bounded() {
 wrk_run() { # OUT SECONDS [wrk options]
   local out=$1 seconds=$2
   shift 2
-  bounded timeout -k 5 $((seconds + 30)) wrk -t2 -c"$CONNECTIONS" -d"${seconds}s" --latency --timeout "$WRK_TIMEOUT" \
-    -s "$LUA" "$@" "https://127.0.0.1:$PORT/" >"$out" 2>&1 || die "wrk failed (exit $?) against $SERVER; see $out"
+  bounded timeout -k 5 $((seconds + 30)) env LD_PRELOAD="$NORESUME" wrk -t2 -c"$CONNECTIONS" -d"${seconds}s" --latency \
+    --timeout "$WRK_TIMEOUT" -s "$LUA" "$@" "https://127.0.0.1:$PORT/" >"$out" 2>&1 || die "wrk failed (exit $?) against $SERVER; see $out"
+}
+
+# The check that wrk with noresume.so makes full handshakes only: an nginx that resumes sessions and logs
+# $ssl_session_reused ("r" or ".") per request; wrk alone (the control: it should resume there) and wrk with the
+# wrapper, 1 s each with Connection: close. Any resumed connection with the wrapper stops the run.
+resume_check() {
+  local log control wrapped
+  start_server nginx-resume-check 0
+  log="$SERVER_DIR/access.log"
+  bounded timeout -k 5 30 wrk -t2 -c8 -d1s -H 'Connection: close' "https://127.0.0.1:$PORT/" >"$SERVER_DIR/control.wrk" 2>&1 \
+    || die "wrk failed against the resumption check's nginx; see $SERVER_DIR/control.wrk"
+  control="$(grep -c '^r$' "$log" || true) of $(wc -l <"$log")"
+  : >"$log"   # nginx opened it with O_APPEND: it goes on writing from the start
+  wrk_run "$SERVER_DIR/wrapped.wrk" 1 -H 'Connection: close'
+  wrapped="$(grep -c '^r$' "$log" || true) of $(wc -l <"$log")"
+  stop_server
+  [[ ${wrapped%% *} -eq 0 && ${wrapped##* } -gt 0 ]] \
+    || die "wrk with bench/tls/noresume.c resumed $wrapped connections to an nginx that allows resumption (logs in $SERVER_DIR)"
+  RESUME_CHECK="against an nginx that resumes sessions (session cache and tickets on), wrk alone resumed $control connections; with bench/tls/noresume.c $wrapped"
+  log "resumption check: $RESUME_CHECK"
 }
 
 echo_run() { # JSON OUT SECONDS
@@ -349,6 +389,8 @@ measure() {
   alive "$SERVER_PID" || die "$SERVER exited during $3; see its log in $SERVER_DIR"
   drained
 }
+
+resume_check
 
 ORDERS=()
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -399,6 +441,7 @@ meta nginx_openssl "$("$NGINX" -V 2>&1 | grep -o 'running with OpenSSL [^ ]*' | 
 meta openssl "$(openssl version | awk '{print $1, $2}')"
 meta wrk "$(wrk -v 2>&1 | head -1 | awk '{print $2}')"
 meta client_pin "$CLIENT_PIN"
+meta resume_check "$RESUME_CHECK"
 meta server_ciphers "TLS 1.3 ${CIPHERS13//:/, }; TLS 1.2 ${CIPHERS12//:/, }"
 meta rounds "$ROUNDS"
 meta duration "$DURATION"

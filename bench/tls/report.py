@@ -4,9 +4,9 @@ the servers' CPU time, the load generator's echo summaries as JSON records, and 
 section of docs/benchmarks.md). Standard library only; wrk's figures are recorded by bench/peers/report.py.
 
   report.py probe PORT SECONDS JSON [K=V ...]  TLS probe (openssl s_client, OPENSSL_CONF from the environment): until
-                                               GET / answers 200 "OK" over TLS or SECONDS pass; then a second
-                                               connection offers the first one's session; records protocol, cipher,
-                                               key exchange, signature, reply bytes, resumed or not
+                                               GET / answers 200 over TLS and the server closes, or SECONDS pass;
+                                               then a second connection offers the first one's session; records
+                                               protocol, cipher, key exchange, signature, the reply, resumed or not
   report.py echo-ready PORT SECONDS            exit 0 once 127.0.0.1:PORT echoes 16 bytes back
   report.py cpu PID                            CPU seconds (user + system) of PID and its descendants so far
   report.py loadgen-record LOADGEN JSON K=V... the load generator's keep-alive echo summary as a JSON record
@@ -250,7 +250,7 @@ def line_of(r):
     scenario = r.get("scenario")
     if scenario == "probe":
         return (f"{r['protocol']} {r['cipher']}, key exchange {r['key_exchange']}, signature {r['signature']}, "
-                f"{'RESUMED' if r['resumed'] else 'not resumed'} on a second connection; reply {r['status']}, "
+                f"{'would resume' if r['resumed'] else 'would not resume'} a session offered; reply {r['status']}, "
                 f"body {r['body']!r} ({r['framing']}), head {r['head_bytes']} bytes; the server closed the connection "
                 f"(the probe's connection took {r['closed_after_ms']:.0f} ms)")
     if scenario == "echo":
@@ -299,7 +299,7 @@ def probe_table(records):
                      f"{values('signature')} ({values('signing_digest')})",
                      f"{sum(1 for r in rs if r['resumed'])} of {len(rs)}",
                      values("body"), values("framing"), values("head_bytes")])
-    headers = ["server", "protocol", "cipher", "key exchange", "signature", "resumed (turns)", "body",
+    headers = ["server", "protocol", "cipher", "key exchange", "signature", "would resume (turns)", "body",
                "body framing", "reply head bytes"]
     return table(headers, rows, right={5, 7, 8})
 
@@ -320,8 +320,7 @@ def wrk_table(records, scenario, unit, handshakes=False):
     headers = ["server", unit, "p50 ms", "p99 ms", "max ms", "socket errors", "non-2xx", "server CPU µs per request",
                "rounds"]
     if handshakes:
-        headers += ["replies with Connection: close", "server closed after its reply (probe turns; probe's run ms)",
-                    "resumed (probe turns)"]
+        headers += ["replies with Connection: close", "server closed after its reply (probe turns; probe's run ms)"]
     rows = []
     for key, label in TLS_SERVERS:
         rs = records.get((key, scenario), [])
@@ -332,8 +331,7 @@ def wrk_table(records, scenario, unit, handshakes=False):
                sum(r["socket_errors"] for r in rs), sum(r["non_2xx"] for r in rs),
                spread([cpu_per_request(r, "requests") for r in rs], "{:.1f}"), len(rs)]
         if handshakes:
-            probes = records.get((key, "probe"), [])
-            row += [closing_share(rs), server_closed(probes), f"{sum(1 for p in probes if p['resumed'])} of {len(probes)}"]
+            row += [closing_share(rs), server_closed(records.get((key, "probe"), []))]
         rows.append(row)
     return table(headers, rows)
 
@@ -359,7 +357,6 @@ def echo_table(records):
 
 def target_lines(records, meta):
     lines = []
-    resumed = {key: any(p["resumed"] for p in records.get((key, "probe"), [])) for key, _ in TLS_SERVERS}
     for scenario, peer, bound in TARGETS:
         what = SCENARIO_NAMES[scenario]
         a = median([r["rps"] for r in records.get((SUBJECT, scenario), [])])
@@ -373,8 +370,6 @@ def target_lines(records, meta):
             continue
         ratio = a / b
         verdict = "met" if ratio >= bound else "not met"
-        if scenario == "hs" and (resumed[SUBJECT] or resumed[peer]):
-            verdict = "not comparable: a session was resumed (see the probe table)"
         lines.append(f"- {what}: ShardRuntime {a:,.0f}/s / {PEER_NAMES[peer]} {b:,.0f}/s = **{ratio:.2f}x** "
                      f"(target ≥ {bound}x): **{verdict}**")
     span = records.get(("sr-echo", "echo"), [])
@@ -435,13 +430,17 @@ def cmd_render(workdir, docs):
     add("")
     add("Session resumption: wrk 4.1 keeps one OpenSSL `SSL` object per connection slot and between two connections "
         "calls `SSL_shutdown` then `SSL_clear`, which keeps the session; so every reconnect offers the previous "
-        "session (a TLS 1.3 ticket, or a TLS 1.2 session id or ticket) and wrk resumes whenever the server lets it "
-        "(nginx with tickets and a session cache resumed 420 of 425 of wrk's connections when this script was "
-        "written). To measure full handshakes on every server alike, each is set to refuse resumption: nginx "
-        "`ssl_session_cache off` and `ssl_session_tickets off`, Kestrel `AllowTlsResume = false`, ShardRuntime as it "
-        "ships (its `tls` block has no resumption setting). The probe checks it before each turn: a second "
-        "connection offers the first one's session (`s_client -sess_out`, then `-sess_in`); the probe table and the "
-        "handshake table show how many turns resumed, and a handshake ratio with a resumed turn is not compared.")
+        "session (a TLS 1.3 ticket, or a TLS 1.2 session id or ticket) and wrk resumes whenever the server lets it. "
+        "Servers differ there by default (.NET's `SslStream` resumes TLS 1.3 sessions when given a certificate "
+        "context; Kestrel given a plain certificate does not). To measure the same thing on every server, wrk runs "
+        "with `bench/tls/noresume.c` preloaded (`LD_PRELOAD`; Debian's wrk links libssl dynamically), a wrapper of "
+        "`SSL_connect` that drops the session before a handshake starts: every connection is a full handshake, "
+        "whatever the server allows. Checked at the start of the run against an nginx that does resume (session "
+        f"cache and tickets on, `$ssl_session_reused` logged per request): {meta['resume_check']}. nginx and Kestrel "
+        "are also set to refuse resumption (`ssl_session_cache off`, `ssl_session_tickets off`; `AllowTlsResume = "
+        "false`); ShardRuntime's `tls` block has no such setting. The probe before each turn records whether the "
+        "server would resume (a second connection offers the first one's session: `s_client -sess_out`, then "
+        "`-sess_in`); wrk never offers one.")
     add("")
     add("Scenarios:")
     add("")
