@@ -8,7 +8,8 @@
 #    127.0.0.1; every server is given the same certificate and key (PEM).
 # 2. Pins the client side: an OpenSSL configuration (OPENSSL_CONF) that wrk and the probe load offers one protocol,
 #    one cipher and one key-exchange group (default TLS 1.3, TLS_AES_128_GCM_SHA256, X25519; --tls12: TLS 1.2,
-#    ECDHE-ECDSA-AES128-GCM-SHA256, X25519), so every server negotiates the same.
+#    ECDHE-ECDSA-AES128-GCM-SHA256, X25519 and P-256, which TLS 1.2 needs listed for a P-256 certificate), so every
+#    server negotiates the same.
 # 3. Asks the host (`shardruntime check`) whether it takes a listener's `tls { certificate, key }` block and the
 #    `echo-async` handler. What it refuses is skipped with the host's own message; the rest is still measured.
 # 4. Rounds (each group's servers take turns, the order rotated by one each round; each turn starts the server afresh
@@ -83,11 +84,12 @@ DRAIN_WAIT=30        # seconds: the longest wait for a server's connections to g
 # The cipher preference nginx and Kestrel are given (bench/Peers/Kestrel's TlsPeer.CipherPreference, same order).
 CIPHERS13=TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
 CIPHERS12=ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305
-GROUP=X25519
 if ((TLS12)); then
-  PIN_PROTOCOL=TLSv1.2; PIN_CIPHER=ECDHE-ECDSA-AES128-GCM-SHA256
+  # TLS 1.2 lets an ECDSA certificate be used only on a curve the client lists (RFC 8422), so P-256 is offered too;
+  # the key exchange the servers chose is in the probe table.
+  PIN_PROTOCOL=TLSv1.2; PIN_CIPHER=ECDHE-ECDSA-AES128-GCM-SHA256; PIN_GROUPS=X25519:P-256
 else
-  PIN_PROTOCOL=TLSv1.3; PIN_CIPHER=TLS_AES_128_GCM_SHA256
+  PIN_PROTOCOL=TLSv1.3; PIN_CIPHER=TLS_AES_128_GCM_SHA256; PIN_GROUPS=X25519
 fi
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -195,9 +197,9 @@ export OPENSSL_CONF="$WORK/tls/client.cnf"   # read by wrk and by openssl s_clie
   echo "MinProtocol = $PIN_PROTOCOL"
   echo "MaxProtocol = $PIN_PROTOCOL"
   if ((TLS12)); then echo "CipherString = $PIN_CIPHER"; else echo "Ciphersuites = $PIN_CIPHER"; fi
-  echo "Groups = $GROUP"
+  echo "Groups = $PIN_GROUPS"
 } >"$OPENSSL_CONF"
-CLIENT_PIN="$PIN_PROTOCOL only, cipher $PIN_CIPHER only, key-exchange group $GROUP only"
+CLIENT_PIN="$PIN_PROTOCOL only, cipher $PIN_CIPHER only, key-exchange groups $PIN_GROUPS only"
 server_env() { env -u OPENSSL_CONF "$@"; }   # servers keep the system's OpenSSL configuration
 
 # --- What the host takes --------------------------------------------------------------------------------------------
@@ -342,17 +344,20 @@ wrk_run() { # OUT SECONDS [wrk options]
 # $ssl_session_reused ("r" or ".") per request; wrk alone (the control: it should resume there) and wrk with the
 # wrapper, 1 s each with Connection: close. Any resumed connection with the wrapper stops the run.
 resume_check() {
-  local log control wrapped
+  local access control wrapped
   start_server nginx-resume-check 0
-  log="$SERVER_DIR/access.log"
+  $PY "$HELPER" probe "$PORT" 20 "$SERVER_DIR/probe.json" || die "no TLS reply 200 from the resumption check's nginx (logs in $SERVER_DIR)"
+  access="$SERVER_DIR/access.log"
+  : >"$access"   # nginx opened it with O_APPEND: it goes on writing from the start
   bounded timeout -k 5 30 wrk -t2 -c8 -d1s -H 'Connection: close' "https://127.0.0.1:$PORT/" >"$SERVER_DIR/control.wrk" 2>&1 \
     || die "wrk failed against the resumption check's nginx; see $SERVER_DIR/control.wrk"
-  control="$(grep -c '^r$' "$log" || true) of $(wc -l <"$log")"
-  : >"$log"   # nginx opened it with O_APPEND: it goes on writing from the start
+  control="$(grep -c '^r$' "$access" || true) of $(wc -l <"$access")"
+  : >"$access"
   wrk_run "$SERVER_DIR/wrapped.wrk" 1 -H 'Connection: close'
-  wrapped="$(grep -c '^r$' "$log" || true) of $(wc -l <"$log")"
+  wrapped="$(grep -c '^r$' "$access" || true) of $(wc -l <"$access")"
   stop_server
-  [[ ${wrapped%% *} -eq 0 && ${wrapped##* } -gt 0 ]] \
+  [[ ${wrapped##* } -gt 0 ]] || die "wrk with bench/tls/noresume.c made no request to the resumption check's nginx (logs in $SERVER_DIR)"
+  [[ ${wrapped%% *} -eq 0 ]] \
     || die "wrk with bench/tls/noresume.c resumed $wrapped connections to an nginx that allows resumption (logs in $SERVER_DIR)"
   RESUME_CHECK="against an nginx that resumes sessions (session cache and tickets on), wrk alone resumed $control connections; with bench/tls/noresume.c $wrapped"
   log "resumption check: $RESUME_CHECK"
