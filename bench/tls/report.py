@@ -14,7 +14,6 @@ section of docs/benchmarks.md). Standard library only; wrk's figures are recorde
   report.py render WORKDIR DOCS                print the tables, write the tls section of DOCS
 """
 
-import json
 import os
 import re
 import socket
@@ -26,7 +25,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in bench/
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from benchdoc import read_meta, table, write_section  # noqa: E402
+from benchdoc import add_fields, load, read_meta, save, table, write_section  # noqa: E402
 
 SECTION = "tls"
 
@@ -50,28 +49,6 @@ TARGETS = [
 ]
 SCENARIO_NAMES = {"ka": "TLS keep-alive, requests/s", "hs": "TLS handshakes/s (Connection: close)"}
 REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-
-
-def load(path):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
-
-
-def save(path, record):
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(record, f, indent=1)
-
-
-def add_fields(record, pairs):
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        if re.fullmatch(r"-?\d+", value):
-            record[key] = int(value)
-        elif re.fullmatch(r"-?\d+\.\d*", value):
-            record[key] = float(value)
-        else:
-            record[key] = value
-    return record
 
 
 def ms(us):
