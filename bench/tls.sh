@@ -24,7 +24,8 @@
 #             hs   the same with -H 'Connection: close': TLS handshakes/s (counts the replies that say close)
 #      echo   sr-echo (built-in echo, the span style) and sr-echo-async (built-in echo-async, the async style), plain
 #             TCP, shards = 0: shardruntime-loadgen --mode keepalive --protocol echo, 32 connections, 1 in flight each
-#    with the servers' CPU time per request (from /proc) for every measurement.
+#    with the server's CPU time per request (from /proc) and the load generator's (wrk or shardruntime-loadgen, from
+#    the shell's `times`) for every measurement: they share the machine's cores.
 # 5. Prints the tables (medians of the rounds with min–max), the ratios to the targets of issue 17 (TLS keep-alive
 #    >= 0.9x nginx and >= 1.2x Kestrel, handshakes/s >= 0.8x nginx) and the async style's overhead, and rewrites the
 #    tls section of docs/benchmarks.md (through bench/benchdoc.py).
@@ -144,7 +145,7 @@ WORK=$(mktemp -d -t shardruntime-tls.XXXXXX)
 chmod 711 "$WORK"
 mkdir -p "$WORK/raw" "$WORK/tls"
 OK=0
-source "$ROOT/bench/procs.sh"   # PIDS, track, untrack, alive, stop_pid (nginx's workers with their master), wait_sockets
+source "$ROOT/bench/procs.sh"   # PIDS, track, untrack, alive, stop_pid (nginx's workers with their master), wait_sockets, bounded
 
 cleanup() {
   local rc=$? pid
@@ -322,17 +323,6 @@ drained() {
 }
 
 # --- Load -----------------------------------------------------------------------------------------------------------
-# bounded CMD...: one load run in the foreground, tracked by PID, ended by it if it overstays.
-bounded() {
-  local pid rc=0
-  "$@" &
-  pid=$!
-  track "$pid"
-  wait "$pid" || rc=$?
-  untrack "$pid"
-  return "$rc"
-}
-
 wrk_run() { # OUT SECONDS [wrk options]
   local out=$1 seconds=$2
   shift 2
@@ -371,6 +361,13 @@ echo_run() { # JSON OUT SECONDS
 }
 
 cpu() { $PY "$HELPER" cpu "$SERVER_PID"; }
+# The load generator's CPU time: `times` (a builtin, so run in this shell, not in a subshell) gives the user and system
+# time of this shell's waited-for children, wrk or the load generator included (timeout waits for them). snap FILE.
+snap() { times >"$1"; }
+client_cpu() { # BEFORE AFTER: seconds of children CPU between two snaps
+  awk 'FNR == 2 { n = 0; for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); n += p[1] * 60 + p[2] } t[FILENAME] = n }
+       END { printf "%.2f\n", t[ARGV[2]] - t[ARGV[1]] }' "$1" "$2"
+}
 
 # measure ROUND POSITION SCENARIO(ka|hs|echo)
 measure() {
@@ -378,17 +375,18 @@ measure() {
   local common=("server=$SERVER" "scenario=$3" "round=$1" "position=$2")
   case $3 in
     ka)
-      cpu0=$(cpu); wrk_run "$base.wrk" "$DURATION"; cpu1=$(cpu)
+      cpu0=$(cpu); snap "$base.t0"; wrk_run "$base.wrk" "$DURATION"; snap "$base.t1"; cpu1=$(cpu)
       $PY "$PEERS_HELPER" wrk-record "$base.wrk" "$base.json" "${common[@]}" "connections=$CONNECTIONS" \
-        "cpu_s=$($PY -c "print(round($cpu1 - $cpu0, 2))")" ;;
+        "cpu_s=$($PY -c "print(round($cpu1 - $cpu0, 2))")" "client_cpu_s=$(client_cpu "$base.t0" "$base.t1")" ;;
     hs)
-      cpu0=$(cpu); PEERS_COUNT_CLOSE=1 wrk_run "$base.wrk" "$DURATION" -H "Connection: close"; cpu1=$(cpu)
+      cpu0=$(cpu); snap "$base.t0"; PEERS_COUNT_CLOSE=1 wrk_run "$base.wrk" "$DURATION" -H "Connection: close"
+      snap "$base.t1"; cpu1=$(cpu)
       $PY "$PEERS_HELPER" wrk-record "$base.wrk" "$base.json" "${common[@]}" "connections=$CONNECTIONS" \
-        "cpu_s=$($PY -c "print(round($cpu1 - $cpu0, 2))")" ;;
+        "cpu_s=$($PY -c "print(round($cpu1 - $cpu0, 2))")" "client_cpu_s=$(client_cpu "$base.t0" "$base.t1")" ;;
     echo)
-      cpu0=$(cpu); echo_run "$base.loadgen.json" "$base.txt" "$DURATION"; cpu1=$(cpu)
+      cpu0=$(cpu); snap "$base.t0"; echo_run "$base.loadgen.json" "$base.txt" "$DURATION"; snap "$base.t1"; cpu1=$(cpu)
       $PY "$HELPER" loadgen-record "$base.loadgen.json" "$base.json" "${common[@]}" \
-        "cpu_s=$($PY -c "print(round($cpu1 - $cpu0, 2))")" ;;
+        "cpu_s=$($PY -c "print(round($cpu1 - $cpu0, 2))")" "client_cpu_s=$(client_cpu "$base.t0" "$base.t1")" ;;
   esac
   log "  $3: $($PY "$HELPER" line "$base.json")"
   alive "$SERVER_PID" || die "$SERVER exited during $3; see its log in $SERVER_DIR"

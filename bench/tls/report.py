@@ -216,11 +216,18 @@ def cmd_loadgen_record(src, path, pairs):
     return 0
 
 
-def cpu_per_request(r, requests_key):
+def cpu_per_request(r, requests_key, cpu_key="cpu_s"):
+    """Microseconds of CPU per request: the server's (cpu_s) or the load generator's (client_cpu_s)."""
     requests = r.get(requests_key) or 0
-    if "cpu_s" not in r or not requests:
+    if r.get(cpu_key) is None or not requests:
         return None
-    return r["cpu_s"] * 1e6 / requests
+    return r[cpu_key] * 1e6 / requests
+
+
+def cpu_text(r, requests_key):
+    server, client = cpu_per_request(r, requests_key), cpu_per_request(r, requests_key, "client_cpu_s")
+    return (f"CPU per request: server {'-' if server is None else f'{server:.1f}'} µs, load generator "
+            f"{'-' if client is None else f'{client:.1f}'} µs")
 
 
 def line_of(r):
@@ -232,14 +239,10 @@ def line_of(r):
                 f"(the probe's connection took {r['closed_after_ms']:.0f} ms)")
     if scenario == "echo":
         lat = r["latency_us"]
-        cpu = cpu_per_request(r, "succeeded")
         return (f"{r['rps']:,.0f} echoes/s, p50 {ms(lat.get('p50'))} ms, p99 {ms(lat.get('p99'))} ms, "
-                f"max {ms(lat.get('max'))} ms, failed {r['failed']}, server CPU "
-                f"{'-' if cpu is None else f'{cpu:.1f}'} µs per echo")
-    cpu = cpu_per_request(r, "requests")
+                f"max {ms(lat.get('max'))} ms, failed {r['failed']}, {cpu_text(r, 'succeeded')}")
     text = (f"{r['rps']:,.0f}/s, p50 {ms(r['p50_us'])} ms, p99 {ms(r['p99_us'])} ms, max {ms(r['max_us'])} ms, "
-            f"errors {r['socket_errors']} socket / {r['non_2xx']} non-2xx, server CPU "
-            f"{'-' if cpu is None else f'{cpu:.1f}'} µs per request")
+            f"errors {r['socket_errors']} socket / {r['non_2xx']} non-2xx, {cpu_text(r, 'requests')}")
     if scenario == "hs":
         text += f", {r['responses_closing']}/{r['responses_counted']} replies said close"
     return text
@@ -295,7 +298,7 @@ def server_closed(probes):
 
 def wrk_table(records, scenario, unit, handshakes=False):
     headers = ["server", unit, "p50 ms", "p99 ms", "max ms", "socket errors", "non-2xx", "server CPU µs per request",
-               "rounds"]
+               "wrk CPU µs per request", "rounds"]
     if handshakes:
         headers += ["replies with Connection: close", "server closed after its reply (probe turns; probe's run ms)"]
     rows = []
@@ -306,7 +309,8 @@ def wrk_table(records, scenario, unit, handshakes=False):
         row = [label, spread([r["rps"] for r in rs]), ms(median([r["p50_us"] for r in rs])),
                ms(median([r["p99_us"] for r in rs])), ms(median([r["max_us"] for r in rs])),
                sum(r["socket_errors"] for r in rs), sum(r["non_2xx"] for r in rs),
-               spread([cpu_per_request(r, "requests") for r in rs], "{:.1f}"), len(rs)]
+               spread([cpu_per_request(r, "requests") for r in rs], "{:.1f}"),
+               spread([cpu_per_request(r, "requests", "client_cpu_s") for r in rs], "{:.1f}"), len(rs)]
         if handshakes:
             row += [closing_share(rs), server_closed(records.get((key, "probe"), []))]
         rows.append(row)
@@ -326,9 +330,9 @@ def echo_table(records):
         rows.append([label, spread([r["rps"] for r in rs]), pct("p50"), pct("p99"), pct("p99_9"),
                      f"{max((r['latency_us'].get('max', 0) for r in rs), default=0) / 1000.0:.1f}",
                      sum(r["failed"] for r in rs), spread([cpu_per_request(r, "succeeded") for r in rs], "{:.1f}"),
-                     len(rs)])
+                     spread([cpu_per_request(r, "succeeded", "client_cpu_s") for r in rs], "{:.1f}"), len(rs)])
     headers = ["server", "echoes/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "failed", "server CPU µs per echo",
-               "rounds"]
+               "load generator CPU µs per echo", "rounds"]
     return table(headers, rows)
 
 
@@ -347,8 +351,17 @@ def target_lines(records, meta):
             continue
         ratio = a / b
         verdict = "met" if ratio >= bound else "not met"
-        lines.append(f"- {what}: ShardRuntime {a:,.0f}/s / {PEER_NAMES[peer]} {b:,.0f}/s = **{ratio:.2f}x** "
-                     f"(target ≥ {bound}x): **{verdict}**")
+        text = (f"- {what}: ShardRuntime {a:,.0f}/s / {PEER_NAMES[peer]} {b:,.0f}/s = **{ratio:.2f}x** "
+                f"(target ≥ {bound}x): **{verdict}**")
+        cpu_a = median([cpu_per_request(r, "requests") for r in records.get((SUBJECT, scenario), [])])
+        cpu_b = median([cpu_per_request(r, "requests") for r in records.get((peer, scenario), [])])
+        wrk_b = median([cpu_per_request(r, "requests", "client_cpu_s") for r in records.get((peer, scenario), [])])
+        if cpu_a and cpu_b:
+            bound_note = ("; wrk needed more CPU per request than the peer, so the load generator bounds these rates "
+                          "too" if wrk_b and wrk_b > cpu_b else "")
+            text += (f"; server CPU per request: ShardRuntime {cpu_a:.1f} µs, {PEER_NAMES[peer]} {cpu_b:.1f} µs "
+                     f"({PEER_NAMES[peer]} / ShardRuntime = {cpu_b / cpu_a:.2f}x){bound_note}")
+        lines.append(text)
     span = records.get(("sr-echo", "echo"), [])
     async_ = records.get(("sr-echo-async", "echo"), [])
     if not async_:
@@ -393,7 +406,10 @@ def cmd_render(workdir, docs):
         f"({meta['warmup']}, not counted), measures, and stops it (SIGTERM). Figures are the **median of the rounds** "
         f"with min–max in brackets; latencies are medians of the rounds' values; errors are summed. Server CPU per "
         f"request is the user + system time the server's processes (nginx: master and workers) used during the "
-        f"measurement, from /proc, divided by the requests answered. Raw JSON stays in a temporary directory "
+        f"measurement, from /proc, divided by the requests answered; the load generator's (wrk, or "
+        f"shardruntime-loadgen for echo) is measured the same way (the script's shell `times`) and shown next to "
+        f"it, because both share the same {meta['nproc']} CPUs: where the load generator needs more CPU per request "
+        f"than the server, it bounds the rate as much as the server does. Raw JSON stays in a temporary directory "
         f"(`--keep` keeps it).")
     add("")
     add(f"TLS: one certificate for every server, made by the script with openssl: **ECDSA P-256** (prime256v1), "
