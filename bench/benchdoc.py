@@ -1,8 +1,10 @@
 """What the bench/ scripts and their helpers share: Markdown tables, the rewriting of one script's section of
-docs/benchmarks.md (between its `<!-- name:begin -->` / `<!-- name:end -->` markers) and the facts each section
-states about the machine. Standard library only."""
+docs/benchmarks.md (between its `<!-- name:begin -->` / `<!-- name:end -->` markers), the facts each section
+states about the machine, and reading and writing the JSON records of a run. Standard library only."""
 
+import json
 import os
+import re
 import tempfile
 
 HEADER = """# Benchmarks
@@ -48,6 +50,31 @@ def read_meta(workdir):
             key, _, value = line.rstrip("\n").partition("\t")
             meta[key] = value
     return meta
+
+
+def load(path):
+    """A JSON record (or summary) written by a bench tool."""
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def save(path, record):
+    """Writes a JSON record, indented."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(record, f, indent=1)
+
+
+def add_fields(record, pairs):
+    """Adds the K=V strings of a script's command line to `record`: whole numbers as int, decimals as float."""
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if re.fullmatch(r"-?\d+", value):
+            record[key] = int(value)
+        elif re.fullmatch(r"-?\d+\.\d*", value):
+            record[key] = float(value)
+        else:
+            record[key] = value
+    return record
 
 
 def machine():

@@ -22,6 +22,18 @@ alive() {
   [[ $state != Z || ${threads:-0} -gt 1 ]]
 }
 
+# bounded CMD...: runs CMD in the foreground, tracked by PID while it runs (so that the script's cleanup ends it if
+# the script is stopped meanwhile); returns its exit code. Bound its time with timeout(1) in CMD.
+bounded() {
+  local pid rc=0
+  "$@" &
+  pid=$!
+  track "$pid"
+  wait "$pid" || rc=$?
+  untrack "$pid"
+  return "$rc"
+}
+
 # The descendants of a process, read before it is stopped, so that none outlives it.
 descendants_of() {
   local stat line rest pid ppid p

@@ -123,7 +123,7 @@ WORK=$(mktemp -d -t shardruntime-udp.XXXXXX)
 mkdir -p "$WORK/raw"
 OK=0
 # PIDS, track, untrack, ours, alive, descendants_of, stop_pid (ShardRuntime's node after an upgrade is tracked too),
-# sockets, wait_sockets
+# sockets, wait_sockets, bounded
 source "$ROOT/bench/procs.sh"
 
 cleanup() {
@@ -306,17 +306,6 @@ stop_server() {
 }
 
 # --- Load -----------------------------------------------------------------------------------------------------------
-# bounded CMD...: one load run in the foreground, tracked by PID, ended by it if it overstays.
-bounded() {
-  local pid rc=0
-  "$@" &
-  pid=$!
-  track "$pid"
-  wait "$pid" || rc=$?
-  untrack "$pid"
-  return "$rc"
-}
-
 dnsperf_run() { # OUT SECONDS
   bounded timeout -k 5 $(($2 + DNSPERF_TIMEOUT + 30)) dnsperf -s 127.0.0.1 -p "$PORT" -d "$QUERIES" -l "$2" \
     -c "$DNSPERF_CLIENTS" -q "$DNSPERF_OUTSTANDING" -t "$DNSPERF_TIMEOUT" -T 1 -O suppress=timeouts >"$1" 2>&1 \

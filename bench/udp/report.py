@@ -10,7 +10,6 @@ writes the udp section of docs/benchmarks.md. Standard library only.
 """
 
 import glob
-import json
 import os
 import re
 import socket
@@ -19,7 +18,7 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in bench/
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from benchdoc import read_meta, table, write_section  # noqa: E402
+from benchdoc import add_fields, load, read_meta, save, table, write_section  # noqa: E402
 
 SECTION = "udp"
 # The targets of issue "3/7 UDP listeners" (point 6): dns-static at shards = cores against the peers' queries/s.
@@ -37,23 +36,6 @@ NAMES = {
     "dotnet-echo-single": "plain .NET echo, 1 socket",
     "shardruntime": "ShardRuntime dns-static",
 }
-
-
-def load(path):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
-
-
-def save(path, record):
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(record, f, indent=1)
-
-
-def add_fields(record, pairs):
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        record[key] = int(value) if re.fullmatch(r"-?\d+", value) else value
-    return record
 
 
 def ms(us):
