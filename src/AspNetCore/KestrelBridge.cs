@@ -66,9 +66,14 @@ internal sealed class KestrelBridge : IStreamConnectionHandlerFactory, IStreamCo
             $"ShardRuntime serves no Kestrel listener at {endpoint}: the ShardRuntime listeners with handler " +
             $"'{ShardRuntimeKestrel.HandlerName}' are {string.Join(", ", _endPoints.Select(e => $"{e.Listener} ({e.EndPoint})"))}");
         var coordinator = await _coordinator(cancellationToken).ConfigureAwait(false);
-        var started = await coordinator.Ask<object>(Coordinator.WaitUntilStarted.Instance, _startTimeout, cancellationToken).ConfigureAwait(false);
-        if (started is Status.Failure failure) throw new InvalidOperationException($"ShardRuntime could not start listener '{match.Listener}': {failure.Cause.Message}", failure.Cause);
-        if (started is Coordinator.CommandFailed failed) throw new InvalidOperationException($"ShardRuntime could not start listener '{match.Listener}': {failed.Reason}");
+        try
+        {
+            await coordinator.Ask<Coordinator.Started>(Coordinator.WaitUntilStarted.Instance, _startTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (CommandFailedException failed)
+        {
+            throw new InvalidOperationException($"ShardRuntime could not start listener '{match.Listener}': {failed.Message}", failed);
+        }
         var status = await coordinator.Ask<Coordinator.NodeStatus>(Coordinator.GetStatus.Instance, _startTimeout, cancellationToken).ConfigureAwait(false);
         var bound = status.Listeners.FirstOrDefault(l => l.Name == match.Listener) ?? throw new InvalidOperationException(
             $"ShardRuntime listener '{match.Listener}' is not served by the node (its status lists {string.Join(", ", status.Listeners.Select(l => l.Name))})");

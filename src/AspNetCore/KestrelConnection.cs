@@ -43,14 +43,19 @@ internal sealed class KestrelConnection : ConnectionContext,
         features.Set<IConnectionEndPointFeature>(this);
         features.Set<IConnectionLifetimeFeature>(this);
         features.Set<IConnectionLifetimeNotificationFeature>(this);
+        features.Set(this); // for DrainingMiddleware (Kestrel's request features fall back to the connection's)
         Features = features;
         connection.Draining.Register(static state => _ = ((KestrelConnection)state!).RequestKestrelCloseAsync(), this);
     }
 
     /// <summary>
-    /// Kestrel puts its own <see cref="IConnectionLifetimeNotificationFeature"/> over this one when it takes the connection
-    /// (its RequestClose is what stops HTTP/1.1 keep-alive and sends HTTP/2 GOAWAY). A drain that comes before that (the
-    /// connection still queued for Kestrel's accept loop) waits, bounded, until Kestrel's feature is there.
+    /// Kestrel puts its own <see cref="IConnectionLifetimeNotificationFeature"/> over this one when it takes the connection;
+    /// its RequestClose is what ends a connection gracefully: HTTP/2 sends GOAWAY, HTTP/1.1 answers the request in flight
+    /// with <c>Connection: close</c> and closes after it. An idle HTTP/1.1 connection is left alone for
+    /// <see cref="IdleGrace"/>: a busy client's next request gets <c>Connection: close</c> from
+    /// <see cref="DrainingMiddleware"/> (so it never races a close), and only one that stays idle is closed under it (as
+    /// nginx and Kestrel close idle keep-alive connections when they stop). A drain that comes before Kestrel took the
+    /// connection (still queued for its accept loop) waits, bounded, until Kestrel's feature is there.
     /// </summary>
     private async Task RequestKestrelCloseAsync()
     {
@@ -59,12 +64,43 @@ internal sealed class KestrelConnection : ConnectionContext,
         {
             if (Features.Get<IConnectionLifetimeNotificationFeature>() is { } kestrel && !ReferenceEquals(kestrel, this))
             {
-                kestrel.RequestClose();
-                return;
+                if (Volatile.Read(ref _multiplexed) || Volatile.Read(ref _requestsInFlight) > 0 || IdleFor >= IdleGrace)
+                {
+                    kestrel.RequestClose();
+                    return;
+                }
             }
-            if (waited.Elapsed > KestrelTakeOver) return; // never taken: the drain deadline ends it
-            await Task.Delay(10).ConfigureAwait(false);
+            else if (waited.Elapsed > KestrelTakeOver) return; // never taken: the drain deadline ends it
+            await Task.Delay(DrainPoll).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>How long an idle HTTP/1.1 connection of a draining node may stay open for its client's next request.</summary>
+    internal static readonly TimeSpan IdleGrace = TimeSpan.FromSeconds(1);
+
+    private static readonly TimeSpan DrainPoll = TimeSpan.FromMilliseconds(50);
+
+    private int _requestsInFlight;
+    private bool _multiplexed;
+    private long _lastRequestEnded = Environment.TickCount64;
+
+    private TimeSpan IdleFor => TimeSpan.FromMilliseconds(Environment.TickCount64 - Volatile.Read(ref _lastRequestEnded));
+
+    /// <summary>The node wants this connection to end (<see cref="IStreamConnection.Draining"/>).</summary>
+    public bool IsDraining => _connection.Draining.IsCancellationRequested;
+
+    /// <summary>A request on this connection began (<see cref="DrainingMiddleware"/>); <paramref name="multiplexed"/>: HTTP/2 or later.</summary>
+    public void RequestStarted(bool multiplexed)
+    {
+        if (multiplexed) Volatile.Write(ref _multiplexed, true);
+        Interlocked.Increment(ref _requestsInFlight);
+    }
+
+    /// <summary>A request on this connection ended.</summary>
+    public void RequestEnded()
+    {
+        Volatile.Write(ref _lastRequestEnded, Environment.TickCount64);
+        Interlocked.Decrement(ref _requestsInFlight);
     }
 
     /// <summary>Completes when Kestrel is done with the connection (it disposed it) or the connection was aborted.</summary>

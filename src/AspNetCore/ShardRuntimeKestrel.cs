@@ -44,6 +44,7 @@ public static class ShardRuntimeKestrel
             // Registered after Kestrel's socket transport, so Kestrel asks this one first (CanBind: only its endpoints).
             services.AddSingleton<IConnectionListenerFactory>(sp => sp.GetRequiredService<KestrelBridge>());
             services.AddAkka(actorSystemName, (akka, sp) => akka.WithShardRuntime(options.AddHandler(sp.GetRequiredService<KestrelBridge>())));
+            services.AddSingleton<IStartupFilter, DrainingMiddleware>();
             services.Configure<KestrelServerOptions>(kestrel =>
             {
                 foreach (var endPoint in endPoints)

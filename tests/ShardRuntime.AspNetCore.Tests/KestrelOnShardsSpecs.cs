@@ -116,6 +116,34 @@ public sealed class KestrelOnShardsSpecs
         Assert.Equal("hello 5", await client.GetStringAsync($"http://{endPoint}/hello?n=5"));
     }
 
+    [Fact]
+    public async Task A_busy_keepalive_client_across_a_reload_gets_every_response_and_connection_close_on_the_last()
+    {
+        await using var app = await StartAsync(shards: 1);
+        var endPoint = BoundEndPoint(app);
+        using var busy = await Clients.ConnectAsync(endPoint);
+        Assert.Equal("hello 0", (await Clients.HttpGetAsync(busy, "/hello?n=0")).Body);
+
+        var coordinator = await Coordinator(app);
+        var reload = coordinator.Ask<Coordinator.Reloaded>(new Coordinator.Reload("web"), AskTimeout);
+        // Requests back to back on the one connection: each gets its full response; once the node drains, the next
+        // response says Connection: close and the server closes after it (a FIN, with no request lost to the race).
+        HttpReply? last = null;
+        var sent = 0;
+        while (sent < 5_000)
+        {
+            var reply = await Clients.HttpGetAsync(busy, $"/hello?n={++sent}");
+            Assert.Equal($"hello {sent}", reply.Body);
+            last = reply;
+            if (reply.Head.Contains("Connection: close", StringComparison.OrdinalIgnoreCase)) break;
+        }
+        await reload;
+        Assert.True(last!.Head.Contains("Connection: close", StringComparison.OrdinalIgnoreCase),
+            $"no response said Connection: close in {sent} requests across the reload");
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        Assert.Equal(0, await busy.ReceiveAsync(new byte[64], SocketFlags.None, cts.Token));
+    }
+
     internal static async Task<WebApplication> StartAsync(int shards, Action<string, ListenOptions>? listen = null)
     {
         var builder = WebApplication.CreateBuilder();
