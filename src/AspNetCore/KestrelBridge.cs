@@ -21,7 +21,12 @@ internal sealed class KestrelBridge : IStreamConnectionHandlerFactory, IStreamCo
     IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
     private readonly IReadOnlyList<KestrelEndPoint> _endPoints;
-    private readonly ConcurrentDictionary<string, KestrelListener> _listeners = new(StringComparer.Ordinal);
+    /// <summary>
+    /// Per ShardRuntime listener, its Kestrel listener once Kestrel bound it (null after Kestrel unbound it). A node's
+    /// shards accept before Kestrel binds (at start, and in an upgrade's new process, which serves the sockets as soon as
+    /// it has them): those connections wait for the bind (<see cref="BindWait"/>) instead of being turned away.
+    /// </summary>
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<KestrelListener?>> _listeners = new(StringComparer.Ordinal);
     private readonly Func<CancellationToken, Task<IActorRef>> _coordinator;
     private readonly TimeSpan _startTimeout;
     private long _refused;
@@ -33,23 +38,33 @@ internal sealed class KestrelBridge : IStreamConnectionHandlerFactory, IStreamCo
         _startTimeout = startTimeout;
     }
 
-    /// <summary>Connections aborted because no Kestrel listener took them (Kestrel not bound yet, or unbound).</summary>
+    /// <summary>Connections aborted because no Kestrel listener took them (Kestrel did not bind within <see cref="BindWait"/>, or unbound).</summary>
     public long Refused => Interlocked.Read(ref _refused);
 
     public string Name => ShardRuntimeKestrel.HandlerName;
 
     public IStreamConnectionHandler Create(IStreamConnection connection) => this;
 
+    /// <summary>How long a connection accepted before Kestrel bound its listener waits for Kestrel.</summary>
+    internal static readonly TimeSpan BindWait = TimeSpan.FromSeconds(60);
+
+    private TaskCompletionSource<KestrelListener?> Slot(string listener) =>
+        _listeners.GetOrAdd(listener, static _ => new TaskCompletionSource<KestrelListener?>(TaskCreationOptions.RunContinuationsAsynchronously));
+
     public async Task RunAsync(IStreamConnection connection)
     {
-        if (!_listeners.TryGetValue(connection.ListenerName, out var listener))
+        var bound = Slot(connection.ListenerName).Task;
+        KestrelListener? listener;
+        try
         {
-            Interlocked.Increment(ref _refused);
-            connection.Abort();
-            return;
+            listener = bound.IsCompleted ? bound.Result : await bound.WaitAsync(BindWait, connection.Aborted).ConfigureAwait(false);
         }
-        var kestrel = new KestrelConnection(connection);
-        if (!listener.TryQueue(kestrel))
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+            listener = null;
+        }
+        var kestrel = listener is null ? null : new KestrelConnection(connection);
+        if (kestrel is null || !listener!.TryQueue(kestrel))
         {
             Interlocked.Increment(ref _refused);
             connection.Abort();
@@ -77,16 +92,29 @@ internal sealed class KestrelBridge : IStreamConnectionHandlerFactory, IStreamCo
         var status = await coordinator.Ask<Coordinator.NodeStatus>(Coordinator.GetStatus.Instance, _startTimeout, cancellationToken).ConfigureAwait(false);
         var bound = status.Listeners.FirstOrDefault(l => l.Name == match.Listener) ?? throw new InvalidOperationException(
             $"ShardRuntime listener '{match.Listener}' is not served by the node (its status lists {string.Join(", ", status.Listeners.Select(l => l.Name))})");
-        var listener = new KestrelListener(match.Listener, ParseBound(bound.EndPoint), l => _listeners.TryRemove(new(l.Listener, l)));
-        if (!_listeners.TryAdd(match.Listener, listener))
+        var listener = new KestrelListener(match.Listener, ParseBound(bound.EndPoint), Unbound);
+        var slot = Slot(match.Listener);
+        if (slot.Task.IsCompleted) // bound before and unbound since: a new slot for the new binding
+            _listeners[match.Listener] = slot = new TaskCompletionSource<KestrelListener?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!slot.TrySetResult(listener))
             throw new InvalidOperationException($"Kestrel bound ShardRuntime listener '{match.Listener}' twice");
         return listener;
     }
 
+    /// <summary>Kestrel unbound <paramref name="listener"/>: connections accepted from now on are turned away.</summary>
+    private void Unbound(KestrelListener listener)
+    {
+        var closed = new TaskCompletionSource<KestrelListener?>();
+        closed.SetResult(null);
+        _listeners[listener.Listener] = closed;
+    }
+
     /// <summary>The Kestrel endpoint's ShardRuntime listener: the one configured at that address, or, for port 0, the first such one not bound yet.</summary>
     private KestrelEndPoint? Match(EndPoint endpoint) => endpoint is IPEndPoint ip
-        ? _endPoints.FirstOrDefault(e => e.EndPoint.Equals(ip) && (ip.Port != 0 || !_listeners.ContainsKey(e.Listener)))
+        ? _endPoints.FirstOrDefault(e => e.EndPoint.Equals(ip) && (ip.Port != 0 || !IsBound(e.Listener)))
         : null;
+
+    private bool IsBound(string listener) => _listeners.TryGetValue(listener, out var slot) && slot.Task is { IsCompletedSuccessfully: true, Result: not null };
 
     /// <summary>The address in a listener's status (<c>127.0.0.1:8080/tcp</c>, <c>[::1]:8080/tcp</c>).</summary>
     internal static IPEndPoint ParseBound(string described)
