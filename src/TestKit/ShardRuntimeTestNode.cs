@@ -13,7 +13,8 @@ namespace ShardRuntime.TestKit;
 /// <summary>
 /// A ShardRuntime node inside a test's actor system (Akka.TestKit.Xunit2's <c>Sys</c>): the coordinator started as
 /// <c>WithShardRuntime</c> starts it (the same <see cref="ShardRuntimeOptions"/>, handlers added from code, registered in
-/// the <see cref="ActorRegistry"/> under <see cref="CoordinatorProtocol.Marker"/>), without a control or upgrade socket, its
+/// the <see cref="ActorRegistry"/> under <see cref="CoordinatorProtocol.Marker"/>), without a control or upgrade socket
+/// or cluster actor and without a drain task in the actor system's coordinated shutdown (disposing drains), its
 /// listeners bound before <see cref="StartAsync(TestKitBase, Action{ShardRuntimeOptions}, TimeSpan?)"/> returns. Bind
 /// listeners to <c>127.0.0.1:0</c> and read the port with <see cref="GetEndPointAsync"/>. TestProbes talk to
 /// <see cref="Coordinator"/> (<see cref="CoordinatorProtocol.GetStatus"/>, <see cref="CoordinatorProtocol.ScaleTo"/>) and watch it and the
@@ -47,6 +48,7 @@ public sealed class ShardRuntimeTestNode : IAsyncDisposable
     /// </summary>
     /// <exception cref="ShardRuntimeConfigurationException">The options or the HOCON are not valid (the message names the key).</exception>
     /// <exception cref="InvalidOperationException">A listener could not be bound (the message says why).</exception>
+    /// <exception cref="ArgumentException">The options ask for the control or upgrade socket, which a test node does not serve.</exception>
     public static Task<ShardRuntimeTestNode> StartAsync(TestKitBase testKit, Action<ShardRuntimeOptions> configure, TimeSpan? timeout = null)
     {
         ArgumentNullException.ThrowIfNull(testKit);
@@ -61,18 +63,25 @@ public sealed class ShardRuntimeTestNode : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(system);
         ArgumentNullException.ThrowIfNull(options);
-        // No socket files from a test unless it asks: the control and upgrade sockets stay off.
-        options.EnableControlSocket ??= false;
-        options.EnableUpgradeSocket ??= false;
+        // No socket files from a test: the control socket (an actor WithShardRuntime adds beside the coordinator) and the
+        // upgrade socket stay off, and asking for them is refused rather than ignored.
+        if (options.EnableControlSocket == true || options.EnableUpgradeSocket == true)
+            throw new ArgumentException(
+                $"ShardRuntimeTestNode serves no control or upgrade socket: leave {nameof(ShardRuntimeOptions.EnableControlSocket)} and " +
+                $"{nameof(ShardRuntimeOptions.EnableUpgradeSocket)} unset (to test them, host the node with WithShardRuntime)", nameof(options));
+        options.EnableControlSocket = false;
+        options.EnableUpgradeSocket = false;
         var settings = ShardRuntimeSettings.Create(options.ToConfig().WithFallback(system.Settings.Config));
         var catalog = HandlerCatalog.WithBuiltIns();
         foreach (var handler in options.Handlers) catalog.Add(handler);
-        var coordinator = system.ActorOf(CoordinatorProtocol.Props(settings, catalog), CoordinatorProtocol.ActorName);
-        ActorRegistry.For(system).Register<CoordinatorProtocol.Marker>(coordinator, overwrite: true);
+        var coordinator = system.ActorOf(
+            CoordinatorProtocol.Props(settings, catalog, readListeners: options.ReloadListeners, upgrade: options.Upgrade),
+            CoordinatorProtocol.ActorName);
         var node = new ShardRuntimeTestNode(system, coordinator, timeout);
         switch (await node.AskAsync(CoordinatorProtocol.WaitUntilStarted.Instance).ConfigureAwait(false))
         {
             case CoordinatorProtocol.Started:
+                ActorRegistry.For(system).Register<CoordinatorProtocol.Marker>(coordinator, overwrite: true);
                 return node;
             case var refused:
                 await coordinator.GracefulStop(timeout).ConfigureAwait(false);

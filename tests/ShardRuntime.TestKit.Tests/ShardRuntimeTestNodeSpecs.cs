@@ -92,6 +92,11 @@ public sealed class ShardRuntimeTestNodeSpecs(ITestOutputHelper output) : Akka.T
         var malformed = await Assert.ThrowsAsync<ShardRuntimeConfigurationException>(() => ShardRuntimeTestNode.StartAsync(this,
             o => o.AddListener("web", l => { l.EndPoint = "not an endpoint"; l.Handler = "echo"; }), Clients.Timeout));
         Assert.Contains("shard-runtime.listeners.web.endpoint", malformed.Message);
+
+        var control = await Assert.ThrowsAsync<ArgumentException>(() => ShardRuntimeTestNode.StartAsync(this,
+            o => o.EnableControlSocket = true, Clients.Timeout));
+        Assert.Contains("EnableControlSocket", control.Message);
+        Assert.False(ActorRegistry.For(Sys).TryGet<CoordinatorProtocol.Marker>(out _), "a refused node left a coordinator behind");
     }
 
     [Fact]
