@@ -49,6 +49,7 @@ public sealed class ShardRuntimeTestNode : IAsyncDisposable
     /// <exception cref="ShardRuntimeConfigurationException">The options or the HOCON are not valid (the message names the key).</exception>
     /// <exception cref="InvalidOperationException">A listener could not be bound (the message says why).</exception>
     /// <exception cref="ArgumentException">The options ask for the control or upgrade socket, which a test node does not serve.</exception>
+    /// <remarks>One node per actor system: a second one while the first runs is refused.</remarks>
     public static Task<ShardRuntimeTestNode> StartAsync(TestKitBase testKit, Action<ShardRuntimeOptions> configure, TimeSpan? timeout = null)
     {
         ArgumentNullException.ThrowIfNull(testKit);
@@ -74,9 +75,18 @@ public sealed class ShardRuntimeTestNode : IAsyncDisposable
         var settings = ShardRuntimeSettings.Create(options.ToConfig().WithFallback(system.Settings.Config));
         var catalog = HandlerCatalog.WithBuiltIns();
         foreach (var handler in options.Handlers) catalog.Add(handler);
-        var coordinator = system.ActorOf(
-            CoordinatorProtocol.Props(settings, catalog, readListeners: options.ReloadListeners, upgrade: options.Upgrade),
-            CoordinatorProtocol.ActorName);
+        IActorRef coordinator;
+        try
+        {
+            coordinator = system.ActorOf(
+                CoordinatorProtocol.Props(settings, catalog, readListeners: options.ReloadListeners, upgrade: options.Upgrade),
+                CoordinatorProtocol.ActorName);
+        }
+        catch (InvalidActorNameException e)
+        {
+            throw new InvalidOperationException(
+                $"a ShardRuntime node runs in actor system '{system.Name}' already (/user/{CoordinatorProtocol.ActorName}): one node per test kit; dispose the first", e);
+        }
         var node = new ShardRuntimeTestNode(system, coordinator, timeout);
         switch (await node.AskAsync(CoordinatorProtocol.WaitUntilStarted.Instance).ConfigureAwait(false))
         {

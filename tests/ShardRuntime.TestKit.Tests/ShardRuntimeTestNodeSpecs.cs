@@ -100,6 +100,18 @@ public sealed class ShardRuntimeTestNodeSpecs(ITestOutputHelper output) : Akka.T
     }
 
     [Fact]
+    public async Task A_second_node_in_the_same_actor_system_must_be_refused_until_the_first_is_disposed()
+    {
+        var first = await StartUpperAsync(shards: 1);
+
+        var second = await Assert.ThrowsAsync<InvalidOperationException>(() => StartUpperAsync(shards: 1));
+        Assert.Contains("runs in actor system", second.Message);
+        await first.DisposeAsync();
+        await using var again = await StartUpperAsync(shards: 1);
+        Assert.Single((await again.GetStatusAsync()).Listeners);
+    }
+
+    [Fact]
     public async Task Disposing_must_close_the_listening_sockets()
     {
         var node = await StartUpperAsync(shards: 2);
