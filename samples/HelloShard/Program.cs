@@ -2,13 +2,13 @@ using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Hosting;
+using HelloShard;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using ShardRuntime.Actors.Coordination;
 using ShardRuntime.Actors.Hosting;
-using ShardRuntime.Runtime.Connections;
 
-// A node with one listener, "upper", serving the line protocol below on a free port of 127.0.0.1.
+// A node with one listener, "upper", serving the line protocol of UpperCaseHandler.cs on a free port of 127.0.0.1.
 var builder = Host.CreateApplicationBuilder(args);
 builder.Services.AddAkka("hello-shard", akka => akka.WithShardRuntime(o =>
 {
@@ -37,25 +37,3 @@ using (var client = new TcpClient())
 Console.WriteLine(reply);                                // HELLO, SHARD
 await host.StopAsync();
 return reply == "HELLO, SHARD" ? 0 : 1;
-
-/// <summary>Makes the handler of each connection; "upper" is the name listeners use.</summary>
-sealed class UpperCaseFactory : IConnectionHandlerFactory
-{
-    public string Name => "upper";
-    public IConnectionHandler Create(IConnectionContext context) => new UpperCaseHandler();
-}
-
-/// <summary>Answers every line with the same line in capitals (ASCII letters only).</summary>
-sealed class UpperCaseHandler : IConnectionHandler
-{
-    public int OnReceived(IConnectionContext context, ReadOnlySpan<byte> data)
-    {
-        var end = data.LastIndexOf((byte)'\n');
-        if (end < 0) return 0;                               // no whole line yet: presented again with more bytes
-        var reply = data[..(end + 1)].ToArray();
-        for (var i = 0; i < reply.Length; i++)
-            if (reply[i] is >= (byte)'a' and <= (byte)'z') reply[i] -= 'a' - 'A';
-        context.Write(reply);                                // flushed after this call
-        return reply.Length;                                 // consumed; the rest is presented again
-    }
-}

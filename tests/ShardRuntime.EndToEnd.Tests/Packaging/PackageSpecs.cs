@@ -7,7 +7,9 @@ namespace ShardRuntime.EndToEnd.Tests.Packaging;
 
 /// <summary>
 /// The packages as a user gets them (README "Packages"): packed into a local feed (see <see cref="PackedFeed"/>), the sample samples/HelloShard built
-/// against them (not against the projects) and run, and the shardruntime tool installed from the feed and run.
+/// against them (not against the projects) and run, its tests (samples/HelloShard.Tests, on ShardRuntime.TestKit) run
+/// against them as they are and in a project made by the default <c>dotnet new xunit</c> template, and the
+/// shardruntime tool installed from the feed and run.
 /// </summary>
 public sealed class PackageSpecs(PackedFeed feed, ITestOutputHelper output) : IClassFixture<PackedFeed>
 {
@@ -52,6 +54,12 @@ public sealed class PackageSpecs(PackedFeed feed, ITestOutputHelper output) : IC
         foreach (var akka in new[] { "Akka", "Akka.Hosting", "Akka.Cluster", "Akka.DistributedData" })
             Assert.Equal(pinned[akka], dependencies[akka]);
         Assert.Empty(Dependencies(feed.Nuspec("ShardRuntime.Runtime")));
+        // ShardRuntime.TestKit: on ShardRuntime.Actors of the same version and Akka.TestKit.Xunit2 (xunit v2, as the
+        // default template), never on Akka.Hosting.TestKit (xunit v3: CS0433 in a v2 project).
+        var testKit = Dependencies(feed.Nuspec("ShardRuntime.TestKit"));
+        Assert.Equal(feed.Version, testKit["ShardRuntime.Actors"]);
+        Assert.Equal(pinned["Akka.TestKit.Xunit2"], testKit["Akka.TestKit.Xunit2"]);
+        Assert.DoesNotContain("Akka.Hosting.TestKit", testKit.Keys);
 
         // The tool carries its own dependencies and the default configuration it falls back on.
         var tool = feed.Files("shardruntime");
@@ -64,18 +72,14 @@ public sealed class PackageSpecs(PackedFeed feed, ITestOutputHelper output) : IC
     public async Task The_sample_must_build_against_the_packages_without_CA1416_and_serve_one_request_on_its_own()
     {
         Assert.True(feed.PackResult.ExitCode == 0, feed.PackResult.ToString());
-        var consumer = CopySample("consumer");
+        var consumer = Path.Combine(CopySample("consumer"), "HelloShard");
 
         var build = await Dotnet.RunAsync(consumer, BuildTimeout, "build", $"-p:ShardRuntimeVersion={feed.Version}", "--disable-build-servers");
         Assert.True(build.ExitCode == 0, build.ToString());
         Assert.DoesNotContain("CA1416", build.StdOut);
         Assert.Contains(" 0 Warning(s)", build.StdOut);
 
-        // Restored from the packages: the assets name them as packages, of this feed's version.
-        using var assets = JsonDocument.Parse(File.ReadAllText(Path.Combine(consumer, "obj", "project.assets.json")));
-        var libraries = assets.RootElement.GetProperty("libraries");
-        foreach (var library in new[] { "ShardRuntime.Actors", "ShardRuntime.Runtime" })
-            Assert.Equal("package", libraries.GetProperty($"{library}/{feed.Version}").GetProperty("type").GetString());
+        AssertRestoredAsPackages(consumer, "ShardRuntime.Actors", "ShardRuntime.Runtime");
 
         var run = await Dotnet.RunAsync(consumer, RunTimeout, Path.Combine(consumer, "bin", "Debug", "net10.0", "HelloShard.dll"));
         Assert.True(run.ExitCode == 0, run.ToString());
@@ -90,13 +94,59 @@ public sealed class PackageSpecs(PackedFeed feed, ITestOutputHelper output) : IC
         // The check above can fail: the same sample with the packages' declaration turned off gets the warnings a
         // user got before (made errors by the sample's TreatWarningsAsErrors).
         Assert.True(feed.PackResult.ExitCode == 0, feed.PackResult.ToString());
-        var consumer = CopySample("consumer-undeclared");
+        var consumer = Path.Combine(CopySample("consumer-undeclared"), "HelloShard");
 
         var build = await Dotnet.RunAsync(consumer, BuildTimeout, "build", $"-p:ShardRuntimeVersion={feed.Version}",
             "-p:ShardRuntimeDeclareLinuxPlatform=false", "--disable-build-servers");
         Assert.NotEqual(0, build.ExitCode);
         Assert.Contains("CA1416", build.StdOut);
         Assert.Contains("'ShardRuntimeHostingExtensions.WithShardRuntime(AkkaConfigurationBuilder, Action<ShardRuntimeOptions>)' is only supported on: 'linux'", build.StdOut);
+    }
+
+    [Fact]
+    public async Task The_samples_tests_must_pass_on_the_TestKit_package()
+    {
+        Assert.True(feed.PackResult.ExitCode == 0, feed.PackResult.ToString());
+        var tests = Path.Combine(CopySample("consumer-tests"), "HelloShard.Tests");
+
+        var test = await Dotnet.RunAsync(tests, BuildTimeout, "test", $"-p:ShardRuntimeVersion={feed.Version}", "--disable-build-servers");
+
+        Assert.True(test.ExitCode == 0, test.ToString());
+        Assert.Matches(@"Passed!\s+- Failed:\s+0, Passed:\s+2,", test.StdOut);
+        AssertRestoredAsPackages(tests, "ShardRuntime.TestKit", "ShardRuntime.Actors", "ShardRuntime.Runtime");
+    }
+
+    [Fact]
+    public async Task A_project_from_the_default_xunit_template_must_run_the_samples_tests_on_the_TestKit_package()
+    {
+        // The template of the SDK that runs this (xunit v2 today), not a copy of it: Akka.Hosting.TestKit, which needs
+        // xunit v3, broke such a project with CS0433.
+        Assert.True(feed.PackResult.ExitCode == 0, feed.PackResult.ToString());
+        var consumer = CopySample("consumer-template");
+        var created = await Dotnet.RunAsync(consumer, BuildTimeout, "new", "xunit", "--name", "TemplateTests", "--no-restore");
+        Assert.True(created.ExitCode == 0, created.ToString());
+        var project = Path.Combine(consumer, "TemplateTests");
+        File.Delete(Path.Combine(project, "UnitTest1.cs"));
+        foreach (var file in Directory.GetFiles(Path.Combine(consumer, "HelloShard.Tests"), "*.cs"))
+            File.Copy(file, Path.Combine(project, Path.GetFileName(file)));
+
+        foreach (var args in new[]
+        {
+            new[] { "add", "package", "ShardRuntime.TestKit", "--version", feed.Version },
+            ["add", "reference", Path.Combine("..", "HelloShard", "HelloShard.csproj")],
+        })
+        {
+            var added = await Dotnet.RunAsync(project, BuildTimeout, args);
+            Assert.True(added.ExitCode == 0, added.ToString());
+        }
+        var test = await Dotnet.RunAsync(project, BuildTimeout, "test", $"-p:ShardRuntimeVersion={feed.Version}", "--disable-build-servers");
+
+        Assert.True(test.ExitCode == 0, test.ToString());
+        Assert.DoesNotContain("CS0433", test.StdOut);
+        Assert.Matches(@"Passed!\s+- Failed:\s+0, Passed:\s+2,", test.StdOut);
+        using var assets = JsonDocument.Parse(File.ReadAllText(Path.Combine(project, "obj", "project.assets.json")));
+        Assert.StartsWith("2.", assets.RootElement.GetProperty("project").GetProperty("frameworks").GetProperty("net10.0")
+            .GetProperty("dependencies").GetProperty("xunit").GetProperty("version").GetString()!.TrimStart('['));
     }
 
     [Fact]
@@ -134,21 +184,48 @@ public sealed class PackageSpecs(PackedFeed feed, ITestOutputHelper output) : IC
     }
 
     [Fact]
-    public void The_README_must_show_the_sample_exactly()
+    public void The_README_must_show_every_file_of_the_samples_exactly()
     {
         var readme = File.ReadAllText(RepositoryFiles.PathOf("README.md"));
-        var program = File.ReadAllText(RepositoryFiles.PathOf("samples/HelloShard/Program.cs"));
-        Assert.Contains("```csharp\n" + program + "```\n", readme);
+        var files = SampleFiles("*.cs");
+        Assert.Contains("samples/HelloShard/Program.cs", files);
+        Assert.Contains("samples/HelloShard.Tests/UpperCaseHandlerTests.cs", files);
+        foreach (var file in files)
+            Assert.True(readme.Contains("```csharp\n" + File.ReadAllText(RepositoryFiles.PathOf(file)) + "```\n", StringComparison.Ordinal),
+                $"README.md does not show {file} as it is (a ```csharp block with the whole file)");
     }
 
-    /// <summary>samples/HelloShard's project and code in a new directory outside the repository, with the feed as a source.</summary>
+    /// <summary>
+    /// The samples (samples/HelloShard and samples/HelloShard.Tests, which references it) in a new directory outside the
+    /// repository, side by side as in samples/, with the feed as a source.
+    /// </summary>
     private string CopySample(string name)
     {
         var directory = feed.NewDirectory(name);
-        foreach (var file in new[] { "HelloShard.csproj", "Program.cs" })
-            File.Copy(RepositoryFiles.PathOf($"samples/HelloShard/{file}"), Path.Combine(directory, file));
+        foreach (var file in SampleFiles("*.cs*"))
+        {
+            var copy = Path.Combine(directory, file["samples/".Length..]);
+            Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+            File.Copy(RepositoryFiles.PathOf(file), copy);
+        }
         feed.WriteNuGetConfig(directory);
         return directory;
+    }
+
+    /// <summary>The files of the sample projects matching <paramref name="pattern"/>, relative to the repository (bin and obj left out).</summary>
+    private static List<string> SampleFiles(string pattern) =>
+        Directory.GetFiles(RepositoryFiles.PathOf("samples"), pattern, SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(RepositoryFiles.Root, f).Replace('\\', '/'))
+            .Where(f => !f.Contains("/bin/", StringComparison.Ordinal) && !f.Contains("/obj/", StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>Restored from the packages: the project's assets name <paramref name="libraries"/> as packages of this feed's version.</summary>
+    private void AssertRestoredAsPackages(string project, params string[] libraries)
+    {
+        using var assets = JsonDocument.Parse(File.ReadAllText(Path.Combine(project, "obj", "project.assets.json")));
+        var restored = assets.RootElement.GetProperty("libraries");
+        foreach (var library in libraries)
+            Assert.Equal("package", restored.GetProperty($"{library}/{feed.Version}").GetProperty("type").GetString());
     }
 
     private static XElement Metadata(XDocument nuspec) =>

@@ -10,7 +10,7 @@ namespace ShardRuntime.EndToEnd.Tests.Packaging;
 /// The repository's packages (ShardRuntime.Packages.slnf) packed once into a local feed in a temporary directory, under a
 /// version of their own (so no package cache holds another build under it). Packed from the assemblies this test
 /// project's build already built (<c>--no-build</c>, the same configuration: the test project references the host,
-/// which references both libraries), which keeps the spec to about a minute: a Release build of the three projects
+/// which references both libraries, and builds the TestKit), which keeps the spec to about a minute: a Release build of the three projects
 /// would take one to two minutes more on a loaded 2-core machine. Disposing deletes the directory, the version's
 /// copies in the global packages folder and the nuspec files pack left in the projects' obj directories.
 /// </summary>
