@@ -2,6 +2,7 @@ using System.Net;
 using Akka.Actor;
 using Akka.Hosting;
 using Akka.TestKit;
+using ShardRuntime.Actors.Coordination;
 using ShardRuntime.Actors.Handlers;
 using ShardRuntime.Actors.Hosting;
 using ShardRuntime.Actors.Listeners;
@@ -174,7 +175,17 @@ public sealed class ShardRuntimeTestNode : IAsyncDisposable
         }
     }
 
-    private Task<object> AskAsync(object message) => Coordinator.Ask<object>(message, Timeout);
+    private async Task<object> AskAsync(object message)
+    {
+        try
+        {
+            return await Coordinator.Ask<object>(message, Timeout).ConfigureAwait(false);
+        }
+        catch (CommandFailedException refused) // the coordinator's Status.Failure
+        {
+            throw new InvalidOperationException($"the coordinator refused: {refused.Reason}", refused);
+        }
+    }
 
     private static T Expect<T>(object reply) => reply is T expected
         ? expected
@@ -182,7 +193,6 @@ public sealed class ShardRuntimeTestNode : IAsyncDisposable
 
     private static string Describe(object reply) => reply switch
     {
-        CoordinatorProtocol.CommandFailed failed => failed.Reason,
         Status.Failure failure => failure.Cause.Message,
         _ => $"unexpected reply {reply}",
     };
