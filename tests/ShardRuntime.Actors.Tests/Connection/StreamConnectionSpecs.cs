@@ -70,6 +70,25 @@ public sealed class StreamConnectionSpecs : TestKit
     }
 
     [Fact]
+    public async Task Stream_connections_must_count_against_max_connections()
+    {
+        var coordinator = Specs.StartCoordinator(Sys,
+            Specs.Settings("""e { endpoint = "127.0.0.1:0", handler = echo-async, shards = 2, max-connections = 1 }"""));
+        var endPoint = Specs.EndPoint(coordinator, "e");
+        using var first = await Clients.ConnectAsync(endPoint);
+        Assert.Equal("1"u8.ToArray(), await Clients.EchoAsync(first, "1"u8.ToArray()));
+        using var second = await Clients.ConnectAsync(endPoint); // the kernel completes the handshake; it waits in the backlog
+        await Clients.SendAsync(second, "2");
+        var answer = Clients.ReceiveExactlyAsync(second, 1);
+        Assert.Equal(1, Specs.Listener(coordinator, "e").OpenConnections);
+        Assert.False(answer.IsCompleted, "the second connection was served while the first held the only slot");
+
+        first.Shutdown(SocketShutdown.Send); // echo-async returns at the FIN: the slot frees and the second is served
+        Assert.Equal("", await Clients.ReceiveToEndAsync(first));
+        Assert.Equal("2"u8.ToArray(), await answer);
+    }
+
+    [Fact]
     public async Task A_client_that_stops_reading_must_make_the_handlers_flush_wait()
     {
         var (coordinator, handler) = Start();
