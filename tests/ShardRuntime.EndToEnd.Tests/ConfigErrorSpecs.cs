@@ -65,7 +65,7 @@ public sealed class ConfigErrorSpecs(ITestOutputHelper output)
 
         Assert.True(exitCode == 2, $"exit code {exitCode}\n{host.Output}");
         Assert.Contains($"{host.ConfigPath}: Setting 'shard-runtime.listeners.http.handler': unknown handler 'htp-ok'; did you mean 'http-ok'?", host.Output);
-        Assert.Contains("known handlers: echo, http-ok", host.Output);
+        Assert.Contains("known handlers: echo, echo-async, http-ok", host.Output);
         Assert.DoesNotContain("Starting ShardRuntime node", host.Output);
     }
 

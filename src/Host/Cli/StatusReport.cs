@@ -51,6 +51,8 @@ internal static class StatusReport
             }
             if (listener.LastReloadFailure is { } failure)
                 text.Append(CultureInfo.InvariantCulture, $"  last reload refused: {failure}\n");
+            if (listener.Datagrams is null && listener.Style is { } style)
+                text.Append(CultureInfo.InvariantCulture, $"  handler style: {StyleText(style)}{(listener.HandlerFailures > 0 ? $", {listener.HandlerFailures} handler failures" : "")}\n");
             // A generation's count: connections (tcp), or the sockets whose handler it is (udp).
             AppendTable(text, ["  GENERATION", "HANDLER", listener.Datagrams is null ? "CONNECTIONS" : "SOCKETS", "ASSEMBLY"],
                 listener.Generations.Select(g => new[]
@@ -82,6 +84,15 @@ internal static class StatusReport
 
     /// <summary>The endpoint with its protocol (<c>127.0.0.1:5300/udp</c>).</summary>
     private static string EndPointOf(Coordinator.ListenerStatus listener) => $"{listener.EndPoint}/{listener.Protocol}";
+
+    /// <summary>A listener's handler style (<see cref="Coordinator.ListenerStatus.Style"/>) with where it runs.</summary>
+    private static string StyleText(string style) => style switch
+    {
+        "span" => "span (on the I/O loops)",
+        "span/stream" => "span (on the stream path, off the I/O loops)",
+        "async" => "async (a task per connection, off the I/O loops)",
+        _ => style,
+    };
 
     internal static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 

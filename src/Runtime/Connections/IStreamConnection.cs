@@ -29,7 +29,8 @@ public interface IStreamConnection
 
     /// <summary>
     /// The connection's bytes (decrypted, behind TLS): read requests from <c>Input</c>, write replies to <c>Output</c>.
-    /// Completing <c>Output</c> shuts down the sending side after what was written.
+    /// Completing <c>Output</c> flushes it and ends writing; the runtime shuts the sending side down once the handler
+    /// returns (as it does, after flushing, when the handler returns without completing it).
     /// </summary>
     IDuplexPipe Transport { get; }
 

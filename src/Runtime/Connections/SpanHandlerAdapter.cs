@@ -59,6 +59,8 @@ public sealed class SpanHandlerAdapter : IStreamConnectionHandler
         private ConnectionCloseReason _reason = ConnectionCloseReason.Closed;
         private Exception? _failure;
         private long _incompleteSince;
+        /// <summary>Bytes the handler left unconsumed at its last call (a cancelled read with more than these brought new ones).</summary>
+        private long _unconsumed;
 
         public Run(SpanHandlerAdapter adapter, IStreamConnection connection)
         {
@@ -101,8 +103,9 @@ public sealed class SpanHandlerAdapter : IStreamConnectionHandler
             {
                 var result = await ReadAsync().ConfigureAwait(false);
                 var buffer = result.Buffer;
-                if (result.IsCanceled)
+                if (result.IsCanceled && (RequestLate() || _context.IsClosing || buffer.Length <= _unconsumed))
                 {
+                    // Cut short by the request-head deadline (or a close from OnMessage): nothing new to deliver.
                     _input.AdvanceTo(buffer.Start, buffer.End);
                     if (RequestLate()) await RequestTimedOutAsync(buffer.Length).ConfigureAwait(false);
                     continue;
@@ -114,6 +117,7 @@ public sealed class SpanHandlerAdapter : IStreamConnectionHandler
                     if (consumed < 0) return; // the handler failed
                     _input.AdvanceTo(buffer.GetPosition(consumed), buffer.End);
                     var unconsumed = buffer.Length - consumed;
+                    _unconsumed = unconsumed;
                     Track(consumed, unconsumed);
                     if (unconsumed >= _adapter._maxReceiveBytes)
                     {

@@ -3,23 +3,10 @@ using ShardRuntime.Runtime.Connections;
 
 namespace ShardRuntime.Runtime.Loading;
 
-/// <summary>
-/// The factory of a handler type named directly in configuration: one new instance per connection through the
-/// type's public parameterless constructor (whose exceptions come through unwrapped). Named after the type.
-/// </summary>
-internal sealed class PerConnectionHandlerFactory : IConnectionHandlerFactory
+/// <summary>The factory of a span handler type named directly in configuration: one new instance per connection.</summary>
+internal sealed class PerConnectionHandlerFactory(Type handlerType, ConstructorInfo constructor)
+    : HandlerTypeFactory(handlerType, constructor), IConnectionHandlerFactory
 {
-    private readonly ConstructorInvoker _constructor;
-
-    public PerConnectionHandlerFactory(Type handlerType, ConstructorInfo constructor)
-    {
-        _constructor = ConstructorInvoker.Create(constructor);
-        Name = handlerType.FullName ?? handlerType.Name;
-    }
-
     /// <inheritdoc />
-    public string Name { get; }
-
-    /// <inheritdoc />
-    public IConnectionHandler Create(IConnectionContext context) => (IConnectionHandler)_constructor.Invoke();
+    public IConnectionHandler Create(IConnectionContext context) => (IConnectionHandler)NewInstance();
 }

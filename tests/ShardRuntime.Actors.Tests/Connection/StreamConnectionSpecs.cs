@@ -40,6 +40,18 @@ public sealed class StreamConnectionSpecs : TestKit
         }
     }
 
+    /// <summary>The server ends the connection (a FIN or a reset) without sending anything more.</summary>
+    private static async Task EndsWithoutReplyAsync(Socket socket)
+    {
+        try
+        {
+            Assert.Equal("", await Clients.ReceiveToEndAsync(socket));
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+        }
+    }
+
     [Fact]
     public async Task Echo_async_must_echo_over_the_stream_path_and_show_its_style()
     {
@@ -55,6 +67,25 @@ public sealed class StreamConnectionSpecs : TestKit
         client.Shutdown(SocketShutdown.Send);
         Assert.Equal("", await Clients.ReceiveToEndAsync(client)); // the handler returned at the FIN: a graceful close
         await AwaitAssertAsync(() => Assert.Equal(0, Specs.Listener(coordinator, "e").OpenConnections), Clients.Timeout);
+    }
+
+    [Fact]
+    public async Task Stream_connections_must_count_against_max_connections()
+    {
+        var coordinator = Specs.StartCoordinator(Sys,
+            Specs.Settings("""e { endpoint = "127.0.0.1:0", handler = echo-async, shards = 2, max-connections = 1 }"""));
+        var endPoint = Specs.EndPoint(coordinator, "e");
+        using var first = await Clients.ConnectAsync(endPoint);
+        Assert.Equal("1"u8.ToArray(), await Clients.EchoAsync(first, "1"u8.ToArray()));
+        using var second = await Clients.ConnectAsync(endPoint); // the kernel completes the handshake; it waits in the backlog
+        await Clients.SendAsync(second, "2");
+        var answer = Clients.ReceiveExactlyAsync(second, 1);
+        Assert.Equal(1, Specs.Listener(coordinator, "e").OpenConnections);
+        Assert.False(answer.IsCompleted, "the second connection was served while the first held the only slot");
+
+        first.Shutdown(SocketShutdown.Send); // echo-async returns at the FIN: the slot frees and the second is served
+        Assert.Equal("", await Clients.ReceiveToEndAsync(first));
+        Assert.Equal("2"u8.ToArray(), await answer);
     }
 
     [Fact]
@@ -98,13 +129,7 @@ public sealed class StreamConnectionSpecs : TestKit
         var watch = Stopwatch.StartNew();
         var after = await handler.AbortedAfter.Task.WaitAsync(Clients.Timeout);
         Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(900), $"aborted {watch.Elapsed} after the last byte: before the idle timeout");
-        try
-        {
-            Assert.Equal("", await Clients.ReceiveToEndAsync(client));
-        }
-        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
-        {
-        }
+        await EndsWithoutReplyAsync(client);
         await AwaitAssertAsync(() => Assert.Equal(0, Specs.Listener(coordinator, "s").OpenConnections), Clients.Timeout);
         Assert.True(after > TimeSpan.Zero);
     }
@@ -163,13 +188,7 @@ public sealed class StreamConnectionSpecs : TestKit
         await EventFilter.Warning(contains: "boom requested by the test").ExpectOneAsync(async () =>
         {
             await Clients.SendAsync(victim, "boom\n");
-            try
-            {
-                Assert.Equal("", await Clients.ReceiveToEndAsync(victim));
-            }
-            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
-            {
-            }
+            await EndsWithoutReplyAsync(victim);
         });
         await Clients.SendAsync(bystander, "still fine\n");
         Assert.Equal("still fine", await LineAsync(bystander));
