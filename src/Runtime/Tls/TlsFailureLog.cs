@@ -33,7 +33,7 @@ public sealed class TlsFailureLog(TimeSpan interval, int burst, TimeProvider? ti
         {
             var summary = window.Suppressed;
             if (!failure)
-                return (new TlsFailureLogDecision(false, summary, interval), summary == 0 ? window : new Window(now, 0, 0));
+                return summary == 0 ? (TlsFailureLogDecision.Nothing, window) : (new TlsFailureLogDecision(false, summary, interval), new Window(now, 0, 0));
             var write = burst > 0;
             return (new TlsFailureLogDecision(write, summary, interval), new Window(now, write ? 1 : 0, write ? 0 : 1));
         }

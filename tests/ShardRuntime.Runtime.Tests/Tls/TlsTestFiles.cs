@@ -122,7 +122,9 @@ internal sealed class TlsTestFiles : IDisposable
             request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(Certificate, true, false));
             var serial = RandomNumberGenerator.GetBytes(12);
             serial[0] &= 0x7F;
-            return request.Create(Certificate, notBefore ?? DateTimeOffset.UtcNow.AddDays(-1), notAfter ?? DateTimeOffset.UtcNow.AddDays(30), serial);
+            // The generator overload signs a leaf of any key type (an RSA leaf under this EC CA).
+            return request.Create(Certificate.SubjectName, X509SignatureGenerator.CreateForECDsa(_key),
+                notBefore ?? DateTimeOffset.UtcNow.AddDays(-1), notAfter ?? DateTimeOffset.UtcNow.AddDays(30), serial);
         }
 
         public void Dispose()
