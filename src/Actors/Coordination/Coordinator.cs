@@ -310,7 +310,8 @@ public static class Coordinator
 
     /// <summary>
     /// One listener: desired shard count, actual shards, counters summed over its shards, and its handler generations
-    /// (the current one first, then older ones whose connections still run).
+    /// (the current one first, then older ones whose connections still run). <c>Tls</c>: a TLS listener's certificate
+    /// and handshake counters (null without TLS).
     /// </summary>
     public sealed record ListenerStatus(
         string Name,
@@ -325,7 +326,16 @@ public static class Coordinator
         IReadOnlyList<GenerationStatus> Generations,
         string? LastReloadFailure,
         IReadOnlyList<ShardStatus> Shards,
-        DatagramStatus? Datagrams = null);
+        DatagramStatus? Datagrams = null,
+        TlsStatus? Tls = null);
+
+    /// <summary>A TLS listener's material as new handshakes get it, and its handshakes since it started.</summary>
+    /// <param name="Certificate">The certificate file.</param>
+    /// <param name="Subject">The certificate's subject.</param>
+    /// <param name="NotAfter">When the certificate expires (UTC).</param>
+    /// <param name="LoadedAt">When the files were last read (start or reload, UTC).</param>
+    /// <param name="Handshakes">Handshakes by outcome (failures by class, timeouts among them).</param>
+    public sealed record TlsStatus(string Certificate, string Subject, DateTime NotAfter, DateTime LoadedAt, Runtime.Tls.TlsHandshakeCounts Handshakes);
 
     /// <summary>
     /// The datagram counters of a UDP listener or shard (instead of connections): received (truncated ones included),

@@ -349,7 +349,11 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
                         g.Number, g.Name, g.IsCurrent, g.LiveConnections, g.AssemblyPath, g.FileSha256)).ToList(),
                     handlers.LastReloadFailure,
                     shards,
-                    l.Settings.IsDatagram ? Coordinator.DatagramStatus.Sum(shards.Select(s => s.Datagrams!)) : null);
+                    l.Settings.IsDatagram ? Coordinator.DatagramStatus.Sum(shards.Select(s => s.Datagrams!)) : null,
+                    l.Shared.Tls is { Current: var tls } server
+                        ? new Coordinator.TlsStatus(tls.Options.Certificate, tls.Certificate.Subject, tls.Certificate.NotAfter.ToUniversalTime(),
+                            tls.LoadedAt, server.Counters.Snapshot())
+                        : null);
             }).ToList(),
             _s.UpgradeOptions.ProcessGeneration,
             _s.Life is NodeLife.Upgrading { Progress: var upgrade } ? new Coordinator.UpgradeStatus(upgrade.SuccessorProcessId, upgrade.Describe(), upgrade.Since) : null,

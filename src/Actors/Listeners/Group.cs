@@ -4,6 +4,7 @@ using Akka.Actor;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Loading;
 using ShardRuntime.Runtime.Sockets;
+using ShardRuntime.Runtime.Tls;
 
 namespace ShardRuntime.Actors.Listeners;
 
@@ -96,8 +97,12 @@ internal readonly record struct ShardKey(string Listener, int ShardId)
     public override string ToString() => $"{Listener}/{ShardId}";
 }
 
-/// <summary>What the shards of one listener share: its settings, handler generations and connection budget.</summary>
-internal sealed record ShardListener(ListenerSettings Settings, HandlerRegistry Handlers, ConnectionBudget Budget);
+/// <summary>
+/// What the shards of one listener share: its settings, handler generations, connection budget and, for a TLS listener,
+/// its server side (<see cref="TlsServer.HandshakeAsync"/> for each accepted connection; the coordinator swaps its
+/// material at a reload).
+/// </summary>
+internal sealed record ShardListener(ListenerSettings Settings, HandlerRegistry Handlers, ConnectionBudget Budget, TlsServer? Tls = null);
 
 /// <summary>
 /// A group actor's state: the sockets and the model of the kernel group. It is an argument of the group's Props, so a

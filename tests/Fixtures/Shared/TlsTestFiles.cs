@@ -4,7 +4,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using ShardRuntime.Runtime.Tls;
 
-namespace ShardRuntime.Runtime.Tests.Tls;
+namespace ShardRuntime.Tests.Shared;
 
 /// <summary>
 /// Throw-away certificates for the TLS tests, made with <see cref="CertificateRequest"/> and written as PEM files into a
