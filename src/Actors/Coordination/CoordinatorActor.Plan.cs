@@ -209,7 +209,13 @@ internal sealed partial class CoordinatorActor
         prepared.Claim(handlers);
         var listener = new ListenerState(start.Settings, handlers, start.Listener.Incarnation,
             taken.Tls is null ? null : new TlsServer(start.Settings.Name, taken.Tls));
-        if (taken.Tls is not null) LogTlsLoaded(listener.Name, taken.Tls, "serves");
+        if (taken.Tls is not null)
+        {
+            LogTlsLoaded(listener.Name, taken.Tls, "is loaded");
+            // Until the connection path runs TlsServer.HandshakeAsync (the async handler style's stream layer), say so.
+            _log.Warning("Listener {Listener}: its connections are not served over TLS yet (the TLS connection path is not built); it serves plain TCP",
+                listener.Name);
+        }
         _s.NextIncarnation[start.Listener.Name] = Math.Max(_s.NextIncarnation.GetValueOrDefault(start.Listener.Name, 1), start.Listener.Incarnation + 1);
         if (_s.Listeners.Remove(start.Listener.Name, out var replaced))
         {
