@@ -56,4 +56,15 @@ public sealed class TlsServer
             ? result
             : result with { Log = FailureLog.OnFailure() };
     }
+
+    /// <summary>
+    /// <see cref="HandshakeAsync"/> in the shape of a connection stream layer (<c>WrapAsync</c>): the authenticated
+    /// stream, or a <see cref="TlsHandshakeException"/> carrying the classified failure and its log decision (the caller
+    /// logs it when <see cref="TlsFailureLogDecision.Write"/> says so). <paramref name="inner"/> stays the caller's.
+    /// </summary>
+    public async ValueTask<Stream> WrapAsync(Stream inner, CancellationToken cancel)
+    {
+        var result = await HandshakeAsync(inner, cancel).ConfigureAwait(false);
+        return result.Stream ?? throw new TlsHandshakeException(Listener, result);
+    }
 }

@@ -163,5 +163,26 @@ public sealed class TlsHandshakeTests : IDisposable
         Assert.Equal(1, loop.Server.Counters.Snapshot().Cancelled);
     }
 
+    [Fact]
+    public async Task WrapAsync_must_return_the_authenticated_stream_or_throw_the_classified_failure()
+    {
+        var options = TlsTestFiles.Options(_files.Server("web"), clients: ClientCertificateMode.Required, clientCa: _files.ClientCa);
+        using var loop = new TlsLoopback(Serve(options));
+
+        var bare = loop.AcceptRawAsync();
+        var client = loop.ClientAsync(_files);
+        var refused = await Assert.ThrowsAsync<TlsHandshakeException>(async () => await loop.Server.WrapAsync(await bare, CancellationToken.None));
+        await client;
+        Assert.Equal(("web", TlsHandshakeFailure.ClientCertificateMissing), (refused.Listener, refused.Result.Failure));
+        Assert.True(refused.Result.Log.Write);
+
+        var signed = loop.AcceptRawAsync();
+        var alice = loop.ClientAsync(_files, certificate: _files.Client("alice"));
+        var stream = await loop.Server.WrapAsync(await signed, CancellationToken.None);
+        var (aliceStream, _) = await alice;
+        Assert.Equal("hi", await TlsLoopback.RoundTripAsync(aliceStream!, stream, "hi"));
+        await stream.DisposeAsync();
+    }
+
     public void Dispose() => _files.Dispose();
 }
