@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Net.Security;
 using System.Net.Sockets;
 using ShardRuntime.Runtime.Connections;
 
@@ -59,6 +60,13 @@ internal static class StreamConnectionRunner
         }
         var stream = s.HandlerStream!;
         await stream.FlushAsync().ConfigureAwait(false);
+        if (stream is SslStream tls)
+        {
+            // TLS says goodbye (close_notify) before the FIN, so the peer knows the reply was not cut short; SslStream's
+            // DisposeAsync does not send it. Bounded: a peer that reads nothing must not hold the close up.
+            using var goodbye = new CancellationTokenSource(s.Settings.LingerTimeout);
+            await tls.ShutdownAsync().WaitAsync(goodbye.Token).ConfigureAwait(false);
+        }
         if (!ReferenceEquals(stream, s.SocketStream)) await stream.DisposeAsync().ConfigureAwait(false);
         s.Socket.Shutdown(SocketShutdown.Send);
         using var linger = new CancellationTokenSource(s.Settings.LingerTimeout);

@@ -158,8 +158,15 @@ internal sealed class StreamConnectionState : IStreamConnection, IConnectionActo
         Self.Tell(new Connection.Abort(ConnectionCloseReason.Aborted));
     }
 
-    public T? GetFeature<T>() where T : class =>
-        typeof(T) == typeof(IConnectionActorFeature) || typeof(T) == typeof(IConnectionMessagesFeature) ? (T)(object)this : null;
+    public T? GetFeature<T>() where T : class
+    {
+        if (typeof(T) == typeof(IConnectionActorFeature) || typeof(T) == typeof(IConnectionMessagesFeature)) return (T)(object)this;
+        if (typeof(T) == typeof(Runtime.Tls.ITlsConnectionFeature) && _stream is System.Net.Security.SslStream ssl)
+            return (T)(object)(_tls ??= new Runtime.Tls.SslStreamTlsFeature(ssl));
+        return null;
+    }
+
+    private Runtime.Tls.ITlsConnectionFeature? _tls;
 
     // IConnectionActorFeature
     IActorRef IConnectionActorFeature.Self => Self;

@@ -305,7 +305,8 @@ public static class Coordinator
     /// One listener: desired shard count, actual shards, counters summed over its shards, and its handler generations
     /// (the current one first, then older ones whose connections still run). <c>Style</c>: how its current handler runs
     /// (<c>span</c> on the I/O loops, <c>span/stream</c> on the stream path, <c>async</c>, <c>datagram</c>);
-    /// <c>HandlerFailures</c>: stream connections whose handler threw.
+    /// <c>HandlerFailures</c>: stream connections whose handler threw. <c>Tls</c>: a TLS listener's certificate
+    /// and handshake counters (null without TLS).
     /// </summary>
     public sealed record ListenerStatus(
         string Name,
@@ -322,7 +323,17 @@ public static class Coordinator
         IReadOnlyList<ShardStatus> Shards,
         DatagramStatus? Datagrams = null,
         string? Style = null,
-        long HandlerFailures = 0);
+        long HandlerFailures = 0,
+        TlsStatus? Tls = null);
+
+
+    /// <summary>A TLS listener's material as new handshakes get it, and its handshakes since it started.</summary>
+    /// <param name="Certificate">The certificate file.</param>
+    /// <param name="Subject">The certificate's subject.</param>
+    /// <param name="NotAfter">When the certificate expires (UTC).</param>
+    /// <param name="LoadedAt">When the files were last read (start or reload, UTC).</param>
+    /// <param name="Handshakes">Handshakes by outcome (failures by class, timeouts among them).</param>
+    public sealed record TlsStatus(string Certificate, string Subject, DateTime NotAfter, DateTime LoadedAt, Runtime.Tls.TlsHandshakeCounts Handshakes);
 
     /// <summary>
     /// The datagram counters of a UDP listener or shard (instead of connections): received (truncated ones included),

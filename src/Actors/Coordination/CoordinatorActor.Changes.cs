@@ -214,6 +214,17 @@ internal sealed partial class CoordinatorActor
         foreach (var listener in listeners)
         {
             var (next, failure) = prepared.TakeGeneration(listener);
+            var (tls, tlsFailure) = listener.Shared.Tls is null ? (null, null) : prepared.Tls.Take(listener);
+            if (listener.Shared.Tls is not null && tls is null)
+            {
+                // The listener's reload is all or nothing: its files refused, neither its code nor its material changes.
+                next?.Retire();
+                listener.Handlers.RecordReloadFailure(tlsFailure!);
+                _log.Warning("Listener {Listener} refused the reload: {Reason}; generation {Generation} and the TLS material loaded before keep serving",
+                    listener.Name, tlsFailure, listener.Handlers.Current.Number);
+                refused.Add($"listener '{listener.Name}': {tlsFailure} (generation {listener.Handlers.Current.Number} and the TLS material loaded before keep serving)");
+                continue;
+            }
             HandlerGeneration generation;
             try
             {
@@ -229,6 +240,11 @@ internal sealed partial class CoordinatorActor
                 continue;
             }
             listener.LoadedAt = DateTimeOffset.UtcNow;
+            if (tls is not null)
+            {
+                listener.Shared.Tls!.Swap(tls); // new handshakes only: open connections keep the material they shook hands with
+                LogTlsLoaded(listener.Name, tls, "serves new handshakes");
+            }
             reloaded.Add(new Coordinator.ListenerGeneration(listener.Name, generation.Number));
             // Connections of older generations get the listener's drain timeout, then close.
             var changed = new ListenerProtocol.GenerationChanged(generation.Number, listener.Settings.DrainTimeout);
@@ -238,6 +254,16 @@ internal sealed partial class CoordinatorActor
                 listener.Name, generation.Name, generation.Number);
         }
         return (reloaded, refused);
+    }
+
+    /// <summary>Logs the TLS material a listener took (at its start or a reload), and each warning about it (an expired certificate).</summary>
+    private void LogTlsLoaded(string listener, Runtime.Tls.TlsMaterial tls, string what)
+    {
+        _log.Info("Listener {Listener}: TLS certificate {Subject} (valid until {NotAfter} UTC) from {Certificate} {What}",
+            listener, tls.Certificate.Subject, tls.Certificate.NotAfter.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture),
+            tls.Options.Certificate, what);
+        foreach (var warning in tls.Warnings)
+            _log.Warning("Listener {Listener}: {Warning}", listener, warning);
     }
 
     /// <summary>The node's own listeners become <paramref name="configured"/>; applies them with the cluster's overrides over them (all or nothing).</summary>

@@ -7,6 +7,7 @@ using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Upgrade;
 using ShardRuntime.Runtime.Loading;
 using ShardRuntime.Runtime.Sockets;
+using ShardRuntime.Runtime.Tls;
 
 namespace ShardRuntime.Actors.Coordination;
 
@@ -49,6 +50,7 @@ internal sealed partial class CoordinatorActor
     private sealed class Acquired
     {
         public HandlerRegistry? Handlers;
+        public TlsMaterial? Tls;
         public List<(Socket Socket, SocketLabel Label)> Adopted = [];
         public List<Socket> Bound = [];
     }
@@ -82,10 +84,18 @@ internal sealed partial class CoordinatorActor
                     taken.Adopted = adopt.Group.Sockets.Select(label => (_s.Inherited.Single(i => i.Label.Inode == label.Inode).Socket, label)).ToList();
                     SetBacklog(step.Listener.Name, adopt, taken.Adopted);
                     break;
-                case AcquireStep.TakeHandlers take when take.Settings.HandlerAssembly is null:
-                    taken.Handlers = BuiltInRegistry(take.Settings);
-                    break;
                 case AcquireStep.TakeHandlers take:
+                    if (take.Settings.Tls is not null)
+                    {
+                        if (!prepared.Tls.TryGet(take.Settings, out var tls, out var tlsRefusal))
+                            return $"listener '{take.Settings.Name}': {tlsRefusal}";
+                        taken.Tls = tls;
+                    }
+                    if (take.Settings.HandlerAssembly is null)
+                    {
+                        taken.Handlers = BuiltInRegistry(take.Settings);
+                        break;
+                    }
                     if (!prepared.TryGetRegistry(take.Settings, out var registry, out var refusal))
                         return $"listener '{take.Settings.Name}': {refusal}";
                     if (registry!.Current.IsDatagram != take.Settings.IsDatagram)
@@ -198,7 +208,10 @@ internal sealed partial class CoordinatorActor
     {
         var handlers = taken.Handlers ?? throw new InvalidOperationException($"no handlers were taken for {start.Listener}");
         prepared.Claim(handlers);
-        var listener = new ListenerState(start.Settings, handlers, start.Listener.Incarnation, _handlers.StreamLayerFor(start.Settings));
+        var tls = taken.Tls is null ? null : new TlsServer(start.Settings.Name, taken.Tls);
+        var listener = new ListenerState(start.Settings, handlers, start.Listener.Incarnation,
+            tls is null ? _handlers.StreamLayerFor(start.Settings) : new TlsLayer(tls, _log), tls);
+        if (taken.Tls is not null) LogTlsLoaded(listener.Name, taken.Tls, "is loaded");
         _s.NextIncarnation[start.Listener.Name] = Math.Max(_s.NextIncarnation.GetValueOrDefault(start.Listener.Name, 1), start.Listener.Incarnation + 1);
         if (_s.Listeners.Remove(start.Listener.Name, out var replaced))
         {

@@ -356,7 +356,11 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
                     shards,
                     l.Settings.IsDatagram ? Coordinator.DatagramStatus.Sum(shards.Select(s => s.Datagrams!)) : null,
                     StyleOf(l, handlers.Generations.FirstOrDefault()?.Style),
-                    l.Settings.IsDatagram ? 0 : l.Shards.Values.Sum(s => s.Counters.HandlerFailures));
+                    l.Settings.IsDatagram ? 0 : l.Shards.Values.Sum(s => s.Counters.HandlerFailures),
+                    l.Shared.Tls is { Current: var tls } server
+                        ? new Coordinator.TlsStatus(tls.Options.Certificate, tls.Certificate.Subject, tls.Certificate.NotAfter.ToUniversalTime(),
+                            tls.LoadedAt, server.Counters.Snapshot())
+                        : null);
             }).ToList(),
             _s.UpgradeOptions.ProcessGeneration,
             _s.Life is NodeLife.Upgrading { Progress: var upgrade } ? new Coordinator.UpgradeStatus(upgrade.SuccessorProcessId, upgrade.Describe(), upgrade.Since) : null,

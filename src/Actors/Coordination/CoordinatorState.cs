@@ -81,12 +81,13 @@ internal sealed class CoordinatorState(UpgradeOptions upgrade, ClusterTransport 
 /// <summary>One listener: its settings, handler and budget, desired shard count and its shards.</summary>
 internal sealed class ListenerState
 {
-    public ListenerState(ListenerSettings settings, HandlerRegistry handlers, int incarnation = 1, Runtime.Connections.IConnectionStreamLayer? streamLayer = null)
+    public ListenerState(ListenerSettings settings, HandlerRegistry handlers, int incarnation = 1,
+        Runtime.Connections.IConnectionStreamLayer? streamLayer = null, Runtime.Tls.TlsServer? tls = null)
     {
         Settings = settings;
         Id = new Reconciliation.ListenerId(settings.Name, incarnation);
         Desired = settings.EffectiveShards;
-        Shared = new ShardListener(settings, handlers, new ConnectionBudget(settings.MaxConnections), streamLayer);
+        Shared = new ShardListener(settings, handlers, new ConnectionBudget(settings.MaxConnections), streamLayer, tls);
     }
 
     public string Name => Settings.Name;
@@ -95,7 +96,7 @@ internal sealed class ListenerState
     public Reconciliation.ListenerId Id { get; }
     public ListenerSettings Settings { get; }
 
-    /// <summary>What its shards share: settings, handler generations (disposed once the listener is retired and its last shard stopped) and connection budget.</summary>
+    /// <summary>What its shards share: settings, handler generations (disposed once the listener is retired and its last shard stopped), connection budget and TLS server side.</summary>
     public ShardListener Shared { get; }
     public HandlerRegistry Handlers => Shared.Handlers;
     public int Desired { get; set; }

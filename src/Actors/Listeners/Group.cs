@@ -4,6 +4,7 @@ using Akka.Actor;
 using ShardRuntime.Actors.Settings;
 using ShardRuntime.Runtime.Loading;
 using ShardRuntime.Runtime.Sockets;
+using ShardRuntime.Runtime.Tls;
 
 namespace ShardRuntime.Actors.Listeners;
 
@@ -96,8 +97,13 @@ internal readonly record struct ShardKey(string Listener, int ShardId)
     public override string ToString() => $"{Listener}/{ShardId}";
 }
 
-/// <summary>What the shards of one listener share: its settings, handler generations and connection budget.</summary>
-internal sealed record ShardListener(ListenerSettings Settings, HandlerRegistry Handlers, ConnectionBudget Budget, Runtime.Connections.IConnectionStreamLayer? StreamLayer = null);
+/// <summary>
+/// What the shards of one listener share: its settings, handler generations, connection budget, the stream layer its
+/// connections go through (TLS, or a layer from the catalog; null for plain TCP) and, for a TLS listener, its server
+/// side (the coordinator swaps its material at a reload; the layer runs <see cref="TlsServer.HandshakeAsync"/>).
+/// </summary>
+internal sealed record ShardListener(ListenerSettings Settings, HandlerRegistry Handlers, ConnectionBudget Budget,
+    Runtime.Connections.IConnectionStreamLayer? StreamLayer = null, TlsServer? Tls = null);
 
 /// <summary>
 /// A group actor's state: the sockets and the model of the kernel group. It is an argument of the group's Props, so a

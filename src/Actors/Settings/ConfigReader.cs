@@ -96,6 +96,13 @@ internal readonly struct ConfigReader
         return value;
     }
 
+    public IReadOnlyList<string> GetStringList(string key) => Read(key, (c, k) =>
+    {
+        // A string is not a list (HOCON would not split it); [] and a list over a fallback read as lists.
+        if (c.GetValue(k) is not { } value || value.IsString()) throw new FormatException("not a list");
+        return (IReadOnlyList<string>)c.GetStringList(k).Select(v => v.Trim()).ToList();
+    }, "a list such as [a, b]");
+
     public IPEndPoint GetEndPoint(string key)
     {
         var raw = GetString(key);

@@ -1,13 +1,15 @@
 using System.Net;
 using Akka.Configuration;
 using ShardRuntime.Runtime.Sockets;
+using ShardRuntime.Runtime.Tls;
 
 namespace ShardRuntime.Actors.Settings;
 
 /// <summary>
 /// Everything about one named listener: where it listens, how many sockets share the port, which handler
 /// serves it and its limits. Read from <c>shard-runtime.listeners.&lt;name&gt;</c> over
-/// <c>shard-runtime.listener-defaults</c>. <c>FromCluster</c>: defined by the cluster's desired state rather than the
+/// <c>shard-runtime.listener-defaults</c>. <c>Tls</c>: its <c>tls</c> block when it names a certificate (null: plain
+/// TCP); the files are read off the coordinator (<see cref="TlsMaterial.Load"/>). <c>FromCluster</c>: defined by the cluster's desired state rather than the
 /// node's own file, so its handler-assembly must lie in <c>shard-runtime.handler-directories</c>.
 /// </summary>
 public sealed record ListenerSettings(
@@ -38,7 +40,8 @@ public sealed record ListenerSettings(
     DnsStaticSettings? DnsStatic = null,
     FlowIdLocation? FlowId = null,
     int DatagramReceiveBuffer = 4 * 1024 * 1024,
-    ConnectionIo Io = ConnectionIo.Loop)
+    ConnectionIo Io = ConnectionIo.Loop,
+    TlsOptions? Tls = null)
 {
     /// <summary>The one key of a listener's block that has no default in listener-defaults: where it listens.</summary>
     public const string EndpointKey = "endpoint";
@@ -121,6 +124,8 @@ public sealed record ListenerSettings(
             var merged = listener.WithFallback(defaults);
             settings = settings with { DnsStatic = DnsStaticSettings.Create(merged.GetConfig(DnsStaticSettings.Key), r.KeyOf(DnsStaticSettings.Key)) };
         }
+        if (ListenerTlsSettings.Create(listener.WithFallback(defaults), path, settings.Protocol) is { } tls)
+            settings = settings with { Tls = tls };
         if (settings.MaxReceiveBytes < settings.ReceiveBufferSize)
             throw new ShardRuntimeConfigurationException(r.KeyOf("max-receive-bytes"),
                 $"must be at least receive-buffer-size ({settings.ReceiveBufferSize} bytes)");

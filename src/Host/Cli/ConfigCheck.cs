@@ -4,6 +4,7 @@ using ShardRuntime.Actors.Settings;
 using ShardRuntime.Host.Node;
 using ShardRuntime.Runtime.Loading;
 using ShardRuntime.Runtime.Sockets;
+using ShardRuntime.Runtime.Tls;
 
 namespace ShardRuntime.Host.Cli;
 
@@ -51,11 +52,12 @@ internal static class ConfigCheck
         var summary = new List<string> { string.Create(CultureInfo.InvariantCulture, $"{source}: ok, {check.Listeners.Count} listener(s)") };
         foreach (var listener in check.Listeners)
         {
-            var handler = CheckHandler(listener, source, problems);
+            var handler = CheckHandler(listener, source, problems) + CheckTls(listener, source, problems, out var warnings);
             var options = new ListenerSocketOptions(listener.EndPoint, listener.Protocol, listener.Backlog);
             var endpoint = CheckEndpoint(listener.Name, options, problems);
             var shards = listener.Shards == 0 ? $"{listener.EffectiveShards} shards (one per core)" : $"{listener.Shards} shard(s)";
             summary.Add($"  {listener.Name}: {options}, {shards}, handler {handler}; {endpoint}");
+            summary.AddRange(warnings.Select(w => $"    warning: {w}"));
         }
         return (problems, summary);
     }
@@ -78,6 +80,29 @@ internal static class ConfigCheck
         {
             problems.Add($"{source}: Setting '{key}': {e.Message}");
             return assembly;
+        }
+    }
+
+    /// <summary>
+    /// A TLS listener's files read as the node reads them (the summary names the certificate); a file that cannot serve
+    /// is a problem naming the key and the file, an expired certificate a warning.
+    /// </summary>
+    private static string CheckTls(ListenerSettings listener, string source, List<string> problems, out IReadOnlyList<string> warnings)
+    {
+        warnings = [];
+        if (listener.Tls is not { } tls)
+            return "";
+        try
+        {
+            var material = TlsMaterial.Load(tls, DateTime.UtcNow);
+            warnings = material.Warnings;
+            return string.Create(CultureInfo.InvariantCulture,
+                $", tls {material.Certificate.Subject} (until {material.Certificate.NotAfter.ToUniversalTime():yyyy-MM-dd}) from {tls.Certificate}");
+        }
+        catch (TlsMaterialException e)
+        {
+            problems.Add($"{source}: Setting '{e.Key}': {e.Problem}");
+            return ", tls refused";
         }
     }
 
