@@ -53,6 +53,14 @@ internal static class StatusReport
                 text.Append(CultureInfo.InvariantCulture, $"  last reload refused: {failure}\n");
             if (listener.Datagrams is null && listener.Style is { } style)
                 text.Append(CultureInfo.InvariantCulture, $"  handler style: {StyleText(style)}{(listener.HandlerFailures > 0 ? $", {listener.HandlerFailures} handler failures" : "")}\n");
+            if (listener.Tls is { } tls)
+            {
+                var h = tls.Handshakes;
+                text.Append(CultureInfo.InvariantCulture,
+                    $"  tls: {tls.Subject}, expires {tls.NotAfter:yyyy-MM-dd HH:mm} UTC ({tls.Certificate}, read {tls.LoadedAt:yyyy-MM-dd HH:mm:ss} UTC)\n");
+                text.Append(CultureInfo.InvariantCulture,
+                    $"  tls handshakes: {Number(h.Succeeded)} ok, {Number(h.Failed)} failed (timeout {Number(h.Timeouts)}, peer closed {Number(h.PeerClosed)}, protocol {Number(h.Protocol)}, client certificate missing {Number(h.ClientCertificateMissing)} / rejected {Number(h.ClientCertificateRejected)}, other {Number(h.Other + h.Cancelled)})\n");
+            }
             // A generation's count: connections (tcp), or the sockets whose handler it is (udp).
             AppendTable(text, ["  GENERATION", "HANDLER", listener.Datagrams is null ? "CONNECTIONS" : "SOCKETS", "ASSEMBLY"],
                 listener.Generations.Select(g => new[]

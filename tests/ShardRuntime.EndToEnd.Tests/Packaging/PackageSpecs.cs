@@ -61,6 +61,11 @@ public sealed class PackageSpecs(PackedFeed feed, ITestOutputHelper output) : IC
         Assert.Equal(pinned["Akka.TestKit.Xunit2"], testKit["Akka.TestKit.Xunit2"]);
         Assert.DoesNotContain("Akka.Hosting.TestKit", testKit.Keys);
 
+        // ShardRuntime.AspNetCore: on ShardRuntime.Actors of the same version, and on the ASP.NET Core shared framework
+        // (a framework reference, not packages).
+        Assert.Equal(feed.Version, Dependencies(feed.Nuspec("ShardRuntime.AspNetCore"))["ShardRuntime.Actors"]);
+        Assert.Contains("Microsoft.AspNetCore.App", feed.Nuspec("ShardRuntime.AspNetCore").ToString());
+
         // The tool carries its own dependencies and the default configuration it falls back on.
         var tool = feed.Files("shardruntime");
         Assert.Contains("tools/net10.0/any/shardruntime.dll", tool);
