@@ -1,6 +1,4 @@
-using System.Globalization;
 using ShardRuntime.EndToEnd.Tests.Support;
-using ShardRuntime.LoadGen.Run;
 using Xunit.Abstractions;
 
 namespace ShardRuntime.EndToEnd.Tests;
@@ -24,25 +22,14 @@ public sealed class AspNetCoreUpgradeSpecs(ITestOutputHelper output)
         var inodes = web.Shards.Select(s => s.SocketInode).Order().ToList();
 
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(10));
-        var load = LoadRun.RunAsync(new LoadOptions
-        {
-            Target = web.Bound,
-            // Kestrel answers a keep-alive request on a draining connection with Connection: close (DrainingMiddleware).
-            Mode = LoadMode.Churn | LoadMode.KeepAlive,
-            Connections = 6,
-            Protocol = LoadProtocol.Http,
-            Rate = 300,
-            MaxInFlight = 300,
-            Duration = TimeSpan.FromMinutes(10), // the test ends it (stop) once the upgrades are done
-            Timeout = TimeSpan.FromSeconds(15),
-        }, cancellationToken: stop.Token);
+        var load = UpgradeLoad.ChurnAndKeepAlive(web.Bound, TimeSpan.FromMinutes(10), stop.Token);
 
         var predecessors = new List<int> { app.ProcessId };
         for (var generation = 2; generation <= 11; generation++)
         {
             var upgrade = await HostCli.RunAsync(["upgrade", "--control-socket", app.ControlSocket], UpgradeCliTimeout);
             Assert.True(upgrade.ExitCode == 0, $"{upgrade}\n{app.Output}");
-            var successor = int.Parse(upgrade.StdOut.Split("successor pid ")[1].Split(' ')[0], CultureInfo.InvariantCulture);
+            var successor = UpgradeLoad.SuccessorOf(upgrade);
             chain.Track(successor);
             Assert.Contains($"process generation {generation}", upgrade.StdOut);
 

@@ -1,7 +1,5 @@
-using System.Globalization;
 using System.Text;
 using ShardRuntime.EndToEnd.Tests.Support;
-using ShardRuntime.LoadGen.Run;
 using Xunit.Abstractions;
 
 namespace ShardRuntime.EndToEnd.Tests;
@@ -32,21 +30,11 @@ public sealed class EmbeddedUpgradeSpecs(ITestOutputHelper output)
         Assert.Contains("built-in", status.StdOut);
 
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        var load = LoadRun.RunAsync(new LoadOptions
-        {
-            Target = http.Bound,
-            Mode = LoadMode.Churn | LoadMode.KeepAlive,
-            Connections = 6,
-            Protocol = LoadProtocol.Http,
-            Rate = 300,
-            MaxInFlight = 300,
-            Duration = TimeSpan.FromMinutes(5), // the test ends it (stop) once the old process is gone
-            Timeout = TimeSpan.FromSeconds(15),
-        }, cancellationToken: stop.Token);
+        var load = UpgradeLoad.ChurnAndKeepAlive(http.Bound, TimeSpan.FromMinutes(5), stop.Token);
 
         var upgrade = await HostCli.RunAsync(["upgrade", "--control-socket", app.ControlSocket], UpgradeCliTimeout);
         Assert.True(upgrade.ExitCode == 0, $"{upgrade}\n{app.Output}");
-        var successor = int.Parse(upgrade.StdOut.Split("successor pid ")[1].Split(' ')[0], CultureInfo.InvariantCulture);
+        var successor = UpgradeLoad.SuccessorOf(upgrade);
         chain.Track(successor);
         Assert.Contains("process generation 2", upgrade.StdOut);
 

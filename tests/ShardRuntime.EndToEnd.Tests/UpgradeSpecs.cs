@@ -27,25 +27,14 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         Assert.Equal(inodes, (await KernelSockets.ListeningInodesAsync(http.Bound)).Order().ToList());
 
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(8));
-        var load = LoadRun.RunAsync(new LoadOptions
-        {
-            Target = http.Bound,
-            // Keep-alive connections of an old process are told to drain: their next reply says Connection: close.
-            Mode = LoadMode.Churn | LoadMode.KeepAlive,
-            Connections = 6,
-            Protocol = LoadProtocol.Http,
-            Rate = 300,
-            MaxInFlight = 300,
-            Duration = TimeSpan.FromMinutes(8), // the test ends it (stop) once the upgrades are done
-            Timeout = TimeSpan.FromSeconds(15),
-        }, cancellationToken: stop.Token);
+        var load = UpgradeLoad.ChurnAndKeepAlive(http.Bound, TimeSpan.FromMinutes(8), stop.Token);
 
         var predecessors = new List<int> { host.ProcessId };
         for (var generation = 2; generation <= 11; generation++)
         {
             var upgrade = await HostCli.RunAsync(["upgrade", "--control-socket", host.ControlSocket], UpgradeCliTimeout);
             Assert.True(upgrade.ExitCode == 0, $"{upgrade}\n{host.Output}");
-            var successor = SuccessorOf(upgrade);
+            var successor = UpgradeLoad.SuccessorOf(upgrade);
             chain.Track(successor);
             Assert.Contains($"process generation {generation}", upgrade.StdOut);
 
@@ -113,8 +102,8 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         // It serves on through the churn; and a later upgrade works.
         var upgrade = await HostCli.RunAsync(["upgrade", "--control-socket", host.ControlSocket], UpgradeCliTimeout);
         Assert.True(upgrade.ExitCode == 0, $"{upgrade}\n{host.Output}");
-        chain.Track(SuccessorOf(upgrade));
-        Assert.Equal(SuccessorOf(upgrade), (await host.StatusAsync()).ProcessId); // upgrade returns once the CLI reaches the successor
+        chain.Track(UpgradeLoad.SuccessorOf(upgrade));
+        Assert.Equal(UpgradeLoad.SuccessorOf(upgrade), (await host.StatusAsync()).ProcessId); // upgrade returns once the CLI reaches the successor
 
         await stop.CancelAsync();
         LoadAssert.NoLoss(await load, output, "http", atLeast: 100);
@@ -165,9 +154,9 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         await File.WriteAllTextAsync(host.ConfigPath, good);
         var upgrade = await HostCli.RunAsync(["upgrade", "--control-socket", host.ControlSocket], UpgradeCliTimeout);
         Assert.True(upgrade.ExitCode == 0, $"{upgrade}\n{host.Output}");
-        chain.Track(SuccessorOf(upgrade));
+        chain.Track(UpgradeLoad.SuccessorOf(upgrade));
         var successor = await host.StatusAsync();
-        Assert.Equal(SuccessorOf(upgrade), successor.ProcessId);
+        Assert.Equal(UpgradeLoad.SuccessorOf(upgrade), successor.ProcessId);
         Assert.Equal(2, successor.ProcessGeneration);
     }
 
@@ -200,9 +189,9 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
         var upgrade = await HostCli.RunAsync(["upgrade", "--control-socket", host.ControlSocket], UpgradeCliTimeout);
         Assert.True(upgrade.ExitCode == 0, $"{upgrade}\n{host.Output}");
         Assert.Contains("1 declined", upgrade.StdOut);
-        chain.Track(SuccessorOf(upgrade));
+        chain.Track(UpgradeLoad.SuccessorOf(upgrade));
         var after = await host.StatusAsync();
-        Assert.Equal(SuccessorOf(upgrade), after.ProcessId);
+        Assert.Equal(UpgradeLoad.SuccessorOf(upgrade), after.ProcessId);
 
         var newWeb = after.Listener("web");
         Assert.Equal(web.Bound, newWeb.Bound);
@@ -386,9 +375,6 @@ public sealed class UpgradeSpecs(ITestOutputHelper output)
             Timeout = TimeSpan.FromSeconds(15),
         }, cancellationToken: stop);
 
-    /// <summary>The successor's pid from the output of <c>upgrade</c>.</summary>
-    private static int SuccessorOf(CliResult upgrade) =>
-        int.Parse(upgrade.StdOut.Split("successor pid ")[1].Split(' ')[0], CultureInfo.InvariantCulture);
 
     private static string UpgradeSocketOf(HostProcess host) =>
         Path.Combine(Path.GetDirectoryName(host.ControlSocket)!, "control-upgrade.sock");
