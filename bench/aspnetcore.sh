@@ -125,7 +125,7 @@ NPROC=$(nproc)
 WORK=$(mktemp -d -t shardruntime-aspnetcore.XXXXXX)
 mkdir -p "$WORK/raw"
 OK=0
-source "$ROOT/bench/procs.sh"   # PIDS, track, untrack, alive, stop_pid, wait_sockets, bounded
+source "$ROOT/bench/procs.sh"   # PIDS, track, untrack, alive, stop_pid, wait_sockets, bounded, stop_server, established, snap, client_cpu
 
 cleanup() {
   local rc=$? pid
@@ -160,7 +160,6 @@ SERVER_PID=""
 SERVER_DIR=""
 PORT=""
 
-established() { ss -Htn state established "( sport = :$1 )" | wc -l; }
 now_ms() { date +%s%3N; }
 
 # launch NAME: the app as SERVER on PORT in SERVER_DIR (its log appended to, so that a restarted app keeps one log);
@@ -185,12 +184,6 @@ start_server() {
   launch "$1"
 }
 
-stop_server() {
-  stop_pid "$SERVER_PID" "$STOP_GRACE"
-  untrack "$SERVER_PID"
-  SERVER_PID=""
-}
-
 # Waits (bounded) until no connection of the last measurement is left on the server's port.
 drained() {
   local i
@@ -210,12 +203,6 @@ wrk_run() { # OUT SECONDS [wrk options]
 }
 
 cpu() { $PY "$TLS_HELPER" cpu "$SERVER_PID"; }
-# wrk's CPU time: `times` (a builtin, run in this shell) gives the user and system time of its waited-for children.
-snap() { times >"$1"; }
-client_cpu() { # BEFORE AFTER: seconds of children CPU between two snaps
-  awk 'FNR == 2 { n = 0; for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); n += p[1] * 60 + p[2] } t[FILENAME] = n }
-       END { printf "%.2f\n", t[ARGV[2]] - t[ARGV[1]] }' "$1" "$2"
-}
 
 # measure ROUND POSITION SCENARIO(ka|churn)
 measure() {
