@@ -125,7 +125,7 @@ NPROC=$(nproc)
 WORK=$(mktemp -d -t shardruntime-aspnetcore.XXXXXX)
 mkdir -p "$WORK/raw"
 OK=0
-source "$ROOT/bench/procs.sh"   # PIDS, track, untrack, alive, stop_pid, wait_sockets, bounded, stop_server, established, snap, client_cpu
+source "$ROOT/bench/procs.sh"   # PIDS, track, untrack, alive, stop_pid, wait_sockets, bounded, stop_server, established, drained, snap, client_cpu
 
 cleanup() {
   local rc=$? pid
@@ -182,16 +182,6 @@ start_server() {
   mkdir -p "$SERVER_DIR"
   PORT=$($PY "$PEERS_HELPER" freeport 1)
   launch "$1"
-}
-
-# Waits (bounded) until no connection of the last measurement is left on the server's port.
-drained() {
-  local i
-  for ((i = 0; i < DRAIN_WAIT * 10; i++)); do
-    [[ $(established "$PORT") -eq 0 ]] && return 0
-    sleep 0.1
-  done
-  log "  $(established "$PORT") of the server's connections still open after ${DRAIN_WAIT}s"
 }
 
 # --- Throughput -----------------------------------------------------------------------------------------------------
@@ -278,7 +268,7 @@ AT_MS=()
 # ShardRuntime: upgrades. Each successor is started by its predecessor (not this script's child): tracked by the pid
 # the command names, and ended by it at the end; the predecessors drain and exit by themselves.
 start_server sr changes-sr
-log "changes under load: ShardRuntime (PID $SERVER_PID, port $PORT): load generator --mode both --rate $RATE --connections $LOAD_CONNECTIONS; $CHANGES upgrades, ${INTERVAL} s apart"
+log "changes under load: ShardRuntime (PID $SERVER_PID, port $PORT): load generator --mode both --rate $RATE --connections $LOAD_CONNECTIONS; $CHANGES upgrade(s), ${INTERVAL} s apart"
 UPGRADED_PIDS=("$SERVER_PID")
 load_start sr
 sleep 2
@@ -313,7 +303,7 @@ SERVER_PID=""
 
 # Plain Kestrel: stopped and started again on the same port at the same moments after the load's start.
 start_server plain changes-plain
-log "changes under load: plain Kestrel (PID $SERVER_PID, port $PORT): the same load; $CHANGES restarts at the upgrades' moments"
+log "changes under load: plain Kestrel (PID $SERVER_PID, port $PORT): the same load; $CHANGES restart(s) at the upgrades' moments"
 load_start plain
 for ((i = 1; i <= CHANGES; i++)); do
   sleep_until "${AT_MS[i - 1]}"

@@ -145,7 +145,7 @@ WORK=$(mktemp -d -t shardruntime-tls.XXXXXX)
 chmod 711 "$WORK"
 mkdir -p "$WORK/raw" "$WORK/tls"
 OK=0
-source "$ROOT/bench/procs.sh"   # PIDS, track, untrack, alive, stop_pid (nginx's workers with their master), wait_sockets, bounded, stop_server, established, snap, client_cpu
+source "$ROOT/bench/procs.sh"   # PIDS, track, untrack, alive, stop_pid (nginx's workers with their master), wait_sockets, bounded, stop_server, established, drained, snap, client_cpu
 
 cleanup() {
   local rc=$? pid
@@ -303,16 +303,6 @@ start_server() {
   esac
   wait_sockets tcp "$PORT" "$sockets" "$START_TIMEOUT" "$SERVER_PID" \
     || { tail -20 "$SERVER_DIR/server.log" "$SERVER_DIR/error.log" 2>/dev/null >&2; die "$name: not $sockets listening sockets on port $PORT within ${START_TIMEOUT} s"; }
-}
-
-# Waits (bounded) until no connection of the last measurement is left on the server's port.
-drained() {
-  local i
-  for ((i = 0; i < DRAIN_WAIT * 10; i++)); do
-    [[ $(established "$PORT") -eq 0 ]] && return 0
-    sleep 0.1
-  done
-  log "  $(established "$PORT") of the server's connections still open after ${DRAIN_WAIT}s"
 }
 
 # --- Load -----------------------------------------------------------------------------------------------------------
