@@ -122,7 +122,7 @@ WORK=$(mktemp -d -t shardruntime-peers.XXXXXX)
 chmod 711 "$WORK"   # nginx's workers (user nobody when started as root) read the 64 KiB file below it
 mkdir -p "$WORK/raw" "$WORK/www"
 OK=0
-source "$ROOT/bench/procs.sh"   # PIDS, track, untrack, alive, stop_pid (nginx's workers with their master), wait_sockets
+source "$ROOT/bench/procs.sh"   # PIDS, track, untrack, alive, stop_pid (nginx's workers with their master), wait_sockets, stop_server, established
 
 cleanup() {
   local rc=$? pid
@@ -161,7 +161,6 @@ PORT=""         # its port for / (and for /64k, but for ShardRuntime)
 PORT_LARGE=""   # its port for the 64 KiB body
 PATH_LARGE=""   # the path of the 64 KiB body
 
-established() { ss -Htn state established "( sport = :$1 )" | wc -l; }
 time_wait() { ss -Htan state time-wait "( $1 = :$2 )" | wc -l; }
 
 wait_listening() { wait_sockets tcp "$@"; } # port count seconds pid
@@ -227,12 +226,6 @@ EOF
   $PY "$HELPER" http-ready "$PORT" / 20 >/dev/null || die "$name: GET / does not answer 200"
   $PY "$HELPER" http-ready "$PORT_LARGE" "$PATH_LARGE" 20 >/dev/null || die "$name: GET $PATH_LARGE on port $PORT_LARGE does not answer 200"
   alive "$SERVER_PID" || die "$name exited during start-up"
-}
-
-stop_server() {
-  stop_pid "$SERVER_PID" "$STOP_GRACE"
-  untrack "$SERVER_PID"
-  SERVER_PID=""
 }
 
 # Waits (bounded) until no connection of the last scenario is left on the server's ports.

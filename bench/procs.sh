@@ -2,7 +2,9 @@
 # tracked by its PID and ended by it (never by name): SIGTERM, a bounded wait, then SIGKILL, and the same for the
 # processes it had started (nginx's workers, NSD's main and server processes). A PID is remembered with its start
 # time, so a PID the kernel gave to another process after ours ended is never signalled.
-# The sourcing script defines log() and STOP_GRACE (seconds between SIGTERM and SIGKILL by default).
+# The sourcing script defines log() and STOP_GRACE (seconds between SIGTERM and SIGKILL by default); for stop_server
+# and drained also SERVER_PID and PORT (its current server) and DRAIN_WAIT. Also here: established connections on a
+# port, and a load generator's CPU time (snap, client_cpu).
 
 PIDS=()                    # every process the script started (and has not yet stopped)
 declare -A STARTED_AT=()   # PID -> its start time (/proc/PID/stat field 22)
@@ -95,4 +97,34 @@ wait_sockets() {
     sleep 0.1
   done
   return 1
+}
+
+# stop_server: stops the script's current server (SERVER_PID) and forgets it.
+stop_server() {
+  stop_pid "$SERVER_PID" "$STOP_GRACE"
+  untrack "$SERVER_PID"
+  SERVER_PID=""
+}
+
+# established PORT: how many established TCP connections the kernel shows on local PORT (the server's side).
+established() { ss -Htn state established "( sport = :$1 )" | wc -l; }
+
+# drained: waits (at most DRAIN_WAIT seconds) until no connection of the last measurement is left on the server's
+# PORT; says so in the log when some are.
+drained() {
+  local i
+  for ((i = 0; i < DRAIN_WAIT * 10; i++)); do
+    [[ $(established "$PORT") -eq 0 ]] && return 0
+    sleep 0.1
+  done
+  log "  $(established "$PORT") of the server's connections still open after ${DRAIN_WAIT}s"
+}
+
+# A load generator's CPU time: `times` (a builtin, so run in the script's shell, not in a subshell) gives the user and
+# system time of the shell's waited-for children, wrk or the load generator included (timeout waits for them).
+# snap FILE before and after a measurement; client_cpu BEFORE AFTER: the children's CPU seconds between the two.
+snap() { times >"$1"; }
+client_cpu() {
+  awk 'FNR == 2 { n = 0; for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); n += p[1] * 60 + p[2] } t[FILENAME] = n }
+       END { printf "%.2f\n", t[ARGV[2]] - t[ARGV[1]] }' "$1" "$2"
 }

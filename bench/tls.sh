@@ -145,7 +145,7 @@ WORK=$(mktemp -d -t shardruntime-tls.XXXXXX)
 chmod 711 "$WORK"
 mkdir -p "$WORK/raw" "$WORK/tls"
 OK=0
-source "$ROOT/bench/procs.sh"   # PIDS, track, untrack, alive, stop_pid (nginx's workers with their master), wait_sockets, bounded
+source "$ROOT/bench/procs.sh"   # PIDS, track, untrack, alive, stop_pid (nginx's workers with their master), wait_sockets, bounded, stop_server, established, drained, snap, client_cpu
 
 cleanup() {
   local rc=$? pid
@@ -257,7 +257,6 @@ SERVER_PID=""   # the running server's root process (nginx: the master)
 SERVER_DIR=""
 PORT=""
 
-established() { ss -Htn state established "( sport = :$1 )" | wc -l; }
 
 # start_nginx SESSION_CACHE SESSION_TICKETS ACCESS_LOG: nginx from the template in SERVER_DIR on PORT.
 start_nginx() {
@@ -306,22 +305,6 @@ start_server() {
     || { tail -20 "$SERVER_DIR/server.log" "$SERVER_DIR/error.log" 2>/dev/null >&2; die "$name: not $sockets listening sockets on port $PORT within ${START_TIMEOUT} s"; }
 }
 
-stop_server() {
-  stop_pid "$SERVER_PID" "$STOP_GRACE"
-  untrack "$SERVER_PID"
-  SERVER_PID=""
-}
-
-# Waits (bounded) until no connection of the last measurement is left on the server's port.
-drained() {
-  local i
-  for ((i = 0; i < DRAIN_WAIT * 10; i++)); do
-    [[ $(established "$PORT") -eq 0 ]] && return 0
-    sleep 0.1
-  done
-  log "  $(established "$PORT") of the server's connections still open after ${DRAIN_WAIT}s"
-}
-
 # --- Load -----------------------------------------------------------------------------------------------------------
 wrk_run() { # OUT SECONDS [wrk options]
   local out=$1 seconds=$2
@@ -361,13 +344,6 @@ echo_run() { # JSON OUT SECONDS
 }
 
 cpu() { $PY "$HELPER" cpu "$SERVER_PID"; }
-# The load generator's CPU time: `times` (a builtin, so run in this shell, not in a subshell) gives the user and system
-# time of this shell's waited-for children, wrk or the load generator included (timeout waits for them). snap FILE.
-snap() { times >"$1"; }
-client_cpu() { # BEFORE AFTER: seconds of children CPU between two snaps
-  awk 'FNR == 2 { n = 0; for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); n += p[1] * 60 + p[2] } t[FILENAME] = n }
-       END { printf "%.2f\n", t[ARGV[2]] - t[ARGV[1]] }' "$1" "$2"
-}
 
 # measure ROUND POSITION SCENARIO(ka|hs|echo)
 measure() {

@@ -299,12 +299,6 @@ start_server() {
   wait_ready "$name" "$kind"
 }
 
-stop_server() {
-  stop_pid "$SERVER_PID" "$STOP_GRACE"
-  untrack "$SERVER_PID"
-  SERVER_PID=""
-}
-
 # --- Load -----------------------------------------------------------------------------------------------------------
 dnsperf_run() { # OUT SECONDS
   bounded timeout -k 5 $(($2 + DNSPERF_TIMEOUT + 30)) dnsperf -s 127.0.0.1 -p "$PORT" -d "$QUERIES" -l "$2" \
