@@ -5,6 +5,9 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.Hosting;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using ShardRuntime.Actors.Coordination;
 using ShardRuntime.Runtime.Connections;
 
@@ -18,7 +21,7 @@ namespace ShardRuntime.AspNetCore;
 /// has bound the listener's shards and answers with the address they got.
 /// </summary>
 internal sealed class KestrelBridge : IStreamConnectionHandlerFactory, IStreamConnectionHandler,
-    IConnectionListenerFactory, IConnectionListenerFactorySelector
+    IConnectionListenerFactory, IConnectionListenerFactorySelector, IDisposable
 {
     private readonly IReadOnlyList<KestrelEndPoint> _endPoints;
     /// <summary>
@@ -31,8 +34,13 @@ internal sealed class KestrelBridge : IStreamConnectionHandlerFactory, IStreamCo
     private readonly TimeSpan _startTimeout;
     private long _refused;
 
-    public KestrelBridge(IReadOnlyList<KestrelEndPoint> endPoints, Func<CancellationToken, Task<IActorRef>> coordinator, TimeSpan startTimeout)
+    /// <summary>Kestrel's socket transport for handed-over sockets (its I/O queues and memory pool).</summary>
+    private readonly SocketConnectionContextFactory _sockets;
+
+    public KestrelBridge(IReadOnlyList<KestrelEndPoint> endPoints, Func<CancellationToken, Task<IActorRef>> coordinator, TimeSpan startTimeout,
+        ILogger? logger = null)
     {
+        _sockets = new SocketConnectionContextFactory(new SocketConnectionFactoryOptions(), logger ?? NullLogger.Instance);
         _endPoints = endPoints;
         _coordinator = coordinator;
         _startTimeout = startTimeout;
@@ -63,7 +71,7 @@ internal sealed class KestrelBridge : IStreamConnectionHandlerFactory, IStreamCo
         {
             listener = null;
         }
-        var kestrel = listener is null ? null : new KestrelConnection(connection);
+        var kestrel = listener is null ? null : Connect(connection);
         if (kestrel is null || !listener!.TryQueue(kestrel))
         {
             Interlocked.Increment(ref _refused);
@@ -72,6 +80,17 @@ internal sealed class KestrelBridge : IStreamConnectionHandlerFactory, IStreamCo
         }
         await kestrel.Completion.ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Kestrel's view of a connection: its socket handed to Kestrel's own socket transport where the connection offers it
+    /// (plain TCP), so that Kestrel reads and writes it exactly as its own; else the connection's duplex pipe.
+    /// </summary>
+    private KestrelConnection Connect(IStreamConnection connection) =>
+        connection.GetFeature<ISocketHandOffFeature>() is { } handOff
+            ? new KestrelConnection(connection, _sockets.Create(handOff.TakeSocket()))
+            : new KestrelConnection(connection);
+
+    public void Dispose() => _sockets.Dispose();
 
     public bool CanBind(EndPoint endpoint) => Match(endpoint) is not null;
 

@@ -23,28 +23,42 @@ internal sealed class KestrelConnection : ConnectionContext,
     private static readonly TimeSpan KestrelTakeOver = TimeSpan.FromSeconds(5);
 
     private readonly IStreamConnection _connection;
+    private readonly ConnectionContext? _socket;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private IDictionary<object, object?>? _items;
     private int _aborted;
 
-    public KestrelConnection(IStreamConnection connection)
+    /// <summary>
+    /// Kestrel's view of <paramref name="connection"/>: over <paramref name="socket"/> when the connection's socket was
+    /// handed to Kestrel's own socket transport (<see cref="ISocketHandOffFeature"/>: Kestrel does the I/O as it does
+    /// for its own sockets), else over the connection's duplex pipe.
+    /// </summary>
+    public KestrelConnection(IStreamConnection connection, ConnectionContext? socket = null)
     {
         _connection = connection;
+        _socket = socket;
         ConnectionId = connection.ConnectionId.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        Transport = connection.Transport;
-        LocalEndPoint = connection.LocalEndPoint;
-        RemoteEndPoint = connection.RemoteEndPoint;
-        ConnectionClosed = connection.Aborted;
+        Transport = socket?.Transport ?? connection.Transport;
+        LocalEndPoint = socket?.LocalEndPoint ?? connection.LocalEndPoint;
+        RemoteEndPoint = socket?.RemoteEndPoint ?? connection.RemoteEndPoint;
+        ConnectionClosed = socket?.ConnectionClosed ?? connection.Aborted;
         ConnectionClosedRequested = connection.Draining;
-        var features = new FeatureCollection();
-        features.Set<IConnectionIdFeature>(this);
-        features.Set<IConnectionTransportFeature>(this);
-        features.Set<IConnectionItemsFeature>(this);
-        features.Set<IConnectionEndPointFeature>(this);
-        features.Set<IConnectionLifetimeFeature>(this);
-        features.Set<IConnectionLifetimeNotificationFeature>(this);
-        features.Set(this); // for DrainingMiddleware (Kestrel's request features fall back to the connection's)
-        Features = features;
+        if (socket is not null)
+        {
+            Features = socket.Features; // Kestrel's socket connection: memory pool, lifetime, end points, ...
+        }
+        else
+        {
+            var features = new FeatureCollection();
+            features.Set<IConnectionIdFeature>(this);
+            features.Set<IConnectionTransportFeature>(this);
+            features.Set<IConnectionItemsFeature>(this);
+            features.Set<IConnectionEndPointFeature>(this);
+            features.Set<IConnectionLifetimeFeature>(this);
+            features.Set<IConnectionLifetimeNotificationFeature>(this);
+            Features = features;
+        }
+        Features.Set(this); // for DrainingMiddleware (Kestrel's request features fall back to the connection's)
         connection.Draining.Register(static state => _ = ((KestrelConnection)state!).RequestKestrelCloseAsync(), this);
     }
 
@@ -110,8 +124,12 @@ internal sealed class KestrelConnection : ConnectionContext,
     public override IFeatureCollection Features { get; }
     public override IDictionary<object, object?> Items
     {
-        get => _items ??= new ConnectionItems();
-        set => _items = value;
+        get => _socket?.Items ?? (_items ??= new ConnectionItems());
+        set
+        {
+            if (_socket is not null) _socket.Items = value;
+            else _items = value;
+        }
     }
     public override IDuplexPipe Transport { get; set; }
     public override EndPoint? LocalEndPoint { get; set; }
@@ -125,16 +143,23 @@ internal sealed class KestrelConnection : ConnectionContext,
     public override void Abort(ConnectionAbortedException abortReason)
     {
         if (Interlocked.Exchange(ref _aborted, 1) != 0) return;
-        _connection.Abort();
+        if (_socket is not null) _socket.Abort(abortReason);
+        else _connection.Abort();
         _completion.TrySetResult();
     }
 
     public override void Abort() => Abort(new ConnectionAbortedException("The connection was aborted by the application."));
 
-    public override ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
-        _completion.TrySetResult();
-        return ValueTask.CompletedTask;
+        try
+        {
+            if (_socket is not null) await _socket.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _completion.TrySetResult();
+        }
     }
 
     /// <summary>A small dictionary for <see cref="Items"/> (Kestrel's own is internal).</summary>

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using ShardRuntime.Actors.Coordination;
 using ShardRuntime.Actors.Hosting;
 
@@ -40,7 +41,8 @@ public static class ShardRuntimeKestrel
         return builder.ConfigureServices(services =>
         {
             services.AddSingleton(sp => new KestrelBridge(endPoints,
-                ct => sp.GetRequiredService<ActorRegistry>().GetAsync<Coordinator.Marker>(ct), TimeSpan.FromSeconds(60)));
+                ct => sp.GetRequiredService<ActorRegistry>().GetAsync<Coordinator.Marker>(ct), TimeSpan.FromSeconds(60),
+                sp.GetService<ILoggerFactory>()?.CreateLogger("ShardRuntime.AspNetCore.Sockets")));
             // Registered after Kestrel's socket transport, so Kestrel asks this one first (CanBind: only its endpoints).
             services.AddSingleton<IConnectionListenerFactory>(sp => sp.GetRequiredService<KestrelBridge>());
             services.AddAkka(actorSystemName, (akka, sp) => akka.WithShardRuntime(options.AddHandler(sp.GetRequiredService<KestrelBridge>())));

@@ -45,6 +45,15 @@ public sealed class KestrelOnShardsSpecs
     }
 
     [Fact]
+    public async Task A_plain_tcp_connection_is_handed_to_Kestrels_own_socket_transport()
+    {
+        await using var app = await StartAsync(shards: 1);
+        using var client = new HttpClient();
+        // Kestrel's socket transport offers the connection's socket (IConnectionSocketFeature); the pipe path would not.
+        Assert.Equal("kestrel sockets", await client.GetStringAsync($"http://{BoundEndPoint(app)}/transport"));
+    }
+
+    [Fact]
     public async Task Many_connections_are_spread_over_the_shards_and_served_by_Kestrel()
     {
         await using var app = await StartAsync(shards: 2);
@@ -164,6 +173,8 @@ public sealed class KestrelOnShardsSpecs
             context.Response.ContentLength = text.Length;
             return context.Response.WriteAsync(text);
         });
+        app.MapGet("/transport", (HttpContext context) =>
+            context.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionSocketFeature>() is null ? "pipe" : "kestrel sockets");
         await app.StartAsync();
         return app;
     }

@@ -45,6 +45,8 @@ internal sealed class StreamConnectionActor : UntypedActor
             case Connection.Abort abort:
                 AbortNow(abort.Reason);
                 break;
+            case Connection.DeadlineCheck when _connection.HandedOff:
+                break; // its idleness is the handler's, which took the socket
             case Connection.DeadlineCheck:
                 var idle = TimeSpan.FromMilliseconds(Environment.TickCount64 - Volatile.Read(ref _connection.LastActivity));
                 if (idle < _connection.Settings.IdleTimeout) break; // there was activity since the sweep looked

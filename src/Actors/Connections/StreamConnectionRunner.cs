@@ -53,6 +53,7 @@ internal static class StreamConnectionRunner
     /// </summary>
     private static async Task CloseGracefullyAsync(StreamConnectionState s)
     {
+        if (s.HandedOff) return; // the handler took the socket: closing it was the handler's
         if (s.HasTransport)
         {
             await s.Transport.Output.CompleteAsync().ConfigureAwait(false);

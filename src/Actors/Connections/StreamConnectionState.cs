@@ -21,7 +21,7 @@ namespace ShardRuntime.Actors.Connections;
 /// actor alone changes the connection's life (drain, abort, finish) and closes the socket; the shard's sweep reads
 /// <see cref="LastActivity"/> and <see cref="Finished"/>.
 /// </summary>
-internal sealed class StreamConnectionState : IStreamConnection, IConnectionActorFeature, IConnectionMessagesFeature
+internal sealed class StreamConnectionState : IStreamConnection, IConnectionActorFeature, IConnectionMessagesFeature, ISocketHandOffFeature
 {
     private readonly CancellationTokenSource _draining = new();
     private readonly CancellationTokenSource _aborted = new();
@@ -161,12 +161,27 @@ internal sealed class StreamConnectionState : IStreamConnection, IConnectionActo
     public T? GetFeature<T>() where T : class
     {
         if (typeof(T) == typeof(IConnectionActorFeature) || typeof(T) == typeof(IConnectionMessagesFeature)) return (T)(object)this;
+        if (typeof(T) == typeof(ISocketHandOffFeature) && Layer is null) return (T)(object)this;
         if (typeof(T) == typeof(Runtime.Tls.ITlsConnectionFeature) && _stream is System.Net.Security.SslStream ssl)
             return (T)(object)(_tls ??= new Runtime.Tls.SslStreamTlsFeature(ssl));
         return null;
     }
 
     private Runtime.Tls.ITlsConnectionFeature? _tls;
+
+    /// <summary>The handler took the socket (<see cref="ISocketHandOffFeature"/>): its I/O and idleness are the handler's.</summary>
+    public bool HandedOff => Volatile.Read(ref _handedOff) != 0;
+
+    private int _handedOff;
+
+    Socket ISocketHandOffFeature.TakeSocket()
+    {
+        if (_transport is not null || Layer is not null)
+            throw new InvalidOperationException("the connection's socket cannot be handed over once its pipe or stream is in use");
+        if (Interlocked.Exchange(ref _handedOff, 1) != 0)
+            throw new InvalidOperationException("the connection's socket was handed over already");
+        return Socket;
+    }
 
     // IConnectionActorFeature
     IActorRef IConnectionActorFeature.Self => Self;

@@ -219,7 +219,7 @@ internal sealed class ShardConnections
                 streams.RemoveAt(streams.Count - 1);
                 continue;
             }
-            if (now - Volatile.Read(ref c.LastActivity) >= idleTimeout) c.Self.Tell(Connections.Connection.DeadlineCheck.Instance);
+            if (!c.HandedOff && now - Volatile.Read(ref c.LastActivity) >= idleTimeout) c.Self.Tell(Connections.Connection.DeadlineCheck.Instance);
         }
     }
 
