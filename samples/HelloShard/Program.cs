@@ -18,7 +18,8 @@ builder.Services.AddAkka("hello-shard", akka => akka.WithShardRuntime(o =>
 using var host = builder.Build();
 await host.StartAsync();
 
-// Scaled from code: four listening sockets on the port, now.
+// Scaled from code: four listening sockets on the port, now. Every command answers its typed reply, or
+// Status.Failure(CommandFailedException) which Ask throws, saying which command failed and why.
 var timeout = TimeSpan.FromSeconds(10);
 var coordinator = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<Coordinator.Marker>();
 await coordinator.Ask<Coordinator.ScaledTo>(new Coordinator.ScaleTo("upper", 4), timeout);
