@@ -24,6 +24,25 @@ def table(headers, rows, right=None):
     return "\n".join(lines)
 
 
+def publish(docs, name, lines, sections, target_heading, target_label, targets):
+    """Ends a report: its tables (`sections`: (title, table) pairs) and target lines go after `lines` into the section
+    `name` of `docs` (under `target_heading`) and to the terminal (under `target_label`)."""
+    out = list(lines)
+    for title, t in sections:
+        out += [f"### {title}", "", t, ""]
+    out += [f"### {target_heading}", "", "\n".join(targets), ""]
+    print()
+    for title, t in sections:
+        print(f"{title}:")
+        print(t)
+        print()
+    print(f"{target_label}:")
+    print("\n".join(targets))
+    print()
+    write_section(docs, name, "\n".join(out).rstrip() + "\n")
+    print(f"wrote the {name} section of {docs}")
+
+
 def write_section(docs, name, section):
     """Replaces the section `name` of `docs` with `section` (appends it when missing), keeps the rest of the file."""
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"

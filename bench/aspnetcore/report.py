@@ -15,7 +15,7 @@ import sys
 sys.dont_write_bytecode = True  # no __pycache__ in bench/
 BENCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, BENCH)
-from benchdoc import load, read_meta, table, write_section  # noqa: E402
+from benchdoc import publish, load, read_meta, table, write_section  # noqa: E402
 
 
 def _sibling(name, path):
@@ -223,27 +223,7 @@ def cmd_render(workdir, docs):
          "reply + other)", changes_table(workdir, events)),
         ("When each change happened (seconds after the load's start)", changes_timeline(events)),
     ]
-    for title, t in sections:
-        add(f"### {title}")
-        add("")
-        add(t)
-        add("")
-    ratios = ratio_lines(records)
-    add("### Target (issue 17, point 3): medians")
-    add("")
-    add("\n".join(ratios))
-    add("")
-
-    print()
-    for title, t in sections:
-        print(f"{title}:")
-        print(t)
-        print()
-    print("Target:")
-    print("\n".join(ratios))
-    print()
-    write_section(docs, SECTION, "\n".join(out).rstrip() + "\n")
-    print(f"wrote the {SECTION} section of {docs}")
+    publish(docs, SECTION, out, sections, "Target (issue 17, point 3): medians", "Target", ratio_lines(records))
     return 0
 
 

@@ -25,7 +25,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in bench/
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from benchdoc import add_fields, load, read_meta, save, table, write_section  # noqa: E402
+from benchdoc import publish, add_fields, load, read_meta, save, table, write_section  # noqa: E402
 
 SECTION = "tls"
 
@@ -482,27 +482,7 @@ def cmd_render(workdir, docs):
                                                                                    handshakes=True)),
         ("Async style against span style: keep-alive echo, plain TCP", echo_table(records)),
     ]
-    for title, t in sections:
-        add(f"### {title}")
-        add("")
-        add(t)
-        add("")
-    targets = target_lines(records, meta)
-    add("### Targets (issue \"4/7 Real protocols\", point 7): medians")
-    add("")
-    add("\n".join(targets))
-    add("")
-
-    print()
-    for title, t in sections:
-        print(f"{title}:")
-        print(t)
-        print()
-    print("Targets:")
-    print("\n".join(targets))
-    print()
-    write_section(docs, SECTION, "\n".join(out).rstrip() + "\n")
-    print(f"wrote the {SECTION} section of {docs}")
+    publish(docs, SECTION, out, sections, "Targets (issue \"4/7 Real protocols\", point 7): medians", "Targets", target_lines(records, meta))
     return 0
 
 
