@@ -54,6 +54,26 @@ public sealed class KestrelOnShardsSpecs
     }
 
     [Fact]
+    public async Task Kestrels_own_https_serves_http2_over_alpn_on_the_sharded_sockets()
+    {
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=localhost", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(1));
+        await using var app = await StartAsync(shards: 2, listen: (_, l) =>
+        {
+            l.Protocols = HttpProtocols.Http1AndHttp2;
+            l.UseHttps(certificate);
+        });
+        var endPoint = BoundEndPoint(app);
+
+        using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, presented, _, _) => presented?.Thumbprint == certificate.Thumbprint };
+        using var client = new HttpClient(handler) { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using var response = await client.GetAsync($"https://{endPoint}/hello?n=7");
+        Assert.Equal(HttpVersion.Version20, response.Version);
+        Assert.Equal("hello 7", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task Many_connections_are_spread_over_the_shards_and_served_by_Kestrel()
     {
         await using var app = await StartAsync(shards: 2);
