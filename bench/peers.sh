@@ -302,9 +302,7 @@ EOF
 
 ORDERS=()
 for ((r = 1; r <= ROUNDS; r++)); do
-  n=${#SERVERS[@]}
-  shift_by=$(((r - 1) % n))
-  order=("${SERVERS[@]:shift_by}" "${SERVERS[@]:0:shift_by}")
+  rotated order "$r" "${SERVERS[@]}"
   ORDERS+=("round $r: ${order[*]}")
   log "round $r of $ROUNDS: ${order[*]}"
   pos=0

@@ -128,3 +128,7 @@ client_cpu() {
   awk 'FNR == 2 { n = 0; for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); n += p[1] * 60 + p[2] } t[FILENAME] = n }
        END { printf "%.2f\n", t[ARGV[2]] - t[ARGV[1]] }' "$1" "$2"
 }
+
+# rotated VAR ROUND ITEM...: sets the array VAR to the items in the order of round ROUND (1-based), rotated by one more
+# each round, so that every server takes every position in turn and drift of the machine falls on all alike.
+rotated() { local -n _rotated=$1; local k=$((($2 - 1) % ($# - 2))); shift 2; _rotated=("${@:k+1}" "${@:1:k}"); }

@@ -348,9 +348,7 @@ ORDERS=()
 for ((r = 1; r <= ROUNDS; r++)); do
   for group in dns echo; do
     if [[ $group == dns ]]; then servers=("${DNS_SERVERS[@]}"); else servers=("${ECHO_SERVERS[@]}"); fi
-    n=${#servers[@]}
-    shift_by=$(((r - 1) % n))
-    order=("${servers[@]:shift_by}" "${servers[@]:0:shift_by}")
+    rotated order "$r" "${servers[@]}"
     ORDERS+=("round $r $group: ${order[*]}")
     log "round $r of $ROUNDS, $group: ${order[*]}"
     pos=0
