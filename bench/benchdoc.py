@@ -24,6 +24,12 @@ def table(headers, rows, right=None):
     return "\n".join(lines)
 
 
+def produced_by(meta):
+    """The first words of a section: the command, when, at which commit, and whether it was a quick trial."""
+    quick = " (quick mode: a trial, not the reference run)" if meta.get("quick") == "1" else ""
+    return f"Produced by `{meta['command']}` on {meta['date']} (UTC) at commit `{meta['commit']}`{quick}"
+
+
 def publish(docs, name, lines, sections, target_heading, target_label, targets):
     """Ends a report: its tables (`sections`: (title, table) pairs) and target lines go after `lines` into the section
     `name` of `docs` (under `target_heading`) and to the terminal (under `target_label`)."""

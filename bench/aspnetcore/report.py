@@ -15,7 +15,7 @@ import sys
 sys.dont_write_bytecode = True  # no __pycache__ in bench/
 BENCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, BENCH)
-from benchdoc import publish, load, read_meta, table, write_section  # noqa: E402
+from benchdoc import produced_by, publish, load, read_meta, table, write_section  # noqa: E402
 
 
 def _sibling(name, path):
@@ -169,8 +169,8 @@ def cmd_render(workdir, docs):
 
     add("## ASP.NET Core on ShardRuntime against the same app on plain Kestrel")
     add("")
-    add(f"Produced by `{meta['command']}` on {meta['date']} (UTC) at commit `{meta['commit']}`"
-        f"{' (quick mode: a trial, not the reference run)' if quick else ''}; the run took {meta['elapsed']}.")
+    add(produced_by(meta) +
+        f"; the run took {meta['elapsed']}.")
     add("")
     add(f"Machine: {meta['nproc']} CPUs ({meta['cpu']}), {meta['memory']} memory, Linux {meta['kernel']}, "
         f".NET {meta['dotnet']}, wrk {meta['wrk']}. Load generators and servers share these CPUs over loopback; "

@@ -17,7 +17,7 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in bench/
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from benchdoc import table, write_section  # noqa: E402
+from benchdoc import produced_by, table, write_section  # noqa: E402
 
 SECTION = "handover"
 # What "kept up" means in the ramp; the script and the document both use these.
@@ -162,8 +162,8 @@ def cmd_render(workdir, docs):
 
     add(f"## Handover under connection churn: ShardRuntime and nginx")
     add("")
-    add(f"Produced by `{meta['command']}` on {meta['date']} (UTC) at commit `{meta['commit']}`"
-        f"{' (quick mode: a trial, not the reference run)' if meta.get('quick') == '1' else ''}.")
+    add(produced_by(meta) +
+        ".")
     add("")
     add(f"Machine: {meta['nproc']} CPUs ({meta['cpu']}), {meta['memory']} memory, Linux {meta['kernel']}, "
         f".NET {meta['dotnet']}, {meta['nginx']}. Load generator, servers and command-line tool share these CPUs "

@@ -21,7 +21,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in bench/
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from benchdoc import read_meta, table, write_section  # noqa: E402
+from benchdoc import produced_by, read_meta, table, write_section  # noqa: E402
 
 SECTION = "peers"
 
@@ -379,8 +379,8 @@ def cmd_render(workdir, docs, png):
 
     add("## Peers: ShardRuntime side by side with nginx, Kestrel and plain .NET sockets")
     add("")
-    add(f"Produced by `{meta['command']}` on {meta['date']} (UTC) at commit `{meta['commit']}`"
-        f"{' (quick mode: a trial, not the reference run)' if quick else ''}; the run took {meta['elapsed']}.")
+    add(produced_by(meta) +
+        f"; the run took {meta['elapsed']}.")
     add("")
     add(f"Machine: {meta['nproc']} CPUs ({meta['cpu']}), {meta['memory']} memory, Linux {meta['kernel']}, "
         f".NET {meta['dotnet']}, {meta['nginx']}, wrk {meta['wrk']}. Load generator and servers share these CPUs "

@@ -25,7 +25,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in bench/
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from benchdoc import publish, add_fields, load, read_meta, save, table, write_section  # noqa: E402
+from benchdoc import produced_by, publish, add_fields, load, read_meta, save, table, write_section  # noqa: E402
 
 SECTION = "tls"
 
@@ -392,8 +392,8 @@ def cmd_render(workdir, docs):
 
     add("## TLS: ShardRuntime over TLS against nginx and Kestrel; the async handler style against the span style")
     add("")
-    add(f"Produced by `{meta['command']}` on {meta['date']} (UTC) at commit `{meta['commit']}`"
-        f"{' (quick mode: a trial, not the reference run)' if quick else ''}; the run took {meta['elapsed']}.")
+    add(produced_by(meta) +
+        f"; the run took {meta['elapsed']}.")
     add("")
     add(f"Machine: {meta['nproc']} CPUs ({meta['cpu']}), {meta['memory']} memory, Linux {meta['kernel']}, "
         f".NET {meta['dotnet']}, {meta['nginx']} ({meta['nginx_openssl']}), wrk {meta['wrk']} ({meta['openssl']} "

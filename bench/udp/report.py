@@ -18,7 +18,7 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in bench/
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from benchdoc import add_fields, load, read_meta, save, table, write_section  # noqa: E402
+from benchdoc import produced_by, add_fields, load, read_meta, save, table, write_section  # noqa: E402
 
 SECTION = "udp"
 # The targets of issue "3/7 UDP listeners" (point 6): dns-static at shards = cores against the peers' queries/s.
@@ -285,8 +285,8 @@ def cmd_render(workdir, docs):
 
     add("## UDP: dns-static against NSD and Knot DNS, udp-echo against plain .NET, zero loss through changes")
     add("")
-    add(f"Produced by `{meta['command']}` on {meta['date']} (UTC) at commit `{meta['commit']}`"
-        f"{' (quick mode: a trial, not the reference run)' if meta.get('quick') == '1' else ''}; "
+    add(produced_by(meta) +
+        f"; "
         f"{meta['rounds']} round(s), {meta['seconds']} s per measurement, in {meta['elapsed']}.")
     add("")
     add(f"Machine: {meta['nproc']} CPUs ({meta['cpu']}), {meta['memory']} memory, Linux {meta['kernel']}, "
