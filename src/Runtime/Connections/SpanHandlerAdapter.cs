@@ -55,6 +55,7 @@ public sealed class SpanHandlerAdapter : IStreamConnectionHandler
         private readonly SpanHandlerContext _context;
         private readonly SemaphoreSlim _gate = new(1, 1);
         private readonly CancellationTokenSource _stop = new();
+        private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private IConnectionHandler? _handler;
         private ConnectionCloseReason _reason = ConnectionCloseReason.Closed;
         private Exception? _failure;
@@ -90,6 +91,7 @@ public sealed class SpanHandlerAdapter : IStreamConnectionHandler
             }
             finally
             {
+                _stopped.TrySetResult();
                 await _stop.CancelAsync().ConfigureAwait(false);
                 if (messages is not null) await messages.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 Closed();
@@ -215,7 +217,7 @@ public sealed class SpanHandlerAdapter : IStreamConnectionHandler
         {
             try
             {
-                while (await messages.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
+                while (await WaitForMessageAsync(messages).ConfigureAwait(false))
                 {
                     while (!_context.IsClosing && messages.TryRead(out var message))
                     {
@@ -243,6 +245,19 @@ public sealed class SpanHandlerAdapter : IStreamConnectionHandler
             catch (Exception) when (_connection.Aborted.IsCancellationRequested)
             {
             }
+        }
+
+        /// <summary>
+        /// Whether a message is waiting; false when the channel completed (the connection finished) or this serving
+        /// stopped. The stop ends the wait without an exception (no cancelled token): every connection's pump stops, and
+        /// a thrown cancellation per connection costs more than serving a small request.
+        /// </summary>
+        private async ValueTask<bool> WaitForMessageAsync(System.Threading.Channels.ChannelReader<object> messages)
+        {
+            var waiting = messages.WaitToReadAsync();
+            if (waiting.IsCompletedSuccessfully) return waiting.Result;
+            var task = waiting.AsTask();
+            return await Task.WhenAny(task, _stopped.Task).ConfigureAwait(false) == task && task.IsCompletedSuccessfully && task.Result;
         }
 
         /// <summary>Flushes what the callback wrote (waiting while the peer does not read), then acts on an abort it asked for.</summary>
