@@ -111,7 +111,8 @@ internal sealed class StreamConnectionActor : UntypedActor
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
         }
-        s.Socket.Dispose(); // a read or write still pending in the task fails, and the task ends
+        s.SocketStream.Unregister(closing: true);
+        s.Socket.Dispose(); // a read or write still pending in the task failed with the abort, and the task ends
         s.CompleteMessages();
         s.Counters.ConnectionClosed();
         if (s.Shard.Retiring) Context.Parent.Tell(Listener.ConnectionEnded.Instance);

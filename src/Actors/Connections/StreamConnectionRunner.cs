@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net.Security;
 using System.Net.Sockets;
 using ShardRuntime.Runtime.Connections;
@@ -22,6 +21,9 @@ internal static class StreamConnectionRunner
             Stream stream = s.SocketStream;
             if (s.Layer is { } layer) stream = await layer.WrapAsync(stream, s, s.Aborted).ConfigureAwait(false);
             s.HandlerStream = stream;
+            // A span handler is written for the I/O loop: after a wait for the socket it resumes there (the handshake
+            // did not; an async handler never does).
+            s.SocketStream.ResumeOnLoop = s.SpanStyle;
             handler = s.SpanStyle
                 ? new SpanHandlerAdapter(s.Lease.CreateHandler, s.Settings.RequestHeadTimeout, s.Settings.MaxReceiveBytes)
                 : s.Lease.CreateStreamHandler(s);
@@ -70,21 +72,6 @@ internal static class StreamConnectionRunner
         }
         if (!ReferenceEquals(stream, s.SocketStream)) await stream.DisposeAsync().ConfigureAwait(false);
         s.Socket.Shutdown(SocketShutdown.Send);
-        using var linger = new CancellationTokenSource(s.Settings.LingerTimeout);
-        var discard = ArrayPool<byte>.Shared.Rent(512);
-        try
-        {
-            while (await s.Socket.ReceiveAsync(discard.AsMemory(), SocketFlags.None, linger.Token).ConfigureAwait(false) > 0)
-            {
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // The peer did not close within linger-timeout: closed anyway.
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(discard);
-        }
+        await s.SocketStream.DrainAsync(s.Settings.LingerTimeout).ConfigureAwait(false);
     }
 }

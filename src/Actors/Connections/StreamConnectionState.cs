@@ -33,7 +33,8 @@ internal sealed class StreamConnectionState : IStreamConnection, IConnectionActo
         AcceptedSocket accepted, long id, ShardSocket shard, ConnectionSettings settings, HandlerLease lease,
         ShardCounters counters, ConnectionBudget budget, ILoggingAdapter log, ActorSystem system, IConnectionStreamLayer? layer)
     {
-        Socket = new Socket(new SafeSocketHandle(accepted.Fd, ownsHandle: true));
+        Handle = new SafeSocketHandle(accepted.Fd, ownsHandle: true);
+        Socket = new Socket(Handle);
         SocketStream = new ConnectionSocketStream(this);
         ConnectionId = id;
         Shard = shard;
@@ -49,6 +50,8 @@ internal sealed class StreamConnectionState : IStreamConnection, IConnectionActo
 
     /// <summary>The connection's socket; closed by its actor only (<see cref="StreamConnectionActor"/>).</summary>
     public readonly Socket Socket;
+    /// <summary>The socket's handle, held by <see cref="ConnectionSocketStream"/> around each system call.</summary>
+    public readonly SafeSocketHandle Handle;
     /// <summary>The socket's bytes, counted (what a stream layer wraps).</summary>
     public readonly ConnectionSocketStream SocketStream;
     public readonly ShardSocket Shard;
@@ -180,6 +183,7 @@ internal sealed class StreamConnectionState : IStreamConnection, IConnectionActo
             throw new InvalidOperationException("the connection's socket cannot be handed over once its pipe or stream is in use");
         if (Interlocked.Exchange(ref _handedOff, 1) != 0)
             throw new InvalidOperationException("the connection's socket was handed over already");
+        SocketStream.Unregister(closing: false); // the handler's I/O is .NET's from now on
         return Socket;
     }
 

@@ -245,4 +245,45 @@ public sealed class StreamConnectionSpecs : TestKit
         Assert.Equal("yz{"u8.ToArray(), await Clients.ReceiveExactlyAsync(span, 3));
         Assert.Equal("span/stream", Specs.Listener(spanCoordinator, "e").Style);
     }
+    [Fact]
+    public async Task A_zero_byte_read_must_wait_for_input_without_taking_it()
+    {
+        var coordinator = Specs.StartCoordinator(Sys,
+            Specs.Settings("""z { endpoint = "127.0.0.1:0", handler = zero-byte, shards = 1 }"""),
+            HandlerCatalog.WithBuiltIns().Add(new ZeroByteReadFactory()));
+        using var client = await Clients.ConnectAsync(Specs.EndPoint(coordinator, "z"));
+        Assert.Equal("ready", await LineAsync(client)); // the handler's zero-byte read begins after this
+        // Not synchronisation: a zero-byte read that did not wait would return while nothing was there, and the read
+        // after it would still be waiting when the bytes came (reported as "pending").
+        await Task.Delay(TimeSpan.FromMilliseconds(200));
+        await Clients.SendAsync(client, "hello");
+        Assert.Equal("0 then 5 at once: hello", await LineAsync(client));
+        client.Shutdown(SocketShutdown.Send);
+        Assert.Equal("0 at the FIN", await LineAsync(client)); // at the FIN a zero-byte read returns too
+    }
+
+    /// <summary>Writes "ready", reads zero bytes, then says what that read returned and whether the next one had its bytes at once.</summary>
+    private sealed class ZeroByteReadFactory : Runtime.Connections.IStreamConnectionHandlerFactory
+    {
+        public string Name => "zero-byte";
+
+        public Runtime.Connections.IStreamConnectionHandler Create(Runtime.Connections.IStreamConnection connection) => new Handler();
+
+        private sealed class Handler : Runtime.Connections.IStreamConnectionHandler
+        {
+            public async Task RunAsync(Runtime.Connections.IStreamConnection connection)
+            {
+                var stream = connection.Stream;
+                await stream.WriteAsync("ready\n"u8.ToArray(), connection.Aborted);
+                var zero = await stream.ReadAsync(Memory<byte>.Empty, connection.Aborted);
+                var buffer = new byte[64];
+                var next = stream.ReadAsync(buffer, connection.Aborted);
+                var when = next.IsCompleted ? "at once" : "pending";
+                var n = await next;
+                await stream.WriteAsync(Encoding.ASCII.GetBytes($"{zero} then {n} {when}: {Encoding.ASCII.GetString(buffer, 0, n)}\n"), connection.Aborted);
+                zero = await stream.ReadAsync(Memory<byte>.Empty, connection.Aborted);
+                await stream.WriteAsync(Encoding.ASCII.GetBytes($"{zero} at the FIN\n"), connection.Aborted);
+            }
+        }
+    }
 }

@@ -192,10 +192,73 @@ public sealed class TlsListenerSpecs(ITestOutputHelper output) : TestKit(output:
         }
     }
 
+    [Fact]
+    public async Task A_span_handler_behind_tls_must_answer_from_its_shards_io_loop_once_the_handshake_is_done()
+    {
+        // The handshake resumes on the thread pool (it may build certificate chains); after it, a span handler's
+        // requests are read, decrypted, answered and encrypted on the loop that saw the socket ready.
+        var files = _files.Server("web");
+        var coordinator = Specs.StartCoordinator(Sys, Specs.Settings(
+            $$"""web { endpoint = "127.0.0.1:0", handler = where, shards = 2, tls { certificate = "{{files.Certificate}}", key = "{{files.Key}}" } }""",
+            "io-loops = 2"), HandlerCatalog.WithBuiltIns().Add(new WhereFactory()));
+        var (socket, tls) = await ConnectAsync(Specs.EndPoint(coordinator, "web"));
+        using (socket)
+        await using (tls)
+        {
+            // The task reads on the thread pool as long as each request is there before it reads; at its first wait it
+            // resumes on its loop (bounded), and stays there.
+            string? loop = null;
+            for (var request = 1; request <= 200 && loop is null; request++)
+            {
+                var (shard, thread) = await WhereAsync(tls);
+                if (thread == $"shardrt-io-{shard % 2}") loop = thread;
+                else Assert.False(thread.StartsWith("shardrt-io-", StringComparison.Ordinal), $"a shard-{shard} connection ran on another shard's loop, '{thread}'");
+            }
+            Assert.True(loop is not null, "200 requests behind TLS, none answered on the connection's loop");
+            for (var request = 1; request <= 5; request++)
+                Assert.Equal(loop, (await WhereAsync(tls)).Thread);
+        }
+    }
+
+    private static async Task<(int Shard, string Thread)> WhereAsync(SslStream tls)
+    {
+        await tls.WriteAsync("?"u8.ToArray());
+        var answer = await LineAsync(tls);
+        var colon = answer.IndexOf(':');
+        return (int.Parse(answer[..colon]), answer[(colon + 1)..]);
+    }
+
+    private static async Task<string> LineAsync(SslStream tls)
+    {
+        using var cts = new CancellationTokenSource(Clients.Timeout);
+        var line = new StringBuilder();
+        var one = new byte[1];
+        while (await tls.ReadAsync(one, cts.Token) == 1 && one[0] != '\n') line.Append((char)one[0]);
+        return line.ToString();
+    }
+
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
         if (disposing) _files.Dispose();
+    }
+
+    /// <summary>A span handler that answers each byte with "shard:thread-name\n": where it ran.</summary>
+    private sealed class WhereFactory : IConnectionHandlerFactory
+    {
+        public const string HandlerName = "where";
+        public string Name => HandlerName;
+        public IConnectionHandler Create(IConnectionContext context) => new Handler();
+
+        private sealed class Handler : IConnectionHandler
+        {
+            public int OnReceived(IConnectionContext context, ReadOnlySpan<byte> data)
+            {
+                for (var i = 0; i < data.Length; i++)
+                    context.Write(Encoding.ASCII.GetBytes($"{context.ShardId}:{Thread.CurrentThread.Name}\n"));
+                return data.Length;
+            }
+        }
     }
 
     /// <summary>A span handler that writes the connection's ALPN protocol and TLS version as its first line.</summary>

@@ -10,6 +10,7 @@ namespace ShardRuntime.Runtime.Sockets.Readiness;
 /// </summary>
 public static partial class SocketIo
 {
+    private const int MsgPeek = 0x2;
     private const int MsgDontWait = 0x40;
     private const int MsgNoSignal = 0x4000;
     private const int Eintr = 4;
@@ -32,6 +33,20 @@ public static partial class SocketIo
             }
             return Result(n, out error);
         }
+    }
+
+    /// <summary>
+    /// Whether input is there without taking it (a zero-byte read's question): 1 when data is, 0 at the peer's FIN, or -1
+    /// with <paramref name="error"/> set (<see cref="SocketError.WouldBlock"/>: nothing yet).
+    /// </summary>
+    public static unsafe int Peek(int fd, out SocketError error)
+    {
+        byte one;
+        nint n;
+        while ((n = Recv(fd, &one, 1, MsgDontWait | MsgPeek)) < 0 && Marshal.GetLastPInvokeError() == Eintr)
+        {
+        }
+        return Result(n, out error);
     }
 
     /// <summary>Sends from <paramref name="buffer"/>. Returns the bytes sent, or -1 with <paramref name="error"/> set (<see cref="SocketError.WouldBlock"/>: no room now).</summary>
