@@ -32,8 +32,8 @@
 #
 # wrk and session resumption: wrk keeps one OpenSSL SSL object per connection and calls SSL_shutdown and SSL_clear
 # between connections, which keeps the session, so every reconnect offers it: a server that allows resumption would
-# be measured on abbreviated handshakes (.NET's SslStream resumes TLS 1.3 sessions by default with a certificate
-# context; Kestrel with a plain certificate and nginx without tickets do not). So wrk runs with bench/tls/noresume.c
+# be measured on abbreviated handshakes (.NET's SslStream resumes TLS 1.3 sessions by default; nginx without a
+# session cache or tickets does not; the probe records which would). So wrk runs with bench/tls/noresume.c
 # preloaded, which drops the session before each handshake: every server makes a full handshake per connection. The
 # script checks this at the start against an nginx that does resume (wrk alone resumes there; with the wrapper, no
 # connection may), and the probe records whether each server would have resumed.

@@ -424,14 +424,17 @@ def cmd_render(workdir, docs):
     add("Session resumption: wrk 4.1 keeps one OpenSSL `SSL` object per connection slot and between two connections "
         "calls `SSL_shutdown` then `SSL_clear`, which keeps the session; so every reconnect offers the previous "
         "session (a TLS 1.3 ticket, or a TLS 1.2 session id or ticket) and wrk resumes whenever the server lets it. "
-        "Servers differ there by default (.NET's `SslStream` resumes TLS 1.3 sessions when given a certificate "
-        "context; Kestrel given a plain certificate does not). To measure the same thing on every server, wrk runs "
+        "Servers differ there (.NET's `SslStream` resumes TLS 1.3 sessions by default; nginx without a session cache "
+        "or tickets does not; the probe below records which would). To measure the same thing on every server, wrk runs "
         "with `bench/tls/noresume.c` preloaded (`LD_PRELOAD`; Debian's wrk links libssl dynamically), a wrapper of "
         "`SSL_connect` that drops the session before a handshake starts: every connection is a full handshake, "
         "whatever the server allows. Checked at the start of the run against an nginx that does resume (session "
-        f"cache and tickets on, `$ssl_session_reused` logged per request): {meta['resume_check']}. nginx and Kestrel "
-        "are also set to refuse resumption (`ssl_session_cache off`, `ssl_session_tickets off`; `AllowTlsResume = "
-        "false`); ShardRuntime's `tls` block has no such setting. The probe before each turn records whether the "
+        f"cache and tickets on, `$ssl_session_reused` logged per request): {meta['resume_check']}. nginx is also set "
+        "to refuse resumption (`ssl_session_cache off`, `ssl_session_tickets off`: no ticket is made, its cheapest "
+        "full handshake). The .NET servers keep .NET's default, `AllowTlsResume = true`: with false, .NET 10 makes a "
+        "new OpenSSL `SSL_CTX` for every handshake instead of reusing a cached one (ShardRuntime's server CPU per "
+        "handshake rose from about 1.1 to 1.5 ms when tried), so false is the slower full handshake, not a fairer "
+        "one; ShardRuntime's `tls` block has no such setting. The probe before each turn records whether the "
         "server would resume (a second connection offers the first one's session: `s_client -sess_out`, then "
         "`-sess_in`); wrk never offers one.")
     add("")
@@ -462,7 +465,7 @@ def cmd_render(workdir, docs):
         "`keepalive_requests 1000000`, `keepalive_timeout 300s` (bench/tls/nginx.conf.template).")
     add("- **Kestrel**: bench/Peers/Kestrel (Release) with `--https CERT KEY`: `MapGet(\"/\", () => \"OK\")`, "
         "`UseHttps` with the same PEM pair, HTTP/1.1 only, TLS 1.3 and 1.2, the same cipher preference "
-        "(`CipherSuitesPolicy`), `AllowTlsResume = false`, Kestrel's defaults otherwise (server GC, "
+        "(`CipherSuitesPolicy`), Kestrel's defaults otherwise (`AllowTlsResume = true`, server GC, "
         "`KeepAliveTimeout = 300 s`).")
     add("- **ShardRuntime echo / echo-async**: the same host, one listener `handler = echo` or `echo-async`, "
         "`shards = 0`, plain TCP.")
