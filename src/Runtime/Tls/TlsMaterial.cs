@@ -44,6 +44,10 @@ public sealed class TlsMaterial
             {
                 TrustMode = X509ChainTrustMode.CustomRootTrust,
                 RevocationMode = X509RevocationMode.NoCheck,
+                // Never fetch a missing issuer from the URL a client certificate names: the client would choose where
+                // the node connects, and hold the handshake (and a thread) for the download's timeout. The chain is
+                // what the client sent, checked against client-ca, and nothing else.
+                DisableCertificateDownloads = true,
             };
             policy.CustomTrustStore.AddRange(clientAuthorities);
             _options.CertificateChainPolicy = policy;

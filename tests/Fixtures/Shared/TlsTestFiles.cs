@@ -66,11 +66,15 @@ internal sealed class TlsTestFiles : IDisposable
             Write($"{name}-key.pem", keyPem));
     }
 
-    /// <summary>A client certificate (with its private key, for SslStream) signed by the client CA, or by the foreign CA.</summary>
-    public X509Certificate2 Client(string name, bool foreign = false)
+    /// <summary>
+    /// A client certificate (with its private key, for SslStream) signed by the client CA, or by the foreign CA;
+    /// <paramref name="issuerUrl"/>: an authority-information-access extension naming where its issuer can be fetched.
+    /// </summary>
+    public X509Certificate2 Client(string name, bool foreign = false, string? issuerUrl = null)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
+        if (issuerUrl is not null) request.CertificateExtensions.Add(new X509AuthorityInformationAccessExtension(null, [issuerUrl]));
         using var certificate = (foreign ? _foreignCa : _clientCa).Sign(request, "1.3.6.1.5.5.7.3.2", null, null);
         using var withKey = certificate.CopyWithPrivateKey(key);
         // Through PKCS#12, so that the key is usable by the TLS stack on every platform.

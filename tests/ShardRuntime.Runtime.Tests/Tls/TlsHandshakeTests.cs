@@ -65,6 +65,25 @@ public sealed class TlsHandshakeTests : IDisposable
     }
 
     [Fact]
+    public async Task A_client_certificate_must_never_make_the_server_fetch_its_issuer_from_a_url_it_names()
+    {
+        // A certificate's authority-information-access URL is the client's to choose: fetching it during the handshake
+        // would let any client make the node open connections (and hold a thread for the fetch's timeout).
+        using var lure = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        lure.Start();
+        var url = $"http://127.0.0.1:{((System.Net.IPEndPoint)lure.LocalEndpoint).Port}/issuer.cer";
+        var options = TlsTestFiles.Options(_files.Server("web"), clients: ClientCertificateMode.Required, clientCa: _files.ClientCa);
+        using var loop = new TlsLoopback(Serve(options));
+
+        var handshake = loop.AcceptAsync();
+        await loop.ClientAsync(_files, certificate: _files.Client("mallory", foreign: true, issuerUrl: url));
+        var rejected = await handshake;
+        Assert.Equal(TlsHandshakeFailure.ClientCertificateRejected, rejected.Failure);
+        // The chain is built within the handshake: a fetch would have connected by now.
+        Assert.False(lure.Pending(), $"the server fetched the client certificate's issuer from {url}");
+    }
+
+    [Fact]
     public async Task Optional_client_certificates_must_serve_a_client_without_one()
     {
         var options = TlsTestFiles.Options(_files.Server("web"), clients: ClientCertificateMode.Optional, clientCa: _files.ClientCa);

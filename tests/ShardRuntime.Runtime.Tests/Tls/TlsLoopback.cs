@@ -70,7 +70,8 @@ internal sealed class TlsLoopback : IDisposable
             TargetHost = "localhost",
             EnabledSslProtocols = protocols,
             ApplicationProtocols = alpn?.Select(p => new SslApplicationProtocol(p)).ToList(),
-            ClientCertificates = certificate is null ? null : new X509CertificateCollection { certificate },
+            // Offline: the client sends its certificate as it is, never fetching an issuer its certificate names.
+            ClientCertificateContext = certificate is null ? null : SslStreamCertificateContext.Create(certificate, null, offline: true),
             RemoteCertificateValidationCallback = (_, presented, _, _) =>
             {
                 if (presented is null) return false;
