@@ -15,8 +15,9 @@ namespace ShardRuntime.Actors.Connections;
 /// <remarks>
 /// Where code resumes after a wait is the connection's choice (<see cref="ResumeOnLoop"/>): a span handler (written for
 /// the I/O loop: it never blocks) resumes on the loop that saw the socket ready, so a request is read, decrypted,
-/// answered, encrypted and sent in one pass on that thread, as nginx's workers do; an async handler and a TLS handshake
-/// (which may build certificate chains) resume on the thread pool. Every system call holds the socket's handle
+/// answered, encrypted and sent in one pass on that thread, as nginx's workers do (its TLS handshake too, when that is
+/// CPU work only); an async handler, and a handshake that builds a client certificate's chain, resume on the thread
+/// pool (<see cref="StreamConnectionRunner"/> decides). Every system call holds the socket's handle
 /// (<see cref="System.Runtime.InteropServices.SafeHandle.DangerousAddRef"/>), so a close by the actor meanwhile can never
 /// let the descriptor's number, reused by another accept, be read or written here.
 /// </remarks>

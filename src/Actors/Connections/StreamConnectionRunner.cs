@@ -1,6 +1,7 @@
 using System.Net.Security;
 using System.Net.Sockets;
 using ShardRuntime.Runtime.Connections;
+using ShardRuntime.Actors.Listeners;
 
 namespace ShardRuntime.Actors.Connections;
 
@@ -19,10 +20,12 @@ internal static class StreamConnectionRunner
         try
         {
             Stream stream = s.SocketStream;
+            // A span handler is written for the I/O loop: after a wait for the socket it resumes there, and so does its
+            // TLS handshake when that is CPU work only; a handshake that judges client certificates (a chain to build)
+            // and every async handler resume on the thread pool.
+            s.SocketStream.ResumeOnLoop = s.SpanStyle && s.Layer is null or TlsLayer { HandshakeIsCpuOnly: true };
             if (s.Layer is { } layer) stream = await layer.WrapAsync(stream, s, s.Aborted).ConfigureAwait(false);
             s.HandlerStream = stream;
-            // A span handler is written for the I/O loop: after a wait for the socket it resumes there (the handshake
-            // did not; an async handler never does).
             s.SocketStream.ResumeOnLoop = s.SpanStyle;
             handler = s.SpanStyle
                 ? new SpanHandlerAdapter(s.Lease.CreateHandler, s.Settings.RequestHeadTimeout, s.Settings.MaxReceiveBytes)

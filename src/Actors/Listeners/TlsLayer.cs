@@ -18,6 +18,13 @@ internal sealed class TlsLayer(TlsServer server, ILoggingAdapter log) : IConnect
     /// <summary>The listener's server side (material, counters, failure log).</summary>
     public TlsServer Server => server;
 
+    /// <summary>
+    /// Whether a handshake is CPU work only, so a span handler's connection may shake hands on its I/O loop as nginx's
+    /// workers do: no client certificate is asked for (judging one builds a chain), and the server's chain was built
+    /// when the material was loaded (offline).
+    /// </summary>
+    public bool HandshakeIsCpuOnly => server.Current.Options.ClientCertificates == ClientCertificateMode.None;
+
     public async ValueTask<Stream> WrapAsync(Stream inner, IStreamConnection connection, CancellationToken cancellationToken)
     {
         try

@@ -29,7 +29,10 @@ public sealed class TlsListenerSpecs(ITestOutputHelper output) : TestKit(output:
             catalog ?? HandlerCatalog.WithBuiltIns());
 
     /// <summary>A TLS client that trusts the test's server CA and offers <paramref name="alpn"/>.</summary>
-    private async Task<(Socket Socket, SslStream Tls)> ConnectAsync(IPEndPoint endPoint, params string[] alpn)
+    private Task<(Socket Socket, SslStream Tls)> ConnectAsync(IPEndPoint endPoint, params string[] alpn) => ConnectAsync(endPoint, null, alpn);
+
+    /// <summary>As <see cref="ConnectAsync(IPEndPoint, string[])"/>, presenting <paramref name="certificate"/> when asked.</summary>
+    private async Task<(Socket Socket, SslStream Tls)> ConnectAsync(IPEndPoint endPoint, X509Certificate2? certificate, params string[] alpn)
     {
         var socket = await Clients.ConnectAsync(endPoint);
         var tls = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
@@ -38,6 +41,7 @@ public sealed class TlsListenerSpecs(ITestOutputHelper output) : TestKit(output:
         {
             TargetHost = "web",
             ApplicationProtocols = alpn.Select(a => new SslApplicationProtocol(a)).ToList(),
+            ClientCertificateContext = certificate is null ? null : SslStreamCertificateContext.Create(certificate, null, offline: true),
             RemoteCertificateValidationCallback = (_, certificate, _, _) =>
                 certificate is not null && ChainsTo(new X509Certificate2(certificate), _files.ServerCaCertificate),
         }, cts.Token);
@@ -220,6 +224,36 @@ public sealed class TlsListenerSpecs(ITestOutputHelper output) : TestKit(output:
         }
     }
 
+    [Fact]
+    public async Task A_span_handlers_handshake_must_run_on_its_loop_unless_client_certificates_are_judged()
+    {
+        // A handshake always waits for the client's Finished, and resumes from that wait where the connection says:
+        // on its loop when the handshake is CPU work only, on the thread pool when a client chain is to be built. The
+        // handler's OnConnected runs right after, on the same thread.
+        var server = _files.Server("web");
+        foreach (var (clients, expectLoop) in new[] { ("none", true), ("required", false) })
+        {
+            var ca = clients == "none" ? "" : $$""", client-ca = "{{_files.ClientCa}}" """;
+            var coordinator = Specs.StartCoordinator(Sys, Specs.Settings(
+                $$"""web { endpoint = "127.0.0.1:0", handler = where-connected, shards = 2, tls { certificate = "{{server.Certificate}}", key = "{{server.Key}}", client-certificates = {{clients}} {{ca}} } }""",
+                "io-loops = 2"), HandlerCatalog.WithBuiltIns().Add(new WhereConnectedFactory()), name: $"clients-{clients}");
+            for (var i = 0; i < 3; i++)
+            {
+                using var certificate = clients == "none" ? null : _files.Client("alice");
+                var (socket, tls) = await ConnectAsync(Specs.EndPoint(coordinator, "web"), certificate);
+                using (socket)
+                await using (tls)
+                {
+                    var answer = await LineAsync(tls);
+                    var colon = answer.IndexOf(':');
+                    var (shard, thread) = (int.Parse(answer[..colon]), answer[(colon + 1)..]);
+                    if (expectLoop) Assert.True(thread == $"shardrt-io-{shard % 2}", $"a CPU-only handshake on shard {shard} finished on '{thread}'");
+                    else Assert.False(thread.StartsWith("shardrt-io-", StringComparison.Ordinal), $"a handshake judging a client certificate finished on loop thread '{thread}'");
+                }
+            }
+        }
+    }
+
     private static async Task<(int Shard, string Thread)> WhereAsync(SslStream tls)
     {
         await tls.WriteAsync("?"u8.ToArray());
@@ -258,6 +292,21 @@ public sealed class TlsListenerSpecs(ITestOutputHelper output) : TestKit(output:
                     context.Write(Encoding.ASCII.GetBytes($"{context.ShardId}:{Thread.CurrentThread.Name}\n"));
                 return data.Length;
             }
+        }
+    }
+
+    /// <summary>A span handler that writes "shard:thread-name\n" in OnConnected: where the handshake finished.</summary>
+    private sealed class WhereConnectedFactory : IConnectionHandlerFactory
+    {
+        public string Name => "where-connected";
+        public IConnectionHandler Create(IConnectionContext context) => new Handler();
+
+        private sealed class Handler : IConnectionHandler
+        {
+            public void OnConnected(IConnectionContext context) =>
+                context.Write(Encoding.ASCII.GetBytes($"{context.ShardId}:{Thread.CurrentThread.Name}\n"));
+
+            public int OnReceived(IConnectionContext context, ReadOnlySpan<byte> data) => data.Length;
         }
     }
 
