@@ -112,8 +112,9 @@ public sealed class HostileClientSpecs : TestKit
                 $"the node read {received / 1024} KiB of the slow readers' {hogs.Count * burst.Length / 1024} KiB");
             // Each busy connection gets a turn of one read (4 KiB) at a time, between the others' turns and the loop's looks
             // at its sockets: the probe waits for about one round of them (0.1-0.4 s here, where it waited 3 s for the
-            // slow readers' whole bursts before); a generous bound for a loaded 2-core machine.
-            Assert.True(worst < TimeSpan.FromSeconds(1), $"the probe's slowest answer took {worst.TotalMilliseconds:0} ms");
+            // slow readers' whole bursts before); a generous bound for a loaded 2-core machine (1.7 s was seen once
+            // with every test assembly and a build running beside it), still short of the 3 s the fault took.
+            Assert.True(worst < TimeSpan.FromSeconds(2), $"the probe's slowest answer took {worst.TotalMilliseconds:0} ms");
         }
         finally
         {
