@@ -22,30 +22,18 @@ public sealed class IoLoopSpecs(ITestOutputHelper output) : TestKit(output: outp
             HandlerCatalog.WithBuiltIns().Add(new WhereFactory()));
         var endPoint = Specs.EndPoint(coordinator, "w");
 
-        // Connections until both shards have had some (the kernel spreads them; bounded).
-        var seen = new HashSet<int>();
-        var clients = new List<System.Net.Sockets.Socket>();
-        try
+        await OnBothShardsAsync(endPoint, async client =>
         {
-            for (var i = 0; i < 200 && seen.Count < 2; i++)
+            // The first exchange is the shard's first turn; the second the connection actor's (it outlived the turn).
+            var shard = -1;
+            foreach (var turn in new[] { "first", "actor" })
             {
-                var client = await Clients.ConnectAsync(endPoint);
-                clients.Add(client);
-                // The first exchange is the shard's first turn; the second the connection actor's (it outlived the turn).
-                foreach (var turn in new[] { "first", "actor" })
-                {
-                    await Clients.SendAsync(client, "?");
-                    var (shard, thread) = await ReadWhereAsync(client);
-                    Assert.True(thread == $"shardrt-io-{shard % 2}", $"{turn} turn of a shard-{shard} connection ran on '{thread}'");
-                    seen.Add(shard);
-                }
+                await Clients.SendAsync(client, "?");
+                (shard, var thread) = await ReadWhereAsync(client);
+                Assert.True(thread == $"shardrt-io-{shard % 2}", $"{turn} turn of a shard-{shard} connection ran on '{thread}'");
             }
-            Assert.Equal([0, 1], seen.Order());
-        }
-        finally
-        {
-            foreach (var client in clients) client.Dispose();
-        }
+            return shard;
+        });
     }
 
     [Fact]
@@ -69,7 +57,27 @@ public sealed class IoLoopSpecs(ITestOutputHelper output) : TestKit(output: outp
         var coordinator = Specs.StartCoordinator(Sys,
             Specs.Settings("""w { endpoint = "127.0.0.1:0", handler = where, shards = 2, io = stream }""", "io-loops = 2"),
             HandlerCatalog.WithBuiltIns().Add(new WhereFactory()));
-        var endPoint = Specs.EndPoint(coordinator, "w");
+        await OnBothShardsAsync(Specs.EndPoint(coordinator, "w"), async client =>
+        {
+            var shard = await UntilOnItsLoopAsync(client);
+            // From there on it stays on that loop: a read that finds its bytes goes on where it is, one that waits
+            // resumes there.
+            for (var request = 1; request <= 5; request++)
+            {
+                await Clients.SendAsync(client, "?");
+                var (_, thread) = await ReadWhereAsync(client);
+                Assert.True(thread == $"shardrt-io-{shard % 2}", $"request {request} of a shard-{shard} stream connection, after it reached its loop, ran on '{thread}'");
+            }
+            return shard;
+        });
+    }
+
+    /// <summary>
+    /// Connects and runs <paramref name="check"/> (which returns the connection's shard) until both shards have had a
+    /// connection: the kernel spreads them (bounded). The connections stay open until the end, so each is a new one.
+    /// </summary>
+    private static async Task OnBothShardsAsync(System.Net.IPEndPoint endPoint, Func<System.Net.Sockets.Socket, Task<int>> check)
+    {
         var seen = new HashSet<int>();
         var clients = new List<System.Net.Sockets.Socket>();
         try
@@ -78,16 +86,7 @@ public sealed class IoLoopSpecs(ITestOutputHelper output) : TestKit(output: outp
             {
                 var client = await Clients.ConnectAsync(endPoint);
                 clients.Add(client);
-                var shard = await UntilOnItsLoopAsync(client);
-                // From there on it stays on that loop: a read that finds its bytes goes on where it is, one that waits
-                // resumes there.
-                for (var request = 1; request <= 5; request++)
-                {
-                    await Clients.SendAsync(client, "?");
-                    var (_, thread) = await ReadWhereAsync(client);
-                    Assert.True(thread == $"shardrt-io-{shard % 2}", $"request {request} of a shard-{shard} stream connection, after it reached its loop, ran on '{thread}'");
-                }
-                seen.Add(shard);
+                seen.Add(await check(client));
             }
             Assert.Equal([0, 1], seen.Order());
         }
@@ -160,24 +159,6 @@ public sealed class IoLoopSpecs(ITestOutputHelper output) : TestKit(output: outp
                     for (var i = 0; i < n; i++)
                         await connection.Stream.WriteAsync(Encoding.ASCII.GetBytes($"{connection.ShardId}:{Thread.CurrentThread.Name}\n"), connection.Aborted);
                 }
-            }
-        }
-    }
-
-    /// <summary>Answers every byte with "shard:thread-name\n": where the handler ran.</summary>
-    private sealed class WhereFactory : IConnectionHandlerFactory
-    {
-        public string Name => "where";
-
-        public IConnectionHandler Create(IConnectionContext context) => new Handler();
-
-        private sealed class Handler : IConnectionHandler
-        {
-            public int OnReceived(IConnectionContext context, ReadOnlySpan<byte> data)
-            {
-                for (var i = 0; i < data.Length; i++)
-                    context.Write(Encoding.ASCII.GetBytes($"{context.ShardId}:{Thread.CurrentThread.Name}\n"));
-                return data.Length;
             }
         }
     }

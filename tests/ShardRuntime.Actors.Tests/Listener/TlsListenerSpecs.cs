@@ -277,24 +277,6 @@ public sealed class TlsListenerSpecs(ITestOutputHelper output) : TestKit(output:
         if (disposing) _files.Dispose();
     }
 
-    /// <summary>A span handler that answers each byte with "shard:thread-name\n": where it ran.</summary>
-    private sealed class WhereFactory : IConnectionHandlerFactory
-    {
-        public const string HandlerName = "where";
-        public string Name => HandlerName;
-        public IConnectionHandler Create(IConnectionContext context) => new Handler();
-
-        private sealed class Handler : IConnectionHandler
-        {
-            public int OnReceived(IConnectionContext context, ReadOnlySpan<byte> data)
-            {
-                for (var i = 0; i < data.Length; i++)
-                    context.Write(Encoding.ASCII.GetBytes($"{context.ShardId}:{Thread.CurrentThread.Name}\n"));
-                return data.Length;
-            }
-        }
-    }
-
     /// <summary>A span handler that writes "shard:thread-name\n" in OnConnected: where the handshake finished.</summary>
     private sealed class WhereConnectedFactory : IConnectionHandlerFactory
     {

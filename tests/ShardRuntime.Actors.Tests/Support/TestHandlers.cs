@@ -111,3 +111,23 @@ internal sealed class GenerationEchoFactory : IConnectionHandlerFactory
         }
     }
 }
+
+/// <summary>Answers every byte with "shard:thread-name\n": where a span handler ran (the loop-thread specs).</summary>
+internal sealed class WhereFactory : IConnectionHandlerFactory
+{
+    public const string HandlerName = "where";
+
+    public string Name => HandlerName;
+
+    public IConnectionHandler Create(IConnectionContext context) => new Handler();
+
+    private sealed class Handler : IConnectionHandler
+    {
+        public int OnReceived(IConnectionContext context, ReadOnlySpan<byte> data)
+        {
+            for (var i = 0; i < data.Length; i++)
+                context.Write(Encoding.ASCII.GetBytes($"{context.ShardId}:{Thread.CurrentThread.Name}\n"));
+            return data.Length;
+        }
+    }
+}
