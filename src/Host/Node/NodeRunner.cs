@@ -82,7 +82,10 @@ internal static class NodeRunner
             .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
             .Enrich.FromLogContext()
             .Enrich.WithProperty("ProcessId", Environment.ProcessId)
-            .Enrich.With(ProcessGenerationEnricher.Instance);
+            .Enrich.With(ProcessGenerationEnricher.Instance)
+            // A failed start is logged once, by RunHostAsync, as its reason: not again with a stack trace each by
+            // Akka.Hosting and the generic host, through whose StartAsync it comes.
+            .Filter.ByExcluding(e => e.Exception is ShardRuntimeStartException);
         // Listener, Shard and Connection are properties of every event about them: in JSON they are fields,
         // in text they are part of the rendered message.
         return (jsonLogs
@@ -115,7 +118,18 @@ internal static class NodeRunner
     private static async Task<int> RunHostAsync(IHost host, NodeConfig config, UpgradeClient? connection, UpgradeOptions upgrade,
         CancellationToken cancellationToken)
     {
-        await host.StartAsync(cancellationToken);
+        try
+        {
+            // Returns once the node's listeners are bound and serving (WithShardRuntime waits within it, bounded by start-timeout).
+            await host.StartAsync(cancellationToken);
+        }
+        catch (ShardRuntimeStartException failed)
+        {
+            // The actor system has shut down already (Akka.Hosting's coordinated shutdown, before it rethrew).
+            Log.Fatal("Start-up failed: {Reason}", failed.Reason);
+            connection?.Dispose(); // before Ready: the running node rolls back and serves on
+            return StartupFailed;
+        }
         var system = ActorSystemOf(host);
         var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
         using var running = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -138,19 +152,11 @@ internal static class NodeRunner
         }
     }
 
-    /// <summary>The node's start: its listeners bound or adopted, the cluster joined, then the upgrade completed or the control socket bound. Null: serving.</summary>
+    /// <summary>The node's start after the host's (which saw its listeners bound or adopted): the cluster joined, then the upgrade completed or the control socket bound. Null: serving.</summary>
     private static async Task<int?> StartAsync(IHost host, NodeConfig config, UpgradeClient? connection, UpgradeOptions upgrade,
         IActorRef coordinator, CancellationToken running)
     {
         var settings = config.Settings;
-        var started = await AskWithin(coordinator, CoordinatorProtocol.WaitUntilStarted.Instance, settings.StartTimeout, "shard-runtime.start-timeout", running);
-        if (CommandFailedException.In(started) is { } failed)
-        {
-            Log.Fatal("Start-up failed: {Reason}", failed.Reason);
-            connection?.Dispose(); // before Ready: the running node rolls back and serves on
-            await host.StopAsync(CancellationToken.None);
-            return StartupFailed;
-        }
         await FollowClusterAsync(host, settings, running);
         if (connection is not null) return await CompleteUpgradeAsync(host, settings, connection, coordinator, running);
 
