@@ -1,8 +1,4 @@
 using System.Net;
-using System.Net.Security;
-using System.Net.Sockets;
-using System.Security.Cryptography.X509Certificates;
-using System.Text;
 using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -77,56 +73,5 @@ public sealed class HostingStartSpecs : IDisposable
         Assert.Contains("shard-runtime.listeners.upper.tls.key", failed.Message);
         Assert.Contains(missingKey, failed.Message);
         await host.StopAsync();
-    }
-
-    /// <summary>A TLS client on loopback that trusts only <c>ca</c>, for a line of echo.</summary>
-    private sealed class TlsClient : IDisposable
-    {
-        private readonly Socket _socket;
-        private readonly SslStream _tls;
-
-        private TlsClient(Socket socket, SslStream tls)
-        {
-            _socket = socket;
-            _tls = tls;
-        }
-
-        public static async Task<TlsClient> ConnectAsync(IPEndPoint endPoint, X509Certificate2 ca)
-        {
-            var socket = await Clients.ConnectAsync(endPoint);
-            var tls = new SslStream(new NetworkStream(socket, ownsSocket: false));
-            using var cts = new CancellationTokenSource(Clients.Timeout);
-            await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
-            {
-                TargetHost = "localhost",
-                RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null && ChainsTo(new X509Certificate2(certificate), ca),
-            }, cts.Token);
-            return new TlsClient(socket, tls);
-        }
-
-        public async Task<string> EchoAsync(string text)
-        {
-            using var cts = new CancellationTokenSource(Clients.Timeout);
-            var sent = Encoding.UTF8.GetBytes(text);
-            await _tls.WriteAsync(sent, cts.Token);
-            var received = new byte[sent.Length];
-            await _tls.ReadExactlyAsync(received, cts.Token);
-            return Encoding.UTF8.GetString(received);
-        }
-
-        private static bool ChainsTo(X509Certificate2 leaf, X509Certificate2 ca)
-        {
-            using var chain = new X509Chain();
-            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            chain.ChainPolicy.CustomTrustStore.Add(ca);
-            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-            return chain.Build(leaf);
-        }
-
-        public void Dispose()
-        {
-            _tls.Dispose();
-            _socket.Dispose();
-        }
     }
 }
