@@ -1,5 +1,6 @@
 using Akka.Actor;
 using ShardRuntime.Actors.Coordination;
+using ControlProtocol = ShardRuntime.Actors.ControlSocket.Control;
 using CoordinatorProtocol = ShardRuntime.Actors.Coordination.Coordinator;
 
 namespace ShardRuntime.Actors.Hosting;
@@ -33,5 +34,25 @@ public static class NodeStart
             throw new ShardRuntimeStartException(
                 $"its listeners were not all bound and serving within {timeout} ({timeoutName})", late);
         }
+    }
+
+    /// <summary>
+    /// Returns once <paramref name="control"/> serves its control socket; throws <see cref="ShardRuntimeStartException"/>
+    /// naming the path and why when it cannot, or when <paramref name="timeout"/> passes first. Not for a control socket
+    /// whose bind waits for an upgrade to complete (it binds only then).
+    /// </summary>
+    internal static async Task WaitForControlSocketAsync(IActorRef control, TimeSpan timeout, string timeoutName)
+    {
+        object bound;
+        try
+        {
+            bound = await control.Ask<object>(ControlProtocol.WaitUntilBound.Instance, timeout).ConfigureAwait(false);
+        }
+        catch (AskTimeoutException late)
+        {
+            throw new ShardRuntimeStartException($"the control socket was not bound within {timeout} ({timeoutName})", late);
+        }
+        if (bound is ControlProtocol.BindFailed failed)
+            throw new ShardRuntimeStartException($"control socket {failed.SocketPath}: {failed.Reason}");
     }
 }

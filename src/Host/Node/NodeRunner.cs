@@ -152,7 +152,7 @@ internal static class NodeRunner
         }
     }
 
-    /// <summary>The node's start after the host's (which saw its listeners bound or adopted): the cluster joined, then the upgrade completed or the control socket bound. Null: serving.</summary>
+    /// <summary>The node's start after the host's (which saw its listeners bound or adopted and its control socket bound): the cluster joined, then the upgrade completed. Null: serving.</summary>
     private static async Task<int?> StartAsync(IHost host, NodeConfig config, UpgradeClient? connection, UpgradeOptions upgrade,
         IActorRef coordinator, CancellationToken running)
     {
@@ -160,18 +160,8 @@ internal static class NodeRunner
         await FollowClusterAsync(host, settings, running);
         if (connection is not null) return await CompleteUpgradeAsync(host, settings, connection, coordinator, running);
 
-        if (settings.Control.Enabled)
-        {
-            var control = await host.Services.GetRequiredService<ActorRegistry>().WaitForAsync<ControlProtocol.Marker>(running);
-            var bound = await AskWithin(control, ControlProtocol.WaitUntilBound.Instance, settings.StartTimeout, "shard-runtime.start-timeout", running);
-            if (bound is ControlProtocol.BindFailed bindFailed)
-            {
-                Log.Fatal("Start-up failed: control socket {SocketPath}: {Reason}", bindFailed.SocketPath, bindFailed.Reason);
-                await host.StopAsync(CancellationToken.None);
-                return StartupFailed;
-            }
-            Log.Information("Control socket {SocketPath} ready", settings.Control.SocketPath);
-        }
+        // The host's StartAsync saw the control socket bound (WithShardRuntime waits for it where it binds at start).
+        if (settings.Control.Enabled) Log.Information("Control socket {SocketPath} ready", settings.Control.SocketPath);
         TryNotify($"READY=1\nSTATUS=serving {settings.Listeners.Count} listener(s), process generation {upgrade.ProcessGeneration}");
         return null;
     }
@@ -253,26 +243,6 @@ internal static class NodeRunner
             else if (!t.IsCompletedSuccessfully)
                 Log.Warning("SIGHUP reload did not complete: {Error}", t.Exception?.GetBaseException().Message ?? "cancelled");
         }, TaskScheduler.Default);
-    }
-
-    /// <summary>
-    /// Asks <paramref name="actor"/>; no answer within <paramref name="timeout"/> fails naming the key that sets it. A
-    /// refusal is the answer (<see cref="CommandFailedException"/>), not thrown.
-    /// </summary>
-    private static async Task<object> AskWithin(IActorRef actor, object message, TimeSpan timeout, string key, CancellationToken running)
-    {
-        try
-        {
-            return await actor.Ask<object>(message, timeout, running);
-        }
-        catch (CommandFailedException refused)
-        {
-            return refused;
-        }
-        catch (AskTimeoutException) when (!running.IsCancellationRequested)
-        {
-            throw new TimeoutException($"{message.GetType().Name} got no answer within {timeout.TotalSeconds:0.###} s ({key})");
-        }
     }
 
     /// <summary>The cluster's TLS files, read and checked (null when none are set, or when they are unusable: then logged).</summary>

@@ -51,7 +51,7 @@ public sealed class HostingStartSpecs : IDisposable
             Assert.Equal("upper", upper.Name);
             Assert.Equal(3, upper.Shards.Count(s => s.IsServing));
 
-            using var client = await TlsClient.ConnectAsync(IPEndPoint.Parse(upper.EndPoint), _files.ServerCaCertificate);
+            using var client = await TlsClient.ConnectAsync(IPEndPoint.Parse(upper.EndPoint), _files);
             Assert.Equal("over tls", await client.EchoAsync("over tls"));
         }
         finally
@@ -73,5 +73,47 @@ public sealed class HostingStartSpecs : IDisposable
         Assert.Contains("shard-runtime.listeners.upper.tls.key", failed.Message);
         Assert.Contains(missingKey, failed.Message);
         await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task StartAsync_must_return_with_the_control_socket_bound_and_fail_naming_its_path_when_it_cannot_be()
+    {
+        var served = Path.Combine(_files.Directory, "control.sock");
+        using (var host = ControlHost("hosting-start-control", served))
+        {
+            await host.StartAsync();
+            try
+            {
+                Assert.True(File.Exists(served), "StartAsync returned before the control socket was bound");
+            }
+            finally
+            {
+                await host.StopAsync();
+            }
+        }
+
+        var inTheWay = Path.Combine(_files.Directory, "in-the-way.sock");
+        await File.WriteAllTextAsync(inTheWay, "not a socket");
+        using var refused = ControlHost("hosting-start-control-refused", inTheWay);
+        var failed = await Assert.ThrowsAsync<ShardRuntimeStartException>(() => refused.StartAsync().WaitAsync(Clients.Timeout));
+        Assert.Contains($"control socket {inTheWay}", failed.Message);
+        await refused.StopAsync();
+    }
+
+    private static IHost ControlHost(string systemName, string controlSocket)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddAkka(systemName, akka => akka.WithShardRuntime(o =>
+        {
+            o.EnableControlSocket = true;
+            o.ControlSocketPath = controlSocket;
+            o.AddListener("upper", l =>
+            {
+                l.EndPoint = "127.0.0.1:0";
+                l.Handler = "echo";
+                l.Shards = 1;
+            });
+        }));
+        return builder.Build();
     }
 }

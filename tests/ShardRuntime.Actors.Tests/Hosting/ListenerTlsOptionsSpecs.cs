@@ -94,7 +94,7 @@ public sealed class ListenerTlsOptionsSpecs : IDisposable
             var status = await coordinator.Ask<CoordinatorProtocol.NodeStatus>(CoordinatorProtocol.GetStatus.Instance, Clients.Timeout);
             var endPoint = IPEndPoint.Parse(Assert.Single(status.Listeners).EndPoint);
 
-            using var client = await TlsClient.ConnectAsync(endPoint, _files.ServerCaCertificate, "upper");
+            using var client = await TlsClient.ConnectAsync(endPoint, _files, "upper");
             Assert.Equal("upper", client.NegotiatedAlpn);
             Assert.Equal("hello over tls", await client.EchoAsync("hello over tls"));
         }

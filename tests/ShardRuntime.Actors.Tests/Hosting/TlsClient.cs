@@ -1,13 +1,12 @@
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using ShardRuntime.Tests.Shared;
 
 namespace ShardRuntime.Actors.Tests.Hosting;
 
-/// <summary>A TLS client on loopback that trusts only the given CA and offers the given ALPN ids, for echoed text.</summary>
+/// <summary>A TLS client on loopback that trusts only the test files' server CA and offers the given ALPN ids, for echoed text.</summary>
 internal sealed class TlsClient : IDisposable
 {
     private readonly Socket _socket;
@@ -19,7 +18,7 @@ internal sealed class TlsClient : IDisposable
         _tls = tls;
     }
 
-    public static async Task<TlsClient> ConnectAsync(IPEndPoint endPoint, X509Certificate2 ca, params string[] alpn)
+    public static async Task<TlsClient> ConnectAsync(IPEndPoint endPoint, TlsTestFiles files, params string[] alpn)
     {
         var socket = await Clients.ConnectAsync(endPoint);
         var tls = new SslStream(new NetworkStream(socket, ownsSocket: false));
@@ -28,7 +27,7 @@ internal sealed class TlsClient : IDisposable
         {
             TargetHost = "localhost",
             ApplicationProtocols = alpn.Select(a => new SslApplicationProtocol(a)).ToList(),
-            RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null && ChainsTo(new X509Certificate2(certificate), ca),
+            RemoteCertificateValidationCallback = (_, certificate, _, _) => files.IsSignedByServerCa(certificate),
         }, cts.Token);
         return new TlsClient(socket, tls);
     }
@@ -44,15 +43,6 @@ internal sealed class TlsClient : IDisposable
         var received = new byte[sent.Length];
         await _tls.ReadExactlyAsync(received, cts.Token);
         return Encoding.UTF8.GetString(received);
-    }
-
-    private static bool ChainsTo(X509Certificate2 leaf, X509Certificate2 ca)
-    {
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(ca);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        return chain.Build(leaf);
     }
 
     public void Dispose()
