@@ -48,7 +48,7 @@ public sealed class ShardRuntimeTestNode : IAsyncDisposable
     /// dilated by <c>akka.test.timefactor</c>.
     /// </summary>
     /// <exception cref="ShardRuntimeConfigurationException">The options or the HOCON are not valid (the message names the key).</exception>
-    /// <exception cref="InvalidOperationException">A listener could not be bound (the message says why).</exception>
+    /// <exception cref="ShardRuntimeStartException">A listener could not be bound or its files loaded, or not within the timeout (the message says why).</exception>
     /// <exception cref="ArgumentException">The options ask for the control or upgrade socket, which a test node does not serve.</exception>
     /// <remarks>One node per actor system: a second one while the first runs is refused.</remarks>
     public static Task<ShardRuntimeTestNode> StartAsync(TestKitBase testKit, Action<ShardRuntimeOptions> configure, TimeSpan? timeout = null)
@@ -88,16 +88,18 @@ public sealed class ShardRuntimeTestNode : IAsyncDisposable
             throw new InvalidOperationException(
                 $"a ShardRuntime node runs in actor system '{system.Name}' already (/user/{CoordinatorProtocol.ActorName}): one node per test kit; dispose the first", e);
         }
-        var node = new ShardRuntimeTestNode(system, coordinator, timeout);
-        switch (await node.AskAsync(CoordinatorProtocol.WaitUntilStarted.Instance).ConfigureAwait(false))
+        try
         {
-            case CoordinatorProtocol.Started:
-                ActorRegistry.For(system).Register<CoordinatorProtocol.Marker>(coordinator, overwrite: true);
-                return node;
-            case var refused:
-                await coordinator.GracefulStop(timeout).ConfigureAwait(false);
-                throw new InvalidOperationException($"the ShardRuntime test node did not start: {Describe(refused)}");
+            // The same wait as a host's StartAsync with WithShardRuntime, bounded by the test's timeout.
+            await NodeStart.WaitAsync(coordinator, timeout, "the test node's timeout").ConfigureAwait(false);
         }
+        catch (ShardRuntimeStartException)
+        {
+            await coordinator.GracefulStop(timeout).ConfigureAwait(false);
+            throw;
+        }
+        ActorRegistry.For(system).Register<CoordinatorProtocol.Marker>(coordinator, overwrite: true);
+        return new ShardRuntimeTestNode(system, coordinator, timeout);
     }
 
     /// <summary>The node's status (<see cref="CoordinatorProtocol.GetStatus"/>).</summary>

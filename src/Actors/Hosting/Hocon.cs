@@ -24,6 +24,12 @@ internal static class Hocon
         sb.Append(key).Append(" = ").Append(value.Value ? "on" : "off").Append('\n');
     }
 
+    public static void Set(StringBuilder sb, string key, IEnumerable<string>? values)
+    {
+        if (values is null) return;
+        sb.Append(key).Append(" = [").AppendJoin(", ", values.Select(Quote)).Append("]\n");
+    }
+
     public static void Set(StringBuilder sb, string key, TimeSpan? value)
     {
         if (value is null) return;

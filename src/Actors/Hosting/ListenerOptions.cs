@@ -48,6 +48,12 @@ public sealed class ListenerOptions
     /// <summary>How a span-style handler is served: on the I/O loops or on the stream path (see <c>io</c> in reference.conf).</summary>
     public Settings.ConnectionIo? Io { get; set; }
 
+    /// <summary>
+    /// TLS on this listener (its <c>tls</c> block): set <see cref="ListenerTlsOptions.Certificate"/> and
+    /// <see cref="ListenerTlsOptions.Key"/>, for example <c>l.Tls = new() { Certificate = "cert.pem", Key = "key.pem" }</c>.
+    /// </summary>
+    public ListenerTlsOptions? Tls { get; set; }
+
     internal void AppendHocon(StringBuilder sb)
     {
         Hocon.Set(sb, "endpoint", EndPoint);
@@ -64,5 +70,11 @@ public sealed class ListenerOptions
         Hocon.Set(sb, "linger-timeout", LingerTimeout);
         Hocon.Set(sb, "first-turn-in-shard", FirstTurnInShard);
         Hocon.Set(sb, "io", Io?.ToString().ToLowerInvariant());
+        if (Tls is not null)
+        {
+            sb.Append(Settings.ListenerTlsSettings.Key).Append(" {\n");
+            Tls.AppendHocon(sb);
+            sb.Append("}\n");
+        }
     }
 }

@@ -16,7 +16,11 @@ namespace ShardRuntime.Actors.Hosting;
 /// Adds ShardRuntime to an Akka.Hosting actor system: its HOCON (options prepended over the rest, reference.conf
 /// appended as the fallback), the coordinator, registered in the ActorRegistry under
 /// <see cref="CoordinatorProtocol.Marker"/>, which binds the configured listeners as it starts, and the control and upgrade
-/// sockets where the options ask for them (off by default: no socket file unless asked for).
+/// sockets where the options ask for them (off by default: no socket file unless asked for). The host's <c>StartAsync</c>
+/// returns once the listeners are bound and serving (their handler code and TLS files loaded) and the control socket, if
+/// asked for, is bound, and throws
+/// <see cref="ShardRuntimeStartException"/>, naming the listener, key and file, when the node cannot start or has not
+/// within <c>shard-runtime.start-timeout</c>.
 /// </summary>
 public static class ShardRuntimeHostingExtensions
 {
@@ -54,11 +58,15 @@ public static class ShardRuntimeHostingExtensions
             throw new ArgumentException(
                 $"{nameof(ShardRuntimeOptions)}: set either {nameof(ShardRuntimeOptions.EnableUpgrade)} (an app that upgrades itself) or {nameof(ShardRuntimeOptions.Upgrade)} (the host's own), not both",
                 nameof(options));
+        // Set as the actors start; read by the start-up task, which Akka.Hosting runs after them.
+        ShardRuntimeSettings? started = null;
+        var controlBindsAtStart = false; // a successor's control socket binds only once its upgrade completed
         builder.WithActors((system, registry) =>
         {
             // An app that upgrades itself and was started as a successor takes its predecessor's control socket path over.
             var predecessor = options.UpgradeSuccessor is null ? null : EmbeddedUpgrade.TakePredecessor();
             var settings = ShardRuntimeSettings.Create(WithOwnSocketPath(system.Settings.Config, system.Name, predecessor?.ControlSocket));
+            started = settings;
             Runtime.Upgrade.UpgradeClient? successorConnection = null;
             var upgrade = options.UpgradeSuccessor is { } successor
                 ? EmbeddedUpgrade.Options(settings, successor, predecessor, out successorConnection)
@@ -88,8 +96,9 @@ public static class ShardRuntimeHostingExtensions
 
             if (settings.Control.Enabled)
             {
+                controlBindsAtStart = !(upgrade?.DeferSocketFiles ?? false);
                 var control = system.ActorOf(
-                    ControlProtocol.Props(settings.Control, coordinator, deferBind: upgrade?.DeferSocketFiles ?? false, cluster: cluster),
+                    ControlProtocol.Props(settings.Control, coordinator, deferBind: !controlBindsAtStart, cluster: cluster),
                     ControlProtocol.ActorName);
                 registry.Register<ControlProtocol.Marker>(control);
             }
@@ -110,6 +119,16 @@ public static class ShardRuntimeHostingExtensions
                 return Done.Instance;
             });
         });
+        // Akka.Hosting's hosted service awaits start-up tasks within its StartAsync (after every WithActors) and rethrows
+        // their exception after a coordinated shutdown: the host's StartAsync returns once the node serves, or fails with why.
+        // The AddAkka callback runs only as the service provider builds the actor system, too late to add a hosted service.
+        builder.AddStartup(new StartupTask(async (_, registry) =>
+        {
+            const string timeoutKey = $"{ShardRuntimeSettings.Section}.start-timeout";
+            await NodeStart.WaitAsync(registry.Get<CoordinatorProtocol.Marker>(), started!.StartTimeout, timeoutKey).ConfigureAwait(false);
+            if (controlBindsAtStart && registry.TryGet<ControlProtocol.Marker>(out var control))
+                await NodeStart.WaitForControlSocketAsync(control, started.StartTimeout, timeoutKey).ConfigureAwait(false);
+        }));
         return builder;
     }
 

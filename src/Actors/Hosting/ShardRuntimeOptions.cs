@@ -154,8 +154,7 @@ public sealed class ShardRuntimeOptions
         Hocon.Set(sb, "actors-on-io-loops", ActorsOnIoLoops);
         Hocon.Set(sb, "io-loop-hold-up-warning", IoLoopHoldUpWarning);
         Hocon.Set(sb, "handler-load-timeout", HandlerLoadTimeout);
-        if (HandlerDirectories is not null)
-            sb.Append("handler-directories = [").AppendJoin(", ", HandlerDirectories.Select(Hocon.Quote)).Append("]\n");
+        Hocon.Set(sb, "handler-directories", HandlerDirectories);
         if (ControlSocketPath is not null || EnableControlSocket is not null)
         {
             sb.Append("control {\n");

@@ -82,7 +82,10 @@ internal static class NodeRunner
             .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
             .Enrich.FromLogContext()
             .Enrich.WithProperty("ProcessId", Environment.ProcessId)
-            .Enrich.With(ProcessGenerationEnricher.Instance);
+            .Enrich.With(ProcessGenerationEnricher.Instance)
+            // A failed start is logged once, by RunHostAsync, as its reason: not again with a stack trace each by
+            // Akka.Hosting and the generic host, through whose StartAsync it comes.
+            .Filter.ByExcluding(e => e.Exception is ShardRuntimeStartException);
         // Listener, Shard and Connection are properties of every event about them: in JSON they are fields,
         // in text they are part of the rendered message.
         return (jsonLogs
@@ -115,7 +118,18 @@ internal static class NodeRunner
     private static async Task<int> RunHostAsync(IHost host, NodeConfig config, UpgradeClient? connection, UpgradeOptions upgrade,
         CancellationToken cancellationToken)
     {
-        await host.StartAsync(cancellationToken);
+        try
+        {
+            // Returns once the node's listeners are bound and serving (WithShardRuntime waits within it, bounded by start-timeout).
+            await host.StartAsync(cancellationToken);
+        }
+        catch (ShardRuntimeStartException failed)
+        {
+            // The actor system has shut down already (Akka.Hosting's coordinated shutdown, before it rethrew).
+            Log.Fatal("Start-up failed: {Reason}", failed.Reason);
+            connection?.Dispose(); // before Ready: the running node rolls back and serves on
+            return StartupFailed;
+        }
         var system = ActorSystemOf(host);
         var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
         using var running = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -138,34 +152,16 @@ internal static class NodeRunner
         }
     }
 
-    /// <summary>The node's start: its listeners bound or adopted, the cluster joined, then the upgrade completed or the control socket bound. Null: serving.</summary>
+    /// <summary>The node's start after the host's (which saw its listeners bound or adopted and its control socket bound): the cluster joined, then the upgrade completed. Null: serving.</summary>
     private static async Task<int?> StartAsync(IHost host, NodeConfig config, UpgradeClient? connection, UpgradeOptions upgrade,
         IActorRef coordinator, CancellationToken running)
     {
         var settings = config.Settings;
-        var started = await AskWithin(coordinator, CoordinatorProtocol.WaitUntilStarted.Instance, settings.StartTimeout, "shard-runtime.start-timeout", running);
-        if (CommandFailedException.In(started) is { } failed)
-        {
-            Log.Fatal("Start-up failed: {Reason}", failed.Reason);
-            connection?.Dispose(); // before Ready: the running node rolls back and serves on
-            await host.StopAsync(CancellationToken.None);
-            return StartupFailed;
-        }
         await FollowClusterAsync(host, settings, running);
         if (connection is not null) return await CompleteUpgradeAsync(host, settings, connection, coordinator, running);
 
-        if (settings.Control.Enabled)
-        {
-            var control = await host.Services.GetRequiredService<ActorRegistry>().WaitForAsync<ControlProtocol.Marker>(running);
-            var bound = await AskWithin(control, ControlProtocol.WaitUntilBound.Instance, settings.StartTimeout, "shard-runtime.start-timeout", running);
-            if (bound is ControlProtocol.BindFailed bindFailed)
-            {
-                Log.Fatal("Start-up failed: control socket {SocketPath}: {Reason}", bindFailed.SocketPath, bindFailed.Reason);
-                await host.StopAsync(CancellationToken.None);
-                return StartupFailed;
-            }
-            Log.Information("Control socket {SocketPath} ready", settings.Control.SocketPath);
-        }
+        // The host's StartAsync saw the control socket bound (WithShardRuntime waits for it where it binds at start).
+        if (settings.Control.Enabled) Log.Information("Control socket {SocketPath} ready", settings.Control.SocketPath);
         TryNotify($"READY=1\nSTATUS=serving {settings.Listeners.Count} listener(s), process generation {upgrade.ProcessGeneration}");
         return null;
     }
@@ -247,26 +243,6 @@ internal static class NodeRunner
             else if (!t.IsCompletedSuccessfully)
                 Log.Warning("SIGHUP reload did not complete: {Error}", t.Exception?.GetBaseException().Message ?? "cancelled");
         }, TaskScheduler.Default);
-    }
-
-    /// <summary>
-    /// Asks <paramref name="actor"/>; no answer within <paramref name="timeout"/> fails naming the key that sets it. A
-    /// refusal is the answer (<see cref="CommandFailedException"/>), not thrown.
-    /// </summary>
-    private static async Task<object> AskWithin(IActorRef actor, object message, TimeSpan timeout, string key, CancellationToken running)
-    {
-        try
-        {
-            return await actor.Ask<object>(message, timeout, running);
-        }
-        catch (CommandFailedException refused)
-        {
-            return refused;
-        }
-        catch (AskTimeoutException) when (!running.IsCancellationRequested)
-        {
-            throw new TimeoutException($"{message.GetType().Name} got no answer within {timeout.TotalSeconds:0.###} s ({key})");
-        }
     }
 
     /// <summary>The cluster's TLS files, read and checked (null when none are set, or when they are unusable: then logged).</summary>

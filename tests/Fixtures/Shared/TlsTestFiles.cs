@@ -38,6 +38,18 @@ internal sealed class TlsTestFiles : IDisposable
     /// <summary>The server CA, for clients that check the server's chain.</summary>
     public X509Certificate2 ServerCaCertificate => _serverCa.Certificate;
 
+    /// <summary>Whether <paramref name="certificate"/> (a server's, as a client's validation callback gets it) chains to the server CA alone.</summary>
+    public bool IsSignedByServerCa(X509Certificate? certificate)
+    {
+        if (certificate is null) return false;
+        using var leaf = new X509Certificate2(certificate);
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(_serverCa.Certificate);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return chain.Build(leaf);
+    }
+
     /// <summary>
     /// A server certificate for localhost signed by the server CA, its file followed by the CA (a chain), and its key:
     /// PKCS#8 unless <paramref name="keyFormat"/> says "pkcs1"/"sec1" (traditional) or "encrypted" (PKCS#8, password "secret").
