@@ -138,11 +138,13 @@ internal sealed partial class CoordinatorActor
             return;
         }
         IReadOnlyList<ListenerSettings>? desired = null;
+        IReadOnlyList<ListenerSettings>? file = null;
         if (_readListeners is not null)
         {
             try
             {
-                desired = _readListeners();
+                file = _readListeners();
+                desired = ReloadChanges.KeepRuntimeScale(file, _s.FromFile, _s.Configured);
             }
             catch (Exception e)
             {
@@ -163,7 +165,7 @@ internal sealed partial class CoordinatorActor
             .Where(l => effective is null || effective.Any(s => s.Name == l.Name && s with { Shards = l.Settings.Shards } == l.Settings))
             .OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
         LoadThen(effective is null ? [] : PreparedHandlers.NeededBy(effective, _s.Listeners), kept,
-            prepared => requester.Tell(FinishReload(reload, desired, prepared)));
+            prepared => requester.Tell(FinishReload(reload, desired, prepared, file)));
     }
 
     /// <summary>
@@ -182,8 +184,12 @@ internal sealed partial class CoordinatorActor
     private static Dictionary<string, ListenerSettings> SettingsNow(IEnumerable<ListenerState> listeners) =>
         listeners.ToDictionary(l => l.Name, l => l.Settings with { Shards = l.Desired }, StringComparer.Ordinal);
 
-    /// <summary>The reload's handler code is loaded: applies <paramref name="desired"/> (when the file was read), switches generations, says what changed.</summary>
-    private object FinishReload(Coordinator.Reload reload, IReadOnlyList<ListenerSettings>? desired, PreparedHandlers prepared)
+    /// <summary>
+    /// The reload's handler code is loaded: applies <paramref name="desired"/> (when the file was read: <paramref name="file"/>
+    /// as read, which the next reload compares with), switches generations, says what changed.
+    /// </summary>
+    private object FinishReload(Coordinator.Reload reload, IReadOnlyList<ListenerSettings>? desired, PreparedHandlers prepared,
+        IReadOnlyList<ListenerSettings>? file = null)
     {
         if (Busy() is { } busy)
             return CommandFailedException.Reply(reload, busy);
@@ -191,6 +197,7 @@ internal sealed partial class CoordinatorActor
         var beforeSettings = SettingsNow(before);
         if (desired is not null && ApplyConfigured(desired, prepared) is { } failure)
             return CommandFailedException.Reply(reload, $"configuration not applied, nothing changed: {failure}");
+        if (file is not null) _s.FromFile = file;
         // Listeners the configuration just created (or replaced) start at generation 1; the others reload.
         var listeners = reload.Listener is null
             ? _s.Listeners.Values.Where(before.Contains).OrderBy(l => l.Name, StringComparer.Ordinal).ToList()

@@ -93,6 +93,7 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
             _log.Info("Process generation {Generation}: {Count} inherited listening sockets from {Source}",
                 _s.UpgradeOptions.ProcessGeneration, _s.Inherited.Count, _s.UpgradeOptions.InheritedFrom);
         _s.Configured = _initial;
+        _s.FromFile = _initial;
         Context.ActorOf(LoopWatchdogActor.Props(_settings.IoLoopHoldUpWarning), LoopWatchdogActor.ActorName);
         // Handler assemblies load off this thread; WaitUntilStarted is answered once they did and the listeners are bound.
         LoadThen(PreparedHandlers.NeededBy(_initial, _s.Listeners), [], FinishStart);

@@ -64,6 +64,13 @@ internal sealed class CoordinatorState(UpgradeOptions upgrade, ClusterTransport 
     /// </summary>
     public IReadOnlyList<Settings.ListenerSettings> Configured = [];
 
+    /// <summary>
+    /// The listeners as the configuration file last gave them (at start-up, then at each reload that read it), before
+    /// any runtime <c>scale</c>: a reload keeps a runtime scale unless the file's count changed since (see
+    /// <see cref="ReloadChanges.KeepRuntimeScale"/>).
+    /// </summary>
+    public IReadOnlyList<Settings.ListenerSettings> FromFile = [];
+
     /// <summary>The cluster's desired state as it applies to this node, by listener.</summary>
     public Dictionary<string, Coordinator.ClusterOverride> ClusterOverrides = new(StringComparer.Ordinal);
 

@@ -14,6 +14,20 @@ internal static class ReloadChanges
         .ToArray();
 
     /// <summary>
+    /// What a reload of the configuration file applies: the file's listeners (<paramref name="file"/>), except that a
+    /// listener scaled at runtime (its count in <paramref name="configured"/>, the node's own desired state, differs from
+    /// the file's) keeps that count when the file's count for it is still the one the node last read
+    /// (<paramref name="fileBefore"/>): a reload undoes only what the file was changed to undo.
+    /// </summary>
+    public static IReadOnlyList<ListenerSettings> KeepRuntimeScale(
+        IReadOnlyList<ListenerSettings> file, IReadOnlyList<ListenerSettings> fileBefore, IReadOnlyList<ListenerSettings> configured) =>
+        file.Select(l =>
+            fileBefore.FirstOrDefault(b => b.Name == l.Name) is { } before && before.Shards == l.Shards
+            && configured.FirstOrDefault(c => c.Name == l.Name) is { } now && now.Shards != l.Shards
+                ? l with { Shards = now.Shards }
+                : l).ToList();
+
+    /// <summary>
     /// The listeners added, removed and changed (with each setting that changed, old -> new) between
     /// <paramref name="before"/> and <paramref name="after"/> (by name), in name order. Handlers reloaded are not
     /// among them: <see cref="Coordinator.Reloaded.Listeners"/> names those.
