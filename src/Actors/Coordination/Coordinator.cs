@@ -306,7 +306,8 @@ public static class Coordinator
     /// (the current one first, then older ones whose connections still run). <c>Style</c>: how its current handler runs
     /// (<c>span</c> on the I/O loops, <c>span/stream</c> on the stream path, <c>async</c>, <c>datagram</c>);
     /// <c>HandlerFailures</c>: stream connections whose handler threw. <c>Tls</c>: a TLS listener's certificate
-    /// and handshake counters (null without TLS).
+    /// and handshake counters (null without TLS). <c>ConfiguredShards</c>: the count the node's configuration (its file,
+    /// or the code's settings) gives the listener, when a runtime scale overrides it (null when they agree).
     /// </summary>
     public sealed record ListenerStatus(
         string Name,
@@ -324,7 +325,8 @@ public static class Coordinator
         DatagramStatus? Datagrams = null,
         string? Style = null,
         long HandlerFailures = 0,
-        TlsStatus? Tls = null);
+        TlsStatus? Tls = null,
+        int? ConfiguredShards = null);
 
 
     /// <summary>A TLS listener's material as new handshakes get it, and its handshakes since it started.</summary>

@@ -324,6 +324,13 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
         generationStyle == "span" && (listener.Settings.Io == Settings.ConnectionIo.Stream || listener.Shared.StreamLayer is not null)
             ? "span/stream" : generationStyle;
 
+    /// <summary>The count the node's configuration gives <paramref name="listener"/> when a runtime scale overrides it, or null.</summary>
+    private int? ConfiguredShardsOf(ListenerState listener) =>
+        !listener.Retired && _s.FromFile.FirstOrDefault(f => f.Name == listener.Name) is { } configured
+        && configured.EffectiveShards != listener.Desired && !_s.ClusterOverrides.ContainsKey(listener.Name)
+            ? configured.EffectiveShards
+            : null;
+
     private Coordinator.NodeStatus Status() =>
         new(Environment.ProcessId, _s.StartedAt, _s.Life.IsDraining,
             _s.Listeners.Values.Concat(_s.Retired).OrderBy(l => l.Name, StringComparer.Ordinal).ThenBy(l => l.Retired).Select(l =>
@@ -361,7 +368,8 @@ internal sealed partial class CoordinatorActor : UntypedActor, IWithTimers, IWit
                     l.Shared.Tls is { Current: var tls } server
                         ? new Coordinator.TlsStatus(tls.Options.Certificate, tls.Certificate.Subject, tls.Certificate.NotAfter.ToUniversalTime(),
                             tls.LoadedAt, server.Counters.Snapshot())
-                        : null);
+                        : null,
+                    ConfiguredShardsOf(l));
             }).ToList(),
             _s.UpgradeOptions.ProcessGeneration,
             _s.Life is NodeLife.Upgrading { Progress: var upgrade } ? new Coordinator.UpgradeStatus(upgrade.SuccessorProcessId, upgrade.Describe(), upgrade.Since) : null,

@@ -34,7 +34,8 @@ internal static class StatusReport
         AppendTable(text, ["LISTENER", "ENDPOINT", "HANDLER", "GENERATION", "SHARDS", "OPEN/RECEIVED", "ACCEPTED/SENT", "DROPPED"],
             node.Listeners.Select(l => new[]
             {
-                l.Name, EndPointOf(l), l.Handler, Number(l.Generation), Number(l.DesiredShards),
+                l.Name, EndPointOf(l), l.Handler, Number(l.Generation),
+                l.ConfiguredShards is { } configured ? $"{Number(l.DesiredShards)} (configured {Number(configured)})" : Number(l.DesiredShards),
                 l.Datagrams is { } d ? Number(d.Received) : Number(l.OpenConnections),
                 l.Datagrams is { } s ? Number(s.Sent) : Number(l.Accepted),
                 l.Datagrams is { } dropped ? Number(dropped.Dropped) : "-",

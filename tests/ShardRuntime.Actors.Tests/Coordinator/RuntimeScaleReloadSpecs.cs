@@ -28,10 +28,13 @@ public sealed class RuntimeScaleReloadSpecs(ITestOutputHelper output) : TestKit(
             readListeners: () => Specs.Settings(file).Listeners));
         Assert.IsType<CoordinatorProtocol.Started>(await coordinator.Ask<object>(CoordinatorProtocol.WaitUntilStarted.Instance, Clients.Timeout));
 
+        Assert.Null(Specs.Listener(coordinator, "http").ConfiguredShards); // no runtime override yet
         await coordinator.Ask<CoordinatorProtocol.ScaledTo>(new CoordinatorProtocol.ScaleTo("http", 3), Clients.Timeout);
         await ReloadAsync(coordinator);
         Assert.Equal(3, Specs.Listener(coordinator, "http").DesiredShards); // the file still says 2, as when last read
+        Assert.Equal(2, Specs.Listener(coordinator, "http").ConfiguredShards); // status shows the override and the file's value
         Assert.Equal(1, Specs.Listener(coordinator, "e").DesiredShards);
+        Assert.Null(Specs.Listener(coordinator, "e").ConfiguredShards);
 
         file = Listeners(httpShards: 2, echoShards: 2); // another listener's count changes: the scale of http stays
         await ReloadAsync(coordinator);
@@ -41,6 +44,7 @@ public sealed class RuntimeScaleReloadSpecs(ITestOutputHelper output) : TestKit(
         file = Listeners(httpShards: 1, echoShards: 2); // the file's count for http changed: the file wins
         await ReloadAsync(coordinator);
         Assert.Equal(1, Specs.Listener(coordinator, "http").DesiredShards);
+        Assert.Null(Specs.Listener(coordinator, "http").ConfiguredShards);
     }
 
     [Fact]
