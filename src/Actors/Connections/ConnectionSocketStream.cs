@@ -70,11 +70,7 @@ internal sealed class ConnectionSocketStream : Stream, IReadinessListener
             var n = Receive(buffer.Span, out var error);
             if (n >= 0) return n;
             if (error != SocketError.WouldBlock) throw _connection.Gone(new SocketException((int)error));
-            var wait = Wait(_reading, cancellationToken);
-            if (!registration.ArmRead(seen)) _reading.Signal(); // data came in between: read again now
-            var result = await wait.ConfigureAwait(false);
-            if (result == SocketWaitResult.Cancelled) throw new OperationCanceledException(cancellationToken);
-            if (result == SocketWaitResult.Aborted) throw Aborted();
+            ThrowUnlessReady(await WaitAsync(_reading, registration, seen, cancellationToken).ConfigureAwait(false), cancellationToken);
         }
     }
 
@@ -97,11 +93,7 @@ internal sealed class ConnectionSocketStream : Stream, IReadinessListener
                 continue;
             }
             // The kernel's send buffer is full: the peer's reading paces the writer (backpressure).
-            var wait = Wait(_writing, cancellationToken);
-            if (!registration.ArmWrite(seen)) _writing.Signal();
-            var result = await wait.ConfigureAwait(false);
-            if (result == SocketWaitResult.Cancelled) throw new OperationCanceledException(cancellationToken);
-            if (result == SocketWaitResult.Aborted) throw Aborted();
+            ThrowUnlessReady(await WaitAsync(_writing, registration, seen, cancellationToken).ConfigureAwait(false), cancellationToken);
         }
     }
 
@@ -122,9 +114,8 @@ internal sealed class ConnectionSocketStream : Stream, IReadinessListener
             var n = Receive(discard, out var error);
             if (n > 0) continue;
             if (n == 0 || error != SocketError.WouldBlock) return; // the peer's FIN, a reset, the socket closed
-            var wait = Wait(_reading, deadline.Token);
-            if (!registration.ArmRead(seen)) _reading.Signal();
-            if (await wait.ConfigureAwait(false) != SocketWaitResult.Ready) return; // linger-timeout, or aborted
+            if (await WaitAsync(_reading, registration, seen, deadline.Token).ConfigureAwait(false) != SocketWaitResult.Ready)
+                return; // linger-timeout, or aborted
         }
     }
 
@@ -146,11 +137,24 @@ internal sealed class ConnectionSocketStream : Stream, IReadinessListener
         else registration.Dispose();
     }
 
-    private ValueTask<SocketWaitResult> Wait(SocketWaiter waiter, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits with <paramref name="waiter"/> (<see cref="_reading"/> or <see cref="_writing"/>) for the next edge of its
+    /// direction after <paramref name="seenEdges"/>. The wait begins before the registration is armed, so a signal from
+    /// the loop in between is never lost; an edge that came before the arm ends the wait at once (try again now).
+    /// </summary>
+    private ValueTask<SocketWaitResult> WaitAsync(SocketWaiter waiter, ReadinessRegistration registration, int seenEdges, CancellationToken cancellationToken)
     {
         var wait = waiter.WaitAsync(ResumeOnLoop, cancellationToken);
         if (_connection.IsAborted) waiter.End(SocketWaitResult.Aborted); // aborted before this wait began
+        else if (!(ReferenceEquals(waiter, _reading) ? registration.ArmRead(seenEdges) : registration.ArmWrite(seenEdges)))
+            waiter.Signal(); // data or room came in between
         return wait;
+    }
+
+    private void ThrowUnlessReady(SocketWaitResult result, CancellationToken cancellationToken)
+    {
+        if (result == SocketWaitResult.Cancelled) throw new OperationCanceledException(cancellationToken);
+        if (result == SocketWaitResult.Aborted) throw Aborted();
     }
 
     /// <summary>The socket's registration with the shard's loop, made at the first wait; an abort once the socket left the loop.</summary>
